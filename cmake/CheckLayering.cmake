@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: Apache-2.0
+# Enforces the dependency rules of the architecture (design §2) on every test run:
+#   cmake -DPORTAL_SOURCE_DIR=<repo> -P cmake/CheckLayering.cmake
+# Each rule names an include pattern and the only folders where it may appear.
+
+if(NOT PORTAL_SOURCE_DIR)
+  message(FATAL_ERROR "set PORTAL_SOURCE_DIR")
+endif()
+
+# Modules that are protocol cores or their foundations: no I/O libraries at all. They must also
+# compile for WebAssembly.
+set(core_modules base crypto identity wire handshake secure_channel lease control)
+
+file(GLOB_RECURSE sources RELATIVE "${PORTAL_SOURCE_DIR}"
+  "${PORTAL_SOURCE_DIR}/framework/*.hpp" "${PORTAL_SOURCE_DIR}/framework/*.cpp"
+  "${PORTAL_SOURCE_DIR}/framework/*.hpp.in"
+  "${PORTAL_SOURCE_DIR}/plugins/*.hpp" "${PORTAL_SOURCE_DIR}/plugins/*.cpp"
+  "${PORTAL_SOURCE_DIR}/apps/*.hpp" "${PORTAL_SOURCE_DIR}/apps/*.cpp")
+
+set(violations "")
+foreach(file IN LISTS sources)
+  file(STRINGS "${PORTAL_SOURCE_DIR}/${file}" includes REGEX "^[ \t]*#[ \t]*include")
+  set(is_public_header FALSE)
+  if(file MATCHES "^framework/include/")
+    set(is_public_header TRUE)
+  endif()
+  set(is_core FALSE)
+  foreach(m IN LISTS core_modules)
+    if(file MATCHES "^framework/(include/portal|src)/${m}/")
+      set(is_core TRUE)
+    endif()
+  endforeach()
+
+  foreach(line IN LISTS includes)
+    # Crypto++: only portal/crypto's and the cipher plugin's .cpp files.
+    if(line MATCHES "cryptopp/" AND NOT file MATCHES "^(framework/src/crypto|plugins/cipher-[^/]+)/.*\\.cpp$")
+      list(APPEND violations "${file}: Crypto++ outside portal/crypto and cipher plugins: ${line}")
+    endif()
+    # Beast: only inside the ws transport's .cpp files.
+    if(line MATCHES "boost/beast" AND NOT file MATCHES "^plugins/transport-ws/.*\\.cpp$")
+      list(APPEND violations "${file}: Beast outside transport-ws .cpp files: ${line}")
+    endif()
+    # POCO: config and app code only.
+    if(line MATCHES "Poco/" AND NOT file MATCHES "^(apps/|framework/src/config/)")
+      list(APPEND violations "${file}: POCO outside apps and config: ${line}")
+    endif()
+    # CLI11: apps only.
+    if(line MATCHES "[<\"]CLI/" AND NOT file MATCHES "^apps/")
+      list(APPEND violations "${file}: CLI11 outside apps: ${line}")
+    endif()
+    # Generated protobuf headers are private to libportal.
+    if(is_public_header AND line MATCHES "\\.pb\\.h")
+      list(APPEND violations "${file}: generated protobuf header in a public header: ${line}")
+    endif()
+    # Cores never touch I/O.
+    if(is_core AND line MATCHES "boost/(asio|beast|dll|process)")
+      list(APPEND violations "${file}: I/O library in a protocol core: ${line}")
+    endif()
+  endforeach()
+endforeach()
+
+list(LENGTH sources checked)
+if(violations)
+  list(JOIN violations "\n  " text)
+  message(FATAL_ERROR "layering rules broken:\n  ${text}")
+endif()
+message(STATUS "layering rules hold for ${checked} files")

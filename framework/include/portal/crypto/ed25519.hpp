@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <array>
+
+#include "portal/base/bytes.hpp"
+#include "portal/base/export.hpp"
+#include "portal/base/result.hpp"
+#include "portal/base/secret.hpp"
+
+namespace portal::crypto {
+
+inline constexpr std::size_t kEd25519SeedSize = 32;
+inline constexpr std::size_t kEd25519PublicKeySize = 32;
+inline constexpr std::size_t kEd25519SignatureSize = 64;
+
+using Ed25519Seed = base::SecretArray<kEd25519SeedSize>;
+using Ed25519PublicKey = std::array<base::Byte, kEd25519PublicKeySize>;
+using Ed25519Signature = std::array<base::Byte, kEd25519SignatureSize>;
+
+/// An Ed25519 key pair (RFC 8032): the 32-byte seed is the private key, the public key is
+/// derived from it once. Move-only; the seed is zeroised on destruction.
+class PORTAL_API Ed25519KeyPair {
+ public:
+  /// Derives the key pair from a 32-byte seed. Errors: Errc::InvalidKeyLength.
+  [[nodiscard]] static base::Result<Ed25519KeyPair> from_seed(base::ByteSpan seed) noexcept;
+
+  Ed25519KeyPair(Ed25519KeyPair&&) noexcept = default;
+  Ed25519KeyPair& operator=(Ed25519KeyPair&&) noexcept = default;
+
+  [[nodiscard]] const Ed25519Seed& seed() const noexcept { return seed_; }
+  [[nodiscard]] const Ed25519PublicKey& public_key() const noexcept { return public_key_; }
+
+  /// The deterministic RFC 8032 signature of `message`. Thread-safe (const).
+  [[nodiscard]] Ed25519Signature sign(base::ByteSpan message) const noexcept;
+
+ private:
+  Ed25519KeyPair() = default;
+  Ed25519Seed seed_;
+  Ed25519PublicKey public_key_{};
+};
+
+/// Verifies an Ed25519 signature as Go's crypto/ed25519 does: the public key must be 32 bytes,
+/// the signature 64 bytes with a canonical scalar (S < L), and the equation must hold.
+/// Errors: Errc::InvalidKeyLength, Errc::InvalidSignatureLength, Errc::BadSignature.
+[[nodiscard]] PORTAL_API base::Result<void> ed25519_verify(base::ByteSpan public_key,
+                                                           base::ByteSpan message,
+                                                           base::ByteSpan signature) noexcept;
+
+}  // namespace portal::crypto

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "portal/base/result.hpp"
+
+#include "detail/error_category.hpp"
+
+namespace portal::base {
+namespace {
+
+const char* describe(Errc e) noexcept {
+  switch (e) {
+    case Errc::InvalidHex: return "invalid hex text";
+    case Errc::InvalidBase32: return "invalid base32 text";
+    case Errc::InvalidBase64: return "invalid base64 text";
+    case Errc::BufferLimitExceeded: return "buffer limit exceeded";
+    case Errc::RandomSourceFailed: return "the operating system's random source failed";
+    case Errc::RandomSourceExhausted: return "replayed random sequence exhausted";
+    case Errc::InvalidLength: return "input has the wrong length";
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const boost::system::error_category& base_category() noexcept {
+  static const detail::EnumCategory<Errc> category("portal.base", describe);
+  return category;
+}
+
+}  // namespace portal::base

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs what is missing, then configures and builds one preset (default: release).
+#   scripts/build.sh [preset] [extra cmake --build args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-release}"
+shift || true
+./scripts/install-deps.sh
+cmake --preset "$preset"
+cmake --build --preset "$preset" "$@"
