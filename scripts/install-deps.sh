@@ -13,6 +13,7 @@ packages=(
   libcli11-dev
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
+  clang-format       # the BuildFormat test checks .clang-format
   openssl            # tests check key-file interop with `openssl genpkey` / `openssl pkey`
 )
 

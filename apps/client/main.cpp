@@ -52,8 +52,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   auto* keygen = app.add_subcommand(
-      "keygen", "Create a new Ed25519 identity, write it as a PKCS#8 PEM key file (mode 0600) "
-                "and print its ID");
+      "keygen",
+      "Create a new Ed25519 identity, write it as a PKCS#8 PEM key file (mode 0600) "
+      "and print its ID");
   std::string keygen_out;
   bool keygen_force = false;
   keygen->add_option("--out", keygen_out, "Key file to create")->required();

@@ -97,8 +97,7 @@ TEST(ClientCliKeygen, RefusesToOverwriteWithoutForce) {
   EXPECT_EQ(lines(second.err), 1u) << second.err;
   EXPECT_NE(second.err.find("--force"), std::string::npos) << second.err;
   EXPECT_EQ(run_process({bin_path("portal"), "id", "--key", key.string()}).out, first.out);
-  const auto forced =
-      run_process({bin_path("portal"), "keygen", "--out", key.string(), "--force"});
+  const auto forced = run_process({bin_path("portal"), "keygen", "--out", key.string(), "--force"});
   EXPECT_EQ(forced.exit_code, 0);
   EXPECT_NE(forced.out, first.out);
 }

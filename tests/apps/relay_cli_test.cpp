@@ -13,7 +13,9 @@ namespace {
 using test::bin_path;
 using test::run_process;
 
-std::size_t lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+std::size_t lines(const std::string& s) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
 
 TEST(RelayCli, VersionPrintsOneLine) {
   const auto r = run_process({bin_path("portal-relay"), "--version"});

@@ -21,9 +21,13 @@ TEST(BaseEncoding, HexRejectsMalformed) {
 
 // RFC 4648 §10 test vectors, without padding for base32 (the v1 ID form).
 TEST(BaseEncoding, Base32Rfc4648) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"", ""},           {"f", "MY"},          {"fo", "MZXQ"},           {"foo", "MZXW6"},
-      {"foob", "MZXW6YQ"}, {"fooba", "MZXW6YTB"}, {"foobar", "MZXW6YTBOI"}};
+  const std::pair<const char*, const char*> cases[] = {{"", ""},
+                                                       {"f", "MY"},
+                                                       {"fo", "MZXQ"},
+                                                       {"foo", "MZXW6"},
+                                                       {"foob", "MZXW6YQ"},
+                                                       {"fooba", "MZXW6YTB"},
+                                                       {"foobar", "MZXW6YTBOI"}};
   for (const auto& [plain, encoded] : cases) {
     EXPECT_EQ(base32_encode(as_bytes(plain)), encoded);
     EXPECT_EQ(base32_decode(encoded).value(), to_bytes(as_bytes(plain))) << encoded;
@@ -39,9 +43,13 @@ TEST(BaseEncoding, Base32RejectsMalformed) {
 }
 
 TEST(BaseEncoding, Base64Rfc4648) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"", ""},           {"f", "Zg=="},         {"fo", "Zm8="},       {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<const char*, const char*> cases[] = {{"", ""},
+                                                       {"f", "Zg=="},
+                                                       {"fo", "Zm8="},
+                                                       {"foo", "Zm9v"},
+                                                       {"foob", "Zm9vYg=="},
+                                                       {"fooba", "Zm9vYmE="},
+                                                       {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : cases) {
     EXPECT_EQ(base64_encode(as_bytes(plain)), encoded);
     EXPECT_EQ(base64_decode(encoded).value(), to_bytes(as_bytes(plain))) << encoded;
@@ -61,11 +69,11 @@ TEST(BaseEncoding, Base64LineWrapping) {
 }
 
 TEST(BaseEncoding, Base64RejectsMalformed) {
-  EXPECT_EQ(base64_decode("Zg=").error(), Errc::InvalidBase64);    // incomplete group
-  EXPECT_EQ(base64_decode("Z===").error(), Errc::InvalidBase64);   // too much padding
+  EXPECT_EQ(base64_decode("Zg=").error(), Errc::InvalidBase64);       // incomplete group
+  EXPECT_EQ(base64_decode("Z===").error(), Errc::InvalidBase64);      // too much padding
   EXPECT_EQ(base64_decode("Zg==Zg==").error(), Errc::InvalidBase64);  // data after padding
-  EXPECT_EQ(base64_decode("Zh==").error(), Errc::InvalidBase64);   // non-zero padding bits
-  EXPECT_EQ(base64_decode("Zm9*").error(), Errc::InvalidBase64);   // bad character
+  EXPECT_EQ(base64_decode("Zh==").error(), Errc::InvalidBase64);      // non-zero padding bits
+  EXPECT_EQ(base64_decode("Zm9*").error(), Errc::InvalidBase64);      // bad character
 }
 
 }  // namespace

@@ -25,13 +25,13 @@ TEST(IdentityCredential, FromEveryVectorSeed) {
     EXPECT_EQ(hex_encode(cred->sign(base::as_bytes("portal"))),
               test::str(v, "signature_over_ascii_portal_hex"));
     EXPECT_TRUE(validate(cred->identity()));
-    EXPECT_EQ(hex_encode(encode_identity(cred->identity())),
-              test::str(v, "identity_protobuf_hex"));
+    EXPECT_EQ(hex_encode(encode_identity(cred->identity())), test::str(v, "identity_protobuf_hex"));
   }
 }
 
 TEST(IdentityCredential, GenerateDrawsThirtyTwoBytes) {
-  const Bytes seed = test::from_hex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
+  const Bytes seed =
+      test::from_hex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb");
   base::ReplayRandom random(seed);
   auto cred = Credential::generate(random);
   ASSERT_TRUE(cred);

@@ -66,7 +66,8 @@ TEST(IdentityVectors, ValidationCases) {
 }
 
 TEST(IdentityValidate, DistinctErrors) {
-  const Bytes pub = test::from_hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+  const Bytes pub =
+      test::from_hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
   EXPECT_EQ(validate({"HTI3EFUDRCPKRMCWJWEHKLPHWU", Bytes(pub.begin(), pub.end() - 1)}).error(),
             Errc::InvalidPublicKey);
   EXPECT_EQ(validate({"", {}}).error(), Errc::InvalidPublicKey);
@@ -75,11 +76,11 @@ TEST(IdentityValidate, DistinctErrors) {
 
 TEST(IdentityWellFormed, Shape) {
   EXPECT_TRUE(is_well_formed_id("HTI3EFUDRCPKRMCWJWEHKLPHWU"));
-  EXPECT_FALSE(is_well_formed_id("hti3efudrcpkrmcwjwehklphwu"));    // lower case
-  EXPECT_FALSE(is_well_formed_id("HTI3EFUDRCPKRMCWJWEHKLPHW"));     // 25 characters
-  EXPECT_FALSE(is_well_formed_id("HTI3EFUDRCPKRMCWJWEHKLPHWUA"));   // 27 characters
-  EXPECT_FALSE(is_well_formed_id("HTI3EFUDRCPKRMCWJWEHKLPHWB"));    // last char has low bits set
-  EXPECT_FALSE(is_well_formed_id("HTI3EFUDRCPKRMCWJWEHKLPH1U"));    // '1' not base32
+  EXPECT_FALSE(is_well_formed_id("hti3efudrcpkrmcwjwehklphwu"));   // lower case
+  EXPECT_FALSE(is_well_formed_id("HTI3EFUDRCPKRMCWJWEHKLPHW"));    // 25 characters
+  EXPECT_FALSE(is_well_formed_id("HTI3EFUDRCPKRMCWJWEHKLPHWUA"));  // 27 characters
+  EXPECT_FALSE(is_well_formed_id("HTI3EFUDRCPKRMCWJWEHKLPHWB"));   // last char has low bits set
+  EXPECT_FALSE(is_well_formed_id("HTI3EFUDRCPKRMCWJWEHKLPH1U"));   // '1' not base32
   EXPECT_FALSE(is_well_formed_id(""));
 }
 

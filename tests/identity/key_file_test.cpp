@@ -103,17 +103,17 @@ TEST(IdentityKeyFile, AcceptsRfc5958V2WithMatchingPublicKeyAndAttributes) {
 TEST(IdentityKeyFile, RejectsMalformedPem) {
   EXPECT_EQ(from_pkcs8_pem("").error(), Errc::KeyFileNotPem);
   EXPECT_EQ(from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n").error(), Errc::KeyFileNotPem);
-  EXPECT_EQ(from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\n@@@@\n-----END PRIVATE KEY-----\n")
-                .error(),
-            Errc::KeyFileNotPem);
+  EXPECT_EQ(
+      from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\n@@@@\n-----END PRIVATE KEY-----\n").error(),
+      Errc::KeyFileNotPem);
   EXPECT_EQ(from_pkcs8_pem("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n"
                            "-----END ENCRYPTED PRIVATE KEY-----\n")
                 .error(),
             Errc::KeyFileNotPem);
   // Valid base64, not a PKCS#8 structure.
-  EXPECT_EQ(from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
-                .error(),
-            Errc::KeyFileNotEd25519);
+  EXPECT_EQ(
+      from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").error(),
+      Errc::KeyFileNotEd25519);
 }
 
 // Every truncation and every single-byte corruption of the DER is refused or still yields the
@@ -169,8 +169,8 @@ TEST(IdentityKeyFile, SaveCreates0600AndOpensslReadsIt) {
 TEST(IdentityKeyFile, LoadsAnOpensslGeneratedKey) {
   test::TempDir dir;
   const auto path = dir / "openssl.pem";
-  const auto r = test::run_process(
-      {kOpenssl, "genpkey", "-algorithm", "ed25519", "-out", path.string()});
+  const auto r =
+      test::run_process({kOpenssl, "genpkey", "-algorithm", "ed25519", "-out", path.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
   auto cred = load_key_file(path);

@@ -25,7 +25,8 @@ template <std::size_t N>
 constexpr std::array<int, 256> reverse_table(std::string_view alphabet) {
   std::array<int, 256> t{};
   for (auto& v : t) v = kInvalid;
-  for (std::size_t i = 0; i < N; ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
+  for (std::size_t i = 0; i < N; ++i)
+    t[static_cast<unsigned char>(alphabet[i])] = static_cast<int>(i);
   return t;
 }
 constexpr auto kBase32Reverse = reverse_table<32>(kBase32Alphabet);
@@ -133,8 +134,8 @@ Result<Bytes> base64_decode(std::string_view text) {
   Bytes out;
   out.reserve(text.size() / 4 * 3);
   std::uint32_t acc = 0;
-  int quad = 0;      // characters in the current group of four
-  int padding = 0;   // '=' seen
+  int quad = 0;     // characters in the current group of four
+  int padding = 0;  // '=' seen
   for (char c : text) {
     if (is_space(c)) continue;
     int v = 0;

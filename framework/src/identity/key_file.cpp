@@ -198,8 +198,8 @@ base::Result<Credential> load_key_file(const std::filesystem::path& path) {
 base::Result<void> save_key_file(const std::filesystem::path& path, const Credential& credential,
                                  Overwrite overwrite) {
   std::error_code ec;
-  if (overwrite == Overwrite::No && std::filesystem::symlink_status(path, ec).type() !=
-                                        std::filesystem::file_type::not_found) {
+  if (overwrite == Overwrite::No &&
+      std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found) {
     return Errc::KeyFileExists;
   }
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : ".";

@@ -21,21 +21,19 @@ using Result = boost::system::result<T, ErrorCode>;
 
 /// Errors of the base module.
 enum class Errc {
-  InvalidHex = 1,           ///< text is not an even-length run of hex digits
-  InvalidBase32,            ///< text is not unpadded RFC 4648 base32 (A-Z, 2-7)
-  InvalidBase64,            ///< text is not padded RFC 4648 base64
-  BufferLimitExceeded,      ///< a buffer would grow past its configured limit
-  RandomSourceFailed,       ///< the operating system's random source failed
-  RandomSourceExhausted,    ///< a replayed random sequence has no bytes left
-  InvalidLength,            ///< an input has the wrong length for its type
+  InvalidHex = 1,         ///< text is not an even-length run of hex digits
+  InvalidBase32,          ///< text is not unpadded RFC 4648 base32 (A-Z, 2-7)
+  InvalidBase64,          ///< text is not padded RFC 4648 base64
+  BufferLimitExceeded,    ///< a buffer would grow past its configured limit
+  RandomSourceFailed,     ///< the operating system's random source failed
+  RandomSourceExhausted,  ///< a replayed random sequence has no bytes left
+  InvalidLength,          ///< an input has the wrong length for its type
 };
 
 /// The category of base::Errc ("portal.base").
 PORTAL_API const boost::system::error_category& base_category() noexcept;
 
-inline ErrorCode make_error_code(Errc e) noexcept {
-  return {static_cast<int>(e), base_category()};
-}
+inline ErrorCode make_error_code(Errc e) noexcept { return {static_cast<int>(e), base_category()}; }
 
 }  // namespace portal::base
 

@@ -10,11 +10,11 @@ namespace portal::crypto {
 
 /// Errors of the crypto module.
 enum class Errc {
-  InvalidKeyLength = 1,   ///< a key, seed or scalar has the wrong length
-  InvalidSignatureLength, ///< an Ed25519 signature is not 64 bytes
-  BadSignature,           ///< an Ed25519 signature does not verify
-  LowOrderPoint,          ///< X25519 produced the all-zero shared secret (peer sent a low-order point)
-  OutputTooLong,          ///< HKDF was asked for more than 255 * 32 bytes
+  InvalidKeyLength = 1,    ///< a key, seed or scalar has the wrong length
+  InvalidSignatureLength,  ///< an Ed25519 signature is not 64 bytes
+  BadSignature,            ///< an Ed25519 signature does not verify
+  LowOrderPoint,  ///< X25519 produced the all-zero shared secret (peer sent a low-order point)
+  OutputTooLong,  ///< HKDF was asked for more than 255 * 32 bytes
 };
 
 /// The category of crypto::Errc ("portal.crypto").

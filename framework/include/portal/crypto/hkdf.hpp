@@ -14,7 +14,7 @@ inline constexpr std::size_t kHkdfSha256MaxOutput = 255 * 32;
 /// HKDF-Extract (RFC 5869 §2.2) with SHA-256: PRK = HMAC(salt, ikm). An empty salt means
 /// 32 zero bytes, as the RFC says.
 [[nodiscard]] PORTAL_API base::SecretArray<32> hkdf_sha256_extract(base::ByteSpan salt,
-                                                                  base::ByteSpan ikm) noexcept;
+                                                                   base::ByteSpan ikm) noexcept;
 
 /// HKDF-Expand (RFC 5869 §2.3) with SHA-256 into `out` (its whole length).
 /// Errors: Errc::OutputTooLong when out.size() > kHkdfSha256MaxOutput (out is untouched).
