@@ -27,7 +27,7 @@ TEST(BaseResult, CategoryNamesTheModuleAndEveryValueHasAMessage) {
   EXPECT_STREQ(ec.category().name(), "portal.base");
   for (int v = static_cast<int>(Errc::InvalidHex); v <= static_cast<int>(Errc::InvalidLength);
        ++v) {
-    EXPECT_EQ(base_category().message(v).find("unknown"), std::string::npos) << v;
+    EXPECT_EQ(base_category().message(v).find("unknown portal."), std::string::npos) << v;
   }
   EXPECT_NE(base_category().message(999).find("unknown"), std::string::npos);
 }
