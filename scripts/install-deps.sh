@@ -14,6 +14,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
   clang-format       # the BuildFormat test checks .clang-format
+  libbenchmark-dev   # bench/ (built in every preset)
   openssl            # tests check key-file interop with `openssl genpkey` / `openssl pkey`
 )
 

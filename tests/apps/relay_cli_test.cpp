@@ -46,5 +46,33 @@ TEST(RelayCli, ServerNotYetAvailableIsAnHonestError) {
   EXPECT_NE(r.err.find("not implemented"), std::string::npos);
 }
 
+// Done-when of the plugin issue: from the build tree, with no --plugin-dir, the default folder
+// <build>/lib/portal/plugins is found relative to the executable and cipher-chacha is listed.
+TEST(RelayCliPlugins, ListsShippedPluginsFromTheDefaultFolder) {
+  const auto r = run_process({bin_path("portal-relay"), "--list-plugins"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string line = std::string("plugin  portal.cipher.chacha20-poly1305  cipher  ") +
+                           kVersion + "  " + PORTAL_BUILD_PLUGIN_DIR + "/portal-cipher-chacha.so\n";
+  EXPECT_NE(r.out.find(line), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("refused"), std::string::npos) << r.out;
+}
+
+TEST(RelayCliPlugins, ReportsRefusedFilesOneLineEach) {
+  const auto r = run_process({bin_path("portal-relay"), "--list-plugins", "--plugin-dir",
+                              PORTAL_TEST_PLUGIN_DIR, "--plugin-dir", "/nonexistent/plugins"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("plugin  portal.test.echo  extension  1.2.3  "), std::string::npos) << r.out;
+  for (const char* reason :
+       {"portal-test-abi-major.so: plugin ABI major differs from the host's: plugin 2.0, host 1.0",
+        "portal-test-abi-minor.so: plugin needs a newer ABI minor",
+        "portal-test-fingerprint.so: plugin build fingerprint differs",
+        "portal-test-no-entry.so: not a Portal plugin",
+        "portal-test-null-descriptor.so: plugin entry returned no descriptor",
+        "portal-test-bad-id.so: plugin descriptor is invalid: bad id",
+        "/nonexistent/plugins: plugin directory does not exist"}) {
+    EXPECT_NE(r.out.find(reason), std::string::npos) << reason << "\n" << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace portal
