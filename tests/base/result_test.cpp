@@ -25,7 +25,7 @@ TEST(BaseResult, ValueOrError) {
 TEST(BaseResult, CategoryNamesTheModuleAndEveryValueHasAMessage) {
   const ErrorCode ec = Errc::BufferLimitExceeded;
   EXPECT_STREQ(ec.category().name(), "portal.base");
-  for (int v = static_cast<int>(Errc::InvalidHex); v <= static_cast<int>(Errc::InvalidLength);
+  for (int v = static_cast<int>(Errc::InvalidHex); v <= static_cast<int>(Errc::LengthTooSmall);
        ++v) {
     EXPECT_EQ(base_category().message(v).find("unknown portal."), std::string::npos) << v;
   }

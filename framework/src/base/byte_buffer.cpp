@@ -20,7 +20,7 @@ Result<void> ByteBuffer::reserve_back(std::size_t n) {
   }
   // Grow geometrically, but never past the limit.
   std::size_t want = std::max<std::size_t>(capacity_ * 2, used + n);
-  want = std::max<std::size_t>(want, 256);
+  if (capacity_ == 0) want = std::max<std::size_t>(used + n, 64);  // first allocation: exact
   want = std::min(want, limit_);
   std::unique_ptr<Byte[]> grown(new (std::nothrow) Byte[want]);
   if (!grown) return Errc::BufferLimitExceeded;

@@ -15,6 +15,8 @@ const char* describe(Errc e) noexcept {
     case Errc::RandomSourceFailed: return "the operating system's random source failed";
     case Errc::RandomSourceExhausted: return "replayed random sequence exhausted";
     case Errc::InvalidLength: return "input has the wrong length";
+    case Errc::LengthTooLarge: return "length prefix exceeds the maximum";
+    case Errc::LengthTooSmall: return "length prefix is below the minimum";
   }
   return nullptr;
 }

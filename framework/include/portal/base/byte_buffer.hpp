@@ -41,6 +41,15 @@ class PORTAL_API ByteBuffer {
   /// The readable bytes, oldest first.
   [[nodiscard]] ByteSpan readable() const noexcept { return {data_.get() + begin_, size()}; }
 
+  /// The readable bytes, writable in place (for in-place decryption).
+  [[nodiscard]] MutableByteSpan mutable_readable() noexcept {
+    return {data_.get() + begin_, size()};
+  }
+
+  /// Makes room for `n` more bytes without further allocation (exactly `n` when the buffer is
+  /// unallocated). Errors: Errc::BufferLimitExceeded.
+  [[nodiscard]] Result<void> reserve(std::size_t n) { return reserve_back(n); }
+
   /// Copies `bytes` to the back. Errors: Errc::BufferLimitExceeded (nothing is copied).
   [[nodiscard]] Result<void> append(ByteSpan bytes);
 

@@ -28,6 +28,8 @@ enum class Errc {
   RandomSourceFailed,     ///< the operating system's random source failed
   RandomSourceExhausted,  ///< a replayed random sequence has no bytes left
   InvalidLength,          ///< an input has the wrong length for its type
+  LengthTooLarge,         ///< a length prefix exceeds the configured maximum
+  LengthTooSmall,         ///< a length prefix is below the minimum for its message
 };
 
 /// The category of base::Errc ("portal.base").

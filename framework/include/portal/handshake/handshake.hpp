@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The Portal v1 end-to-end handshake (portal-v1 §8) as sans-IO state machines.
+//
+// Call order, for both sides:
+//   1. (client only) start(now): produces ClientInit.
+//   2. Send pending_output(), then consume_output(n) for what was written.
+//   3. Feed peer bytes with handle_input(bytes, now). It consumes bytes only up to the end of the
+//      handshake message and returns how many; bytes after it belong to the secure channel.
+//   4. After each input, drain pending_output() (the server's ServerInit), then check state().
+//   5. On end of stream call handle_eof(). Once state() is Established, take_result().
+// A failed handshake stays failed; error() says why. Cores never read a clock, never touch a
+// socket and never throw on peer input.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "portal/base/bytes.hpp"
+#include "portal/base/clock.hpp"
+#include "portal/base/export.hpp"
+#include "portal/base/length_prefixed.hpp"
+#include "portal/base/random.hpp"
+#include "portal/base/result.hpp"
+#include "portal/base/secret.hpp"
+#include "portal/crypto/x25519.hpp"
+#include "portal/handshake/errors.hpp"
+#include "portal/handshake/messages.hpp"
+#include "portal/handshake/replay_cache.hpp"
+#include "portal/identity/credential.hpp"
+
+namespace portal::handshake {
+
+/// Protocol version value of PROTOCOL_VERSION_1.
+inline constexpr std::uint32_t kProtocolVersion1 = 0;
+inline constexpr std::size_t kNonceSize = 12;
+inline constexpr std::string_view kInfoClientToServer = "RDSEC_KEY_CLIENT";
+inline constexpr std::string_view kInfoServerToClient = "RDSEC_KEY_SERVER";
+
+/// Limits and tolerances. The defaults keep v1 compatibility.
+struct Limits {
+  /// Largest handshake message accepted. v1 allows 2^26, but a real ClientInit or ServerInit is
+  /// about 200 bytes; 64 KiB leaves room for long ALPN strings without letting a peer make us
+  /// buffer megabytes.
+  std::size_t max_message_size = 64 * 1024;
+  /// Allowed clock difference, inclusive (portal-v1 §8.3: |now - timestamp| <= 30).
+  std::chrono::seconds max_clock_skew{30};
+};
+
+/// What a completed handshake yields: this side's two session keys, the authenticated peer and
+/// the negotiated ALPN.
+struct Established {
+  base::SecretArray<32> encrypt_key;  ///< for frames this side sends
+  base::SecretArray<32> decrypt_key;  ///< for frames this side receives
+  identity::Identity peer;            ///< validated: the ID matches the key that signed
+  std::string alpn;
+};
+
+enum class State { Idle, AwaitingPeer, Established, Failed };
+
+/// (client) Fails with Errc::NoCommonAlpn unless `lease_alpns` contains `wanted`: checked before
+/// connecting, so a dial that cannot succeed never reaches the lease holder.
+[[nodiscard]] PORTAL_API base::Result<void> check_alpn(const std::vector<std::string>& lease_alpns,
+                                                       std::string_view wanted);
+
+/// The dialer's side (handshake client).
+class PORTAL_API ClientHandshake {
+ public:
+  /// `self` and `random` must outlive the handshake. `expected_peer_id` is the lease ID dialed:
+  /// the responder must be that identity (portal-v1 §8.5, last step).
+  ClientHandshake(const identity::Credential& self, std::string expected_peer_id, std::string alpn,
+                  base::RandomSource& random, Limits limits = {});
+
+  /// Draws the ephemeral key (32 bytes) then the nonce (12 bytes), in the order a v1 client does,
+  /// and queues ClientInit. Errors: Errc::RandomSourceFailed, Errc::InvalidState.
+  [[nodiscard]] base::Result<void> start(base::Clock::SystemTime now);
+
+  /// Bytes to send; valid until the next non-const call.
+  [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  void consume_output(std::size_t n) noexcept;
+
+  /// Feeds bytes from the peer; returns how many were consumed (see the call order above). On a
+  /// failed check the state becomes Failed and the error is returned.
+  [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes,
+                                                       base::Clock::SystemTime now);
+  /// The peer closed its side. Before completion this fails with PeerClosedDuringHandshake.
+  void handle_eof() noexcept;
+
+  [[nodiscard]] State state() const noexcept { return state_; }
+  [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+  /// The session keys, once. Errors: Errc::InvalidState.
+  [[nodiscard]] base::Result<Established> take_result();
+
+ private:
+  base::Result<std::size_t> fail(base::ErrorCode e);
+  base::Result<void> finish(base::ByteSpan message, base::Clock::SystemTime now);
+
+  const identity::Credential& self_;
+  std::string expected_peer_id_;
+  std::string alpn_;
+  base::RandomSource& random_;
+  Limits limits_;
+  State state_ = State::Idle;
+  base::ErrorCode error_;
+  crypto::X25519PrivateKey ephemeral_;
+  base::Bytes nonce_;
+  base::Bytes output_;
+  base::LengthPrefixedReader reader_;
+  Established result_;
+  bool result_taken_ = false;
+};
+
+/// The lease holder's side (handshake server).
+class PORTAL_API ServerHandshake {
+ public:
+  /// `self`, `replay_cache` and `random` must outlive the handshake. `accepted_alpns` is the
+  /// lease's ALPN list. The replay cache is the one shared by every handshake of `self`.
+  ServerHandshake(const identity::Credential& self, std::vector<std::string> accepted_alpns,
+                  ReplayCache& replay_cache, base::RandomSource& random, Limits limits = {});
+
+  [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  void consume_output(std::size_t n) noexcept;
+
+  /// Feeds bytes from the dialer. When ClientInit is complete it is checked in the order of
+  /// portal-v1 §8.3 (version, timestamp, ALPN, identity, signature), then the hardening checks
+  /// (nonce and key sizes, replay). On success ServerInit is queued and the state is Established.
+  /// On failure nothing is queued: the caller closes the stream silently, as v1 requires, and
+  /// logs error().
+  [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes,
+                                                       base::Clock::SystemTime now);
+  void handle_eof() noexcept;
+
+  [[nodiscard]] State state() const noexcept { return state_; }
+  [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+  [[nodiscard]] base::Result<Established> take_result();
+
+ private:
+  base::Result<std::size_t> fail(base::ErrorCode e);
+  base::Result<void> respond(base::ByteSpan message, base::Clock::SystemTime now);
+
+  const identity::Credential& self_;
+  std::vector<std::string> accepted_alpns_;
+  ReplayCache& replay_cache_;
+  base::RandomSource& random_;
+  Limits limits_;
+  State state_ = State::AwaitingPeer;
+  base::ErrorCode error_;
+  base::Bytes output_;
+  base::LengthPrefixedReader reader_;
+  Established result_;
+  bool result_taken_ = false;
+};
+
+}  // namespace portal::handshake

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "portal/base/bytes.hpp"
+#include "portal/base/export.hpp"
+#include "portal/base/result.hpp"
+#include "portal/identity/identity.hpp"
+
+namespace portal::handshake {
+
+/// ClientInitPayload / ServerInitPayload (portal-v1 §4.6, §8.2, §8.4): one layout for both.
+struct InitPayload {
+  std::uint32_t version = 0;   ///< PROTOCOL_VERSION_1 = 0, the only valid value
+  base::Bytes nonce;           ///< 12 random bytes
+  std::int64_t timestamp = 0;  ///< sender's clock, Unix seconds
+  identity::Identity identity;
+  std::string alpn;                ///< client: the requested protocol; server: its echo
+  base::Bytes session_public_key;  ///< 32-byte X25519 ephemeral public key
+
+  friend bool operator==(const InitPayload&, const InitPayload&) = default;
+};
+
+/// SignedPayload (portal-v1 §4.6): serialized bytes and the Ed25519 signature over them.
+struct SignedPayload {
+  base::Bytes data;
+  base::Bytes signature;
+
+  friend bool operator==(const SignedPayload&, const SignedPayload&) = default;
+};
+
+/// Serializes as the original does: fields in number order, proto3 defaults omitted.
+[[nodiscard]] PORTAL_API base::Bytes encode(const InitPayload& payload);
+[[nodiscard]] PORTAL_API base::Bytes encode(const SignedPayload& payload);
+
+/// Parses peer bytes. Errors: Errc::MalformedMessage. Never throws, whatever the input.
+[[nodiscard]] PORTAL_API base::Result<InitPayload> decode_init_payload(base::ByteSpan bytes);
+[[nodiscard]] PORTAL_API base::Result<SignedPayload> decode_signed_payload(base::ByteSpan bytes);
+
+}  // namespace portal::handshake
