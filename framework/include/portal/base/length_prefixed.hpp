@@ -48,6 +48,7 @@ class PORTAL_API LengthPrefixedReader {
 
   /// The complete body. Only while complete().
   [[nodiscard]] MutableByteSpan body() noexcept;
+  [[nodiscard]] ByteSpan body() const noexcept { return buffer_.readable(); }
 
   /// Discards the current message and prepares for the next one.
   void next() noexcept;

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The Portal v1 secure channel (portal-v1 §9) as a sans-IO core: frames
+// LP(nonce(12) || AEAD(plaintext) || tag(16)), sealed and opened through the AEAD interface, so
+// the cipher comes from a plugin.
+//
+// Call order:
+//   sending:   write(plaintext) ... then send pending_output() and consume_output(n).
+//   receiving: handle_input(bytes) consumes up to the end of one frame and opens it; read the
+//              plaintext with readable()/consume() (or read()); feed the rest of the bytes once
+//              readable() is empty. handle_eof() when the peer's stream ends.
+// After a failure every call returns the same error; the caller closes the stream.
+
+#include <array>
+#include <cstddef>
+#include <memory>
+
+#include "portal/base/byte_buffer.hpp"
+#include "portal/base/bytes.hpp"
+#include "portal/base/export.hpp"
+#include "portal/base/length_prefixed.hpp"
+#include "portal/base/random.hpp"
+#include "portal/base/result.hpp"
+#include "portal/cipher/aead.hpp"
+
+namespace portal::secure_channel {
+
+inline constexpr std::size_t kNonceSize = 12;
+inline constexpr std::size_t kTagSize = 16;
+inline constexpr std::size_t kFrameOverhead = kNonceSize + kTagSize;  ///< N = plaintext + 28
+/// The largest frame v1 peers may send and receivers must accept (portal-v1 §9.3: N <= 2^26).
+inline constexpr std::size_t kV1MaxFrame = std::size_t{1} << 26;
+
+/// Errors of the secure channel.
+enum class Errc {
+  FrameTooLarge = 1,     ///< a frame length above the receive limit (checked before reading it)
+  FrameTooShort,         ///< a frame length below nonce + tag (28)
+  AuthenticationFailed,  ///< a frame does not open: tampered, reordered key, or wrong key
+  TruncatedFrame,        ///< the stream ended in the middle of a frame
+  WriteAfterClose,       ///< write() after close_write()
+  InvalidOptions,        ///< a frame size outside what v1 allows, or a cipher with other sizes
+};
+
+/// The category of secure_channel::Errc ("portal.secure_channel").
+PORTAL_API const boost::system::error_category& secure_channel_category() noexcept;
+
+inline base::ErrorCode make_error_code(Errc e) noexcept {
+  return {static_cast<int>(e), secure_channel_category()};
+}
+
+struct Options {
+  /// Plaintext bytes per frame the sender cuts writes into. v1 cut only above 32 MiB; 16 KiB
+  /// keeps per-frame latency and receive buffers small while the AEAD runs at full speed.
+  std::size_t max_plaintext_per_frame = 16 * 1024;
+  /// Largest frame length N accepted from the peer (at most kV1MaxFrame; v1 peers may send that).
+  std::size_t max_frame_size = kV1MaxFrame;
+};
+
+/// One end of an established secure channel. Not thread-safe.
+class PORTAL_API SecureChannel {
+ public:
+  /// `encrypt` seals what this side sends, `decrypt` opens what the peer sends (each keyed with
+  /// its direction's key). The first nonce is drawn from `random` (12 bytes); later frames count
+  /// up from it as a 96-bit big-endian integer, so nonces never repeat under one key (v1 draws
+  /// each at random; receivers accept any nonce, portal-v1 §9.1).
+  /// Errors: Errc::InvalidOptions, base::Errc::RandomSourceFailed.
+  [[nodiscard]] static base::Result<SecureChannel> create(std::shared_ptr<cipher::Aead> encrypt,
+                                                          std::shared_ptr<cipher::Aead> decrypt,
+                                                          base::RandomSource& random,
+                                                          Options options = {});
+
+  SecureChannel(SecureChannel&&) noexcept = default;
+  SecureChannel& operator=(SecureChannel&&) noexcept = default;
+
+  // ---- sending
+
+  /// Seals `plaintext` into frames of at most max_plaintext_per_frame bytes and queues them.
+  /// An empty write produces one empty frame (N = 28), as in v1.
+  /// Errors: Errc::WriteAfterClose, the AEAD's errors.
+  [[nodiscard]] base::Result<void> write(base::ByteSpan plaintext);
+  /// Wire bytes to send; valid until the next non-const call.
+  [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_.readable(); }
+  void consume_output(std::size_t n) noexcept;
+  /// No more writes. v1 has no close message (§9.4): the caller half-closes the stream once
+  /// pending_output() is sent.
+  void close_write() noexcept { write_closed_ = true; }
+
+  // ---- receiving
+
+  /// Consumes wire bytes up to the end of the next frame and opens it; returns the count used.
+  /// While readable() is not empty nothing is consumed. Errors: Errc::FrameTooLarge,
+  /// Errc::FrameTooShort, Errc::AuthenticationFailed (the channel is then failed for good).
+  [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan wire);
+  /// Decrypted plaintext not yet consumed.
+  [[nodiscard]] base::ByteSpan readable() const noexcept;
+  /// Releases `n` bytes of readable().
+  void consume(std::size_t n) noexcept;
+  /// Copies up to out.size() bytes of readable() into `out` and consumes them.
+  std::size_t read(base::MutableByteSpan out) noexcept;
+  /// The peer's stream ended. Between frames this is a clean end (peer_closed() becomes true);
+  /// inside a frame it is Errc::TruncatedFrame.
+  [[nodiscard]] base::Result<void> handle_eof();
+  /// True after a clean end of the peer's stream, once every plaintext byte has been read.
+  [[nodiscard]] bool peer_closed() const noexcept { return peer_eof_ && readable().empty(); }
+
+  [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+  [[nodiscard]] const Options& options() const noexcept { return options_; }
+
+ private:
+  SecureChannel(std::shared_ptr<cipher::Aead> encrypt, std::shared_ptr<cipher::Aead> decrypt,
+                Options options);
+  base::ErrorCode fail(base::ErrorCode e) noexcept;
+  base::Result<void> seal_frame(base::ByteSpan plaintext);
+  void next_nonce() noexcept;
+
+  std::shared_ptr<cipher::Aead> encrypt_;
+  std::shared_ptr<cipher::Aead> decrypt_;
+  Options options_;
+  std::array<base::Byte, kNonceSize> nonce_{};
+  base::ByteBuffer output_;
+  base::LengthPrefixedReader reader_;
+  std::size_t plain_begin_ = 0;  ///< within the current frame's body
+  std::size_t plain_end_ = 0;
+  bool write_closed_ = false;
+  bool peer_eof_ = false;
+  base::ErrorCode error_;
+};
+
+}  // namespace portal::secure_channel
+
+template <>
+struct boost::system::is_error_code_enum<portal::secure_channel::Errc> : std::true_type {};
