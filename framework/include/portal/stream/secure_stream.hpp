@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "portal/base/clock.hpp"
+#include "portal/base/random.hpp"
+#include "portal/base/result.hpp"
+#include "portal/cipher/aead.hpp"
+#include "portal/handshake/handshake.hpp"
+#include "portal/identity/credential.hpp"
+#include "portal/secure_channel/secure_channel.hpp"
+#include "portal/stream/byte_stream.hpp"
+
+namespace portal::stream {
+
+/// Everything a secure stream needs besides the byte stream under it. References must outlive
+/// the handshake call; `cipher` is kept by the resulting stream.
+struct SecureStreamConfig {
+  const identity::Credential* credential = nullptr;  ///< this side's identity
+  std::shared_ptr<cipher::AeadFactory> cipher;       ///< e.g. the cipher-chacha plugin's
+  std::string algorithm = "chacha20-poly1305";       ///< the AEAD (v1: ChaCha20-Poly1305)
+  base::RandomSource* random = &base::OsRandom::instance();
+  base::Clock* clock = &base::SystemClock::instance();  ///< timestamps of the handshake
+  handshake::Limits limits;
+  secure_channel::Options channel;
+  /// Whole-handshake deadline, from the first byte sent or awaited to the keys.
+  std::chrono::milliseconds handshake_timeout{10'000};
+  /// Largest piece of an application write sealed before it is sent: bounds the memory a
+  /// large write holds at once.
+  std::size_t max_write_batch = 256 * 1024;
+};
+
+/// An end-to-end encrypted byte stream (portal-v1 §8-9) over any ByteStream. Reads return
+/// plaintext; writes are sealed into frames. A frame that fails authentication fails the stream
+/// (secure_channel::Errc::AuthenticationFailed) and closes the stream underneath.
+class PORTAL_API SecureStream final : public ByteStream {
+ public:
+  /// The authenticated peer identity and the negotiated ALPN.
+  [[nodiscard]] const identity::Identity& peer() const noexcept { return peer_; }
+  [[nodiscard]] const std::string& alpn() const noexcept { return alpn_; }
+
+  boost::asio::any_io_executor get_executor() override { return inner_->get_executor(); }
+  boost::asio::awaitable<base::Result<std::size_t>> async_read_some(
+      base::MutableByteSpan buffer) override;
+  boost::asio::awaitable<base::Result<void>> async_write(base::ByteSpan data) override;
+  boost::asio::awaitable<base::Result<void>> async_shutdown_write() override;
+  void close() noexcept override;
+
+  struct Private;
+  SecureStream(const Private&, std::unique_ptr<ByteStream> inner,
+               std::shared_ptr<cipher::AeadFactory> cipher, secure_channel::SecureChannel channel,
+               identity::Identity peer, std::string alpn, base::Bytes early_input);
+  ~SecureStream() override;
+
+ private:
+  std::shared_ptr<cipher::AeadFactory> cipher_;  // first: the plugin outlives the AEADs
+  std::unique_ptr<ByteStream> inner_;
+  secure_channel::SecureChannel channel_;
+  identity::Identity peer_;
+  std::string alpn_;
+  base::Bytes rx_;  // wire bytes read but not yet fed to the channel
+  std::size_t rx_begin_ = 0;
+  std::size_t rx_end_ = 0;
+};
+
+/// Runs the dialer's handshake over `inner`: the responder must be `lease_id` and accept `alpn`.
+/// Errors: handshake::Errc (PeerClosedDuringHandshake is how a v1 server's refusal looks;
+/// Timeout), the stream's I/O errors, cipher errors. On any error `inner` is closed.
+[[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<std::unique_ptr<SecureStream>>>
+async_secure_connect(std::unique_ptr<ByteStream> inner, const SecureStreamConfig& config,
+                     std::string lease_id, std::string alpn);
+
+/// Runs the lease holder's handshake over `inner`, accepting any ALPN of `alpns`. A refused
+/// ClientInit gets no answer: `inner` is closed silently and the reason is logged (component
+/// "handshake") and returned.
+[[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<std::unique_ptr<SecureStream>>>
+async_secure_accept(std::unique_ptr<ByteStream> inner, const SecureStreamConfig& config,
+                    std::vector<std::string> alpns, handshake::ReplayCache& replay_cache);
+
+}  // namespace portal::stream

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "portal/stream/secure_stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+#include "portal/base/log.hpp"
+
+namespace portal::stream {
+
+struct SecureStream::Private {};
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+// Runs one side's handshake core over `inner` until it is established or failed. Returns the
+// bytes that arrived after the handshake message (the first secure frames).
+template <class Core>
+asio::awaitable<base::Result<base::Bytes>> drive(Core& core, ByteStream& inner,
+                                                 base::Clock& clock) {
+  base::Bytes buf(4096);
+  for (;;) {
+    while (!core.pending_output().empty()) {
+      const base::Bytes out = base::to_bytes(core.pending_output());
+      auto w = co_await inner.async_write(out);
+      if (!w) co_return w.error();
+      core.consume_output(out.size());
+    }
+    if (core.state() == handshake::State::Established) co_return base::Bytes{};
+    auto n = co_await inner.async_read_some(buf);
+    // A reset is how some peers close: to the handshake it is the same as an end of stream.
+    const bool reset =
+        !n && (n.error() == asio::error::connection_reset || n.error() == asio::error::eof);
+    if (!n && !reset) co_return n.error();
+    if (reset || *n == 0) {
+      core.handle_eof();
+      co_return core.error();
+    }
+    base::ByteSpan got(buf.data(), *n);
+    auto used = core.handle_input(got, clock.system_now());
+    if (!used) co_return used.error();
+    if (core.state() == handshake::State::Established) {
+      // Send ServerInit before anything else; leftovers are the peer's first frames.
+      while (!core.pending_output().empty()) {
+        const base::Bytes out = base::to_bytes(core.pending_output());
+        auto w = co_await inner.async_write(out);
+        if (!w) co_return w.error();
+        core.consume_output(out.size());
+      }
+      co_return base::to_bytes(got.subspan(*used));
+    }
+  }
+}
+
+// Races the handshake against its deadline.
+template <class Core>
+asio::awaitable<base::Result<base::Bytes>> drive_with_timeout(Core& core, ByteStream& inner,
+                                                              const SecureStreamConfig& config) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, config.handshake_timeout);
+  auto outcome = co_await (drive(core, inner, *config.clock) ||
+                           timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (outcome.index() == 1) co_return handshake::Errc::Timeout;
+  co_return std::get<0>(std::move(outcome));
+}
+
+base::Result<std::unique_ptr<SecureStream>> make_stream(std::unique_ptr<ByteStream> inner,
+                                                        const SecureStreamConfig& config,
+                                                        handshake::Established keys,
+                                                        base::Bytes early) {
+  auto enc = config.cipher->create(config.algorithm, keys.encrypt_key.span());
+  if (!enc) return enc.error();
+  auto dec = config.cipher->create(config.algorithm, keys.decrypt_key.span());
+  if (!dec) return dec.error();
+  auto channel = secure_channel::SecureChannel::create(
+      std::shared_ptr<cipher::Aead>(std::move(*enc)),
+      std::shared_ptr<cipher::Aead>(std::move(*dec)), *config.random, config.channel);
+  if (!channel) return channel.error();
+  return std::make_unique<SecureStream>(SecureStream::Private{}, std::move(inner), config.cipher,
+                                        std::move(*channel), std::move(keys.peer),
+                                        std::move(keys.alpn), std::move(early));
+}
+
+bool config_ok(const SecureStreamConfig& c) {
+  return c.credential != nullptr && c.cipher != nullptr && c.random != nullptr &&
+         c.clock != nullptr;
+}
+
+}  // namespace
+
+SecureStream::SecureStream(const Private&, std::unique_ptr<ByteStream> inner,
+                           std::shared_ptr<cipher::AeadFactory> cipher,
+                           secure_channel::SecureChannel channel, identity::Identity peer,
+                           std::string alpn, base::Bytes early_input)
+    : cipher_(std::move(cipher)),
+      inner_(std::move(inner)),
+      channel_(std::move(channel)),
+      peer_(std::move(peer)),
+      alpn_(std::move(alpn)),
+      rx_(std::move(early_input)),
+      rx_end_(rx_.size()) {}
+
+SecureStream::~SecureStream() = default;
+
+asio::awaitable<base::Result<std::size_t>> SecureStream::async_read_some(
+    base::MutableByteSpan buffer) {
+  for (;;) {
+    if (!channel_.readable().empty()) co_return channel_.read(buffer);
+    if (channel_.error()) co_return channel_.error();
+    if (channel_.peer_closed()) co_return std::size_t{0};
+    if (rx_begin_ < rx_end_) {
+      auto used =
+          channel_.handle_input(base::ByteSpan(rx_).subspan(rx_begin_, rx_end_ - rx_begin_));
+      if (!used) {
+        inner_->close();  // a forged or corrupt frame ends the connection
+        co_return used.error();
+      }
+      rx_begin_ += *used;
+      continue;
+    }
+    // Read buffers exist only while data flows: an idle stream holds none.
+    if (rx_.size() < kReadChunk) rx_.resize(kReadChunk);
+    rx_begin_ = rx_end_ = 0;
+    auto n = co_await inner_->async_read_some(rx_);
+    if (!n) co_return n.error();
+    if (*n == 0) {
+      rx_.clear();
+      rx_.shrink_to_fit();
+      if (auto r = channel_.handle_eof(); !r) co_return r.error();
+      continue;
+    }
+    rx_end_ = *n;
+  }
+}
+
+asio::awaitable<base::Result<void>> SecureStream::async_write(base::ByteSpan data) {
+  // Seal and send in batches so that a large write never holds more than one batch of frames.
+  do {
+    const std::size_t n = std::min(data.size(), std::size_t{256} * 1024);
+    if (auto r = channel_.write(data.first(n)); !r) co_return r;
+    data = data.subspan(n);
+    while (!channel_.pending_output().empty()) {
+      const auto out = channel_.pending_output();
+      auto w = co_await inner_->async_write(out);
+      if (!w) co_return w;
+      channel_.consume_output(out.size());
+    }
+  } while (!data.empty());
+  co_return base::Result<void>{};
+}
+
+asio::awaitable<base::Result<void>> SecureStream::async_shutdown_write() {
+  channel_.close_write();
+  co_return co_await inner_->async_shutdown_write();
+}
+
+void SecureStream::close() noexcept { inner_->close(); }
+
+asio::awaitable<base::Result<std::unique_ptr<SecureStream>>> async_secure_connect(
+    std::unique_ptr<ByteStream> inner, const SecureStreamConfig& config, std::string lease_id,
+    std::string alpn) {
+  if (!config_ok(config)) co_return handshake::Errc::InvalidState;
+  handshake::ClientHandshake core(*config.credential, std::move(lease_id), std::move(alpn),
+                                  *config.random, config.limits);
+  if (auto r = core.start(config.clock->system_now()); !r) {
+    inner->close();
+    co_return r.error();
+  }
+  auto early = co_await drive_with_timeout(core, *inner, config);
+  if (!early) {
+    inner->close();
+    co_return early.error();
+  }
+  auto keys = core.take_result();
+  if (!keys) co_return keys.error();
+  co_return make_stream(std::move(inner), config, std::move(*keys), std::move(*early));
+}
+
+asio::awaitable<base::Result<std::unique_ptr<SecureStream>>> async_secure_accept(
+    std::unique_ptr<ByteStream> inner, const SecureStreamConfig& config,
+    std::vector<std::string> alpns, handshake::ReplayCache& replay_cache) {
+  if (!config_ok(config)) co_return handshake::Errc::InvalidState;
+  handshake::ServerHandshake core(*config.credential, std::move(alpns), replay_cache,
+                                  *config.random, config.limits);
+  auto early = co_await drive_with_timeout(core, *inner, config);
+  if (!early) {
+    // portal-v1 §8.3: refuse by closing, without a word to the peer (a v1 server's Close() is a
+    // FIN); say why in the log only.
+    (void)co_await inner->async_shutdown_write();
+    inner->close();
+    base::log(base::LogLevel::Info, "handshake",
+              "refused a ClientInit: " + early.error().message());
+    co_return early.error();
+  }
+  auto keys = core.take_result();
+  if (!keys) co_return keys.error();
+  co_return make_stream(std::move(inner), config, std::move(*keys), std::move(*early));
+}
+
+}  // namespace portal::stream
