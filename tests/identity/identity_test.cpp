@@ -88,6 +88,12 @@ TEST(IdentityDecode, RejectsMalformedBytes) {
   EXPECT_EQ(decode_identity(Bytes{0x0a, 0x05, 'a'}).error(), Errc::MalformedIdentity);  // short
   EXPECT_EQ(decode_identity(Bytes{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}).error(),
             Errc::MalformedIdentity);
+  // An ID that is not UTF-8 parses (it is compared byte-exactly) and fails validation.
+  const Bytes bad_utf8{0x0a, 0x02, 0xff, 0xfe, 0x12, 0x00};
+  auto odd = decode_identity(bad_utf8);
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->id, std::string("\xff\xfe"));
+  EXPECT_EQ(validate(*odd).error(), Errc::InvalidPublicKey);
   auto empty = decode_identity({});  // proto3: every field absent is a valid (empty) message
   ASSERT_TRUE(empty);
   EXPECT_EQ(validate(*empty).error(), Errc::InvalidPublicKey);

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// yamux frame headers (portal-v1 §3.2; hashicorp/yamux v0.1.2). Sans-IO.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "portal/base/bytes.hpp"
+
+namespace portal::yamux {
+
+inline constexpr std::uint8_t kVersion = 0;
+inline constexpr std::size_t kHeaderSize = 12;
+/// Both directions of every stream start with this window (a protocol constant).
+inline constexpr std::uint32_t kInitialWindow = 256 * 1024;
+
+enum class FrameType : std::uint8_t { Data = 0, WindowUpdate = 1, Ping = 2, GoAway = 3 };
+
+namespace flag {
+inline constexpr std::uint16_t kSyn = 0x1;
+inline constexpr std::uint16_t kAck = 0x2;
+inline constexpr std::uint16_t kFin = 0x4;
+inline constexpr std::uint16_t kRst = 0x8;
+}  // namespace flag
+
+/// GO_AWAY codes (portal-v1 §3.5).
+enum class GoAwayCode : std::uint32_t { Normal = 0, ProtocolError = 1, InternalError = 2 };
+
+/// A decoded header. `type` is kept raw so that an unknown value can be reported, not guessed.
+struct Header {
+  std::uint8_t version = kVersion;
+  std::uint8_t type = 0;
+  std::uint16_t flags = 0;
+  std::uint32_t stream_id = 0;
+  std::uint32_t length = 0;
+
+  friend bool operator==(const Header&, const Header&) = default;
+};
+
+inline Header make_header(FrameType type, std::uint16_t flags, std::uint32_t stream_id,
+                          std::uint32_t length) noexcept {
+  return Header{kVersion, static_cast<std::uint8_t>(type), flags, stream_id, length};
+}
+
+inline void encode_header(const Header& h, base::Byte* out) noexcept {
+  out[0] = h.version;
+  out[1] = h.type;
+  base::store_be16(out + 2, h.flags);
+  base::store_be32(out + 4, h.stream_id);
+  base::store_be32(out + 8, h.length);
+}
+
+inline Header decode_header(const base::Byte* in) noexcept {
+  return Header{in[0], in[1], base::load_be16(in + 2), base::load_be32(in + 4),
+                base::load_be32(in + 8)};
+}
+
+}  // namespace portal::yamux

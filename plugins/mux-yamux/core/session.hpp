@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// A yamux session (hashicorp/yamux v0.1.2 wire behaviour, portal-v1 §3) as a sans-IO core.
+//
+// Call order: after any input (handle_input, handle_timeout) or command (open, accept, write,
+// read, close_stream, reset, ping, go_away), drain pending_output() to the transport, then
+// poll_event() until empty, then re-read poll_deadline() and call handle_timeout() when it
+// passes. Time is always an argument; the core never reads a clock, never does I/O, never throws
+// on peer input. A protocol violation queues GO_AWAY(protocol error) and closes the session with
+// the reason in error().
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+#include "core/errors.hpp"
+#include "core/frame.hpp"
+#include "portal/base/byte_buffer.hpp"
+#include "portal/base/bytes.hpp"
+#include "portal/base/result.hpp"
+
+namespace portal::yamux {
+
+using Time = std::chrono::steady_clock::time_point;
+using Duration = std::chrono::steady_clock::duration;
+
+enum class Role { Client, Server };  ///< clients open odd ids, servers even ids
+
+/// Session settings; the defaults are those of the original Portal v1 (portal-v1 §3.7).
+struct Config {
+  std::uint32_t accept_backlog = 256;  ///< inbound streams not yet accepted; more get RST
+  bool enable_keepalive = true;
+  Duration keepalive_interval = std::chrono::seconds(30);
+  Duration ping_timeout = std::chrono::seconds(10);  ///< ConnectionWriteTimeout in v0.1.2
+  /// Receive window each stream grows to (256 KiB in c6f13b8, 16 MiB in later v1). Any size a
+  /// peer advertises is accepted for the send direction.
+  std::uint32_t max_stream_window = kInitialWindow;
+  Duration stream_open_timeout = std::chrono::seconds(75);
+  Duration stream_close_timeout = std::chrono::minutes(5);
+  std::uint32_t max_streams = 8192;  ///< live streams (both directions) per session
+};
+
+/// Checks a Config. Errors: Errc::InvalidConfig.
+[[nodiscard]] base::Result<void> validate(const Config& config);
+
+enum class EventType {
+  StreamIncoming,  ///< the peer opened `stream`; it waits in the backlog for accept()
+  StreamAcked,     ///< the peer acknowledged `stream` that we opened
+  StreamReadable,  ///< `stream` has data to read
+  StreamWritable,  ///< `stream` has send window again
+  StreamEof,       ///< the peer half-closed `stream` (reads end after the buffered data)
+  StreamReset,     ///< `stream` was reset (by the peer or a timeout); it is gone
+  StreamClosed,    ///< `stream` completed both half-closes and was read to the end; it is gone
+  PingReply,       ///< the ping `value` was answered after `rtt`
+  GoAwayReceived,  ///< the peer sent GO_AWAY `value` (0: it will accept no new streams)
+  SessionClosed,   ///< the session ended; error() says why
+};
+
+struct Event {
+  EventType type;
+  std::uint32_t stream = 0;
+  std::uint32_t value = 0;
+  Duration rtt{};
+};
+
+class Session {
+ public:
+  Session(Role role, Config config, Time now);
+
+  // ---- input
+  /// Consumes transport bytes. Returns Errc::SessionClosed once closed (input is then dropped).
+  base::Result<void> handle_input(base::ByteSpan bytes, Time now);
+  /// Runs keepalive, ping, open and close timers that are due at `now`.
+  void handle_timeout(Time now);
+  /// The transport ended or failed: the session closes (streams see a reset).
+  void handle_transport_closed(base::ErrorCode reason);
+
+  // ---- commands
+  /// Opens a stream: queues WINDOW_UPDATE+SYN granting our extra window.
+  /// Errors: SessionClosed, GoingAway, TooManyStreams, StreamIdsExhausted, OpenBacklogFull.
+  [[nodiscard]] base::Result<std::uint32_t> open(Time now);
+  /// Accepts the oldest inbound stream: queues WINDOW_UPDATE+ACK. Errors: NothingToAccept.
+  [[nodiscard]] base::Result<std::uint32_t> accept();
+  /// Number of inbound streams waiting for accept().
+  [[nodiscard]] std::size_t backlog() const noexcept { return backlog_.size(); }
+  /// Queues up to the send window of `data` as one DATA frame; returns the bytes taken (0 when
+  /// the window is closed: wait for StreamWritable). Errors: UnknownStream, StreamClosed,
+  /// StreamReset, SessionClosed.
+  [[nodiscard]] base::Result<std::size_t> write(std::uint32_t id, base::ByteSpan data);
+  /// Copies received data into `out`; returns 0 when nothing is buffered (see eof()). Reading
+  /// grants window back to the peer as v0.1.2 does (an update once half the window is free).
+  std::size_t read(std::uint32_t id, base::MutableByteSpan out);
+  /// Bytes buffered for reading on `id`.
+  [[nodiscard]] std::size_t readable(std::uint32_t id) const noexcept;
+  /// True when the peer half-closed `id` and everything was read (or the stream is gone).
+  [[nodiscard]] bool eof(std::uint32_t id) const noexcept;
+  /// Current send window of `id` (0 for an unknown stream).
+  [[nodiscard]] std::uint32_t send_window(std::uint32_t id) const noexcept;
+  /// Half-close: queues WINDOW_UPDATE+FIN. Errors: UnknownStream, StreamReset.
+  base::Result<void> close_stream(std::uint32_t id, Time now);
+  /// Resets: queues WINDOW_UPDATE+RST and forgets the stream.
+  void reset(std::uint32_t id);
+  /// Sends a ping; its reply arrives as PingReply with this id.
+  [[nodiscard]] base::Result<std::uint32_t> ping(Time now);
+  /// Queues GO_AWAY(code). Normal: no new inbound streams (they get RST) and no new opens;
+  /// existing streams continue. Any other code closes the session.
+  void go_away(GoAwayCode code);
+  /// Closes the session without a GO_AWAY (as v0.1.2's Close does).
+  void close(base::ErrorCode reason);
+
+  // ---- output
+  [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_.readable(); }
+  void consume_output(std::size_t n) noexcept;
+  [[nodiscard]] std::optional<Event> poll_event();
+  [[nodiscard]] std::optional<Time> poll_deadline() const;
+
+  // ---- state
+  [[nodiscard]] bool is_closed() const noexcept { return closed_; }
+  [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+  [[nodiscard]] bool go_away_sent() const noexcept { return local_go_away_; }
+  [[nodiscard]] bool go_away_received() const noexcept { return remote_go_away_; }
+  [[nodiscard]] std::size_t stream_count() const noexcept { return streams_.size(); }
+  [[nodiscard]] Role role() const noexcept { return role_; }
+  [[nodiscard]] const Config& config() const noexcept { return config_; }
+
+ private:
+  struct Stream {
+    explicit Stream(std::uint32_t max) : recv(max) {}
+    bool inbound = false;
+    bool acked = false;  // outbound: ACK received
+    bool local_fin = false;
+    bool remote_fin = false;
+    std::uint32_t send_window = kInitialWindow;
+    std::uint32_t recv_window = kInitialWindow;
+    base::ByteBuffer recv;
+    Time opened_at{};
+    Time fin_sent_at{};
+  };
+
+  void emit(EventType type, std::uint32_t stream = 0, std::uint32_t value = 0, Duration rtt = {});
+  void send_header(FrameType type, std::uint16_t flags, std::uint32_t id, std::uint32_t length);
+  void protocol_error(Errc why);
+  void process_header(const Header& h, Time now);
+  void finish_data_frame();
+  bool apply_flags(std::uint32_t id, Stream& s, std::uint16_t flags);
+  void apply_fin(std::uint32_t id, Stream& s);
+  void maybe_grant_window(std::uint32_t id, Stream& s);
+  void maybe_release(std::uint32_t id);
+  bool own_parity(std::uint32_t id) const noexcept;
+
+  Role role_;
+  Config config_;
+  std::unordered_map<std::uint32_t, Stream> streams_;
+  std::deque<std::uint32_t> backlog_;
+  std::deque<Event> events_;
+  base::ByteBuffer output_;
+  std::uint32_t next_id_;
+  std::size_t unacked_opens_ = 0;
+
+  // Input parser: a header, then for DATA its payload.
+  base::Byte header_[kHeaderSize] = {};
+  std::size_t header_used_ = 0;
+  std::uint32_t payload_left_ = 0;
+  std::uint32_t payload_stream_ = 0;  // 0: discard the payload
+  bool payload_fin_ = false;
+  bool payload_signalled_ = false;
+
+  // Pings: ours outstanding, by id.
+  std::uint32_t next_ping_id_ = 0;
+  std::map<std::uint32_t, Time> pings_;
+  std::optional<std::uint32_t> keepalive_ping_;
+  Time next_keepalive_;
+
+  bool local_go_away_ = false;
+  bool remote_go_away_ = false;
+  bool closed_ = false;
+  base::ErrorCode error_;
+};
+
+}  // namespace portal::yamux
