@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/session.hpp"
+
+#include <gtest/gtest.h>
+
+#include "portal/base/encoding.hpp"
+#include "support/vectors.hpp"
+
+namespace portal::yamux {
+namespace {
+
+using base::Bytes;
+using namespace std::chrono_literals;
+
+Bytes header(FrameType t, std::uint16_t flags, std::uint32_t id, std::uint32_t len) {
+  Bytes b(kHeaderSize);
+  encode_header(make_header(t, flags, id, len), b.data());
+  return b;
+}
+
+std::vector<Event> drain_events(Session& s) {
+  std::vector<Event> out;
+  while (auto e = s.poll_event()) out.push_back(*e);
+  return out;
+}
+
+bool has(const std::vector<Event>& ev, EventType t, std::uint32_t stream = 0) {
+  for (const auto& e : ev) {
+    if (e.type == t && (stream == 0 || e.stream == stream)) return true;
+  }
+  return false;
+}
+
+Bytes take_output(Session& s) {
+  Bytes out = base::to_bytes(s.pending_output());
+  s.consume_output(out.size());
+  return out;
+}
+
+const Time t0{std::chrono::seconds(1000)};
+
+TEST(YamuxSession, OpenSendsTheVectorSynAndCountsIdsByRole) {
+  Session client(Role::Client, {}, t0);
+  EXPECT_EQ(client.open(t0).value(), 1u);
+  EXPECT_EQ(client.open(t0).value(), 3u);
+  EXPECT_EQ(base::hex_encode(take_output(client)),
+            "000100010000000100000000"
+            "000100010000000300000000");
+  Session server(Role::Server, {}, t0);
+  EXPECT_EQ(server.open(t0).value(), 2u);
+  Config big;
+  big.max_stream_window = 16 * 1024 * 1024;
+  Session later(Role::Client, big, t0);
+  ASSERT_TRUE(later.open(t0));
+  EXPECT_EQ(base::hex_encode(take_output(later)), "000100010000000100fc0000");
+}
+
+TEST(YamuxSession, ExampleExchangeRelayInfoRoundTrip) {
+  // The relay side of yamux.json's example_exchange: the endpoint's messages in, our answer out.
+  const auto doc = test::load_vectors("yamux.json");
+  Session relay(Role::Server, {}, t0);
+  std::vector<Bytes> expected_out;
+  for (const auto& m : doc.at("example_exchange").at("messages").as_array()) {
+    if (test::str(m, "dir") == "endpoint->relay") {
+      ASSERT_TRUE(relay.handle_input(test::hex(m, "ws_message_hex"), t0));
+    } else {
+      expected_out.push_back(test::hex(m, "ws_message_hex"));
+    }
+  }
+  auto ev = drain_events(relay);
+  ASSERT_TRUE(has(ev, EventType::StreamIncoming, 1));
+  EXPECT_EQ(relay.accept().value(), 1u);
+  Bytes request(16);
+  EXPECT_EQ(relay.read(1, request), 4u);
+  EXPECT_EQ(base::hex_encode(base::ByteSpan(request).first(4)), "00000000");
+  ASSERT_GE(expected_out.size(), 3u);
+  const Bytes& response = expected_out[2];  // the RelayInfoResponse body
+  ASSERT_EQ(relay.write(1, response).value(), response.size());
+  EXPECT_TRUE(relay.eof(1));  // the endpoint's FIN was already in
+  ASSERT_TRUE(relay.close_stream(1, t0));
+  EXPECT_EQ(relay.stream_count(), 0u);  // both FINs and all data read: gone
+  Bytes want;
+  for (const auto& m : expected_out) want.insert(want.end(), m.begin(), m.end());
+  EXPECT_EQ(base::hex_encode(take_output(relay)), base::hex_encode(want));
+}
+
+TEST(YamuxSession, AnswersPingsAndMeasuresRtt) {
+  Session s(Role::Client, {}, t0);
+  ASSERT_TRUE(s.handle_input(header(FrameType::Ping, flag::kSyn, 0, 77), t0));
+  EXPECT_EQ(take_output(s), header(FrameType::Ping, flag::kAck, 0, 77));
+  const auto id = s.ping(t0).value();
+  EXPECT_EQ(id, 0u);  // ping ids count from 0 (portal-v1 §3.6)
+  EXPECT_EQ(take_output(s), header(FrameType::Ping, flag::kSyn, 0, 0));
+  ASSERT_TRUE(s.handle_input(header(FrameType::Ping, flag::kAck, 0, 0), t0 + 25ms));
+  auto ev = drain_events(s);
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type, EventType::PingReply);
+  EXPECT_EQ(ev[0].rtt, 25ms);
+}
+
+// Each violation closes the session with GO_AWAY(protocol error) and its own reason.
+struct Violation {
+  const char* name;
+  Bytes input;
+  Errc expected;
+};
+
+TEST(YamuxSessionViolations, CloseWithGoAwayProtocolError) {
+  Bytes bad_version = header(FrameType::Ping, flag::kSyn, 0, 1);
+  bad_version[0] = 1;
+  Bytes bad_type = header(FrameType::Ping, 0, 0, 0);
+  bad_type[1] = 4;
+  Bytes beyond = header(FrameType::WindowUpdate, flag::kSyn, 2, 0);      // server opens 2 ...
+  const Bytes data = header(FrameType::Data, 0, 2, kInitialWindow + 1);  // ... then overruns it
+  beyond.insert(beyond.end(), data.begin(), data.end());
+  Bytes reuse = header(FrameType::WindowUpdate, flag::kSyn, 2, 0);
+  const Bytes again = header(FrameType::WindowUpdate, flag::kSyn, 2, 0);
+  reuse.insert(reuse.end(), again.begin(), again.end());
+  Bytes double_fin = header(FrameType::WindowUpdate, flag::kSyn | flag::kFin, 2, 0);
+  const Bytes fin2 = header(FrameType::WindowUpdate, flag::kFin, 2, 0);
+  double_fin.insert(double_fin.end(), fin2.begin(), fin2.end());
+  const Violation cases[] = {
+      {"bad version", bad_version, Errc::BadVersion},
+      {"unknown type", bad_type, Errc::UnknownFrameType},
+      {"data beyond the window", beyond, Errc::WindowExceeded},
+      {"wrong parity (a server may not open odd ids)",
+       header(FrameType::WindowUpdate, flag::kSyn, 3, 0), Errc::WrongStreamParity},
+      {"SYN on stream 0", header(FrameType::Data, flag::kSyn, 0, 0), Errc::WrongStreamParity},
+      {"SYN reusing a live id", reuse, Errc::DuplicateStream},
+      {"second FIN", double_fin, Errc::UnexpectedFlags},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Session s(Role::Client, {}, t0);
+    auto r = s.handle_input(c.input, t0);
+    EXPECT_FALSE(r);
+    EXPECT_TRUE(s.is_closed());
+    EXPECT_EQ(s.error(), c.expected);
+    const Bytes out = take_output(s);
+    ASSERT_GE(out.size(), kHeaderSize);
+    EXPECT_EQ(
+        Bytes(out.end() - kHeaderSize, out.end()),
+        header(FrameType::GoAway, 0, 0, static_cast<std::uint32_t>(GoAwayCode::ProtocolError)));
+    EXPECT_TRUE(has(drain_events(s), EventType::SessionClosed));
+    // Further input is refused, never processed.
+    EXPECT_FALSE(s.handle_input(header(FrameType::Ping, flag::kSyn, 0, 9), t0));
+    EXPECT_TRUE(s.pending_output().empty());
+  }
+}
+
+TEST(YamuxSession, UnknownStreamFramesAreIgnoredAndDataDiscarded) {
+  Session s(Role::Client, {}, t0);
+  Bytes in = header(FrameType::Data, 0, 41, 5);
+  in.insert(in.end(), {1, 2, 3, 4, 5});
+  const Bytes wu = header(FrameType::WindowUpdate, 0, 43, 100);
+  in.insert(in.end(), wu.begin(), wu.end());
+  const Bytes ping = header(FrameType::Ping, flag::kSyn, 0, 3);
+  in.insert(in.end(), ping.begin(), ping.end());
+  ASSERT_TRUE(s.handle_input(in, t0));
+  EXPECT_FALSE(s.is_closed());
+  EXPECT_EQ(take_output(s), header(FrameType::Ping, flag::kAck, 0, 3));  // still in sync
+}
+
+TEST(YamuxSession, BacklogAndGoAwayAnswerSynWithRst) {
+  Config c;
+  c.accept_backlog = 2;
+  Session s(Role::Client, c, t0);
+  for (std::uint32_t id : {2u, 4u, 6u}) {
+    ASSERT_TRUE(s.handle_input(header(FrameType::WindowUpdate, flag::kSyn, id, 0), t0));
+  }
+  EXPECT_EQ(s.backlog(), 2u);
+  EXPECT_EQ(take_output(s), header(FrameType::WindowUpdate, flag::kRst, 6, 0));
+  EXPECT_EQ(s.accept().value(), 2u);
+  EXPECT_EQ(take_output(s), header(FrameType::WindowUpdate, flag::kAck, 2, 0));
+  s.go_away(GoAwayCode::Normal);
+  EXPECT_EQ(take_output(s), header(FrameType::GoAway, 0, 0, 0));
+  ASSERT_TRUE(s.handle_input(header(FrameType::WindowUpdate, flag::kSyn, 8, 0), t0));
+  EXPECT_EQ(take_output(s), header(FrameType::WindowUpdate, flag::kRst, 8, 0));
+  EXPECT_EQ(s.open(t0).error(), Errc::GoingAway);
+}
+
+TEST(YamuxSession, RemoteGoAwayCodes) {
+  Session normal(Role::Client, {}, t0);
+  ASSERT_TRUE(normal.handle_input(header(FrameType::GoAway, 0, 0, 0), t0));
+  EXPECT_FALSE(normal.is_closed());
+  EXPECT_EQ(normal.open(t0).error(), Errc::GoingAway);
+  for (std::uint32_t code : {1u, 2u, 99u}) {
+    Session s(Role::Client, {}, t0);
+    (void)s.handle_input(header(FrameType::GoAway, 0, 0, code), t0);
+    EXPECT_TRUE(s.is_closed()) << code;
+    EXPECT_EQ(s.error(), Errc::RemoteGoAway);
+  }
+}
+
+TEST(YamuxSession, ConfigValidation) {
+  Config c;
+  EXPECT_TRUE(validate(c));
+  c.max_stream_window = kInitialWindow - 1;
+  EXPECT_EQ(validate(c).error(), Errc::InvalidConfig);
+}
+
+}  // namespace
+}  // namespace portal::yamux
