@@ -9,27 +9,12 @@
 #include <algorithm>
 
 #include "portal/base/byte_buffer.hpp"
+#include "portal/stream/async_signal.hpp"
 
 namespace portal::stream {
 namespace {
 
 namespace asio = boost::asio;
-
-// A timer that never expires on its own, used as a wake-up signal: cancel() wakes the waiter.
-// The pipe is single-threaded, so a condition checked just before waiting cannot change before
-// the wait is registered.
-class Signal {
- public:
-  explicit Signal(const asio::any_io_executor& ex) : timer_(ex) {}
-  asio::awaitable<void> wait() {
-    timer_.expires_at(asio::steady_timer::time_point::max());
-    (void)co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-  void notify() { timer_.cancel(); }
-
- private:
-  asio::steady_timer timer_;
-};
 
 // One direction of the pipe.
 struct Direction {
@@ -39,8 +24,8 @@ struct Direction {
   bool write_closed = false;  // the writer half-closed: EOF after the buffered bytes
   bool writer_gone = false;   // the writer aborted: reset after the buffered bytes
   bool reader_gone = false;   // the reader aborted: writes fail
-  Signal readable;
-  Signal writable;
+  AsyncSignal readable;
+  AsyncSignal writable;
 };
 
 struct Shared {

@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "driver/yamux_session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <charconv>
+#include <map>
+#include <unordered_map>
+
+#include "portal/base/log.hpp"
+#include "portal/stream/async_signal.hpp"
+
+namespace portal::yamux {
+namespace {
+
+namespace asio = boost::asio;
+using stream::AsyncSignal;
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+/// Writers wait while more than this is queued for the transport: bounds session memory.
+constexpr std::size_t kOutputHighWater = 1024 * 1024;
+
+Time now() { return std::chrono::steady_clock::now(); }
+
+class YamuxSession;
+
+struct StreamState {
+  explicit StreamState(const asio::any_io_executor& ex) : readable(ex), writable(ex) {}
+  AsyncSignal readable;
+  AsyncSignal writable;
+  bool reset = false;
+  bool gone = false;  // finished in the core (both FINs, or reset)
+};
+
+class YamuxStream final : public stream::ByteStream {
+ public:
+  YamuxStream(std::shared_ptr<YamuxSession> session, std::uint32_t id,
+              std::shared_ptr<StreamState> state)
+      : session_(std::move(session)), id_(id), state_(std::move(state)) {}
+  ~YamuxStream() override;
+
+  asio::any_io_executor get_executor() override;
+  asio::awaitable<base::Result<std::size_t>> async_read_some(base::MutableByteSpan buf) override;
+  asio::awaitable<base::Result<void>> async_write(base::ByteSpan data) override;
+  asio::awaitable<base::Result<void>> async_shutdown_write() override;
+  void close() noexcept override;
+
+ private:
+  std::shared_ptr<YamuxSession> session_;
+  std::uint32_t id_;
+  std::shared_ptr<StreamState> state_;
+  bool closed_ = false;
+  bool shut_down_ = false;
+};
+
+class YamuxSession final : public mux::Session, public std::enable_shared_from_this<YamuxSession> {
+ public:
+  YamuxSession(std::unique_ptr<stream::ByteStream> transport, Role role, Config config)
+      : executor_(transport->get_executor()),
+        transport_(std::move(transport)),
+        core_(role, config, now()),
+        output_ready_(executor_),
+        output_drained_(executor_),
+        incoming_(executor_),
+        acked_(executor_),
+        pinged_(executor_),
+        changed_(executor_),
+        closed_signal_(executor_),
+        timer_(executor_) {}
+
+  void start() {
+    auto self = shared_from_this();
+    asio::co_spawn(
+        executor_, [self]() { return self->read_loop(); }, asio::detached);
+    asio::co_spawn(
+        executor_, [self]() { return self->write_loop(); }, asio::detached);
+    asio::co_spawn(
+        executor_, [self]() { return self->timer_loop(); }, asio::detached);
+  }
+
+  asio::any_io_executor get_executor() override { return executor_; }
+  bool is_open() const noexcept override { return !core_.is_closed(); }
+  std::size_t stream_count() const noexcept override { return core_.stream_count(); }
+
+  asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> async_open() override {
+    for (;;) {
+      auto id = core_.open(now());
+      if (id) {
+        after_command();
+        co_return make_stream(*id);
+      }
+      if (id.error() != Errc::OpenBacklogFull) co_return id.error();
+      co_await acked_.wait();  // v0.1.2 blocks opens while 256 are un-ACKed; so do we
+    }
+  }
+
+  asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> async_accept() override {
+    for (;;) {
+      if (core_.is_closed()) co_return closed_error();
+      auto id = core_.accept();
+      if (id) {
+        after_command();
+        co_return make_stream(*id);
+      }
+      co_await incoming_.wait();
+    }
+  }
+
+  asio::awaitable<base::Result<std::chrono::nanoseconds>> async_ping() override {
+    auto id = core_.ping(now());
+    if (!id) co_return id.error();
+    after_command();
+    const Time deadline = now() + core_.config().ping_timeout;
+    for (;;) {
+      if (auto it = ping_replies_.find(*id); it != ping_replies_.end()) {
+        const auto rtt = it->second;
+        ping_replies_.erase(it);
+        co_return std::chrono::duration_cast<std::chrono::nanoseconds>(rtt);
+      }
+      if (core_.is_closed()) co_return closed_error();
+      if (now() >= deadline) co_return make_error_code(Errc::KeepaliveTimeout);
+      co_await pinged_.wait();  // the timer loop wakes us at the deadline too
+    }
+  }
+
+  asio::awaitable<base::Result<void>> async_drain(std::chrono::milliseconds timeout) override {
+    core_.go_away(GoAwayCode::Normal);
+    after_command();
+    asio::steady_timer limit(executor_, timeout);
+    bool expired = false;
+    limit.async_wait([&, self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) {
+        expired = true;
+        changed_.notify();
+      }
+    });
+    while (core_.stream_count() > 0 && !core_.is_closed() && !expired) co_await changed_.wait();
+    limit.cancel();
+    const bool drained = core_.stream_count() == 0;
+    // Let the GO_AWAY and final frames reach the peer before the transport goes.
+    while (!core_.pending_output().empty() && !core_.is_closed()) co_await output_drained_.wait();
+    close();
+    if (!drained) co_return asio::error::timed_out;
+    co_return base::Result<void>{};
+  }
+
+  asio::awaitable<base::ErrorCode> async_wait_closed() override {
+    while (!core_.is_closed()) co_await closed_signal_.wait();
+    co_return closed_error();
+  }
+
+  void close() noexcept override {
+    if (!core_.is_closed()) core_.close(make_error_code(Errc::SessionClosed));
+    dispatch_events();
+    transport_->close();
+  }
+
+  // ---- used by streams
+
+  yamux::Session& core() { return core_; }
+  base::ErrorCode closed_error() const {
+    return core_.error() ? core_.error() : make_error_code(Errc::SessionClosed);
+  }
+  bool output_full() const { return core_.pending_output().size() > kOutputHighWater; }
+  AsyncSignal& output_drained() { return output_drained_; }
+
+  /// After any command on the core: wake the writer, handle events, re-arm the timer.
+  void after_command() {
+    dispatch_events();
+    if (!core_.pending_output().empty()) output_ready_.notify();
+    timer_.cancel();  // the timer loop re-reads the deadline
+  }
+
+  void forget(std::uint32_t id) { streams_.erase(id); }
+
+ private:
+  std::unique_ptr<stream::ByteStream> make_stream(std::uint32_t id) {
+    auto state = std::make_shared<StreamState>(executor_);
+    streams_[id] = state;
+    return std::make_unique<YamuxStream>(shared_from_this(), id, std::move(state));
+  }
+
+  void dispatch_events() {
+    while (auto e = core_.poll_event()) {
+      auto st = [&]() -> StreamState* {
+        auto it = streams_.find(e->stream);
+        return it == streams_.end() ? nullptr : it->second.get();
+      }();
+      switch (e->type) {
+        case EventType::StreamIncoming: incoming_.notify(); break;
+        case EventType::StreamAcked: acked_.notify(); break;
+        case EventType::StreamReadable:
+        case EventType::StreamEof:
+          if (st) st->readable.notify();
+          break;
+        case EventType::StreamWritable:
+          if (st) st->writable.notify();
+          break;
+        case EventType::StreamReset:
+        case EventType::StreamClosed:
+          if (st) {
+            st->reset = e->type == EventType::StreamReset;
+            st->gone = true;
+            st->readable.notify();
+            st->writable.notify();
+          }
+          break;
+        case EventType::PingReply:
+          ping_replies_[e->value] = e->rtt;
+          pinged_.notify();
+          break;
+        case EventType::GoAwayReceived:
+          base::log(base::LogLevel::Info, "yamux",
+                    "peer sent GO_AWAY code " + std::to_string(e->value));
+          break;
+        case EventType::SessionClosed:
+          if (core_.error() != Errc::SessionClosed) {
+            base::log(base::LogLevel::Info, "yamux", "session closed: " + core_.error().message());
+          }
+          incoming_.notify();
+          acked_.notify();
+          pinged_.notify();
+          closed_signal_.notify();
+          output_ready_.notify();
+          output_drained_.notify();
+          break;
+      }
+    }
+    changed_.notify();
+  }
+
+  asio::awaitable<void> read_loop() {
+    auto self = shared_from_this();
+    std::vector<base::Byte> buf(kReadChunk);
+    while (!core_.is_closed()) {
+      auto n = co_await transport_->async_read_some(buf);
+      if (!n || *n == 0) {
+        core_.handle_transport_closed(n ? make_error_code(Errc::SessionClosed) : n.error());
+        after_command();
+        break;
+      }
+      (void)core_.handle_input(base::ByteSpan(buf.data(), *n), now());
+      after_command();
+      // No backpressure here: the stream windows already bound what the peer may send, and a
+      // reader that stopped while its own output is congested could deadlock two sessions that
+      // both write faster than the link drains.
+    }
+  }
+
+  asio::awaitable<void> write_loop() {
+    auto self = shared_from_this();
+    std::vector<base::Byte> out;
+    for (;;) {
+      if (core_.pending_output().empty()) {
+        if (core_.is_closed()) break;
+        co_await output_ready_.wait();
+        continue;
+      }
+      // Copy out: the core may append (and reallocate) while the write is in flight.
+      const auto pending = core_.pending_output();
+      out.assign(pending.begin(), pending.end());
+      core_.consume_output(out.size());
+      output_drained_.notify();
+      auto r = co_await transport_->async_write(out);
+      if (!r) {
+        core_.handle_transport_closed(r.error());
+        after_command();
+        break;
+      }
+      if (out.capacity() > 4 * kReadChunk) out = {};  // do not keep a large buffer idle
+    }
+    output_drained_.notify();
+    transport_->close();
+  }
+
+  asio::awaitable<void> timer_loop() {
+    auto self = shared_from_this();
+    while (!core_.is_closed()) {
+      const auto deadline = core_.poll_deadline();
+      timer_.expires_at(deadline ? *deadline : Time::max());
+      (void)co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (core_.is_closed()) break;
+      core_.handle_timeout(now());
+      dispatch_events();
+      if (!core_.pending_output().empty()) output_ready_.notify();
+      pinged_.notify();  // ping waiters re-check their deadline
+    }
+  }
+
+  asio::any_io_executor executor_;
+  std::unique_ptr<stream::ByteStream> transport_;
+  yamux::Session core_;
+  std::unordered_map<std::uint32_t, std::shared_ptr<StreamState>> streams_;
+  std::map<std::uint32_t, Duration> ping_replies_;
+  AsyncSignal output_ready_;
+  AsyncSignal output_drained_;
+  AsyncSignal incoming_;
+  AsyncSignal acked_;
+  AsyncSignal pinged_;
+  AsyncSignal changed_;
+  AsyncSignal closed_signal_;
+  asio::steady_timer timer_;
+};
+
+// ---- stream --------------------------------------------------------------------------------
+
+YamuxStream::~YamuxStream() {
+  // Dropping a stream that is not finished aborts it, so the peer is not left waiting.
+  if (!state_->gone && !shut_down_) close();
+  session_->forget(id_);
+}
+
+asio::any_io_executor YamuxStream::get_executor() { return session_->get_executor(); }
+
+asio::awaitable<base::Result<std::size_t>> YamuxStream::async_read_some(base::MutableByteSpan buf) {
+  for (;;) {
+    if (closed_) co_return base::ErrorCode(asio::error::operation_aborted);
+    auto& core = session_->core();
+    const std::size_t n = core.read(id_, buf);
+    if (n > 0) {
+      session_->after_command();  // may carry a window update
+      co_return n;
+    }
+    if (state_->reset) co_return make_error_code(Errc::StreamReset);
+    if (core.eof(id_)) co_return std::size_t{0};
+    if (core.is_closed()) co_return session_->closed_error();
+    co_await state_->readable.wait();
+  }
+}
+
+asio::awaitable<base::Result<void>> YamuxStream::async_write(base::ByteSpan data) {
+  while (!data.empty()) {
+    if (closed_) co_return base::ErrorCode(asio::error::operation_aborted);
+    if (state_->reset) co_return make_error_code(Errc::StreamReset);
+    auto& core = session_->core();
+    if (core.is_closed()) co_return session_->closed_error();
+    if (session_->output_full()) {
+      co_await session_->output_drained().wait();
+      continue;
+    }
+    auto n = core.write(id_, data);
+    if (!n) co_return n.error();
+    if (*n == 0) {
+      co_await state_->writable.wait();  // window closed: wait for the peer's update
+      continue;
+    }
+    data = data.subspan(*n);
+    session_->after_command();
+  }
+  co_return base::Result<void>{};
+}
+
+asio::awaitable<base::Result<void>> YamuxStream::async_shutdown_write() {
+  if (state_->reset) co_return make_error_code(Errc::StreamReset);
+  if (state_->gone) co_return base::Result<void>{};
+  shut_down_ = true;
+  auto r = session_->core().close_stream(id_, now());
+  session_->after_command();
+  co_return r;
+}
+
+void YamuxStream::close() noexcept {
+  if (closed_) return;
+  closed_ = true;
+  if (!state_->gone) {
+    session_->core().reset(id_);
+    session_->after_command();
+  }
+  state_->readable.notify();
+  state_->writable.notify();
+}
+
+// ---- settings ------------------------------------------------------------------------------
+
+template <class T>
+bool parse_number(const std::string& text, T& out) {
+  const auto* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, out);
+  return ec == std::errc{} && ptr == end;
+}
+
+}  // namespace
+
+base::Result<Config> parse_settings(const mux::Settings& settings, std::string& problem) {
+  Config c;
+  for (const auto& [key, value] : settings) {
+    std::uint64_t n = 0;
+    auto number = [&](auto& field, std::uint64_t max) {
+      if (!parse_number(value, n) || n > max) {
+        problem = key + ": expected a whole number up to " + std::to_string(max) + ", got '" +
+                  value + "'";
+        return false;
+      }
+      field = static_cast<std::remove_reference_t<decltype(field)>>(n);
+      return true;
+    };
+    auto millis = [&](Duration& field) {
+      std::uint32_t ms = 0;
+      if (!number(ms, 24ull * 3600 * 1000) || ms == 0) {
+        if (problem.empty()) problem = key + ": must be at least 1 (milliseconds)";
+        return false;
+      }
+      field = std::chrono::milliseconds(ms);
+      return true;
+    };
+    bool ok = false;
+    if (key == "accept_backlog") {
+      ok = number(c.accept_backlog, 1u << 16);
+    } else if (key == "max_streams") {
+      ok = number(c.max_streams, 1u << 20);
+    } else if (key == "max_stream_window") {
+      ok = number(c.max_stream_window, 1u << 30);
+    } else if (key == "enable_keepalive") {
+      ok = value == "true" || value == "false";
+      c.enable_keepalive = value == "true";
+      if (!ok) problem = key + ": expected true or false, got '" + value + "'";
+    } else if (key == "keepalive_interval_ms") {
+      ok = millis(c.keepalive_interval);
+    } else if (key == "ping_timeout_ms") {
+      ok = millis(c.ping_timeout);
+    } else if (key == "stream_open_timeout_ms") {
+      ok = millis(c.stream_open_timeout);
+    } else if (key == "stream_close_timeout_ms") {
+      ok = millis(c.stream_close_timeout);
+    } else {
+      problem = key + ": unknown yamux setting";
+    }
+    if (!ok) return Errc::InvalidConfig;
+  }
+  if (auto r = validate(c); !r) {
+    problem = "max_stream_window must be at least 262144 and counts must be positive";
+    return r.error();
+  }
+  return c;
+}
+
+std::shared_ptr<mux::Session> start_session(std::unique_ptr<stream::ByteStream> transport,
+                                            Role role, Config config) {
+  auto s = std::make_shared<YamuxSession>(std::move(transport), role, config);
+  s->start();
+  return s;
+}
+
+}  // namespace portal::yamux

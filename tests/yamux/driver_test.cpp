@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: Apache-2.0
+// The yamux plugin, loaded through the plugin host, driving real sessions over an in-memory pipe.
+#include "driver/yamux_session.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "portal/crypto/sha256.hpp"
+#include "portal/plugin/host.hpp"
+#include "portal/stream/memory_pipe.hpp"
+#include "support/scale.hpp"
+
+namespace portal::yamux {
+namespace {
+
+namespace asio = boost::asio;
+using base::Bytes;
+using namespace std::chrono_literals;
+
+class YamuxDriver : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    plugin::HostOptions options;
+    options.directories = {PORTAL_BUILD_PLUGIN_DIR};
+    host_ = std::make_unique<plugin::Host>(options);
+    host_->load_all();
+    auto p = host_->find_provider(plugin::Kind::Mux, "yamux");
+    ASSERT_TRUE(p);
+    ASSERT_EQ((*p)->id(), "portal.mux.yamux");
+    auto f = (*p)->factory<mux::MuxFactory>();
+    ASSERT_TRUE(f);
+    factory_ = *f;
+    auto [a, b] = stream::make_memory_pipe(io_.get_executor(), 512 * 1024);
+    auto c = factory_->create(std::move(a), mux::Role::Client, settings_);
+    auto s = factory_->create(std::move(b), mux::Role::Server, settings_);
+    ASSERT_TRUE(c && s);
+    client_ = *c;
+    server_ = *s;
+  }
+  void TearDown() override {
+    if (client_) client_->close();
+    if (server_) server_->close();
+    io_.run_for(1s);
+  }
+  // Runs the io_context until `done` is set (bounded).
+  void run(const bool& done) {
+    for (int i = 0; i < 200 && !done; ++i) io_.run_for(50ms);
+    ASSERT_TRUE(done);
+  }
+
+  asio::io_context io_;
+  mux::Settings settings_;
+  std::unique_ptr<plugin::Host> host_;
+  std::shared_ptr<mux::MuxFactory> factory_;
+  std::shared_ptr<mux::Session> client_;
+  std::shared_ptr<mux::Session> server_;
+};
+
+asio::awaitable<Bytes> read_all(stream::ByteStream& s) {
+  Bytes all;
+  Bytes buf(16 * 1024);
+  for (;;) {
+    auto n = co_await s.async_read_some(buf);
+    if (!n || *n == 0) break;
+    all.insert(all.end(), buf.begin(), buf.begin() + static_cast<long>(*n));
+  }
+  co_return all;
+}
+
+Bytes pattern(std::size_t n, std::uint8_t seed) {
+  Bytes b(n);
+  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<base::Byte>(seed + i * 31 + (i >> 9));
+  return b;
+}
+
+TEST_F(YamuxDriver, HundredConcurrentEchoStreamsWithChecksums) {
+  const std::size_t size = test::scaled(256 * 1024, 8 * 1024);
+  constexpr int kStreams = 100;
+  int echoed = 0;
+  int verified = 0;
+  bool done = false;
+  // Server: echo every stream back, then half-close.
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < kStreams; ++i) {
+          auto s = co_await server_->async_accept();
+          EXPECT_TRUE(s);
+          if (!s) co_return;
+          asio::co_spawn(
+              io_,
+              [&,
+               st = std::shared_ptr<stream::ByteStream>(std::move(*s))]() -> asio::awaitable<void> {
+                Bytes buf(16 * 1024);
+                for (;;) {
+                  auto n = co_await st->async_read_some(buf);
+                  if (!n || *n == 0) break;
+                  EXPECT_TRUE(co_await st->async_write(base::ByteSpan(buf).first(*n)));
+                }
+                EXPECT_TRUE(co_await st->async_shutdown_write());
+                ++echoed;
+              },
+              asio::detached);
+        }
+      },
+      asio::detached);
+  for (int i = 0; i < kStreams; ++i) {
+    asio::co_spawn(
+        io_,
+        [&, i]() -> asio::awaitable<void> {
+          auto s = co_await client_->async_open();
+          EXPECT_TRUE(s);
+          if (!s) co_return;
+          std::shared_ptr<stream::ByteStream> st(std::move(*s));
+          const Bytes data = pattern(size, static_cast<std::uint8_t>(i));
+          Bytes back;
+          bool got = false;
+          asio::co_spawn(
+              io_,
+              [&, st]() -> asio::awaitable<void> {
+                back = co_await read_all(*st);
+                got = true;
+              },
+              asio::detached);
+          EXPECT_TRUE(co_await st->async_write(data));
+          EXPECT_TRUE(co_await st->async_shutdown_write());
+          asio::steady_timer t(io_);
+          while (!got) {
+            t.expires_after(1ms);
+            co_await t.async_wait(asio::use_awaitable);
+          }
+          EXPECT_EQ(crypto::sha256(back), crypto::sha256(data));
+          if (++verified == kStreams) done = true;
+        },
+        asio::detached);
+  }
+  run(done);
+  EXPECT_EQ(echoed, kStreams);
+}
+
+TEST_F(YamuxDriver, PingMeasuresRtt) {
+  bool done = false;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        auto rtt = co_await client_->async_ping();
+        EXPECT_TRUE(rtt);
+        if (rtt) {
+          EXPECT_LT(*rtt, std::chrono::seconds(5));
+        }
+        auto back = co_await server_->async_ping();
+        EXPECT_TRUE(back);
+        done = true;
+      },
+      asio::detached);
+  run(done);
+}
+
+TEST_F(YamuxDriver, ResetReachesThePeer) {
+  bool done = false;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        auto s = co_await client_->async_open();
+        EXPECT_TRUE(co_await (*s)->async_write(base::as_bytes("x")));
+        auto peer = co_await server_->async_accept();
+        EXPECT_TRUE(peer);
+        (*s)->close();
+        Bytes buf(10);
+        auto n = co_await (*peer)->async_read_some(buf);  // the byte sent before the reset
+        if (n && *n > 0) n = co_await (*peer)->async_read_some(buf);
+        EXPECT_FALSE(n);
+        if (!n) {
+          EXPECT_EQ(n.error(), Errc::StreamReset);
+        }
+        done = true;
+      },
+      asio::detached);
+  run(done);
+}
+
+TEST_F(YamuxDriver, SlowReaderBlocksTheWriterInsteadOfBuffering) {
+  bool wrote_all = false;
+  bool checked = false;
+  std::unique_ptr<stream::ByteStream> peer;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        auto s = co_await client_->async_open();
+        auto p = co_await server_->async_accept();
+        peer = std::move(*p);
+        EXPECT_TRUE(co_await (*s)->async_write(Bytes(2 * 1024 * 1024, 7)));
+        wrote_all = true;
+        (void)co_await (*s)->async_shutdown_write();
+      },
+      asio::detached);
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer t(io_, 300ms);
+        co_await t.async_wait(asio::use_awaitable);
+        // Nobody read: the writer is stuck after one window.
+        EXPECT_FALSE(wrote_all);
+        checked = true;
+        auto all = co_await read_all(*peer);
+        EXPECT_EQ(all.size(), 2u * 1024 * 1024);
+      },
+      asio::detached);
+  run(checked);
+  bool finished = false;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        while (!wrote_all) {
+          asio::steady_timer t(io_, 5ms);
+          co_await t.async_wait(asio::use_awaitable);
+        }
+        finished = true;
+      },
+      asio::detached);
+  run(finished);
+}
+
+TEST_F(YamuxDriver, DrainWaitsForStreamsThenCloses) {
+  bool done = false;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        auto s = co_await client_->async_open();
+        EXPECT_TRUE(co_await (*s)->async_write(base::as_bytes("hi")));
+        auto p = co_await server_->async_accept();
+        bool drained = false;
+        asio::co_spawn(
+            io_,
+            [&]() -> asio::awaitable<void> {
+              EXPECT_TRUE(co_await server_->async_drain(5s));
+              drained = true;
+            },
+            asio::detached);
+        // New opens are refused once GO_AWAY arrived, the old stream still works.
+        asio::steady_timer t(io_, 20ms);
+        co_await t.async_wait(asio::use_awaitable);
+        auto refused = co_await client_->async_open();
+        EXPECT_FALSE(refused);
+        Bytes buf(2);
+        EXPECT_EQ((co_await (*p)->async_read_some(buf)).value(), 2u);
+        EXPECT_FALSE(drained);
+        (void)co_await (*s)->async_shutdown_write();
+        (void)co_await (*p)->async_shutdown_write();
+        EXPECT_EQ((co_await (*s)->async_read_some(buf)).value(), 0u);
+        while (!drained) {
+          t.expires_after(5ms);
+          co_await t.async_wait(asio::use_awaitable);
+        }
+        EXPECT_FALSE(server_->is_open());
+        done = true;
+      },
+      asio::detached);
+  run(done);
+}
+
+TEST_F(YamuxDriver, TransportLossEndsTheSession) {
+  bool done = false;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        auto s = co_await client_->async_open();
+        server_->close();
+        auto why = co_await client_->async_wait_closed();
+        EXPECT_TRUE(why);
+        Bytes buf(4);
+        EXPECT_FALSE(co_await (*s)->async_read_some(buf));
+        done = true;
+      },
+      asio::detached);
+  run(done);
+}
+
+TEST(YamuxSettings, UnknownKeysAndBadValuesNameTheKey) {
+  std::string problem;
+  EXPECT_TRUE(
+      parse_settings({{"max_stream_window", "16777216"}, {"enable_keepalive", "false"}}, problem));
+  EXPECT_FALSE(parse_settings({{"max_stream_windw", "1"}}, problem));
+  EXPECT_NE(problem.find("max_stream_windw: unknown"), std::string::npos) << problem;
+  problem.clear();
+  EXPECT_FALSE(parse_settings({{"accept_backlog", "lots"}}, problem));
+  EXPECT_NE(problem.find("accept_backlog: expected a whole number"), std::string::npos) << problem;
+  problem.clear();
+  EXPECT_FALSE(parse_settings({{"max_stream_window", "1024"}}, problem));
+  EXPECT_NE(problem.find("max_stream_window"), std::string::npos) << problem;
+}
+
+}  // namespace
+}  // namespace portal::yamux
