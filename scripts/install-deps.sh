@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev
   clang-format       # the BuildFormat test checks .clang-format
   libbenchmark-dev   # bench/ (built in every preset)
+  golang-go golang-github-hashicorp-yamux-dev  # tests/interop: the independent yamux peer
   openssl            # tests check key-file interop with `openssl genpkey` / `openssl pkey`
 )
 

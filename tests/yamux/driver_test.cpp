@@ -142,6 +142,61 @@ TEST_F(YamuxDriver, HundredConcurrentEchoStreamsWithChecksums) {
   EXPECT_EQ(echoed, kStreams);
 }
 
+// The peer writes everything before reading any echo, so DATA frames arrive in pieces while the
+// echo side is busy (the pattern of hashicorp's Go client; a lost wake-up once stalled this).
+TEST_F(YamuxDriver, EchoWhenThePeerWritesEverythingFirst) {
+  constexpr int kStreams = 100;
+  const std::size_t size = 83886;
+  int verified = 0;
+  bool done = false;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < kStreams; ++i) {
+          auto s = co_await server_->async_accept();
+          if (!s) co_return;
+          asio::co_spawn(
+              io_,
+              [st = std::shared_ptr<stream::ByteStream>(std::move(*s))]() -> asio::awaitable<void> {
+                Bytes buf(32 * 1024);
+                for (;;) {
+                  auto n = co_await st->async_read_some(buf);
+                  if (!n || *n == 0) break;
+                  if (!co_await st->async_write(base::ByteSpan(buf).first(*n))) break;
+                }
+                (void)co_await st->async_shutdown_write();
+              },
+              asio::detached);
+        }
+      },
+      asio::detached);
+  for (int i = 0; i < kStreams; ++i) {
+    asio::co_spawn(
+        io_,
+        [&, i]() -> asio::awaitable<void> {
+          auto s = co_await client_->async_open();
+          EXPECT_TRUE(s);
+          if (!s) co_return;
+          std::shared_ptr<stream::ByteStream> st(std::move(*s));
+          auto data = std::make_shared<Bytes>(pattern(size, static_cast<std::uint8_t>(i)));
+          asio::co_spawn(
+              io_, [st, data]() -> asio::awaitable<void> { (void)co_await st->async_write(*data); },
+              asio::detached);
+          Bytes back(size);
+          std::size_t got = 0;
+          while (got < size) {
+            auto n = co_await st->async_read_some(base::MutableByteSpan(back).subspan(got));
+            if (!n || *n == 0) break;
+            got += *n;
+          }
+          EXPECT_EQ(back, *data);
+          if (++verified == kStreams) done = true;
+        },
+        asio::detached);
+  }
+  run(done);
+}
+
 TEST_F(YamuxDriver, PingMeasuresRtt) {
   bool done = false;
   asio::co_spawn(

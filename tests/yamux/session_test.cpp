@@ -148,6 +148,22 @@ TEST(YamuxSessionViolations, CloseWithGoAwayProtocolError) {
   }
 }
 
+// Regression: a DATA frame split across inputs signals readability for every input that adds to
+// it; a reader that drained the first part would otherwise sleep on buffered data.
+TEST(YamuxSession, SplitPayloadSignalsReadableForEachPart) {
+  Session s(Role::Client, {}, t0);
+  ASSERT_TRUE(s.handle_input(header(FrameType::WindowUpdate, flag::kSyn, 2, 0), t0));
+  ASSERT_EQ(s.accept().value(), 2u);
+  (void)drain_events(s);
+  ASSERT_TRUE(s.handle_input(header(FrameType::Data, 0, 2, 10), t0));
+  for (int part = 0; part < 2; ++part) {
+    ASSERT_TRUE(s.handle_input(Bytes(5, 7), t0));
+    EXPECT_TRUE(has(drain_events(s), EventType::StreamReadable, 2)) << part;
+    Bytes buf(16);
+    EXPECT_EQ(s.read(2, buf), 5u);
+  }
+}
+
 TEST(YamuxSession, UnknownStreamFramesAreIgnoredAndDataDiscarded) {
   Session s(Role::Client, {}, t0);
   Bytes in = header(FrameType::Data, 0, 41, 5);

@@ -71,6 +71,9 @@ void Session::handle_transport_closed(base::ErrorCode reason) {
 // ---- input ---------------------------------------------------------------------------------
 
 base::Result<void> Session::handle_input(base::ByteSpan bytes, Time now) {
+  // A DATA payload may span many inputs: signal readability again for each input that adds to
+  // it, or a reader that drained the first part would sleep on buffered data.
+  payload_signalled_ = false;
   while (!bytes.empty()) {
     if (closed_) return error_ ? error_ : make_error_code(Errc::SessionClosed);
     if (payload_left_ > 0) {

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "support/fd_stream.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace portal::test {
+namespace {
+
+namespace asio = boost::asio;
+
+class FdStream final : public stream::ByteStream {
+ public:
+  FdStream(const asio::any_io_executor& ex, int read_fd, int write_fd)
+      : in_(ex, read_fd), out_(ex, write_fd) {}
+
+  asio::any_io_executor get_executor() override { return in_.get_executor(); }
+
+  asio::awaitable<base::Result<std::size_t>> async_read_some(base::MutableByteSpan b) override {
+    auto [ec, n] = co_await in_.async_read_some(asio::buffer(b.data(), b.size()),
+                                                asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::eof) co_return std::size_t{0};
+    if (ec) co_return base::ErrorCode(ec);
+    co_return n;
+  }
+
+  asio::awaitable<base::Result<void>> async_write(base::ByteSpan d) override {
+    auto [ec, n] = co_await asio::async_write(out_, asio::buffer(d.data(), d.size()),
+                                              asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return base::ErrorCode(ec);
+    co_return base::Result<void>{};
+  }
+
+  asio::awaitable<base::Result<void>> async_shutdown_write() override {
+    boost::system::error_code ec;
+    out_.close(ec);
+    co_return base::Result<void>{};
+  }
+
+  void close() noexcept override {
+    boost::system::error_code ec;
+    in_.close(ec);
+    out_.close(ec);
+  }
+
+ private:
+  asio::posix::stream_descriptor in_;
+  asio::posix::stream_descriptor out_;
+};
+
+}  // namespace
+
+int ChildProcess::wait() {
+  if (pid < 0) return -1;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void ChildProcess::kill() {
+  if (pid < 0) return;
+  ::kill(pid, SIGKILL);
+  (void)wait();
+}
+
+std::pair<ChildProcess, std::unique_ptr<stream::ByteStream>> spawn_with_stream(
+    const asio::any_io_executor& executor, const std::vector<std::string>& argv) {
+  int to_child[2];
+  int from_child[2];
+  if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ChildProcess child;
+  const int rc = ::posix_spawn(&child.pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  if (rc != 0) {
+    ::close(to_child[1]);
+    ::close(from_child[0]);
+    throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  }
+  return {child, std::make_unique<FdStream>(executor, from_child[0], to_child[1])};
+}
+
+}  // namespace portal::test
