@@ -1,16 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "support/fd_stream.hpp"
 
+#include "portal/stream/descriptor_stream.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -18,51 +16,6 @@
 extern char** environ;
 
 namespace portal::test {
-namespace {
-
-namespace asio = boost::asio;
-
-class FdStream final : public stream::ByteStream {
- public:
-  FdStream(const asio::any_io_executor& ex, int read_fd, int write_fd)
-      : in_(ex, read_fd), out_(ex, write_fd) {}
-
-  asio::any_io_executor get_executor() override { return in_.get_executor(); }
-
-  asio::awaitable<base::Result<std::size_t>> async_read_some(base::MutableByteSpan b) override {
-    auto [ec, n] = co_await in_.async_read_some(asio::buffer(b.data(), b.size()),
-                                                asio::as_tuple(asio::use_awaitable));
-    if (ec == asio::error::eof) co_return std::size_t{0};
-    if (ec) co_return base::ErrorCode(ec);
-    co_return n;
-  }
-
-  asio::awaitable<base::Result<void>> async_write(base::ByteSpan d) override {
-    auto [ec, n] = co_await asio::async_write(out_, asio::buffer(d.data(), d.size()),
-                                              asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return base::ErrorCode(ec);
-    co_return base::Result<void>{};
-  }
-
-  asio::awaitable<base::Result<void>> async_shutdown_write() override {
-    boost::system::error_code ec;
-    out_.close(ec);
-    co_return base::Result<void>{};
-  }
-
-  void close() noexcept override {
-    boost::system::error_code ec;
-    in_.close(ec);
-    out_.close(ec);
-  }
-
- private:
-  asio::posix::stream_descriptor in_;
-  asio::posix::stream_descriptor out_;
-};
-
-}  // namespace
-
 int ChildProcess::wait() {
   if (pid < 0) return -1;
   int status = 0;
@@ -79,7 +32,7 @@ void ChildProcess::kill() {
 }
 
 std::pair<ChildProcess, std::unique_ptr<stream::ByteStream>> spawn_with_stream(
-    const asio::any_io_executor& executor, const std::vector<std::string>& argv) {
+    const boost::asio::any_io_executor& executor, const std::vector<std::string>& argv) {
   int to_child[2];
   int from_child[2];
   if (::pipe2(to_child, O_CLOEXEC) != 0 || ::pipe2(from_child, O_CLOEXEC) != 0) {
@@ -102,7 +55,7 @@ std::pair<ChildProcess, std::unique_ptr<stream::ByteStream>> spawn_with_stream(
     ::close(from_child[0]);
     throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
   }
-  return {child, std::make_unique<FdStream>(executor, from_child[0], to_child[1])};
+  return {child, stream::make_descriptor_stream(executor, from_child[0], to_child[1])};
 }
 
 }  // namespace portal::test
