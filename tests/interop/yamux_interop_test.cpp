@@ -16,6 +16,7 @@
 #include "portal/crypto/sha256.hpp"
 #include "support/fd_stream.hpp"
 #include "support/scale.hpp"
+#include "yamux/helpers.hpp"
 
 namespace portal::yamux {
 namespace {
@@ -26,18 +27,7 @@ using namespace std::chrono_literals;
 
 constexpr int kStreams = 100;
 
-// The same pattern as the Go peer's.
-Bytes pattern(int stream, std::size_t size) {
-  Bytes b(size);
-  std::uint32_t x = static_cast<std::uint32_t>(stream) * 2654435761u + 1;
-  for (auto& v : b) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    v = static_cast<base::Byte>(x);
-  }
-  return b;
-}
+using test::pattern;
 
 std::size_t per_stream() { return portal::test::scaled(8u * 1024 * 1024 / kStreams, 4096); }
 
@@ -68,31 +58,8 @@ TEST(YamuxInterop, OurServerTheirClient) {
         pinged = true;
       },
       asio::detached);
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        for (;;) {
-          auto s = co_await session->async_accept();
-          if (!s) break;  // the peer closed the session when it was done
-          asio::co_spawn(
-              io,
-              [&,
-               st = std::shared_ptr<stream::ByteStream>(std::move(*s))]() -> asio::awaitable<void> {
-                Bytes buf(32 * 1024);
-                for (;;) {
-                  auto n = co_await st->async_read_some(buf);
-                  EXPECT_TRUE(n);
-                  if (!n || *n == 0) break;
-                  EXPECT_TRUE(co_await st->async_write(base::ByteSpan(buf).first(*n)));
-                }
-                EXPECT_TRUE(co_await st->async_shutdown_write());
-                ++echoed;
-              },
-              asio::detached);
-        }
-        closed = true;
-      },
-      asio::detached);
+  test::spawn_echo_server(
+      io, session, 0, [&] { ++echoed; }, [&] { closed = true; });
   run_bounded(io, closed);
   session->close();
   io.run_for(100ms);
@@ -126,7 +93,7 @@ TEST(YamuxInterop, OurClientTheirServer) {
           EXPECT_TRUE(s);
           if (!s) co_return;
           std::shared_ptr<stream::ByteStream> st(std::move(*s));
-          const Bytes data = pattern(i, size);
+          const Bytes data = pattern(static_cast<std::uint32_t>(i), size);
           bool sent = false;
           asio::co_spawn(
               io,

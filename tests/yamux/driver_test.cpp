@@ -13,6 +13,7 @@
 #include "portal/plugin/host.hpp"
 #include "portal/stream/memory_pipe.hpp"
 #include "support/scale.hpp"
+#include "yamux/helpers.hpp"
 
 namespace portal::yamux {
 namespace {
@@ -71,43 +72,13 @@ asio::awaitable<Bytes> read_all(stream::ByteStream& s) {
   co_return all;
 }
 
-Bytes pattern(std::size_t n, std::uint8_t seed) {
-  Bytes b(n);
-  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<base::Byte>(seed + i * 31 + (i >> 9));
-  return b;
-}
-
 TEST_F(YamuxDriver, HundredConcurrentEchoStreamsWithChecksums) {
-  const std::size_t size = test::scaled(256 * 1024, 8 * 1024);
+  const std::size_t size = portal::test::scaled(256 * 1024, 8 * 1024);
   constexpr int kStreams = 100;
   int echoed = 0;
   int verified = 0;
   bool done = false;
-  // Server: echo every stream back, then half-close.
-  asio::co_spawn(
-      io_,
-      [&]() -> asio::awaitable<void> {
-        for (int i = 0; i < kStreams; ++i) {
-          auto s = co_await server_->async_accept();
-          EXPECT_TRUE(s);
-          if (!s) co_return;
-          asio::co_spawn(
-              io_,
-              [&,
-               st = std::shared_ptr<stream::ByteStream>(std::move(*s))]() -> asio::awaitable<void> {
-                Bytes buf(16 * 1024);
-                for (;;) {
-                  auto n = co_await st->async_read_some(buf);
-                  if (!n || *n == 0) break;
-                  EXPECT_TRUE(co_await st->async_write(base::ByteSpan(buf).first(*n)));
-                }
-                EXPECT_TRUE(co_await st->async_shutdown_write());
-                ++echoed;
-              },
-              asio::detached);
-        }
-      },
-      asio::detached);
+  test::spawn_echo_server(io_, server_, kStreams, [&] { ++echoed; });
   for (int i = 0; i < kStreams; ++i) {
     asio::co_spawn(
         io_,
@@ -116,7 +87,7 @@ TEST_F(YamuxDriver, HundredConcurrentEchoStreamsWithChecksums) {
           EXPECT_TRUE(s);
           if (!s) co_return;
           std::shared_ptr<stream::ByteStream> st(std::move(*s));
-          const Bytes data = pattern(size, static_cast<std::uint8_t>(i));
+          const Bytes data = test::pattern(static_cast<std::uint32_t>(i), size);
           Bytes back;
           bool got = false;
           asio::co_spawn(
@@ -149,27 +120,7 @@ TEST_F(YamuxDriver, EchoWhenThePeerWritesEverythingFirst) {
   const std::size_t size = 83886;
   int verified = 0;
   bool done = false;
-  asio::co_spawn(
-      io_,
-      [&]() -> asio::awaitable<void> {
-        for (int i = 0; i < kStreams; ++i) {
-          auto s = co_await server_->async_accept();
-          if (!s) co_return;
-          asio::co_spawn(
-              io_,
-              [st = std::shared_ptr<stream::ByteStream>(std::move(*s))]() -> asio::awaitable<void> {
-                Bytes buf(32 * 1024);
-                for (;;) {
-                  auto n = co_await st->async_read_some(buf);
-                  if (!n || *n == 0) break;
-                  if (!co_await st->async_write(base::ByteSpan(buf).first(*n))) break;
-                }
-                (void)co_await st->async_shutdown_write();
-              },
-              asio::detached);
-        }
-      },
-      asio::detached);
+  test::spawn_echo_server(io_, server_, kStreams);
   for (int i = 0; i < kStreams; ++i) {
     asio::co_spawn(
         io_,
@@ -178,7 +129,7 @@ TEST_F(YamuxDriver, EchoWhenThePeerWritesEverythingFirst) {
           EXPECT_TRUE(s);
           if (!s) co_return;
           std::shared_ptr<stream::ByteStream> st(std::move(*s));
-          auto data = std::make_shared<Bytes>(pattern(size, static_cast<std::uint8_t>(i)));
+          auto data = std::make_shared<Bytes>(test::pattern(static_cast<std::uint32_t>(i), size));
           asio::co_spawn(
               io_, [st, data]() -> asio::awaitable<void> { (void)co_await st->async_write(*data); },
               asio::detached);
@@ -190,6 +141,7 @@ TEST_F(YamuxDriver, EchoWhenThePeerWritesEverythingFirst) {
             got += *n;
           }
           EXPECT_EQ(back, *data);
+          EXPECT_TRUE(co_await st->async_shutdown_write());
           if (++verified == kStreams) done = true;
         },
         asio::detached);

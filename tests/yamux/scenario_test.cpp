@@ -8,6 +8,7 @@
 #include "core/session.hpp"
 #include "portal/crypto/sha256.hpp"
 #include "support/scale.hpp"
+#include "yamux/helpers.hpp"
 #include "yamux/link.hpp"
 
 namespace portal::yamux {
@@ -17,17 +18,7 @@ using base::Bytes;
 using namespace std::chrono_literals;
 using test::Link;
 
-Bytes pattern(std::uint32_t stream, std::size_t size) {
-  Bytes b(size);
-  std::uint32_t x = stream * 2654435761u + 1;
-  for (auto& v : b) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    v = static_cast<base::Byte>(x);
-  }
-  return b;
-}
+using test::pattern;
 
 // A sender that keeps writing its buffer into the session as window allows.
 struct Outgoing {
