@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "portal/base/export.hpp"
+#include "portal/base/result.hpp"
+#include "portal/plugin/descriptor.hpp"
+#include "portal/plugin/host.hpp"
+#include "portal/stream/byte_stream.hpp"
+
+namespace portal::transport {
+
+/// Errors of URI parsing, scheme resolution and transports.
+enum class Errc {
+  InvalidUri = 1,  ///< not scheme://host:port[/path]
+  UnknownScheme,   ///< no loaded transport plugin provides the URI's scheme
+  ConnectTimeout,  ///< the connection was not established in time
+  IdleTimeout,     ///< no byte moved in either direction for the idle timeout
+  InvalidSetting,  ///< a transport setting is unknown or has a bad value
+  Closed,          ///< the listener or stream is closed
+};
+
+PORTAL_API const boost::system::error_category& transport_category() noexcept;
+
+inline base::ErrorCode make_error_code(Errc e) noexcept {
+  return {static_cast<int>(e), transport_category()};
+}
+
+/// A transport address: `scheme://host:port[/path]`. IPv6 literals are bracketed
+/// (`tcp://[::1]:4027`); `host` holds them without brackets.
+struct Uri {
+  std::string scheme;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string path;  ///< empty, or starting with '/'
+
+  /// Back to text, brackets restored for IPv6 literals.
+  [[nodiscard]] PORTAL_API std::string to_string() const;
+  friend bool operator==(const Uri&, const Uri&) = default;
+};
+
+/// Parses `text`. The scheme is lower-cased letters, digits, '+', '-', '.'; the port is required
+/// (0 means "any" for listeners). Errors: Errc::InvalidUri.
+[[nodiscard]] PORTAL_API base::Result<Uri> parse_uri(std::string_view text);
+
+/// Transport settings from the config file, as text; each plugin documents its keys.
+using Settings = std::map<std::string, std::string, std::less<>>;
+
+/// A bound, listening endpoint. Use from its executor.
+class PORTAL_API Listener {
+ public:
+  Listener() = default;
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  virtual ~Listener();
+
+  /// The address actually bound (the real port when port 0 was asked for).
+  [[nodiscard]] virtual Uri local_uri() const = 0;
+  /// The next incoming connection. Errors: Errc::Closed after close(), accept errors.
+  virtual boost::asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>>
+  async_accept() = 0;
+  /// Stops listening; a pending accept completes with an error.
+  virtual void close() noexcept = 0;
+};
+
+/// The factory a transport plugin exports (interface "portal.transport/1"); the plugin's
+/// `provides` list holds its URI schemes.
+class PORTAL_API TransportFactory : public plugin::Factory {
+ public:
+  static constexpr std::string_view kInterface = "portal.transport/1";
+  [[nodiscard]] std::string_view interface_name() const noexcept final { return kInterface; }
+
+  /// Checks settings; `problem` names the key on error.
+  [[nodiscard]] virtual base::Result<void> validate(const Settings& settings,
+                                                    std::string& problem) noexcept = 0;
+  /// Connects to `uri`. Errors: Errc::ConnectTimeout, resolver and socket errors.
+  virtual boost::asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> async_connect(
+      boost::asio::any_io_executor executor, Uri uri, Settings settings) = 0;
+  /// Binds and listens on `uri`. Errors: Errc::InvalidSetting, bind errors.
+  [[nodiscard]] virtual base::Result<std::unique_ptr<Listener>> listen(
+      boost::asio::any_io_executor executor, const Uri& uri, const Settings& settings) noexcept = 0;
+};
+
+/// The transport for `uri`'s scheme among `host`'s plugins. Errors: Errc::InvalidUri,
+/// Errc::UnknownScheme, plugin::Errc::InterfaceMismatch.
+[[nodiscard]] PORTAL_API base::Result<std::shared_ptr<TransportFactory>> resolve(
+    const plugin::Host& host, std::string_view uri);
+
+}  // namespace portal::transport
+
+template <>
+struct boost::system::is_error_code_enum<portal::transport::Errc> : std::true_type {};

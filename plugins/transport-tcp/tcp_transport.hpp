@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// portal.transport.tcp: `tcp://host:port`, the mux byte stream carried directly over TCP with
+// no preface. Static library for direct linking; plugin.cpp wraps it as the runtime plugin.
+
+#include "portal/transport/transport.hpp"
+
+namespace portal::plugins::tcp {
+
+/// TCP settings (all optional):
+///   connect_timeout_ms  (10000)  whole connect, resolution included
+///   idle_timeout_ms     (0: off) close when no byte moved either way for this long
+///   keepalive           (true)   SO_KEEPALIVE
+///   nodelay             (true)   TCP_NODELAY
+///   backlog             (1024)   listen backlog
+struct Options {
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{0};
+  bool keepalive = true;
+  bool nodelay = true;
+  int backlog = 1024;
+};
+
+/// Parses settings. Errors: transport::Errc::InvalidSetting, with `problem` naming the key.
+base::Result<Options> parse_settings(const transport::Settings& settings, std::string& problem);
+
+/// The process-wide factory.
+transport::TransportFactory& factory() noexcept;
+
+}  // namespace portal::plugins::tcp
