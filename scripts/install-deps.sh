@@ -16,6 +16,8 @@ packages=(
   clang-format       # the BuildFormat test checks .clang-format
   libbenchmark-dev   # bench/ (built in every preset)
   golang-go golang-github-hashicorp-yamux-dev  # tests/interop: the independent yamux peer
+  python3 python3-websockets  # tests/interop: the independent WebSocket peer
+  curl               # tests check the HTTP surface with curl
   openssl            # tests check key-file interop with `openssl genpkey` / `openssl pkey`
 )
 

@@ -16,6 +16,7 @@ const char* describe(Errc e) noexcept {
     case Errc::IdleTimeout: return "connection idle for too long";
     case Errc::InvalidSetting: return "invalid transport setting";
     case Errc::Closed: return "transport closed";
+    case Errc::NotSupported: return "not supported by this transport";
   }
   return nullptr;
 }
@@ -32,6 +33,8 @@ const boost::system::error_category& transport_category() noexcept {
 }
 
 Listener::~Listener() = default;
+
+base::Result<void> Listener::add_http_route(std::string, HttpHandler) { return Errc::NotSupported; }
 
 std::string Uri::to_string() const {
   const bool v6 = host.find(':') != std::string::npos;

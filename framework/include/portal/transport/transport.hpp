@@ -5,11 +5,14 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
@@ -27,6 +30,7 @@ enum class Errc {
   IdleTimeout,     ///< no byte moved in either direction for the idle timeout
   InvalidSetting,  ///< a transport setting is unknown or has a bad value
   Closed,          ///< the listener or stream is closed
+  NotSupported,    ///< the transport has no such feature (HTTP routes on plain TCP)
 };
 
 PORTAL_API const boost::system::error_category& transport_category() noexcept;
@@ -55,6 +59,24 @@ struct Uri {
 /// Transport settings from the config file, as text; each plugin documents its keys.
 using Settings = std::map<std::string, std::string, std::less<>>;
 
+/// A plain HTTP request, as a transport that speaks HTTP hands it to a registered route.
+struct HttpRequest {
+  std::string method;  ///< "GET", "POST", ...
+  std::string target;  ///< path and query, as sent
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// The answer to an HttpRequest.
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers
+};
+
+/// Serves one route. Runs on the listener's executor; must not block.
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
 /// A bound, listening endpoint. Use from its executor.
 class PORTAL_API Listener {
  public:
@@ -70,6 +92,10 @@ class PORTAL_API Listener {
   async_accept() = 0;
   /// Stops listening; a pending accept completes with an error.
   virtual void close() noexcept = 0;
+
+  /// Serves plain HTTP `path` on this listener's port (a `path` ending in '/' matches every path
+  /// below it). Only transports that speak HTTP support it. Errors: Errc::NotSupported.
+  [[nodiscard]] virtual base::Result<void> add_http_route(std::string path, HttpHandler handler);
 };
 
 /// The factory a transport plugin exports (interface "portal.transport/1"); the plugin's

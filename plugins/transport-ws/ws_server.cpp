@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
+#include <map>
+
+#include "portal/base/log.hpp"
+#include "portal/stream/async_signal.hpp"
+#include "ws_internal.hpp"
+#include "ws_stream.hpp"
+
+namespace portal::plugins::ws {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using asio::ip::tcp;
+
+struct ListenerState {
+  ListenerState(tcp::acceptor a, std::string path, Options o)
+      : acceptor(std::move(a)),
+        ws_path(std::move(path)),
+        options(o),
+        ready(acceptor.get_executor()) {}
+  tcp::acceptor acceptor;
+  std::string ws_path;
+  Options options;
+  std::map<std::string, transport::HttpHandler, std::less<>> routes;
+  std::deque<std::unique_ptr<stream::ByteStream>> pending;
+  stream::AsyncSignal ready;
+  bool closed = false;
+};
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+Response make_response(const Request& req, http::status status, std::string body,
+                       std::string content_type = "text/plain; charset=utf-8") {
+  Response res{status, req.version()};
+  res.set(http::field::server, "portal");
+  res.set(http::field::content_type, content_type);
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+const transport::HttpHandler* find_route(const ListenerState& s, std::string_view path) {
+  if (auto it = s.routes.find(path); it != s.routes.end()) return &it->second;
+  // Prefix routes end with '/': the longest one that matches wins.
+  const transport::HttpHandler* best = nullptr;
+  std::size_t best_len = 0;
+  for (const auto& [prefix, handler] : s.routes) {
+    if (!prefix.empty() && prefix.back() == '/' && path.substr(0, prefix.size()) == prefix &&
+        prefix.size() > best_len) {
+      best = &handler;
+      best_len = prefix.size();
+    }
+  }
+  return best;
+}
+
+// Answers a request that is not an upgrade.
+Response route(ListenerState& s, const Request& req, std::string_view path) {
+  if (path == s.ws_path) {
+    if (req.method() != http::verb::get) {
+      auto res = make_response(req, http::status::method_not_allowed, "method not allowed\n");
+      res.set(http::field::allow, "GET");
+      return res;
+    }
+    auto res =
+        make_response(req, http::status::upgrade_required, "this endpoint speaks WebSocket only\n");
+    res.set(http::field::upgrade, "websocket");
+    res.set(http::field::connection, "Upgrade");
+    return res;
+  }
+  if (const auto* handler = find_route(s, path)) {
+    transport::HttpRequest in{std::string(req.method_string()), std::string(req.target()), {}};
+    for (const auto& field : req) {
+      in.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    transport::HttpResponse out;
+    try {
+      out = (*handler)(in);
+    } catch (const std::exception& e) {
+      base::log(base::LogLevel::Error, "http", std::string("route handler failed: ") + e.what());
+      return make_response(req, http::status::internal_server_error, "internal error\n");
+    }
+    auto res = make_response(req, static_cast<http::status>(out.status), std::move(out.body),
+                             out.content_type);
+    for (const auto& [name, value] : out.headers) res.set(name, value);
+    return res;
+  }
+  return make_response(req, http::status::not_found, "not found\n");
+}
+
+asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer(s->options.max_request_bytes);
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(s->options.max_request_bytes));
+    parser.body_limit(s->options.max_request_bytes);
+    // The whole request must arrive in time: a slow sender (slowloris) is cut off.
+    stream.expires_after(s->options.header_timeout);
+    auto [ec, n] =
+        co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      break;
+    }
+    if (ec) {
+      // Malformed or oversized: 400 (431 for headers over the limit), then close.
+      Request bad{};
+      bad.version(11);
+      auto res = make_response(bad,
+                               ec == http::error::header_limit
+                                   ? http::status::request_header_fields_too_large
+                                   : http::status::bad_request,
+                               "bad request\n");
+      res.keep_alive(false);
+      stream.expires_after(s->options.header_timeout);
+      (void)co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+      break;
+    }
+    Request req = parser.release();
+    const std::string_view target = req.target();
+    const std::string_view path = target.substr(0, target.find('?'));
+    if (path == s->ws_path && req.method() == http::verb::get && websocket::is_upgrade(req)) {
+      auto ws = std::make_unique<WebSocket>(std::move(stream));
+      configure(*ws, s->options, true);
+      auto [aec] = co_await ws->async_accept(req, asio::as_tuple(asio::use_awaitable));
+      if (aec) co_return;
+      if (s->closed || s->pending.size() >= s->options.max_pending) {
+        beast::error_code ignored;
+        beast::get_lowest_layer(*ws).socket().close(ignored);
+        co_return;
+      }
+      s->pending.push_back(make_ws_stream(std::move(ws), s->options));
+      s->ready.notify();
+      co_return;
+    }
+    auto res = route(*s, req, path);
+    const bool keep = res.keep_alive();
+    stream.expires_after(s->options.header_timeout);
+    auto [wec, written] =
+        co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    if (wec || !keep) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.close();
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
+  while (!s->closed) {
+    auto [ec, socket] = co_await s->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (s->closed || ec == asio::error::operation_aborted) break;
+      continue;  // e.g. too many open files: keep serving the connections we have
+    }
+    asio::co_spawn(s->acceptor.get_executor(), serve(s, std::move(socket)), asio::detached);
+  }
+  s->ready.notify();
+}
+
+class WsListener final : public transport::Listener {
+ public:
+  WsListener(std::shared_ptr<ListenerState> s, std::string scheme)
+      : s_(std::move(s)), scheme_(std::move(scheme)) {}
+  ~WsListener() override { close(); }
+
+  transport::Uri local_uri() const override {
+    beast::error_code ec;
+    const auto ep = s_->acceptor.local_endpoint(ec);
+    return transport::Uri{scheme_, ep.address().to_string(), ep.port(), s_->ws_path};
+  }
+
+  asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> async_accept() override {
+    auto s = s_;
+    for (;;) {
+      if (!s->pending.empty()) {
+        auto next = std::move(s->pending.front());
+        s->pending.pop_front();
+        co_return next;
+      }
+      if (s->closed) co_return make_error_code(transport::Errc::Closed);
+      co_await s->ready.wait();
+    }
+  }
+
+  base::Result<void> add_http_route(std::string path, transport::HttpHandler handler) override {
+    if (path.empty() || path.front() != '/' || path == s_->ws_path) {
+      return transport::Errc::InvalidSetting;
+    }
+    s_->routes[std::move(path)] = std::move(handler);
+    return {};
+  }
+
+  void close() noexcept override {
+    if (s_->closed) return;
+    s_->closed = true;
+    beast::error_code ec;
+    s_->acceptor.close(ec);
+    s_->pending.clear();
+    s_->ready.notify();
+  }
+
+ private:
+  std::shared_ptr<ListenerState> s_;
+  std::string scheme_;
+};
+
+}  // namespace
+
+base::Result<std::unique_ptr<transport::Listener>> listen_ws(const asio::any_io_executor& executor,
+                                                             const transport::Uri& uri,
+                                                             const Options& options) {
+  beast::error_code ec;
+  tcp::resolver resolver(executor);
+  auto endpoints = resolver.resolve(uri.host, std::to_string(uri.port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec) return base::ErrorCode(ec);
+  if (endpoints.empty()) return transport::Errc::InvalidUri;
+  const tcp::endpoint ep = *endpoints.begin();
+  tcp::acceptor acceptor(executor);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(options.backlog, ec);
+  if (ec) return base::ErrorCode(ec);
+  auto state = std::make_shared<ListenerState>(std::move(acceptor),
+                                               uri.path.empty() ? "/relay" : uri.path, options);
+  asio::co_spawn(executor, accept_loop(state), asio::detached);
+  return std::unique_ptr<transport::Listener>(std::make_unique<WsListener>(state, uri.scheme));
+}
+
+}  // namespace portal::plugins::ws

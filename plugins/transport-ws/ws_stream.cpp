@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ws_stream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace portal::plugins::ws {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+
+class WsStream final : public stream::ByteStream {
+ public:
+  WsStream(std::unique_ptr<WebSocket> ws, const Options& options)
+      : ws_(std::move(ws)), max_write_(options.max_write_message) {}
+
+  asio::any_io_executor get_executor() override { return ws_->get_executor(); }
+
+  // portal-v1 §2.2: message boundaries carry no meaning; read part by part, so memory is bounded
+  // by the caller's buffer, not by the message size. Text messages are read the same way.
+  asio::awaitable<base::Result<std::size_t>> async_read_some(base::MutableByteSpan b) override {
+    for (;;) {
+      auto [ec, n] = co_await ws_->async_read_some(asio::buffer(b.data(), b.size()),
+                                                   asio::as_tuple(asio::use_awaitable));
+      if (ec == websocket::error::closed || ec == asio::error::eof) co_return std::size_t{0};
+      if (ec) co_return base::ErrorCode(ec);
+      if (n > 0) co_return n;
+      // An empty message (or the end of one) gave no bytes: keep reading.
+    }
+  }
+
+  asio::awaitable<base::Result<void>> async_write(base::ByteSpan d) override {
+    // Large writes are cut into several messages: a peer with a message limit still reads them.
+    do {
+      const std::size_t n = std::min(d.size(), max_write_);
+      auto [ec, written] =
+          co_await ws_->async_write(asio::buffer(d.data(), n), asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return base::ErrorCode(ec);
+      d = d.subspan(n);
+    } while (!d.empty());
+    co_return base::Result<void>{};
+  }
+
+  // WebSocket has no half-close: this is the closing handshake (code 1000). The peer reads the
+  // end of the stream; anything it still sends is discarded while the close completes.
+  asio::awaitable<base::Result<void>> async_shutdown_write() override {
+    auto [ec] = co_await ws_->async_close(websocket::close_code::normal,
+                                          asio::as_tuple(asio::use_awaitable));
+    if (ec && ec != websocket::error::closed && ec != asio::error::eof) {
+      co_return base::ErrorCode(ec);
+    }
+    co_return base::Result<void>{};
+  }
+
+  void close() noexcept override {
+    beast::error_code ec;
+    beast::get_lowest_layer(*ws_).socket().close(ec);
+  }
+
+ private:
+  std::unique_ptr<WebSocket> ws_;
+  std::size_t max_write_;
+};
+
+}  // namespace
+
+void configure(WebSocket& ws, const Options& options, bool server) {
+  ws.binary(true);
+  ws.auto_fragment(false);
+  ws.read_message_max(options.max_message_size);
+  // The tcp_stream's own timer is replaced by the websocket's.
+  beast::get_lowest_layer(ws).expires_never();
+  websocket::stream_base::timeout t{};
+  t.handshake_timeout = options.handshake_timeout;
+  t.idle_timeout =
+      options.idle_timeout.count() > 0
+          ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(options.idle_timeout)
+          : websocket::stream_base::none();
+  t.keep_alive_pings = options.idle_timeout.count() > 0;
+  ws.set_option(t);
+  if (server) {
+    // portal-v1 §2.1: any Origin, no subprotocol, no permessage-deflate.
+    ws.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(beast::http::field::server, "portal"); }));
+  }
+}
+
+std::unique_ptr<stream::ByteStream> make_ws_stream(std::unique_ptr<WebSocket> ws,
+                                                   const Options& options) {
+  return std::make_unique<WsStream>(std::move(ws), options);
+}
+
+}  // namespace portal::plugins::ws
