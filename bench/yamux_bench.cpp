@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // yamux session throughput and idle memory, with baselines from the same run:
-//   - raw loopback TCP (the same descriptor stream, no multiplexer),
+//   - raw loopback TCP (the transport-tcp stream, no multiplexer),
 //   - yamux with 1 and 64 streams over an in-memory pipe and over loopback TCP,
 //   - heap bytes per idle stream (both ends in this process, so each stream is counted twice).
 //
@@ -21,8 +21,8 @@
 #include <functional>
 
 #include "driver/yamux_session.hpp"
-#include "portal/stream/descriptor_stream.hpp"
 #include "portal/stream/memory_pipe.hpp"
+#include "tcp_transport.hpp"
 
 namespace {
 
@@ -31,17 +31,25 @@ using portal::base::Bytes;
 using portal::stream::ByteStream;
 using Pair = std::pair<std::unique_ptr<ByteStream>, std::unique_ptr<ByteStream>>;
 
+// A connected pair through the transport-tcp plugin's code (linked statically).
 Pair tcp_pair(asio::io_context& io) {
-  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-  asio::ip::tcp::socket a(io), b(io);
-  a.connect(acceptor.local_endpoint());
-  acceptor.accept(b);
-  a.set_option(asio::ip::tcp::no_delay(true));
-  b.set_option(asio::ip::tcp::no_delay(true));
-  const int fa = a.release();
-  const int fb = b.release();
-  return {portal::stream::make_descriptor_stream(io.get_executor(), fa, fa),
-          portal::stream::make_descriptor_stream(io.get_executor(), fb, fb)};
+  auto& tcp = portal::plugins::tcp::factory();
+  auto listener = std::move(
+      *tcp.listen(io.get_executor(), *portal::transport::parse_uri("tcp://127.0.0.1:0"), {}));
+  Pair p;
+  bool done = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto c = co_await tcp.async_connect(io.get_executor(), listener->local_uri(), {});
+        auto s = co_await listener->async_accept();
+        if (c && s) p = {std::move(*c), std::move(*s)};
+        done = true;
+      },
+      asio::detached);
+  io.restart();
+  while (!done) io.run_one();
+  return p;
 }
 
 Pair memory_pair(asio::io_context& io) {
