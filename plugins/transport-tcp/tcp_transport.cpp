@@ -11,9 +11,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <charconv>
 
+#include "portal/base/parse.hpp"
 #include "portal/plugin/sdk.hpp"
+#include "portal/transport/tcp_acceptor.hpp"
 
 namespace portal::plugins::tcp {
 namespace {
@@ -135,12 +136,6 @@ class TcpListener final : public transport::Listener {
   Options options_;
 };
 
-template <class T>
-bool parse_number(const std::string& text, T& out) {
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc{} && ptr == text.data() + text.size();
-}
-
 class Factory final : public transport::TransportFactory {
  public:
   base::Result<void> validate(const transport::Settings& settings,
@@ -183,22 +178,10 @@ class Factory final : public transport::TransportFactory {
       std::string problem;
       auto options = parse_settings(settings, problem);
       if (!options) return options.error();
-      boost::system::error_code ec;
-      tcp::resolver resolver(executor);
-      auto endpoints =
-          resolver.resolve(uri.host, std::to_string(uri.port),
-                           tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-      if (ec) return base::ErrorCode(ec);
-      if (endpoints.empty()) return make_error_code(transport::Errc::InvalidUri);
-      const tcp::endpoint ep = *endpoints.begin();
-      tcp::acceptor acceptor(executor);
-      acceptor.open(ep.protocol(), ec);
-      if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-      if (!ec) acceptor.bind(ep, ec);
-      if (!ec) acceptor.listen(options->backlog, ec);
-      if (ec) return base::ErrorCode(ec);
+      auto acceptor = transport::bind_tcp_acceptor(executor, uri, options->backlog);
+      if (!acceptor) return acceptor.error();
       return std::unique_ptr<transport::Listener>(
-          std::make_unique<TcpListener>(std::move(acceptor), uri.scheme, *options));
+          std::make_unique<TcpListener>(std::move(*acceptor), uri.scheme, *options));
     });
   }
 };
@@ -211,7 +194,8 @@ base::Result<Options> parse_settings(const transport::Settings& settings, std::s
     std::uint32_t n = 0;
     bool ok = true;
     if (key == "connect_timeout_ms" || key == "idle_timeout_ms") {
-      ok = parse_number(value, n) && n <= 24u * 3600 * 1000 && (key == "idle_timeout_ms" || n > 0);
+      ok = base::parse_unsigned(value, n) && n <= 24u * 3600 * 1000 &&
+           (key == "idle_timeout_ms" || n > 0);
       (key == "connect_timeout_ms" ? o.connect_timeout : o.idle_timeout) =
           std::chrono::milliseconds(n);
       if (!ok) problem = key + ": expected milliseconds, got '" + value + "'";
@@ -220,7 +204,7 @@ base::Result<Options> parse_settings(const transport::Settings& settings, std::s
       (key == "keepalive" ? o.keepalive : o.nodelay) = value == "true";
       if (!ok) problem = key + ": expected true or false, got '" + value + "'";
     } else if (key == "backlog") {
-      ok = parse_number(value, n) && n > 0 && n <= 65535;
+      ok = base::parse_unsigned(value, n) && n > 0 && n <= 65535;
       o.backlog = static_cast<int>(n);
       if (!ok) problem = key + ": expected 1 to 65535, got '" + value + "'";
     } else {

@@ -12,6 +12,7 @@
 
 #include "portal/base/log.hpp"
 #include "portal/stream/async_signal.hpp"
+#include "portal/transport/tcp_acceptor.hpp"
 #include "ws_internal.hpp"
 #include "ws_stream.hpp"
 
@@ -224,20 +225,9 @@ class WsListener final : public transport::Listener {
 base::Result<std::unique_ptr<transport::Listener>> listen_ws(const asio::any_io_executor& executor,
                                                              const transport::Uri& uri,
                                                              const Options& options) {
-  beast::error_code ec;
-  tcp::resolver resolver(executor);
-  auto endpoints = resolver.resolve(uri.host, std::to_string(uri.port),
-                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
-  if (ec) return base::ErrorCode(ec);
-  if (endpoints.empty()) return transport::Errc::InvalidUri;
-  const tcp::endpoint ep = *endpoints.begin();
-  tcp::acceptor acceptor(executor);
-  acceptor.open(ep.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(ep, ec);
-  if (!ec) acceptor.listen(options.backlog, ec);
-  if (ec) return base::ErrorCode(ec);
-  auto state = std::make_shared<ListenerState>(std::move(acceptor),
+  auto acceptor = transport::bind_tcp_acceptor(executor, uri, options.backlog);
+  if (!acceptor) return acceptor.error();
+  auto state = std::make_shared<ListenerState>(std::move(*acceptor),
                                                uri.path.empty() ? "/relay" : uri.path, options);
   asio::co_spawn(executor, accept_loop(state), asio::detached);
   return std::unique_ptr<transport::Listener>(std::make_unique<WsListener>(state, uri.scheme));

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ws_transport.hpp"
 
-#include <charconv>
-
+#include "portal/base/parse.hpp"
 #include "portal/plugin/sdk.hpp"
 #include "ws_internal.hpp"
 
@@ -42,18 +41,13 @@ class Factory final : public transport::TransportFactory {
   }
 };
 
-bool parse_number(const std::string& text, std::uint64_t& out) {
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc{} && ptr == text.data() + text.size();
-}
-
 }  // namespace
 
 base::Result<Options> parse_settings(const transport::Settings& settings, std::string& problem) {
   Options o;
   for (const auto& [key, value] : settings) {
     std::uint64_t n = 0;
-    const bool numeric = parse_number(value, n);
+    const bool numeric = base::parse_unsigned(value, n);
     auto bad = [&](const std::string& what) {
       problem = key + ": expected " + what + ", got '" + value + "'";
       return transport::Errc::InvalidSetting;

@@ -7,11 +7,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
-#include <charconv>
 #include <map>
 #include <unordered_map>
 
 #include "portal/base/log.hpp"
+#include "portal/base/parse.hpp"
 #include "portal/stream/async_signal.hpp"
 
 namespace portal::yamux {
@@ -376,13 +376,6 @@ void YamuxStream::close() noexcept {
 
 // ---- settings ------------------------------------------------------------------------------
 
-template <class T>
-bool parse_number(const std::string& text, T& out) {
-  const auto* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, out);
-  return ec == std::errc{} && ptr == end;
-}
-
 }  // namespace
 
 base::Result<Config> parse_settings(const mux::Settings& settings, std::string& problem) {
@@ -390,7 +383,7 @@ base::Result<Config> parse_settings(const mux::Settings& settings, std::string& 
   for (const auto& [key, value] : settings) {
     std::uint64_t n = 0;
     auto number = [&](auto& field, std::uint64_t max) {
-      if (!parse_number(value, n) || n > max) {
+      if (!base::parse_unsigned(value, n) || n > max) {
         problem = key + ": expected a whole number up to " + std::to_string(max) + ", got '" +
                   value + "'";
         return false;
