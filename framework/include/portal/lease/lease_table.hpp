@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The relay's lease table (portal-v1 §6) as a sans-IO core: rules for register/renew, delete,
+// expiry and disconnect, with time as an argument. Signature and identity checks happen before
+// (the caller verifies the signed request); this table applies the lease rules.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "portal/base/export.hpp"
+#include "portal/wire/control.hpp"
+
+namespace portal::lease {
+
+/// Identifies one relay connection (one transport + yamux session).
+using ConnectionId = std::uint64_t;
+
+/// The name exempt from the conflict rule (portal-v1 §6.2).
+inline constexpr std::string_view kUnnamed = "(unnamed)";
+
+struct Limits {
+  /// Leases one connection may hold at once; more are REJECTED (v1 has no limit).
+  std::size_t max_leases_per_connection = 64;
+};
+
+/// One table entry.
+struct Entry {
+  wire::Lease lease;            ///< exactly as last accepted (identity present and valid)
+  ConnectionId connection = 0;  ///< the connection the last accepted update arrived on
+  std::int64_t last_seen = 0;   ///< Unix seconds of that update
+};
+
+/// Not thread-safe: the relay owns one table and uses it from one executor.
+class PORTAL_API LeaseTable {
+ public:
+  explicit LeaseTable(Limits limits = {}) : limits_(limits) {}
+
+  /// Register or renew (§6.3) for a verified request that arrived on `connection` at `now`:
+  /// REJECTED when expired (`now > expires`), when another identity holds the same non-empty
+  /// name (byte-exact; `(unnamed)` exempt; expired, unswept entries count), or when the
+  /// connection already holds the maximum number of leases; otherwise the entry is stored or
+  /// replaced, moved to `connection`, and ACCEPTED. A lease without an identity is
+  /// INVALID_IDENTITY.
+  [[nodiscard]] wire::ResponseCode update(const wire::Lease& lease, ConnectionId connection,
+                                          std::int64_t now);
+
+  /// Delete (§6.4): ACCEPTED if an entry for `id` existed, INVALID_IDENTITY otherwise.
+  [[nodiscard]] wire::ResponseCode remove(std::string_view id);
+
+  /// The unexpired entry for `id` (§6.5: lookups ignore `now > expires`).
+  [[nodiscard]] const Entry* find(std::string_view id, std::int64_t now) const;
+
+  /// Every unexpired entry, ordered by ID.
+  [[nodiscard]] std::vector<const Entry*> list(std::int64_t now) const;
+
+  /// Removes expired entries (the 30 s sweep); returns their IDs.
+  std::vector<std::string> sweep(std::int64_t now);
+
+  /// A connection ended (§6.6): removes every lease bound to it; returns their IDs.
+  std::vector<std::string> drop_connection(ConnectionId connection);
+
+  /// Leases currently bound to `connection`.
+  [[nodiscard]] std::size_t count(ConnectionId connection) const;
+  [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+
+ private:
+  void unbind(const Entry& e);
+
+  Limits limits_;
+  std::map<std::string, Entry, std::less<>> entries_;  // by identity ID
+  std::unordered_map<ConnectionId, std::size_t> per_connection_;
+};
+
+}  // namespace portal::lease

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "portal/lease/lease_table.hpp"
+
+#include <gtest/gtest.h>
+
+#include "portal/handshake/messages.hpp"
+#include "support/vectors.hpp"
+
+namespace portal::lease {
+namespace {
+
+using wire::ResponseCode;
+
+wire::Lease lease(const std::string& id, std::string name, std::int64_t expires) {
+  wire::Lease l;
+  l.identity = identity::Identity{id, base::Bytes(32, 1)};
+  l.name = std::move(name);
+  l.expires = expires;
+  l.alpn = {"http/1.1"};
+  return l;
+}
+
+constexpr std::int64_t kNow = 1'762'473'600;
+
+TEST(LeaseTable, RegisterRenewAndExpiryRule) {
+  LeaseTable t;
+  EXPECT_EQ(t.update(lease("A", "demo", kNow + 30), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("A", "demo", kNow + 60), 1, kNow + 20), ResponseCode::Accepted);
+  EXPECT_EQ(t.find("A", kNow + 60)->lease.expires, kNow + 60);
+  EXPECT_EQ(t.find("A", kNow + 60)->last_seen, kNow + 20);
+  // now > expires is refused; now == expires is still fine (second resolution).
+  EXPECT_EQ(t.update(lease("B", "", kNow), 1, kNow + 1), ResponseCode::Rejected);
+  EXPECT_EQ(t.update(lease("B", "", kNow), 1, kNow), ResponseCode::Accepted);
+  wire::Lease nobody;
+  EXPECT_EQ(t.update(nobody, 1, kNow), ResponseCode::InvalidIdentity);
+}
+
+TEST(LeaseTable, NamesAreUniqueAcrossIdentitiesByteExactly) {
+  LeaseTable t;
+  ASSERT_EQ(t.update(lease("A", "demo", kNow + 30), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("B", "demo", kNow + 30), 2, kNow), ResponseCode::Rejected);
+  EXPECT_EQ(t.update(lease("B", "Demo", kNow + 30), 2, kNow), ResponseCode::Accepted);  // case
+  // Empty and "(unnamed)" never conflict.
+  EXPECT_EQ(t.update(lease("C", "", kNow + 30), 2, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("D", "", kNow + 30), 2, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("E", "(unnamed)", kNow + 30), 2, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("F", "(unnamed)", kNow + 30), 2, kNow), ResponseCode::Accepted);
+  // An expired entry holds its name until the sweep removes it.
+  EXPECT_EQ(t.find("A", kNow + 31), nullptr);
+  EXPECT_EQ(t.update(lease("G", "demo", kNow + 90), 3, kNow + 31), ResponseCode::Rejected);
+  EXPECT_EQ(t.sweep(kNow + 31), (std::vector<std::string>{"A", "B", "C", "D", "E", "F"}));
+  EXPECT_EQ(t.update(lease("G", "demo", kNow + 90), 3, kNow + 31), ResponseCode::Accepted);
+}
+
+TEST(LeaseTable, UpdatesMoveTheLeaseToTheirConnection) {
+  LeaseTable t;
+  ASSERT_EQ(t.update(lease("A", "", kNow + 30), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.count(1), 1u);
+  ASSERT_EQ(t.update(lease("A", "", kNow + 30), 2, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.count(1), 0u);
+  EXPECT_EQ(t.count(2), 1u);
+  EXPECT_EQ(t.find("A", kNow)->connection, 2u);
+  // §6.6: a connection that ends takes its leases with it, and only those.
+  ASSERT_EQ(t.update(lease("B", "", kNow + 30), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.drop_connection(2), (std::vector<std::string>{"A"}));
+  EXPECT_EQ(t.find("A", kNow), nullptr);
+  EXPECT_NE(t.find("B", kNow), nullptr);
+  EXPECT_EQ(t.count(2), 0u);
+}
+
+TEST(LeaseTable, DeleteAnswersAsV1) {
+  LeaseTable t;
+  ASSERT_EQ(t.update(lease("A", "x", kNow + 30), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.remove("A"), ResponseCode::Accepted);
+  EXPECT_EQ(t.remove("A"), ResponseCode::InvalidIdentity);
+  EXPECT_EQ(t.count(1), 0u);
+  EXPECT_EQ(t.size(), 0u);
+}
+
+TEST(LeaseTable, PerConnectionLimit) {
+  LeaseTable t(Limits{2});
+  EXPECT_EQ(t.update(lease("A", "", kNow + 30), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("B", "", kNow + 30), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("C", "", kNow + 30), 1, kNow), ResponseCode::Rejected);
+  // Renewing a lease the connection already holds is not a new one.
+  EXPECT_EQ(t.update(lease("A", "", kNow + 60), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("C", "", kNow + 30), 2, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.list(kNow).size(), 3u);
+}
+
+// The lease of control_packets.json: accepted at the vectors' time, refused once expired.
+TEST(LeaseTableVectors, ControlVectorLeaseUnderTheFakeClock) {
+  const auto doc = test::load_vectors("control_packets.json");
+  for (const auto& v : doc.at("vectors").as_array()) {
+    if (test::str(v, "packet_type") != "LEASE_UPDATE_REQUEST") continue;
+    SCOPED_TRACE(test::str(v, "name"));
+    auto sp = handshake::decode_signed_payload(test::hex(v, "payload_hex"));
+    ASSERT_TRUE(sp);
+    auto req = wire::decode_lease_update_request(sp->data);
+    ASSERT_TRUE(req && req->lease);
+    LeaseTable t;
+    EXPECT_EQ(t.update(*req->lease, 1, req->timestamp), ResponseCode::Accepted);
+    LeaseTable later;
+    EXPECT_EQ(later.update(*req->lease, 1, req->lease->expires + 1), ResponseCode::Rejected);
+  }
+}
+
+}  // namespace
+}  // namespace portal::lease
