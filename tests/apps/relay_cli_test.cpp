@@ -6,6 +6,9 @@
 
 #include "portal/version.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <fstream>
 
 namespace portal {
 namespace {
@@ -72,6 +75,47 @@ TEST(RelayCliPlugins, ReportsRefusedFilesOneLineEach) {
         "/nonexistent/plugins: plugin directory does not exist"}) {
     EXPECT_NE(r.out.find(reason), std::string::npos) << reason << "\n" << r.out;
   }
+}
+
+TEST(RelayCliConfig, PrintsTheEmbeddedDefaultsAndAppliesFlags) {
+  auto r = run_process({bin_path("portal-relay"), "--print-config"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"listeners\": [\"ws://127.0.0.1:4017/relay\", \"tcp://127.0.0.1:4027\"]"),
+            std::string::npos)
+      << r.out;
+  r = run_process({bin_path("portal-relay"), "--listen", "tcp://[::1]:0", "--listen",
+                   "ws://127.0.0.1:0/relay", "--print-config"});
+  EXPECT_NE(r.out.find("\"listeners\": [\"tcp://[::1]:0\", \"ws://127.0.0.1:0/relay\"]"),
+            std::string::npos)
+      << r.out;
+  r = run_process({bin_path("portal-relay"), "--listen", "nonsense", "--print-config"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+}
+
+TEST(RelayCliConfig, CheckConfigNamesFileKeyAndReason) {
+  portal::test::TempDir dir;
+  const auto bad = dir / "bad.json";
+  std::ofstream(bad) << "{\"listeners\": [\"ws://x\"], \"limits\": {\"max_streams_per_lease\": 0}}";
+  auto r = run_process({bin_path("portal-relay"), "--check-config", bad.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find(bad.string() + ": listeners[0]: 'ws://x' is not"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(bad.string() + ": limits.max_streams_per_lease: must be between 1"),
+            std::string::npos)
+      << r.out;
+  const auto broken = dir / "broken.json";
+  std::ofstream(broken) << "{\n  \"log_level\": \"info\"\n  \"mux\": {}\n}\n";
+  r = run_process({bin_path("portal-relay"), "--check-config", broken.string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out.rfind(broken.string() + ":3:3: JSON syntax error", 0), 0u) << r.out;
+  r = run_process({bin_path("portal-relay"), "--check-config", PORTAL_EXAMPLE_CONFIG});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  // A bad --config file refuses to start, naming the problem.
+  r = run_process({bin_path("portal-relay"), "--config", bad.string(), "--print-config"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("listeners[0]"), std::string::npos) << r.err;
 }
 
 }  // namespace

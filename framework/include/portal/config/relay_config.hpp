@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The relay's configuration: compiled-in defaults, a JSON file that overrides them, and precise
+// errors (file, key, reason; line and column for syntax errors). See docs/relay-config.md and
+// config/relay.example.json.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "portal/base/export.hpp"
+
+namespace portal::config {
+
+using Settings = std::map<std::string, std::string, std::less<>>;
+
+struct RelayLimits {
+  std::uint32_t max_leases_per_connection = 64;
+  std::uint32_t max_connections_per_ip = 256;
+  std::uint32_t max_streams_per_lease = 256;
+  std::uint32_t session_idle_timeout_ms = 90'000;  ///< no frame at all (pings count)
+  std::uint32_t spliced_idle_timeout_ms = 0;       ///< 0: none on spliced streams
+  std::uint32_t first_frame_timeout_ms = 10'000;   ///< TCP accept to first yamux frame
+  std::uint32_t max_control_packet = 64 * 1024;    ///< received control packets
+  std::uint32_t drain_timeout_ms = 10'000;         ///< graceful shutdown
+};
+
+struct RelayConfig {
+  std::vector<std::string> listeners{"ws://127.0.0.1:4017/relay", "tcp://127.0.0.1:4027"};
+  std::string mux = "yamux";  ///< a name a mux plugin provides
+  Settings mux_settings;      ///< passed to the mux plugin
+  std::map<std::string, Settings, std::less<>> transport_settings;  ///< by URI scheme
+  std::vector<std::string> plugin_dirs;  ///< empty: <prefix>/lib/portal/plugins
+  Settings plugin_pins;                  ///< plugin file name -> sha256 hex
+  std::string identity_key_file;         ///< empty: a new identity at each start
+  std::vector<std::string> advertise;    ///< RelayInfo.address and page links
+  std::string log_level = "info";        ///< debug, info, warn, error
+  RelayLimits limits;
+};
+
+/// One problem in a config file.
+struct Problem {
+  std::string key;  ///< dotted path, e.g. "limits.max_streams_per_lease"; empty for syntax
+  std::string reason;
+  std::size_t line = 0;    ///< 1-based, for syntax errors (0 otherwise)
+  std::size_t column = 0;  ///< 1-based, for syntax errors
+
+  /// "<file>:<line>:<column>: <reason>" or "<file>: <key>: <reason>".
+  [[nodiscard]] PORTAL_API std::string to_string(std::string_view file) const;
+};
+
+/// Applies the JSON text over `config` (keys not given keep their values). Every problem is
+/// collected; the config is usable only when `problems` comes back empty. Unknown keys, wrong
+/// types, bad URIs and out-of-range numbers are problems. Never throws on the text.
+PORTAL_API void apply_json(std::string_view text, RelayConfig& config,
+                           std::vector<Problem>& problems);
+
+/// The config as JSON (pretty, keys in a fixed order), as `--print-config` shows it.
+[[nodiscard]] PORTAL_API std::string to_json(const RelayConfig& config);
+
+}  // namespace portal::config

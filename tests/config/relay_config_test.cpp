@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "portal/config/relay_config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace portal::config {
+namespace {
+
+std::vector<Problem> apply_text(std::string_view text, RelayConfig& c) {
+  std::vector<Problem> problems;
+  apply_json(text, c, problems);
+  return problems;
+}
+
+TEST(RelayConfig, EmbeddedDefaults) {
+  const RelayConfig c;
+  EXPECT_EQ(c.listeners,
+            (std::vector<std::string>{"ws://127.0.0.1:4017/relay", "tcp://127.0.0.1:4027"}));
+  EXPECT_EQ(c.mux, "yamux");
+  EXPECT_EQ(c.limits.max_leases_per_connection, 64u);
+  EXPECT_EQ(c.limits.max_connections_per_ip, 256u);
+  EXPECT_EQ(c.limits.max_streams_per_lease, 256u);
+  EXPECT_EQ(c.limits.session_idle_timeout_ms, 90'000u);
+  EXPECT_EQ(c.limits.spliced_idle_timeout_ms, 0u);
+  EXPECT_EQ(c.limits.first_frame_timeout_ms, 10'000u);
+  EXPECT_EQ(c.limits.max_control_packet, 65'536u);
+}
+
+// The documented example lists every key with its default: it parses cleanly and changes
+// nothing.
+TEST(RelayConfig, ExampleFileIsValidAndMatchesTheDefaults) {
+  std::ifstream in(PORTAL_EXAMPLE_CONFIG);
+  std::stringstream text;
+  text << in.rdbuf();
+  RelayConfig c;
+  const auto problems = apply_text(text.str(), c);
+  for (const auto& p : problems) ADD_FAILURE() << p.to_string("relay.example.json");
+  EXPECT_EQ(to_json(c), to_json(RelayConfig{}));
+}
+
+TEST(RelayConfig, PrintedConfigReadsBackUnchanged) {
+  RelayConfig c;
+  ASSERT_TRUE(
+      apply_text(
+          R"({"listeners": ["tcp://[::1]:0"], "mux": {"settings": {"max_stream_window": 16777216, "enable_keepalive": false}},
+                       "transports": {"ws": {"max_message_size": "1048576"}}, "advertise": ["wss://relay.example/relay"],
+                       "limits": {"max_streams_per_lease": 9}})",
+          c)
+          .empty());
+  EXPECT_EQ(c.mux_settings.at("max_stream_window"), "16777216");
+  EXPECT_EQ(c.mux_settings.at("enable_keepalive"), "false");
+  EXPECT_EQ(c.transport_settings.at("ws").at("max_message_size"), "1048576");
+  EXPECT_EQ(c.limits.max_streams_per_lease, 9u);
+  RelayConfig again;
+  ASSERT_TRUE(apply_text(to_json(c), again).empty()) << to_json(c);
+  EXPECT_EQ(to_json(again), to_json(c));
+}
+
+TEST(RelayConfig, EveryProblemNamesItsKey) {
+  RelayConfig c;
+  const auto problems =
+      apply_text(R"({"listners": [], "listeners": ["ws://nowhere"], "log_level": "loud",
+    "limits": {"max_streams_per_lease": 0, "max_control_packet": 999999999, "bogus": 1},
+    "mux": {"name": 5}, "plugin_pins": {"x.so": "abc"}})",
+                 c);
+  std::vector<std::string> keys;
+  for (const auto& p : problems) keys.push_back(p.key);
+  const std::vector<std::string> expected{"listners",
+                                          "listeners[0]",
+                                          "log_level",
+                                          "limits.max_streams_per_lease",
+                                          "limits.max_control_packet",
+                                          "limits.bogus",
+                                          "mux.name",
+                                          "plugin_pins.x.so"};
+  EXPECT_EQ(keys, expected);
+  EXPECT_EQ(problems[0].to_string("relay.json"), "relay.json: listners: unknown key");
+}
+
+TEST(RelayConfig, SyntaxErrorsCarryLineAndColumn) {
+  RelayConfig c;
+  const auto problems = apply_text("{\n  \"listeners\": [\"ws://a:1\",]\n}\n", c);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].line, 2u);
+  EXPECT_EQ(problems[0].column, 28u);
+  EXPECT_EQ(problems[0].to_string("f.json").rfind("f.json:2:28: JSON syntax error", 0), 0u)
+      << problems[0].to_string("f.json");
+  EXPECT_EQ(apply_text("[1, 2]", c)[0].reason, "the config must be a JSON object");
+}
+
+}  // namespace
+}  // namespace portal::config
