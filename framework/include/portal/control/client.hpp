@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The client side of the v1 control protocol (portal-v1 §4, §6, §7) as sans-IO cores. One
+// request per stream, as the original SDK does: build a ClientRequest, send its output on a new
+// stream, feed the stream's bytes until done(), read the answer. A lease holder answers the
+// ConnectionRequest the relay forwards on a stream it opens with an IncomingConnection.
+//
+// Call order: send pending_output() and consume_output(n); feed handle_input(bytes) (it
+// consumes bytes only up to the end of the response; for an accepted connection the rest is the
+// relayed end-to-end stream); call handle_eof() when the stream ends. Never throws on peer input.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "portal/base/bytes.hpp"
+#include "portal/base/clock.hpp"
+#include "portal/base/export.hpp"
+#include "portal/base/length_prefixed.hpp"
+#include "portal/base/random.hpp"
+#include "portal/base/result.hpp"
+#include "portal/identity/credential.hpp"
+#include "portal/wire/control.hpp"
+
+namespace portal::control {
+
+/// Errors of the client control cores.
+enum class Errc {
+  ResponseTooLarge = 1,  ///< a response length above the limit
+  UnexpectedPacket,      ///< a packet of another type than the answer expected
+  ClosedWithoutAnswer,   ///< the stream ended before the answer (v1 relays do this on a bad
+                         ///< signature)
+  RandomSourceFailed,    ///< no random bytes for the request nonce
+  InvalidState,          ///< a call out of order
+};
+
+PORTAL_API const boost::system::error_category& control_category() noexcept;
+
+inline base::ErrorCode make_error_code(Errc e) noexcept {
+  return {static_cast<int>(e), control_category()};
+}
+
+/// The largest response a client reads (portal-v1 §4.2: 2^26).
+inline constexpr std::size_t kMaxResponse = wire::kMaxPacketSize;
+/// The nonce size of signed lease requests.
+inline constexpr std::size_t kNonceSize = 12;
+
+/// One request and its answer.
+class PORTAL_API ClientRequest {
+ public:
+  /// RelayInfoRequest; the answer is relay_info().
+  [[nodiscard]] static ClientRequest relay_info();
+  /// LeaseUpdateRequest for `lease` (its identity is set from `self`), signed by `self`, with a
+  /// fresh 12-byte nonce from `random` and `now` as timestamp (§4.8, §6.7).
+  [[nodiscard]] static base::Result<ClientRequest> lease_update(const identity::Credential& self,
+                                                                wire::Lease lease,
+                                                                base::RandomSource& random,
+                                                                base::Clock::SystemTime now);
+  /// LeaseDeleteRequest for `self`'s lease, signed.
+  [[nodiscard]] static base::Result<ClientRequest> lease_delete(const identity::Credential& self,
+                                                                base::RandomSource& random,
+                                                                base::Clock::SystemTime now);
+  /// ConnectionRequest for `lease_id`; `client_identity` is informational (§4.6).
+  [[nodiscard]] static ClientRequest connection(std::string lease_id,
+                                                std::optional<identity::Identity> client_identity);
+
+  [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  void consume_output(std::size_t n) noexcept;
+
+  /// Feeds stream bytes; returns how many were consumed (up to the end of the answer).
+  /// Errors: Errc::ResponseTooLarge, Errc::UnexpectedPacket, wire::Errc (malformed answer).
+  [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes);
+  /// The stream ended. Before the answer: Errc::ClosedWithoutAnswer.
+  void handle_eof() noexcept;
+
+  [[nodiscard]] bool done() const noexcept { return done_; }
+  [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+  /// The answer's code (lease update/delete, connection). Unknown until done().
+  [[nodiscard]] wire::ResponseCode code() const noexcept { return code_; }
+  /// The answer of relay_info(). Present once done().
+  [[nodiscard]] const std::optional<wire::RelayInfo>& relay_info_response() const noexcept {
+    return relay_info_;
+  }
+
+ private:
+  ClientRequest(wire::PacketType request, wire::PacketType answer, base::Bytes payload);
+  base::Result<std::size_t> fail(base::ErrorCode e);
+
+  wire::PacketType answer_;
+  base::Bytes output_;
+  base::LengthPrefixedReader reader_{kMaxResponse};
+  bool done_ = false;
+  base::ErrorCode error_;
+  wire::ResponseCode code_ = wire::ResponseCode::Unknown;
+  std::optional<wire::RelayInfo> relay_info_;
+};
+
+/// The lease holder's side of a stream the relay opened: one forwarded ConnectionRequest, one
+/// answer; after an ACCEPTED answer the stream carries the end-to-end connection (§7).
+class PORTAL_API IncomingConnection {
+ public:
+  /// Feeds stream bytes until the request is complete; returns how many were consumed.
+  /// Errors: Errc::ResponseTooLarge (request above `max_request`), Errc::UnexpectedPacket,
+  /// wire::Errc.
+  [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes);
+  void handle_eof() noexcept;
+
+  [[nodiscard]] bool has_request() const noexcept { return request_.has_value(); }
+  [[nodiscard]] const std::optional<wire::ConnectionRequest>& request() const noexcept {
+    return request_;
+  }
+  [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+
+  /// Queues the answer (ACCEPTED, REJECTED, ...). Errors: Errc::InvalidState before a request.
+  [[nodiscard]] base::Result<void> answer(wire::ResponseCode code);
+  [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  void consume_output(std::size_t n) noexcept;
+
+  /// A forwarded request is small; this bounds what a relay can make us buffer.
+  static constexpr std::size_t kMaxRequest = 64 * 1024;
+
+ private:
+  base::Result<std::size_t> fail(base::ErrorCode e);
+
+  base::LengthPrefixedReader reader_{kMaxRequest};
+  std::optional<wire::ConnectionRequest> request_;
+  base::Bytes output_;
+  bool answered_ = false;
+  base::ErrorCode error_;
+};
+
+}  // namespace portal::control
+
+template <>
+struct boost::system::is_error_code_enum<portal::control::Errc> : std::true_type {};
