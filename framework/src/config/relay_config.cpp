@@ -2,7 +2,6 @@
 #include "portal/config/relay_config.hpp"
 
 #include <boost/json.hpp>
-#include <boost/json/src.hpp>  // Boost.JSON is header-only in 1.81: compiled here, once
 #include <sstream>
 
 #include "portal/transport/transport.hpp"
