@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The relay's side of one control stream (portal-v1 §4.9) as a sans-IO core: it reads packets,
+// verifies signed lease requests, applies the lease table, answers, and hands a connection
+// request to its caller for forwarding (§7). Compatible with v1 clients, stricter than v1:
+// signed requests are checked against a ±30 s clock window and refused when replayed, a bad
+// signature is answered with INVALID_IDENTITY instead of silence, and names follow the SDK rule.
+//
+// Call order: handle_input(bytes, now) consumes packets and stops after a ConnectionRequest for
+// a known lease (state AwaitingForward) or when the stream must close (state Closed, error()
+// says why). Send pending_output() after every call. For a forward: take_forward(), forward it,
+// then answer_forward(code); an ACCEPTED answer makes the stream Spliced: the bytes after it
+// are relayed verbatim.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "portal/base/clock.hpp"
+#include "portal/base/export.hpp"
+#include "portal/base/length_prefixed.hpp"
+#include "portal/base/result.hpp"
+#include "portal/control/client.hpp"
+#include "portal/handshake/replay_cache.hpp"
+#include "portal/identity/credential.hpp"
+#include "portal/lease/lease_table.hpp"
+
+namespace portal::control {
+
+/// What every control stream of one relay shares. References outlive the streams.
+struct RelayContext {
+  lease::LeaseTable& leases;
+  /// (identity ID, nonce) of accepted signed lease requests, entries living timestamp + 30 s.
+  handshake::ReplayCache& replay;
+  const identity::Credential& relay_identity;
+  std::vector<std::string> advertise;       ///< RelayInfo.address
+  std::chrono::seconds max_clock_skew{30};  ///< inclusive
+  std::size_t max_packet = 64 * 1024;       ///< received packets
+};
+
+enum class RelayStreamState { Open, AwaitingForward, Spliced, Closed };
+
+class PORTAL_API RelayControlStream {
+ public:
+  RelayControlStream(RelayContext& context, lease::ConnectionId connection);
+
+  /// Consumes packets from `bytes` and answers them. Returns the bytes consumed.
+  /// Errors (the stream is then Closed): Errc::ResponseTooLarge (a packet above max_packet),
+  /// Errc::UnexpectedPacket (a response type), wire::Errc (malformed packet or message).
+  [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes,
+                                                       base::Clock::SystemTime now);
+
+  [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  void consume_output(std::size_t n) noexcept;
+
+  /// The ConnectionRequest to forward (once, in state AwaitingForward), and the lease it names.
+  [[nodiscard]] std::optional<wire::ConnectionRequest> take_forward();
+  /// The lease holder's answer (or REJECTED when forwarding failed). ACCEPTED splices.
+  /// Errors: Errc::InvalidState outside AwaitingForward.
+  [[nodiscard]] base::Result<void> answer_forward(wire::ResponseCode code);
+
+  [[nodiscard]] RelayStreamState state() const noexcept { return state_; }
+  [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+
+ private:
+  base::Result<std::size_t> close(base::ErrorCode e);
+  void respond(wire::PacketType type, base::Bytes payload);
+  wire::ResponseCode lease_update(base::ByteSpan payload, std::int64_t now);
+  wire::ResponseCode lease_delete(base::ByteSpan payload, std::int64_t now);
+  bool fresh(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp, std::int64_t now,
+             wire::ResponseCode& refusal);
+
+  RelayContext& ctx_;
+  lease::ConnectionId connection_;
+  base::LengthPrefixedReader reader_;
+  base::Bytes output_;
+  std::optional<wire::ConnectionRequest> forward_;
+  bool forward_taken_ = false;
+  RelayStreamState state_ = RelayStreamState::Open;
+  base::ErrorCode error_;
+};
+
+}  // namespace portal::control

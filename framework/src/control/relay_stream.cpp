@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "portal/control/relay_stream.hpp"
+
+#include <algorithm>
+#include <functional>
+
+#include "portal/crypto/ed25519.hpp"
+#include "portal/handshake/messages.hpp"
+#include "portal/lease/name.hpp"
+
+namespace portal::control {
+namespace {
+
+using wire::PacketType;
+using wire::ResponseCode;
+
+// §4.8: the signed data, once the identity inside it is valid and signed it.
+struct Signed {
+  base::Bytes data;
+  bool verified = false;
+};
+
+Signed verify_signed(base::ByteSpan payload,
+                     const std::function<std::optional<identity::Identity>(base::ByteSpan)>& who) {
+  auto sp = handshake::decode_signed_payload(payload);
+  if (!sp) return {};
+  auto id = who(sp->data);
+  Signed out{sp->data, false};
+  out.verified = id && identity::validate(*id) &&
+                 crypto::ed25519_verify(id->public_key, sp->data, sp->signature);
+  return out;
+}
+
+}  // namespace
+
+RelayControlStream::RelayControlStream(RelayContext& context, lease::ConnectionId connection)
+    : ctx_(context), connection_(connection), reader_(context.max_packet) {}
+
+base::Result<std::size_t> RelayControlStream::close(base::ErrorCode e) {
+  if (state_ != RelayStreamState::Closed) {
+    state_ = RelayStreamState::Closed;
+    error_ = e;
+  }
+  return error_;
+}
+
+void RelayControlStream::respond(PacketType type, base::Bytes payload) {
+  const auto wire = wire::encode_packet_wire(wire::Packet{type, std::move(payload)});
+  output_.insert(output_.end(), wire.begin(), wire.end());
+}
+
+void RelayControlStream::consume_output(std::size_t n) noexcept {
+  output_.erase(output_.begin(),
+                output_.begin() + static_cast<std::ptrdiff_t>(std::min(n, output_.size())));
+}
+
+// Clock window and replay, for a verified signed request.
+bool RelayControlStream::fresh(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp,
+                               std::int64_t now, ResponseCode& refusal) {
+  const std::int64_t skew = ctx_.max_clock_skew.count();
+  if (timestamp < now - skew || timestamp > now + skew ||
+      !ctx_.replay.insert(id, nonce, timestamp, now)) {
+    refusal = ResponseCode::Rejected;
+    return false;
+  }
+  return true;
+}
+
+ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64_t now) {
+  std::optional<wire::LeaseUpdateRequest> request;
+  const auto s =
+      verify_signed(payload, [&](base::ByteSpan data) -> std::optional<identity::Identity> {
+        auto r = wire::decode_lease_update_request(data);
+        if (!r || !r->lease || !r->lease->identity) return std::nullopt;
+        request = std::move(*r);
+        return request->lease->identity;
+      });
+  if (!s.verified) return ResponseCode::InvalidIdentity;
+  ResponseCode refusal = ResponseCode::Rejected;
+  if (!fresh(request->lease->identity->id, request->nonce, request->timestamp, now, refusal)) {
+    return refusal;
+  }
+  const std::string& name = request->lease->name;
+  if (name != lease::kUnnamed && !lease::is_valid_name(name)) return ResponseCode::InvalidName;
+  return ctx_.leases.update(*request->lease, connection_, now);
+}
+
+ResponseCode RelayControlStream::lease_delete(base::ByteSpan payload, std::int64_t now) {
+  std::optional<wire::LeaseDeleteRequest> request;
+  const auto s =
+      verify_signed(payload, [&](base::ByteSpan data) -> std::optional<identity::Identity> {
+        auto r = wire::decode_lease_delete_request(data);
+        if (!r || !r->identity) return std::nullopt;
+        request = std::move(*r);
+        return request->identity;
+      });
+  if (!s.verified) return ResponseCode::InvalidIdentity;
+  ResponseCode refusal = ResponseCode::Rejected;
+  if (!fresh(request->identity->id, request->nonce, request->timestamp, now, refusal)) {
+    return refusal;
+  }
+  return ctx_.leases.remove(request->identity->id);
+}
+
+base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
+                                                           base::Clock::SystemTime now_time) {
+  if (state_ == RelayStreamState::Closed) return error_;
+  const std::int64_t now = base::unix_seconds(now_time);
+  std::size_t consumed = 0;
+  while (state_ == RelayStreamState::Open && consumed < bytes.size()) {
+    auto used = reader_.feed(bytes.subspan(consumed));
+    if (!used) {
+      return close(used.error() == base::Errc::LengthTooLarge
+                       ? make_error_code(Errc::ResponseTooLarge)
+                       : used.error());
+    }
+    consumed += *used;
+    if (!reader_.complete()) break;
+    auto packet = wire::decode_packet(reader_.body());
+    reader_.next();
+    if (!packet) return close(packet.error());  // §4.9: malformed → close without an answer
+    switch (packet->type) {
+      case PacketType::RelayInfoRequest: {
+        wire::RelayInfo info;
+        info.identity = ctx_.relay_identity.identity();
+        info.address = ctx_.advertise;
+        for (const auto* e : ctx_.leases.list(now)) info.leases.push_back(e->lease);
+        respond(PacketType::RelayInfoResponse, wire::encode(info));
+        break;
+      }
+      case PacketType::LeaseUpdateRequest:
+        respond(PacketType::LeaseUpdateResponse,
+                wire::encode_response(lease_update(packet->payload, now)));
+        break;
+      case PacketType::LeaseDeleteRequest:
+        respond(PacketType::LeaseDeleteResponse,
+                wire::encode_response(lease_delete(packet->payload, now)));
+        break;
+      case PacketType::ConnectionRequest: {
+        auto request = wire::decode_connection_request(packet->payload);
+        if (!request) return close(request.error());
+        if (ctx_.leases.find(request->lease_id, now) == nullptr) {
+          respond(PacketType::ConnectionResponse,
+                  wire::encode_response(ResponseCode::InvalidIdentity));
+          break;
+        }
+        forward_ = std::move(*request);
+        state_ = RelayStreamState::AwaitingForward;
+        break;
+      }
+      default: return close(Errc::UnexpectedPacket);  // a response type sent to the relay
+    }
+  }
+  return consumed;
+}
+
+std::optional<wire::ConnectionRequest> RelayControlStream::take_forward() {
+  if (state_ != RelayStreamState::AwaitingForward || forward_taken_) return std::nullopt;
+  forward_taken_ = true;
+  return forward_;
+}
+
+base::Result<void> RelayControlStream::answer_forward(ResponseCode code) {
+  if (state_ != RelayStreamState::AwaitingForward) return Errc::InvalidState;
+  respond(PacketType::ConnectionResponse, wire::encode_response(code));
+  forward_.reset();
+  forward_taken_ = false;
+  // §7: on ACCEPTED the stream is spliced and packet processing stops; otherwise the relay may
+  // read further requests on it.
+  state_ = code == ResponseCode::Accepted ? RelayStreamState::Spliced : RelayStreamState::Open;
+  return {};
+}
+
+}  // namespace portal::control

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "portal/control/relay_stream.hpp"
+
+#include <gtest/gtest.h>
+
+#include "portal/base/encoding.hpp"
+#include "portal/handshake/messages.hpp"
+#include "support/vectors.hpp"
+
+namespace portal::control {
+namespace {
+
+using base::Bytes;
+using base::hex_encode;
+using wire::ResponseCode;
+
+constexpr std::int64_t kT = 1'762'473'600;  // the vectors' clock
+
+base::Clock::SystemTime at(std::int64_t t) {
+  return base::Clock::SystemTime{std::chrono::seconds{t}};
+}
+
+struct Relay {
+  boost::json::value doc = test::load_vectors("control_packets.json");
+  identity::Credential relay = *identity::Credential::from_seed(
+      test::from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"));
+  lease::LeaseTable leases;
+  handshake::ReplayCache replay{1024, 30};
+  RelayContext ctx{leases, replay, relay, {"ws://localhost:4017/relay"}};
+
+  Bytes wire(const std::string& name) const {
+    for (const auto& v : doc.at("vectors").as_array()) {
+      if (test::str(v, "name") == name) return test::hex(v, "wire_hex");
+    }
+    throw std::runtime_error("no vector " + name);
+  }
+  // Feeds `input` on a new stream of connection `conn` at `now`; returns what the relay sent.
+  std::string exchange(const Bytes& input, std::int64_t now, lease::ConnectionId conn = 1) {
+    RelayControlStream s(ctx, conn);
+    EXPECT_EQ(s.handle_input(input, at(now)).value(), input.size());
+    return hex_encode(s.pending_output());
+  }
+};
+
+// The control vectors get the answers the spec gives, under the fake clock.
+TEST(RelayControlVectors, LeaseLifecycleUnderTheFakeClock) {
+  Relay r;
+  const auto accepted = hex_encode(r.wire("lease_update_response_accepted"));
+  const auto rejected = hex_encode(r.wire("lease_update_response_rejected"));
+  EXPECT_EQ(r.exchange(r.wire("lease_update_request"), kT), accepted);
+  ASSERT_NE(r.leases.find("OREI3BGAI3ZBNJ6FBEOZANHYEE", kT), nullptr);
+  // The same signed bytes again: a replay, refused (v1 would accept it).
+  EXPECT_EQ(r.exchange(r.wire("lease_update_request"), kT + 5), rejected);
+
+  // RelayInfo lists the lease and the relay's own identity.
+  RelayControlStream info(r.ctx, 2);
+  ASSERT_TRUE(info.handle_input(r.wire("relay_info_request"), at(kT)));
+  ClientRequest reader = ClientRequest::relay_info();
+  ASSERT_TRUE(reader.handle_input(info.pending_output()));
+  ASSERT_TRUE(reader.relay_info_response());
+  EXPECT_EQ(reader.relay_info_response()->identity->id, "UXD2N3JFQH2XMFTUYJRVV3MASE");
+  ASSERT_EQ(reader.relay_info_response()->leases.size(), 1u);
+  EXPECT_EQ(reader.relay_info_response()->leases[0].name, "demo-app");
+
+  // The signed delete (timestamp T+10) removes it; replaying it is refused.
+  EXPECT_EQ(r.exchange(r.wire("lease_delete_request"), kT + 10),
+            hex_encode(r.wire("lease_delete_response_accepted")));
+  EXPECT_EQ(r.leases.size(), 0u);
+  EXPECT_EQ(r.exchange(r.wire("lease_delete_request"), kT + 11),
+            hex_encode(Bytes{0, 0, 0, 6, 0x08, 0x05, 0x12, 0x02, 0x08, 0x06}));  // REJECTED
+}
+
+TEST(RelayControlVectors, SignedRequestsOutsideTheClockWindowAreRejected) {
+  Relay r;
+  const auto rejected = hex_encode(r.wire("lease_update_response_rejected"));
+  EXPECT_EQ(r.exchange(r.wire("lease_update_request"), kT + 31), rejected);
+  EXPECT_EQ(r.exchange(r.wire("lease_update_request"), kT - 31), rejected);
+  // A year later the 2025 request is refused (v1 also refuses it, as expired).
+  EXPECT_EQ(r.exchange(r.wire("lease_update_request"), kT + 365 * 86400), rejected);
+  EXPECT_EQ(r.leases.size(), 0u);
+  // The window is inclusive.
+  EXPECT_EQ(r.exchange(r.wire("lease_update_request"), kT + 30),
+            hex_encode(r.wire("lease_update_response_accepted")));
+}
+
+TEST(RelayControlVectors, ConnectionRequestIsForwardedThenSpliced) {
+  Relay r;
+  ASSERT_EQ(r.exchange(r.wire("lease_update_request"), kT),
+            hex_encode(r.wire("lease_update_response_accepted")));
+  RelayControlStream s(r.ctx, 7);
+  Bytes in = r.wire("connection_request");
+  const std::size_t request = in.size();
+  in.insert(in.end(), {0xaa, 0xbb});  // the dialer's ClientInit, already on its way
+  EXPECT_EQ(s.handle_input(in, at(kT)).value(), request);
+  EXPECT_EQ(s.state(), RelayStreamState::AwaitingForward);
+  auto fwd = s.take_forward();
+  ASSERT_TRUE(fwd);
+  EXPECT_EQ(fwd->lease_id, "OREI3BGAI3ZBNJ6FBEOZANHYEE");
+  // The forwarded request is the dialer's, byte for byte (§7, transcript step 2).
+  EXPECT_EQ(hex_encode(wire::encode_packet_wire(
+                wire::Packet{wire::PacketType::ConnectionRequest, wire::encode(*fwd)})),
+            hex_encode(r.wire("connection_request")));
+  EXPECT_FALSE(s.take_forward());
+  ASSERT_TRUE(s.answer_forward(ResponseCode::Accepted));
+  EXPECT_EQ(hex_encode(s.pending_output()), hex_encode(r.wire("connection_response_accepted")));
+  EXPECT_EQ(s.state(), RelayStreamState::Spliced);
+  EXPECT_EQ(s.handle_input(Bytes{0xaa, 0xbb}, at(kT)).value(), 0u);  // the splice's bytes now
+}
+
+TEST(RelayControlVectors, UnknownLeaseAndRefusedForward) {
+  Relay r;
+  EXPECT_EQ(r.exchange(r.wire("connection_request"), kT),
+            hex_encode(r.wire("connection_response_invalid_identity")));
+  ASSERT_EQ(r.exchange(r.wire("lease_update_request"), kT),
+            hex_encode(r.wire("lease_update_response_accepted")));
+  RelayControlStream s(r.ctx, 3);
+  ASSERT_TRUE(s.handle_input(r.wire("connection_request"), at(kT)));
+  ASSERT_TRUE(s.take_forward());
+  ASSERT_TRUE(s.answer_forward(ResponseCode::Rejected));
+  EXPECT_EQ(hex_encode(s.pending_output()), hex_encode(r.wire("connection_response_rejected")));
+  EXPECT_EQ(s.state(), RelayStreamState::Open);  // the stream may carry another request
+  EXPECT_EQ(s.answer_forward(ResponseCode::Accepted).error(), Errc::InvalidState);
+}
+
+TEST(RelayControl, BadSignatureGetsInvalidIdentityInsteadOfSilence) {
+  Relay r;
+  Bytes tampered = r.wire("lease_update_request");
+  tampered[tampered.size() - 3] ^= 0x01;                        // inside the signature
+  EXPECT_EQ(r.exchange(tampered, kT), "00000006080312020803");  // LEASE_UPDATE_RESPONSE 3
+  EXPECT_EQ(r.leases.size(), 0u);
+}
+
+TEST(RelayControl, NamesFollowTheSdkRule) {
+  Relay r;
+  auto holder = identity::Credential::from_seed(Bytes(32, 8));
+  Bytes draws(24);
+  for (std::size_t i = 0; i < draws.size(); ++i) draws[i] = static_cast<base::Byte>(i);
+  base::ReplayRandom nonces(draws);  // two different 12-byte nonces
+  wire::Lease bad;
+  bad.name = "no spaces";
+  bad.expires = kT + 30;
+  auto request = ClientRequest::lease_update(*holder, bad, nonces, at(kT));
+  EXPECT_EQ(r.exchange(base::to_bytes(request->pending_output()), kT), "00000006080312020804");
+  wire::Lease unnamed;
+  unnamed.name = "(unnamed)";
+  unnamed.expires = kT + 30;
+  auto ok = ClientRequest::lease_update(*holder, unnamed, nonces, at(kT));
+  EXPECT_EQ(r.exchange(base::to_bytes(ok->pending_output()), kT), "00000006080312020801");
+}
+
+// §13.1: each input that crashes the original relay closes this stream (or gets an answer), and
+// the relay keeps serving: a fresh stream works afterwards.
+TEST(RelayControl, MalformedInputsOfSection13CloseTheStreamOnly) {
+  Relay r;
+  const auto packet = [](wire::PacketType t, Bytes payload) {
+    return wire::encode_packet_wire(wire::Packet{t, std::move(payload)});
+  };
+  struct Case {
+    const char* name;
+    Bytes input;
+    std::string answer;  // empty: the stream closes without one
+  };
+  const Case cases[] = {
+      {"length above the limit", Bytes{0x04, 0x00, 0x00, 0x01}, ""},
+      {"lease update without a lease",
+       packet(wire::PacketType::LeaseUpdateRequest,
+              handshake::encode(handshake::SignedPayload{Bytes{}, Bytes(64, 0)})),
+       "00000006080312020803"},
+      {"connection request without client identity",
+       packet(wire::PacketType::ConnectionRequest, wire::encode(wire::ConnectionRequest{"X", {}})),
+       hex_encode(r.wire("connection_response_invalid_identity"))},
+      {"relay info request with a payload",
+       packet(wire::PacketType::RelayInfoRequest, Bytes{0x0a, 0x00}), "*"},
+      {"malformed packet", Bytes{0, 0, 0, 2, 0xff, 0xff}, ""},
+      {"a response type sent to the relay", r.wire("connection_response_accepted"), ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    RelayControlStream s(r.ctx, 9);
+    (void)s.handle_input(c.input, at(kT));
+    if (c.answer.empty()) {
+      EXPECT_EQ(s.state(), RelayStreamState::Closed);
+      EXPECT_TRUE(s.pending_output().empty());
+    } else if (c.answer != "*") {
+      EXPECT_EQ(hex_encode(s.pending_output()), c.answer);
+    } else {
+      EXPECT_FALSE(s.pending_output().empty());  // answered, not crashed
+    }
+  }
+  EXPECT_EQ(r.exchange(r.wire("lease_update_request"), kT),
+            hex_encode(r.wire("lease_update_response_accepted")));
+}
+
+}  // namespace
+}  // namespace portal::control
