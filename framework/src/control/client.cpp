@@ -33,10 +33,6 @@ base::Bytes sign(const identity::Credential& self, base::Bytes data) {
       handshake::SignedPayload{std::move(data), base::Bytes(sig.begin(), sig.end())});
 }
 
-void erase_front(base::Bytes& b, std::size_t n) {
-  b.erase(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(std::min(n, b.size())));
-}
-
 }  // namespace
 
 const boost::system::error_category& control_category() noexcept {
@@ -85,7 +81,7 @@ ClientRequest ClientRequest::connection(std::string lease_id,
       wire::encode(wire::ConnectionRequest{std::move(lease_id), std::move(client_identity)}));
 }
 
-void ClientRequest::consume_output(std::size_t n) noexcept { erase_front(output_, n); }
+void ClientRequest::consume_output(std::size_t n) noexcept { base::erase_front(output_, n); }
 
 base::Result<std::size_t> ClientRequest::fail(base::ErrorCode e) {
   if (!error_) error_ = e;
@@ -152,6 +148,6 @@ base::Result<void> IncomingConnection::answer(wire::ResponseCode code) {
   return {};
 }
 
-void IncomingConnection::consume_output(std::size_t n) noexcept { erase_front(output_, n); }
+void IncomingConnection::consume_output(std::size_t n) noexcept { base::erase_front(output_, n); }
 
 }  // namespace portal::control

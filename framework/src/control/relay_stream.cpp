@@ -49,10 +49,7 @@ void RelayControlStream::respond(PacketType type, base::Bytes payload) {
   output_.insert(output_.end(), wire.begin(), wire.end());
 }
 
-void RelayControlStream::consume_output(std::size_t n) noexcept {
-  output_.erase(output_.begin(),
-                output_.begin() + static_cast<std::ptrdiff_t>(std::min(n, output_.size())));
-}
+void RelayControlStream::consume_output(std::size_t n) noexcept { base::erase_front(output_, n); }
 
 // Clock window and replay, for a verified signed request.
 bool RelayControlStream::fresh(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp,

@@ -147,10 +147,7 @@ base::Result<void> ClientHandshake::start(base::Clock::SystemTime now) {
   return {};
 }
 
-void ClientHandshake::consume_output(std::size_t n) noexcept {
-  output_.erase(output_.begin(),
-                output_.begin() + static_cast<std::ptrdiff_t>(std::min(n, output_.size())));
-}
+void ClientHandshake::consume_output(std::size_t n) noexcept { base::erase_front(output_, n); }
 
 base::Result<std::size_t> ClientHandshake::handle_input(ByteSpan bytes,
                                                         base::Clock::SystemTime now) {
@@ -221,10 +218,7 @@ base::Result<std::size_t> ServerHandshake::fail(base::ErrorCode e) {
   return error_;
 }
 
-void ServerHandshake::consume_output(std::size_t n) noexcept {
-  output_.erase(output_.begin(),
-                output_.begin() + static_cast<std::ptrdiff_t>(std::min(n, output_.size())));
-}
+void ServerHandshake::consume_output(std::size_t n) noexcept { base::erase_front(output_, n); }
 
 base::Result<std::size_t> ServerHandshake::handle_input(ByteSpan bytes,
                                                         base::Clock::SystemTime now) {

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/handshake/messages.hpp"
 
-#include <climits>
-
+#include "detail/protobuf_codec.hpp"
 #include "portal/handshake/errors.hpp"
 #include "rdsec.pb.h"
 
@@ -11,19 +10,6 @@ namespace {
 
 std::string to_string(const base::Bytes& b) { return std::string(base::as_chars(b)); }
 base::Bytes to_bytes(const std::string& s) { return base::to_bytes(base::as_bytes(s)); }
-
-template <class Message>
-bool parse(Message& msg, base::ByteSpan bytes) {
-  return bytes.size() <= static_cast<std::size_t>(INT_MAX) &&
-         msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
-}
-
-template <class Message>
-base::Bytes serialize(const Message& msg) {
-  base::Bytes out(msg.ByteSizeLong());
-  msg.SerializeWithCachedSizesToArray(out.data());
-  return out;
-}
 
 }  // namespace
 
@@ -37,19 +23,19 @@ base::Bytes encode(const InitPayload& p) {
   id->set_public_key(to_string(p.identity.public_key));
   msg.set_alpn(p.alpn);
   msg.set_session_public_key(to_string(p.session_public_key));
-  return serialize(msg);
+  return detail::serialize_message(msg);
 }
 
 base::Bytes encode(const SignedPayload& p) {
   wire::rdsec::SignedPayload msg;
   msg.set_data(to_string(p.data));
   msg.set_signature(to_string(p.signature));
-  return serialize(msg);
+  return detail::serialize_message(msg);
 }
 
 base::Result<InitPayload> decode_init_payload(base::ByteSpan bytes) {
   wire::rdsec::InitPayload msg;
-  if (!parse(msg, bytes)) return Errc::MalformedMessage;
+  if (!detail::parse_message(msg, bytes)) return Errc::MalformedMessage;
   InitPayload p;
   // proto3 enums are open: an unknown value parses and is refused by the version check.
   p.version = static_cast<std::uint32_t>(msg.version());
@@ -64,7 +50,7 @@ base::Result<InitPayload> decode_init_payload(base::ByteSpan bytes) {
 
 base::Result<SignedPayload> decode_signed_payload(base::ByteSpan bytes) {
   wire::rdsec::SignedPayload msg;
-  if (!parse(msg, bytes)) return Errc::MalformedMessage;
+  if (!detail::parse_message(msg, bytes)) return Errc::MalformedMessage;
   return SignedPayload{to_bytes(msg.data()), to_bytes(msg.signature())};
 }
 

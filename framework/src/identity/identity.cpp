@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/identity/identity.hpp"
 
+#include "detail/protobuf_codec.hpp"
 #include "portal/base/encoding.hpp"
 #include "portal/crypto/sha256.hpp"
 #include "rdsec.pb.h"
@@ -36,15 +37,12 @@ base::Bytes encode_identity(const Identity& identity) {
   wire::rdsec::Identity msg;
   msg.set_id(identity.id);
   msg.set_public_key(std::string(base::as_chars(identity.public_key)));
-  base::Bytes out(msg.ByteSizeLong());
-  msg.SerializeWithCachedSizesToArray(out.data());
-  return out;
+  return detail::serialize_message(msg);
 }
 
 base::Result<Identity> decode_identity(base::ByteSpan bytes) {
   wire::rdsec::Identity msg;
-  if (bytes.size() > static_cast<std::size_t>(INT32_MAX) ||
-      !msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  if (!detail::parse_message(msg, bytes)) {
     return Errc::MalformedIdentity;
   }
   Identity out;

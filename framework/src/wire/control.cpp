@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/wire/control.hpp"
 
-#include <climits>
-
 #include "detail/error_category.hpp"
+#include "detail/protobuf_codec.hpp"
 #include "portal/base/length_prefixed.hpp"
 #include "rdverb.pb.h"
 
@@ -20,19 +19,6 @@ const char* describe(Errc e) noexcept {
     case Errc::UnknownPacketType: return "unknown control packet type";
   }
   return nullptr;
-}
-
-template <class Message>
-bool parse(Message& msg, base::ByteSpan bytes) {
-  return bytes.size() <= static_cast<std::size_t>(INT_MAX) &&
-         msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
-}
-
-template <class Message>
-base::Bytes serialize(const Message& msg) {
-  base::Bytes out(msg.ByteSizeLong());
-  msg.SerializeWithCachedSizesToArray(out.data());
-  return out;
 }
 
 std::string text(base::ByteSpan b) { return std::string(base::as_chars(b)); }
@@ -76,7 +62,7 @@ base::Bytes encode(const Packet& packet) {
   pb::Packet msg;
   msg.set_type(static_cast<pb::PacketType>(packet.type));
   msg.set_payload(text(packet.payload));
-  return serialize(msg);
+  return detail::serialize_message(msg);
 }
 
 base::Bytes encode_packet_wire(const Packet& packet) {
@@ -87,7 +73,7 @@ base::Bytes encode_packet_wire(const Packet& packet) {
 
 base::Result<Packet> decode_packet(base::ByteSpan bytes_in) {
   pb::Packet msg;
-  if (!parse(msg, bytes_in)) return Errc::MalformedPacket;
+  if (!detail::parse_message(msg, bytes_in)) return Errc::MalformedPacket;
   const auto type = static_cast<std::uint32_t>(msg.type());
   if (type > static_cast<std::uint32_t>(PacketType::ConnectionResponse)) {
     return Errc::UnknownPacketType;
@@ -101,12 +87,12 @@ base::Bytes encode(const RelayInfo& info) {
   if (info.identity) to_pb(*info.identity, *ri->mutable_identity());
   for (const auto& a : info.address) ri->add_address(a);
   for (const auto& l : info.leases) to_pb(l, *ri->add_leases());
-  return serialize(msg);
+  return detail::serialize_message(msg);
 }
 
 base::Result<RelayInfo> decode_relay_info_response(base::ByteSpan in) {
   pb::RelayInfoResponse msg;
-  if (!parse(msg, in)) return Errc::MalformedMessage;
+  if (!detail::parse_message(msg, in)) return Errc::MalformedMessage;
   RelayInfo out;
   const auto& ri = msg.relay_info();
   if (ri.has_identity()) out.identity = from_pb(ri.identity());
@@ -120,12 +106,12 @@ base::Bytes encode(const LeaseUpdateRequest& request) {
   if (request.lease) to_pb(*request.lease, *msg.mutable_lease());
   msg.set_nonce(text(request.nonce));
   msg.set_timestamp(request.timestamp);
-  return serialize(msg);
+  return detail::serialize_message(msg);
 }
 
 base::Result<LeaseUpdateRequest> decode_lease_update_request(base::ByteSpan in) {
   pb::LeaseUpdateRequest msg;
-  if (!parse(msg, in)) return Errc::MalformedMessage;
+  if (!detail::parse_message(msg, in)) return Errc::MalformedMessage;
   LeaseUpdateRequest out;
   if (msg.has_lease()) out.lease = from_pb(msg.lease());
   out.nonce = bytes(msg.nonce());
@@ -138,12 +124,12 @@ base::Bytes encode(const LeaseDeleteRequest& request) {
   if (request.identity) to_pb(*request.identity, *msg.mutable_identity());
   msg.set_nonce(text(request.nonce));
   msg.set_timestamp(request.timestamp);
-  return serialize(msg);
+  return detail::serialize_message(msg);
 }
 
 base::Result<LeaseDeleteRequest> decode_lease_delete_request(base::ByteSpan in) {
   pb::LeaseDeleteRequest msg;
-  if (!parse(msg, in)) return Errc::MalformedMessage;
+  if (!detail::parse_message(msg, in)) return Errc::MalformedMessage;
   LeaseDeleteRequest out;
   if (msg.has_identity()) out.identity = from_pb(msg.identity());
   out.nonce = bytes(msg.nonce());
@@ -155,12 +141,12 @@ base::Bytes encode(const ConnectionRequest& request) {
   pb::ConnectionRequest msg;
   msg.set_lease_id(request.lease_id);
   if (request.client_identity) to_pb(*request.client_identity, *msg.mutable_client_identity());
-  return serialize(msg);
+  return detail::serialize_message(msg);
 }
 
 base::Result<ConnectionRequest> decode_connection_request(base::ByteSpan in) {
   pb::ConnectionRequest msg;
-  if (!parse(msg, in)) return Errc::MalformedMessage;
+  if (!detail::parse_message(msg, in)) return Errc::MalformedMessage;
   ConnectionRequest out;
   out.lease_id = msg.lease_id();
   if (msg.has_client_identity()) out.client_identity = from_pb(msg.client_identity());
@@ -170,12 +156,12 @@ base::Result<ConnectionRequest> decode_connection_request(base::ByteSpan in) {
 base::Bytes encode_response(ResponseCode code) {
   pb::CodeResponse msg;
   msg.set_code(static_cast<pb::ResponseCode>(code));
-  return serialize(msg);
+  return detail::serialize_message(msg);
 }
 
 base::Result<ResponseCode> decode_response(base::ByteSpan in) {
   pb::CodeResponse msg;
-  if (!parse(msg, in)) return Errc::MalformedMessage;
+  if (!detail::parse_message(msg, in)) return Errc::MalformedMessage;
   return static_cast<ResponseCode>(msg.code());
 }
 

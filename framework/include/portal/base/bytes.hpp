@@ -33,6 +33,11 @@ inline std::string_view as_chars(ByteSpan b) noexcept {
 /// Copies a span into an owned vector.
 inline Bytes to_bytes(ByteSpan b) { return Bytes(b.begin(), b.end()); }
 
+/// Drops the first `n` bytes of `b` (all of them if `n` is larger).
+inline void erase_front(Bytes& b, std::size_t n) noexcept {
+  b.erase(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n < b.size() ? n : b.size()));
+}
+
 /// Compares two spans in time that depends only on their lengths, never on their contents.
 /// Spans of different length compare unequal.
 PORTAL_API bool constant_time_equal(ByteSpan a, ByteSpan b) noexcept;
