@@ -7,6 +7,7 @@
 
 #include "portal/base/encoding.hpp"
 #include "portal/plugin/host.hpp"
+#include "support/plugins.hpp"
 #include "support/vectors.hpp"
 
 namespace portal::cipher {
@@ -25,11 +26,7 @@ class ChaCha20Poly1305 : public ::testing::TestWithParam<Linkage> {
       factory_ = std::shared_ptr<AeadFactory>(&plugins::chacha::factory(), [](AeadFactory*) {});
       return;
     }
-    plugin::HostOptions options;
-    options.directories = {PORTAL_BUILD_PLUGIN_DIR};
-    host_ = std::make_unique<plugin::Host>(options);
-    host_->load_all();
-    for (const auto& r : host_->refusals()) ADD_FAILURE() << r.to_string();
+    host_ = test::load_build_plugins();
     auto p = host_->find_provider(plugin::Kind::Cipher, "chacha20-poly1305");
     ASSERT_TRUE(p);
     EXPECT_EQ((*p)->id(), "portal.cipher.chacha20-poly1305");

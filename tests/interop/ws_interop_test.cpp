@@ -15,6 +15,7 @@
 #include "portal/plugin/host.hpp"
 #include "portal/transport/transport.hpp"
 #include "support/fd_stream.hpp"
+#include "support/plugins.hpp"
 #include "support/process.hpp"
 
 namespace portal::transport {
@@ -29,24 +30,17 @@ const bool kIgnoreSigpipe = [] {
   return true;
 }();
 
-std::shared_ptr<TransportFactory> ws_factory(plugin::Host& host) {
-  host.load_all();
+std::shared_ptr<TransportFactory> ws_factory(const plugin::Host& host) {
   auto f = resolve(host, "ws://127.0.0.1:0/relay");
   EXPECT_TRUE(f);
   return f ? *f : nullptr;
 }
 
-plugin::HostOptions build_plugins() {
-  plugin::HostOptions o;
-  o.directories = {PORTAL_BUILD_PLUGIN_DIR};
-  return o;
-}
-
 // Their client against our server: our side echoes the byte stream; the Python client checks
 // the echo, pings, sends a text message and an oversize one (our limit is 64 KiB here).
 TEST(WebSocketInterop, TheirClientOurServer) {
-  plugin::Host host(build_plugins());
-  auto ws = ws_factory(host);
+  auto host = portal::test::load_build_plugins();
+  auto ws = ws_factory(*host);
   ASSERT_TRUE(ws);
   asio::io_context io;
   auto listener = ws->listen(io.get_executor(), *parse_uri("ws://127.0.0.1:0/relay"),
@@ -89,8 +83,8 @@ TEST(WebSocketInterop, TheirClientOurServer) {
 
 // Our client against their server: their echo re-splits the stream into 1,000-byte messages.
 TEST(WebSocketInterop, OurClientTheirServer) {
-  plugin::Host host(build_plugins());
-  auto ws = ws_factory(host);
+  auto host = portal::test::load_build_plugins();
+  auto ws = ws_factory(*host);
   ASSERT_TRUE(ws);
   asio::io_context io;
   auto [child, control] = portal::test::spawn_with_stream(

@@ -11,6 +11,7 @@
 
 #include "portal/crypto/sha256.hpp"
 #include "portal/plugin/host.hpp"
+#include "support/plugins.hpp"
 #include "support/scale.hpp"
 
 namespace portal::transport {
@@ -23,10 +24,7 @@ using namespace std::chrono_literals;
 class TcpTransport : public ::testing::Test {
  protected:
   void SetUp() override {
-    plugin::HostOptions options;
-    options.directories = {PORTAL_BUILD_PLUGIN_DIR};
-    host_ = std::make_unique<plugin::Host>(options);
-    host_->load_all();
+    host_ = portal::test::load_build_plugins();
     auto f = resolve(*host_, "tcp://127.0.0.1:0");
     ASSERT_TRUE(f) << f.error().message();
     tcp_ = *f;

@@ -18,6 +18,7 @@
 #include "portal/crypto/sha256.hpp"
 #include "portal/mux/mux.hpp"
 #include "portal/plugin/host.hpp"
+#include "support/plugins.hpp"
 #include "support/process.hpp"
 #include "support/scale.hpp"
 
@@ -31,10 +32,7 @@ using namespace std::chrono_literals;
 class WebSocketTransport : public ::testing::Test {
  protected:
   void SetUp() override {
-    plugin::HostOptions options;
-    options.directories = {PORTAL_BUILD_PLUGIN_DIR};
-    host_ = std::make_unique<plugin::Host>(options);
-    host_->load_all();
+    host_ = portal::test::load_build_plugins();
     auto f = resolve(*host_, "ws://127.0.0.1:0/relay");
     ASSERT_TRUE(f) << f.error().message();
     ws_ = *f;

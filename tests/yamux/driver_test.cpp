@@ -12,6 +12,7 @@
 #include "portal/crypto/sha256.hpp"
 #include "portal/plugin/host.hpp"
 #include "portal/stream/memory_pipe.hpp"
+#include "support/plugins.hpp"
 #include "support/scale.hpp"
 #include "yamux/helpers.hpp"
 
@@ -25,10 +26,7 @@ using namespace std::chrono_literals;
 class YamuxDriver : public ::testing::Test {
  protected:
   void SetUp() override {
-    plugin::HostOptions options;
-    options.directories = {PORTAL_BUILD_PLUGIN_DIR};
-    host_ = std::make_unique<plugin::Host>(options);
-    host_->load_all();
+    host_ = portal::test::load_build_plugins();
     auto p = host_->find_provider(plugin::Kind::Mux, "yamux");
     ASSERT_TRUE(p);
     ASSERT_EQ((*p)->id(), "portal.mux.yamux");
