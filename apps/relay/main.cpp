@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// portal-relay: the relay server. This build reports its version, lists plugins and loads,
-// checks and prints its configuration; the serving loop arrives with the relay issue.
+// portal-relay: the relay server. Embedded defaults unless --config FILE; flags override the
+// config; one `listening <uri>` line per listener on stdout; logs on stderr; SIGINT/SIGTERM
+// drain and exit 0.
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include <fstream>
 #include <iostream>
@@ -8,7 +14,9 @@
 
 #include "../common/cli_main.hpp"
 #include "portal/config/relay_config.hpp"
+#include "portal/base/log.hpp"
 #include "portal/plugin/host.hpp"
+#include "portal/relay/relay.hpp"
 #include "portal/transport/transport.hpp"
 #include "portal/version.hpp"
 
@@ -45,6 +53,62 @@ int list_plugins(const std::vector<std::string>& dirs) {
   }
   for (const auto& r : host.refusals()) std::cout << "refused " << r.to_string() << '\n';
   return host.refusals().empty() ? 0 : 1;
+}
+
+portal::base::LogLevel level_of(const std::string& name) {
+  using portal::base::LogLevel;
+  if (name == "debug") return LogLevel::Debug;
+  if (name == "warn") return LogLevel::Warn;
+  if (name == "error") return LogLevel::Error;
+  return LogLevel::Info;
+}
+
+int serve(const config::RelayConfig& cfg) {
+  namespace asio = boost::asio;
+  namespace relay = portal::relay;
+  using portal::base::LogLevel;
+  portal::base::set_log_level(level_of(cfg.log_level));
+  std::string error;
+  auto assembly = relay::assemble(cfg, error);
+  if (!assembly) throw UsageError(error);
+  for (const auto& w : assembly->warnings) {
+    portal::base::log(LogLevel::Warn, "plugin", "refused " + w);
+  }
+  const std::string id = assembly->identity->id();
+  if (assembly->ephemeral_identity) {
+    portal::base::log(LogLevel::Info, "relay",
+                      "identity " + id +
+                          " (ephemeral: no identity_key_file configured, a new one each start)");
+  } else {
+    portal::base::log(LogLevel::Info, "relay",
+                      "identity " + id + " from " + cfg.identity_key_file);
+  }
+  asio::io_context io(1);
+  relay::Relay server(io.get_executor(), std::move(*assembly->identity), assembly->options);
+  const auto bound = relay::listen_all(server, *assembly, io.get_executor(), error);
+  if (!error.empty()) throw UsageError("cannot listen on " + error);
+  for (const auto& uri : bound) std::cout << "listening " << uri.to_string() << '\n';
+  std::cout.flush();
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  const auto drain = std::chrono::milliseconds(cfg.limits.drain_timeout_ms);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    portal::base::log(LogLevel::Info, "relay",
+                      std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    // A second signal stops at once.
+    signals.async_wait([&](const boost::system::error_code& e2, int) {
+      if (!e2) io.stop();
+    });
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> {
+          co_await server.shutdown(drain);
+          io.stop();
+        },
+        asio::detached);
+  });
+  io.run();
+  return 0;
 }
 
 }  // namespace
@@ -118,9 +182,6 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (list) return list_plugins(cfg.plugin_dirs);
-    throw UsageError(
-        "the relay server is not implemented in this build yet; --version, --list-plugins, "
-        "--print-config and --check-config are available",
-        2);
+    return serve(cfg);
   });
 }

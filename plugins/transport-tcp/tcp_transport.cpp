@@ -62,6 +62,9 @@ class TcpStream final : public stream::ByteStream {
   TcpStream(tcp::socket socket, const Options& options)
       : c_(std::make_shared<Connection>(std::move(socket), options.idle_timeout)) {
     boost::system::error_code ec;
+    const auto remote = c_->socket.remote_endpoint(ec);
+    if (!ec) peer_.address = remote.address().to_string();
+    peer_.connected_at = Clock::now();
     c_->socket.set_option(tcp::no_delay(options.nodelay), ec);
     c_->socket.set_option(asio::socket_base::keep_alive(options.keepalive), ec);
     if (options.idle_timeout.count() > 0) {
@@ -101,9 +104,11 @@ class TcpStream final : public stream::ByteStream {
   }
 
   void close() noexcept override { c_->close(); }
+  stream::PeerInfo peer_info() const override { return peer_; }
 
  private:
   std::shared_ptr<Connection> c_;
+  stream::PeerInfo peer_;
 };
 
 class TcpListener final : public transport::Listener {

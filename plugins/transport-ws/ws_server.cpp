@@ -104,6 +104,7 @@ Response route(ListenerState& s, const Request& req, std::string_view path) {
 }
 
 asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, tcp::socket socket) {
+  const auto connected_at = std::chrono::steady_clock::now();
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer(s->options.max_request_bytes);
   for (;;) {
@@ -145,7 +146,7 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, tcp::socket socket
         beast::get_lowest_layer(*ws).socket().close(ignored);
         co_return;
       }
-      s->pending.push_back(make_ws_stream(std::move(ws), s->options));
+      s->pending.push_back(make_ws_stream(std::move(ws), s->options, connected_at));
       s->ready.notify();
       co_return;
     }

@@ -14,8 +14,16 @@ namespace websocket = beast::websocket;
 
 class WsStream final : public stream::ByteStream {
  public:
-  WsStream(std::unique_ptr<WebSocket> ws, const Options& options)
-      : ws_(std::move(ws)), max_write_(options.max_write_message) {}
+  WsStream(std::unique_ptr<WebSocket> ws, const Options& options,
+           std::chrono::steady_clock::time_point connected_at)
+      : ws_(std::move(ws)), max_write_(options.max_write_message) {
+    beast::error_code ec;
+    const auto remote = beast::get_lowest_layer(*ws_).socket().remote_endpoint(ec);
+    if (!ec) peer_.address = remote.address().to_string();
+    peer_.connected_at = connected_at;
+  }
+
+  stream::PeerInfo peer_info() const override { return peer_; }
 
   asio::any_io_executor get_executor() override { return ws_->get_executor(); }
 
@@ -63,6 +71,7 @@ class WsStream final : public stream::ByteStream {
  private:
   std::unique_ptr<WebSocket> ws_;
   std::size_t max_write_;
+  stream::PeerInfo peer_;
 };
 
 }  // namespace
@@ -88,9 +97,10 @@ void configure(WebSocket& ws, const Options& options, bool server) {
   }
 }
 
-std::unique_ptr<stream::ByteStream> make_ws_stream(std::unique_ptr<WebSocket> ws,
-                                                   const Options& options) {
-  return std::make_unique<WsStream>(std::move(ws), options);
+std::unique_ptr<stream::ByteStream> make_ws_stream(
+    std::unique_ptr<WebSocket> ws, const Options& options,
+    std::chrono::steady_clock::time_point connected_at) {
+  return std::make_unique<WsStream>(std::move(ws), options, connected_at);
 }
 
 }  // namespace portal::plugins::ws

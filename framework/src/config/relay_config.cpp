@@ -124,6 +124,8 @@ void apply_limits(const json::value& v, RelayLimits& l, Reader& r) {
       if (r.uint32(value, key, l.max_control_packet, 1024) && l.max_control_packet > (1u << 26)) {
         r.problem(key, "must be at most 67108864 (the v1 maximum)");
       }
+    } else if (k == "forward_timeout_ms") {
+      r.uint32(value, key, l.forward_timeout_ms, 1);
     } else if (k == "drain_timeout_ms") {
       r.uint32(value, key, l.drain_timeout_ms, 0);
     } else {
@@ -266,6 +268,7 @@ std::string to_json(const RelayConfig& c) {
     << "    \"spliced_idle_timeout_ms\": " << l.spliced_idle_timeout_ms << ",\n"
     << "    \"first_frame_timeout_ms\": " << l.first_frame_timeout_ms << ",\n"
     << "    \"max_control_packet\": " << l.max_control_packet << ",\n"
+    << "    \"forward_timeout_ms\": " << l.forward_timeout_ms << ",\n"
     << "    \"drain_timeout_ms\": " << l.drain_timeout_ms << "\n"
     << "  }\n}\n";
   return o.str();

@@ -49,6 +49,10 @@ void RelayControlStream::respond(PacketType type, base::Bytes payload) {
   output_.insert(output_.end(), wire.begin(), wire.end());
 }
 
+void RelayControlStream::observe(PacketType request, ResponseCode code) const {
+  if (ctx_.on_answer) ctx_.on_answer(request, code);
+}
+
 void RelayControlStream::consume_output(std::size_t n) noexcept { base::erase_front(output_, n); }
 
 // Clock window and replay, for a verified signed request.
@@ -123,22 +127,28 @@ base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
         info.address = ctx_.advertise;
         for (const auto* e : ctx_.leases.list(now)) info.leases.push_back(e->lease);
         respond(PacketType::RelayInfoResponse, wire::encode(info));
+        observe(PacketType::RelayInfoRequest, ResponseCode::Accepted);
         break;
       }
-      case PacketType::LeaseUpdateRequest:
-        respond(PacketType::LeaseUpdateResponse,
-                wire::encode_response(lease_update(packet->payload, now)));
+      case PacketType::LeaseUpdateRequest: {
+        const auto code = lease_update(packet->payload, now);
+        respond(PacketType::LeaseUpdateResponse, wire::encode_response(code));
+        observe(PacketType::LeaseUpdateRequest, code);
         break;
-      case PacketType::LeaseDeleteRequest:
-        respond(PacketType::LeaseDeleteResponse,
-                wire::encode_response(lease_delete(packet->payload, now)));
+      }
+      case PacketType::LeaseDeleteRequest: {
+        const auto code = lease_delete(packet->payload, now);
+        respond(PacketType::LeaseDeleteResponse, wire::encode_response(code));
+        observe(PacketType::LeaseDeleteRequest, code);
         break;
+      }
       case PacketType::ConnectionRequest: {
         auto request = wire::decode_connection_request(packet->payload);
         if (!request) return close(request.error());
         if (ctx_.leases.find(request->lease_id, now) == nullptr) {
           respond(PacketType::ConnectionResponse,
                   wire::encode_response(ResponseCode::InvalidIdentity));
+          observe(PacketType::ConnectionRequest, ResponseCode::InvalidIdentity);
           break;
         }
         forward_ = std::move(*request);
@@ -160,6 +170,7 @@ std::optional<wire::ConnectionRequest> RelayControlStream::take_forward() {
 base::Result<void> RelayControlStream::answer_forward(ResponseCode code) {
   if (state_ != RelayStreamState::AwaitingForward) return Errc::InvalidState;
   respond(PacketType::ConnectionResponse, wire::encode_response(code));
+  observe(PacketType::ConnectionRequest, code);
   forward_.reset();
   forward_taken_ = false;
   // §7: on ACCEPTED the stream is spliced and packet processing stops; otherwise the relay may

@@ -26,6 +26,7 @@ ResponseCode LeaseTable::update(const wire::Lease& lease, ConnectionId connectio
   auto existing = entries_.find(id);
   const bool moves = existing == entries_.end() || existing->second.connection != connection;
   if (moves && count(connection) >= limits_.max_leases_per_connection) {
+    ++limit_refusals_;
     return ResponseCode::Rejected;
   }
   // §6.3 rule 4: store or replace, bound to the connection this update arrived on.

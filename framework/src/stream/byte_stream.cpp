@@ -5,4 +5,6 @@ namespace portal::stream {
 
 ByteStream::~ByteStream() = default;
 
+PeerInfo ByteStream::peer_info() const { return {}; }
+
 }  // namespace portal::stream

@@ -26,6 +26,7 @@ struct RelayLimits {
   std::uint32_t spliced_idle_timeout_ms = 0;       ///< 0: none on spliced streams
   std::uint32_t first_frame_timeout_ms = 10'000;   ///< TCP accept to first yamux frame
   std::uint32_t max_control_packet = 64 * 1024;    ///< received control packets
+  std::uint32_t forward_timeout_ms = 30'000;       ///< lease holder's answer to a forward
   std::uint32_t drain_timeout_ms = 10'000;         ///< graceful shutdown
 };
 

@@ -68,6 +68,10 @@ class PORTAL_API ClientRequest {
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
   void consume_output(std::size_t n) noexcept;
 
+  /// Lowers the largest answer accepted (default kMaxResponse); a relay reading a lease
+  /// holder's ConnectionResponse uses its control-packet limit. Call before handle_input.
+  void set_max_response(std::size_t max) noexcept { reader_ = base::LengthPrefixedReader{max}; }
+
   /// Feeds stream bytes; returns how many were consumed (up to the end of the answer).
   /// Errors: Errc::ResponseTooLarge, Errc::UnexpectedPacket, wire::Errc (malformed answer).
   [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes);

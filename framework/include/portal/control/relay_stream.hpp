@@ -14,6 +14,7 @@
 // are relayed verbatim.
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,6 +39,8 @@ struct RelayContext {
   std::vector<std::string> advertise;       ///< RelayInfo.address
   std::chrono::seconds max_clock_skew{30};  ///< inclusive
   std::size_t max_packet = 64 * 1024;       ///< received packets
+  /// Called with each answered request and its code (RelayInfo: ACCEPTED), for metrics.
+  std::function<void(wire::PacketType request, wire::ResponseCode code)> on_answer{};
 };
 
 enum class RelayStreamState { Open, AwaitingForward, Spliced, Closed };
@@ -67,6 +70,7 @@ class PORTAL_API RelayControlStream {
  private:
   base::Result<std::size_t> close(base::ErrorCode e);
   void respond(wire::PacketType type, base::Bytes payload);
+  void observe(wire::PacketType request, wire::ResponseCode code) const;
   wire::ResponseCode lease_update(base::ByteSpan payload, std::int64_t now);
   wire::ResponseCode lease_delete(base::ByteSpan payload, std::int64_t now);
   bool fresh(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp, std::int64_t now,

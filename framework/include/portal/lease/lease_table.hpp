@@ -70,6 +70,8 @@ class PORTAL_API LeaseTable {
   /// Leases currently bound to `connection`.
   [[nodiscard]] std::size_t count(ConnectionId connection) const;
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+  /// Updates refused because the connection held the maximum number of leases (for metrics).
+  [[nodiscard]] std::uint64_t limit_refusals() const noexcept { return limit_refusals_; }
 
  private:
   void unbind(const Entry& e);
@@ -77,6 +79,7 @@ class PORTAL_API LeaseTable {
   Limits limits_;
   std::map<std::string, Entry, std::less<>> entries_;  // by identity ID
   std::unordered_map<ConnectionId, std::size_t> per_connection_;
+  std::uint64_t limit_refusals_ = 0;
 };
 
 }  // namespace portal::lease

@@ -4,13 +4,23 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <cstddef>
+#include <string>
 
 #include "portal/base/bytes.hpp"
 #include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
 
 namespace portal::stream {
+
+/// Who is at the other end of a network stream, for limits and logs.
+struct PeerInfo {
+  std::string address;  ///< the remote IP address as text; empty when there is none (pipes)
+  /// When the underlying connection was accepted or established (before any upgrade); the
+  /// epoch value when unknown.
+  std::chrono::steady_clock::time_point connected_at{};
+};
 
 /// An ordered, reliable, bidirectional byte stream driven by Asio coroutines: a TCP or WebSocket
 /// connection, a yamux stream, an in-memory pipe, or a secure stream on top of any of them.
@@ -37,6 +47,10 @@ class PORTAL_API ByteStream {
 
   /// Half-close: no more writes; the peer reads end-of-stream after the data already written.
   virtual boost::asio::awaitable<base::Result<void>> async_shutdown_write() = 0;
+
+  /// The remote end of the underlying connection. The default knows nothing (in-memory
+  /// streams); network transports override it.
+  [[nodiscard]] virtual PeerInfo peer_info() const;
 
   /// Aborts both directions now; outstanding operations complete with an error. Idempotent.
   virtual void close() noexcept = 0;

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "portal/client/control.hpp"
+
+#include <array>
+
+#include "portal/stream/prefixed_stream.hpp"
+
+namespace portal::client {
+namespace {
+
+namespace asio = boost::asio;
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+asio::awaitable<base::Result<void>> flush(stream::ByteStream& s, base::ByteSpan out) {
+  if (out.empty()) co_return base::Result<void>{};
+  co_return co_await s.async_write(out);
+}
+
+}  // namespace
+
+asio::awaitable<base::Result<void>> run_request(stream::ByteStream& stream,
+                                                control::ClientRequest& request,
+                                                base::Bytes* leftover) {
+  const base::Bytes out = base::to_bytes(request.pending_output());
+  if (auto w = co_await flush(stream, out); !w) co_return w.error();
+  request.consume_output(out.size());
+  std::array<base::Byte, kReadChunk> buffer{};
+  while (!request.done()) {
+    auto n = co_await stream.async_read_some(buffer);
+    if (!n) co_return n.error();
+    if (*n == 0) {
+      request.handle_eof();
+      break;
+    }
+    const base::ByteSpan got(buffer.data(), *n);
+    auto used = request.handle_input(got);
+    if (!used) co_return used.error();
+    if (leftover != nullptr && *used < got.size()) {
+      leftover->insert(leftover->end(), got.begin() + static_cast<std::ptrdiff_t>(*used),
+                       got.end());
+    }
+  }
+  if (request.error()) co_return request.error();
+  co_return base::Result<void>{};
+}
+
+asio::awaitable<base::Result<wire::RelayInfo>> relay_info(mux::Session& session) {
+  auto s = co_await session.async_open();
+  if (!s) co_return s.error();
+  auto request = control::ClientRequest::relay_info();
+  auto r = co_await run_request(**s, request);
+  (*s)->close();
+  if (!r) co_return r.error();
+  co_return *request.relay_info_response();
+}
+
+namespace {
+
+asio::awaitable<base::Result<wire::ResponseCode>> signed_request(
+    mux::Session& session, base::Result<control::ClientRequest> request) {
+  if (!request) co_return request.error();
+  auto s = co_await session.async_open();
+  if (!s) co_return s.error();
+  auto r = co_await run_request(**s, *request);
+  (void)co_await (*s)->async_shutdown_write();
+  (*s)->close();
+  if (!r) co_return r.error();
+  co_return request->code();
+}
+
+}  // namespace
+
+asio::awaitable<base::Result<wire::ResponseCode>> update_lease(mux::Session& session,
+                                                               const identity::Credential& self,
+                                                               wire::Lease lease,
+                                                               base::RandomSource& random,
+                                                               const base::Clock& clock) {
+  co_return co_await signed_request(
+      session, control::ClientRequest::lease_update(self, std::move(lease), random,
+                                                    clock.system_now()));
+}
+
+asio::awaitable<base::Result<wire::ResponseCode>> delete_lease(mux::Session& session,
+                                                               const identity::Credential& self,
+                                                               base::RandomSource& random,
+                                                               const base::Clock& clock) {
+  co_return co_await signed_request(
+      session, control::ClientRequest::lease_delete(self, random, clock.system_now()));
+}
+
+asio::awaitable<base::Result<Dialed>> request_connection(
+    mux::Session& session, std::string lease_id,
+    std::optional<identity::Identity> client_identity) {
+  auto s = co_await session.async_open();
+  if (!s) co_return s.error();
+  auto request =
+      control::ClientRequest::connection(std::move(lease_id), std::move(client_identity));
+  base::Bytes leftover;
+  auto r = co_await run_request(**s, request, &leftover);
+  if (!r) {
+    (*s)->close();
+    co_return r.error();
+  }
+  Dialed out;
+  out.code = request.code();
+  if (out.code == wire::ResponseCode::Accepted) {
+    out.stream = stream::make_prefixed_stream(std::move(*s), std::move(leftover));
+  } else {
+    (*s)->close();
+  }
+  co_return out;
+}
+
+asio::awaitable<base::Result<Incoming>> read_incoming(std::unique_ptr<stream::ByteStream> s) {
+  Incoming in;
+  std::array<base::Byte, kReadChunk> buffer{};
+  while (!in.core.has_request()) {
+    auto n = co_await s->async_read_some(buffer);
+    if (!n) {
+      s->close();
+      co_return n.error();
+    }
+    if (*n == 0) {
+      in.core.handle_eof();
+      s->close();
+      co_return in.core.error() ? in.core.error()
+                                : make_error_code(control::Errc::ClosedWithoutAnswer);
+    }
+    const base::ByteSpan got(buffer.data(), *n);
+    auto used = in.core.handle_input(got);
+    if (!used) {
+      s->close();
+      co_return used.error();
+    }
+    in.leftover.insert(in.leftover.end(), got.begin() + static_cast<std::ptrdiff_t>(*used),
+                       got.end());
+  }
+  in.request = *in.core.request();
+  in.stream = std::move(s);
+  co_return in;
+}
+
+asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> answer_incoming(
+    Incoming in, wire::ResponseCode code) {
+  if (auto a = in.core.answer(code); !a) co_return a.error();
+  const base::Bytes out = base::to_bytes(in.core.pending_output());
+  auto w = co_await in.stream->async_write(out);
+  if (!w) {
+    in.stream->close();
+    co_return w.error();
+  }
+  in.core.consume_output(out.size());
+  if (code != wire::ResponseCode::Accepted) {
+    (void)co_await in.stream->async_shutdown_write();
+    in.stream->close();
+    co_return std::unique_ptr<stream::ByteStream>{};
+  }
+  co_return stream::make_prefixed_stream(std::move(in.stream), std::move(in.leftover));
+}
+
+}  // namespace portal::client

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "relay/http.hpp"
+
+#include <boost/json.hpp>
+
+#include <sstream>
+
+#include "portal/version.hpp"
+#include "portal/wire/control.hpp"
+
+namespace portal::relay {
+namespace {
+
+namespace json = boost::json;
+using transport::HttpRequest;
+using transport::HttpResponse;
+
+std::string_view path_of(const HttpRequest& req) {
+  std::string_view t = req.target;
+  return t.substr(0, t.find('?'));
+}
+
+bool readable(const HttpRequest& req) {
+  return req.method.empty() || req.method == "GET" || req.method == "HEAD";
+}
+
+HttpResponse not_allowed() {
+  HttpResponse r{405, "text/plain; charset=utf-8", "method not allowed\n", {}};
+  r.headers.emplace_back("Allow", "GET, HEAD");
+  return r;
+}
+
+HttpResponse json_response(const json::value& v) {
+  HttpResponse r{200, "application/json", json::serialize(v), {}};
+  r.body.push_back('\n');
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+const char* type_name(std::uint32_t t) {
+  switch (static_cast<wire::PacketType>(t)) {
+    case wire::PacketType::RelayInfoRequest: return "relay_info";
+    case wire::PacketType::LeaseUpdateRequest: return "lease_update";
+    case wire::PacketType::LeaseDeleteRequest: return "lease_delete";
+    case wire::PacketType::ConnectionRequest: return "connection";
+    default: return "other";
+  }
+}
+
+const char* code_name(std::uint32_t c) {
+  switch (static_cast<wire::ResponseCode>(c)) {
+    case wire::ResponseCode::Unknown: return "unknown";
+    case wire::ResponseCode::Accepted: return "accepted";
+    case wire::ResponseCode::InvalidExpires: return "invalid_expires";
+    case wire::ResponseCode::InvalidIdentity: return "invalid_identity";
+    case wire::ResponseCode::InvalidName: return "invalid_name";
+    case wire::ResponseCode::InvalidAlpn: return "invalid_alpn";
+    case wire::ResponseCode::Rejected: return "rejected";
+  }
+  return "other";
+}
+
+json::array strings(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+
+void metric(std::ostringstream& o, const char* name, const char* type, const char* help) {
+  o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+}
+
+std::string duration(std::int64_t seconds) {
+  if (seconds < 0) return "-";
+  if (seconds < 120) return std::to_string(seconds) + " s";
+  if (seconds < 7200) return std::to_string(seconds / 60) + " min";
+  return std::to_string(seconds / 3600) + " h";
+}
+
+}  // namespace
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string label_escape(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool hidden(const std::string& metadata) {
+  if (metadata.empty()) return false;
+  boost::system::error_code ec;
+  const json::value v = json::parse(metadata, ec);
+  if (ec || !v.is_object()) return false;
+  const auto* hide = v.as_object().if_contains("hide");
+  return hide != nullptr && hide->is_bool() && hide->as_bool();
+}
+
+HttpResponse http_healthz(const HttpView&, const HttpRequest& req) {
+  if (!readable(req)) return not_allowed();
+  return HttpResponse{200, "application/json", "{\"status\":\"ok\"}", {}};
+}
+
+HttpResponse http_metrics(const HttpView& v, const HttpRequest& req) {
+  if (!readable(req)) return not_allowed();
+  std::ostringstream o;
+  metric(o, "portal_leases", "gauge", "Leases in the table.");
+  o << "portal_leases " << v.stats.leases << '\n';
+  metric(o, "portal_connections", "gauge", "Open relay connections (mux sessions).");
+  o << "portal_connections " << v.stats.connections << '\n';
+  metric(o, "portal_connections_total", "counter", "Relay connections accepted.");
+  o << "portal_connections_total " << v.stats.connections_total << '\n';
+  metric(o, "portal_relayed_streams", "gauge", "Spliced streams now.");
+  o << "portal_relayed_streams " << v.stats.relayed_streams << '\n';
+  metric(o, "portal_relayed_streams_total", "counter", "Streams spliced.");
+  o << "portal_relayed_streams_total " << v.stats.relayed_streams_total << '\n';
+  metric(o, "portal_relayed_bytes_total", "counter", "Bytes relayed, by direction.");
+  o << "portal_relayed_bytes_total{direction=\"to_holder\"} " << v.stats.bytes_to_holder << '\n';
+  o << "portal_relayed_bytes_total{direction=\"to_dialer\"} " << v.stats.bytes_to_dialer << '\n';
+  metric(o, "portal_requests_total", "counter", "Control requests answered, by type and result.");
+  for (const auto& [key, n] : v.answers) {
+    o << "portal_requests_total{type=\"" << type_name(key.first) << "\",result=\""
+      << code_name(key.second) << "\"} " << n << '\n';
+  }
+  metric(o, "portal_control_errors_total", "counter",
+         "Control streams closed on malformed input, by reason.");
+  for (const auto& [reason, n] : v.control_errors) {
+    o << "portal_control_errors_total{reason=\"" << label_escape(reason) << "\"} " << n << '\n';
+  }
+  metric(o, "portal_refusals_total", "counter", "Refusals by limit.");
+  for (const auto& [limit, n] : v.refusals) {
+    o << "portal_refusals_total{limit=\"" << label_escape(limit) << "\"} " << n << '\n';
+  }
+  metric(o, "portal_plugin_info", "gauge", "Loaded plugins.");
+  for (const auto& p : v.plugins) {
+    o << "portal_plugin_info{id=\"" << label_escape(p.id) << "\",kind=\"" << label_escape(p.kind)
+      << "\",version=\"" << label_escape(p.version) << "\"} 1\n";
+  }
+  metric(o, "portal_build_info", "gauge", "This relay's version.");
+  o << "portal_build_info{version=\"" << label_escape(kVersion) << "\",wire=\""
+    << label_escape(kWireProtocol) << "\"} 1\n";
+  metric(o, "portal_uptime_seconds", "gauge", "Seconds since the relay started.");
+  o << "portal_uptime_seconds " << v.uptime_seconds << '\n';
+  return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", o.str(), {}};
+}
+
+HttpResponse http_api_leases(const HttpView& v, const HttpRequest& req) {
+  if (!readable(req)) return not_allowed();
+  json::array leases;
+  for (const auto& l : v.leases) {
+    if (hidden(l.metadata)) continue;
+    leases.push_back(json::object{{"id", l.id},
+                                  {"name", l.name},
+                                  {"alpn", strings(l.alpn)},
+                                  {"expires", l.expires},
+                                  {"ttl", l.expires - v.now},
+                                  {"last_seen", l.last_seen},
+                                  {"metadata", l.metadata},
+                                  {"connection", l.connection},
+                                  {"relayed_streams", l.relayed_streams}});
+  }
+  return json_response(json::object{{"leases", std::move(leases)}});
+}
+
+HttpResponse http_api_relay(const HttpView& v, const HttpRequest& req) {
+  if (!readable(req)) return not_allowed();
+  json::array plugins;
+  for (const auto& p : v.plugins) {
+    plugins.push_back(json::object{{"id", p.id}, {"kind", p.kind}, {"version", p.version}});
+  }
+  return json_response(json::object{{"id", v.relay_id},
+                                    {"version", kVersion},
+                                    {"wire_protocol", kWireProtocol},
+                                    {"advertise", strings(v.advertise)},
+                                    {"listeners", strings(v.listeners)},
+                                    {"leases", v.stats.leases},
+                                    {"connections", v.stats.connections},
+                                    {"relayed_streams", v.stats.relayed_streams},
+                                    {"uptime_seconds", v.uptime_seconds},
+                                    {"plugins", std::move(plugins)}});
+}
+
+HttpResponse http_index(const HttpView& v, const HttpRequest& req) {
+  if (path_of(req) != "/") return HttpResponse{404, "text/plain; charset=utf-8", "not found\n", {}};
+  if (!readable(req)) return not_allowed();
+  std::ostringstream o;
+  o << "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+       "<meta name=\"viewport\" content=\"width=device-width\">"
+       "<title>Portal relay</title><style>"
+       "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+       "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
+       "code{font-size:.9em}</style></head><body>\n"
+    << "<h1>Portal relay</h1>\n<p>Relay ID <code>" << html_escape(v.relay_id) << "</code> · "
+    << html_escape(kVersion) << "</p>\n";
+  if (!v.advertise.empty()) {
+    o << "<p>Addresses:";
+    for (const auto& a : v.advertise) o << " <code>" << html_escape(a) << "</code>";
+    o << "</p>\n";
+  }
+  std::size_t shown = 0;
+  std::ostringstream rows;
+  for (const auto& l : v.leases) {
+    if (hidden(l.metadata)) continue;
+    ++shown;
+    std::string alpn;
+    for (const auto& a : l.alpn) alpn += (alpn.empty() ? "" : ", ") + a;
+    rows << "<tr><td>" << (l.name.empty() ? "(unnamed)" : html_escape(l.name)) << "</td><td><code>"
+         << html_escape(l.id) << "</code></td><td>" << html_escape(alpn) << "</td><td>"
+         << duration(l.expires - v.now) << "</td><td>" << duration(v.now - l.last_seen)
+         << " ago</td></tr>\n";
+  }
+  o << "<h2>Leases (" << shown << ")</h2>\n";
+  if (shown == 0) {
+    o << "<p>No leases.</p>\n";
+  } else {
+    o << "<table><tr><th>Name</th><th>ID</th><th>ALPN</th><th>Expires in</th><th>Last seen</th>"
+         "</tr>\n"
+      << rows.str() << "</table>\n";
+  }
+  o << "</body></html>\n";
+  return HttpResponse{200, "text/html; charset=utf-8", o.str(), {}};
+}
+
+}  // namespace portal::relay

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The relay's HTTP surface (rendering only): /healthz, /metrics, /, /api/leases, /api/relay.
+// Every function renders a snapshot; none touches the relay's state.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "portal/relay/relay.hpp"
+#include "portal/transport/transport.hpp"
+
+namespace portal::relay {
+
+/// A snapshot of what the pages show.
+struct HttpView {
+  struct LeaseRow {
+    std::string id;
+    std::string name;
+    std::vector<std::string> alpn;
+    std::int64_t expires = 0;
+    std::int64_t last_seen = 0;
+    std::string metadata;
+    std::uint64_t connection = 0;
+    std::size_t relayed_streams = 0;
+  };
+  std::string relay_id;
+  std::vector<std::string> advertise;
+  std::vector<std::string> listeners;
+  std::int64_t now = 0;
+  std::int64_t uptime_seconds = 0;
+  std::vector<LeaseRow> leases;  ///< unexpired, by ID
+  Stats stats;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> answers;
+  std::map<std::string, std::uint64_t> refusals;
+  std::map<std::string, std::uint64_t> control_errors;
+  std::vector<PluginInfo> plugins;
+};
+
+transport::HttpResponse http_healthz(const HttpView& view, const transport::HttpRequest& req);
+transport::HttpResponse http_metrics(const HttpView& view, const transport::HttpRequest& req);
+transport::HttpResponse http_api_leases(const HttpView& view, const transport::HttpRequest& req);
+transport::HttpResponse http_api_relay(const HttpView& view, const transport::HttpRequest& req);
+transport::HttpResponse http_index(const HttpView& view, const transport::HttpRequest& req);
+
+/// HTML text escaping (&, <, >, ", ').
+std::string html_escape(std::string_view text);
+/// A Prometheus label value escaped (\\, ", newline).
+std::string label_escape(std::string_view text);
+/// Whether the lease's metadata asks to be hidden from public listings (`"hide": true`).
+bool hidden(const std::string& metadata);
+
+}  // namespace portal::relay

@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "portal/relay/relay.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <map>
+#include <unordered_map>
+
+#include "portal/base/log.hpp"
+#include "portal/client/control.hpp"
+#include "portal/control/relay_stream.hpp"
+#include "portal/handshake/replay_cache.hpp"
+#include "portal/lease/lease_table.hpp"
+#include "relay/http.hpp"
+
+namespace portal::relay {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using Steady = std::chrono::steady_clock;
+using wire::PacketType;
+using wire::ResponseCode;
+
+namespace {
+
+constexpr std::size_t kControlReadChunk = 8 * 1024;
+/// A yamux frame header: fewer bytes than this within the first-frame timeout is no frame.
+constexpr std::uint64_t kFirstFrameBytes = 12;
+
+void rlog(base::LogLevel level, const std::string& message) {
+  base::log(level, "relay", message);
+}
+
+std::string describe(const base::ErrorCode& e) { return e ? e.message() : "end of stream"; }
+
+// What a session's transport received, for the first-frame and idle timeouts.
+struct Activity {
+  std::uint64_t received = 0;
+  Steady::time_point last{};
+};
+
+// The transport stream with its reads recorded. Any byte is part of a mux frame, so "no byte
+// for T" is "no frame for T" (pings included).
+class ActivityStream final : public stream::ByteStream {
+ public:
+  ActivityStream(std::unique_ptr<stream::ByteStream> inner, std::shared_ptr<Activity> activity)
+      : inner_(std::move(inner)), activity_(std::move(activity)) {}
+
+  asio::any_io_executor get_executor() override { return inner_->get_executor(); }
+  asio::awaitable<base::Result<std::size_t>> async_read_some(base::MutableByteSpan b) override {
+    auto n = co_await inner_->async_read_some(b);
+    if (n && *n > 0) {
+      activity_->received += *n;
+      activity_->last = Steady::now();
+    }
+    co_return n;
+  }
+  asio::awaitable<base::Result<void>> async_write(base::ByteSpan d) override {
+    co_return co_await inner_->async_write(d);
+  }
+  asio::awaitable<base::Result<void>> async_shutdown_write() override {
+    co_return co_await inner_->async_shutdown_write();
+  }
+  stream::PeerInfo peer_info() const override { return inner_->peer_info(); }
+  void close() noexcept override { inner_->close(); }
+
+ private:
+  std::unique_ptr<stream::ByteStream> inner_;
+  std::shared_ptr<Activity> activity_;
+};
+
+}  // namespace
+
+// One relay connection: a transport plus its mux session.
+struct Connection {
+  Connection(lease::ConnectionId i, asio::any_io_executor ex) : id(i), watchdog(std::move(ex)) {}
+  lease::ConnectionId id;
+  std::string address;
+  std::string scheme;
+  Steady::time_point connected_at;
+  std::shared_ptr<mux::Session> session;
+  std::shared_ptr<Activity> activity;
+  asio::steady_timer watchdog;
+  bool closed = false;
+};
+
+// The outcome of forwarding a ConnectionRequest to the lease holder.
+struct Forward {
+  ResponseCode code = ResponseCode::Rejected;
+  std::shared_ptr<stream::ByteStream> stream;
+  base::Bytes leftover;
+};
+
+struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
+  Impl(asio::any_io_executor executor, identity::Credential id, Options options)
+      : ex(std::move(executor)),
+        identity(std::move(id)),
+        o(std::move(options)),
+        clock(o.clock != nullptr ? *o.clock : base::SystemClock::instance()),
+        leases(lease::Limits{o.limits.max_leases_per_connection}),
+        replay(o.replay_capacity, 30),
+        ctx{leases, replay, identity, o.advertise, std::chrono::seconds{30},
+            o.limits.max_control_packet, {}},
+        sweep_timer(ex),
+        started(Steady::now()) {
+    ctx.on_answer = [this](PacketType request, ResponseCode code) {
+      ++answers[{static_cast<std::uint32_t>(request), static_cast<std::uint32_t>(code)}];
+    };
+  }
+
+  asio::any_io_executor ex;
+  identity::Credential identity;
+  Options o;
+  const base::Clock& clock;
+  lease::LeaseTable leases;
+  handshake::ReplayCache replay;
+  control::RelayContext ctx;
+  asio::steady_timer sweep_timer;
+  Steady::time_point started;
+  std::vector<std::unique_ptr<transport::Listener>> listeners;
+  std::vector<transport::Uri> uris;
+  std::map<lease::ConnectionId, std::shared_ptr<Connection>> conns;
+  std::unordered_map<std::string, std::size_t> per_ip;
+  std::unordered_map<std::string, std::size_t> streams_per_lease;
+  lease::ConnectionId next_id = 1;
+  bool stopping = false;
+  bool sweeping = false;
+
+  // Metrics.
+  Stats counters;
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> answers;  // (type, code)
+  std::map<std::string, std::uint64_t> refusals;                             // by limit
+  std::map<std::string, std::uint64_t> control_errors;                       // by reason
+
+  std::int64_t now_unix() const { return base::unix_seconds(clock.system_now()); }
+
+  void refuse(const std::string& limit, const std::string& what) {
+    ++refusals[limit];
+    rlog(base::LogLevel::Warn, what + " (limit " + limit + ")");
+  }
+
+  void start_sweeper() {
+    if (sweeping) return;
+    sweeping = true;
+    asio::co_spawn(ex, sweep_loop(shared_from_this()), asio::detached);
+  }
+
+  static asio::awaitable<void> sweep_loop(std::shared_ptr<Impl> self) {
+    while (!self->stopping) {
+      self->sweep_timer.expires_after(self->o.sweep_interval);
+      (void)co_await self->sweep_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (self->stopping) break;
+      const auto now = self->now_unix();
+      for (const auto& id : self->leases.sweep(now)) {
+        rlog(base::LogLevel::Info, "lease " + id + " expired");
+      }
+    }
+  }
+
+  static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, transport::Listener* l,
+                                           std::string scheme) {
+    for (;;) {
+      auto s = co_await l->async_accept();
+      if (self->stopping) {
+        if (s) (*s)->close();
+        co_return;
+      }
+      if (!s) {
+        if (s.error() == transport::Errc::Closed) co_return;
+        rlog(base::LogLevel::Warn, "accept on " + l->local_uri().to_string() +
+                                      " failed: " + s.error().message());
+        // A persistent error (no file descriptors left) must not spin.
+        asio::steady_timer pause(self->ex, std::chrono::milliseconds(100));
+        (void)co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      self->admit(std::move(*s), scheme);
+    }
+  }
+
+  void admit(std::unique_ptr<stream::ByteStream> s, const std::string& scheme) {
+    const auto peer = s->peer_info();
+    auto& count = per_ip[peer.address];
+    if (count >= o.limits.max_connections_per_ip) {
+      refuse("connections_per_ip",
+             "connection from " + peer.address + " via " + scheme + " refused: " +
+                 std::to_string(count) + " connections from that address");
+      s->close();
+      return;
+    }
+    auto c = std::make_shared<Connection>(next_id++, ex);
+    c->address = peer.address;
+    c->scheme = scheme;
+    c->connected_at =
+        peer.connected_at == Steady::time_point{} ? Steady::now() : peer.connected_at;
+    c->activity = std::make_shared<Activity>();
+    c->activity->last = c->connected_at;
+    auto session = o.mux->create(std::make_unique<ActivityStream>(std::move(s), c->activity),
+                                 mux::Role::Server, o.mux_settings);
+    if (!session) {
+      rlog(base::LogLevel::Error,
+          "conn=" + std::to_string(c->id) + ": mux session failed: " + session.error().message());
+      return;
+    }
+    c->session = std::move(*session);
+    ++count;
+    conns.emplace(c->id, c);
+    ++counters.connections_total;
+    rlog(base::LogLevel::Info, "conn=" + std::to_string(c->id) + " opened from " +
+                                  (c->address.empty() ? "(local)" : c->address) + " via " +
+                                  scheme);
+    auto self = shared_from_this();
+    asio::co_spawn(ex, serve_connection(self, c), asio::detached);
+    asio::co_spawn(ex, watch(self, c), asio::detached);
+  }
+
+  static asio::awaitable<void> serve_connection(std::shared_ptr<Impl> self,
+                                                std::shared_ptr<Connection> c) {
+    for (;;) {
+      auto st = co_await c->session->async_accept();
+      if (!st) break;
+      asio::co_spawn(self->ex, control_stream(self, c, std::move(*st)), asio::detached);
+    }
+    const auto reason = co_await c->session->async_wait_closed();
+    self->drop(*c, reason);
+  }
+
+  void drop(Connection& c, const base::ErrorCode& reason) {
+    if (c.closed) return;
+    c.closed = true;
+    c.watchdog.cancel();
+    c.session->close();
+    const auto dropped = leases.drop_connection(c.id);
+    for (const auto& id : dropped) {
+      rlog(base::LogLevel::Info,
+          "lease " + id + " dropped: conn=" + std::to_string(c.id) + " closed");
+    }
+    if (auto it = per_ip.find(c.address); it != per_ip.end() && --it->second == 0) {
+      per_ip.erase(it);
+    }
+    rlog(base::LogLevel::Info, "conn=" + std::to_string(c.id) + " closed: " + describe(reason));
+    conns.erase(c.id);
+  }
+
+  // First-frame and session idle timeouts.
+  static asio::awaitable<void> watch(std::shared_ptr<Impl> self, std::shared_ptr<Connection> c) {
+    const auto& l = self->o.limits;
+    c->watchdog.expires_at(c->connected_at + std::chrono::milliseconds(l.first_frame_timeout_ms));
+    (void)co_await c->watchdog.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (c->closed) co_return;
+    if (c->activity->received < kFirstFrameBytes) {
+      self->refuse("first_frame_timeout", "conn=" + std::to_string(c->id) +
+                                              " closed: no mux frame within " +
+                                              std::to_string(l.first_frame_timeout_ms) + " ms");
+      c->session->close();
+      co_return;
+    }
+    const auto idle = std::chrono::milliseconds(l.session_idle_timeout_ms);
+    for (;;) {
+      c->watchdog.expires_at(c->activity->last + idle);
+      (void)co_await c->watchdog.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (c->closed) co_return;
+      if (Steady::now() >= c->activity->last + idle) {
+        self->refuse("session_idle_timeout", "conn=" + std::to_string(c->id) +
+                                                 " closed: no frame for " +
+                                                 std::to_string(l.session_idle_timeout_ms) + " ms");
+        c->session->close();
+        co_return;
+      }
+    }
+  }
+
+  static asio::awaitable<bool> flush(stream::ByteStream& s, control::RelayControlStream& core) {
+    const auto out = core.pending_output();
+    if (out.empty()) co_return true;
+    const std::size_t n = out.size();
+    auto w = co_await s.async_write(out);
+    if (!w) co_return false;
+    core.consume_output(n);
+    co_return true;
+  }
+
+  void control_error(lease::ConnectionId id, const base::ErrorCode& e) {
+    std::string reason = "malformed";
+    if (e == control::Errc::ResponseTooLarge) {
+      reason = "too_large";
+      ++refusals["control_packet_size"];
+    } else if (e == control::Errc::UnexpectedPacket) {
+      reason = "unexpected_packet";
+    }
+    ++control_errors[reason];
+    rlog(base::LogLevel::Warn, "conn=" + std::to_string(id) +
+                                  ": control stream closed: " + e.message());
+  }
+
+  static asio::awaitable<void> control_stream(std::shared_ptr<Impl> self,
+                                              std::shared_ptr<Connection> c,
+                                              std::unique_ptr<stream::ByteStream> st) {
+    std::shared_ptr<stream::ByteStream> s1(std::move(st));
+    control::RelayControlStream core(self->ctx, c->id);
+    base::Bytes pending;
+    std::vector<base::Byte> buffer(kControlReadChunk);
+    bool graceful = true;
+    for (;;) {
+      if (pending.empty()) {
+        auto n = co_await s1->async_read_some(buffer);
+        if (!n || *n == 0) {
+          graceful = n.has_value();
+          break;
+        }
+        pending.assign(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*n));
+      }
+      auto used = core.handle_input(pending, self->clock.system_now());
+      base::erase_front(pending, used ? *used : pending.size());
+      if (!co_await flush(*s1, core)) {
+        graceful = false;
+        break;
+      }
+      if (core.state() == control::RelayStreamState::Closed) {
+        self->control_error(c->id, core.error());
+        graceful = false;
+        break;
+      }
+      if (core.state() != control::RelayStreamState::AwaitingForward) continue;
+      auto request = core.take_forward();
+      auto fwd = co_await self->forward(*c, *request);
+      (void)core.answer_forward(fwd.code);
+      if (!co_await flush(*s1, core)) {
+        if (fwd.stream) fwd.stream->close();
+        graceful = false;
+        break;
+      }
+      if (fwd.code == ResponseCode::Accepted) {
+        co_await self->splice(c->id, request->lease_id, s1, std::move(pending), fwd.stream,
+                              std::move(fwd.leftover));
+        co_return;
+      }
+    }
+    if (graceful && !self->stopping) (void)co_await s1->async_shutdown_write();
+    s1->close();
+  }
+
+  asio::awaitable<Forward> forward(const Connection& dialer, const wire::ConnectionRequest& req) {
+    auto self = shared_from_this();
+    const std::string& lease_id = req.lease_id;
+    const auto* entry = leases.find(lease_id, now_unix());
+    if (entry == nullptr) co_return Forward{ResponseCode::InvalidIdentity, nullptr, {}};
+    auto it = conns.find(entry->connection);
+    if (it == conns.end() || it->second->closed) {
+      co_return Forward{ResponseCode::InvalidIdentity, nullptr, {}};
+    }
+    auto holder = it->second;
+    const std::string tag = "conn=" + std::to_string(dialer.id) + " → lease " + lease_id;
+    if (streams_per_lease[lease_id] >= o.limits.max_streams_per_lease) {
+      refuse("streams_per_lease", tag + " refused: " + std::to_string(streams_per_lease[lease_id]) +
+                                      " relayed streams");
+      co_return Forward{ResponseCode::Rejected, nullptr, {}};
+    }
+    auto opened = co_await holder->session->async_open();
+    if (!opened) {
+      rlog(base::LogLevel::Info, tag + ": cannot open a stream to the holder: " +
+                                    opened.error().message());
+      co_return Forward{ResponseCode::Rejected, nullptr, {}};
+    }
+    std::shared_ptr<stream::ByteStream> s2(std::move(*opened));
+    auto request = control::ClientRequest::connection(lease_id, req.client_identity);
+    request.set_max_response(o.limits.max_control_packet);
+    // The holder must answer in time; the timer closes the stream otherwise.
+    auto timer = std::make_shared<asio::steady_timer>(
+        ex, std::chrono::milliseconds(o.limits.forward_timeout_ms));
+    auto timed_out = std::make_shared<bool>(false);
+    asio::co_spawn(
+        ex,
+        [](std::shared_ptr<asio::steady_timer> t, std::shared_ptr<stream::ByteStream> s,
+           std::shared_ptr<bool> flag) -> asio::awaitable<void> {
+          auto [ec] = co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
+          if (!ec) {
+            *flag = true;
+            s->close();
+          }
+        }(timer, s2, timed_out),
+        asio::detached);
+    Forward out;
+    auto r = co_await client::run_request(*s2, request, &out.leftover);
+    timer->cancel();
+    if (!r) {
+      rlog(base::LogLevel::Info,
+          tag + ": holder gave no answer: " +
+              (*timed_out ? "timed out after " + std::to_string(o.limits.forward_timeout_ms) + " ms"
+                          : r.error().message()));
+      s2->close();
+      co_return Forward{ResponseCode::Rejected, nullptr, {}};
+    }
+    out.code = request.code();
+    if (out.code != ResponseCode::Accepted) {
+      s2->close();
+      co_return Forward{out.code, nullptr, {}};
+    }
+    if (holder->closed || streams_per_lease[lease_id] >= o.limits.max_streams_per_lease) {
+      if (!holder->closed) {
+        refuse("streams_per_lease", tag + " refused after the holder accepted");
+      }
+      s2->close();
+      co_return Forward{ResponseCode::Rejected, nullptr, {}};
+    }
+    out.stream = std::move(s2);
+    co_return out;
+  }
+
+  static asio::awaitable<void> pump(std::shared_ptr<Impl> self,
+                                    std::shared_ptr<stream::ByteStream> from,
+                                    std::shared_ptr<stream::ByteStream> to, base::Bytes prefix,
+                                    bool to_holder, std::shared_ptr<Steady::time_point> last) {
+    auto& counter = to_holder ? self->counters.bytes_to_holder : self->counters.bytes_to_dialer;
+    if (!prefix.empty()) {
+      if (!co_await to->async_write(prefix)) {
+        from->close();
+        to->close();
+        co_return;
+      }
+      counter += prefix.size();
+    }
+    std::vector<base::Byte> buffer(self->o.splice_chunk);
+    for (;;) {
+      auto n = co_await from->async_read_some(buffer);
+      if (!n) break;
+      if (*n == 0) {
+        // §7: a half-close travels end to end; the other direction goes on.
+        if (co_await to->async_shutdown_write()) co_return;
+        break;
+      }
+      if (!co_await to->async_write(base::ByteSpan(buffer.data(), *n))) break;
+      counter += *n;
+      *last = Steady::now();
+    }
+    from->close();
+    to->close();
+  }
+
+  static asio::awaitable<void> splice_idle(std::shared_ptr<Impl> self,
+                                           std::shared_ptr<asio::steady_timer> timer,
+                                           std::shared_ptr<stream::ByteStream> a,
+                                           std::shared_ptr<stream::ByteStream> b,
+                                           std::shared_ptr<Steady::time_point> last) {
+    const auto idle = std::chrono::milliseconds(self->o.limits.spliced_idle_timeout_ms);
+    for (;;) {
+      timer->expires_at(*last + idle);
+      auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      if (Steady::now() >= *last + idle) {
+        self->refuse("spliced_idle_timeout", "relayed stream closed: idle");
+        a->close();
+        b->close();
+        co_return;
+      }
+    }
+  }
+
+  asio::awaitable<void> splice(lease::ConnectionId dialer, std::string lease_id,
+                               std::shared_ptr<stream::ByteStream> s1, base::Bytes p1,
+                               std::shared_ptr<stream::ByteStream> s2, base::Bytes p2) {
+    auto self = shared_from_this();
+    ++streams_per_lease[lease_id];
+    ++counters.relayed_streams;
+    ++counters.relayed_streams_total;
+    rlog(base::LogLevel::Debug,
+        "conn=" + std::to_string(dialer) + " spliced to lease " + lease_id);
+    auto last = std::make_shared<Steady::time_point>(Steady::now());
+    std::shared_ptr<asio::steady_timer> idle;
+    if (o.limits.spliced_idle_timeout_ms > 0) {
+      idle = std::make_shared<asio::steady_timer>(ex);
+      asio::co_spawn(ex, splice_idle(self, idle, s1, s2, last), asio::detached);
+    }
+    co_await (pump(self, s1, s2, std::move(p1), true, last) &&
+              pump(self, s2, s1, std::move(p2), false, last));
+    if (idle) idle->cancel();
+    s1->close();
+    s2->close();
+    --counters.relayed_streams;
+    if (auto it = streams_per_lease.find(lease_id); it != streams_per_lease.end() &&
+                                                    --it->second == 0) {
+      streams_per_lease.erase(it);
+    }
+  }
+
+  void close_all() {
+    stopping = true;
+    sweep_timer.cancel();
+    for (auto& l : listeners) l->close();
+    // Copy: drop() erases from the map.
+    std::vector<std::shared_ptr<Connection>> all;
+    for (auto& [id, c] : conns) all.push_back(c);
+    for (auto& c : all) {
+      c->watchdog.cancel();
+      c->session->close();
+    }
+  }
+
+  HttpView view() const;
+};
+
+Relay::Relay(asio::any_io_executor executor, identity::Credential identity, Options options)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(identity), std::move(options))) {}
+
+Relay::~Relay() { impl_->close_all(); }
+
+const std::string& Relay::id() const noexcept { return impl_->identity.id(); }
+
+transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
+  auto* l = listener.get();
+  const auto uri = l->local_uri();
+  std::weak_ptr<Impl> weak = impl_;
+  // The HTTP surface, where the transport speaks HTTP (ws://); plain TCP refuses routes.
+  auto route = [weak](auto render) {
+    return [weak, render](const transport::HttpRequest& req) -> transport::HttpResponse {
+      auto self = weak.lock();
+      if (!self) return transport::HttpResponse{503, "text/plain; charset=utf-8", "stopping\n", {}};
+      return render(self->view(), req);
+    };
+  };
+  (void)l->add_http_route("/healthz", route(&http_healthz));
+  (void)l->add_http_route("/metrics", route(&http_metrics));
+  (void)l->add_http_route("/api/leases", route(&http_api_leases));
+  (void)l->add_http_route("/api/relay", route(&http_api_relay));
+  (void)l->add_http_route("/", route(&http_index));
+  impl_->uris.push_back(uri);
+  impl_->listeners.push_back(std::move(listener));
+  impl_->start_sweeper();
+  asio::co_spawn(impl_->ex, Impl::accept_loop(impl_, l, uri.scheme), asio::detached);
+  return uri;
+}
+
+asio::awaitable<void> Relay::shutdown(std::chrono::milliseconds drain) {
+  auto self = impl_;
+  if (self->stopping) co_return;
+  self->stopping = true;
+  self->sweep_timer.cancel();
+  for (auto& l : self->listeners) l->close();
+  rlog(base::LogLevel::Info, "shutting down: draining " + std::to_string(self->conns.size()) +
+                                " connections for up to " + std::to_string(drain.count()) +
+                                " ms");
+  for (auto& [id, c] : self->conns) {
+    asio::co_spawn(
+        self->ex,
+        [](std::shared_ptr<mux::Session> s, std::chrono::milliseconds d) -> asio::awaitable<void> {
+          (void)co_await s->async_drain(d);
+        }(c->session, drain),
+        asio::detached);
+  }
+  asio::steady_timer tick(self->ex);
+  const auto deadline = Steady::now() + drain + std::chrono::milliseconds(500);
+  while (!self->conns.empty() && Steady::now() < deadline) {
+    tick.expires_after(std::chrono::milliseconds(20));
+    (void)co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  self->close_all();
+  // Let the connection coroutines see their sessions end.
+  const auto last = Steady::now() + std::chrono::milliseconds(500);
+  while (!self->conns.empty() && Steady::now() < last) {
+    tick.expires_after(std::chrono::milliseconds(10));
+    (void)co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  rlog(base::LogLevel::Info, "stopped");
+}
+
+Stats Relay::stats() const {
+  Stats s = impl_->counters;
+  s.leases = impl_->leases.size();
+  s.connections = impl_->conns.size();
+  return s;
+}
+
+HttpView Relay::Impl::view() const {
+  HttpView v;
+  v.relay_id = identity.id();
+  v.advertise = o.advertise;
+  for (const auto& u : uris) v.listeners.push_back(u.to_string());
+  v.now = now_unix();
+  v.uptime_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(Steady::now() - started).count();
+  for (const auto* e : leases.list(v.now)) {
+    HttpView::LeaseRow row;
+    row.id = e->lease.identity ? e->lease.identity->id : std::string();
+    row.name = e->lease.name;
+    row.alpn = e->lease.alpn;
+    row.expires = e->lease.expires;
+    row.last_seen = e->last_seen;
+    row.metadata = e->lease.metadata;
+    row.connection = e->connection;
+    if (auto it = streams_per_lease.find(row.id); it != streams_per_lease.end()) {
+      row.relayed_streams = it->second;
+    }
+    v.leases.push_back(std::move(row));
+  }
+  v.stats = counters;
+  v.stats.leases = leases.size();
+  v.stats.connections = conns.size();
+  v.answers = answers;
+  v.refusals = refusals;
+  v.refusals["leases_per_connection"] += leases.limit_refusals();
+  v.control_errors = control_errors;
+  v.plugins = o.plugins;
+  return v;
+}
+
+std::string Relay::metrics_text() const {
+  return http_metrics(impl_->view(), transport::HttpRequest{}).body;
+}
+std::string Relay::leases_json() const {
+  return http_api_leases(impl_->view(), transport::HttpRequest{}).body;
+}
+std::string Relay::relay_json() const {
+  return http_api_relay(impl_->view(), transport::HttpRequest{}).body;
+}
+std::string Relay::lease_page() const {
+  return http_index(impl_->view(), transport::HttpRequest{"GET", "/", {}}).body;
+}
+
+}  // namespace portal::relay
