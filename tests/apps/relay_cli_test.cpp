@@ -41,12 +41,22 @@ TEST(RelayCli, UnknownFlagIsOneLineError) {
   EXPECT_EQ(r.out, "");
 }
 
-// Until the relay server lands, running without --version says so plainly and fails.
-TEST(RelayCli, ServerNotYetAvailableIsAnHonestError) {
-  const auto r = run_process({bin_path("portal-relay")});
-  EXPECT_EQ(r.exit_code, 2);
+// Without plugins the relay cannot assemble its stack: one clear line, exit 1, no port opened.
+TEST(RelayCli, MissingPluginsAreOneClearError) {
+  portal::test::TempDir empty;
+  const auto r = run_process({bin_path("portal-relay"), "--plugin-dir", empty.path().string(),
+                              "--listen", "tcp://127.0.0.1:0"});
+  EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(lines(r.err), 1u) << r.err;
-  EXPECT_NE(r.err.find("not implemented"), std::string::npos);
+  EXPECT_NE(r.err.find("no mux plugin provides 'yamux'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+// A listener whose scheme no plugin provides is named with the plugin directories searched.
+TEST(RelayCli, UnknownListenerSchemeIsNamed) {
+  const auto r = run_process({bin_path("portal-relay"), "--listen", "quic://127.0.0.1:0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no transport plugin provides 'quic'"), std::string::npos) << r.err;
 }
 
 // Done-when of the plugin issue: from the build tree, with no --plugin-dir, the default folder

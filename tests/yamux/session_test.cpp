@@ -164,6 +164,32 @@ TEST(YamuxSession, SplitPayloadSignalsReadableForEachPart) {
   }
 }
 
+// Regression (found by the relay's splice test): a reader that drains the first part of a DATA
+// frame still in flight must not be granted window for the part still to come. Granting
+// max - buffered without it let the peer send more than the receive buffer holds, and the
+// excess was dropped.
+TEST(YamuxSession, WindowGrantCountsThePayloadStillArriving) {
+  constexpr std::uint32_t kWindow = 256 * 1024;
+  Session s(Role::Client, {}, t0);
+  ASSERT_TRUE(s.handle_input(header(FrameType::WindowUpdate, flag::kSyn, 2, 0), t0));
+  ASSERT_EQ(s.accept().value(), 2u);
+  (void)take_output(s);
+  // A full-window frame of which half has arrived; the reader drains that half.
+  ASSERT_TRUE(s.handle_input(header(FrameType::Data, 0, 2, kWindow), t0));
+  ASSERT_TRUE(s.handle_input(Bytes(kWindow / 2, 1), t0));
+  Bytes buf(kWindow);
+  ASSERT_EQ(s.read(2, buf), kWindow / 2);
+  // Only the half that left the buffer is granted again.
+  EXPECT_EQ(take_output(s), header(FrameType::WindowUpdate, 0, 2, kWindow / 2));
+  // The peer may now send the rest of the frame and a full new half: all of it is kept.
+  ASSERT_TRUE(s.handle_input(Bytes(kWindow / 2, 2), t0));
+  Bytes more = header(FrameType::Data, 0, 2, kWindow / 2);
+  more.insert(more.end(), kWindow / 2, 3);
+  ASSERT_TRUE(s.handle_input(more, t0));
+  EXPECT_FALSE(s.is_closed());
+  EXPECT_EQ(s.readable(2), kWindow);
+}
+
 TEST(YamuxSession, UnknownStreamFramesAreIgnoredAndDataDiscarded) {
   Session s(Role::Client, {}, t0);
   Bytes in = header(FrameType::Data, 0, 41, 5);

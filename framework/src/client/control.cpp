@@ -50,7 +50,8 @@ asio::awaitable<base::Result<wire::RelayInfo>> relay_info(mux::Session& session)
   if (!s) co_return s.error();
   auto request = control::ClientRequest::relay_info();
   auto r = co_await run_request(**s, request);
-  (*s)->close();
+  // Done: half-close and release (the v1 SDK closes the stream after the answer).
+  if (!r || !co_await (*s)->async_shutdown_write()) (*s)->close();
   if (!r) co_return r.error();
   co_return *request.relay_info_response();
 }
@@ -63,8 +64,7 @@ asio::awaitable<base::Result<wire::ResponseCode>> signed_request(
   auto s = co_await session.async_open();
   if (!s) co_return s.error();
   auto r = co_await run_request(**s, *request);
-  (void)co_await (*s)->async_shutdown_write();
-  (*s)->close();
+  if (!r || !co_await (*s)->async_shutdown_write()) (*s)->close();
   if (!r) co_return r.error();
   co_return request->code();
 }
@@ -152,8 +152,7 @@ asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> answer_incomi
   }
   in.core.consume_output(out.size());
   if (code != wire::ResponseCode::Accepted) {
-    (void)co_await in.stream->async_shutdown_write();
-    in.stream->close();
+    if (!co_await in.stream->async_shutdown_write()) in.stream->close();
     co_return std::unique_ptr<stream::ByteStream>{};
   }
   co_return stream::make_prefixed_stream(std::move(in.stream), std::move(in.leftover));

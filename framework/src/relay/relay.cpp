@@ -247,25 +247,28 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     conns.erase(c.id);
   }
 
-  // First-frame and session idle timeouts.
+  // First-frame and session idle timeouts: one timer per connection, at the nearer deadline.
   static asio::awaitable<void> watch(std::shared_ptr<Impl> self, std::shared_ptr<Connection> c) {
     const auto& l = self->o.limits;
-    c->watchdog.expires_at(c->connected_at + std::chrono::milliseconds(l.first_frame_timeout_ms));
-    (void)co_await c->watchdog.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (c->closed) co_return;
-    if (c->activity->received < kFirstFrameBytes) {
-      self->refuse("first_frame_timeout", "conn=" + std::to_string(c->id) +
-                                              " closed: no mux frame within " +
-                                              std::to_string(l.first_frame_timeout_ms) + " ms");
-      c->session->close();
-      co_return;
-    }
+    const auto first_deadline =
+        c->connected_at + std::chrono::milliseconds(l.first_frame_timeout_ms);
     const auto idle = std::chrono::milliseconds(l.session_idle_timeout_ms);
     for (;;) {
-      c->watchdog.expires_at(c->activity->last + idle);
+      const bool framed = c->activity->received >= kFirstFrameBytes;
+      auto deadline = c->activity->last + idle;
+      if (!framed) deadline = std::min(deadline, first_deadline);
+      c->watchdog.expires_at(deadline);
       (void)co_await c->watchdog.async_wait(asio::as_tuple(asio::use_awaitable));
       if (c->closed) co_return;
-      if (Steady::now() >= c->activity->last + idle) {
+      const auto now = Steady::now();
+      if (c->activity->received < kFirstFrameBytes && now >= first_deadline) {
+        self->refuse("first_frame_timeout", "conn=" + std::to_string(c->id) +
+                                                " closed: no mux frame within " +
+                                                std::to_string(l.first_frame_timeout_ms) + " ms");
+        c->session->close();
+        co_return;
+      }
+      if (now >= c->activity->last + idle) {
         self->refuse("session_idle_timeout", "conn=" + std::to_string(c->id) +
                                                  " closed: no frame for " +
                                                  std::to_string(l.session_idle_timeout_ms) + " ms");
@@ -341,8 +344,9 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         co_return;
       }
     }
-    if (graceful && !self->stopping) (void)co_await s1->async_shutdown_write();
-    s1->close();
+    // A graceful end is a half-close (the answers already written stay readable); an error
+    // aborts the stream.
+    if (!graceful || self->stopping || !co_await s1->async_shutdown_write()) s1->close();
   }
 
   asio::awaitable<Forward> forward(const Connection& dialer, const wire::ConnectionRequest& req) {
@@ -476,11 +480,12 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       idle = std::make_shared<asio::steady_timer>(ex);
       asio::co_spawn(ex, splice_idle(self, idle, s1, s2, last), asio::detached);
     }
+    // Each pump half-closes its destination at EOF and aborts both streams on an error; after
+    // two clean half-closes the streams are finished and are released without a reset (a reset
+    // would discard data the peer has not read yet).
     co_await (pump(self, s1, s2, std::move(p1), true, last) &&
               pump(self, s2, s1, std::move(p2), false, last));
     if (idle) idle->cancel();
-    s1->close();
-    s2->close();
     --counters.relayed_streams;
     if (auto it = streams_per_lease.find(lease_id); it != streams_per_lease.end() &&
                                                     --it->second == 0) {

@@ -81,8 +81,12 @@ base::Result<void> Session::handle_input(base::ByteSpan bytes, Time now) {
       if (payload_stream_ != 0) {
         auto it = streams_.find(payload_stream_);
         if (it != streams_.end()) {
-          // Cannot fail: the window check bounded the payload by the buffer's limit.
-          (void)it->second.recv.append(bytes.first(n));
+          // The window check bounds the payload by the buffer's limit; if the accounting were
+          // ever wrong, end the session rather than drop bytes silently.
+          if (!it->second.recv.append(bytes.first(n))) {
+            protocol_error(Errc::WindowExceeded);
+            continue;
+          }
           if (!payload_signalled_) {
             emit(EventType::StreamReadable, payload_stream_);
             payload_signalled_ = true;
@@ -359,7 +363,10 @@ std::size_t Session::read(std::uint32_t id, base::MutableByteSpan out) {
 
 void Session::maybe_grant_window(std::uint32_t id, Stream& s) {
   // v0.1.2: delta = (max - buffered) - current window; send once it reaches half the maximum.
-  const auto buffered = static_cast<std::uint32_t>(s.recv.size());
+  // The rest of a DATA payload still arriving is already promised to the buffer: count it, or
+  // the grant lets the peer send more than the buffer holds.
+  auto buffered = static_cast<std::uint32_t>(s.recv.size());
+  if (payload_stream_ == id) buffered += payload_left_;
   const std::uint32_t target = config_.max_stream_window - buffered;
   if (target <= s.recv_window) return;
   const std::uint32_t delta = target - s.recv_window;

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Integration harness: the real portal-relay binary with the real plugins, and clients built
+// from the framework's control core over the real transports and yamux.
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "portal/base/random.hpp"
+#include "portal/client/control.hpp"
+#include "portal/mux/mux.hpp"
+#include "portal/plugin/host.hpp"
+#include "portal/transport/transport.hpp"
+#include "support/plugins.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+namespace portal::test {
+
+namespace asio = boost::asio;
+
+/// portal-relay on ws://127.0.0.1:0/relay and tcp://127.0.0.1:0 with `config` (JSON text).
+class RelayProcess {
+ public:
+  explicit RelayProcess(const std::string& config = "{}") {
+    const auto cfg = dir_ / "relay.json";
+    std::ofstream(cfg) << config;
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{bin_path("portal-relay"), "--config", cfg.string(), "--listen",
+                                 "ws://127.0.0.1:0/relay", "--listen", "tcp://127.0.0.1:0",
+                                 "--plugin-dir", PORTAL_BUILD_PLUGIN_DIR},
+        (dir_ / "out").string(), (dir_ / "err").string());
+    if (!child_->wait_for_lines("listening ", 2, 20'000)) {
+      ADD_FAILURE() << "relay did not start:\n" << child_->out() << child_->err();
+      return;
+    }
+    const std::string out = child_->out();
+    std::size_t pos = 0;
+    while ((pos = out.find("listening ", pos)) != std::string::npos) {
+      const auto end = out.find('\n', pos);
+      const std::string uri = out.substr(pos + 10, end - pos - 10);
+      (uri.rfind("ws://", 0) == 0 ? ws : tcp) = uri;
+      pos = end;
+    }
+    auto parsed = transport::parse_uri(ws);
+    if (parsed) http = "http://127.0.0.1:" + std::to_string(parsed->port);
+  }
+
+  [[nodiscard]] bool alive() { return child_->running(); }
+  Child& child() { return *child_; }
+  [[nodiscard]] std::string err() const { return child_->err(); }
+
+  std::string ws;
+  std::string tcp;
+  std::string http;  ///< http://127.0.0.1:<ws port>
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Child> child_;
+};
+
+/// The client side: an io_context, the build's plugins, and helpers to run coroutines.
+class RelayClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    host_ = load_build_plugins();
+    auto p = host_->find_provider(plugin::Kind::Mux, "yamux");
+    ASSERT_TRUE(p);
+    auto f = (*p)->factory<mux::MuxFactory>();
+    ASSERT_TRUE(f);
+    mux_ = *f;
+  }
+  void TearDown() override {
+    for (auto& s : sessions_) s->close();
+    io_.restart();
+    io_.run_for(std::chrono::milliseconds(200));
+  }
+
+  /// Runs `a` on the io_context until it completes (at most `timeout`).
+  template <class T>
+  T run(asio::awaitable<T> a, std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+    std::optional<T> out;
+    asio::co_spawn(io_, std::move(a), [&](std::exception_ptr e, T v) {
+      if (e) std::rethrow_exception(e);
+      out.emplace(std::move(v));
+    });
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!out && std::chrono::steady_clock::now() < deadline) {
+      io_.restart();
+      io_.run_for(std::chrono::milliseconds(20));
+    }
+    if (!out) throw std::runtime_error("timed out");
+    return std::move(*out);
+  }
+
+  /// Lets spawned coroutines run for `d`.
+  void pump(std::chrono::milliseconds d) {
+    io_.restart();
+    io_.run_for(d);
+  }
+
+  /// A yamux client session to `uri` (ws:// or tcp://).
+  asio::awaitable<base::Result<std::shared_ptr<mux::Session>>> connect(std::string uri,
+                                                                       mux::Settings s = {}) {
+    auto tf = transport::resolve(*host_, uri);
+    if (!tf) co_return tf.error();
+    auto parsed = transport::parse_uri(uri);
+    auto st = co_await (*tf)->async_connect(io_.get_executor(), *parsed, {});
+    if (!st) co_return st.error();
+    auto session = mux_->create(std::move(*st), mux::Role::Client, s);
+    if (session) sessions_.push_back(*session);
+    co_return session;
+  }
+
+  std::shared_ptr<mux::Session> session(const std::string& uri, mux::Settings s = {}) {
+    auto r = run(connect(uri, std::move(s)));
+    if (!r) throw std::runtime_error("connect " + uri + ": " + r.error().message());
+    return *r;
+  }
+
+  identity::Credential credential() {
+    auto c = identity::Credential::generate(base::OsRandom::instance());
+    if (!c) throw std::runtime_error("no identity");
+    return std::move(*c);
+  }
+
+  wire::ResponseCode update(mux::Session& s, const identity::Credential& who, std::string name,
+                            std::vector<std::string> alpn = {"http/1.1"}) {
+    wire::Lease lease;
+    lease.name = std::move(name);
+    lease.alpn = std::move(alpn);
+    lease.expires = base::unix_seconds(base::SystemClock::instance().system_now()) + 30;
+    auto r = run(client::update_lease(s, who, std::move(lease), base::OsRandom::instance(),
+                                      base::SystemClock::instance()));
+    if (!r) throw std::runtime_error("lease update: " + r.error().message());
+    return *r;
+  }
+
+  wire::RelayInfo info(mux::Session& s) {
+    auto r = run(client::relay_info(s));
+    if (!r) throw std::runtime_error("relay info: " + r.error().message());
+    return *r;
+  }
+
+  /// The lease holder's side: answers every forwarded request with `code`; on ACCEPTED hands
+  /// the relayed stream to `handler`. Counts the requests seen.
+  using Handler = std::function<asio::awaitable<void>(std::unique_ptr<stream::ByteStream>)>;
+  void hold(std::shared_ptr<mux::Session> s, wire::ResponseCode code, Handler handler,
+            int* seen = nullptr) {
+    auto ex = io_.get_executor();
+    asio::co_spawn(
+        io_,
+        [s, code, handler, seen, ex]() -> asio::awaitable<void> {
+          for (;;) {
+            auto st = co_await s->async_accept();
+            if (!st) co_return;
+            asio::co_spawn(
+                ex,
+                [code, handler, seen](std::unique_ptr<stream::ByteStream> raw)
+                    -> asio::awaitable<void> {
+                  auto in = co_await client::read_incoming(std::move(raw));
+                  if (!in) co_return;
+                  if (seen != nullptr) ++*seen;
+                  auto r = co_await client::answer_incoming(std::move(*in), code);
+                  if (r && *r && handler) co_await handler(std::move(*r));
+                }(std::move(*st)),
+                asio::detached);
+          }
+        },
+        asio::detached);
+  }
+
+  asio::io_context io_;
+  std::unique_ptr<plugin::Host> host_;
+  std::shared_ptr<mux::MuxFactory> mux_;
+  std::vector<std::shared_ptr<mux::Session>> sessions_;
+};
+
+}  // namespace portal::test

@@ -1,0 +1,621 @@
+// SPDX-License-Identifier: Apache-2.0
+// The real portal-relay binary, driven by the framework's client control core over the real ws
+// and tcp transports and yamux: leases, connections, the splice, every limit and refusal, the
+// section 13.1 inputs, HTTP and shutdown.
+
+#include <csignal>
+
+#include "portal/crypto/sha256.hpp"
+#include "portal/handshake/messages.hpp"
+#include "relay/relay_harness.hpp"
+#include "support/scale.hpp"
+
+namespace portal::test {
+namespace {
+
+using base::Bytes;
+using wire::ResponseCode;
+using namespace std::chrono_literals;
+
+// --- raw control exchanges -------------------------------------------------------------------
+
+struct RawAnswer {
+  Bytes bytes;        ///< everything the relay sent before the stream ended
+  bool error = false;  ///< the stream ended with an error (reset) rather than EOF
+};
+
+// Writes `request` on a new stream, half-closes, and reads until the stream ends (5 s at most).
+asio::awaitable<RawAnswer> raw(mux::Session& s, Bytes request, bool half_close = true) {
+  RawAnswer out;
+  auto st = co_await s.async_open();
+  if (!st) {
+    out.error = true;
+    co_return out;
+  }
+  std::shared_ptr<stream::ByteStream> stream(std::move(*st));
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, 5s);
+  asio::co_spawn(
+      co_await asio::this_coro::executor,
+      [](std::shared_ptr<asio::steady_timer> t,
+         std::shared_ptr<stream::ByteStream> victim) -> asio::awaitable<void> {
+        auto [ec] = co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
+        if (!ec) victim->close();
+      }(timer, stream),
+      asio::detached);
+  if (!co_await stream->async_write(request)) out.error = true;
+  if (half_close) (void)co_await stream->async_shutdown_write();
+  Bytes buf(4096);
+  for (;;) {
+    auto n = co_await stream->async_read_some(buf);
+    if (!n) {
+      out.error = true;
+      break;
+    }
+    if (*n == 0) break;
+    out.bytes.insert(out.bytes.end(), buf.begin(), buf.begin() + static_cast<long>(*n));
+  }
+  timer->cancel();
+  stream->close();
+  co_return out;
+}
+
+// The answers in `bytes`: (packet type, code) per packet; code Unknown for RelayInfo.
+std::vector<std::pair<wire::PacketType, ResponseCode>> answers(const Bytes& bytes) {
+  std::vector<std::pair<wire::PacketType, ResponseCode>> out;
+  std::size_t pos = 0;
+  while (pos + 4 <= bytes.size()) {
+    const std::size_t n = base::load_be32(bytes.data() + pos);
+    if (pos + 4 + n > bytes.size()) break;
+    auto p = wire::decode_packet(base::ByteSpan(bytes).subspan(pos + 4, n));
+    if (!p) break;
+    ResponseCode code = ResponseCode::Unknown;
+    if (p->type != wire::PacketType::RelayInfoResponse) {
+      auto c = wire::decode_response(p->payload);
+      if (c) code = *c;
+    }
+    out.emplace_back(p->type, code);
+    pos += 4 + n;
+  }
+  return out;
+}
+
+Bytes packet(wire::PacketType type, Bytes payload) {
+  return wire::encode_packet_wire(wire::Packet{type, std::move(payload)});
+}
+
+Bytes concat(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// --- bulk data with checksums ----------------------------------------------------------------
+
+constexpr std::size_t kChunk = 64 * 1024;
+
+void fill_chunk(Bytes& b, std::uint64_t seed, std::uint64_t index) {
+  std::uint64_t x = (seed + 1) * 0x9E3779B97F4A7C15ull ^ (index + 1) * 0xBF58476D1CE4E5B9ull;
+  for (std::size_t i = 0; i < b.size(); i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    for (std::size_t k = 0; k < 8 && i + k < b.size(); ++k) {
+      b[i + k] = static_cast<base::Byte>(x >> (8 * k));
+    }
+  }
+}
+
+struct Transfer {
+  crypto::Sha256Digest sent{};
+  crypto::Sha256Digest received{};
+  std::uint64_t received_bytes = 0;
+  bool write_ok = false;
+  bool read_done = false;
+  std::string read_error;  ///< why reading ended, when not at end-of-stream
+  std::uint64_t peer_seed = 0;
+  std::int64_t first_mismatch = -1;  ///< offset of the first byte unlike the peer's pattern
+};
+
+// Writes `total` pattern bytes then half-closes, while reading everything the peer sends.
+asio::awaitable<void> exchange(std::shared_ptr<stream::ByteStream> s, std::uint64_t seed,
+                               std::size_t total, std::shared_ptr<Transfer> t) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::co_spawn(
+      ex,
+      [](std::shared_ptr<stream::ByteStream> in, std::shared_ptr<Transfer> out)
+          -> asio::awaitable<void> {
+        crypto::Sha256 h;
+        Bytes buf(kChunk);
+        Bytes expect(kChunk);
+        for (;;) {
+          auto n = co_await in->async_read_some(buf);
+          if (!n) out->read_error = n.error().message();
+          if (!n || *n == 0) break;
+          for (std::size_t k = 0; k < *n && out->first_mismatch < 0; ++k) {
+            const std::uint64_t off = out->received_bytes + k;
+            if (off % kChunk == 0 || k == 0) fill_chunk(expect, out->peer_seed, off / kChunk);
+            if (buf[k] != expect[off % kChunk]) {
+              out->first_mismatch = static_cast<std::int64_t>(off);
+            }
+          }
+          h.update(base::ByteSpan(buf.data(), *n));
+          out->received_bytes += *n;
+        }
+        out->received = h.finish();
+        out->read_done = true;
+      }(s, t),
+      asio::detached);
+  crypto::Sha256 h;
+  Bytes chunk(kChunk);
+  std::size_t sent = 0;
+  for (std::uint64_t i = 0; sent < total; ++i) {
+    chunk.resize(std::min(kChunk, total - sent));
+    fill_chunk(chunk, seed, i);
+    h.update(chunk);
+    if (!co_await s->async_write(chunk)) co_return;
+    sent += chunk.size();
+  }
+  t->sent = h.finish();
+  t->write_ok = static_cast<bool>(co_await s->async_shutdown_write());
+}
+
+// --- fixtures ------------------------------------------------------------------------------
+
+class RelayIntegration : public RelayClientTest {};
+
+class RelayIntegrationBothTransports : public RelayClientTest,
+                                       public ::testing::WithParamInterface<const char*> {};
+
+// Register, renew, resolve by name, delete, over ws:// and over tcp://.
+TEST_P(RelayIntegrationBothTransports, LeaseLifecycle) {
+  RelayProcess relay;
+  const std::string uri = std::string(GetParam()) == "ws" ? relay.ws : relay.tcp;
+  auto s = session(uri);
+  auto me = credential();
+  EXPECT_EQ(update(*s, me, "Printer-2"), ResponseCode::Accepted);
+  auto i = info(*s);
+  ASSERT_EQ(i.leases.size(), 1u);
+  EXPECT_EQ(i.leases[0].identity->id, me.id());
+  EXPECT_EQ(i.leases[0].name, "Printer-2");
+  EXPECT_EQ(i.leases[0].alpn, std::vector<std::string>{"http/1.1"});
+  ASSERT_TRUE(i.identity);
+  EXPECT_TRUE(identity::validate(*i.identity));
+
+  // Renewal, with a new name and ALPN list: the entry is replaced.
+  EXPECT_EQ(update(*s, me, "printer-3", {"h2", "http/1.1"}), ResponseCode::Accepted);
+  i = info(*s);
+  ASSERT_EQ(i.leases.size(), 1u);
+  EXPECT_EQ(i.leases[0].name, "printer-3");
+
+  // Resolution by name (§6.8: clients resolve, case-insensitively) from another connection.
+  auto other = session(relay.ws);
+  bool found = false;
+  for (const auto& l : info(*other).leases) {
+    if (l.name == "printer-3" && l.identity && l.identity->id == me.id()) found = true;
+  }
+  EXPECT_TRUE(found);
+
+  auto del = run(client::delete_lease(*s, me, base::OsRandom::instance(),
+                                      base::SystemClock::instance()));
+  ASSERT_TRUE(del);
+  EXPECT_EQ(*del, ResponseCode::Accepted);
+  EXPECT_TRUE(info(*s).leases.empty());
+  del = run(client::delete_lease(*s, me, base::OsRandom::instance(),
+                                 base::SystemClock::instance()));
+  ASSERT_TRUE(del);
+  EXPECT_EQ(*del, ResponseCode::InvalidIdentity);
+  EXPECT_TRUE(relay.alive());
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, RelayIntegrationBothTransports,
+                         ::testing::Values("ws", "tcp"));
+
+// A connection request is forwarded and spliced; 256 MiB each way (scaled) with checksums.
+TEST_F(RelayIntegration, SplicesBulkDataBothWaysWithChecksums) {
+  RelayProcess relay;
+  auto holder = session(relay.ws);
+  auto dialer = session(relay.tcp);
+  auto me = credential();
+  ASSERT_EQ(update(*holder, me, "bulk"), ResponseCode::Accepted);
+  const std::size_t total = scaled(std::size_t{256} << 20, 1 << 20);
+  auto at_holder = std::make_shared<Transfer>();
+  at_holder->peer_seed = 1;
+  hold(holder, ResponseCode::Accepted,
+       [total, at_holder](std::unique_ptr<stream::ByteStream> s) -> asio::awaitable<void> {
+         co_await exchange(std::shared_ptr<stream::ByteStream>(std::move(s)), 2, total,
+                           at_holder);
+       });
+  auto dialed = run(client::request_connection(*dialer, me.id()));
+  ASSERT_TRUE(dialed) << dialed.error().message();
+  ASSERT_EQ(dialed->code, ResponseCode::Accepted);
+  ASSERT_TRUE(dialed->stream);
+  auto at_dialer = std::make_shared<Transfer>();
+  at_dialer->peer_seed = 2;
+  std::shared_ptr<stream::ByteStream> s(std::move(dialed->stream));
+  asio::co_spawn(io_, exchange(s, 1, total, at_dialer), asio::detached);
+  const auto deadline = std::chrono::steady_clock::now() + 600s;
+  while (!(at_dialer->read_done && at_holder->read_done) &&
+         std::chrono::steady_clock::now() < deadline) {
+    pump(50ms);
+  }
+  ASSERT_TRUE(at_dialer->read_done && at_holder->read_done);
+  EXPECT_TRUE(at_dialer->write_ok);
+  EXPECT_TRUE(at_holder->write_ok);
+  EXPECT_EQ(at_holder->first_mismatch, -1);
+  EXPECT_EQ(at_dialer->first_mismatch, -1);
+  EXPECT_EQ(at_holder->read_error, "");
+  EXPECT_EQ(at_dialer->read_error, "");
+  EXPECT_EQ(at_holder->received_bytes, total);
+  EXPECT_EQ(at_dialer->received_bytes, total);
+  EXPECT_EQ(at_holder->received, at_dialer->sent);
+  EXPECT_EQ(at_dialer->received, at_holder->sent);
+  EXPECT_NE(at_dialer->sent, at_holder->sent);
+}
+
+TEST_F(RelayIntegration, ConnectionRefusals) {
+  RelayProcess relay(R"({"limits": {"forward_timeout_ms": 300}})");
+  auto dialer = session(relay.tcp);
+  auto nobody = credential();
+  // Unknown lease: INVALID_IDENTITY.
+  auto d = run(client::request_connection(*dialer, nobody.id()));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->code, ResponseCode::InvalidIdentity);
+
+  // The holder refuses: its code is relayed.
+  auto refusing = session(relay.ws);
+  auto a = credential();
+  ASSERT_EQ(update(*refusing, a, "refusing"), ResponseCode::Accepted);
+  int seen = 0;
+  hold(refusing, ResponseCode::Rejected, nullptr, &seen);
+  d = run(client::request_connection(*dialer, a.id()));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->code, ResponseCode::Rejected);
+  EXPECT_EQ(seen, 1);
+
+  // The holder never answers: REJECTED once the forward timeout passes.
+  auto silent = session(relay.ws);
+  auto b = credential();
+  ASSERT_EQ(update(*silent, b, "silent"), ResponseCode::Accepted);
+  std::vector<std::unique_ptr<stream::ByteStream>> parked;
+  asio::co_spawn(
+      io_,
+      [silent, &parked]() -> asio::awaitable<void> {
+        auto st = co_await silent->async_accept();
+        if (st) parked.push_back(std::move(*st));  // read nothing, answer nothing
+      },
+      asio::detached);
+  d = run(client::request_connection(*dialer, b.id()));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->code, ResponseCode::Rejected);
+  EXPECT_TRUE(relay.alive());
+}
+
+TEST_F(RelayIntegration, SignedRequestChecks) {
+  RelayProcess relay;
+  auto s = session(relay.tcp);
+  auto me = credential();
+  const auto now = base::SystemClock::instance().system_now();
+  wire::Lease lease;
+  lease.name = "signed";
+  lease.alpn = {"http/1.1"};
+  lease.expires = base::unix_seconds(now) + 30;
+
+  // Outside the ±30 s window: REJECTED.
+  auto stale = control::ClientRequest::lease_update(me, lease, base::OsRandom::instance(),
+                                                    now - 31s);
+  ASSERT_TRUE(stale);
+  auto r = run(raw(*s, base::to_bytes(stale->pending_output())));
+  ASSERT_EQ(answers(r.bytes).size(), 1u);
+  EXPECT_EQ(answers(r.bytes)[0].second, ResponseCode::Rejected);
+
+  // Accepted once, then the same bytes again: a replay, REJECTED.
+  auto fresh = control::ClientRequest::lease_update(me, lease, base::OsRandom::instance(), now);
+  ASSERT_TRUE(fresh);
+  const Bytes bytes = base::to_bytes(fresh->pending_output());
+  r = run(raw(*s, bytes));
+  ASSERT_EQ(answers(r.bytes).size(), 1u);
+  EXPECT_EQ(answers(r.bytes)[0].second, ResponseCode::Accepted);
+  r = run(raw(*s, bytes));
+  ASSERT_EQ(answers(r.bytes).size(), 1u);
+  EXPECT_EQ(answers(r.bytes)[0].second, ResponseCode::Rejected);
+
+  // A bad signature (last byte of the packet is in the signature): INVALID_IDENTITY, not silence.
+  auto forged = control::ClientRequest::lease_update(me, lease, base::OsRandom::instance(), now);
+  ASSERT_TRUE(forged);
+  Bytes f = base::to_bytes(forged->pending_output());
+  f.back() ^= 0x01;
+  r = run(raw(*s, f));
+  ASSERT_EQ(answers(r.bytes).size(), 1u);
+  EXPECT_EQ(answers(r.bytes)[0].second, ResponseCode::InvalidIdentity);
+
+  // Names: the SDK rule (INVALID_NAME), and the conflict rule against another identity.
+  EXPECT_EQ(update(*s, credential(), "no spaces"), ResponseCode::InvalidName);
+  EXPECT_EQ(update(*s, credential(), "signed"), ResponseCode::Rejected);
+  EXPECT_EQ(update(*s, credential(), "Signed"), ResponseCode::Accepted);  // byte-exact rule
+  EXPECT_TRUE(relay.alive());
+}
+
+// §13.1: every input that crashes the original relay gets an answer or a closed stream; the
+// relay keeps serving, and a fresh client is served afterwards.
+TEST_F(RelayIntegration, Section13InputsLeaveTheRelayServing) {
+  RelayProcess relay;
+  auto s = session(relay.ws);
+  auto me = credential();
+  ASSERT_EQ(update(*s, me, "survivor"), ResponseCode::Accepted);
+
+  // 1. A length above 2^26 (and above the 64 KiB limit): the stream is closed, no answer.
+  auto r = run(raw(*s, Bytes{0x04, 0x00, 0x00, 0x01}, false));
+  EXPECT_TRUE(r.bytes.empty());
+  // 1b. Just above the relay's 64 KiB limit, checked before allocating.
+  r = run(raw(*s, Bytes{0x00, 0x01, 0x00, 0x01}, false));
+  EXPECT_TRUE(r.bytes.empty());
+
+  // 2. A LeaseUpdateRequest without a lease: INVALID_IDENTITY.
+  const Bytes empty_update = handshake::encode(
+      handshake::SignedPayload{wire::encode(wire::LeaseUpdateRequest{}), Bytes(64, 0)});
+  r = run(raw(*s, packet(wire::PacketType::LeaseUpdateRequest, empty_update)));
+  ASSERT_EQ(answers(r.bytes).size(), 1u);
+  EXPECT_EQ(answers(r.bytes)[0].second, ResponseCode::InvalidIdentity);
+
+  // 3. A ConnectionRequest without client_identity, for a live lease and for an unknown one.
+  wire::ConnectionRequest cr;
+  cr.lease_id = credential().id();
+  r = run(raw(*s, packet(wire::PacketType::ConnectionRequest, wire::encode(cr))));
+  ASSERT_EQ(answers(r.bytes).size(), 1u);
+  EXPECT_EQ(answers(r.bytes)[0].second, ResponseCode::InvalidIdentity);
+
+  // 4. A RelayInfoRequest with a non-empty, well-formed payload: answered.
+  r = run(raw(*s, packet(wire::PacketType::RelayInfoRequest, Bytes{0x0a, 0x01, 0x41})));
+  ASSERT_EQ(answers(r.bytes).size(), 1u);
+  EXPECT_EQ(answers(r.bytes)[0].first, wire::PacketType::RelayInfoResponse);
+
+  // Other malformed input: garbage protobuf, a response type, a truncated signed payload.
+  r = run(raw(*s, Bytes{0x00, 0x00, 0x00, 0x03, 0xff, 0xff, 0xff}));
+  EXPECT_TRUE(answers(r.bytes).empty());
+  r = run(raw(*s, packet(wire::PacketType::ConnectionResponse, wire::encode_response(
+                                                                    ResponseCode::Accepted))));
+  EXPECT_TRUE(answers(r.bytes).empty());
+  r = run(raw(*s, packet(wire::PacketType::LeaseDeleteRequest, Bytes{0x0a, 0x05, 0x01})));
+  ASSERT_EQ(answers(r.bytes).size(), 1u);
+  EXPECT_EQ(answers(r.bytes)[0].second, ResponseCode::InvalidIdentity);
+
+  // Several requests on one stream (§4.1): all answered in order.
+  r = run(raw(*s, concat(packet(wire::PacketType::RelayInfoRequest, {}),
+                         packet(wire::PacketType::ConnectionRequest, wire::encode(cr)))));
+  ASSERT_EQ(answers(r.bytes).size(), 2u);
+
+  // The same session and a fresh client are still served; the lease is intact.
+  EXPECT_EQ(info(*s).leases.size(), 1u);
+  auto fresh = session(relay.tcp);
+  EXPECT_EQ(info(*fresh).leases.size(), 1u);
+  EXPECT_TRUE(relay.alive());
+}
+
+TEST_F(RelayIntegration, DisconnectDropsTheLeasesOfThatConnection) {
+  RelayProcess relay;
+  auto holder = session(relay.ws);
+  auto watcher = session(relay.tcp);
+  auto a = credential();
+  auto b = credential();
+  ASSERT_EQ(update(*holder, a, "a"), ResponseCode::Accepted);
+  ASSERT_EQ(update(*holder, b, "b"), ResponseCode::Accepted);
+  ASSERT_EQ(info(*watcher).leases.size(), 2u);
+  holder->close();
+  std::size_t left = 2;
+  for (int i = 0; i < 100 && left != 0; ++i) {
+    pump(20ms);
+    left = info(*watcher).leases.size();
+  }
+  EXPECT_EQ(left, 0u);
+  // The lease moved to another connection survives the first one's end (§13.6 item 25).
+  auto c1 = session(relay.ws);
+  auto c2 = session(relay.ws);
+  auto moved = credential();
+  ASSERT_EQ(update(*c1, moved, "moved"), ResponseCode::Accepted);
+  ASSERT_EQ(update(*c2, moved, "moved"), ResponseCode::Accepted);
+  c1->close();
+  pump(300ms);
+  EXPECT_EQ(info(*watcher).leases.size(), 1u);
+}
+
+// --- limits -------------------------------------------------------------------------------
+
+TEST_F(RelayIntegration, LeasesPerConnectionLimit) {
+  RelayProcess relay(R"({"limits": {"max_leases_per_connection": 2}})");
+  auto s = session(relay.tcp);
+  auto a = credential();
+  EXPECT_EQ(update(*s, a, "one"), ResponseCode::Accepted);
+  EXPECT_EQ(update(*s, credential(), "two"), ResponseCode::Accepted);
+  EXPECT_EQ(update(*s, credential(), "three"), ResponseCode::Rejected);
+  EXPECT_EQ(update(*s, a, "one"), ResponseCode::Accepted);  // renewals still pass
+  auto other = session(relay.tcp);
+  EXPECT_EQ(update(*other, credential(), "three"), ResponseCode::Accepted);
+}
+
+TEST_F(RelayIntegration, ConnectionsPerAddressLimit) {
+  RelayProcess relay(R"({"limits": {"max_connections_per_ip": 2}})");
+  auto a = session(relay.tcp);
+  auto b = session(relay.ws);
+  EXPECT_EQ(info(*a).leases.size(), 0u);
+  EXPECT_EQ(info(*b).leases.size(), 0u);
+  auto c = session(relay.tcp);  // the relay closes it at once
+  auto r = run(client::relay_info(*c), 10s);
+  EXPECT_FALSE(r);
+  a->close();
+  pump(300ms);
+  auto d = session(relay.tcp);
+  EXPECT_TRUE(run(client::relay_info(*d), 10s));
+}
+
+TEST_F(RelayIntegration, RelayedStreamsPerLeaseLimit) {
+  RelayProcess relay(R"({"limits": {"max_streams_per_lease": 2}})");
+  auto holder = session(relay.ws);
+  auto dialer = session(relay.tcp);
+  auto me = credential();
+  ASSERT_EQ(update(*holder, me, "capped"), ResponseCode::Accepted);
+  std::vector<std::shared_ptr<stream::ByteStream>> kept;
+  hold(holder, ResponseCode::Accepted,
+       [&kept](std::unique_ptr<stream::ByteStream> s) -> asio::awaitable<void> {
+         kept.emplace_back(std::move(s));
+         co_return;
+       });
+  std::vector<std::unique_ptr<stream::ByteStream>> open;
+  for (int i = 0; i < 2; ++i) {
+    auto d = run(client::request_connection(*dialer, me.id()));
+    ASSERT_TRUE(d);
+    ASSERT_EQ(d->code, ResponseCode::Accepted);
+    open.push_back(std::move(d->stream));
+  }
+  auto d = run(client::request_connection(*dialer, me.id()));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->code, ResponseCode::Rejected);
+  // One ends: a new one is accepted again.
+  open[0]->close();
+  kept.clear();
+  pump(300ms);
+  d = run(client::request_connection(*dialer, me.id()));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->code, ResponseCode::Accepted);
+}
+
+// Waits until `s` reads end-of-stream or an error (true), or `limit` passes (false).
+asio::awaitable<bool> closed_within(std::shared_ptr<stream::ByteStream> s,
+                                    std::chrono::milliseconds limit) {
+  auto ex = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(ex, limit);
+  auto fired = std::make_shared<bool>(false);
+  asio::co_spawn(
+      ex,
+      [](std::shared_ptr<asio::steady_timer> t, std::shared_ptr<stream::ByteStream> victim,
+         std::shared_ptr<bool> f) -> asio::awaitable<void> {
+        auto [ec] = co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
+        if (!ec) {
+          *f = true;
+          victim->close();
+        }
+      }(timer, s, fired),
+      asio::detached);
+  Bytes buf(64);
+  for (;;) {
+    auto n = co_await s->async_read_some(buf);
+    if (!n || *n == 0) break;
+  }
+  timer->cancel();
+  co_return !*fired;
+}
+
+TEST_F(RelayIntegration, FirstFrameTimeoutCoversTheWebSocketUpgrade) {
+  RelayProcess relay(R"({"limits": {"first_frame_timeout_ms": 300}})");
+  // A transport that never sends a mux frame, over tcp and over ws (upgrade done, then silence).
+  for (const auto& uri : {relay.tcp, relay.ws}) {
+    auto tf = transport::resolve(*host_, uri);
+    ASSERT_TRUE(tf);
+    auto st = run((*tf)->async_connect(io_.get_executor(), *transport::parse_uri(uri), {}));
+    ASSERT_TRUE(st) << uri;
+    std::shared_ptr<stream::ByteStream> s(std::move(*st));
+    EXPECT_TRUE(run(closed_within(s, 5s))) << uri;
+  }
+  auto ok = session(relay.tcp);
+  EXPECT_TRUE(run(client::relay_info(*ok)));
+}
+
+TEST_F(RelayIntegration, SessionIdleTimeoutCountsAnyFrame) {
+  RelayProcess relay(R"({"limits": {"session_idle_timeout_ms": 400}})");
+  // Keepalive off: after one request the session goes quiet and the relay ends it.
+  auto quiet = session(relay.tcp, {{"enable_keepalive", "false"}});
+  ASSERT_TRUE(run(client::relay_info(*quiet)));
+  // Keepalive pings every 100 ms keep the other one alive.
+  auto pinging = session(relay.tcp, {{"keepalive_interval_ms", "100"}});
+  ASSERT_TRUE(run(client::relay_info(*pinging)));
+  bool closed = false;
+  asio::co_spawn(
+      io_,
+      [quiet, &closed]() -> asio::awaitable<void> {
+        (void)co_await quiet->async_wait_closed();
+        closed = true;
+      },
+      asio::detached);
+  for (int i = 0; i < 150 && !closed; ++i) pump(20ms);
+  EXPECT_TRUE(closed);
+  pump(600ms);
+  EXPECT_TRUE(pinging->is_open());
+  EXPECT_TRUE(run(client::relay_info(*pinging)));
+}
+
+// --- HTTP ---------------------------------------------------------------------------------
+
+std::string curl(const std::string& url, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv{"/usr/bin/curl", "-sS", "--max-time", "10"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(url);
+  const auto r = run_process(argv);
+  EXPECT_EQ(r.exit_code, 0) << url << ": " << r.err;
+  return r.out;
+}
+
+TEST_F(RelayIntegration, HttpSurfaceWithCurl) {
+  RelayProcess relay;
+  auto s = session(relay.ws);
+  auto me = credential();
+  ASSERT_EQ(update(*s, me, "web", {"<script>alert(1)</script>", "http/1.1"}),
+            ResponseCode::Accepted);
+
+  EXPECT_EQ(curl(relay.http + "/healthz"), R"({"status":"ok"})");
+
+  const std::string metrics = curl(relay.http + "/metrics");
+  EXPECT_NE(metrics.find("\nportal_leases 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nportal_connections 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("portal_requests_total{type=\"lease_update\",result=\"accepted\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("portal_plugin_info{id=\"portal.mux.yamux\",kind=\"mux\""),
+            std::string::npos);
+  EXPECT_NE(metrics.find("portal_relayed_bytes_total{direction=\"to_holder\"}"),
+            std::string::npos);
+  // Every metric name starts with portal_.
+  std::size_t pos = 0;
+  while (pos < metrics.size()) {
+    const auto end = metrics.find('\n', pos);
+    const std::string line = metrics.substr(pos, end - pos);
+    if (!line.empty() && line[0] != '#') {
+      EXPECT_EQ(line.rfind("portal_", 0), 0u) << line;
+    }
+    pos = end + 1;
+  }
+
+  const std::string page = curl(relay.http + "/");
+  EXPECT_NE(page.find(me.id()), std::string::npos);
+  EXPECT_NE(page.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos) << page;
+  EXPECT_EQ(page.find("<script>"), std::string::npos);
+
+  const std::string leases = curl(relay.http + "/api/leases");
+  EXPECT_NE(leases.find("\"id\":\"" + me.id() + "\""), std::string::npos) << leases;
+  EXPECT_NE(leases.find("\"name\":\"web\""), std::string::npos);
+  const std::string info_json = curl(relay.http + "/api/relay");
+  EXPECT_NE(info_json.find("\"wire_protocol\":\"portal-v1\""), std::string::npos) << info_json;
+
+  EXPECT_EQ(curl(relay.http + "/no/such/page", {"-o", "/dev/null", "-w", "%{http_code}"}), "404");
+  EXPECT_EQ(curl(relay.http + "/metrics", {"-X", "POST", "-o", "/dev/null", "-w", "%{http_code}"}),
+            "405");
+}
+
+TEST_F(RelayIntegration, GracefulShutdownOnSigterm) {
+  RelayProcess relay(R"({"limits": {"drain_timeout_ms": 2000}})");
+  auto s = session(relay.ws);
+  ASSERT_EQ(update(*s, credential(), "leaving"), ResponseCode::Accepted);
+  bool closed = false;
+  asio::co_spawn(
+      io_,
+      [s, &closed]() -> asio::awaitable<void> {
+        (void)co_await s->async_wait_closed();
+        closed = true;
+      },
+      asio::detached);
+  relay.child().signal(SIGTERM);
+  for (int i = 0; i < 250 && !closed; ++i) pump(20ms);
+  EXPECT_TRUE(closed);  // GO_AWAY, then the session ended
+  EXPECT_EQ(relay.child().wait(10'000), 0) << relay.err();
+  EXPECT_NE(relay.err().find("stopped"), std::string::npos) << relay.err();
+}
+
+}  // namespace
+}  // namespace portal::test
