@@ -13,8 +13,8 @@
 #include <sstream>
 
 #include "../common/cli_main.hpp"
-#include "portal/config/relay_config.hpp"
 #include "portal/base/log.hpp"
+#include "portal/config/relay_config.hpp"
 #include "portal/plugin/host.hpp"
 #include "portal/relay/relay.hpp"
 #include "portal/transport/transport.hpp"
@@ -76,12 +76,11 @@ int serve(const config::RelayConfig& cfg) {
   }
   const std::string id = assembly->identity->id();
   if (assembly->ephemeral_identity) {
-    portal::base::log(LogLevel::Info, "relay",
-                      "identity " + id +
-                          " (ephemeral: no identity_key_file configured, a new one each start)");
+    portal::base::log(
+        LogLevel::Info, "relay",
+        "identity " + id + " (ephemeral: no identity_key_file configured, a new one each start)");
   } else {
-    portal::base::log(LogLevel::Info, "relay",
-                      "identity " + id + " from " + cfg.identity_key_file);
+    portal::base::log(LogLevel::Info, "relay", "identity " + id + " from " + cfg.identity_key_file);
   }
   asio::io_context io(1);
   relay::Relay server(io.get_executor(), std::move(*assembly->identity), assembly->options);
@@ -101,7 +100,8 @@ int serve(const config::RelayConfig& cfg) {
       if (!e2) io.stop();
     });
     asio::co_spawn(
-        io, [&]() -> asio::awaitable<void> {
+        io,
+        [&]() -> asio::awaitable<void> {
           co_await server.shutdown(drain);
           io.stop();
         },

@@ -8,10 +8,10 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
@@ -171,8 +171,8 @@ class RelayClientTest : public ::testing::Test {
             if (!st) co_return;
             asio::co_spawn(
                 ex,
-                [code, handler, seen](std::unique_ptr<stream::ByteStream> raw)
-                    -> asio::awaitable<void> {
+                [code, handler,
+                 seen](std::unique_ptr<stream::ByteStream> raw) -> asio::awaitable<void> {
                   auto in = co_await client::read_incoming(std::move(raw));
                   if (!in) co_return;
                   if (seen != nullptr) ++*seen;

@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 // --- raw control exchanges -------------------------------------------------------------------
 
 struct RawAnswer {
-  Bytes bytes;        ///< everything the relay sent before the stream ended
+  Bytes bytes;         ///< everything the relay sent before the stream ended
   bool error = false;  ///< the stream ended with an error (reset) rather than EOF
 };
 
@@ -121,8 +121,8 @@ asio::awaitable<void> exchange(std::shared_ptr<stream::ByteStream> s, std::uint6
   auto ex = co_await asio::this_coro::executor;
   asio::co_spawn(
       ex,
-      [](std::shared_ptr<stream::ByteStream> in, std::shared_ptr<Transfer> out)
-          -> asio::awaitable<void> {
+      [](std::shared_ptr<stream::ByteStream> in,
+         std::shared_ptr<Transfer> out) -> asio::awaitable<void> {
         crypto::Sha256 h;
         Bytes buf(kChunk);
         Bytes expect(kChunk);
@@ -194,13 +194,13 @@ TEST_P(RelayIntegrationBothTransports, LeaseLifecycle) {
   }
   EXPECT_TRUE(found);
 
-  auto del = run(client::delete_lease(*s, me, base::OsRandom::instance(),
-                                      base::SystemClock::instance()));
+  auto del =
+      run(client::delete_lease(*s, me, base::OsRandom::instance(), base::SystemClock::instance()));
   ASSERT_TRUE(del);
   EXPECT_EQ(*del, ResponseCode::Accepted);
   EXPECT_TRUE(info(*s).leases.empty());
-  del = run(client::delete_lease(*s, me, base::OsRandom::instance(),
-                                 base::SystemClock::instance()));
+  del =
+      run(client::delete_lease(*s, me, base::OsRandom::instance(), base::SystemClock::instance()));
   ASSERT_TRUE(del);
   EXPECT_EQ(*del, ResponseCode::InvalidIdentity);
   EXPECT_TRUE(relay.alive());
@@ -221,8 +221,7 @@ TEST_F(RelayIntegration, SplicesBulkDataBothWaysWithChecksums) {
   at_holder->peer_seed = 1;
   hold(holder, ResponseCode::Accepted,
        [total, at_holder](std::unique_ptr<stream::ByteStream> s) -> asio::awaitable<void> {
-         co_await exchange(std::shared_ptr<stream::ByteStream>(std::move(s)), 2, total,
-                           at_holder);
+         co_await exchange(std::shared_ptr<stream::ByteStream>(std::move(s)), 2, total, at_holder);
        });
   auto dialed = run(client::request_connection(*dialer, me.id()));
   ASSERT_TRUE(dialed) << dialed.error().message();
@@ -300,8 +299,8 @@ TEST_F(RelayIntegration, SignedRequestChecks) {
   lease.expires = base::unix_seconds(now) + 30;
 
   // Outside the ±30 s window: REJECTED.
-  auto stale = control::ClientRequest::lease_update(me, lease, base::OsRandom::instance(),
-                                                    now - 31s);
+  auto stale =
+      control::ClientRequest::lease_update(me, lease, base::OsRandom::instance(), now - 31s);
   ASSERT_TRUE(stale);
   auto r = run(raw(*s, base::to_bytes(stale->pending_output())));
   ASSERT_EQ(answers(r.bytes).size(), 1u);
@@ -371,8 +370,8 @@ TEST_F(RelayIntegration, Section13InputsLeaveTheRelayServing) {
   // Other malformed input: garbage protobuf, a response type, a truncated signed payload.
   r = run(raw(*s, Bytes{0x00, 0x00, 0x00, 0x03, 0xff, 0xff, 0xff}));
   EXPECT_TRUE(answers(r.bytes).empty());
-  r = run(raw(*s, packet(wire::PacketType::ConnectionResponse, wire::encode_response(
-                                                                    ResponseCode::Accepted))));
+  r = run(raw(*s, packet(wire::PacketType::ConnectionResponse,
+                         wire::encode_response(ResponseCode::Accepted))));
   EXPECT_TRUE(answers(r.bytes).empty());
   r = run(raw(*s, packet(wire::PacketType::LeaseDeleteRequest, Bytes{0x0a, 0x05, 0x01})));
   ASSERT_EQ(answers(r.bytes).size(), 1u);
@@ -569,8 +568,7 @@ TEST_F(RelayIntegration, HttpSurfaceWithCurl) {
       << metrics;
   EXPECT_NE(metrics.find("portal_plugin_info{id=\"portal.mux.yamux\",kind=\"mux\""),
             std::string::npos);
-  EXPECT_NE(metrics.find("portal_relayed_bytes_total{direction=\"to_holder\"}"),
-            std::string::npos);
+  EXPECT_NE(metrics.find("portal_relayed_bytes_total{direction=\"to_holder\"}"), std::string::npos);
   // Every metric name starts with portal_.
   std::size_t pos = 0;
   while (pos < metrics.size()) {

@@ -77,8 +77,8 @@ asio::awaitable<base::Result<wire::ResponseCode>> update_lease(mux::Session& ses
                                                                base::RandomSource& random,
                                                                const base::Clock& clock) {
   co_return co_await signed_request(
-      session, control::ClientRequest::lease_update(self, std::move(lease), random,
-                                                    clock.system_now()));
+      session,
+      control::ClientRequest::lease_update(self, std::move(lease), random, clock.system_now()));
 }
 
 asio::awaitable<base::Result<wire::ResponseCode>> delete_lease(mux::Session& session,

@@ -54,8 +54,8 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
     }
     auto tp = a->host->find_provider(plugin::Kind::Transport, uri->scheme);
     if (!tp) {
-      error = "listeners: '" + text + "': no transport plugin provides '" + uri->scheme + "'" +
-              where();
+      error =
+          "listeners: '" + text + "': no transport plugin provides '" + uri->scheme + "'" + where();
       return nullptr;
     }
     auto tf = (*tp)->factory<transport::TransportFactory>();

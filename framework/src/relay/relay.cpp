@@ -32,9 +32,7 @@ constexpr std::size_t kControlReadChunk = 8 * 1024;
 /// A yamux frame header: fewer bytes than this within the first-frame timeout is no frame.
 constexpr std::uint64_t kFirstFrameBytes = 12;
 
-void rlog(base::LogLevel level, const std::string& message) {
-  base::log(level, "relay", message);
-}
+void rlog(base::LogLevel level, const std::string& message) { base::log(level, "relay", message); }
 
 std::string describe(const base::ErrorCode& e) { return e ? e.message() : "end of stream"; }
 
@@ -104,8 +102,13 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         clock(o.clock != nullptr ? *o.clock : base::SystemClock::instance()),
         leases(lease::Limits{o.limits.max_leases_per_connection}),
         replay(o.replay_capacity, 30),
-        ctx{leases, replay, identity, o.advertise, std::chrono::seconds{30},
-            o.limits.max_control_packet, {}},
+        ctx{leases,
+            replay,
+            identity,
+            o.advertise,
+            std::chrono::seconds{30},
+            o.limits.max_control_packet,
+            {}},
         sweep_timer(ex),
         started(Steady::now()) {
     ctx.on_answer = [this](PacketType request, ResponseCode code) {
@@ -172,8 +175,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       }
       if (!s) {
         if (s.error() == transport::Errc::Closed) co_return;
-        rlog(base::LogLevel::Warn, "accept on " + l->local_uri().to_string() +
-                                      " failed: " + s.error().message());
+        rlog(base::LogLevel::Warn,
+             "accept on " + l->local_uri().to_string() + " failed: " + s.error().message());
         // A persistent error (no file descriptors left) must not spin.
         asio::steady_timer pause(self->ex, std::chrono::milliseconds(100));
         (void)co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -187,24 +190,23 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     const auto peer = s->peer_info();
     auto& count = per_ip[peer.address];
     if (count >= o.limits.max_connections_per_ip) {
-      refuse("connections_per_ip",
-             "connection from " + peer.address + " via " + scheme + " refused: " +
-                 std::to_string(count) + " connections from that address");
+      refuse("connections_per_ip", "connection from " + peer.address + " via " + scheme +
+                                       " refused: " + std::to_string(count) +
+                                       " connections from that address");
       s->close();
       return;
     }
     auto c = std::make_shared<Connection>(next_id++, ex);
     c->address = peer.address;
     c->scheme = scheme;
-    c->connected_at =
-        peer.connected_at == Steady::time_point{} ? Steady::now() : peer.connected_at;
+    c->connected_at = peer.connected_at == Steady::time_point{} ? Steady::now() : peer.connected_at;
     c->activity = std::make_shared<Activity>();
     c->activity->last = c->connected_at;
     auto session = o.mux->create(std::make_unique<ActivityStream>(std::move(s), c->activity),
                                  mux::Role::Server, o.mux_settings);
     if (!session) {
       rlog(base::LogLevel::Error,
-          "conn=" + std::to_string(c->id) + ": mux session failed: " + session.error().message());
+           "conn=" + std::to_string(c->id) + ": mux session failed: " + session.error().message());
       return;
     }
     c->session = std::move(*session);
@@ -212,8 +214,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     conns.emplace(c->id, c);
     ++counters.connections_total;
     rlog(base::LogLevel::Info, "conn=" + std::to_string(c->id) + " opened from " +
-                                  (c->address.empty() ? "(local)" : c->address) + " via " +
-                                  scheme);
+                                   (c->address.empty() ? "(local)" : c->address) + " via " +
+                                   scheme);
     auto self = shared_from_this();
     asio::co_spawn(ex, serve_connection(self, c), asio::detached);
     asio::co_spawn(ex, watch(self, c), asio::detached);
@@ -238,7 +240,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     const auto dropped = leases.drop_connection(c.id);
     for (const auto& id : dropped) {
       rlog(base::LogLevel::Info,
-          "lease " + id + " dropped: conn=" + std::to_string(c.id) + " closed");
+           "lease " + id + " dropped: conn=" + std::to_string(c.id) + " closed");
     }
     if (auto it = per_ip.find(c.address); it != per_ip.end() && --it->second == 0) {
       per_ip.erase(it);
@@ -297,8 +299,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       reason = "unexpected_packet";
     }
     ++control_errors[reason];
-    rlog(base::LogLevel::Warn, "conn=" + std::to_string(id) +
-                                  ": control stream closed: " + e.message());
+    rlog(base::LogLevel::Warn,
+         "conn=" + std::to_string(id) + ": control stream closed: " + e.message());
   }
 
   static asio::awaitable<void> control_stream(std::shared_ptr<Impl> self,
@@ -361,14 +363,14 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     auto holder = it->second;
     const std::string tag = "conn=" + std::to_string(dialer.id) + " → lease " + lease_id;
     if (streams_per_lease[lease_id] >= o.limits.max_streams_per_lease) {
-      refuse("streams_per_lease", tag + " refused: " + std::to_string(streams_per_lease[lease_id]) +
-                                      " relayed streams");
+      refuse("streams_per_lease",
+             tag + " refused: " + std::to_string(streams_per_lease[lease_id]) + " relayed streams");
       co_return Forward{ResponseCode::Rejected, nullptr, {}};
     }
     auto opened = co_await holder->session->async_open();
     if (!opened) {
-      rlog(base::LogLevel::Info, tag + ": cannot open a stream to the holder: " +
-                                    opened.error().message());
+      rlog(base::LogLevel::Info,
+           tag + ": cannot open a stream to the holder: " + opened.error().message());
       co_return Forward{ResponseCode::Rejected, nullptr, {}};
     }
     std::shared_ptr<stream::ByteStream> s2(std::move(*opened));
@@ -393,7 +395,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     auto r = co_await client::run_request(*s2, request, &out.leftover);
     timer->cancel();
     if (!r) {
-      rlog(base::LogLevel::Info,
+      rlog(
+          base::LogLevel::Info,
           tag + ": holder gave no answer: " +
               (*timed_out ? "timed out after " + std::to_string(o.limits.forward_timeout_ms) + " ms"
                           : r.error().message()));
@@ -472,8 +475,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     ++streams_per_lease[lease_id];
     ++counters.relayed_streams;
     ++counters.relayed_streams_total;
-    rlog(base::LogLevel::Debug,
-        "conn=" + std::to_string(dialer) + " spliced to lease " + lease_id);
+    rlog(base::LogLevel::Debug, "conn=" + std::to_string(dialer) + " spliced to lease " + lease_id);
     auto last = std::make_shared<Steady::time_point>(Steady::now());
     std::shared_ptr<asio::steady_timer> idle;
     if (o.limits.spliced_idle_timeout_ms > 0) {
@@ -487,8 +489,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
               pump(self, s2, s1, std::move(p2), false, last));
     if (idle) idle->cancel();
     --counters.relayed_streams;
-    if (auto it = streams_per_lease.find(lease_id); it != streams_per_lease.end() &&
-                                                    --it->second == 0) {
+    if (auto it = streams_per_lease.find(lease_id);
+        it != streams_per_lease.end() && --it->second == 0) {
       streams_per_lease.erase(it);
     }
   }
@@ -547,8 +549,7 @@ asio::awaitable<void> Relay::shutdown(std::chrono::milliseconds drain) {
   self->sweep_timer.cancel();
   for (auto& l : self->listeners) l->close();
   rlog(base::LogLevel::Info, "shutting down: draining " + std::to_string(self->conns.size()) +
-                                " connections for up to " + std::to_string(drain.count()) +
-                                " ms");
+                                 " connections for up to " + std::to_string(drain.count()) + " ms");
   for (auto& [id, c] : self->conns) {
     asio::co_spawn(
         self->ex,
