@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: Apache-2.0
+// The relay's cost, measured on the real portal-relay binary (a child process):
+//   - CPU-seconds per GiB relayed through a spliced stream (dialer → relay → holder, over
+//     yamux on tcp:// and on ws://), next to a plain copy relay in the same run (a child
+//     process that copies between two TCP sockets, no framing: the floor for any relay);
+//   - RSS per idle lease connection at N connections (each a yamux session with one lease).
+//
+//   build/release/bench/portal-bench-relay [MiB per row, default 1024] [idle connections, 1000]
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "portal/base/random.hpp"
+#include "portal/client/control.hpp"
+#include "portal/plugin/host.hpp"
+#include "portal/transport/transport.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace asio = boost::asio;
+using portal::base::Bytes;
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kChunk = 256 * 1024;
+
+// CPU seconds (user + system) of a process, from /proc/<pid>/stat.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::string field;
+  unsigned long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoul(field);
+    if (i == 15) stime = std::stoul(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// Resident set size of a process in bytes, from /proc/<pid>/status.
+double rss_bytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) * 1024.0;
+  }
+  return 0;
+}
+
+// The portal-relay child, on tcp:// and ws:// with port 0.
+struct RelayChild {
+  pid_t pid = -1;
+  std::string tcp, ws;
+
+  RelayChild() {
+    const std::string dir = "/tmp/portal-bench-relay-" + std::to_string(::getpid());
+    ::mkdir(dir.c_str(), 0700);
+    const std::string cfg = dir + "/relay.json", out = dir + "/out";
+    std::ofstream(cfg) << R"({"log_level": "warn", "limits": {"max_connections_per_ip": 100000,
+      "max_leases_per_connection": 64, "max_streams_per_lease": 100000}})";
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const std::string bin = std::string(PORTAL_BIN_DIR) + "/portal-relay";
+    std::vector<std::string> argv{bin,
+                                  "--config",
+                                  cfg,
+                                  "--listen",
+                                  "tcp://127.0.0.1:0",
+                                  "--listen",
+                                  "ws://127.0.0.1:0/relay"};
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    if (::posix_spawn(&pid, bin.c_str(), &fa, nullptr, args.data(), environ) != 0) {
+      std::fprintf(stderr, "cannot start %s\n", bin.c_str());
+      std::exit(1);
+    }
+    for (int i = 0; i < 500 && (tcp.empty() || ws.empty()); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::ifstream in(out);
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.rfind("listening tcp://", 0) == 0) tcp = line.substr(10);
+        if (line.rfind("listening ws://", 0) == 0) ws = line.substr(10);
+      }
+    }
+    if (tcp.empty() || ws.empty()) {
+      std::fprintf(stderr, "portal-relay did not start\n");
+      std::exit(1);
+    }
+  }
+  ~RelayChild() {
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+};
+
+// The baseline: a child process that accepts two TCP connections and copies between them.
+pid_t start_copy_relay(std::uint16_t& port) {
+  int fds[2];
+  if (::pipe(fds) != 0) std::exit(1);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    asio::io_context io(1);
+    asio::ip::tcp::acceptor acc(io, {asio::ip::make_address("127.0.0.1"), 0});
+    const std::uint16_t p = acc.local_endpoint().port();
+    (void)!::write(fds[1], &p, sizeof p);
+    asio::ip::tcp::socket a = acc.accept(), b = acc.accept();
+    auto pump = [](asio::ip::tcp::socket& from,
+                   asio::ip::tcp::socket& to) -> asio::awaitable<void> {
+      std::vector<char> buf(64 * 1024);
+      for (;;) {
+        boost::system::error_code ec;
+        const std::size_t n = co_await from.async_read_some(
+            asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        co_await asio::async_write(to, asio::buffer(buf.data(), n),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+      }
+      boost::system::error_code ignored;
+      to.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    };
+    asio::co_spawn(io, pump(a, b), asio::detached);
+    asio::co_spawn(io, pump(b, a), asio::detached);
+    io.run();
+    std::_Exit(0);
+  }
+  ::close(fds[1]);
+  (void)!::read(fds[0], &port, sizeof port);
+  ::close(fds[0]);
+  return pid;
+}
+
+// Runs `a` to completion on `io`.
+template <class T>
+T run(asio::io_context& io, asio::awaitable<T> a) {
+  std::optional<T> out;
+  asio::co_spawn(io, std::move(a), [&](std::exception_ptr e, T v) {
+    if (e) std::rethrow_exception(e);
+    out.emplace(std::move(v));
+  });
+  io.restart();
+  while (!out) io.run_one();
+  return std::move(*out);
+}
+
+struct Stack {
+  std::unique_ptr<portal::plugin::Host> host;
+  std::shared_ptr<portal::mux::MuxFactory> mux;
+
+  asio::awaitable<std::shared_ptr<portal::mux::Session>> session(asio::io_context& io,
+                                                                 std::string uri) {
+    auto tf = portal::transport::resolve(*host, uri);
+    auto st =
+        co_await (*tf)->async_connect(io.get_executor(), *portal::transport::parse_uri(uri), {});
+    if (!st) {
+      std::fprintf(stderr, "connect %s: %s\n", uri.c_str(), st.error().message().c_str());
+      std::exit(1);
+    }
+    co_return *mux->create(std::move(*st), portal::mux::Role::Client, {});
+  }
+};
+
+// Moves `total` bytes dialer → holder through the portal relay over `uri`; returns seconds.
+double portal_transfer(asio::io_context& io, Stack& stack, const std::string& uri,
+                       std::size_t total) {
+  auto holder = run(io, stack.session(io, uri));
+  auto dialer = run(io, stack.session(io, uri));
+  auto me = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
+  portal::wire::Lease lease;
+  lease.name = "bench";
+  lease.alpn = {"bench"};
+  lease.expires =
+      portal::base::unix_seconds(portal::base::SystemClock::instance().system_now()) + 3600;
+  auto code =
+      run(io, portal::client::update_lease(*holder, me, lease, portal::base::OsRandom::instance(),
+                                           portal::base::SystemClock::instance()));
+  if (!code || *code != portal::wire::ResponseCode::Accepted) std::exit(1);
+  bool done = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto st = co_await holder->async_accept();
+        auto in = co_await portal::client::read_incoming(std::move(*st));
+        auto s = co_await portal::client::answer_incoming(std::move(*in),
+                                                          portal::wire::ResponseCode::Accepted);
+        Bytes buf(kChunk);
+        for (std::size_t got = 0; got < total;) {
+          auto n = co_await (*s)->async_read_some(buf);
+          if (!n || *n == 0) break;
+          got += *n;
+        }
+        done = true;
+      },
+      asio::detached);
+  auto dialed = run(io, portal::client::request_connection(*dialer, me.id()));
+  if (!dialed || !dialed->stream) std::exit(1);
+  const auto start = Clock::now();
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        Bytes chunk(kChunk, 7);
+        for (std::size_t n = 0; n < total; n += chunk.size()) {
+          if (!co_await dialed->stream->async_write(chunk)) break;
+        }
+      },
+      asio::detached);
+  io.restart();
+  while (!done) io.run_one();
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  holder->close();
+  dialer->close();
+  io.restart();
+  io.run_for(std::chrono::milliseconds(100));
+  return secs;
+}
+
+double copy_transfer(asio::io_context& io, std::uint16_t port, std::size_t total) {
+  asio::ip::tcp::socket a(io), b(io);
+  a.connect({asio::ip::make_address("127.0.0.1"), port});
+  b.connect({asio::ip::make_address("127.0.0.1"), port});
+  bool done = false;
+  const auto start = Clock::now();
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        Bytes chunk(kChunk, 7);
+        for (std::size_t n = 0; n < total; n += chunk.size()) {
+          co_await asio::async_write(a, asio::buffer(chunk), asio::use_awaitable);
+        }
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        Bytes buf(kChunk);
+        for (std::size_t got = 0; got < total;) {
+          got += co_await b.async_read_some(asio::buffer(buf), asio::use_awaitable);
+        }
+        done = true;
+      },
+      asio::detached);
+  io.restart();
+  while (!done) io.run_one();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void row(const char* what, double secs, double cpu, std::size_t total) {
+  const double gib = static_cast<double>(total) / (1024.0 * 1024.0 * 1024.0);
+  std::printf("| %-34s | %8.0f MB/s | %6.2f CPU-s/GiB |\n", what,
+              static_cast<double>(total) / secs / 1e6, cpu / gib);
+}
+
+void idle_leases(asio::io_context& io, Stack& stack, RelayChild& relay, const std::string& uri,
+                 const char* name, int n) {
+  const double before = rss_bytes(relay.pid);
+  std::vector<std::shared_ptr<portal::mux::Session>> sessions;
+  for (int i = 0; i < n; ++i) {
+    auto s = run(io, stack.session(io, uri));
+    auto me = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
+    portal::wire::Lease lease;
+    lease.name = "idle-" + std::to_string(i) + "-" + name;
+    lease.alpn = {"http/1.1"};
+    lease.expires =
+        portal::base::unix_seconds(portal::base::SystemClock::instance().system_now()) + 3600;
+    auto code =
+        run(io, portal::client::update_lease(*s, me, lease, portal::base::OsRandom::instance(),
+                                             portal::base::SystemClock::instance()));
+    if (!code || *code != portal::wire::ResponseCode::Accepted) {
+      std::fprintf(stderr, "lease %d refused\n", i);
+      std::exit(1);
+    }
+    sessions.push_back(std::move(s));
+  }
+  io.restart();
+  io.run_for(std::chrono::milliseconds(500));
+  const double after = rss_bytes(relay.pid);
+  std::printf("| %-34s | %6d leases | %7.1f KiB per connection |\n", name, n,
+              (after - before) / n / 1024.0);
+  for (auto& s : sessions) s->close();
+  io.restart();
+  io.run_for(std::chrono::milliseconds(500));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::size_t total = (argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 1024) << 20;
+  const int idle = argc > 2 ? std::atoi(argv[2]) : 1000;
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    lim.rlim_cur = lim.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  std::uint16_t copy_port = 0;
+  const pid_t copy = start_copy_relay(copy_port);
+
+  asio::io_context io(1);
+  Stack stack;
+  portal::plugin::HostOptions ho;
+  ho.directories = {PORTAL_BUILD_PLUGIN_DIR};
+  stack.host = std::make_unique<portal::plugin::Host>(ho);
+  stack.host->load_all();
+  stack.mux = *(*stack.host->find_provider(portal::plugin::Kind::Mux, "yamux"))
+                   ->factory<portal::mux::MuxFactory>();
+  RelayChild relay;
+
+  std::printf("| %-34s | %-13s | %-16s |\n", "relay (one direction)", "throughput", "relay CPU");
+  std::printf("|------------------------------------|---------------|------------------|\n");
+  double c0 = cpu_seconds(copy);
+  double secs = copy_transfer(io, copy_port, total);
+  row("plain copy relay, TCP (baseline)", secs, cpu_seconds(copy) - c0, total);
+  for (const auto& [uri, name] : {std::pair{relay.tcp, "portal-relay, yamux over tcp://"},
+                                  std::pair{relay.ws, "portal-relay, yamux over ws://"}}) {
+    c0 = cpu_seconds(relay.pid);
+    secs = portal_transfer(io, stack, uri, total);
+    row(name, secs, cpu_seconds(relay.pid) - c0, total);
+  }
+  ::kill(copy, SIGTERM);
+  ::waitpid(copy, nullptr, 0);
+
+  std::printf("\n| %-34s | %-13s | %-26s |\n", "idle lease connections", "count", "relay RSS");
+  std::printf(
+      "|------------------------------------|---------------|----------------------------|\n");
+  std::printf("| %-34s | %13s | %17.1f MiB total |\n", "portal-relay, no connections", "-",
+              rss_bytes(relay.pid) / 1048576.0);
+  idle_leases(io, stack, relay, relay.ws, "portal-relay over ws://", idle);
+  idle_leases(io, stack, relay, relay.tcp, "portal-relay over tcp://", idle);
+  return 0;
+}
