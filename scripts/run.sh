@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # README command 1: installs what is missing, builds the release preset, and runs the main job
-# on embedded defaults. Until the relay server lands (issue 7) the main job is
-# `portal-relay --version`; extra arguments are passed to portal-relay.
+# on embedded defaults: portal-relay on ws://127.0.0.1:4017/relay and tcp://127.0.0.1:4027 until
+# Ctrl-C. Extra arguments are passed to portal-relay (e.g. --config FILE, --listen URI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/build.sh release
-if [ $# -eq 0 ]; then set -- --version; fi
 exec ./build/release/bin/portal-relay "$@"
