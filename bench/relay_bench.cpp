@@ -186,21 +186,30 @@ struct Stack {
   }
 };
 
+// Registers a lease for a new identity on `s` (one hour); exits if the relay refuses it.
+portal::identity::Credential register_lease(asio::io_context& io, portal::mux::Session& s,
+                                            std::string name, std::string alpn) {
+  auto me = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
+  portal::wire::Lease lease;
+  lease.name = std::move(name);
+  lease.alpn = {std::move(alpn)};
+  lease.expires =
+      portal::base::unix_seconds(portal::base::SystemClock::instance().system_now()) + 3600;
+  auto code = run(io, portal::client::update_lease(s, me, lease, portal::base::OsRandom::instance(),
+                                                   portal::base::SystemClock::instance()));
+  if (!code || *code != portal::wire::ResponseCode::Accepted) {
+    std::fprintf(stderr, "lease %s refused\n", lease.name.c_str());
+    std::exit(1);
+  }
+  return me;
+}
+
 // Moves `total` bytes dialer → holder through the portal relay over `uri`; returns seconds.
 double portal_transfer(asio::io_context& io, Stack& stack, const std::string& uri,
                        std::size_t total) {
   auto holder = run(io, stack.session(io, uri));
   auto dialer = run(io, stack.session(io, uri));
-  auto me = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
-  portal::wire::Lease lease;
-  lease.name = "bench";
-  lease.alpn = {"bench"};
-  lease.expires =
-      portal::base::unix_seconds(portal::base::SystemClock::instance().system_now()) + 3600;
-  auto code =
-      run(io, portal::client::update_lease(*holder, me, lease, portal::base::OsRandom::instance(),
-                                           portal::base::SystemClock::instance()));
-  if (!code || *code != portal::wire::ResponseCode::Accepted) std::exit(1);
+  const auto me = register_lease(io, *holder, "bench", "bench");
   bool done = false;
   asio::co_spawn(
       io,
@@ -282,19 +291,7 @@ void idle_leases(asio::io_context& io, Stack& stack, RelayChild& relay, const st
   std::vector<std::shared_ptr<portal::mux::Session>> sessions;
   for (int i = 0; i < n; ++i) {
     auto s = run(io, stack.session(io, uri));
-    auto me = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
-    portal::wire::Lease lease;
-    lease.name = "idle-" + std::to_string(i) + "-" + name;
-    lease.alpn = {"http/1.1"};
-    lease.expires =
-        portal::base::unix_seconds(portal::base::SystemClock::instance().system_now()) + 3600;
-    auto code =
-        run(io, portal::client::update_lease(*s, me, lease, portal::base::OsRandom::instance(),
-                                             portal::base::SystemClock::instance()));
-    if (!code || *code != portal::wire::ResponseCode::Accepted) {
-      std::fprintf(stderr, "lease %d refused\n", i);
-      std::exit(1);
-    }
+    (void)register_lease(io, *s, "idle-" + std::to_string(i) + "-" + name, "http/1.1");
     sessions.push_back(std::move(s));
   }
   io.restart();

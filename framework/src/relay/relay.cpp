@@ -495,10 +495,15 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     }
   }
 
-  void close_all() {
+  // No new connections, no more sweeps.
+  void stop_accepting() {
     stopping = true;
     sweep_timer.cancel();
     for (auto& l : listeners) l->close();
+  }
+
+  void close_all() {
+    stop_accepting();
     // Copy: drop() erases from the map.
     std::vector<std::shared_ptr<Connection>> all;
     for (auto& [id, c] : conns) all.push_back(c);
@@ -545,9 +550,7 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
 asio::awaitable<void> Relay::shutdown(std::chrono::milliseconds drain) {
   auto self = impl_;
   if (self->stopping) co_return;
-  self->stopping = true;
-  self->sweep_timer.cancel();
-  for (auto& l : self->listeners) l->close();
+  self->stop_accepting();
   rlog(base::LogLevel::Info, "shutting down: draining " + std::to_string(self->conns.size()) +
                                  " connections for up to " + std::to_string(drain.count()) + " ms");
   for (auto& [id, c] : self->conns) {
