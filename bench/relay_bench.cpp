@@ -74,7 +74,9 @@ struct RelayChild {
   std::string tcp, ws;
 
   RelayChild() {
-    const std::string dir = "/tmp/portal-bench-relay-" + std::to_string(::getpid());
+    static int count = 0;
+    const std::string dir =
+        "/tmp/portal-bench-relay-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
     ::mkdir(dir.c_str(), 0700);
     const std::string cfg = dir + "/relay.json", out = dir + "/out";
     std::ofstream(cfg) << R"({"log_level": "warn", "limits": {"max_connections_per_ip": 100000,
@@ -285,13 +287,16 @@ void row(const char* what, double secs, double cpu, std::size_t total) {
               static_cast<double>(total) / secs / 1e6, cpu / gib);
 }
 
-void idle_leases(asio::io_context& io, Stack& stack, RelayChild& relay, const std::string& uri,
-                 const char* name, int n) {
+// Each row gets a fresh relay, so memory freed by an earlier row cannot hide this row's cost.
+void idle_leases(asio::io_context& io, Stack& stack, bool ws, const char* name, int n) {
+  RelayChild relay;
+  const std::string& uri = ws ? relay.ws : relay.tcp;
+  const char* tag = ws ? "ws" : "tcp";
   const double before = rss_bytes(relay.pid);
   std::vector<std::shared_ptr<portal::mux::Session>> sessions;
   for (int i = 0; i < n; ++i) {
     auto s = run(io, stack.session(io, uri));
-    (void)register_lease(io, *s, "idle-" + std::to_string(i) + "-" + name, "http/1.1");
+    (void)register_lease(io, *s, "idle-" + std::string(tag) + "-" + std::to_string(i), "http/1.1");
     sessions.push_back(std::move(s));
   }
   io.restart();
@@ -301,7 +306,7 @@ void idle_leases(asio::io_context& io, Stack& stack, RelayChild& relay, const st
               (after - before) / n / 1024.0);
   for (auto& s : sessions) s->close();
   io.restart();
-  io.run_for(std::chrono::milliseconds(500));
+  io.run_for(std::chrono::milliseconds(200));
 }
 
 }  // namespace
@@ -346,7 +351,7 @@ int main(int argc, char** argv) {
       "|------------------------------------|---------------|----------------------------|\n");
   std::printf("| %-34s | %13s | %17.1f MiB total |\n", "portal-relay, no connections", "-",
               rss_bytes(relay.pid) / 1048576.0);
-  idle_leases(io, stack, relay, relay.ws, "portal-relay over ws://", idle);
-  idle_leases(io, stack, relay, relay.tcp, "portal-relay over tcp://", idle);
+  idle_leases(io, stack, true, "portal-relay over ws://", idle);
+  idle_leases(io, stack, false, "portal-relay over tcp://", idle);
   return 0;
 }

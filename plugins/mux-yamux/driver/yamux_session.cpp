@@ -21,6 +21,12 @@ namespace asio = boost::asio;
 using stream::AsyncSignal;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
+// An idle session reads into a small buffer: most sessions on a relay are idle lease holders
+// that only see pings, and a 64 KiB buffer held by each pending read would be most of their
+// memory. A read that fills the small buffer switches to the large one; a run of small reads
+// switches back.
+constexpr std::size_t kIdleReadChunk = 2 * 1024;
+constexpr int kSmallReadsBeforeShrink = 8;
 /// Writers wait while more than this is queued for the transport: bounds session memory.
 constexpr std::size_t kOutputHighWater = 1024 * 1024;
 
@@ -235,7 +241,8 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
 
   asio::awaitable<void> read_loop() {
     auto self = shared_from_this();
-    std::vector<base::Byte> buf(kReadChunk);
+    std::vector<base::Byte> buf(kIdleReadChunk);
+    int small_reads = 0;
     while (!core_.is_closed()) {
       auto n = co_await transport_->async_read_some(buf);
       if (!n || *n == 0) {
@@ -245,6 +252,16 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
       }
       (void)core_.handle_input(base::ByteSpan(buf.data(), *n), now());
       after_command();
+      if (*n == buf.size() && buf.size() < kReadChunk) {
+        buf.assign(kReadChunk, base::Byte{0});
+        small_reads = 0;
+      } else if (buf.size() > kIdleReadChunk) {
+        small_reads = *n <= kIdleReadChunk ? small_reads + 1 : 0;
+        if (small_reads >= kSmallReadsBeforeShrink) {
+          std::vector<base::Byte>(kIdleReadChunk).swap(buf);
+          small_reads = 0;
+        }
+      }
       // No backpressure here: the stream windows already bound what the peer may send, and a
       // reader that stopped while its own output is congested could deadlock two sessions that
       // both write faster than the link drains.
