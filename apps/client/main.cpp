@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// portal: the Portal client tool. Subcommands: keygen, id.
+// portal: the Portal client tool. Subcommands: keygen, id, vanity.
 
 #include <sys/stat.h>
 
@@ -12,6 +12,7 @@
 #include "portal/identity/credential.hpp"
 #include "portal/identity/key_file.hpp"
 #include "portal/version.hpp"
+#include "vanity.hpp"
 
 namespace {
 
@@ -64,6 +65,9 @@ int main(int argc, char** argv) {
   std::string id_key;
   id->add_option("--key", id_key, "PKCS#8 PEM Ed25519 key file (mode 0600)")->required();
 
+  portal::apps::client::VanityOptions vanity_options;
+  auto* vanity = portal::apps::client::add_vanity_command(app, vanity_options);
+
   return portal::apps::run_cli(app, argc, argv, [&]() -> int {
     if (keygen->parsed()) {
       auto credential = identity::Credential::generate(portal::base::OsRandom::instance());
@@ -79,6 +83,7 @@ int main(int argc, char** argv) {
       std::cout << load_key(id_key).id() << '\n';
       return 0;
     }
+    if (vanity->parsed()) return portal::apps::client::run_vanity(vanity_options);
     return 1;  // unreachable: require_subcommand(1)
   });
 }
