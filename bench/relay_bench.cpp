@@ -28,6 +28,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "portal/base/random.hpp"
 #include "portal/client/control.hpp"
@@ -68,6 +69,16 @@ double rss_bytes(pid_t pid) {
   return 0;
 }
 
+// Children still running; killed at exit, so a failed run (std::exit) leaves nothing behind.
+std::vector<pid_t>& children() {
+  static std::vector<pid_t> pids;
+  return pids;
+}
+
+void kill_children() {
+  for (const pid_t pid : children()) ::kill(pid, SIGKILL);
+}
+
 // The portal-relay child, on tcp:// and ws:// with port 0.
 struct RelayChild {
   pid_t pid = -1;
@@ -99,6 +110,7 @@ struct RelayChild {
       std::fprintf(stderr, "cannot start %s\n", bin.c_str());
       std::exit(1);
     }
+    children().push_back(pid);
     for (int i = 0; i < 500 && (tcp.empty() || ws.empty()); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       std::ifstream in(out);
@@ -117,6 +129,7 @@ struct RelayChild {
     ::kill(pid, SIGTERM);
     int status = 0;
     ::waitpid(pid, &status, 0);
+    std::erase(children(), pid);
   }
 };
 
@@ -153,6 +166,7 @@ pid_t start_copy_relay(std::uint16_t& port) {
     std::_Exit(0);
   }
   ::close(fds[1]);
+  children().push_back(pid);
   (void)!::read(fds[0], &port, sizeof port);
   ::close(fds[0]);
   return pid;
@@ -319,6 +333,7 @@ int main(int argc, char** argv) {
     lim.rlim_cur = lim.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
+  std::atexit(kill_children);
   std::uint16_t copy_port = 0;
   const pid_t copy = start_copy_relay(copy_port);
 
@@ -345,6 +360,7 @@ int main(int argc, char** argv) {
   }
   ::kill(copy, SIGTERM);
   ::waitpid(copy, nullptr, 0);
+  std::erase(children(), copy);
 
   std::printf("\n| %-34s | %-13s | %-26s |\n", "idle lease connections", "count", "relay RSS");
   std::printf(

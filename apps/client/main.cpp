@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// portal: the Portal client tool. Subcommands: keygen, id, vanity.
+// portal: the Portal client tool. Subcommands: keygen, id, vanity, expose, connect, info.
 
-#include <sys/stat.h>
-
-#include <cstdio>
 #include <iostream>
 #include <string>
 
 #include "../common/cli_main.hpp"
+#include "commands.hpp"
+#include "keys.hpp"
 #include "portal/base/random.hpp"
 #include "portal/identity/credential.hpp"
 #include "portal/identity/key_file.hpp"
@@ -19,30 +18,8 @@ namespace {
 using portal::apps::UsageError;
 namespace identity = portal::identity;
 
-std::string quoted(const std::string& path) { return "'" + path + "'"; }
-
-// One line that says what failed, with the file and, for permissions, how to fix it.
-[[noreturn]] void fail_key_file(const std::string& action, const std::string& path,
-                                const portal::base::ErrorCode& ec) {
-  std::string msg = action + " " + quoted(path) + ": " + ec.message();
-  if (ec == identity::Errc::KeyFileTooOpen) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0) {
-      char mode[8];
-      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-      msg += " (it is " + std::string(mode) + "; fix with: chmod 600 " + quoted(path) + ")";
-    }
-  } else if (ec == identity::Errc::KeyFileExists) {
-    msg += " (use --force to replace it)";
-  }
-  throw UsageError(msg);
-}
-
-identity::Credential load_key(const std::string& path) {
-  auto credential = identity::load_key_file(path);
-  if (!credential) fail_key_file("cannot load key file", path, credential.error());
-  return std::move(*credential);
-}
+using portal::apps::fail_key_file;
+using portal::apps::load_key;
 
 }  // namespace
 
@@ -68,6 +45,13 @@ int main(int argc, char** argv) {
   portal::apps::client::VanityOptions vanity_options;
   auto* vanity = portal::apps::client::add_vanity_command(app, vanity_options);
 
+  portal::apps::ExposeFlags expose_flags;
+  auto* expose = portal::apps::add_expose(app, expose_flags);
+  portal::apps::ConnectFlags connect_flags;
+  auto* connect = portal::apps::add_connect(app, connect_flags);
+  portal::apps::InfoFlags info_flags;
+  auto* info = portal::apps::add_info(app, info_flags);
+
   return portal::apps::run_cli(app, argc, argv, [&]() -> int {
     if (keygen->parsed()) {
       auto credential = identity::Credential::generate(portal::base::OsRandom::instance());
@@ -84,6 +68,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (vanity->parsed()) return portal::apps::client::run_vanity(vanity_options);
+    if (expose->parsed()) return portal::apps::run_expose(expose_flags);
+    if (connect->parsed()) return portal::apps::run_connect(connect_flags);
+    if (info->parsed()) return portal::apps::run_info(info_flags);
     return 1;  // unreachable: require_subcommand(1)
   });
 }

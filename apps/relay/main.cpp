@@ -8,11 +8,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "../common/cli_main.hpp"
+#include "../common/config_file.hpp"
 #include "portal/base/log.hpp"
 #include "portal/config/relay_config.hpp"
 #include "portal/plugin/host.hpp"
@@ -25,19 +25,8 @@ namespace {
 using portal::apps::UsageError;
 namespace config = portal::config;
 
-constexpr std::size_t kMaxConfigFile = 1024 * 1024;
-
-// Reads and applies a config file; returns the problems (empty when it is valid).
 std::vector<config::Problem> load(const std::string& path, config::RelayConfig& cfg) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {config::Problem{"", "cannot open the file", 0, 0}};
-  std::string text(kMaxConfigFile + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMaxConfigFile) return {config::Problem{"", "larger than 1 MiB", 0, 0}};
-  std::vector<config::Problem> problems;
-  config::apply_json(text, cfg, problems);
-  return problems;
+  return portal::apps::load_config_file(path, cfg);
 }
 
 // One line per plugin (id, kind, version, file) and per refused file (file, reason).

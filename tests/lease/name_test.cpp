@@ -29,3 +29,25 @@ TEST(LeaseName, MalformedUtf8IsInvalid) {
 
 }  // namespace
 }  // namespace portal::lease
+
+TEST(LeaseName, LookupComparesUnderSimpleCaseFolding) {
+  using portal::lease::same_name_ignoring_case;
+  EXPECT_TRUE(same_name_ignoring_case("My-Service_1", "my-service_1"));
+  EXPECT_TRUE(same_name_ignoring_case("", ""));
+  EXPECT_TRUE(same_name_ignoring_case("\xC3\x84rger", "\xC3\xA4RGER"));          // Ä / ä
+  EXPECT_TRUE(same_name_ignoring_case("\xCE\xA3\xCE\xB9", "\xCF\x83\xCE\x99"));  // Σι / σΙ
+  EXPECT_TRUE(same_name_ignoring_case("\xE2\x84\xAA", "k"));                     // Kelvin sign
+  EXPECT_TRUE(same_name_ignoring_case("\xC5\xBF", "S"));                         // long s
+  EXPECT_TRUE(same_name_ignoring_case("\xE1\xBA\x9E", "\xC3\x9F"));  // ẞ / ß (simple folding)
+  EXPECT_FALSE(same_name_ignoring_case("\xC3\x9F", "ss"));           // ß is not "ss" (full only)
+  EXPECT_FALSE(same_name_ignoring_case("service", "servic"));
+  EXPECT_FALSE(same_name_ignoring_case("service", "services"));
+  EXPECT_FALSE(same_name_ignoring_case("a-b", "a_b"));
+  // Not UTF-8: byte for byte.
+  EXPECT_TRUE(same_name_ignoring_case("\xFF", "\xFF"));
+  EXPECT_FALSE(
+      same_name_ignoring_case("\xFF"
+                              "A",
+                              "\xFF"
+                              "a"));
+}

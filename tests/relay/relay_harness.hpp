@@ -34,16 +34,19 @@ namespace portal::test {
 
 namespace asio = boost::asio;
 
-/// portal-relay on ws://127.0.0.1:0/relay and tcp://127.0.0.1:0 with `config` (JSON text).
+/// portal-relay with `config` (JSON text) on `ws_listen` and `tcp_listen` (by default
+/// ws://127.0.0.1:0/relay and tcp://127.0.0.1:0).
 class RelayProcess {
  public:
-  explicit RelayProcess(const std::string& config = "{}") {
+  explicit RelayProcess(const std::string& config = "{}",
+                        const std::string& ws_listen = "ws://127.0.0.1:0/relay",
+                        const std::string& tcp_listen = "tcp://127.0.0.1:0") {
     const auto cfg = dir_ / "relay.json";
     std::ofstream(cfg) << config;
     child_ = std::make_unique<Child>(
         std::vector<std::string>{bin_path("portal-relay"), "--config", cfg.string(), "--listen",
-                                 "ws://127.0.0.1:0/relay", "--listen", "tcp://127.0.0.1:0",
-                                 "--plugin-dir", PORTAL_BUILD_PLUGIN_DIR},
+                                 ws_listen, "--listen", tcp_listen, "--plugin-dir",
+                                 PORTAL_BUILD_PLUGIN_DIR},
         (dir_ / "out").string(), (dir_ / "err").string());
     if (!child_->wait_for_lines("listening ", 2, 20'000)) {
       ADD_FAILURE() << "relay did not start:\n" << child_->out() << child_->err();

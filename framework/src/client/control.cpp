@@ -2,6 +2,7 @@
 #include "portal/client/control.hpp"
 
 #include <array>
+#include <boost/asio/steady_timer.hpp>
 
 #include "portal/stream/prefixed_stream.hpp"
 
@@ -16,6 +17,44 @@ asio::awaitable<base::Result<void>> flush(stream::ByteStream& s, base::ByteSpan 
   if (out.empty()) co_return base::Result<void>{};
   co_return co_await s.async_write(out);
 }
+
+// Closes a stream when `timeout` passes before the guard goes away. Zero: no deadline.
+class Deadline {
+ public:
+  Deadline(stream::ByteStream& s, std::chrono::milliseconds timeout) {
+    if (timeout.count() <= 0) return;
+    state_ = std::make_shared<State>(s.get_executor());
+    state_->target = &s;
+    state_->timer.expires_after(timeout);
+    state_->timer.async_wait([st = state_](const boost::system::error_code& ec) {
+      if (ec || st->target == nullptr) return;
+      st->expired = true;
+      st->target->close();
+    });
+  }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  ~Deadline() {
+    if (state_) {
+      state_->target = nullptr;
+      state_->timer.cancel();
+    }
+  }
+  [[nodiscard]] bool expired() const noexcept { return state_ && state_->expired; }
+  // The error to report: Timeout when the deadline closed the stream.
+  [[nodiscard]] base::ErrorCode error(base::ErrorCode e) const noexcept {
+    return expired() ? make_error_code(Errc::Timeout) : e;
+  }
+
+ private:
+  struct State {
+    explicit State(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    stream::ByteStream* target = nullptr;
+    bool expired = false;
+  };
+  std::shared_ptr<State> state_;
+};
 
 }  // namespace
 
@@ -45,62 +84,70 @@ asio::awaitable<base::Result<void>> run_request(stream::ByteStream& stream,
   co_return base::Result<void>{};
 }
 
-asio::awaitable<base::Result<wire::RelayInfo>> relay_info(mux::Session& session) {
+asio::awaitable<base::Result<wire::RelayInfo>> relay_info(mux::Session& session,
+                                                          std::chrono::milliseconds timeout) {
   auto s = co_await session.async_open();
   if (!s) co_return s.error();
+  Deadline deadline(**s, timeout);
   auto request = control::ClientRequest::relay_info();
   auto r = co_await run_request(**s, request);
   // Done: half-close and release (the v1 SDK closes the stream after the answer).
   if (!r || !co_await (*s)->async_shutdown_write()) (*s)->close();
-  if (!r) co_return r.error();
+  if (!r) co_return deadline.error(r.error());
   co_return *request.relay_info_response();
 }
 
 namespace {
 
 asio::awaitable<base::Result<wire::ResponseCode>> signed_request(
-    mux::Session& session, base::Result<control::ClientRequest> request) {
+    mux::Session& session, base::Result<control::ClientRequest> request,
+    std::chrono::milliseconds timeout) {
   if (!request) co_return request.error();
   auto s = co_await session.async_open();
   if (!s) co_return s.error();
+  Deadline deadline(**s, timeout);
   auto r = co_await run_request(**s, *request);
   if (!r || !co_await (*s)->async_shutdown_write()) (*s)->close();
-  if (!r) co_return r.error();
+  if (!r) co_return deadline.error(r.error());
   co_return request->code();
 }
 
 }  // namespace
 
-asio::awaitable<base::Result<wire::ResponseCode>> update_lease(mux::Session& session,
-                                                               const identity::Credential& self,
-                                                               wire::Lease lease,
-                                                               base::RandomSource& random,
-                                                               const base::Clock& clock) {
+asio::awaitable<base::Result<wire::ResponseCode>> update_lease(
+    mux::Session& session, const identity::Credential& self, wire::Lease lease,
+    base::RandomSource& random, const base::Clock& clock, std::chrono::milliseconds timeout) {
   co_return co_await signed_request(
       session,
-      control::ClientRequest::lease_update(self, std::move(lease), random, clock.system_now()));
+      control::ClientRequest::lease_update(self, std::move(lease), random, clock.system_now()),
+      timeout);
 }
 
 asio::awaitable<base::Result<wire::ResponseCode>> delete_lease(mux::Session& session,
                                                                const identity::Credential& self,
                                                                base::RandomSource& random,
-                                                               const base::Clock& clock) {
+                                                               const base::Clock& clock,
+                                                               std::chrono::milliseconds timeout) {
   co_return co_await signed_request(
-      session, control::ClientRequest::lease_delete(self, random, clock.system_now()));
+      session, control::ClientRequest::lease_delete(self, random, clock.system_now()), timeout);
 }
 
 asio::awaitable<base::Result<Dialed>> request_connection(
-    mux::Session& session, std::string lease_id,
-    std::optional<identity::Identity> client_identity) {
+    mux::Session& session, std::string lease_id, std::optional<identity::Identity> client_identity,
+    std::chrono::milliseconds timeout) {
   auto s = co_await session.async_open();
   if (!s) co_return s.error();
   auto request =
       control::ClientRequest::connection(std::move(lease_id), std::move(client_identity));
   base::Bytes leftover;
-  auto r = co_await run_request(**s, request, &leftover);
-  if (!r) {
-    (*s)->close();
-    co_return r.error();
+  base::Result<void> r;
+  {
+    Deadline deadline(**s, timeout);
+    r = co_await run_request(**s, request, &leftover);
+    if (!r) {
+      (*s)->close();
+      co_return deadline.error(r.error());
+    }
   }
   Dialed out;
   out.code = request.code();
@@ -112,26 +159,28 @@ asio::awaitable<base::Result<Dialed>> request_connection(
   co_return out;
 }
 
-asio::awaitable<base::Result<Incoming>> read_incoming(std::unique_ptr<stream::ByteStream> s) {
+asio::awaitable<base::Result<Incoming>> read_incoming(std::unique_ptr<stream::ByteStream> s,
+                                                      std::chrono::milliseconds timeout) {
+  Deadline deadline(*s, timeout);
   Incoming in;
   std::array<base::Byte, kReadChunk> buffer{};
   while (!in.core.has_request()) {
     auto n = co_await s->async_read_some(buffer);
     if (!n) {
       s->close();
-      co_return n.error();
+      co_return deadline.error(n.error());
     }
     if (*n == 0) {
       in.core.handle_eof();
       s->close();
-      co_return in.core.error() ? in.core.error()
-                                : make_error_code(control::Errc::ClosedWithoutAnswer);
+      co_return deadline.error(
+          in.core.error() ? in.core.error() : make_error_code(control::Errc::ClosedWithoutAnswer));
     }
     const base::ByteSpan got(buffer.data(), *n);
     auto used = in.core.handle_input(got);
     if (!used) {
       s->close();
-      co_return used.error();
+      co_return deadline.error(used.error());
     }
     in.leftover.insert(in.leftover.end(), got.begin() + static_cast<std::ptrdiff_t>(*used),
                        got.end());

@@ -17,6 +17,21 @@ constexpr Range kLettersDigits[] = {
 #include "unicode_letters_digits.inc"
 };
 
+struct Fold {
+  std::uint32_t from;
+  std::uint32_t to;
+};
+
+constexpr Fold kSimpleFold[] = {
+#include "unicode_simple_fold.inc"
+};
+
+std::uint32_t simple_fold(std::uint32_t cp) noexcept {
+  const auto* it = std::lower_bound(std::begin(kSimpleFold), std::end(kSimpleFold), cp,
+                                    [](const Fold& f, std::uint32_t c) { return f.from < c; });
+  return it != std::end(kSimpleFold) && it->from == cp ? it->to : cp;
+}
+
 bool letter_or_digit(std::uint32_t cp) noexcept {
   // The first range whose last code point is >= cp is the only one that can hold it.
   const auto* it = std::lower_bound(std::begin(kLettersDigits), std::end(kLettersDigits), cp,
@@ -64,6 +79,16 @@ bool is_valid_name(std::string_view name) noexcept {
     if (cp != '_' && cp != '-' && !letter_or_digit(cp)) return false;
   }
   return true;  // the empty name is allowed ("unnamed")
+}
+
+bool same_name_ignoring_case(std::string_view a, std::string_view b) noexcept {
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    std::uint32_t ca = 0, cb = 0;
+    if (!next_code_point(a, i, ca) || !next_code_point(b, j, cb)) return a == b;
+    if (ca != cb && simple_fold(ca) != simple_fold(cb)) return false;
+  }
+  return i == a.size() && j == b.size();
 }
 
 }  // namespace portal::lease

@@ -4,9 +4,13 @@
 // The client side of the v1 control protocol over a live mux session: the Asio driver of the
 // sans-IO cores in portal/control/client.hpp. One request per stream, as the original SDK does
 // (portal-v1 §4.1). Every call runs on the session's executor.
+//
+// `timeout` (zero: none) bounds the wait for the answer: when it passes the stream is closed and
+// the call fails with client::Errc::Timeout. The session is left alone.
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +19,7 @@
 #include "portal/base/export.hpp"
 #include "portal/base/random.hpp"
 #include "portal/base/result.hpp"
+#include "portal/client/errors.hpp"
 #include "portal/control/client.hpp"
 #include "portal/identity/credential.hpp"
 #include "portal/mux/mux.hpp"
@@ -32,18 +37,18 @@ namespace portal::client {
 
 /// RelayInfoRequest on a new stream of `session`.
 [[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<wire::RelayInfo>> relay_info(
-    mux::Session& session);
+    mux::Session& session, std::chrono::milliseconds timeout = {});
 
 /// Registers or renews `lease` for `self` (signed, fresh nonce, `clock`'s time) on a new stream.
 /// Returns the relay's code (ACCEPTED, REJECTED, INVALID_IDENTITY, INVALID_NAME).
 [[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<wire::ResponseCode>> update_lease(
     mux::Session& session, const identity::Credential& self, wire::Lease lease,
-    base::RandomSource& random, const base::Clock& clock);
+    base::RandomSource& random, const base::Clock& clock, std::chrono::milliseconds timeout = {});
 
 /// Deletes `self`'s lease (signed) on a new stream. Returns the relay's code.
 [[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<wire::ResponseCode>> delete_lease(
     mux::Session& session, const identity::Credential& self, base::RandomSource& random,
-    const base::Clock& clock);
+    const base::Clock& clock, std::chrono::milliseconds timeout = {});
 
 /// The answer to a ConnectionRequest: the code, and when ACCEPTED the relayed stream (the
 /// handshake client runs on it next).
@@ -55,7 +60,8 @@ struct Dialed {
 /// Asks the relay for a connection to `lease_id` on a new stream (§7, dialer side).
 [[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<Dialed>> request_connection(
     mux::Session& session, std::string lease_id,
-    std::optional<identity::Identity> client_identity = std::nullopt);
+    std::optional<identity::Identity> client_identity = std::nullopt,
+    std::chrono::milliseconds timeout = {});
 
 /// A connection request the relay forwarded on a stream it opened (§7, lease holder side).
 struct Incoming {
@@ -68,7 +74,7 @@ struct Incoming {
 /// Reads the forwarded request from `stream` (a stream the relay opened).
 /// Errors: the stream's, control::Errc, wire::Errc.
 [[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<Incoming>> read_incoming(
-    std::unique_ptr<stream::ByteStream> stream);
+    std::unique_ptr<stream::ByteStream> stream, std::chrono::milliseconds timeout = {});
 
 /// Sends the answer. ACCEPTED returns the stream for the handshake server (leftover bytes put
 /// back in front); any other code closes it and returns null.

@@ -12,4 +12,10 @@ namespace portal::lease {
 /// relay bounds names through its control-packet limit.
 [[nodiscard]] PORTAL_API bool is_valid_name(std::string_view name) noexcept;
 
+/// Whether two names are equal under Unicode simple case folding, as the v1 SDK's name lookup
+/// compares them (portal-v1 §6.8, Go's strings.EqualFold). Names that are not valid UTF-8 are
+/// compared byte for byte.
+[[nodiscard]] PORTAL_API bool same_name_ignoring_case(std::string_view a,
+                                                      std::string_view b) noexcept;
+
 }  // namespace portal::lease

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The client SDK (portal-v1 §6.7, §7, §8, §11): one identity, a list of relays, leases kept
+// registered and renewed on every relay, end-to-end encrypted streams in both directions.
+//
+//   auto stack = client::assemble(config, error);                 // plugins, mux, cipher
+//   auto c = co_await client::Client::connect(ex, credential, stack, options);
+//   auto l = co_await (*c)->listen("my-service", {"http/1.1"});   // lease on every relay
+//   auto s = co_await (*l)->accept();                             // a SecureStream
+//   auto d = co_await (*c)->dial("my-service", "http/1.1");       // by name or by ID
+//
+// Threading: a client and everything it owns run on one executor (an io_context run by one
+// thread, or a strand); call every member from it. portal/client/blocking.hpp wraps a client
+// for programs without an event loop. No thread per relay or per stream. Destroy the client (and
+// its streams) before the io_context it runs on, and keep its Stack (the loaded plugins) alive
+// until that io_context is gone.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "portal/base/clock.hpp"
+#include "portal/base/export.hpp"
+#include "portal/base/random.hpp"
+#include "portal/base/result.hpp"
+#include "portal/cipher/aead.hpp"
+#include "portal/client/errors.hpp"
+#include "portal/config/client_config.hpp"
+#include "portal/identity/credential.hpp"
+#include "portal/mux/mux.hpp"
+#include "portal/plugin/host.hpp"
+#include "portal/stream/secure_stream.hpp"
+#include "portal/transport/transport.hpp"
+#include "portal/wire/control.hpp"
+
+namespace portal::client {
+
+/// What a client runs on: the loaded plugins and the factories resolved from them.
+struct Stack {
+  std::unique_ptr<plugin::Host> host;  ///< keeps the plugins loaded
+  std::shared_ptr<mux::MuxFactory> mux;
+  mux::Settings mux_settings;
+  std::shared_ptr<cipher::AeadFactory> cipher;
+  std::string cipher_name = "chacha20-poly1305";
+  std::map<std::string, transport::Settings, std::less<>> transport_settings;  ///< by scheme
+  std::vector<std::string> warnings;  ///< plugin files that were refused, one line each
+};
+
+/// Loads the plugins of `config` and resolves the mux, the cipher and the transport of every
+/// relay in `config.relays`, validating every setting. On failure returns null and sets `error`
+/// to one line naming the key or plugin at fault.
+[[nodiscard]] PORTAL_API std::shared_ptr<Stack> assemble(const config::ClientConfig& config,
+                                                         std::string& error);
+
+struct Options {
+  std::vector<std::string> relays;  ///< relay URIs (config::normalize_relay_uri applied)
+  config::ClientTimers timers;
+  base::RandomSource* random = &base::OsRandom::instance();
+  base::Clock* clock = &base::SystemClock::instance();
+};
+
+/// A relay going up (connected, leases registered) or down (with the reason).
+struct RelayEvent {
+  std::string relay;  ///< its URI
+  bool up = false;
+  std::string detail;  ///< why it went down, or the relay's ID when it came up
+};
+
+struct RelayStatus {
+  std::string relay;
+  bool up = false;
+  std::string relay_id;    ///< from RelayInfo, once known
+  std::string last_error;  ///< why the last attempt or session failed
+};
+
+/// A lease as one relay lists it.
+struct Found {
+  std::string relay;
+  wire::Lease lease;
+};
+
+/// The answer of one relay to RelayInfo.
+struct RelayInfoResult {
+  std::string relay;
+  base::Result<wire::RelayInfo> info;
+};
+
+/// One lease, registered on every relay of its client while it is open.
+class PORTAL_API Listener {
+ public:
+  struct Impl;
+  explicit Listener(std::shared_ptr<Impl> impl);
+  ~Listener();
+
+  /// The next incoming connection, after a successful end-to-end handshake (peer() is the
+  /// dialer's authenticated identity, alpn() the negotiated protocol).
+  /// Errors: Errc::Closed once the listener or the client is closed.
+  boost::asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> accept();
+
+  /// Stops accepting, deletes the lease on every connected relay (signed LeaseDelete), and fails
+  /// pending accept() calls with Errc::Closed. Idempotent.
+  boost::asio::awaitable<void> close();
+
+  [[nodiscard]] const std::string& name() const noexcept;
+  [[nodiscard]] const std::vector<std::string>& alpns() const noexcept;
+  /// The relays that accepted the lease at the last registration or renewal.
+  [[nodiscard]] std::vector<std::string> registered_on() const;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+class PORTAL_API Client {
+ public:
+  struct Impl;
+
+  /// Connects to every relay of `options` (in parallel) and starts the renewal, health and
+  /// reconnect machinery. Fails only when no relay connects (Errc::NoRelay; `detail`, when
+  /// given, gets one line per relay with its error). Relays that failed keep being retried.
+  static boost::asio::awaitable<base::Result<std::shared_ptr<Client>>> connect(
+      boost::asio::any_io_executor executor, identity::Credential credential,
+      std::shared_ptr<Stack> stack, Options options, std::string* detail = nullptr);
+
+  explicit Client(std::shared_ptr<Impl> impl);
+  ~Client();  ///< closes everything at once (use close() to delete leases first)
+
+  [[nodiscard]] const identity::Credential& credential() const noexcept;
+
+  /// Registers a lease for this client's identity on every connected relay, and on every relay
+  /// that connects later, renewing it at the configured cadence. Fails when the name is invalid
+  /// (Errc::InvalidName), a listener is already open (Errc::AlreadyListening), no relay is
+  /// connected (Errc::NoRelay), or no relay accepted the lease (Errc::LeaseRefused; `detail`
+  /// gets each relay's answer). `metadata` is v1's JSON text (may be empty).
+  boost::asio::awaitable<base::Result<std::shared_ptr<Listener>>> listen(
+      std::string name, std::vector<std::string> alpns, std::string metadata = {},
+      std::string* detail = nullptr);
+
+  /// Opens an end-to-end encrypted stream to `target` with one ALPN. A well-formed ID that a
+  /// relay lists is dialed as an ID; anything else is resolved as a name, case-insensitively,
+  /// afresh on every call. Every relay that lists the lease is tried in turn until one works.
+  /// Errors: Errc::NotFound, Errc::HolderRefused, Errc::LeaseGone, Errc::NoRelay, handshake
+  /// errors (with the reason); `detail` gets one line per relay tried.
+  boost::asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> dial(
+      std::string target, std::string alpn, std::string* detail = nullptr);
+
+  /// The first lease named `name` (case-insensitively) on any connected relay.
+  /// Errors: Errc::NotFound, Errc::NoRelay.
+  boost::asio::awaitable<base::Result<Found>> lookup(std::string name);
+
+  /// RelayInfo from every connected relay, in parallel.
+  boost::asio::awaitable<std::vector<RelayInfoResult>> relay_info();
+
+  /// Every relay and whether it is connected.
+  [[nodiscard]] std::vector<RelayStatus> relays() const;
+
+  /// Called on the client's executor whenever a relay goes up or down.
+  void on_relay_event(std::function<void(const RelayEvent&)> callback);
+
+  /// Closes the listener (deleting its lease), then every relay session. Idempotent.
+  boost::asio::awaitable<void> close();
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace portal::client

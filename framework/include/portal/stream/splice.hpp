@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "portal/base/export.hpp"
+#include "portal/stream/byte_stream.hpp"
+
+namespace portal::stream {
+
+/// Bytes moved by splice().
+struct SpliceStats {
+  std::uint64_t a_to_b = 0;
+  std::uint64_t b_to_a = 0;
+  bool clean = false;  ///< both directions ended with end-of-stream, not an error
+};
+
+/// Copies `a` to `b` and `b` to `a` until both directions have ended. The end of one direction
+/// is passed on as a half-close (the other goes on); an error in either closes both. Each
+/// direction holds one `chunk`-sized buffer, and reads only after its last write completed, so
+/// a slow reader slows the writer on the other side. Both streams share one executor.
+[[nodiscard]] PORTAL_API boost::asio::awaitable<SpliceStats> splice(std::shared_ptr<ByteStream> a,
+                                                                    std::shared_ptr<ByteStream> b,
+                                                                    std::size_t chunk = 32 * 1024);
+
+}  // namespace portal::stream

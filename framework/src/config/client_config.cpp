@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "portal/config/client_config.hpp"
+
+#include <boost/json.hpp>
+#include <sstream>
+
+#include "portal/transport/transport.hpp"
+#include "reader.hpp"
+
+namespace portal::config {
+namespace {
+
+namespace json = boost::json;
+using detail::Reader;
+
+struct TimerKey {
+  std::string_view name;
+  std::uint32_t ClientTimers::*field;
+  std::uint32_t min;
+};
+
+constexpr TimerKey kTimerKeys[] = {
+    {"lease_ttl_s", &ClientTimers::lease_ttl_s, 1},
+    {"renew_interval_ms", &ClientTimers::renew_interval_ms, 100},
+    {"health_interval_ms", &ClientTimers::health_interval_ms, 100},
+    {"health_timeout_ms", &ClientTimers::health_timeout_ms, 100},
+    {"reconnect_initial_ms", &ClientTimers::reconnect_initial_ms, 10},
+    {"reconnect_max_ms", &ClientTimers::reconnect_max_ms, 10},
+    {"reconnect_jitter_percent", &ClientTimers::reconnect_jitter_percent, 0},
+    {"request_timeout_ms", &ClientTimers::request_timeout_ms, 100},
+    {"handshake_timeout_ms", &ClientTimers::handshake_timeout_ms, 100},
+    {"accept_queue", &ClientTimers::accept_queue, 1},
+};
+
+void apply_timers(const json::value& v, ClientTimers& t, Reader& r) {
+  if (!v.is_object()) return r.problem("timers", "expected an object");
+  for (const auto& [k, value] : v.as_object()) {
+    const std::string key = "timers." + std::string(k);
+    bool known = false;
+    for (const auto& tk : kTimerKeys) {
+      if (tk.name == std::string_view(k)) {
+        known = true;
+        r.uint32(value, key, t.*tk.field, tk.min);
+      }
+    }
+    if (!known) r.problem(key, "unknown key");
+  }
+  if (t.reconnect_jitter_percent > 100) {
+    r.problem("timers.reconnect_jitter_percent", "must be between 0 and 100");
+  }
+  if (t.reconnect_max_ms < t.reconnect_initial_ms) {
+    r.problem("timers.reconnect_max_ms", "must not be below timers.reconnect_initial_ms");
+  }
+  if (std::uint64_t{t.renew_interval_ms} >= std::uint64_t{t.lease_ttl_s} * 1000) {
+    r.problem("timers.renew_interval_ms", "must be shorter than timers.lease_ttl_s");
+  }
+}
+
+bool is_port(std::string_view s) {
+  if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string_view::npos) {
+    return false;
+  }
+  return std::stoul(std::string(s)) <= 65535;
+}
+
+}  // namespace
+
+void apply_json(std::string_view text, ClientConfig& c, std::vector<Problem>& problems) {
+  auto parsed = detail::parse(text, problems);
+  if (!parsed) return;
+  const json::value root = std::move(*parsed);
+  Reader r(problems);
+  if (!root.is_object()) return r.problem("", "the config must be a JSON object");
+  for (const auto& [k, value] : root.as_object()) {
+    const std::string key(k);
+    if (key == "relays") {
+      std::vector<std::string> uris;
+      if (r.strings(value, key, uris)) {
+        for (std::size_t i = 0; i < uris.size(); ++i) {
+          auto n = normalize_relay_uri(uris[i]);
+          if (n.empty()) {
+            r.problem(key + "[" + std::to_string(i) + "]",
+                      "'" + uris[i] +
+                          "' is not a relay address (ws://host:port/relay, "
+                          "tcp://host:port, http(s)://host or host[:port])");
+          } else {
+            uris[i] = std::move(n);
+          }
+        }
+        c.relays = std::move(uris);
+      }
+    } else if (key == "mux") {
+      if (!value.is_object()) {
+        r.problem(key, "expected an object {\"name\": ..., \"settings\": {...}}");
+        continue;
+      }
+      for (const auto& [mk, mv] : value.as_object()) {
+        if (mk == "name") {
+          r.string(mv, "mux.name", c.mux);
+        } else if (mk == "settings") {
+          r.settings(mv, "mux.settings", c.mux_settings);
+        } else {
+          r.problem("mux." + std::string(mk), "unknown key");
+        }
+      }
+    } else if (key == "transports") {
+      if (!value.is_object()) {
+        r.problem(key, "expected an object of settings by scheme");
+        continue;
+      }
+      for (const auto& [scheme, sv] : value.as_object()) {
+        r.settings(sv, "transports." + std::string(scheme),
+                   c.transport_settings[std::string(scheme)]);
+      }
+    } else if (key == "cipher") {
+      r.string(value, key, c.cipher);
+    } else if (key == "plugin_dirs") {
+      r.strings(value, key, c.plugin_dirs);
+    } else if (key == "plugin_pins") {
+      if (r.settings(value, key, c.plugin_pins)) {
+        for (const auto& [file, pin] : c.plugin_pins) {
+          const bool hex = pin.size() == 64 &&
+                           pin.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+          if (!hex) r.problem(key + "." + file, "expected 64 hex digits (a sha256)");
+        }
+      }
+    } else if (key == "log_level") {
+      if (r.string(value, key, c.log_level) && c.log_level != "debug" && c.log_level != "info" &&
+          c.log_level != "warn" && c.log_level != "error") {
+        r.problem(key, "expected debug, info, warn or error");
+      }
+    } else if (key == "timers") {
+      apply_timers(value, c.timers, r);
+    } else {
+      r.problem(key, "unknown key");
+    }
+  }
+}
+
+std::string to_json(const ClientConfig& c) {
+  auto str = [](const std::string& s) { return json::serialize(json::value(s)); };
+  auto list = [&](const std::vector<std::string>& v) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + str(v[i]);
+    return out + "]";
+  };
+  auto settings = [&](const Settings& s, const std::string& indent) {
+    if (s.empty()) return std::string("{}");
+    std::string out = "{\n";
+    std::size_t i = 0;
+    for (const auto& [k, v] : s) {
+      out += indent + "  " + str(k) + ": " + str(v) + (++i < s.size() ? ",\n" : "\n");
+    }
+    return out + indent + "}";
+  };
+  std::ostringstream o;
+  o << "{\n";
+  o << "  \"relays\": " << list(c.relays) << ",\n";
+  o << "  \"mux\": {\"name\": " << str(c.mux)
+    << ", \"settings\": " << settings(c.mux_settings, "  ") << "},\n";
+  o << "  \"transports\": {";
+  std::size_t i = 0;
+  for (const auto& [scheme, s] : c.transport_settings) {
+    o << (i++ ? ",\n" : "\n") << "    " << str(scheme) << ": " << settings(s, "    ");
+  }
+  o << (c.transport_settings.empty() ? "}" : "\n  }") << ",\n";
+  o << "  \"cipher\": " << str(c.cipher) << ",\n";
+  o << "  \"plugin_dirs\": " << list(c.plugin_dirs) << ",\n";
+  o << "  \"plugin_pins\": " << settings(c.plugin_pins, "  ") << ",\n";
+  o << "  \"log_level\": " << str(c.log_level) << ",\n";
+  o << "  \"timers\": {\n";
+  for (std::size_t k = 0; k < std::size(kTimerKeys); ++k) {
+    o << "    \"" << kTimerKeys[k].name << "\": " << c.timers.*kTimerKeys[k].field
+      << (k + 1 < std::size(kTimerKeys) ? ",\n" : "\n");
+  }
+  o << "  }\n}\n";
+  return o.str();
+}
+
+std::string normalize_relay_uri(std::string_view text) {
+  if (text.empty() || text.find_first_of(" \t\r\n") != std::string_view::npos) return {};
+  std::string scheme, rest;
+  if (const auto p = text.find("://"); p != std::string_view::npos) {
+    scheme = std::string(text.substr(0, p));
+    for (auto& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    rest = std::string(text.substr(p + 3));
+  } else {
+    scheme = "bare";
+    rest = std::string(text);
+  }
+  // Split host[:port] from the path.
+  const auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  std::string path = slash == std::string::npos ? "" : rest.substr(slash);
+  std::string host = authority, port;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string::npos) return {};
+    host = authority.substr(0, close + 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return {};
+      port = authority.substr(close + 2);
+    }
+  } else if (const auto colon = authority.rfind(':'); colon != std::string::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty() || (!port.empty() && !is_port(port))) return {};
+  std::string out_scheme;
+  if (scheme == "ws" || scheme == "wss" || scheme == "tcp") {
+    out_scheme = scheme;
+    if (port.empty()) {
+      if (scheme == "tcp") return {};
+      port = scheme == "ws" ? "80" : "443";
+    }
+  } else if (scheme == "http" || scheme == "https" || scheme == "bare") {
+    if (!path.empty() && path != "/") return {};
+    out_scheme = scheme == "http" ? "ws" : "wss";
+    if (port.empty()) port = scheme == "http" ? "80" : "443";
+    path = "/relay";
+  } else {
+    // Another transport plugin's scheme: kept as given, it must parse.
+    return transport::parse_uri(text) ? std::string(text) : std::string();
+  }
+  std::string out = out_scheme + "://" + host + ":" + port + path;
+  return transport::parse_uri(out) ? out : std::string();
+}
+
+}  // namespace portal::config

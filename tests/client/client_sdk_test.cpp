@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+// The client SDK in-process against the real portal-relay binary: listen, accept, dial by name
+// and by ID, lookup, refusals, reconnect with re-registration, and the blocking API.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "portal/client/blocking.hpp"
+#include "portal/client/client.hpp"
+#include "relay/relay_harness.hpp"
+
+namespace portal::test {
+namespace {
+
+using client::Errc;
+
+std::shared_ptr<client::Stack> stack_for(const std::vector<std::string>& relays) {
+  config::ClientConfig cfg;
+  cfg.plugin_dirs = {PORTAL_BUILD_PLUGIN_DIR};
+  cfg.relays = relays;
+  std::string error;
+  auto s = client::assemble(cfg, error);
+  if (!s) throw std::runtime_error(error);
+  return s;
+}
+
+client::Options fast(const std::vector<std::string>& relays) {
+  client::Options o;
+  o.relays = relays;
+  o.timers.reconnect_initial_ms = 50;
+  o.timers.reconnect_max_ms = 200;
+  o.timers.renew_interval_ms = 1000;
+  return o;
+}
+
+class ClientSdk : public RelayClientTest {
+ protected:
+  std::shared_ptr<client::Client> make(const std::vector<std::string>& relays,
+                                       std::optional<identity::Credential> who = std::nullopt) {
+    std::string detail;
+    auto c = run(client::Client::connect(io_.get_executor(), who ? std::move(*who) : credential(),
+                                         stack_for(relays), fast(relays), &detail));
+    if (!c) throw std::runtime_error("connect: " + c.error().message() + " " + detail);
+    clients_.push_back(*c);
+    return *c;
+  }
+  // Runs a coroutine that returns nothing.
+  void finish(asio::awaitable<void> a) {
+    (void)run([](asio::awaitable<void> inner) -> asio::awaitable<bool> {
+      co_await std::move(inner);
+      co_return true;
+    }(std::move(a)));
+  }
+
+  void TearDown() override {
+    for (auto& c : clients_) finish(c->close());
+    clients_.clear();
+    RelayClientTest::TearDown();
+  }
+
+  // Writes `text` on `s`, half-closes, and reads everything back.
+  asio::awaitable<std::string> exchange(stream::ByteStream& s, std::string text) {
+    if (!co_await s.async_write(base::as_bytes(text))) co_return "write failed";
+    if (!co_await s.async_shutdown_write()) co_return "shutdown failed";
+    std::string got;
+    std::array<base::Byte, 4096> buf{};
+    for (;;) {
+      auto n = co_await s.async_read_some(buf);
+      if (!n || *n == 0) break;
+      got.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    co_return got;
+  }
+
+  // Accepts one stream on `l`, echoes it upper-cased, and records the peer and ALPN.
+  void echo_once(std::shared_ptr<client::Listener> l, std::string* peer, std::string* alpn) {
+    asio::co_spawn(
+        io_,
+        [l, peer, alpn]() -> asio::awaitable<void> {
+          auto s = co_await l->accept();
+          if (!s) co_return;
+          *peer = (*s)->peer().id;
+          *alpn = (*s)->alpn();
+          std::array<base::Byte, 4096> buf{};
+          for (;;) {
+            auto n = co_await (*s)->async_read_some(buf);
+            if (!n || *n == 0) break;
+            for (std::size_t i = 0; i < *n; ++i) {
+              buf[i] = static_cast<base::Byte>(std::toupper(buf[i]));
+            }
+            if (!co_await (*s)->async_write(base::ByteSpan(buf.data(), *n))) co_return;
+          }
+          (void)co_await (*s)->async_shutdown_write();
+        },
+        asio::detached);
+  }
+
+  std::vector<std::shared_ptr<client::Client>> clients_;
+};
+
+TEST_F(ClientSdk, ListenAcceptAndDialByNameCaseInsensitivelyAndById) {
+  RelayProcess relay;
+  auto holder = make({relay.ws});
+  auto dialer = make({relay.tcp});
+  auto l = run(holder->listen("Echo-Service", {"echo/1", "http/1.1"}));
+  ASSERT_TRUE(l) << l.error().message();
+  EXPECT_EQ((*l)->registered_on(), std::vector<std::string>{relay.ws});
+
+  auto found = run(dialer->lookup("echo-SERVICE"));
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->lease.identity->id, holder->credential().id());
+  EXPECT_EQ(found->relay, relay.tcp);
+
+  for (const std::string& target : {std::string("ECHO-service"), holder->credential().id()}) {
+    std::string peer, alpn;
+    echo_once(*l, &peer, &alpn);
+    std::string detail;
+    auto s = run(dialer->dial(target, "echo/1", &detail));
+    ASSERT_TRUE(s) << target << ": " << s.error().message() << " " << detail;
+    EXPECT_EQ((*s)->peer().id, holder->credential().id());
+    EXPECT_EQ(run(exchange(**s, "hello through the relay")), "HELLO THROUGH THE RELAY");
+    EXPECT_EQ(peer, dialer->credential().id());
+    EXPECT_EQ(alpn, "echo/1");
+  }
+}
+
+TEST_F(ClientSdk, RefusalsHaveTheirOwnErrors) {
+  RelayProcess relay;
+  auto holder = make({relay.ws});
+  auto other = make({relay.ws});
+  auto l = run(holder->listen("svc", {"echo/1"}));
+  ASSERT_TRUE(l);
+  EXPECT_EQ(run(holder->listen("again", {"echo/1"})).error(), Errc::AlreadyListening);
+  EXPECT_EQ(run(other->listen("bad name", {"echo/1"})).error(), Errc::InvalidName);
+  EXPECT_EQ(run(other->listen("x", {})).error(), Errc::InvalidTarget);
+  std::string detail;
+  EXPECT_EQ(run(other->listen("svc", {"echo/1"}, {}, &detail)).error(), Errc::LeaseRefused);
+  EXPECT_EQ(detail, relay.ws + ": REJECTED");
+
+  detail.clear();
+  EXPECT_EQ(run(other->dial("nobody", "echo/1", &detail)).error(), Errc::NotFound);
+  EXPECT_NE(detail.find("no lease named 'nobody'"), std::string::npos) << detail;
+  EXPECT_EQ(run(other->dial("svc", "h2", &detail)).error(), handshake::Errc::NoCommonAlpn);
+  EXPECT_NE(detail.find("offers ALPN echo/1, not h2"), std::string::npos) << detail;
+  EXPECT_EQ(run(other->lookup("nobody")).error(), Errc::NotFound);
+  EXPECT_EQ(run(other->dial("", "echo/1")).error(), Errc::InvalidTarget);
+}
+
+TEST_F(ClientSdk, ClosingTheListenerDeletesTheLease) {
+  RelayProcess relay;
+  auto holder = make({relay.ws});
+  auto watcher = session(relay.ws);
+  auto l = run(holder->listen("short-lived", {"echo/1"}));
+  ASSERT_TRUE(l);
+  ASSERT_EQ(info(*watcher).leases.size(), 1u);
+  // A pending accept() wakes with Closed.
+  std::optional<base::ErrorCode> accepted;
+  asio::co_spawn(
+      io_,
+      [l = *l, &accepted]() -> asio::awaitable<void> {
+        auto s = co_await l->accept();
+        accepted = s ? base::ErrorCode{} : s.error();
+      },
+      asio::detached);
+  pump(std::chrono::milliseconds(20));
+  finish((*l)->close());
+  pump(std::chrono::milliseconds(20));
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(*accepted, Errc::Closed);
+  EXPECT_TRUE(info(*watcher).leases.empty());
+  // The identity may listen again.
+  EXPECT_TRUE(run(holder->listen("short-lived", {"echo/1"})));
+}
+
+TEST_F(ClientSdk, ReconnectsWithBackoffAndRegistersAgain) {
+  auto relay = std::make_unique<RelayProcess>();
+  const std::string ws = relay->ws, tcp = relay->tcp;
+  auto holder = make({ws});
+  auto events = std::make_shared<std::vector<client::RelayEvent>>();
+  holder->on_relay_event([events](const client::RelayEvent& e) { events->push_back(e); });
+  auto listener = run(holder->listen("phoenix", {"echo/1"}));
+  ASSERT_TRUE(listener);
+
+  relay->child().signal(SIGKILL);
+  ASSERT_GE(relay->child().wait(5000), 0);
+  relay.reset();
+  pump(std::chrono::milliseconds(300));
+  ASSERT_FALSE(events->empty());
+  EXPECT_FALSE(events->back().up);
+  EXPECT_FALSE(holder->relays().front().up);
+
+  relay = std::make_unique<RelayProcess>("{}", ws, tcp);
+  auto watcher = session(ws);
+  bool back = false;
+  for (int i = 0; i < 100 && !back; ++i) {
+    pump(std::chrono::milliseconds(50));
+    back = holder->relays().front().up && info(*watcher).leases.size() == 1;
+  }
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(events->back().up);
+  EXPECT_EQ(info(*watcher).leases.front().name, "phoenix");
+
+  // A dial through the new relay reaches the same listener.
+  auto dialer = make({tcp});
+  std::string peer, alpn;
+  echo_once(*listener, &peer, &alpn);
+  std::string detail;
+  auto s = run(dialer->dial("phoenix", "echo/1", &detail));
+  ASSERT_TRUE(s) << s.error().message() << " " << detail;
+  EXPECT_EQ(run(exchange(**s, "again")), "AGAIN");
+}
+
+TEST(ClientSdkConnect, NoRelayReachableIsOneErrorWithEachRelaysReason) {
+  asio::io_context io;
+  std::string detail;
+  std::optional<base::Result<std::shared_ptr<client::Client>>> out;
+  const std::vector<std::string> relays{"ws://127.0.0.1:1/relay", "tcp://127.0.0.1:1"};
+  auto cred = identity::Credential::generate(base::OsRandom::instance());
+  asio::co_spawn(io,
+                 client::Client::connect(io.get_executor(), std::move(*cred), stack_for(relays),
+                                         fast(relays), &detail),
+                 [&](std::exception_ptr, base::Result<std::shared_ptr<client::Client>> r) {
+                   out.emplace(std::move(r));
+                 });
+  io.run_for(std::chrono::seconds(20));
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->error(), Errc::NoRelay);
+  EXPECT_NE(detail.find("ws://127.0.0.1:1/relay: "), std::string::npos) << detail;
+  EXPECT_NE(detail.find("tcp://127.0.0.1:1: "), std::string::npos) << detail;
+}
+
+TEST(ClientSdkBlocking, ListenAcceptAndDialFromPlainThreads) {
+  RelayProcess relay;
+  auto a = identity::Credential::generate(base::OsRandom::instance());
+  auto b = identity::Credential::generate(base::OsRandom::instance());
+  const std::string holder_id = a->id();
+  std::string detail;
+  auto holder = client::BlockingClient::connect(std::move(*a), stack_for({relay.ws}),
+                                                fast({relay.ws}), &detail);
+  ASSERT_TRUE(holder) << detail;
+  auto dialer = client::BlockingClient::connect(std::move(*b), stack_for({relay.tcp}),
+                                                fast({relay.tcp}), &detail);
+  ASSERT_TRUE(dialer) << detail;
+  auto l = (*holder)->listen("blocking", {"echo/1"});
+  ASSERT_TRUE(l);
+  std::thread server([&] {
+    auto s = (*l)->accept();
+    if (!s) return;
+    std::array<base::Byte, 1024> buf{};
+    for (;;) {
+      auto n = (*s)->read_some(buf);
+      if (!n || *n == 0) break;
+      if (!(*s)->write(base::ByteSpan(buf.data(), *n))) break;
+    }
+    (void)(*s)->shutdown_write();
+  });
+  auto s = (*dialer)->dial("blocking", "echo/1", &detail);
+  ASSERT_TRUE(s) << s.error().message() << " " << detail;
+  const std::string text = "plain threads, no event loop";
+  ASSERT_TRUE((*s)->write(base::as_bytes(text)));
+  ASSERT_TRUE((*s)->shutdown_write());
+  std::string got;
+  std::array<base::Byte, 1024> buf{};
+  for (;;) {
+    auto n = (*s)->read_some(buf);
+    ASSERT_TRUE(n);
+    if (*n == 0) break;
+    got.append(reinterpret_cast<const char*>(buf.data()), *n);
+  }
+  server.join();
+  EXPECT_EQ(got, text);
+  EXPECT_EQ((*s)->peer().id, holder_id);
+  (*l)->close();
+  EXPECT_FALSE((*l)->accept());
+}
+
+}  // namespace
+}  // namespace portal::test
