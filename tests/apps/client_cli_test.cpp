@@ -262,10 +262,17 @@ TEST(ClientCliVanity, HelpNamesEveryOption) {
 }
 
 TEST(ClientCli, EverySubcommandHasHelp) {
-  for (const char* sub : {"keygen", "id", "vanity"}) {
+  for (const char* sub : {"keygen", "id", "vanity", "expose", "connect", "info"}) {
     const auto r = run_process({bin_path("portal"), sub, "--help"});
     EXPECT_EQ(r.exit_code, 0) << sub;
     EXPECT_NE(r.out.find(sub), std::string::npos) << sub;
+  }
+  // Every subcommand that builds a stack takes --config and --plugin-dir.
+  for (const char* sub : {"expose", "connect", "info"}) {
+    const auto r = run_process({bin_path("portal"), sub, "--help"});
+    for (const char* flag : {"--relay", "--config", "--plugin-dir", "--key"}) {
+      EXPECT_NE(r.out.find(flag), std::string::npos) << sub << " " << flag;
+    }
   }
   const auto top = run_process({bin_path("portal"), "--help"});
   EXPECT_EQ(top.exit_code, 0);

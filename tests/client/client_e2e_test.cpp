@@ -391,3 +391,28 @@ TEST(ClientE2EInfo, ShowsTheRelayIdAndItsLeases) {
 
 }  // namespace
 }  // namespace portal::test
+
+namespace portal::test {
+namespace {
+
+TEST(ClientExample, TheEmbeddingExampleListensAndEchoesAndItsDialModeReachesIt) {
+  RelayProcess relay;
+  const std::string bin = std::string(PORTAL_EXAMPLES_DIR) + "/portal-example-echo";
+  TempDir dir;
+  Child listener({bin, "listen", relay.ws, "echo-example", PORTAL_BUILD_PLUGIN_DIR},
+                 (dir / "out").string(), (dir / "err").string());
+  ASSERT_TRUE(listener.wait_for_lines("listening as echo-example", 1, 20'000)) << listener.err();
+  const auto r = run_process({bin, "dial", relay.tcp, "ECHO-example", PORTAL_BUILD_PLUGIN_DIR,
+                              "hello from the embedding example"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello from the embedding example\n");
+  const auto missing =
+      run_process({bin, "dial", relay.tcp, "nobody", PORTAL_BUILD_PLUGIN_DIR, "x"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("echo: dial nobody: no connected relay has a lease"),
+            std::string::npos)
+      << missing.err;
+}
+
+}  // namespace
+}  // namespace portal::test

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 namespace portal::config {
 namespace {
 
@@ -83,6 +86,23 @@ TEST(ClientConfig, RelayAddressesAreNormalisedAsLaterV1Does) {
   EXPECT_EQ(normalize_relay_uri(""), "");
   EXPECT_EQ(normalize_relay_uri("a b"), "");
   EXPECT_EQ(normalize_relay_uri("ftp://x"), "");
+}
+
+}  // namespace
+}  // namespace portal::config
+
+namespace portal::config {
+namespace {
+
+TEST(ClientConfig, TheExampleFileIsValidAndHoldsTheDefaults) {
+  std::ifstream in(PORTAL_CLIENT_EXAMPLE_CONFIG);
+  ASSERT_TRUE(in);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ClientConfig c;
+  std::vector<Problem> problems;
+  apply_json(text, c, problems);
+  ASSERT_TRUE(problems.empty()) << problems.front().to_string("client.example.json");
+  EXPECT_EQ(to_json(c), to_json(ClientConfig{}));
 }
 
 }  // namespace

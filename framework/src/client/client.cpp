@@ -14,11 +14,11 @@
 #include <deque>
 #include <set>
 
+#include "detail/stack_assembly.hpp"
 #include "portal/base/log.hpp"
 #include "portal/client/control.hpp"
 #include "portal/identity/identity.hpp"
 #include "portal/lease/name.hpp"
-#include "portal/platform/paths.hpp"
 #include "portal/stream/async_signal.hpp"
 
 namespace portal::client {
@@ -62,80 +62,23 @@ asio::awaitable<void> all_of(asio::any_io_executor ex,
 
 std::shared_ptr<Stack> assemble(const config::ClientConfig& config, std::string& error) {
   auto s = std::make_shared<Stack>();
-  plugin::HostOptions ho;
-  ho.directories.assign(config.plugin_dirs.begin(), config.plugin_dirs.end());
-  for (const auto& [file, pin] : config.plugin_pins) ho.sha256_pins.emplace(file, pin);
-  s->host = std::make_unique<plugin::Host>(ho);
-  s->host->load_all();
-  for (const auto& r : s->host->refusals()) s->warnings.push_back(r.to_string());
-  const auto where = [&] {
-    std::string dirs;
-    for (const auto& d : config.plugin_dirs) dirs += (dirs.empty() ? "" : ", ") + d;
-    if (dirs.empty()) {
-      auto d = platform::default_plugin_dir();
-      dirs = d ? d->string() : "the default plugin directory";
-    }
-    return " (plugin directories: " + dirs + ")";
-  };
-  std::string problem;
-
-  auto mp = s->host->find_provider(plugin::Kind::Mux, config.mux);
-  if (!mp) {
-    error = "mux.name: no mux plugin provides '" + config.mux + "'" + where();
-    return nullptr;
-  }
-  auto mf = (*mp)->factory<mux::MuxFactory>();
-  if (!mf) {
-    error = "mux.name: " + (*mp)->file().string() + ": " + mf.error().message();
-    return nullptr;
-  }
-  if (!(*mf)->validate(config.mux_settings, problem)) {
-    error = "mux.settings: " + problem;
-    return nullptr;
-  }
-  s->mux = *mf;
+  detail::StackAssembly stack(config.plugin_dirs, config.plugin_pins);
+  s->warnings = stack.warnings;
+  s->mux = stack.mux(config.mux, config.mux_settings, error);
+  if (!s->mux) return nullptr;
   s->mux_settings = config.mux_settings;
-
-  auto cp = s->host->find_provider(plugin::Kind::Cipher, config.cipher);
-  if (!cp) {
-    error = "cipher: no cipher plugin provides '" + config.cipher + "'" + where();
-    return nullptr;
-  }
-  auto cf = (*cp)->factory<cipher::AeadFactory>();
-  if (!cf) {
-    error = "cipher: " + (*cp)->file().string() + ": " + cf.error().message();
-    return nullptr;
-  }
-  s->cipher = *cf;
+  s->cipher = stack.find<cipher::AeadFactory>(plugin::Kind::Cipher, config.cipher, "cipher",
+                                              "cipher", error);
+  if (!s->cipher) return nullptr;
   s->cipher_name = config.cipher;
-
   for (const auto& text : config.relays) {
-    const auto uri = transport::parse_uri(text);
-    if (!uri) {
-      error = "relay '" + text + "': not scheme://host:port[/path]";
-      return nullptr;
-    }
-    auto tp = s->host->find_provider(plugin::Kind::Transport, uri->scheme);
-    if (!tp) {
-      error = "relay '" + text + "': no transport plugin provides '" + uri->scheme + "'" + where();
-      return nullptr;
-    }
-    auto tf = (*tp)->factory<transport::TransportFactory>();
-    if (!tf) {
-      error = "relay '" + text + "': " + (*tp)->file().string() + ": " + tf.error().message();
-      return nullptr;
-    }
     transport::Settings settings;
-    if (auto it = config.transport_settings.find(uri->scheme);
-        it != config.transport_settings.end()) {
-      settings = it->second;
-    }
-    if (!(*tf)->validate(settings, problem)) {
-      error = "transports." + uri->scheme + ": " + problem;
+    if (!stack.transport(text, "relays", config.transport_settings, settings, error)) {
       return nullptr;
     }
-    s->transport_settings[uri->scheme] = std::move(settings);
+    s->transport_settings[transport::parse_uri(text)->scheme] = std::move(settings);
   }
+  s->host = std::move(stack.host);
   return s;
 }
 

@@ -90,45 +90,17 @@ void apply_json(std::string_view text, ClientConfig& c, std::vector<Problem>& pr
         c.relays = std::move(uris);
       }
     } else if (key == "mux") {
-      if (!value.is_object()) {
-        r.problem(key, "expected an object {\"name\": ..., \"settings\": {...}}");
-        continue;
-      }
-      for (const auto& [mk, mv] : value.as_object()) {
-        if (mk == "name") {
-          r.string(mv, "mux.name", c.mux);
-        } else if (mk == "settings") {
-          r.settings(mv, "mux.settings", c.mux_settings);
-        } else {
-          r.problem("mux." + std::string(mk), "unknown key");
-        }
-      }
+      r.mux(value, c.mux, c.mux_settings);
     } else if (key == "transports") {
-      if (!value.is_object()) {
-        r.problem(key, "expected an object of settings by scheme");
-        continue;
-      }
-      for (const auto& [scheme, sv] : value.as_object()) {
-        r.settings(sv, "transports." + std::string(scheme),
-                   c.transport_settings[std::string(scheme)]);
-      }
+      r.transports(value, c.transport_settings);
     } else if (key == "cipher") {
       r.string(value, key, c.cipher);
     } else if (key == "plugin_dirs") {
       r.strings(value, key, c.plugin_dirs);
     } else if (key == "plugin_pins") {
-      if (r.settings(value, key, c.plugin_pins)) {
-        for (const auto& [file, pin] : c.plugin_pins) {
-          const bool hex = pin.size() == 64 &&
-                           pin.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
-          if (!hex) r.problem(key + "." + file, "expected 64 hex digits (a sha256)");
-        }
-      }
+      r.pins(value, c.plugin_pins);
     } else if (key == "log_level") {
-      if (r.string(value, key, c.log_level) && c.log_level != "debug" && c.log_level != "info" &&
-          c.log_level != "warn" && c.log_level != "error") {
-        r.problem(key, "expected debug, info, warn or error");
-      }
+      r.log_level(value, c.log_level);
     } else if (key == "timers") {
       apply_timers(value, c.timers, r);
     } else {
@@ -138,35 +110,18 @@ void apply_json(std::string_view text, ClientConfig& c, std::vector<Problem>& pr
 }
 
 std::string to_json(const ClientConfig& c) {
-  auto str = [](const std::string& s) { return json::serialize(json::value(s)); };
-  auto list = [&](const std::vector<std::string>& v) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + str(v[i]);
-    return out + "]";
-  };
-  auto settings = [&](const Settings& s, const std::string& indent) {
-    if (s.empty()) return std::string("{}");
-    std::string out = "{\n";
-    std::size_t i = 0;
-    for (const auto& [k, v] : s) {
-      out += indent + "  " + str(k) + ": " + str(v) + (++i < s.size() ? ",\n" : "\n");
-    }
-    return out + indent + "}";
-  };
+  // Built by hand so the key order is fixed and matches the documentation.
+  using detail::json_list;
+  using detail::json_settings;
+  const auto str = detail::json_string;
+  const auto list = json_list;
   std::ostringstream o;
   o << "{\n";
   o << "  \"relays\": " << list(c.relays) << ",\n";
-  o << "  \"mux\": {\"name\": " << str(c.mux)
-    << ", \"settings\": " << settings(c.mux_settings, "  ") << "},\n";
-  o << "  \"transports\": {";
-  std::size_t i = 0;
-  for (const auto& [scheme, s] : c.transport_settings) {
-    o << (i++ ? ",\n" : "\n") << "    " << str(scheme) << ": " << settings(s, "    ");
-  }
-  o << (c.transport_settings.empty() ? "}" : "\n  }") << ",\n";
+  o << detail::json_stack(c.mux, c.mux_settings, c.transport_settings);
   o << "  \"cipher\": " << str(c.cipher) << ",\n";
   o << "  \"plugin_dirs\": " << list(c.plugin_dirs) << ",\n";
-  o << "  \"plugin_pins\": " << settings(c.plugin_pins, "  ") << ",\n";
+  o << "  \"plugin_pins\": " << json_settings(c.plugin_pins, "  ") << ",\n";
   o << "  \"log_level\": " << str(c.log_level) << ",\n";
   o << "  \"timers\": {\n";
   for (std::size_t k = 0; k < std::size(kTimerKeys); ++k) {

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -106,9 +107,83 @@ class Reader {
     return true;
   }
 
+  // "mux": {"name": ..., "settings": {...}}
+  void mux(const json::value& v, std::string& name, Settings& settings) {
+    if (!v.is_object())
+      return problem("mux", "expected an object {\"name\": ..., \"settings\": {...}}");
+    for (const auto& [k, value] : v.as_object()) {
+      if (k == "name") {
+        string(value, "mux.name", name);
+      } else if (k == "settings") {
+        this->settings(value, "mux.settings", settings);
+      } else {
+        problem("mux." + std::string(k), "unknown key");
+      }
+    }
+  }
+
+  // "transports": {"<scheme>": {...}, ...}
+  void transports(const json::value& v, std::map<std::string, Settings, std::less<>>& out) {
+    if (!v.is_object()) return problem("transports", "expected an object of settings by scheme");
+    for (const auto& [scheme, sv] : v.as_object()) {
+      settings(sv, "transports." + std::string(scheme), out[std::string(scheme)]);
+    }
+  }
+
+  // "plugin_pins": {"<file>": "<sha256 hex>", ...}
+  void pins(const json::value& v, Settings& out) {
+    if (!settings(v, "plugin_pins", out)) return;
+    for (const auto& [file, pin] : out) {
+      const bool hex =
+          pin.size() == 64 && pin.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos;
+      if (!hex) problem("plugin_pins." + file, "expected 64 hex digits (a sha256)");
+    }
+  }
+
+  void log_level(const json::value& v, std::string& out) {
+    if (string(v, "log_level", out) && out != "debug" && out != "info" && out != "warn" &&
+        out != "error") {
+      problem("log_level", "expected debug, info, warn or error");
+    }
+  }
+
  private:
   std::vector<Problem>& problems_;
 };
+
+// JSON text for the hand-written to_json functions (fixed key order).
+inline std::string json_string(const std::string& s) { return json::serialize(json::value(s)); }
+
+inline std::string json_list(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + json_string(v[i]);
+  return out + "]";
+}
+
+inline std::string json_settings(const Settings& s, const std::string& indent) {
+  if (s.empty()) return "{}";
+  std::string out = "{\n";
+  std::size_t i = 0;
+  for (const auto& [k, v] : s) {
+    out += indent + "  " + json_string(k) + ": " + json_string(v) + (++i < s.size() ? ",\n" : "\n");
+  }
+  return out + indent + "}";
+}
+
+// The "mux" and "transports" lines, each ending with ",\n".
+inline std::string json_stack(const std::string& mux, const Settings& mux_settings,
+                              const std::map<std::string, Settings, std::less<>>& transports) {
+  std::string o = "  \"mux\": {\"name\": " + json_string(mux) +
+                  ", \"settings\": " + json_settings(mux_settings, "  ") + "},\n";
+  o += "  \"transports\": {";
+  std::size_t i = 0;
+  for (const auto& [scheme, s] : transports) {
+    o += std::string(i++ ? ",\n" : "\n") + "    " + json_string(scheme) + ": " +
+         json_settings(s, "    ");
+  }
+  o += std::string(transports.empty() ? "}" : "\n  }") + ",\n";
+  return o;
+}
 
 // Parses `text` (comments allowed). On a syntax error records it and returns null.
 inline std::optional<json::value> parse(std::string_view text, std::vector<Problem>& problems) {

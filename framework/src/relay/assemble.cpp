@@ -2,6 +2,7 @@
 // Stack assembly: from a RelayConfig to loaded plugins, resolved factories, validated settings
 // and an identity, before any port is opened.
 
+#include "detail/stack_assembly.hpp"
 #include "portal/base/random.hpp"
 #include "portal/identity/key_file.hpp"
 #include "portal/platform/paths.hpp"
@@ -11,69 +12,18 @@ namespace portal::relay {
 
 std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::string& error) {
   auto a = std::make_unique<Assembly>();
-  plugin::HostOptions ho;
-  ho.directories.assign(config.plugin_dirs.begin(), config.plugin_dirs.end());
-  for (const auto& [file, pin] : config.plugin_pins) ho.sha256_pins.emplace(file, pin);
-  a->host = std::make_unique<plugin::Host>(ho);
-  a->host->load_all();
-  for (const auto& r : a->host->refusals()) a->warnings.push_back(r.to_string());
-  const auto where = [&] {
-    std::string dirs;
-    for (const auto& d : config.plugin_dirs) dirs += (dirs.empty() ? "" : ", ") + d;
-    if (dirs.empty()) {
-      auto d = platform::default_plugin_dir();
-      dirs = d ? d->string() : "the default plugin directory";
-    }
-    return " (plugin directories: " + dirs + ")";
-  };
-
-  // The mux.
-  auto mp = a->host->find_provider(plugin::Kind::Mux, config.mux);
-  if (!mp) {
-    error = "mux.name: no mux plugin provides '" + config.mux + "'" + where();
-    return nullptr;
-  }
-  auto mf = (*mp)->factory<mux::MuxFactory>();
-  if (!mf) {
-    error = "mux.name: " + (*mp)->file().string() + ": " + mf.error().message();
-    return nullptr;
-  }
-  std::string problem;
-  if (!(*mf)->validate(config.mux_settings, problem)) {
-    error = "mux.settings: " + problem;
-    return nullptr;
-  }
-  a->mux = *mf;
-
+  detail::StackAssembly stack(config.plugin_dirs, config.plugin_pins);
+  a->warnings = stack.warnings;
+  a->mux = stack.mux(config.mux, config.mux_settings, error);
+  if (!a->mux) return nullptr;
   // Every listener's transport and settings.
   for (const auto& text : config.listeners) {
-    auto uri = transport::parse_uri(text);
-    if (!uri) {
-      error = "listeners: '" + text + "': not scheme://host:port[/path]";
-      return nullptr;
-    }
-    auto tp = a->host->find_provider(plugin::Kind::Transport, uri->scheme);
-    if (!tp) {
-      error =
-          "listeners: '" + text + "': no transport plugin provides '" + uri->scheme + "'" + where();
-      return nullptr;
-    }
-    auto tf = (*tp)->factory<transport::TransportFactory>();
-    if (!tf) {
-      error = "listeners: " + (*tp)->file().string() + ": " + tf.error().message();
-      return nullptr;
-    }
     transport::Settings settings;
-    if (auto it = config.transport_settings.find(uri->scheme);
-        it != config.transport_settings.end()) {
-      settings = it->second;
-    }
-    if (!(*tf)->validate(settings, problem)) {
-      error = "transports." + uri->scheme + ": " + problem;
-      return nullptr;
-    }
-    a->listeners.push_back(Assembly::Listen{*uri, *tf, std::move(settings)});
+    auto tf = stack.transport(text, "listeners", config.transport_settings, settings, error);
+    if (!tf) return nullptr;
+    a->listeners.push_back(Assembly::Listen{*transport::parse_uri(text), tf, std::move(settings)});
   }
+  a->host = std::move(stack.host);
 
   // The identity: a key file, or a new one at each start.
   if (!config.identity_key_file.empty()) {
