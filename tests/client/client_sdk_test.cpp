@@ -148,6 +148,33 @@ TEST_F(ClientSdk, RefusalsHaveTheirOwnErrors) {
   EXPECT_EQ(run(other->dial("", "echo/1")).error(), Errc::InvalidTarget);
 }
 
+TEST_F(ClientSdk, AHolderThatRefusesOrBreaksTheHandshakeIsReportedWithTheReason) {
+  RelayProcess relay;
+  auto dialer = make({relay.ws});
+  // A lease holder built from the bare control core: it answers REJECTED.
+  auto refusing = session(relay.ws);
+  ASSERT_EQ(update(*refusing, credential(), "refuses", {"echo/1"}), wire::ResponseCode::Accepted);
+  hold(refusing, wire::ResponseCode::Rejected, nullptr);
+  std::string detail;
+  EXPECT_EQ(run(dialer->dial("refuses", "echo/1", &detail)).error(), Errc::HolderRefused);
+  EXPECT_NE(detail.find("the lease holder refused (REJECTED)"), std::string::npos) << detail;
+
+  // This one accepts, then answers the ClientInit with garbage.
+  auto broken = session(relay.ws);
+  ASSERT_EQ(update(*broken, credential(), "broken", {"echo/1"}), wire::ResponseCode::Accepted);
+  hold(broken, wire::ResponseCode::Accepted,
+       [](std::unique_ptr<stream::ByteStream> s) -> asio::awaitable<void> {
+         const std::string junk = "\x00\x00\x00\x04junk";
+         (void)co_await s->async_write(base::as_bytes(junk));
+         (void)co_await s->async_shutdown_write();
+       });
+  detail.clear();
+  auto r = run(dialer->dial("broken", "echo/1", &detail));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().category(), handshake::handshake_category()) << r.error().message();
+  EXPECT_NE(detail.find("handshake: "), std::string::npos) << detail;
+}
+
 TEST_F(ClientSdk, ClosingTheListenerDeletesTheLease) {
   RelayProcess relay;
   auto holder = make({relay.ws});
