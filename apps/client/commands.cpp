@@ -154,9 +154,11 @@ int run_io(asio::io_context& io, const std::function<asio::awaitable<int>(asio::
            const std::function<asio::awaitable<void>()>& stop) {
   std::optional<int> status;
   std::exception_ptr failure;
+  bool stopping = false;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
+    stopping = true;
     signals.async_wait([&](const boost::system::error_code& e2, int) {
       if (!e2) io.stop();  // a second signal stops at once
     });
@@ -172,7 +174,8 @@ int run_io(asio::io_context& io, const std::function<asio::awaitable<int>(asio::
   asio::co_spawn(io, main(io), [&](std::exception_ptr e, int s) {
     if (e) failure = e;
     if (!status) status = s;
-    io.stop();
+    // After a signal, `stop` ends the loop once it has finished (e.g. the lease deletes).
+    if (!stopping) io.stop();
   });
   io.run();
   if (failure) std::rethrow_exception(failure);
@@ -275,7 +278,9 @@ int run_expose(const ExposeFlags& f) {
                            : " (down, retrying)")
                 << "\n";
     }
-    std::cout << "connect with: portal connect " << name << " --relay " << f.stack.relays
+    std::string relays;
+    for (const auto& r : p.cfg.relays) relays += (relays.empty() ? "" : ",") + r;
+    std::cout << "connect with: portal connect " << name << " --relay " << relays
               << " --listen 127.0.0.1:PORT\n";
     std::cout.flush();
     const auto ex = io.get_executor();

@@ -304,6 +304,21 @@ TEST(ClientE2EServiceGone, ConnectReportsAClearErrorAndTheRelayDropsTheLeaseAtOn
   EXPECT_EQ(count(line.substr(0, line.find('\n')), "\n"), 0u);
 }
 
+TEST(ClientE2ESignal, SigintDeletesTheLeaseOnTheRelayAndExitsZero) {
+  HttpServer http(1024);
+  RelayProcess relay;
+  auto exposed = expose(relay.ws, http.port, "leaving");
+  exposed.child().signal(SIGINT);
+  EXPECT_EQ(exposed.child().wait(10'000), 0) << exposed.err();
+  // Deleted by a signed LeaseDelete, not only dropped with the connection.
+  const auto metrics =
+      run_process({"/usr/bin/curl", "-sS", "--max-time", "5", relay.http + "/metrics"}).out;
+  EXPECT_NE(metrics.find("portal_requests_total{type=\"lease_delete\",result=\"accepted\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(leases_json(relay).find("\"leaving\""), std::string::npos);
+}
+
 TEST(ClientE2ETwoRelays, ExposeRegistersOnBothAndConnectSurvivesOneRelayDying) {
   HttpServer http(1024);
   RelayProcess a;

@@ -201,6 +201,24 @@ TEST_F(ClientSdk, ClosingTheListenerDeletesTheLease) {
   EXPECT_TRUE(run(holder->listen("short-lived", {"echo/1"})));
 }
 
+TEST_F(ClientSdk, ADroppedListenerClosesItselfAndDeletesTheLease) {
+  RelayProcess relay;
+  auto holder = make({relay.ws});
+  auto watcher = session(relay.ws);
+  {
+    auto l = run(holder->listen("dropped", {"echo/1"}));
+    ASSERT_TRUE(l);
+    ASSERT_EQ(info(*watcher).leases.size(), 1u);
+  }
+  bool gone = false;
+  for (int i = 0; i < 40 && !gone; ++i) {
+    pump(std::chrono::milliseconds(25));
+    gone = info(*watcher).leases.empty();
+  }
+  EXPECT_TRUE(gone);
+  EXPECT_TRUE(run(holder->listen("dropped-again", {"echo/1"})));
+}
+
 TEST_F(ClientSdk, ReconnectsWithBackoffAndRegistersAgain) {
   auto relay = std::make_unique<RelayProcess>();
   const std::string ws = relay->ws, tcp = relay->tcp;

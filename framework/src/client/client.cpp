@@ -149,7 +149,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   void emit(const Link& l, bool up, const std::string& detail) {
     clog(up ? base::LogLevel::Info : base::LogLevel::Warn,
          "relay " + l.uri_text + (up ? " up (relay " + detail + ")" : " down: " + detail));
-    if (on_event) on_event(RelayEvent{l.uri_text, up, detail});
+    // A copy: the callback may replace itself or close the client while it runs.
+    if (auto cb = on_event) {
+      try {
+        cb(RelayEvent{l.uri_text, up, detail});
+      } catch (...) {
+        clog(base::LogLevel::Error, "the relay event callback threw; ignored");
+      }
+    }
   }
 
   // The next reconnect delay: `base` varied by ± jitter percent.
@@ -277,7 +284,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     lease.expires = base::unix_seconds(o.clock->system_now()) + o.timers.lease_ttl_s;
     auto code = co_await update_lease(*session, cred, std::move(lease), *o.random, *o.clock,
                                       request_timeout());
-    if (l->session != session) co_return wire::ResponseCode::Unknown;  // went down meanwhile
+    // Went down meanwhile, or the listener closed (its delete must not be undone here).
+    if (l->session != session || li->closed) co_return wire::ResponseCode::Unknown;
     const auto got = code ? *code : wire::ResponseCode::Unknown;
     const bool accepted = got == wire::ResponseCode::Accepted;
     if (accepted != l->lease_accepted || got != l->last_code) {
@@ -379,7 +387,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::vector<std::function<asio::awaitable<void>()>> tasks;
     auto self = shared_from_this();
     for (auto& l : links) {
-      if (!l->up || !l->lease_accepted) continue;
+      // Every connected relay, also where a registration was still in flight (a relay that
+      // does not hold the lease answers INVALID_IDENTITY).
+      if (!l->up) continue;
       tasks.push_back([self, l]() -> asio::awaitable<void> {
         auto session = l->session;
         if (!session) co_return;
@@ -400,7 +410,26 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 // Listener
 
 Listener::Listener(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Listener::~Listener() = default;
+
+Listener::~Listener() {
+  // Dropped without close(): close it in the background (stop accepting, delete the lease), or
+  // the client would keep renewing a lease nobody accepts from.
+  auto li = impl_;
+  if (li->closed) return;
+  li->closed = true;
+  for (auto& s : li->queue) s->close();
+  li->queue.clear();
+  li->ready.notify();
+  auto client = li->client.lock();
+  if (!client || client->listener != li || client->closed) return;
+  asio::co_spawn(
+      client->ex,
+      [client, li]() -> asio::awaitable<void> {
+        co_await client->delete_everywhere();
+        if (client->listener == li) client->listener.reset();
+      },
+      asio::detached);
+}
 
 asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Listener::accept() {
   auto li = impl_;
@@ -557,25 +586,27 @@ asio::awaitable<base::Result<std::shared_ptr<Listener>>> Client::listen(
 
 asio::awaitable<std::vector<RelayInfoResult>> Client::relay_info() {
   auto impl = impl_;
-  std::vector<RelayInfoResult> out;
   std::vector<std::shared_ptr<Link>> up;
   for (auto& l : impl->links) {
     if (l->up) up.push_back(l);
   }
-  out.reserve(up.size());
+  // Shared with the tasks: they may outlive this frame if the caller stops waiting.
+  auto out = std::make_shared<std::vector<RelayInfoResult>>();
+  out->reserve(up.size());
   for (auto& l : up) {
-    out.push_back(RelayInfoResult{l->uri_text, make_error_code(Errc::NoRelay)});
+    out->push_back(RelayInfoResult{l->uri_text, make_error_code(Errc::NoRelay)});
   }
   std::vector<std::function<asio::awaitable<void>()>> tasks;
   for (std::size_t i = 0; i < up.size(); ++i) {
-    tasks.push_back([impl, l = up[i], &slot = out[i]]() -> asio::awaitable<void> {
+    tasks.push_back([impl, l = up[i], out, i]() -> asio::awaitable<void> {
       auto session = l->session;
       if (!session) co_return;
-      slot.info = co_await client::relay_info(*session, impl->request_timeout());
+      auto info = co_await client::relay_info(*session, impl->request_timeout());
+      (*out)[i].info = std::move(info);
     });
   }
   co_await all_of(impl->ex, std::move(tasks));
-  co_return out;
+  co_return std::move(*out);
 }
 
 asio::awaitable<base::Result<Found>> Client::lookup(std::string name) {
@@ -587,7 +618,11 @@ asio::awaitable<base::Result<Found>> Client::lookup(std::string name) {
       if (lease::same_name_ignoring_case(lease.name, name)) co_return Found{r.relay, lease};
     }
   }
-  co_return make_error_code(Errc::NotFound);
+  // Not found anywhere: when no relay answered at all, say so instead.
+  for (auto& r : infos) {
+    if (r.info) co_return make_error_code(Errc::NotFound);
+  }
+  co_return infos.front().info.error();
 }
 
 asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Client::dial(
@@ -627,6 +662,12 @@ asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Client::dia
         }
       }
     }
+  }
+  const bool any_answer = std::any_of(infos.begin(), infos.end(),
+                                      [](const RelayInfoResult& r) { return bool(r.info); });
+  if (candidates.empty() && !any_answer) {
+    if (detail) *detail = "no relay answered RelayInfo: " + unreachable;
+    co_return infos.front().info.error();
   }
   if (candidates.empty()) {
     if (detail) {

@@ -14,7 +14,8 @@
 // thread, or a strand); call every member from it. portal/client/blocking.hpp wraps a client
 // for programs without an event loop. No thread per relay or per stream. Destroy the client (and
 // its streams) before the io_context it runs on, and keep its Stack (the loaded plugins) alive
-// until that io_context is gone.
+// until that io_context is gone. Calls are not cancellable: await them to completion (each is
+// bounded by the configured timeouts).
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -97,7 +98,9 @@ class PORTAL_API Listener {
  public:
   struct Impl;
   explicit Listener(std::shared_ptr<Impl> impl);
-  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener();  ///< closes the listener in the background if close() was not awaited
 
   /// The next incoming connection, after a successful end-to-end handshake (peer() is the
   /// dialer's authenticated identity, alpn() the negotiated protocol).
@@ -129,6 +132,8 @@ class PORTAL_API Client {
       std::shared_ptr<Stack> stack, Options options, std::string* detail = nullptr);
 
   explicit Client(std::shared_ptr<Impl> impl);
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
   ~Client();  ///< closes everything at once (use close() to delete leases first)
 
   [[nodiscard]] const identity::Credential& credential() const noexcept;
@@ -160,7 +165,9 @@ class PORTAL_API Client {
   /// Every relay and whether it is connected.
   [[nodiscard]] std::vector<RelayStatus> relays() const;
 
-  /// Called on the client's executor whenever a relay goes up or down.
+  /// Called on the client's executor whenever a relay goes up or down. Capture the client
+  /// weakly, if at all (a strong reference would keep it alive forever); an exception thrown
+  /// by the callback is logged and ignored.
   void on_relay_event(std::function<void(const RelayEvent&)> callback);
 
   /// Closes the listener (deleting its lease), then every relay session. Idempotent.
