@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include <thread>
 
 #include "portal/client/blocking.hpp"
@@ -255,6 +257,35 @@ TEST_F(ClientSdk, ReconnectsWithBackoffAndRegistersAgain) {
   auto s = run(dialer->dial("phoenix", "echo/1", &detail));
   ASSERT_TRUE(s) << s.error().message() << " " << detail;
   EXPECT_EQ(run(exchange(**s, "again")), "AGAIN");
+}
+
+TEST_F(ClientSdk, ASilentRelayDoesNotHoldTheClientBack) {
+  // A TCP endpoint that accepts and then never answers: its RelayInfo would time out (10 s).
+  asio::ip::tcp::acceptor silent(io_, {asio::ip::make_address("127.0.0.1"), 0});
+  std::vector<asio::ip::tcp::socket> held;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        for (;;) {
+          auto [ec, s] = co_await silent.async_accept(asio::as_tuple(asio::use_awaitable));
+          if (ec) co_return;
+          held.push_back(std::move(s));
+        }
+      },
+      asio::detached);
+  const std::string black_hole =
+      "tcp://127.0.0.1:" + std::to_string(silent.local_endpoint().port());
+  RelayProcess relay;
+  auto c = make({black_hole, relay.ws});
+  const auto status = c->relays();
+  ASSERT_EQ(status.size(), 2u);
+  EXPECT_FALSE(status[0].up);
+  EXPECT_TRUE(status[0].last_error.empty()) << "the silent relay's attempt had already ended";
+  EXPECT_TRUE(status[1].up);
+  EXPECT_TRUE(run(c->listen("not-held-back", {"echo/1"})));
+  finish(c->close());
+  silent.close();
+  pump(std::chrono::milliseconds(20));  // the accept loop ends before `held` and `silent` go
 }
 
 TEST(ClientSdkConnect, NoRelayReachableIsOneErrorWithEachRelaysReason) {

@@ -513,26 +513,39 @@ asio::awaitable<base::Result<std::shared_ptr<Client>>> Client::connect(
     l->wait = std::make_unique<asio::steady_timer>(executor);
     impl->links.push_back(std::move(l));
   }
-  std::vector<std::function<asio::awaitable<void>()>> tasks;
+  // Every relay is tried at once; the client starts as soon as one is up (a slow or
+  // black-holed relay does not hold it back) and fails only when every first attempt failed.
+  // Each link then keeps itself connected.
+  auto attempted = std::make_shared<std::size_t>(0);
+  auto changed = std::make_shared<stream::AsyncSignal>(executor);
   for (auto& l : impl->links) {
-    tasks.push_back([impl, l]() -> asio::awaitable<void> { (void)co_await impl->attempt(l); });
+    asio::co_spawn(
+        executor,
+        [impl, l, attempted, changed]() -> asio::awaitable<void> {
+          const bool ok = co_await impl->attempt(l);
+          ++*attempted;
+          changed->notify();
+          if (!impl->closed) co_await Impl::run_link(impl, l, ok);
+        },
+        asio::detached);
   }
-  co_await all_of(executor, std::move(tasks));
-  bool any = false;
+  const auto any_up = [&] {
+    return std::any_of(impl->links.begin(), impl->links.end(),
+                       [](const std::shared_ptr<Link>& l) { return l->up; });
+  };
+  while (!any_up() && *attempted < impl->links.size()) co_await changed->wait();
   std::string why;
   for (const auto& l : impl->links) {
-    any = any || l->up;
-    if (!l->up) why += (why.empty() ? "" : "; ") + l->uri_text + ": " + l->last_error;
+    if (!l->up && !l->last_error.empty()) {
+      why += (why.empty() ? "" : "; ") + l->uri_text + ": " + l->last_error;
+    }
   }
-  if (!any) {
+  if (!any_up()) {
     impl->close_now();
     if (detail) *detail = why;
     co_return make_error_code(Errc::NoRelay);
   }
   if (!why.empty()) clog(base::LogLevel::Warn, "not connected yet: " + why);
-  for (auto& l : impl->links) {
-    asio::co_spawn(executor, Impl::run_link(impl, l, l->up), asio::detached);
-  }
   asio::co_spawn(executor, Impl::renew_loop(impl), asio::detached);
   co_return std::make_shared<Client>(impl);
 }

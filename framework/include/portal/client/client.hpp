@@ -125,8 +125,9 @@ class PORTAL_API Client {
   struct Impl;
 
   /// Connects to every relay of `options` (in parallel) and starts the renewal, health and
-  /// reconnect machinery. Fails only when no relay connects (Errc::NoRelay; `detail`, when
-  /// given, gets one line per relay with its error). Relays that failed keep being retried.
+  /// reconnect machinery. Completes as soon as one relay is up (a slow relay does not hold it
+  /// back); fails only when every relay's first attempt failed (Errc::NoRelay; `detail`, when
+  /// given, gets one line per relay with its error). Relays not up keep being retried.
   static boost::asio::awaitable<base::Result<std::shared_ptr<Client>>> connect(
       boost::asio::any_io_executor executor, identity::Credential credential,
       std::shared_ptr<Stack> stack, Options options, std::string* detail = nullptr);
