@@ -208,6 +208,29 @@ std::string metadata_of(const ExposeFlags& f) {
   return json::serialize(m);
 }
 
+// One relay's RelayInfo answer, as `portal info` prints it; sets `status` to 1 on an error.
+void print_relay_info(const client::RelayInfoResult& r, int& status) {
+  if (!r.info) {
+    std::cerr << "portal: error: " << r.relay << ": " << r.info.error().message() << '\n';
+    status = 1;
+    return;
+  }
+  const auto& info = *r.info;
+  std::cout << "relay " << r.relay << "\n"
+            << "  id:      " << (info.identity ? info.identity->id : "(none)") << "\n";
+  for (const auto& a : info.address) std::cout << "  address: " << printable(a) << "\n";
+  std::cout << "  leases:  " << info.leases.size() << "\n";
+  const auto now = base::unix_seconds(base::SystemClock::instance().system_now());
+  for (const auto& l : info.leases) {
+    std::string alpn;
+    for (const auto& a : l.alpn) alpn += (alpn.empty() ? "" : ",") + printable(a);
+    std::cout << "    " << (l.name.empty() ? "(unnamed)" : printable(l.name)) << "  "
+              << (l.identity ? l.identity->id : "-") << "  alpn " << alpn << "  expires in "
+              << (l.expires - now) << " s\n";
+  }
+  std::cout.flush();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -274,8 +297,8 @@ int run_expose(const ExposeFlags& f) {
       const bool ok = std::find(reg.begin(), reg.end(), r.relay) != reg.end();
       std::cout << "  relay: " << r.relay
                 << (ok     ? " (registered)"
-                    : r.up ? " (not registered)"
-                           : " (down, retrying)")
+                    : r.up ? " (not registered yet: the log says when it is, or why not)"
+                           : " (not connected yet: retrying in the background)")
                 << "\n";
     }
     std::string relays;
@@ -412,36 +435,38 @@ int run_info(const InfoFlags& f) {
   asio::io_context io(1);     // then the loop: it outlives the objects its coroutines use
   std::string error;
   auto main = [&](asio::io_context&) -> asio::awaitable<int> {
-    std::string detail;
-    auto c = co_await client::Client::connect(io.get_executor(), std::move(p.credential), p.stack,
-                                              options_of(p.cfg), &detail);
-    if (!c) {
-      error = "cannot reach any relay: " + one_line(c.error(), detail);
-      co_return 1;
-    }
+    // One client per relay, so that every relay is asked (a client starts with the first relay
+    // that is up) and each failure is reported against its relay.
     int status = 0;
-    for (const auto& r : co_await (*c)->relay_info()) {
-      if (!r.info) {
-        std::cerr << "portal: error: " << r.relay << ": " << r.info.error().message() << '\n';
-        status = 1;
+    std::vector<std::string> failures;
+    for (const auto& relay : p.cfg.relays) {
+      auto options = options_of(p.cfg);
+      options.relays = {relay};
+      auto me = identity::Credential::generate(base::OsRandom::instance());
+      if (!me) {
+        error = "cannot create an identity: " + me.error().message();
+        co_return 1;
+      }
+      std::string detail;
+      auto c = co_await client::Client::connect(io.get_executor(), std::move(*me), p.stack, options,
+                                                &detail);
+      if (!c) {
+        failures.push_back(detail.empty() ? relay + ": " + c.error().message() : detail);
         continue;
       }
-      const auto& info = *r.info;
-      std::cout << "relay " << r.relay << "\n"
-                << "  id:      " << (info.identity ? info.identity->id : "(none)") << "\n";
-      for (const auto& a : info.address) std::cout << "  address: " << printable(a) << "\n";
-      std::cout << "  leases:  " << info.leases.size() << "\n";
-      const auto now = base::unix_seconds(base::SystemClock::instance().system_now());
-      for (const auto& l : info.leases) {
-        std::string alpn;
-        for (const auto& a : l.alpn) alpn += (alpn.empty() ? "" : ",") + printable(a);
-        std::cout << "    " << (l.name.empty() ? "(unnamed)" : printable(l.name)) << "  "
-                  << (l.identity ? l.identity->id : "-") << "  alpn " << alpn << "  expires in "
-                  << (l.expires - now) << " s\n";
+      for (const auto& r : co_await (*c)->relay_info()) {
+        print_relay_info(r, status);
       }
+      co_await (*c)->close();
     }
-    co_await (*c)->close();
-    co_return status;
+    if (failures.size() == p.cfg.relays.size()) {
+      std::string all;
+      for (const auto& x : failures) all += (all.empty() ? "" : "; ") + x;
+      error = "cannot reach any relay: " + all;
+      co_return 1;
+    }
+    for (const auto& x : failures) std::cerr << "portal: error: cannot reach " << x << '\n';
+    co_return failures.empty() ? status : 1;
   };
   const int status = run_io(io, main, []() -> asio::awaitable<void> { co_return; });
   if (!error.empty()) throw UsageError(error);

@@ -325,13 +325,28 @@ TEST(ClientE2ETwoRelays, ExposeRegistersOnBothAndConnectSurvivesOneRelayDying) {
   RelayProcess b;
   const std::string both = a.ws + "," + b.tcp;
   auto exposed = expose(both, http.port);
-  EXPECT_NE(exposed.out().find(a.ws + " (registered)"), std::string::npos) << exposed.out();
-  EXPECT_NE(exposed.out().find(b.tcp + " (registered)"), std::string::npos) << exposed.out();
-  EXPECT_NE(leases_json(a).find("\"web\""), std::string::npos);
-  EXPECT_NE(leases_json(b).find("\"web\""), std::string::npos);
+  // expose starts once one relay is up; the other registers the lease when it comes up.
+  EXPECT_NE(exposed.out().find(" (registered)"), std::string::npos) << exposed.out();
+  EXPECT_TRUE(eventually(
+      [&] {
+        return leases_json(a).find("\"web\"") != std::string::npos &&
+               leases_json(b).find("\"web\"") != std::string::npos;
+      },
+      5'000))
+      << exposed.err();
+  EXPECT_NE(exposed.err().find("lease 'web' registered on " + a.ws), std::string::npos);
+  EXPECT_NE(exposed.err().find("lease 'web' registered on " + b.tcp), std::string::npos);
   std::uint16_t port = 0;
   auto connected = connect(both, "web", port);
   ASSERT_EQ(curl(port, "/page/5").out, page_body(5));
+  // connect, too, starts with the first relay up: wait until it has both.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return connected.err().find("relay " + a.ws + " up") != std::string::npos &&
+               connected.err().find("relay " + b.tcp + " up") != std::string::npos;
+      },
+      5'000))
+      << connected.err();
 
   a.child().signal(SIGKILL);
   ASSERT_GE(a.child().wait(5000), 0);
@@ -402,6 +417,17 @@ TEST(ClientE2EInfo, ShowsTheRelayIdAndItsLeases) {
   EXPECT_NE(r.out.find("    listed  " + id_line + "  alpn http/1.1,h2  expires in "),
             std::string::npos)
       << r.out;
+
+  // Every relay of the list is asked; one that cannot be reached is named, with exit 1.
+  RelayProcess other;
+  const auto two = run_process({bin_path("portal"), "info", "--relay",
+                                "tcp://127.0.0.1:1," + relay.tcp + "," + other.ws, "--plugin-dir",
+                                PORTAL_BUILD_PLUGIN_DIR});
+  EXPECT_EQ(two.exit_code, 1) << two.err;
+  EXPECT_NE(two.out.find("relay " + relay.tcp + "\n"), std::string::npos) << two.out;
+  EXPECT_NE(two.out.find("relay " + other.ws + "\n"), std::string::npos) << two.out;
+  EXPECT_NE(two.err.find("portal: error: cannot reach tcp://127.0.0.1:1: "), std::string::npos)
+      << two.err;
 }
 
 }  // namespace
