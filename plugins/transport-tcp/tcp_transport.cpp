@@ -195,7 +195,10 @@ class Factory final : public transport::TransportFactory {
 
 base::Result<Options> parse_settings(const transport::Settings& settings, std::string& problem) {
   Options o;
-  for (const auto& [key, value] : settings) {
+  for (const auto& entry : settings) {
+    // Named references, not structured bindings: clang 14 cannot capture bindings in lambdas.
+    const std::string& key = entry.first;
+    const std::string& value = entry.second;
     std::uint32_t n = 0;
     bool ok = true;
     if (key == "connect_timeout_ms" || key == "idle_timeout_ms") {

@@ -45,7 +45,10 @@ class Factory final : public transport::TransportFactory {
 
 base::Result<Options> parse_settings(const transport::Settings& settings, std::string& problem) {
   Options o;
-  for (const auto& [key, value] : settings) {
+  for (const auto& entry : settings) {
+    // Named references, not structured bindings: clang 14 cannot capture bindings in lambdas.
+    const std::string& key = entry.first;
+    const std::string& value = entry.second;
     std::uint64_t n = 0;
     const bool numeric = base::parse_unsigned(value, n);
     auto bad = [&](const std::string& what) {

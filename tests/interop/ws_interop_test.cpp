@@ -87,8 +87,10 @@ TEST(WebSocketInterop, OurClientTheirServer) {
   auto ws = ws_factory(*host);
   ASSERT_TRUE(ws);
   asio::io_context io;
-  auto [child, control] = portal::test::spawn_with_stream(
-      io.get_executor(), {"/usr/bin/python3", PORTAL_WS_PEER, "server"});
+  auto spawned = portal::test::spawn_with_stream(io.get_executor(),
+                                                 {"/usr/bin/python3", PORTAL_WS_PEER, "server"});
+  auto& child = spawned.first;  // no structured binding: clang 14 cannot capture one
+  auto& control = spawned.second;
   bool done = false;
   asio::co_spawn(
       io,

@@ -397,7 +397,11 @@ void YamuxStream::close() noexcept {
 
 base::Result<Config> parse_settings(const mux::Settings& settings, std::string& problem) {
   Config c;
-  for (const auto& [key, value] : settings) {
+  for (const auto& entry : settings) {
+    // Named references, not structured bindings: clang 14 (the fuzz and WebAssembly builds)
+    // cannot capture bindings in the lambdas below.
+    const std::string& key = entry.first;
+    const std::string& value = entry.second;
     std::uint64_t n = 0;
     auto number = [&](auto& field, std::uint64_t max) {
       if (!base::parse_unsigned(value, n) || n > max) {
