@@ -38,7 +38,7 @@ void BM_FullHandshake(benchmark::State& state) {
 
 std::shared_ptr<cipher::Aead> aead(base::Byte k) {
   return std::shared_ptr<cipher::Aead>(
-      std::move(*plugins::chacha::factory().create("chacha20-poly1305", Bytes(32, k))));
+      plugins::chacha::factory().create("chacha20-poly1305", Bytes(32, k)).value());
 }
 
 void set_rate(benchmark::State& state, std::size_t bytes) {

@@ -66,7 +66,7 @@ struct Pair {
 
 Pair connect_pair(asio::io_context& io, TransportFactory& f, const char* uri) {
   Pair p;
-  p.listener = std::move(*f.listen(io.get_executor(), *portal::transport::parse_uri(uri), {}));
+  p.listener = f.listen(io.get_executor(), *portal::transport::parse_uri(uri), {}).value();
   bool done = false;
   asio::co_spawn(
       io,
@@ -127,7 +127,7 @@ std::size_t rss_bytes() {
 }
 
 void idle(asio::io_context& io, TransportFactory& f, const char* uri, const char* name, int n) {
-  auto listener = std::move(*f.listen(io.get_executor(), *portal::transport::parse_uri(uri), {}));
+  auto listener = f.listen(io.get_executor(), *portal::transport::parse_uri(uri), {}).value();
   std::vector<std::unique_ptr<ByteStream>> ends;
   ends.reserve(2 * static_cast<std::size_t>(n));
   const std::size_t before = rss_bytes();

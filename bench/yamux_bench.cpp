@@ -34,8 +34,8 @@ using Pair = std::pair<std::unique_ptr<ByteStream>, std::unique_ptr<ByteStream>>
 // A connected pair through the transport-tcp plugin's code (linked statically).
 Pair tcp_pair(asio::io_context& io) {
   auto& tcp = portal::plugins::tcp::factory();
-  auto listener = std::move(
-      *tcp.listen(io.get_executor(), *portal::transport::parse_uri("tcp://127.0.0.1:0"), {}));
+  auto listener =
+      tcp.listen(io.get_executor(), *portal::transport::parse_uri("tcp://127.0.0.1:0"), {}).value();
   Pair p;
   bool done = false;
   asio::co_spawn(

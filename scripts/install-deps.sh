@@ -14,6 +14,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
   clang-format       # the BuildFormat test checks .clang-format
+  clang-14           # the clang preset (CI): what the WebAssembly path's clang 14 accepts
   libbenchmark-dev   # bench/ (built in every preset)
   golang-go golang-github-hashicorp-yamux-dev  # tests/interop: the independent yamux peer
   python3 python3-websockets  # tests/interop: the independent WebSocket peer

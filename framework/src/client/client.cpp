@@ -163,7 +163,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   milliseconds jittered(milliseconds base) {
     std::uint32_t r = 0;
     base::Byte b[4]{};
-    if (o.random->fill(b)) r = (std::uint32_t{b[0]} << 24) | (b[1] << 16) | (b[2] << 8) | b[3];
+    if (o.random->fill(b)) {
+      r = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) |
+          std::uint32_t{b[3]};
+    }
     const double u = static_cast<double>(r) / 4294967295.0;  // [0, 1]
     const double j = o.timers.reconnect_jitter_percent / 100.0;
     return milliseconds(
