@@ -16,6 +16,7 @@
 #include <cstring>
 #include <optional>
 
+#include "bench_io.hpp"
 #include "bench_process.hpp"
 #include "portal/base/log.hpp"
 #include "portal/base/random.hpp"
@@ -30,22 +31,11 @@ namespace client = portal::client;
 using portal::base::Byte;
 using portal::base::Bytes;
 using portal::bench::cpu_seconds;
+using portal::bench::run;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kChunk = 256 * 1024;
 constexpr const char* kAlpn = "bench/1";
-
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> a) {
-  std::optional<T> out;
-  asio::co_spawn(io, std::move(a), [&](std::exception_ptr e, T v) {
-    if (e) std::rethrow_exception(e);
-    out.emplace(std::move(v));
-  });
-  io.restart();
-  while (!out) io.run_one();
-  return std::move(*out);
-}
 
 std::shared_ptr<client::Stack> stack_for(const std::vector<std::string>& relays) {
   portal::config::ClientConfig cfg;

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_io.hpp"
 #include "bench_process.hpp"
 #include "portal/base/random.hpp"
 #include "portal/client/control.hpp"
@@ -45,6 +46,7 @@ using portal::bench::cpu_seconds;
 using portal::bench::kill_children;
 using portal::bench::RelayChild;
 using portal::bench::rss_bytes;
+using portal::bench::run;
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kChunk = 256 * 1024;
 
@@ -85,19 +87,6 @@ pid_t start_copy_relay(std::uint16_t& port) {
   (void)!::read(fds[0], &port, sizeof port);
   ::close(fds[0]);
   return pid;
-}
-
-// Runs `a` to completion on `io`.
-template <class T>
-T run(asio::io_context& io, asio::awaitable<T> a) {
-  std::optional<T> out;
-  asio::co_spawn(io, std::move(a), [&](std::exception_ptr e, T v) {
-    if (e) std::rethrow_exception(e);
-    out.emplace(std::move(v));
-  });
-  io.restart();
-  while (!out) io.run_one();
-  return std::move(*out);
 }
 
 struct Stack {
@@ -184,30 +173,7 @@ double copy_transfer(asio::io_context& io, std::uint16_t port, std::size_t total
   asio::ip::tcp::socket a(io), b(io);
   a.connect({asio::ip::make_address("127.0.0.1"), port});
   b.connect({asio::ip::make_address("127.0.0.1"), port});
-  bool done = false;
-  const auto start = Clock::now();
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        Bytes chunk(kChunk, 7);
-        for (std::size_t n = 0; n < total; n += chunk.size()) {
-          co_await asio::async_write(a, asio::buffer(chunk), asio::use_awaitable);
-        }
-      },
-      asio::detached);
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        Bytes buf(kChunk);
-        for (std::size_t got = 0; got < total;) {
-          got += co_await b.async_read_some(asio::buffer(buf), asio::use_awaitable);
-        }
-        done = true;
-      },
-      asio::detached);
-  io.restart();
-  while (!done) io.run_one();
-  return std::chrono::duration<double>(Clock::now() - start).count();
+  return portal::bench::socket_transfer(io, a, b, total, kChunk);
 }
 
 void row(const char* what, double secs, double cpu, std::size_t total) {

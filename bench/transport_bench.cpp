@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "bench_io.hpp"
 #include "tcp_transport.hpp"
 #include "ws_transport.hpp"
 
@@ -33,30 +34,7 @@ double raw_tcp(asio::io_context& io, std::size_t total) {
   asio::ip::tcp::socket a(io), b(io);
   a.connect(acceptor.local_endpoint());
   acceptor.accept(b);
-  bool done = false;
-  const auto start = Clock::now();
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        Bytes chunk(256 * 1024, 1);
-        for (std::size_t n = 0; n < total; n += chunk.size()) {
-          co_await asio::async_write(a, asio::buffer(chunk), asio::use_awaitable);
-        }
-      },
-      asio::detached);
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        Bytes buf(256 * 1024);
-        for (std::size_t got = 0; got < total;) {
-          got += co_await b.async_read_some(asio::buffer(buf), asio::use_awaitable);
-        }
-        done = true;
-      },
-      asio::detached);
-  io.restart();
-  while (!done) io.run_one();
-  return std::chrono::duration<double>(Clock::now() - start).count();
+  return portal::bench::socket_transfer(io, a, b, total);
 }
 
 struct Pair {
