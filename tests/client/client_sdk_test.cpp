@@ -11,6 +11,7 @@
 
 #include "portal/client/blocking.hpp"
 #include "portal/client/client.hpp"
+#include "portal/client/control.hpp"
 #include "relay/relay_harness.hpp"
 
 namespace portal::test {
@@ -283,6 +284,9 @@ TEST_F(ClientSdk, ASilentRelayDoesNotHoldTheClientBack) {
   EXPECT_TRUE(status[0].last_error.empty()) << "the silent relay's attempt had already ended";
   EXPECT_TRUE(status[1].up);
   EXPECT_TRUE(run(c->listen("not-held-back", {"echo/1"})));
+  // A control call to it ends at its deadline, as a Timeout, not when the peer gives up.
+  auto mute = session(black_hole);
+  EXPECT_EQ(run(client::relay_info(*mute, std::chrono::milliseconds(100))).error(), Errc::Timeout);
   finish(c->close());
   silent.close();
   pump(std::chrono::milliseconds(20));  // the accept loop ends before `held` and `silent` go

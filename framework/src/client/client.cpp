@@ -20,6 +20,7 @@
 #include "portal/identity/identity.hpp"
 #include "portal/lease/name.hpp"
 #include "portal/stream/async_signal.hpp"
+#include "portal/stream/deadline.hpp"
 
 namespace portal::client {
 
@@ -254,20 +255,18 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       timer->expires_after(milliseconds(self->o.timers.health_interval_ms));
       (void)co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
       if (self->closed || !session->is_open()) break;
-      auto guard = std::make_shared<asio::steady_timer>(self->ex);
-      guard->expires_after(milliseconds(self->o.timers.health_timeout_ms));
-      auto timed_out = std::make_shared<bool>(false);
-      guard->async_wait([session, timed_out](const boost::system::error_code& ec) {
-        if (ec) return;
-        *timed_out = true;
-        session->close();
-      });
-      auto rtt = co_await session->async_ping();
-      guard->cancel();
-      if (!rtt || *timed_out) {
+      base::Result<std::chrono::nanoseconds> rtt = std::chrono::nanoseconds{0};
+      bool timed_out = false;
+      {
+        stream::Deadline deadline(self->ex, milliseconds(self->o.timers.health_timeout_ms),
+                                  [session] { session->close(); });
+        rtt = co_await session->async_ping();
+        timed_out = deadline.expired();
+      }
+      if (!rtt || timed_out) {
         clog(base::LogLevel::Warn,
              "relay " + l->uri_text + ": health ping failed: " +
-                 (*timed_out ? std::string("no answer in time") : rtt.error().message()));
+                 (timed_out ? std::string("no answer in time") : rtt.error().message()));
         session->close();
         break;
       }

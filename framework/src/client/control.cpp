@@ -2,8 +2,8 @@
 #include "portal/client/control.hpp"
 
 #include <array>
-#include <boost/asio/steady_timer.hpp>
 
+#include "portal/stream/deadline.hpp"
 #include "portal/stream/prefixed_stream.hpp"
 
 namespace portal::client {
@@ -18,42 +18,14 @@ asio::awaitable<base::Result<void>> flush(stream::ByteStream& s, base::ByteSpan 
   co_return co_await s.async_write(out);
 }
 
-// Closes a stream when `timeout` passes before the guard goes away. Zero: no deadline.
-class Deadline {
+// A deadline that closes `s`; its error() reports Timeout when it was the cause.
+class Deadline : public stream::Deadline {
  public:
-  Deadline(stream::ByteStream& s, std::chrono::milliseconds timeout) {
-    if (timeout.count() <= 0) return;
-    state_ = std::make_shared<State>(s.get_executor());
-    state_->target = &s;
-    state_->timer.expires_after(timeout);
-    state_->timer.async_wait([st = state_](const boost::system::error_code& ec) {
-      if (ec || st->target == nullptr) return;
-      st->expired = true;
-      st->target->close();
-    });
-  }
-  Deadline(const Deadline&) = delete;
-  Deadline& operator=(const Deadline&) = delete;
-  ~Deadline() {
-    if (state_) {
-      state_->target = nullptr;
-      state_->timer.cancel();
-    }
-  }
-  [[nodiscard]] bool expired() const noexcept { return state_ && state_->expired; }
-  // The error to report: Timeout when the deadline closed the stream.
+  Deadline(stream::ByteStream& s, std::chrono::milliseconds timeout)
+      : stream::Deadline(s.get_executor(), timeout, [&s] { s.close(); }) {}
   [[nodiscard]] base::ErrorCode error(base::ErrorCode e) const noexcept {
     return expired() ? make_error_code(Errc::Timeout) : e;
   }
-
- private:
-  struct State {
-    explicit State(asio::any_io_executor ex) : timer(std::move(ex)) {}
-    asio::steady_timer timer;
-    stream::ByteStream* target = nullptr;
-    bool expired = false;
-  };
-  std::shared_ptr<State> state_;
 };
 
 }  // namespace

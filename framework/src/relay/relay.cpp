@@ -16,6 +16,7 @@
 #include "portal/control/relay_stream.hpp"
 #include "portal/handshake/replay_cache.hpp"
 #include "portal/lease/lease_table.hpp"
+#include "portal/stream/deadline.hpp"
 #include "relay/http.hpp"
 
 namespace portal::relay {
@@ -376,29 +377,20 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     std::shared_ptr<stream::ByteStream> s2(std::move(*opened));
     auto request = control::ClientRequest::connection(lease_id, req.client_identity);
     request.set_max_response(o.limits.max_control_packet);
-    // The holder must answer in time; the timer closes the stream otherwise.
-    auto timer = std::make_shared<asio::steady_timer>(
-        ex, std::chrono::milliseconds(o.limits.forward_timeout_ms));
-    auto timed_out = std::make_shared<bool>(false);
-    asio::co_spawn(
-        ex,
-        [](std::shared_ptr<asio::steady_timer> t, std::shared_ptr<stream::ByteStream> s,
-           std::shared_ptr<bool> flag) -> asio::awaitable<void> {
-          auto [ec] = co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
-          if (!ec) {
-            *flag = true;
-            s->close();
-          }
-        }(timer, s2, timed_out),
-        asio::detached);
+    // The holder must answer in time; the deadline closes the stream otherwise.
     Forward out;
-    auto r = co_await client::run_request(*s2, request, &out.leftover);
-    timer->cancel();
+    base::Result<void> r;
+    bool timed_out = false;
+    {
+      stream::Deadline deadline(ex, std::chrono::milliseconds(o.limits.forward_timeout_ms),
+                                [s2] { s2->close(); });
+      r = co_await client::run_request(*s2, request, &out.leftover);
+      timed_out = deadline.expired();
+    }
     if (!r) {
-      rlog(
-          base::LogLevel::Info,
-          tag + ": holder gave no answer: " +
-              (*timed_out ? "timed out after " + std::to_string(o.limits.forward_timeout_ms) + " ms"
+      rlog(base::LogLevel::Info,
+           tag + ": holder gave no answer: " +
+               (timed_out ? "timed out after " + std::to_string(o.limits.forward_timeout_ms) + " ms"
                           : r.error().message()));
       s2->close();
       co_return Forward{ResponseCode::Rejected, nullptr, {}};
