@@ -248,6 +248,17 @@ TEST_F(RelayIntegration, SplicesBulkDataBothWaysWithChecksums) {
   EXPECT_EQ(at_holder->received, at_dialer->sent);
   EXPECT_EQ(at_dialer->received, at_holder->sent);
   EXPECT_NE(at_dialer->sent, at_holder->sent);
+  // The relay counted every spliced byte, per direction.
+  const auto metrics =
+      run_process({"/usr/bin/curl", "-sS", "--max-time", "10", relay.http + "/metrics"}).out;
+  EXPECT_NE(metrics.find("portal_relayed_bytes_total{direction=\"to_holder\"} " +
+                         std::to_string(total) + "\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("portal_relayed_bytes_total{direction=\"to_dialer\"} " +
+                         std::to_string(total) + "\n"),
+            std::string::npos)
+      << metrics;
 }
 
 TEST_F(RelayIntegration, ConnectionRefusals) {

@@ -4,7 +4,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -17,12 +16,12 @@
 #include "portal/handshake/replay_cache.hpp"
 #include "portal/lease/lease_table.hpp"
 #include "portal/stream/deadline.hpp"
+#include "portal/stream/splice.hpp"
 #include "relay/http.hpp"
 
 namespace portal::relay {
 
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 using Steady = std::chrono::steady_clock;
 using wire::PacketType;
 using wire::ResponseCode;
@@ -411,36 +410,6 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     co_return out;
   }
 
-  static asio::awaitable<void> pump(std::shared_ptr<Impl> self,
-                                    std::shared_ptr<stream::ByteStream> from,
-                                    std::shared_ptr<stream::ByteStream> to, base::Bytes prefix,
-                                    bool to_holder, std::shared_ptr<Steady::time_point> last) {
-    auto& counter = to_holder ? self->counters.bytes_to_holder : self->counters.bytes_to_dialer;
-    if (!prefix.empty()) {
-      if (!co_await to->async_write(prefix)) {
-        from->close();
-        to->close();
-        co_return;
-      }
-      counter += prefix.size();
-    }
-    std::vector<base::Byte> buffer(self->o.splice_chunk);
-    for (;;) {
-      auto n = co_await from->async_read_some(buffer);
-      if (!n) break;
-      if (*n == 0) {
-        // §7: a half-close travels end to end; the other direction goes on.
-        if (co_await to->async_shutdown_write()) co_return;
-        break;
-      }
-      if (!co_await to->async_write(base::ByteSpan(buffer.data(), *n))) break;
-      counter += *n;
-      *last = Steady::now();
-    }
-    from->close();
-    to->close();
-  }
-
   static asio::awaitable<void> splice_idle(std::shared_ptr<Impl> self,
                                            std::shared_ptr<asio::steady_timer> timer,
                                            std::shared_ptr<stream::ByteStream> a,
@@ -474,11 +443,18 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       idle = std::make_shared<asio::steady_timer>(ex);
       asio::co_spawn(ex, splice_idle(self, idle, s1, s2, last), asio::detached);
     }
-    // Each pump half-closes its destination at EOF and aborts both streams on an error; after
-    // two clean half-closes the streams are finished and are released without a reset (a reset
-    // would discard data the peer has not read yet).
-    co_await (pump(self, s1, s2, std::move(p1), true, last) &&
-              pump(self, s2, s1, std::move(p2), false, last));
+    // Each direction half-closes its destination at EOF (§7: the other direction goes on) and
+    // aborts both streams on an error; after two clean half-closes the streams are finished and
+    // are released without a reset (a reset would discard data the peer has not read yet).
+    stream::SpliceOptions so;
+    so.chunk = o.splice_chunk;
+    so.a_prefix = std::move(p1);
+    so.b_prefix = std::move(p2);
+    so.on_moved = [self, last](bool to_holder, std::size_t n) {
+      (to_holder ? self->counters.bytes_to_holder : self->counters.bytes_to_dialer) += n;
+      *last = Steady::now();
+    };
+    (void)co_await stream::splice(s1, s2, std::move(so));
     if (idle) idle->cancel();
     --counters.relayed_streams;
     if (auto it = streams_per_lease.find(lease_id);

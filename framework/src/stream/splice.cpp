@@ -12,9 +12,16 @@ namespace asio = boost::asio;
 
 // One direction; returns true when it ended with end-of-stream passed on.
 asio::awaitable<bool> pump(std::shared_ptr<ByteStream> from, std::shared_ptr<ByteStream> to,
-                           std::size_t chunk, std::uint64_t& moved) {
-  std::vector<base::Byte> buffer(chunk);
-  for (;;) {
+                           const base::Bytes& prefix, bool a_to_b, const SpliceOptions& o,
+                           std::uint64_t& moved) {
+  const auto wrote = [&](std::size_t n) {
+    moved += n;
+    if (o.on_moved) o.on_moved(a_to_b, n);
+  };
+  bool ok = prefix.empty() || co_await to->async_write(prefix);
+  if (ok && !prefix.empty()) wrote(prefix.size());
+  std::vector<base::Byte> buffer(o.chunk);
+  while (ok) {
     auto n = co_await from->async_read_some(buffer);
     if (!n) break;
     if (*n == 0) {
@@ -22,7 +29,7 @@ asio::awaitable<bool> pump(std::shared_ptr<ByteStream> from, std::shared_ptr<Byt
       break;
     }
     if (!co_await to->async_write(base::ByteSpan(buffer.data(), *n))) break;
-    moved += *n;
+    wrote(*n);
   }
   from->close();
   to->close();
@@ -32,11 +39,11 @@ asio::awaitable<bool> pump(std::shared_ptr<ByteStream> from, std::shared_ptr<Byt
 }  // namespace
 
 asio::awaitable<SpliceStats> splice(std::shared_ptr<ByteStream> a, std::shared_ptr<ByteStream> b,
-                                    std::size_t chunk) {
+                                    SpliceOptions options) {
   using namespace asio::experimental::awaitable_operators;
   SpliceStats stats;
-  const auto [ab, ba] =
-      co_await (pump(a, b, chunk, stats.a_to_b) && pump(b, a, chunk, stats.b_to_a));
+  const auto [ab, ba] = co_await (pump(a, b, options.a_prefix, true, options, stats.a_to_b) &&
+                                  pump(b, a, options.b_prefix, false, options, stats.b_to_a));
   stats.clean = ab && ba;
   co_return stats;
 }

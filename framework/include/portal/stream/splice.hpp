@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 
+#include "portal/base/bytes.hpp"
 #include "portal/base/export.hpp"
 #include "portal/stream/byte_stream.hpp"
 
@@ -19,12 +20,22 @@ struct SpliceStats {
   bool clean = false;  ///< both directions ended with end-of-stream, not an error
 };
 
+struct SpliceOptions {
+  std::size_t chunk = 32 * 1024;  ///< the copy buffer of each direction
+  /// Bytes already read from `a` (after a protocol exchange) that `b` gets first; likewise
+  /// from `b` for `a`.
+  base::Bytes a_prefix;
+  base::Bytes b_prefix;
+  /// Called after each write with the direction (true: a to b) and the byte count.
+  std::function<void(bool a_to_b, std::size_t n)> on_moved;
+};
+
 /// Copies `a` to `b` and `b` to `a` until both directions have ended. The end of one direction
 /// is passed on as a half-close (the other goes on); an error in either closes both. Each
 /// direction holds one `chunk`-sized buffer, and reads only after its last write completed, so
 /// a slow reader slows the writer on the other side. Both streams share one executor.
 [[nodiscard]] PORTAL_API boost::asio::awaitable<SpliceStats> splice(std::shared_ptr<ByteStream> a,
                                                                     std::shared_ptr<ByteStream> b,
-                                                                    std::size_t chunk = 32 * 1024);
+                                                                    SpliceOptions options = {});
 
 }  // namespace portal::stream
