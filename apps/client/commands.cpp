@@ -62,13 +62,6 @@ std::vector<std::string> split(const std::string& text, char sep) {
   return out;
 }
 
-LogLevel level_of(const std::string& name) {
-  if (name == "debug") return LogLevel::Debug;
-  if (name == "warn") return LogLevel::Warn;
-  if (name == "error") return LogLevel::Error;
-  return LogLevel::Info;
-}
-
 struct Prepared {
   config::ClientConfig cfg;
   std::shared_ptr<client::Stack> stack;
@@ -101,7 +94,8 @@ Prepared prepare(const StackFlags& f) {
     }
   }
   if (cfg.relays.empty()) throw UsageError("no relay: give --relay URI or \"relays\" in --config");
-  base::set_log_level(level_of(cfg.log_level));
+  base::set_log_level(
+      portal::base::parse_log_level(cfg.log_level).value_or(portal::base::LogLevel::Info));
   std::string error;
   auto stack = client::assemble(cfg, error);
   if (!stack) throw UsageError(error);

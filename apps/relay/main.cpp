@@ -25,10 +25,6 @@ namespace {
 using portal::apps::UsageError;
 namespace config = portal::config;
 
-std::vector<config::Problem> load(const std::string& path, config::RelayConfig& cfg) {
-  return portal::apps::load_config_file(path, cfg);
-}
-
 // One line per plugin (id, kind, version, file) and per refused file (file, reason).
 // Exit status 0 when nothing was refused, 1 otherwise.
 int list_plugins(const std::vector<std::string>& dirs) {
@@ -44,19 +40,12 @@ int list_plugins(const std::vector<std::string>& dirs) {
   return host.refusals().empty() ? 0 : 1;
 }
 
-portal::base::LogLevel level_of(const std::string& name) {
-  using portal::base::LogLevel;
-  if (name == "debug") return LogLevel::Debug;
-  if (name == "warn") return LogLevel::Warn;
-  if (name == "error") return LogLevel::Error;
-  return LogLevel::Info;
-}
-
 int serve(const config::RelayConfig& cfg) {
   namespace asio = boost::asio;
   namespace relay = portal::relay;
   using portal::base::LogLevel;
-  portal::base::set_log_level(level_of(cfg.log_level));
+  portal::base::set_log_level(
+      portal::base::parse_log_level(cfg.log_level).value_or(portal::base::LogLevel::Info));
   std::string error;
   auto assembly = relay::assemble(cfg, error);
   if (!assembly) throw UsageError(error);
@@ -140,14 +129,14 @@ int main(int argc, char** argv) {
     }
     if (!check_file.empty()) {
       config::RelayConfig cfg;
-      const auto problems = load(check_file, cfg);
+      const auto problems = portal::apps::load_config_file(check_file, cfg);
       for (const auto& p : problems) std::cout << p.to_string(check_file) << '\n';
       if (problems.empty()) std::cout << check_file << ": ok\n";
       return problems.empty() ? 0 : 1;
     }
     config::RelayConfig cfg;
     if (!config_file.empty()) {
-      const auto problems = load(config_file, cfg);
+      const auto problems = portal::apps::load_config_file(config_file, cfg);
       if (!problems.empty()) {
         // One line per problem on stderr, then the summary line.
         for (std::size_t i = 1; i < problems.size(); ++i) {

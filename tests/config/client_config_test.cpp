@@ -64,6 +64,10 @@ TEST(ClientConfig, EveryProblemNamesItsKey) {
   for (const auto& p : problems) keys.push_back(p.key);
   EXPECT_EQ(keys, (std::vector<std::string>{"relays[0]", "colour", "cipher", "timers.lease_ttl_s",
                                             "timers.nope", "timers.reconnect_jitter_percent"}));
+  // A level the logger has but a config may not ask for.
+  const auto off = apply_text(R"({"log_level": "off"})", c);
+  ASSERT_EQ(off.size(), 1u);
+  EXPECT_EQ(off.front().key, "log_level");
   const auto syntax = apply_text("{\n  \"relays\": [,]\n}", c);
   ASSERT_EQ(syntax.size(), 1u);
   EXPECT_EQ(syntax.front().line, 2u);

@@ -34,6 +34,14 @@ std::string_view to_string(LogLevel level) noexcept {
   return "?";
 }
 
+std::optional<LogLevel> parse_log_level(std::string_view name) noexcept {
+  for (const auto level :
+       {LogLevel::Debug, LogLevel::Info, LogLevel::Warn, LogLevel::Error, LogLevel::Off}) {
+    if (to_string(level) == name) return level;
+  }
+  return std::nullopt;
+}
+
 void set_log_level(LogLevel level) noexcept { g_level.store(level); }
 LogLevel log_level() noexcept { return g_level.load(); }
 

@@ -116,6 +116,17 @@ struct Listener::Impl {
   std::size_t handshaking = 0;
   bool closed = false;
   handshake::ReplayCache replay;
+
+  // Stops accepting: queued connections are closed and a pending accept() wakes with Closed.
+  // Returns false when it was already stopped.
+  bool stop() noexcept {
+    if (closed) return false;
+    closed = true;
+    for (auto& s : queue) s->close();
+    queue.clear();
+    ready.notify();
+    return true;
+  }
 };
 
 struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
@@ -373,10 +384,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     on_event = nullptr;
     renew_timer.cancel();
     if (listener) {
-      listener->closed = true;
-      for (auto& s : listener->queue) s->close();
-      listener->queue.clear();
-      listener->ready.notify();
+      listener->stop();
       listener.reset();
     }
     for (auto& l : links) {
@@ -417,11 +425,7 @@ Listener::~Listener() {
   // Dropped without close(): close it in the background (stop accepting, delete the lease), or
   // the client would keep renewing a lease nobody accepts from.
   auto li = impl_;
-  if (li->closed) return;
-  li->closed = true;
-  for (auto& s : li->queue) s->close();
-  li->queue.clear();
-  li->ready.notify();
+  if (!li->stop()) return;
   auto client = li->client.lock();
   if (!client || client->listener != li || client->closed) return;
   asio::co_spawn(
@@ -448,11 +452,7 @@ asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Listener::a
 
 asio::awaitable<void> Listener::close() {
   auto li = impl_;
-  if (li->closed) co_return;
-  li->closed = true;
-  for (auto& s : li->queue) s->close();
-  li->queue.clear();
-  li->ready.notify();
+  if (!li->stop()) co_return;
   auto client = li->client.lock();
   if (!client || client->listener != li) co_return;
   co_await client->delete_everywhere();

@@ -66,13 +66,12 @@ bool is_port(std::string_view s) {
 }  // namespace
 
 void apply_json(std::string_view text, ClientConfig& c, std::vector<Problem>& problems) {
-  auto parsed = detail::parse(text, problems);
-  if (!parsed) return;
-  const json::value root = std::move(*parsed);
+  const auto root = detail::parse_object(text, problems);
+  if (!root) return;
   Reader r(problems);
-  if (!root.is_object()) return r.problem("", "the config must be a JSON object");
-  for (const auto& [k, value] : root.as_object()) {
+  for (const auto& [k, value] : *root) {
     const std::string key(k);
+    if (r.stack_key(key, value, c)) continue;
     if (key == "relays") {
       std::vector<std::string> uris;
       if (r.strings(value, key, uris)) {
@@ -89,18 +88,8 @@ void apply_json(std::string_view text, ClientConfig& c, std::vector<Problem>& pr
         }
         c.relays = std::move(uris);
       }
-    } else if (key == "mux") {
-      r.mux(value, c.mux, c.mux_settings);
-    } else if (key == "transports") {
-      r.transports(value, c.transport_settings);
     } else if (key == "cipher") {
       r.string(value, key, c.cipher);
-    } else if (key == "plugin_dirs") {
-      r.strings(value, key, c.plugin_dirs);
-    } else if (key == "plugin_pins") {
-      r.pins(value, c.plugin_pins);
-    } else if (key == "log_level") {
-      r.log_level(value, c.log_level);
     } else if (key == "timers") {
       apply_timers(value, c.timers, r);
     } else {

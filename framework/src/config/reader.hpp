@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "portal/base/log.hpp"
 #include "portal/config/relay_config.hpp"
 
 namespace portal::config::detail {
@@ -141,10 +142,31 @@ class Reader {
   }
 
   void log_level(const json::value& v, std::string& out) {
-    if (string(v, "log_level", out) && out != "debug" && out != "info" && out != "warn" &&
-        out != "error") {
+    if (!string(v, "log_level", out)) return;
+    const auto level = base::parse_log_level(out);
+    if (!level || *level == base::LogLevel::Off) {
       problem("log_level", "expected debug, info, warn or error");
     }
+  }
+
+  // The keys every stack config has (RelayConfig, ClientConfig): mux, transports, plugin_dirs,
+  // plugin_pins, log_level. Returns false for any other key.
+  template <class Config>
+  bool stack_key(const std::string& key, const json::value& v, Config& c) {
+    if (key == "mux") {
+      mux(v, c.mux, c.mux_settings);
+    } else if (key == "transports") {
+      transports(v, c.transport_settings);
+    } else if (key == "plugin_dirs") {
+      strings(v, key, c.plugin_dirs);
+    } else if (key == "plugin_pins") {
+      pins(v, c.plugin_pins);
+    } else if (key == "log_level") {
+      log_level(v, c.log_level);
+    } else {
+      return false;
+    }
+    return true;
   }
 
  private:
@@ -185,8 +207,10 @@ inline std::string json_stack(const std::string& mux, const Settings& mux_settin
   return o;
 }
 
-// Parses `text` (comments allowed). On a syntax error records it and returns null.
-inline std::optional<json::value> parse(std::string_view text, std::vector<Problem>& problems) {
+// Parses `text` (comments allowed) as the config's top-level object. On a syntax error, or
+// when the text is not an object, records the problem and returns nothing.
+inline std::optional<json::object> parse_object(std::string_view text,
+                                                std::vector<Problem>& problems) {
   json::error_code ec;
   json::parse_options opts;
   opts.allow_comments = true;
@@ -199,7 +223,12 @@ inline std::optional<json::value> parse(std::string_view text, std::vector<Probl
     problems.push_back(Problem{"", "JSON syntax error: " + ec.message(), line, column});
     return std::nullopt;
   }
-  return parser.release();
+  json::value root = parser.release();
+  if (!root.is_object()) {
+    problems.push_back(Problem{"", "the config must be a JSON object", 0, 0});
+    return std::nullopt;
+  }
+  return std::move(root.as_object());
 }
 
 }  // namespace portal::config::detail

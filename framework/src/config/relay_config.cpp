@@ -57,13 +57,12 @@ std::string Problem::to_string(std::string_view file) const {
 }
 
 void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& problems) {
-  auto parsed = detail::parse(text, problems);
-  if (!parsed) return;
-  const json::value root = std::move(*parsed);
+  const auto root = detail::parse_object(text, problems);
+  if (!root) return;
   Reader r(problems);
-  if (!root.is_object()) return r.problem("", "the config must be a JSON object");
-  for (const auto& [k, value] : root.as_object()) {
+  for (const auto& [k, value] : *root) {
     const std::string key(k);
+    if (r.stack_key(key, value, c)) continue;
     if (key == "listeners") {
       std::vector<std::string> uris;
       if (r.strings(value, key, uris)) {
@@ -76,20 +75,10 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
         if (uris.empty()) r.problem(key, "at least one listener is needed");
         c.listeners = std::move(uris);
       }
-    } else if (key == "mux") {
-      r.mux(value, c.mux, c.mux_settings);
-    } else if (key == "transports") {
-      r.transports(value, c.transport_settings);
-    } else if (key == "plugin_dirs") {
-      r.strings(value, key, c.plugin_dirs);
-    } else if (key == "plugin_pins") {
-      r.pins(value, c.plugin_pins);
     } else if (key == "identity_key_file") {
       r.string(value, key, c.identity_key_file);
     } else if (key == "advertise") {
       r.strings(value, key, c.advertise);
-    } else if (key == "log_level") {
-      r.log_level(value, c.log_level);
     } else if (key == "limits") {
       apply_limits(value, c.limits, r);
     } else {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string_view>
 
 #include "portal/base/export.hpp"
@@ -25,5 +26,7 @@ PORTAL_API void set_log_level(LogLevel level) noexcept;
 PORTAL_API void set_log_sink(LogSink sink);
 
 [[nodiscard]] PORTAL_API std::string_view to_string(LogLevel level) noexcept;
+/// The level named by to_string(); nothing for any other text.
+[[nodiscard]] PORTAL_API std::optional<LogLevel> parse_log_level(std::string_view name) noexcept;
 
 }  // namespace portal::base
