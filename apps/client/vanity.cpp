@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "../common/cli_main.hpp"
+#include "keys.hpp"
 #include "portal/base/random.hpp"
 #include "portal/base/secret.hpp"
 #include "portal/crypto/ed25519.hpp"
@@ -45,8 +46,6 @@ constexpr unsigned kLastCharZeroBitsMask = 0x3;
 constexpr auto kProgressInterval = std::chrono::seconds(2);
 // getentropy(3) returns at most 256 bytes per call: draw 8 seeds at a time.
 constexpr std::size_t kSeedsPerDraw = 8;
-
-std::string single_quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 // Prefix text for an error message: printable ASCII as is, any other byte as \xHH.
 std::string printable(std::string_view s) {
@@ -104,7 +103,7 @@ std::string format_duration(double seconds) {
 }
 
 [[noreturn]] void fail_key_file(const std::string& path, const std::string& reason) {
-  throw UsageError("cannot write key file " + single_quoted(path) + ": " + reason);
+  throw UsageError("cannot write key file " + quoted(path) + ": " + reason);
 }
 
 // Refuses, before a search that may take hours, an --out that save_key_file() would refuse.
@@ -124,8 +123,7 @@ void check_out_path(const VanityOptions& options) {
   // save_key_file() creates a temporary file next to the key and renames it into place.
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-    fail_key_file(options.out,
-                  "directory " + single_quoted(dir.string()) + ": " + std::strerror(errno));
+    fail_key_file(options.out, "directory " + quoted(dir.string()) + ": " + std::strerror(errno));
   }
 }
 
@@ -249,23 +247,23 @@ std::string impossible_prefix_reason(std::string_view prefix) {
   if (prefix.empty()) return "empty prefix: every ID matches; use 'portal keygen'";
   for (char c : prefix) {
     if (kIdAlphabet.find(c) == std::string_view::npos) {
-      return "prefix " + single_quoted(printable(prefix)) +
-             " can never match: " + single_quoted(printable(std::string_view(&c, 1))) +
+      return "prefix " + quoted(printable(prefix)) +
+             " can never match: " + quoted(printable(std::string_view(&c, 1))) +
              " is not in the ID alphabet A-Z 2-7 (RFC 4648 base32; 0, 1, 8 and 9 never occur)";
     }
   }
   if (prefix.size() > identity::kIdLength) {
-    return "prefix " + single_quoted(printable(prefix)) + " can never match: it is " +
+    return "prefix " + quoted(printable(prefix)) + " can never match: it is " +
            std::to_string(prefix.size()) + " characters long and an ID has " +
            std::to_string(identity::kIdLength);
   }
   if (prefix.size() == identity::kIdLength) {
     const char last = prefix.back();
     if ((kIdAlphabet.find(last) & kLastCharZeroBitsMask) != 0) {
-      return "prefix " + single_quoted(printable(prefix)) +
+      return "prefix " + quoted(printable(prefix)) +
              " can never match: the 26th character of an ID holds " +
              "the last 3 of its 128 bits and 2 zero bits, so it is one of A E I M Q U Y 4, never " +
-             single_quoted(std::string(1, last));
+             quoted(std::string(1, last));
     }
   }
   return {};

@@ -49,6 +49,16 @@ class ClientSdk : public RelayClientTest {
     clients_.push_back(*c);
     return *c;
   }
+  // Pumps the io_context until `ok()` holds, checking every `step`, at most `limit`.
+  bool pump_until(const std::function<bool()>& ok, std::chrono::milliseconds limit,
+                  std::chrono::milliseconds step = std::chrono::milliseconds(25)) {
+    for (auto waited = std::chrono::milliseconds(0); waited < limit; waited += step) {
+      if (ok()) return true;
+      pump(step);
+    }
+    return ok();
+  }
+
   // Runs a coroutine that returns nothing.
   void finish(asio::awaitable<void> a) {
     (void)run([](asio::awaitable<void> inner) -> asio::awaitable<bool> {
@@ -213,12 +223,8 @@ TEST_F(ClientSdk, ADroppedListenerClosesItselfAndDeletesTheLease) {
     ASSERT_TRUE(l);
     ASSERT_EQ(info(*watcher).leases.size(), 1u);
   }
-  bool gone = false;
-  for (int i = 0; i < 40 && !gone; ++i) {
-    pump(std::chrono::milliseconds(25));
-    gone = info(*watcher).leases.empty();
-  }
-  EXPECT_TRUE(gone);
+  EXPECT_TRUE(
+      pump_until([&] { return info(*watcher).leases.empty(); }, std::chrono::milliseconds(1000)));
   EXPECT_TRUE(run(holder->listen("dropped-again", {"echo/1"})));
 }
 
@@ -241,12 +247,9 @@ TEST_F(ClientSdk, ReconnectsWithBackoffAndRegistersAgain) {
 
   relay = std::make_unique<RelayProcess>("{}", ws, tcp);
   auto watcher = session(ws);
-  bool back = false;
-  for (int i = 0; i < 100 && !back; ++i) {
-    pump(std::chrono::milliseconds(50));
-    back = holder->relays().front().up && info(*watcher).leases.size() == 1;
-  }
-  ASSERT_TRUE(back);
+  ASSERT_TRUE(
+      pump_until([&] { return holder->relays().front().up && info(*watcher).leases.size() == 1; },
+                 std::chrono::milliseconds(5000), std::chrono::milliseconds(50)));
   EXPECT_TRUE(events->back().up);
   EXPECT_EQ(info(*watcher).leases.front().name, "phoenix");
 

@@ -414,6 +414,13 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     }
     co_await all_of(ex, std::move(tasks));
   }
+
+  // After li->stop(): deletes its lease on every relay and forgets it.
+  asio::awaitable<void> retire(std::shared_ptr<Listener::Impl> li) {
+    if (listener != li) co_return;
+    co_await delete_everywhere();
+    if (listener == li) listener.reset();
+  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -429,11 +436,7 @@ Listener::~Listener() {
   auto client = li->client.lock();
   if (!client || client->listener != li || client->closed) return;
   asio::co_spawn(
-      client->ex,
-      [client, li]() -> asio::awaitable<void> {
-        co_await client->delete_everywhere();
-        if (client->listener == li) client->listener.reset();
-      },
+      client->ex, [client, li]() -> asio::awaitable<void> { co_await client->retire(li); },
       asio::detached);
 }
 
@@ -453,10 +456,7 @@ asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Listener::a
 asio::awaitable<void> Listener::close() {
   auto li = impl_;
   if (!li->stop()) co_return;
-  auto client = li->client.lock();
-  if (!client || client->listener != li) co_return;
-  co_await client->delete_everywhere();
-  client->listener.reset();
+  if (auto client = li->client.lock()) co_await client->retire(li);
 }
 
 const std::string& Listener::name() const noexcept { return impl_->name; }
@@ -766,9 +766,9 @@ void Client::on_relay_event(std::function<void(const RelayEvent&)> callback) {
 asio::awaitable<void> Client::close() {
   auto impl = impl_;
   if (impl->closed) co_return;
-  if (impl->listener) {
-    Listener l(impl->listener);
-    co_await l.close();
+  if (auto li = impl->listener) {
+    li->stop();
+    co_await impl->retire(li);
   }
   impl->close_now();
 }
