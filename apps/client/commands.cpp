@@ -65,10 +65,17 @@ std::vector<std::string> split(const std::string& text, char sep) {
 struct Prepared {
   config::ClientConfig cfg;
   std::shared_ptr<client::Stack> stack;
-  identity::Credential credential;
 };
 
-// Config file, then flags; the stack assembled; the identity loaded or created.
+// The identity of --key, or a new one.
+identity::Credential credential_of(const StackFlags& f) {
+  if (!f.key_file.empty()) return load_key(f.key_file);
+  auto g = identity::Credential::generate(base::OsRandom::instance());
+  if (!g) throw UsageError("cannot create an identity: " + g.error().message());
+  return std::move(*g);
+}
+
+// Config file, then flags; the stack assembled.
 Prepared prepare(const StackFlags& f) {
   config::ClientConfig cfg;
   if (!f.config_file.empty()) {
@@ -100,15 +107,7 @@ Prepared prepare(const StackFlags& f) {
   auto stack = client::assemble(cfg, error);
   if (!stack) throw UsageError(error);
   for (const auto& w : stack->warnings) base::log(LogLevel::Warn, "plugin", "refused " + w);
-  std::optional<identity::Credential> cred;
-  if (!f.key_file.empty()) {
-    cred.emplace(load_key(f.key_file));
-  } else {
-    auto g = identity::Credential::generate(base::OsRandom::instance());
-    if (!g) throw UsageError("cannot create an identity: " + g.error().message());
-    cred.emplace(std::move(*g));
-  }
-  return Prepared{std::move(cfg), std::move(stack), std::move(*cred)};
+  return Prepared{std::move(cfg), std::move(stack)};
 }
 
 client::Options options_of(const config::ClientConfig& cfg) {
@@ -144,7 +143,7 @@ std::string one_line(const base::ErrorCode& ec, const std::string& detail) {
 
 // Runs `main` on `io` with SIGINT/SIGTERM calling `stop`; returns main's status. Callers declare
 // `io` before the objects the coroutines use, so those go away while `io` still exists.
-int run_io(asio::io_context& io, const std::function<asio::awaitable<int>(asio::io_context&)>& main,
+int run_io(asio::io_context& io, const std::function<asio::awaitable<int>()>& main,
            const std::function<asio::awaitable<void>()>& stop) {
   std::optional<int> status;
   std::exception_ptr failure;
@@ -165,7 +164,7 @@ int run_io(asio::io_context& io, const std::function<asio::awaitable<int>(asio::
         },
         asio::detached);
   });
-  asio::co_spawn(io, main(io), [&](std::exception_ptr e, int s) {
+  asio::co_spawn(io, main(), [&](std::exception_ptr e, int s) {
     if (e) failure = e;
     if (!status) status = s;
     // After a signal, `stop` ends the loop once it has finished (e.g. the lease deletes).
@@ -257,7 +256,8 @@ int run_expose(const ExposeFlags& f) {
     if (a.empty()) throw UsageError("--alpn '" + f.alpn + "': empty protocol name");
     alpns.push_back(a);
   }
-  const std::string name = f.name.empty() ? "tunnel-" + p.credential.id().substr(0, 8) : f.name;
+  auto me = credential_of(f.stack);
+  const std::string name = f.name.empty() ? "tunnel-" + me.id().substr(0, 8) : f.name;
   if (!lease::is_valid_name(name)) {
     throw UsageError("--name '" + name +
                      "': " + make_error_code(client::Errc::InvalidName).message());
@@ -266,10 +266,10 @@ int run_expose(const ExposeFlags& f) {
   std::shared_ptr<client::Listener> listener;
   std::string error;
 
-  auto main = [&](asio::io_context&) -> asio::awaitable<int> {
+  auto main = [&]() -> asio::awaitable<int> {
     std::string detail;
-    auto connected = co_await client::Client::connect(io.get_executor(), std::move(p.credential),
-                                                      p.stack, options_of(p.cfg), &detail);
+    auto connected = co_await client::Client::connect(io.get_executor(), std::move(me), p.stack,
+                                                      options_of(p.cfg), &detail);
     if (!connected) {
       error = "cannot reach any relay: " + one_line(connected.error(), detail);
       co_return 1;
@@ -359,7 +359,8 @@ int run_connect(const ConnectFlags& f) {
   std::unique_ptr<transport::Listener> server;
   std::string error;
 
-  auto main = [&](asio::io_context&) -> asio::awaitable<int> {
+  auto me = credential_of(f.stack);
+  auto main = [&]() -> asio::awaitable<int> {
     const auto ex = io.get_executor();
     auto bound = tcp->listen(ex, local, tcp_settings(*p.stack));
     if (!bound) {
@@ -368,8 +369,8 @@ int run_connect(const ConnectFlags& f) {
     }
     server = std::move(*bound);
     std::string detail;
-    auto connected = co_await client::Client::connect(ex, std::move(p.credential), p.stack,
-                                                      options_of(p.cfg), &detail);
+    auto connected =
+        co_await client::Client::connect(ex, std::move(me), p.stack, options_of(p.cfg), &detail);
     if (!connected) {
       error = "cannot reach any relay: " + one_line(connected.error(), detail);
       co_return 1;
@@ -428,7 +429,8 @@ int run_info(const InfoFlags& f) {
   auto p = prepare(f.stack);  // first: the plugins outlive everything that runs their code
   asio::io_context io(1);     // then the loop: it outlives the objects its coroutines use
   std::string error;
-  auto main = [&](asio::io_context&) -> asio::awaitable<int> {
+  const auto me = credential_of(f.stack);  // every relay gets a client with this identity
+  auto main = [&]() -> asio::awaitable<int> {
     // One client per relay, so that every relay is asked (a client starts with the first relay
     // that is up) and each failure is reported against its relay.
     int status = 0;
@@ -436,14 +438,10 @@ int run_info(const InfoFlags& f) {
     for (const auto& relay : p.cfg.relays) {
       auto options = options_of(p.cfg);
       options.relays = {relay};
-      auto me = identity::Credential::generate(base::OsRandom::instance());
-      if (!me) {
-        error = "cannot create an identity: " + me.error().message();
-        co_return 1;
-      }
       std::string detail;
-      auto c = co_await client::Client::connect(io.get_executor(), std::move(*me), p.stack, options,
-                                                &detail);
+      auto c = co_await client::Client::connect(
+          io.get_executor(), identity::Credential::from_seed(me.seed().span()).value(), p.stack,
+          options, &detail);
       if (!c) {
         failures.push_back(detail.empty() ? relay + ": " + c.error().message() : detail);
         continue;
