@@ -122,6 +122,12 @@ func client(streams, size int) {
 		}(i)
 	}
 	wg.Wait()
+	// ReadAll above may end early (the snapshot's EOF-after-Close bug), before our FINs were
+	// even sent, and Close drops frames still queued. A ping goes out after every FIN and its
+	// answer comes back only after the peer has read them, so the session closes cleanly.
+	if _, err := s.Ping(); err != nil {
+		fail("final ping: %v", err)
+	}
 	s.Close()
 	fmt.Fprintf(os.Stderr, "yamux-peer: %d streams of %d bytes echoed\n", streams, size)
 }
