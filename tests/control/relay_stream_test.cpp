@@ -191,5 +191,94 @@ TEST(RelayControl, MalformedInputsOfSection13CloseTheStreamOnly) {
             hex_encode(r.wire("lease_update_response_accepted")));
 }
 
+// A signed LEASE_UPDATE_REQUEST with any nonce, as a peer could send it.
+Bytes signed_update(const identity::Credential& who, std::string name, Bytes nonce,
+                    std::int64_t timestamp) {
+  wire::LeaseUpdateRequest req;
+  req.lease = wire::Lease{};
+  req.lease->identity = who.identity();
+  req.lease->name = std::move(name);
+  req.lease->alpn = {"http/1.1"};
+  req.lease->expires = timestamp + 30;
+  req.nonce = std::move(nonce);
+  req.timestamp = timestamp;
+  const Bytes data = wire::encode(req);
+  const auto sig = who.sign(data);
+  return wire::encode_packet_wire(wire::Packet{
+      wire::PacketType::LeaseUpdateRequest,
+      handshake::encode(handshake::SignedPayload{data, Bytes(sig.begin(), sig.end())})});
+}
+
+constexpr const char* kAccepted = "00000006080312020801";
+constexpr const char* kRejected = "00000006080312020806";
+
+struct Recorded {
+  std::vector<std::string> reasons;
+  void attach(RelayContext& ctx) {
+    ctx.on_refused = [this](const char* reason, const std::string&) { reasons.emplace_back(reason); };
+  }
+};
+
+// §4.8: v1 clients send 12 random bytes; another length cannot key the replay cache safely.
+TEST(RelayControl, SignedRequestsNeedATwelveByteNonce) {
+  Relay r;
+  Recorded rec;
+  rec.attach(r.ctx);
+  auto who = identity::Credential::from_seed(Bytes(32, 9));
+  EXPECT_EQ(r.exchange(signed_update(*who, "a", Bytes{}, kT), kT), kRejected);
+  EXPECT_EQ(r.exchange(signed_update(*who, "a", Bytes(11, 1), kT), kT), kRejected);
+  EXPECT_EQ(r.exchange(signed_update(*who, "a", Bytes(16, 1), kT), kT), kRejected);
+  EXPECT_EQ(r.leases.size(), 0u);
+  EXPECT_EQ(r.replay.size(), 0u);
+  EXPECT_EQ(rec.reasons, (std::vector<std::string>{"bad_nonce", "bad_nonce", "bad_nonce"}));
+  EXPECT_EQ(r.exchange(signed_update(*who, "a", Bytes(12, 1), kT), kT), kAccepted);
+  EXPECT_EQ(r.exchange(signed_update(*who, "a", Bytes(12, 1), kT), kT + 1), kRejected);
+  EXPECT_EQ(rec.reasons.back(), "replayed");
+}
+
+// A look-alike name of another identity is refused and reported; the holder keeps its name.
+TEST(RelayControl, CaseFoldedNameOfAnotherIdentityIsRefused) {
+  Relay r;
+  Recorded rec;
+  rec.attach(r.ctx);
+  auto owner = identity::Credential::from_seed(Bytes(32, 10));
+  auto impostor = identity::Credential::from_seed(Bytes(32, 11));
+  EXPECT_EQ(r.exchange(signed_update(*owner, "web", Bytes(12, 1), kT), kT, 1), kAccepted);
+  EXPECT_EQ(r.exchange(signed_update(*impostor, "WEB", Bytes(12, 2), kT), kT, 2), kRejected);
+  EXPECT_EQ(r.exchange(signed_update(*impostor, "web", Bytes(12, 3), kT), kT, 2), kRejected);
+  EXPECT_EQ(rec.reasons, (std::vector<std::string>{"name_taken_ignoring_case", "name_taken"}));
+  ASSERT_NE(r.leases.holder_of_name("Web"), nullptr);
+  EXPECT_EQ(*r.leases.holder_of_name("Web"), owner->id());
+  EXPECT_EQ(r.leases.size(), 1u);
+}
+
+// The replay cache refuses rather than evicting, and one identity has a quota.
+TEST(RelayControl, ReplayCacheBoundsRefuseAndAreReported) {
+  lease::LeaseTable leases;
+  handshake::ReplayCache replay{4, 30, 2};
+  auto relay = identity::Credential::from_seed(Bytes(32, 1));
+  RelayContext ctx{leases, replay, *relay, {}};
+  Recorded rec;
+  rec.attach(ctx);
+  auto send = [&](const identity::Credential& who, base::Byte n) {
+    RelayControlStream s(ctx, 1);
+    const Bytes in = signed_update(who, "", Bytes(12, n), kT);
+    EXPECT_EQ(s.handle_input(in, at(kT)).value(), in.size());
+    return hex_encode(s.pending_output());
+  };
+  auto a = identity::Credential::from_seed(Bytes(32, 2));
+  auto b = identity::Credential::from_seed(Bytes(32, 3));
+  auto c = identity::Credential::from_seed(Bytes(32, 4));
+  EXPECT_EQ(send(*a, 1), kAccepted);
+  EXPECT_EQ(send(*a, 2), kAccepted);
+  EXPECT_EQ(send(*a, 3), kRejected);  // a's quota
+  EXPECT_EQ(send(*b, 1), kAccepted);
+  EXPECT_EQ(send(*b, 2), kAccepted);
+  EXPECT_EQ(send(*c, 1), kRejected);  // the whole cache
+  EXPECT_EQ(send(*a, 1), kRejected);  // still a replay: nothing was evicted
+  EXPECT_EQ(rec.reasons, (std::vector<std::string>{"replay_identity_quota", "replay_cache_full",
+                                                   "replayed"}));
+}
+
 }  // namespace
 }  // namespace portal::control

@@ -35,11 +35,23 @@ TEST(LeaseTable, RegisterRenewAndExpiryRule) {
   EXPECT_EQ(t.update(nobody, 1, kNow), ResponseCode::InvalidIdentity);
 }
 
-TEST(LeaseTable, NamesAreUniqueAcrossIdentitiesByteExactly) {
+TEST(LeaseTable, NamesAreUniqueAcrossIdentitiesIgnoringCase) {
   LeaseTable t;
   ASSERT_EQ(t.update(lease("A", "demo", kNow + 30), 1, kNow), ResponseCode::Accepted);
-  EXPECT_EQ(t.update(lease("B", "demo", kNow + 30), 2, kNow), ResponseCode::Rejected);
-  EXPECT_EQ(t.update(lease("B", "Demo", kNow + 30), 2, kNow), ResponseCode::Accepted);  // case
+  Refusal why = Refusal::None;
+  EXPECT_EQ(t.update(lease("B", "demo", kNow + 30), 2, kNow, &why), ResponseCode::Rejected);
+  EXPECT_EQ(why, Refusal::NameTaken);
+  // Stricter than v1 (byte-exact): a name equal under case folding is taken too, so that a
+  // case-insensitive lookup of "demo" cannot find an impostor's "Demo".
+  EXPECT_EQ(t.update(lease("B", "Demo", kNow + 30), 2, kNow, &why), ResponseCode::Rejected);
+  EXPECT_EQ(why, Refusal::NameTakenIgnoringCase);
+  EXPECT_EQ(t.update(lease("B", "DEMO", kNow + 30), 2, kNow), ResponseCode::Rejected);
+  ASSERT_NE(t.holder_of_name("dEmO"), nullptr);
+  EXPECT_EQ(*t.holder_of_name("dEmO"), "A");
+  // The holder itself may change the case of its own name.
+  EXPECT_EQ(t.update(lease("A", "Demo", kNow + 30), 1, kNow, &why), ResponseCode::Accepted);
+  EXPECT_EQ(why, Refusal::None);
+  EXPECT_EQ(t.update(lease("A", "demo", kNow + 30), 1, kNow), ResponseCode::Accepted);
   // Empty and "(unnamed)" never conflict.
   EXPECT_EQ(t.update(lease("C", "", kNow + 30), 2, kNow), ResponseCode::Accepted);
   EXPECT_EQ(t.update(lease("D", "", kNow + 30), 2, kNow), ResponseCode::Accepted);
@@ -48,8 +60,39 @@ TEST(LeaseTable, NamesAreUniqueAcrossIdentitiesByteExactly) {
   // An expired entry holds its name until the sweep removes it.
   EXPECT_EQ(t.find("A", kNow + 31), nullptr);
   EXPECT_EQ(t.update(lease("G", "demo", kNow + 90), 3, kNow + 31), ResponseCode::Rejected);
-  EXPECT_EQ(t.sweep(kNow + 31), (std::vector<std::string>{"A", "B", "C", "D", "E", "F"}));
-  EXPECT_EQ(t.update(lease("G", "demo", kNow + 90), 3, kNow + 31), ResponseCode::Accepted);
+  EXPECT_EQ(t.sweep(kNow + 31), (std::vector<std::string>{"A", "C", "D", "E", "F"}));
+  EXPECT_EQ(t.update(lease("G", "DEMO", kNow + 90), 3, kNow + 31), ResponseCode::Accepted);
+}
+
+// Unicode simple case folding, not just ASCII: the Kelvin sign folds to 'k', and 'ſ' to 's'.
+TEST(LeaseTable, CaseFoldingCoversUnicode) {
+  LeaseTable t;
+  ASSERT_EQ(t.update(lease("A", "kiss", kNow + 30), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("B", "\u212Aiss", kNow + 30), 2, kNow), ResponseCode::Rejected);
+  EXPECT_EQ(t.update(lease("B", "ki\u017Fs", kNow + 30), 2, kNow), ResponseCode::Rejected);
+  ASSERT_EQ(t.update(lease("C", "\u00E9t\u00E9", kNow + 30), 2, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("D", "\u00C9T\u00C9", kNow + 30), 2, kNow), ResponseCode::Rejected);
+  // A name released by delete, drop or sweep is free again, in any case.
+  EXPECT_EQ(t.remove("A"), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("B", "KISS", kNow + 30), 2, kNow), ResponseCode::Accepted);
+  (void)t.drop_connection(2);
+  EXPECT_EQ(t.holder_of_name("kiss"), nullptr);
+  EXPECT_EQ(t.holder_of_name("\u00E9t\u00E9"), nullptr);
+  EXPECT_EQ(t.update(lease("D", "\u00C9T\u00C9", kNow + 30), 3, kNow), ResponseCode::Accepted);
+}
+
+TEST(LeaseTable, ExpiryIsBoundedByTheTtlLimit) {
+  LeaseTable t(Limits{64, 120});
+  ASSERT_EQ(t.update(lease("A", "", kNow + 30), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.find("A", kNow)->lease.expires, kNow + 30);
+  // A client asking for years gets the bound; renewals keep extending it.
+  ASSERT_EQ(t.update(lease("A", "", kNow + 10LL * 365 * 86400), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.find("A", kNow)->lease.expires, kNow + 120);
+  EXPECT_EQ(t.find("A", kNow + 121), nullptr);
+  EXPECT_EQ(t.sweep(kNow + 121), std::vector<std::string>{"A"});
+  LeaseTable unbounded;
+  ASSERT_EQ(unbounded.update(lease("A", "", kNow + 1'000'000), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(unbounded.find("A", kNow)->lease.expires, kNow + 1'000'000);
 }
 
 TEST(LeaseTable, UpdatesMoveTheLeaseToTheirConnection) {
@@ -81,7 +124,9 @@ TEST(LeaseTable, PerConnectionLimit) {
   LeaseTable t(Limits{2});
   EXPECT_EQ(t.update(lease("A", "", kNow + 30), 1, kNow), ResponseCode::Accepted);
   EXPECT_EQ(t.update(lease("B", "", kNow + 30), 1, kNow), ResponseCode::Accepted);
-  EXPECT_EQ(t.update(lease("C", "", kNow + 30), 1, kNow), ResponseCode::Rejected);
+  Refusal why = Refusal::None;
+  EXPECT_EQ(t.update(lease("C", "", kNow + 30), 1, kNow, &why), ResponseCode::Rejected);
+  EXPECT_EQ(why, Refusal::LeasesPerConnection);
   // Renewing a lease the connection already holds is not a new one.
   EXPECT_EQ(t.update(lease("A", "", kNow + 60), 1, kNow), ResponseCode::Accepted);
   EXPECT_EQ(t.update(lease("C", "", kNow + 30), 2, kNow), ResponseCode::Accepted);

@@ -175,6 +175,68 @@ TEST(PluginHost, RefusesAWorldWritableDirectory) {
   EXPECT_EQ(host.refusals()[0].code, Errc::DirectoryWritable);
 }
 
+// The sticky bit stops others from replacing our files, not from adding their own plugins.
+TEST(PluginHost, RefusesAStickyWorldWritableDirectory) {
+  test::TempDir dir;
+  const auto sub = dir / "tmp-like";
+  fs::create_directory(sub);
+  ASSERT_EQ(::chmod(sub.c_str(), 01777), 0);
+  stage(dir, "echo", "tmp-like/portal-test-echo.so");
+  HostOptions options;
+  options.directories = {sub};
+  Host host(options);
+  host.load_all();
+  EXPECT_TRUE(host.plugins().empty());
+  ASSERT_EQ(host.refusals().size(), 1u);
+  EXPECT_EQ(host.refusals()[0].code, Errc::DirectoryWritable);
+}
+
+// The file that passed the checks (and the pin) is the file that is loaded, even when the path
+// is replaced in between.
+TEST(PluginHost, LoadsTheFileItCheckedEvenIfThePathIsReplaced) {
+  test::TempDir dir;
+  const auto f = stage(dir, "echo", "swap.so");
+  const auto other = stage(dir, "abi-major", "other.so");
+  std::ifstream in(f, std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  HostOptions options;
+  options.sha256_pins["swap.so"] = base::hex_encode(crypto::sha256(base::as_bytes(bytes)));
+  int swaps = 0;
+  options.before_map = [&](const fs::path& p) {
+    ++swaps;
+    fs::rename(other, p);  // atomically replaces swap.so with an unpinned, different plugin
+  };
+  Host host(options);
+  auto p = host.load_file(f);
+  ASSERT_TRUE(p) << (host.refusals().empty() ? "" : host.refusals()[0].to_string());
+  EXPECT_EQ(swaps, 1);
+  EXPECT_EQ((*p)->id(), "portal.test.echo");
+  // The path now holds the other plugin, and loading it by path sees that one.
+  Host again;
+  EXPECT_EQ(again.load_file(f).error(), Errc::AbiMajorMismatch);
+}
+
+// Each file is loaded as itself, however descriptor numbers are reused between loads.
+TEST(PluginHost, SuccessiveHostsLoadEachFileAsItself) {
+  test::TempDir dir;
+  for (int round = 0; round < 3; ++round) {
+    const auto a = stage(dir, "echo", "a" + std::to_string(round) + ".so");
+    const auto b = stage(dir, "abi-major", "b" + std::to_string(round) + ".so");
+    {
+      Host host;
+      auto p = host.load_file(a);
+      ASSERT_TRUE(p);
+      EXPECT_EQ((*p)->id(), "portal.test.echo");
+    }
+    {
+      Host host;
+      EXPECT_EQ(host.load_file(b).error(), Errc::AbiMajorMismatch);
+    }
+    Host host;
+    EXPECT_TRUE(host.load_file(test_plugin("echo")));
+  }
+}
+
 struct OtherInterface : Factory {
   static constexpr std::string_view kInterface = "portal.other/1";
 };

@@ -624,20 +624,35 @@ asio::awaitable<std::vector<RelayInfoResult>> Client::relay_info() {
   co_return std::move(*out);
 }
 
+namespace {
+
+std::vector<Listing> listings_of(const std::vector<RelayInfoResult>& infos) {
+  std::vector<Listing> out;
+  for (const auto& r : infos) out.push_back(Listing{r.relay, r.info ? &*r.info : nullptr});
+  return out;
+}
+
+// "relay: error; relay: error" for the relays that did not answer RelayInfo.
+std::string unanswered(const std::vector<RelayInfoResult>& infos) {
+  std::string out;
+  for (const auto& r : infos) {
+    if (!r.info) out += (out.empty() ? "" : "; ") + r.relay + ": " + r.info.error().message();
+  }
+  return out;
+}
+
+}  // namespace
+
 asio::awaitable<base::Result<Found>> Client::lookup(std::string name) {
   auto infos = co_await relay_info();
   if (infos.empty()) co_return make_error_code(Errc::NoRelay);
-  for (auto& r : infos) {
-    if (!r.info) continue;
-    for (auto& lease : r.info->leases) {
-      if (lease::same_name_ignoring_case(lease.name, name)) co_return Found{r.relay, lease};
-    }
-  }
+  auto found = resolve_target(listings_of(infos), name);
+  if (found) co_return std::move(found->front());
   // Not found anywhere: when no relay answered at all, say so instead.
-  for (auto& r : infos) {
-    if (r.info) co_return make_error_code(Errc::NotFound);
-  }
-  co_return infos.front().info.error();
+  const bool any_answer = std::any_of(infos.begin(), infos.end(),
+                                      [](const RelayInfoResult& r) { return bool(r.info); });
+  if (!any_answer && found.error() == Errc::NotFound) co_return infos.front().info.error();
+  co_return found.error();
 }
 
 asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Client::dial(
@@ -648,54 +663,30 @@ asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Client::dia
   auto infos = co_await relay_info();
   if (infos.empty()) co_return make_error_code(Errc::NoRelay);
 
-  struct Candidate {
-    std::string relay;
-    wire::Lease lease;
-  };
-  std::vector<Candidate> candidates;
-  const bool as_id = identity::is_well_formed_id(target);
-  std::string unreachable;
-  for (auto& r : infos) {
-    if (!r.info) {
-      unreachable += (unreachable.empty() ? "" : "; ") + r.relay + ": " + r.info.error().message();
-      continue;
-    }
-    for (auto& lease : r.info->leases) {
-      if (as_id && lease.identity && lease.identity->id == target) {
-        candidates.push_back({r.relay, lease});
-        break;
-      }
-    }
-  }
-  if (candidates.empty()) {
-    for (auto& r : infos) {
-      if (!r.info) continue;
-      for (auto& lease : r.info->leases) {
-        if (lease.identity && lease::same_name_ignoring_case(lease.name, target)) {
-          candidates.push_back({r.relay, lease});
-          break;
-        }
-      }
-    }
-  }
+  const std::string unreachable = unanswered(infos);
   const bool any_answer = std::any_of(infos.begin(), infos.end(),
                                       [](const RelayInfoResult& r) { return bool(r.info); });
-  if (candidates.empty() && !any_answer) {
+  if (!any_answer) {
     if (detail) *detail = "no relay answered RelayInfo: " + unreachable;
     co_return infos.front().info.error();
   }
-  if (candidates.empty()) {
+  std::string why;
+  auto resolved = resolve_target(listings_of(infos), target, &why);
+  if (!resolved) {
     if (detail) {
-      *detail = "no lease " + std::string(as_id ? "with ID or name '" : "named '") + target +
-                "' on " + std::to_string(infos.size()) + " connected relay(s)";
+      *detail = why;
+      if (resolved.error() == Errc::NotFound) {
+        *detail += " on " + std::to_string(infos.size()) + " connected relay(s)";
+      }
       if (!unreachable.empty()) *detail += " (no answer from " + unreachable + ")";
     }
-    co_return make_error_code(Errc::NotFound);
+    co_return resolved.error();
   }
+  const std::vector<Found>& candidates = *resolved;
 
   base::ErrorCode last;
   std::string tried;
-  auto note = [&](const Candidate& c, const std::string& what) {
+  auto note = [&](const Found& c, const std::string& what) {
     tried += (tried.empty() ? "" : "; ") + c.relay + ": " + what;
   };
   for (auto& c : candidates) {

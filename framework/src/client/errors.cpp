@@ -18,6 +18,7 @@ const char* describe(Errc e) noexcept {
     case Errc::InvalidTarget: return "empty target or ALPN";
     case Errc::Timeout: return "no answer from the relay in time";
     case Errc::Closed: return "the client is closed";
+    case Errc::Ambiguous: return "the name matches leases of more than one identity";
   }
   return nullptr;
 }

@@ -14,6 +14,8 @@ namespace {
 using wire::PacketType;
 using wire::ResponseCode;
 
+constexpr std::size_t kSignedNonceSize = 12;
+
 // §4.8: the signed data, once the identity inside it is valid and signed it.
 struct Signed {
   base::Bytes data;
@@ -55,16 +57,42 @@ void RelayControlStream::observe(PacketType request, ResponseCode code) const {
 
 void RelayControlStream::consume_output(std::size_t n) noexcept { base::erase_front(output_, n); }
 
-// Clock window and replay, for a verified signed request.
+void RelayControlStream::refused(const char* reason, std::string_view id,
+                                 const std::string& what) const {
+  if (ctx_.on_refused) ctx_.on_refused(reason, "signed request of " + std::string(id) + ": " + what);
+}
+
+// Nonce, clock window and replay, for a verified signed request.
 bool RelayControlStream::fresh(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp,
-                               std::int64_t now, ResponseCode& refusal) {
-  const std::int64_t skew = ctx_.max_clock_skew.count();
-  if (timestamp < now - skew || timestamp > now + skew ||
-      !ctx_.replay.insert(id, nonce, timestamp, now)) {
-    refusal = ResponseCode::Rejected;
+                               std::int64_t now) {
+  // v1 clients always send 12 random bytes (§4.8); anything else cannot key the replay cache
+  // safely (an empty nonce would make every request of an identity the same entry).
+  if (nonce.size() != kSignedNonceSize) {
+    refused("bad_nonce", id, "nonce of " + std::to_string(nonce.size()) + " bytes, expected 12");
     return false;
   }
-  return true;
+  const std::int64_t skew = ctx_.max_clock_skew.count();
+  if (timestamp < now - skew || timestamp > now + skew) {
+    refused("clock_skew", id,
+            "timestamp " + std::to_string(timestamp) + " is " + std::to_string(timestamp - now) +
+                " s from the relay's clock (allowed: ±" + std::to_string(skew) + " s)");
+    return false;
+  }
+  switch (ctx_.replay.insert(id, nonce, timestamp, now)) {
+    case handshake::ReplayCache::Verdict::Fresh: return true;
+    case handshake::ReplayCache::Verdict::Replayed:
+      refused("replayed", id, "replayed (nonce already seen)");
+      return false;
+    case handshake::ReplayCache::Verdict::Full:
+      refused("replay_cache_full", id, "the replay cache is full of live entries");
+      return false;
+    case handshake::ReplayCache::Verdict::IdentityFull:
+      refused("replay_identity_quota", id,
+              "the identity has " + std::to_string(ctx_.replay.per_identity()) +
+                  " live entries in the replay cache");
+      return false;
+  }
+  return false;
 }
 
 ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64_t now) {
@@ -77,13 +105,21 @@ ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64
         return request->lease->identity;
       });
   if (!s.verified) return ResponseCode::InvalidIdentity;
-  ResponseCode refusal = ResponseCode::Rejected;
-  if (!fresh(request->lease->identity->id, request->nonce, request->timestamp, now, refusal)) {
-    return refusal;
-  }
+  const std::string& id = request->lease->identity->id;
+  if (!fresh(id, request->nonce, request->timestamp, now)) return ResponseCode::Rejected;
   const std::string& name = request->lease->name;
   if (name != lease::kUnnamed && !lease::is_valid_name(name)) return ResponseCode::InvalidName;
-  return ctx_.leases.update(*request->lease, connection_, now);
+  lease::Refusal why = lease::Refusal::None;
+  const auto code = ctx_.leases.update(*request->lease, connection_, now, &why);
+  if (why != lease::Refusal::None) {
+    std::string what = std::string("lease refused: ") + lease::to_string(why);
+    if (why == lease::Refusal::NameTaken || why == lease::Refusal::NameTakenIgnoringCase) {
+      const auto* holder = ctx_.leases.holder_of_name(name);
+      what += " ('" + name + "' is held by " + (holder ? *holder : std::string("?")) + ")";
+    }
+    refused(lease::to_string(why), id, what);
+  }
+  return code;
 }
 
 ResponseCode RelayControlStream::lease_delete(base::ByteSpan payload, std::int64_t now) {
@@ -96,9 +132,8 @@ ResponseCode RelayControlStream::lease_delete(base::ByteSpan payload, std::int64
         return request->identity;
       });
   if (!s.verified) return ResponseCode::InvalidIdentity;
-  ResponseCode refusal = ResponseCode::Rejected;
-  if (!fresh(request->identity->id, request->nonce, request->timestamp, now, refusal)) {
-    return refusal;
+  if (!fresh(request->identity->id, request->nonce, request->timestamp, now)) {
+    return ResponseCode::Rejected;
   }
   return ctx_.leases.remove(request->identity->id);
 }

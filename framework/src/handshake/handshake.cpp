@@ -246,8 +246,12 @@ base::Result<void> ServerHandshake::respond(ByteSpan message, base::Clock::Syste
   if (auto r = check_identity_and_signature(*init); !r) return r;
   if (auto r = check_sizes(p); !r) return r;
   // Only a verified message enters the cache, so nobody can pre-empt another client's nonce.
-  if (!replay_cache_.insert(p.identity.id, p.nonce, p.timestamp, base::unix_seconds(now))) {
-    return Errc::ReplayedClientInit;
+  // A full cache refuses too: evicting a live entry would let its message be replayed.
+  switch (replay_cache_.insert(p.identity.id, p.nonce, p.timestamp, base::unix_seconds(now))) {
+    case ReplayCache::Verdict::Fresh: break;
+    case ReplayCache::Verdict::Replayed: return Errc::ReplayedClientInit;
+    case ReplayCache::Verdict::Full:
+    case ReplayCache::Verdict::IdentityFull: return Errc::ReplayCacheFull;
   }
   crypto::X25519PrivateKey ephemeral;
   Bytes nonce;

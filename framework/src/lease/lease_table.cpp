@@ -1,50 +1,91 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/lease/lease_table.hpp"
 
+#include "portal/lease/name.hpp"
+
 namespace portal::lease {
 
 using wire::ResponseCode;
 
-void LeaseTable::unbind(const Entry& e) {
-  auto it = per_connection_.find(e.connection);
-  if (it != per_connection_.end() && --it->second == 0) per_connection_.erase(it);
+namespace {
+
+// Names that take part in the uniqueness rule.
+bool claims(const std::string& name) { return !name.empty() && name != kUnnamed; }
+
+}  // namespace
+
+const char* to_string(Refusal r) noexcept {
+  switch (r) {
+    case Refusal::None: return "";
+    case Refusal::Expired: return "expired";
+    case Refusal::NameTaken: return "name_taken";
+    case Refusal::NameTakenIgnoringCase: return "name_taken_ignoring_case";
+    case Refusal::LeasesPerConnection: return "leases_per_connection";
+  }
+  return "";
+}
+
+void LeaseTable::erase(Entries::iterator it) {
+  const Entry& e = it->second;
+  if (auto c = per_connection_.find(e.connection); c != per_connection_.end() && --c->second == 0) {
+    per_connection_.erase(c);
+  }
+  if (claims(e.lease.name)) {
+    if (auto n = names_.find(fold_name(e.lease.name)); n != names_.end() && n->second == it->first) {
+      names_.erase(n);
+    }
+  }
+  entries_.erase(it);
+}
+
+const std::string* LeaseTable::holder_of_name(std::string_view name) const {
+  auto it = names_.find(fold_name(name));
+  return it == names_.end() ? nullptr : &it->second;
 }
 
 ResponseCode LeaseTable::update(const wire::Lease& lease, ConnectionId connection,
-                                std::int64_t now) {
+                                std::int64_t now, Refusal* why) {
+  auto refuse = [why](Refusal r) {
+    if (why != nullptr) *why = r;
+    return ResponseCode::Rejected;
+  };
+  if (why != nullptr) *why = Refusal::None;
   if (!lease.identity) return ResponseCode::InvalidIdentity;
   const std::string& id = lease.identity->id;
   // §6.3 rule 1: an already expired lease is refused (second resolution).
-  if (now > lease.expires) return ResponseCode::Rejected;
-  // §6.3 rule 3: names are unique across identities, byte-exactly; "(unnamed)" is exempt and
-  // expired entries that are not swept yet still hold their name.
-  if (!lease.name.empty() && lease.name != kUnnamed) {
-    for (const auto& [other_id, entry] : entries_) {
-      if (other_id != id && entry.lease.name == lease.name) return ResponseCode::Rejected;
+  if (now > lease.expires) return refuse(Refusal::Expired);
+  // §6.3 rule 3, made case-insensitive: names are unique across identities under case folding;
+  // "(unnamed)" is exempt and expired entries that are not swept yet still hold their name.
+  std::string folded;
+  if (claims(lease.name)) {
+    folded = fold_name(lease.name);
+    if (auto n = names_.find(folded); n != names_.end() && n->second != id) {
+      const auto other = entries_.find(n->second);
+      const bool exact = other != entries_.end() && other->second.lease.name == lease.name;
+      return refuse(exact ? Refusal::NameTaken : Refusal::NameTakenIgnoringCase);
     }
   }
   auto existing = entries_.find(id);
   const bool moves = existing == entries_.end() || existing->second.connection != connection;
   if (moves && count(connection) >= limits_.max_leases_per_connection) {
-    ++limit_refusals_;
-    return ResponseCode::Rejected;
+    return refuse(Refusal::LeasesPerConnection);
   }
   // §6.3 rule 4: store or replace, bound to the connection this update arrived on.
-  if (existing != entries_.end()) {
-    unbind(existing->second);
-    existing->second = Entry{lease, connection, now};
-  } else {
-    entries_.emplace(id, Entry{lease, connection, now});
+  Entry entry{lease, connection, now};
+  if (limits_.max_ttl_seconds > 0 && entry.lease.expires - now > limits_.max_ttl_seconds) {
+    entry.lease.expires = now + limits_.max_ttl_seconds;
   }
+  if (existing != entries_.end()) erase(existing);
+  entries_.emplace(id, std::move(entry));
   ++per_connection_[connection];
+  if (!folded.empty()) names_[std::move(folded)] = id;
   return ResponseCode::Accepted;
 }
 
 ResponseCode LeaseTable::remove(std::string_view id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return ResponseCode::InvalidIdentity;
-  unbind(it->second);
-  entries_.erase(it);
+  erase(it);
   return ResponseCode::Accepted;
 }
 
@@ -65,13 +106,12 @@ std::vector<const Entry*> LeaseTable::list(std::int64_t now) const {
 std::vector<std::string> LeaseTable::sweep(std::int64_t now) {
   std::vector<std::string> removed;
   for (auto it = entries_.begin(); it != entries_.end();) {
+    auto next = std::next(it);
     if (now > it->second.lease.expires) {
       removed.push_back(it->first);
-      unbind(it->second);
-      it = entries_.erase(it);
-    } else {
-      ++it;
+      erase(it);
     }
+    it = next;
   }
   return removed;
 }
@@ -79,14 +119,13 @@ std::vector<std::string> LeaseTable::sweep(std::int64_t now) {
 std::vector<std::string> LeaseTable::drop_connection(ConnectionId connection) {
   std::vector<std::string> removed;
   for (auto it = entries_.begin(); it != entries_.end();) {
+    auto next = std::next(it);
     if (it->second.connection == connection) {
       removed.push_back(it->first);
-      it = entries_.erase(it);
-    } else {
-      ++it;
+      erase(it);
     }
+    it = next;
   }
-  per_connection_.erase(connection);
   return removed;
 }
 

@@ -9,6 +9,9 @@
 #include <algorithm>
 #include <boost/dll/shared_library.hpp>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
 
 #include "portal/base/encoding.hpp"
 #include "portal/crypto/sha256.hpp"
@@ -89,6 +92,50 @@ std::string lower(std::string s) {
   return s;
 }
 
+// The path the loader maps a checked file by: /proc/self/fd/N of a descriptor of that file's
+// inode. The loader reuses an object already loaded under the same path name, and plugins are
+// never unloaded (RTLD_NODELETE), so the descriptor behind a name stays open for the life of
+// the process: one per distinct plugin file, the first descriptor opened on it; later loads of
+// the same inode use that name and close their own. Takes ownership of `fd`.
+struct Kept {
+  std::mutex mutex;
+  std::map<std::pair<dev_t, ino_t>, int> fds;
+};
+Kept& kept_fds() {
+  static Kept k;
+  return k;
+}
+
+std::optional<fs::path> mapping_path(int fd, const struct stat& checked) {
+  auto& k = kept_fds();
+  std::lock_guard lock(k.mutex);
+  auto& kept = k.fds;
+  const auto key = std::make_pair(checked.st_dev, checked.st_ino);
+  if (auto it = kept.find(key); it != kept.end()) {
+    ::close(fd);
+    fd = it->second;
+  }
+  fs::path path = "/proc/self/fd/" + std::to_string(fd);
+  struct stat again {};
+  if (::stat(path.c_str(), &again) != 0 || again.st_ino != checked.st_ino ||
+      again.st_dev != checked.st_dev) {
+    if (kept.count(key) == 0) ::close(fd);
+    return std::nullopt;
+  }
+  kept.emplace(key, fd);
+  return path;
+}
+
+// The loader refused the file, so nothing maps it: its descriptor need not stay open.
+void forget_mapping_path(const struct stat& checked) {
+  auto& k = kept_fds();
+  std::lock_guard lock(k.mutex);
+  if (auto it = k.fds.find(std::make_pair(checked.st_dev, checked.st_ino)); it != k.fds.end()) {
+    ::close(it->second);
+    k.fds.erase(it);
+  }
+}
+
 }  // namespace
 
 std::string Refusal::to_string() const {
@@ -151,8 +198,9 @@ void Host::load_all() {
       refuse(dir, Errc::DirectoryNotFound, {});
       continue;
     }
-    // Plugins are trusted code: a directory others can write to lets them add one.
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (st.st_mode & S_ISVTX) == 0) {
+    // Plugins are trusted code: a directory others can write to lets them add one. The sticky
+    // bit does not help: it stops others from replacing our files, not from adding theirs.
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
       refuse(dir, Errc::DirectoryWritable, {});
       continue;
     }
@@ -204,25 +252,34 @@ base::Result<std::shared_ptr<const Plugin>> Host::load_file(const fs::path& file
   const std::string name = file.filename().string();
   if (const auto pin = options_.sha256_pins.find(name); pin != options_.sha256_pins.end()) {
     crypto::Sha256Digest digest{};
-    const bool hashed = sha256_of(fd, digest);
-    ::close(fd);
-    if (!hashed) return refuse(file, Errc::NotLoadable, "read failed while hashing");
+    if (!sha256_of(fd, digest)) {
+      ::close(fd);
+      return refuse(file, Errc::NotLoadable, "read failed while hashing");
+    }
     const std::string actual = base::hex_encode(digest);
     if (actual != lower(pin->second)) {
+      ::close(fd);
       return refuse(file, Errc::PinMismatch, "sha256 is " + actual + ", pin is " + pin->second);
     }
-  } else {
-    ::close(fd);
   }
+  if (options_.before_map) options_.before_map(file);
 
+  // The file that was checked (and hashed) is the file that is mapped: the loader opens the
+  // descriptor's own inode through /proc, so a path replaced since the checks changes nothing.
+  const auto by_fd = mapping_path(fd, st);
+  if (!by_fd) {
+    return refuse(file, Errc::NotLoadable,
+                  "cannot reopen the checked file through /proc/self/fd (is /proc mounted?)");
+  }
   // RTLD_NODELETE: code the plugin registers outside its own objects (Asio services created in a
   // host io_context, coroutine frames) must stay mapped after the last reference goes.
   const auto mode = boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local |
                     static_cast<boost::dll::load_mode::type>(RTLD_NODELETE);
   auto library = std::make_shared<boost::dll::shared_library>();
   try {
-    library->load(fs::absolute(file), mode);
+    library->load(*by_fd, mode);
   } catch (const std::exception& e) {
+    forget_mapping_path(st);
     return refuse(file, Errc::NotLoadable, loader_message(e.what()));
   }
   if (!library->has(kEntryName)) return refuse(file, Errc::NoEntry, {});

@@ -33,6 +33,7 @@
 #include "portal/base/result.hpp"
 #include "portal/cipher/aead.hpp"
 #include "portal/client/errors.hpp"
+#include "portal/client/resolve.hpp"
 #include "portal/config/client_config.hpp"
 #include "portal/identity/credential.hpp"
 #include "portal/mux/mux.hpp"
@@ -79,12 +80,6 @@ struct RelayStatus {
   bool up = false;
   std::string relay_id;    ///< from RelayInfo, once known
   std::string last_error;  ///< why the last attempt or session failed
-};
-
-/// A lease as one relay lists it.
-struct Found {
-  std::string relay;
-  wire::Lease lease;
 };
 
 /// The answer of one relay to RelayInfo.
@@ -148,16 +143,18 @@ class PORTAL_API Client {
       std::string name, std::vector<std::string> alpns, std::string metadata = {},
       std::string* detail = nullptr);
 
-  /// Opens an end-to-end encrypted stream to `target` with one ALPN. A well-formed ID that a
-  /// relay lists is dialed as an ID; anything else is resolved as a name, case-insensitively,
-  /// afresh on every call. Every relay that lists the lease is tried in turn until one works.
-  /// Errors: Errc::NotFound, Errc::HolderRefused, Errc::LeaseGone, Errc::NoRelay, handshake
-  /// errors (with the reason); `detail` gets one line per relay tried.
+  /// Opens an end-to-end encrypted stream to `target` with one ALPN. A target of the form of an
+  /// ID (any letter case) is dialed as that ID; anything else is resolved as a name, exact match
+  /// first, then case-insensitively, afresh on every call (resolve_target(), resolve.hpp). Every
+  /// relay that lists the lease is tried in turn until one works.
+  /// Errors: Errc::NotFound, Errc::Ambiguous (the name matches more than one identity),
+  /// Errc::HolderRefused, Errc::LeaseGone, Errc::NoRelay, handshake errors (with the reason);
+  /// `detail` gets one line per relay tried, or the candidate IDs.
   boost::asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> dial(
       std::string target, std::string alpn, std::string* detail = nullptr);
 
-  /// The first lease named `name` (case-insensitively) on any connected relay.
-  /// Errors: Errc::NotFound, Errc::NoRelay.
+  /// The lease named `name` (as dial() resolves it) on the first connected relay listing it.
+  /// Errors: Errc::NotFound, Errc::Ambiguous, Errc::NoRelay.
   boost::asio::awaitable<base::Result<Found>> lookup(std::string name);
 
   /// RelayInfo from every connected relay, in parallel.

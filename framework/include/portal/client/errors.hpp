@@ -21,6 +21,7 @@ enum class Errc {
   InvalidTarget,     ///< an empty dial target or ALPN
   Timeout,           ///< a control request got no answer in time
   Closed,            ///< the client or listener is closed
+  Ambiguous,         ///< a name matches leases of more than one identity
 };
 
 /// The category of client::Errc ("portal.client").

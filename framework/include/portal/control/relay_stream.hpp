@@ -4,8 +4,9 @@
 // The relay's side of one control stream (portal-v1 §4.9) as a sans-IO core: it reads packets,
 // verifies signed lease requests, applies the lease table, answers, and hands a connection
 // request to its caller for forwarding (§7). Compatible with v1 clients, stricter than v1:
-// signed requests are checked against a ±30 s clock window and refused when replayed, a bad
-// signature is answered with INVALID_IDENTITY instead of silence, and names follow the SDK rule.
+// signed requests are checked against a ±30 s clock window, must carry the 12-byte nonce that v1
+// clients send and are refused when replayed, a bad signature is answered with INVALID_IDENTITY
+// instead of silence, and names follow the SDK rule and are unique under case folding.
 //
 // Call order: handle_input(bytes, now) consumes packets and stops after a ConnectionRequest for
 // a known lease (state AwaitingForward) or when the stream must close (state Closed, error()
@@ -41,6 +42,10 @@ struct RelayContext {
   std::size_t max_packet = 64 * 1024;       ///< received packets
   /// Called with each answered request and its code (RelayInfo: ACCEPTED), for metrics.
   std::function<void(wire::PacketType request, wire::ResponseCode code)> on_answer{};
+  /// Called for each signed request refused, with a reason from a fixed set (a metrics label:
+  /// "clock_skew", "bad_nonce", "replayed", "replay_cache_full", "replay_identity_quota", or a
+  /// lease::to_string(Refusal)) and a line for the log.
+  std::function<void(const char* reason, const std::string& detail)> on_refused{};
 };
 
 enum class RelayStreamState { Open, AwaitingForward, Spliced, Closed };
@@ -73,8 +78,9 @@ class PORTAL_API RelayControlStream {
   void observe(wire::PacketType request, wire::ResponseCode code) const;
   wire::ResponseCode lease_update(base::ByteSpan payload, std::int64_t now);
   wire::ResponseCode lease_delete(base::ByteSpan payload, std::int64_t now);
-  bool fresh(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp, std::int64_t now,
-             wire::ResponseCode& refusal);
+  bool fresh(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp,
+             std::int64_t now);
+  void refused(const char* reason, std::string_view id, const std::string& what) const;
 
   RelayContext& ctx_;
   lease::ConnectionId connection_;

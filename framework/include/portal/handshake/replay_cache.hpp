@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "portal/base/bytes.hpp"
@@ -13,31 +14,42 @@
 
 namespace portal::handshake {
 
-/// Remembers the ClientInits a lease holder has accepted, so that a copy replayed within the
-/// timestamp window is refused (portal-v1 §13.3 items 11-12; v1 itself keeps no cache).
+/// Remembers the signed messages already accepted, so that a copy replayed within the timestamp
+/// window is refused: the ClientInits a lease holder accepted (portal-v1 §13.3 items 11-12) and
+/// the relay's signed lease requests (§13.2 item 5). v1 itself keeps no cache.
 ///
-/// - One cache per lease-holder identity, shared by every handshake of that identity.
-/// - Keyed by (client ID, nonce). An entry lives until its ClientInit's timestamp + the allowed
+/// - Keyed by (identity ID, nonce). An entry lives until its message's timestamp + the allowed
 ///   skew: after that the timestamp check refuses the message anyway.
-/// - Bounded: at most `capacity` entries. When full, expired entries go first, then the entry
-///   closest to expiry. Evicting never lets a forged message in (entries are added only after the
-///   signature verified); it can only shorten how long a genuine message stays unreplayable, and a
-///   replayed ClientInit yields no keys to whoever replays it.
+/// - Bounded: at most `capacity` entries in all and `per_identity` for one identity. An entry is
+///   never evicted while it is live (evicting one would let its message be replayed); when a
+///   bound is reached, new messages are refused instead (Verdict::Full, Verdict::IdentityFull)
+///   until entries expire. Only verified messages enter, so the bounds are reached only by
+///   holders of the keys; the per-identity bound keeps one identity from filling the cache.
 ///
 /// Thread-safe.
 class PORTAL_API ReplayCache {
  public:
   static constexpr std::size_t kDefaultCapacity = 65536;
+  static constexpr std::size_t kDefaultPerIdentity = 4096;
 
-  explicit ReplayCache(std::size_t capacity = kDefaultCapacity, std::int64_t lifetime_seconds = 30);
+  explicit ReplayCache(std::size_t capacity = kDefaultCapacity, std::int64_t lifetime_seconds = 30,
+                       std::size_t per_identity = kDefaultPerIdentity);
 
-  /// Records (client_id, nonce) seen with `timestamp`, at time `now` (both Unix seconds). Returns
-  /// false if it is already present and unexpired: a replay.
-  [[nodiscard]] bool insert(std::string_view client_id, base::ByteSpan nonce,
-                            std::int64_t timestamp, std::int64_t now);
+  enum class Verdict {
+    Fresh,         ///< recorded: the message may be accepted
+    Replayed,      ///< already present and unexpired
+    Full,          ///< the cache holds `capacity` live entries
+    IdentityFull,  ///< this identity holds `per_identity` live entries
+  };
+
+  /// Records (id, nonce) seen with `timestamp`, at time `now` (both Unix seconds), unless it is
+  /// a replay or a bound is reached.
+  [[nodiscard]] Verdict insert(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp,
+                               std::int64_t now);
 
   [[nodiscard]] std::size_t size() const;
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] std::size_t per_identity() const noexcept { return per_identity_; }
 
  private:
   void expire(std::int64_t now);
@@ -45,8 +57,10 @@ class PORTAL_API ReplayCache {
   mutable std::mutex mutex_;
   std::size_t capacity_;
   std::int64_t lifetime_;
+  std::size_t per_identity_;
   std::unordered_set<std::string> keys_;
   std::set<std::pair<std::int64_t, std::string>> by_expiry_;
+  std::unordered_map<std::string, std::size_t> per_id_;  // live entries by identity ID
 };
 
 }  // namespace portal::handshake

@@ -29,7 +29,23 @@ inline constexpr std::string_view kUnnamed = "(unnamed)";
 struct Limits {
   /// Leases one connection may hold at once; more are REJECTED (v1 has no limit).
   std::size_t max_leases_per_connection = 64;
+  /// A lease is kept at most this long past its last update: a later `expires` is lowered to
+  /// `now + max_ttl_seconds` (v1 has no bound, §13.2 item 6; v1 clients ask for 30 s and renew
+  /// every 5 s). 0: no bound.
+  std::int64_t max_ttl_seconds = 0;
 };
+
+/// Why update() refused a lease (a fixed set, for metrics labels).
+enum class Refusal {
+  None,
+  Expired,                ///< now > expires
+  NameTaken,              ///< another identity holds the same name, byte for byte (v1 rule)
+  NameTakenIgnoringCase,  ///< another identity holds a name equal under case folding
+  LeasesPerConnection,    ///< the connection holds Limits::max_leases_per_connection leases
+};
+
+/// "expired", "name_taken", "name_taken_ignoring_case", "leases_per_connection"; "" for None.
+[[nodiscard]] PORTAL_API const char* to_string(Refusal r) noexcept;
 
 /// One table entry.
 struct Entry {
@@ -44,13 +60,15 @@ class PORTAL_API LeaseTable {
   explicit LeaseTable(Limits limits = {}) : limits_(limits) {}
 
   /// Register or renew (§6.3) for a verified request that arrived on `connection` at `now`:
-  /// REJECTED when expired (`now > expires`), when another identity holds the same non-empty
-  /// name (byte-exact; `(unnamed)` exempt; expired, unswept entries count), or when the
-  /// connection already holds the maximum number of leases; otherwise the entry is stored or
-  /// replaced, moved to `connection`, and ACCEPTED. A lease without an identity is
-  /// INVALID_IDENTITY.
+  /// REJECTED when expired (`now > expires`), when another identity holds a non-empty name
+  /// equal to this one under Unicode simple case folding (stricter than v1's byte-exact rule,
+  /// so that `Web` cannot shadow `web` for case-insensitive lookups; `(unnamed)` exempt;
+  /// expired, unswept entries count), or when the connection already holds the maximum number
+  /// of leases; otherwise the entry is stored or replaced (its `expires` lowered to the TTL
+  /// bound), moved to `connection`, and ACCEPTED. A lease without an identity is
+  /// INVALID_IDENTITY. `why`, when given, receives the reason for a REJECTED.
   [[nodiscard]] wire::ResponseCode update(const wire::Lease& lease, ConnectionId connection,
-                                          std::int64_t now);
+                                          std::int64_t now, Refusal* why = nullptr);
 
   /// Delete (§6.4): ACCEPTED if an entry for `id` existed, INVALID_IDENTITY otherwise.
   [[nodiscard]] wire::ResponseCode remove(std::string_view id);
@@ -70,16 +88,17 @@ class PORTAL_API LeaseTable {
   /// Leases currently bound to `connection`.
   [[nodiscard]] std::size_t count(ConnectionId connection) const;
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
-  /// Updates refused because the connection held the maximum number of leases (for metrics).
-  [[nodiscard]] std::uint64_t limit_refusals() const noexcept { return limit_refusals_; }
+  /// The identity holding `name` or a name equal to it under case folding, if any.
+  [[nodiscard]] const std::string* holder_of_name(std::string_view name) const;
 
  private:
-  void unbind(const Entry& e);
+  using Entries = std::map<std::string, Entry, std::less<>>;
+  void erase(Entries::iterator it);
 
   Limits limits_;
-  std::map<std::string, Entry, std::less<>> entries_;  // by identity ID
+  Entries entries_;  // by identity ID
   std::unordered_map<ConnectionId, std::size_t> per_connection_;
-  std::uint64_t limit_refusals_ = 0;
+  std::unordered_map<std::string, std::string> names_;  // fold_name(name) -> identity ID
 };
 
 }  // namespace portal::lease

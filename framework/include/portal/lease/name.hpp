@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "portal/base/export.hpp"
@@ -17,5 +18,10 @@ namespace portal::lease {
 /// compared byte for byte.
 [[nodiscard]] PORTAL_API bool same_name_ignoring_case(std::string_view a,
                                                       std::string_view b) noexcept;
+
+/// The key under which names that same_name_ignoring_case() calls equal are equal: every code
+/// point replaced by its simple case fold, as UTF-8. A name that is not valid UTF-8 keys as a
+/// 0xFF byte (which valid UTF-8 never contains) followed by its bytes, so it only equals itself.
+[[nodiscard]] PORTAL_API std::string fold_name(std::string_view name);
 
 }  // namespace portal::lease

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,6 +25,10 @@ struct HostOptions {
   /// pinned file is hashed before it is loaded, so a mismatching file never runs any code. A pin
   /// whose file is in none of the directories is reported as a refusal (Errc::FileNotFound).
   std::map<std::string, std::string, std::less<>> sha256_pins;
+  /// Called with each file that passed its checks, just before it is mapped. The file is
+  /// mapped through the descriptor that was checked (/proc/self/fd/N), so whatever happens to
+  /// the path from here on cannot change what is loaded; tests use this to replace the file.
+  std::function<void(const std::filesystem::path&)> before_map;
 };
 
 /// A file the host would not load, and why.
