@@ -3,10 +3,14 @@
 // config; one `listening <uri>` line per listener on stdout; logs on stderr; SIGINT/SIGTERM
 // drain and exit 0.
 
+#include <sys/resource.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cerrno>
+#include <cstring>
 
 #include <iostream>
 #include <sstream>
@@ -40,6 +44,35 @@ int list_plugins(const std::vector<std::string>& dirs) {
   return host.refusals().empty() ? 0 : 1;
 }
 
+// Every connection takes a descriptor: the soft limit (often 1024) is raised to the hard one.
+void raise_descriptor_limit() {
+  using portal::base::LogLevel;
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    portal::base::log(LogLevel::Warn, "relay",
+                      std::string("cannot read the descriptor limit: ") + std::strerror(errno));
+    return;
+  }
+  const auto show = [](rlim_t v) {
+    return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v);
+  };
+  const rlim_t before = rl.rlim_cur;
+  if (rl.rlim_cur != rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      portal::base::log(LogLevel::Warn, "relay",
+                        "cannot raise the descriptor limit from " + show(before) + " to " +
+                            show(rl.rlim_max) + ": " + std::strerror(errno));
+      return;
+    }
+    portal::base::log(LogLevel::Info, "relay",
+                      "descriptor limit raised from " + show(before) + " to " + show(rl.rlim_cur));
+  } else {
+    portal::base::log(LogLevel::Info, "relay",
+                      "descriptor limit " + show(rl.rlim_cur) + " (already the hard limit)");
+  }
+}
+
 int serve(const config::RelayConfig& cfg) {
   namespace asio = boost::asio;
   namespace relay = portal::relay;
@@ -60,6 +93,7 @@ int serve(const config::RelayConfig& cfg) {
   } else {
     portal::base::log(LogLevel::Info, "relay", "identity " + id + " from " + cfg.identity_key_file);
   }
+  raise_descriptor_limit();
   asio::io_context io(1);
   relay::Relay server(io.get_executor(), std::move(*assembly->identity), assembly->options);
   const auto bound = relay::listen_all(server, *assembly, io.get_executor(), error);

@@ -59,8 +59,9 @@ asio::awaitable<void> watch_idle(std::shared_ptr<Connection> c) {
 
 class TcpStream final : public stream::ByteStream {
  public:
-  TcpStream(tcp::socket socket, const Options& options)
-      : c_(std::make_shared<Connection>(std::move(socket), options.idle_timeout)) {
+  TcpStream(tcp::socket socket, const Options& options, std::shared_ptr<void> ticket = {})
+      : c_(std::make_shared<Connection>(std::move(socket), options.idle_timeout)),
+        ticket_(std::move(ticket)) {
     boost::system::error_code ec;
     const auto remote = c_->socket.remote_endpoint(ec);
     if (!ec) peer_.address = remote.address().to_string();
@@ -108,6 +109,7 @@ class TcpStream final : public stream::ByteStream {
 
  private:
   std::shared_ptr<Connection> c_;
+  std::shared_ptr<void> ticket_;  // the listener owner's admission, released with the stream
   stream::PeerInfo peer_;
 };
 
@@ -123,11 +125,10 @@ class TcpListener final : public transport::Listener {
   }
 
   asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> async_accept() override {
-    if (!acceptor_.is_open()) co_return make_error_code(transport::Errc::Closed);
-    auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return base::ErrorCode(ec);
-    co_return std::unique_ptr<stream::ByteStream>(
-        std::make_unique<TcpStream>(std::move(socket), options_));
+    auto accepted = co_await transport::accept_tcp(acceptor_, accept_hooks());
+    if (!accepted) co_return accepted.error();
+    co_return std::unique_ptr<stream::ByteStream>(std::make_unique<TcpStream>(
+        std::move(accepted->socket), options_, std::move(accepted->ticket)));
   }
 
   void close() noexcept override {

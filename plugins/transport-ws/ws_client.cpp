@@ -49,7 +49,7 @@ asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> connect_ws(
     auto [cec, ep] = co_await beast::get_lowest_layer(*ws).async_connect(
         endpoints, asio::as_tuple(asio::use_awaitable));
     if (cec) co_return cec;
-    beast::get_lowest_layer(*ws).socket().set_option(tcp::no_delay(true));
+    beast::get_lowest_layer(*ws).socket().set_option(tcp::no_delay(options.nodelay));
     configure(*ws, options, false);
     auto [hec] = co_await ws->async_handshake(host, path, asio::as_tuple(asio::use_awaitable));
     co_return hec;

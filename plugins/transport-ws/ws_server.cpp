@@ -12,6 +12,7 @@
 
 #include "portal/base/log.hpp"
 #include "portal/stream/async_signal.hpp"
+#include "portal/stream/logged.hpp"
 #include "portal/transport/tcp_acceptor.hpp"
 #include "ws_internal.hpp"
 #include "ws_stream.hpp"
@@ -37,6 +38,7 @@ struct ListenerState {
   std::map<std::string, transport::HttpHandler, std::less<>> routes;
   std::deque<std::unique_ptr<stream::ByteStream>> pending;
   stream::AsyncSignal ready;
+  std::shared_ptr<const transport::AcceptHooks> hooks;  // the listener's
   bool closed = false;
 };
 
@@ -103,16 +105,27 @@ Response route(ListenerState& s, const Request& req, std::string_view path) {
   return make_response(req, http::status::not_found, "not found\n");
 }
 
-asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, tcp::socket socket) {
-  const auto connected_at = std::chrono::steady_clock::now();
-  beast::tcp_stream stream(std::move(socket));
+// One accepted connection until it upgrades or ends. It holds the admission ticket throughout,
+// so a connection counts against its owner's per-address limit from accept, not from upgrade.
+asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::AcceptedTcp accepted) {
+  const auto connected_at = accepted.peer.connected_at;
+  std::shared_ptr<void> ticket = std::move(accepted.ticket);
+  beast::error_code ignored_option;
+  // Small writes (upgrade answer, window updates, control answers) must not wait for the
+  // peer's delayed ACK (Nagle): clients set it too, and so does the tcp transport.
+  accepted.socket.set_option(tcp::no_delay(s->options.nodelay), ignored_option);
+  beast::tcp_stream stream(std::move(accepted.socket));
   beast::flat_buffer buffer(s->options.max_request_bytes);
+  // A connection that never upgrades gets the header timeout in all, however many keep-alive
+  // requests it sends: plain HTTP is for pages and metrics, not for holding a slot.
+  const auto deadline = connected_at + s->options.header_timeout;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(s->options.max_request_bytes));
     parser.body_limit(s->options.max_request_bytes);
     // The whole request must arrive in time: a slow sender (slowloris) is cut off.
-    stream.expires_after(s->options.header_timeout);
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    stream.expires_at(deadline);
     auto [ec, n] =
         co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
@@ -146,7 +159,7 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, tcp::socket socket
         beast::get_lowest_layer(*ws).socket().close(ignored);
         co_return;
       }
-      s->pending.push_back(make_ws_stream(std::move(ws), s->options, connected_at));
+      s->pending.push_back(make_ws_stream(std::move(ws), s->options, connected_at, ticket));
       s->ready.notify();
       co_return;
     }
@@ -164,12 +177,11 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, tcp::socket socket
 
 asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
   while (!s->closed) {
-    auto [ec, socket] = co_await s->acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (s->closed || ec == asio::error::operation_aborted) break;
-      continue;  // e.g. too many open files: keep serving the connections we have
-    }
-    asio::co_spawn(s->acceptor.get_executor(), serve(s, std::move(socket)), asio::detached);
+    // Errors (too many open files) pause inside accept_tcp: keep serving what we have.
+    auto accepted = co_await transport::accept_tcp(s->acceptor, s->hooks);
+    if (!accepted) break;
+    asio::co_spawn(s->acceptor.get_executor(), serve(s, std::move(*accepted)),
+                   stream::logged("ws", "HTTP connection"));
   }
   s->ready.notify();
 }
@@ -177,7 +189,9 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
 class WsListener final : public transport::Listener {
  public:
   WsListener(std::shared_ptr<ListenerState> s, std::string scheme)
-      : s_(std::move(s)), scheme_(std::move(scheme)) {}
+      : s_(std::move(s)), scheme_(std::move(scheme)) {
+    s_->hooks = accept_hooks();
+  }
   ~WsListener() override { close(); }
 
   transport::Uri local_uri() const override {
@@ -230,8 +244,9 @@ base::Result<std::unique_ptr<transport::Listener>> listen_ws(const asio::any_io_
   if (!acceptor) return acceptor.error();
   auto state = std::make_shared<ListenerState>(std::move(*acceptor),
                                                uri.path.empty() ? "/relay" : uri.path, options);
-  asio::co_spawn(executor, accept_loop(state), asio::detached);
-  return std::unique_ptr<transport::Listener>(std::make_unique<WsListener>(state, uri.scheme));
+  auto listener = std::make_unique<WsListener>(state, uri.scheme);
+  asio::co_spawn(executor, accept_loop(state), stream::logged("ws", "accept loop"));
+  return std::unique_ptr<transport::Listener>(std::move(listener));
 }
 
 }  // namespace portal::plugins::ws

@@ -15,8 +15,8 @@ namespace websocket = beast::websocket;
 class WsStream final : public stream::ByteStream {
  public:
   WsStream(std::unique_ptr<WebSocket> ws, const Options& options,
-           std::chrono::steady_clock::time_point connected_at)
-      : ws_(std::move(ws)), max_write_(options.max_write_message) {
+           std::chrono::steady_clock::time_point connected_at, std::shared_ptr<void> ticket)
+      : ws_(std::move(ws)), max_write_(options.max_write_message), ticket_(std::move(ticket)) {
     beast::error_code ec;
     const auto remote = beast::get_lowest_layer(*ws_).socket().remote_endpoint(ec);
     if (!ec) peer_.address = remote.address().to_string();
@@ -71,6 +71,7 @@ class WsStream final : public stream::ByteStream {
  private:
   std::unique_ptr<WebSocket> ws_;
   std::size_t max_write_;
+  std::shared_ptr<void> ticket_;
   stream::PeerInfo peer_;
 };
 
@@ -104,8 +105,8 @@ void configure(WebSocket& ws, const Options& options, bool server) {
 
 std::unique_ptr<stream::ByteStream> make_ws_stream(
     std::unique_ptr<WebSocket> ws, const Options& options,
-    std::chrono::steady_clock::time_point connected_at) {
-  return std::make_unique<WsStream>(std::move(ws), options, connected_at);
+    std::chrono::steady_clock::time_point connected_at, std::shared_ptr<void> ticket) {
+  return std::make_unique<WsStream>(std::move(ws), options, connected_at, std::move(ticket));
 }
 
 }  // namespace portal::plugins::ws

@@ -25,6 +25,9 @@ namespace portal::plugins::ws {
 ///   header_timeout_ms   (10000)     time allowed to send a complete request (slowloris)
 ///   backlog             (1024)      listen backlog
 ///   max_pending         (1024)      upgraded connections waiting for accept; more are closed
+///   nodelay             (true)      TCP_NODELAY on both sides: small frames (control answers,
+///                                   window updates) go out at once instead of waiting for the
+///                                   peer's delayed ACK (up to 40 ms on Linux) behind Nagle
 struct Options {
   std::size_t max_message_size = 32u * 1024 * 1024;
   std::size_t max_write_message = 1024 * 1024;
@@ -34,6 +37,7 @@ struct Options {
   std::chrono::milliseconds header_timeout{10'000};
   int backlog = 1024;
   std::size_t max_pending = 1024;
+  bool nodelay = true;
 };
 
 base::Result<Options> parse_settings(const transport::Settings& settings, std::string& problem);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "portal/plugin/descriptor.hpp"
 #include "portal/version.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -75,14 +76,16 @@ TEST(RelayCliPlugins, ReportsRefusedFilesOneLineEach) {
                               PORTAL_TEST_PLUGIN_DIR, "--plugin-dir", "/nonexistent/plugins"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("plugin  portal.test.echo  extension  1.2.3  "), std::string::npos) << r.out;
-  for (const char* reason :
-       {"portal-test-abi-major.so: plugin ABI major differs from the host's: plugin 2.0, host 1.0",
-        "portal-test-abi-minor.so: plugin needs a newer ABI minor",
-        "portal-test-fingerprint.so: plugin build fingerprint differs",
-        "portal-test-no-entry.so: not a Portal plugin",
-        "portal-test-null-descriptor.so: plugin entry returned no descriptor",
-        "portal-test-bad-id.so: plugin descriptor is invalid: bad id",
-        "/nonexistent/plugins: plugin directory does not exist"}) {
+  const std::string abi_major =
+      "portal-test-abi-major.so: plugin ABI major differs from the host's: plugin " +
+      std::to_string(plugin::kAbiMajor + 1) + ".0, host " + std::to_string(plugin::kAbiMajor) + ".";
+  for (const std::string& reason : std::vector<std::string>{
+           abi_major, "portal-test-abi-minor.so: plugin needs a newer ABI minor",
+           "portal-test-fingerprint.so: plugin build fingerprint differs",
+           "portal-test-no-entry.so: not a Portal plugin",
+           "portal-test-null-descriptor.so: plugin entry returned no descriptor",
+           "portal-test-bad-id.so: plugin descriptor is invalid: bad id",
+           "/nonexistent/plugins: plugin directory does not exist"}) {
     EXPECT_NE(r.out.find(reason), std::string::npos) << reason << "\n" << r.out;
   }
 }

@@ -54,7 +54,7 @@ TEST(ResolveTarget, CaseInsensitiveWhenUniqueAcrossRelays) {
   auto r = resolve_target(listings, "dEMO");
   ASSERT_TRUE(r);
   EXPECT_EQ(ids(*r), (std::vector<std::string>{std::string("ws://a/") + kOwner,
-                                                std::string("ws://b/") + kOwner}));
+                                               std::string("ws://b/") + kOwner}));
 }
 
 // Two relays may each list a different identity under the same exact name.

@@ -215,7 +215,9 @@ constexpr const char* kRejected = "00000006080312020806";
 struct Recorded {
   std::vector<std::string> reasons;
   void attach(RelayContext& ctx) {
-    ctx.on_refused = [this](const char* reason, const std::string&) { reasons.emplace_back(reason); };
+    ctx.on_refused = [this](const char* reason, const std::string&) {
+      reasons.emplace_back(reason);
+    };
   }
 };
 
@@ -276,8 +278,8 @@ TEST(RelayControl, ReplayCacheBoundsRefuseAndAreReported) {
   EXPECT_EQ(send(*b, 2), kAccepted);
   EXPECT_EQ(send(*c, 1), kRejected);  // the whole cache
   EXPECT_EQ(send(*a, 1), kRejected);  // still a replay: nothing was evicted
-  EXPECT_EQ(rec.reasons, (std::vector<std::string>{"replay_identity_quota", "replay_cache_full",
-                                                   "replayed"}));
+  EXPECT_EQ(rec.reasons,
+            (std::vector<std::string>{"replay_identity_quota", "replay_cache_full", "replayed"}));
 }
 
 }  // namespace

@@ -56,11 +56,34 @@ TEST(LeaseName, LookupComparesUnderSimpleCaseFolding) {
 TEST(LeaseName, FoldNameKeysTheSameEquality) {
   using portal::lease::fold_name;
   using portal::lease::same_name_ignoring_case;
-  const char* names[] = {"My-Service_1", "my-service_1", "",       "\xC3\x84rger", "\xC3\xA4RGER",
-                         "\xCE\xA3\xCE\xB9", "\xCF\x83\xCE\x99", "\xE2\x84\xAA", "k",
-                         "K", "\xC5\xBF", "S", "s", "\xE1\xBA\x9E", "\xC3\x9F", "ss",
-                         "service", "servic", "a-b", "a_b", "\xFF", "\xFF" "A", "\xFF" "a",
-                         "\xF0\x9F\x98\x80", "\xF0\x90\x90\x80", "\xF0\x90\x90\xA8"};
+  const char* names[] = {"My-Service_1",
+                         "my-service_1",
+                         "",
+                         "\xC3\x84rger",
+                         "\xC3\xA4RGER",
+                         "\xCE\xA3\xCE\xB9",
+                         "\xCF\x83\xCE\x99",
+                         "\xE2\x84\xAA",
+                         "k",
+                         "K",
+                         "\xC5\xBF",
+                         "S",
+                         "s",
+                         "\xE1\xBA\x9E",
+                         "\xC3\x9F",
+                         "ss",
+                         "service",
+                         "servic",
+                         "a-b",
+                         "a_b",
+                         "\xFF",
+                         "\xFF"
+                         "A",
+                         "\xFF"
+                         "a",
+                         "\xF0\x9F\x98\x80",
+                         "\xF0\x90\x90\x80",
+                         "\xF0\x90\x90\xA8"};
   for (const char* a : names) {
     for (const char* b : names) {
       EXPECT_EQ(fold_name(a) == fold_name(b), same_name_ignoring_case(a, b))

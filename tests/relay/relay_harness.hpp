@@ -38,16 +38,27 @@ namespace asio = boost::asio;
 /// ws://127.0.0.1:0/relay and tcp://127.0.0.1:0).
 class RelayProcess {
  public:
+  /// `shell` (optional): bash commands run before the relay replaces the shell (same PID),
+  /// e.g. "ulimit -n 256".
   explicit RelayProcess(const std::string& config = "{}",
                         const std::string& ws_listen = "ws://127.0.0.1:0/relay",
-                        const std::string& tcp_listen = "tcp://127.0.0.1:0") {
+                        const std::string& tcp_listen = "tcp://127.0.0.1:0",
+                        const std::string& shell = "") {
     const auto cfg = dir_ / "relay.json";
     std::ofstream(cfg) << config;
-    child_ = std::make_unique<Child>(
-        std::vector<std::string>{bin_path("portal-relay"), "--config", cfg.string(), "--listen",
-                                 ws_listen, "--listen", tcp_listen, "--plugin-dir",
-                                 PORTAL_BUILD_PLUGIN_DIR},
-        (dir_ / "out").string(), (dir_ / "err").string());
+    std::vector<std::string> argv{bin_path("portal-relay"),
+                                  "--config",
+                                  cfg.string(),
+                                  "--listen",
+                                  ws_listen,
+                                  "--listen",
+                                  tcp_listen,
+                                  "--plugin-dir",
+                                  PORTAL_BUILD_PLUGIN_DIR};
+    if (!shell.empty()) {
+      argv.insert(argv.begin(), {"/bin/bash", "-c", shell + "; exec \"$0\" \"$@\""});
+    }
+    child_ = std::make_unique<Child>(argv, (dir_ / "out").string(), (dir_ / "err").string());
     if (!child_->wait_for_lines("listening ", 2, 20'000)) {
       ADD_FAILURE() << "relay did not start:\n" << child_->out() << child_->err();
       return;
@@ -165,27 +176,27 @@ class RelayClientTest : public ::testing::Test {
   using Handler = std::function<asio::awaitable<void>(std::unique_ptr<stream::ByteStream>)>;
   void hold(std::shared_ptr<mux::Session> s, wire::ResponseCode code, Handler handler,
             int* seen = nullptr) {
-    auto ex = io_.get_executor();
-    asio::co_spawn(
-        io_,
-        [s, code, handler, seen, ex]() -> asio::awaitable<void> {
-          for (;;) {
-            auto st = co_await s->async_accept();
-            if (!st) co_return;
-            asio::co_spawn(
-                ex,
-                [code, handler,
-                 seen](std::unique_ptr<stream::ByteStream> raw) -> asio::awaitable<void> {
-                  auto in = co_await client::read_incoming(std::move(raw));
-                  if (!in) co_return;
-                  if (seen != nullptr) ++*seen;
-                  auto r = co_await client::answer_incoming(std::move(*in), code);
-                  if (r && *r && handler) co_await handler(std::move(*r));
-                }(std::move(*st)),
-                asio::detached);
-          }
-        },
-        asio::detached);
+    asio::co_spawn(io_, hold_loop(std::move(s), code, std::move(handler), seen), asio::detached);
+  }
+
+  // Named coroutines with their arguments by value: a lambda coroutine called in place leaves
+  // its captures dangling once it first suspends.
+  static asio::awaitable<void> hold_loop(std::shared_ptr<mux::Session> s, wire::ResponseCode code,
+                                         Handler handler, int* seen) {
+    for (;;) {
+      auto st = co_await s->async_accept();
+      if (!st) co_return;
+      asio::co_spawn(co_await asio::this_coro::executor,
+                     answer(std::move(*st), code, handler, seen), asio::detached);
+    }
+  }
+  static asio::awaitable<void> answer(std::unique_ptr<stream::ByteStream> raw,
+                                      wire::ResponseCode code, Handler handler, int* seen) {
+    auto in = co_await client::read_incoming(std::move(raw));
+    if (!in) co_return;
+    if (seen != nullptr) ++*seen;
+    auto r = co_await client::answer_incoming(std::move(*in), code);
+    if (r && *r && handler) co_await handler(std::move(*r));
   }
 
   asio::io_context io_;

@@ -8,6 +8,13 @@
 #include "portal/crypto/sha256.hpp"
 #include "portal/handshake/messages.hpp"
 #include "relay/relay_harness.hpp"
+
+#include <sys/resource.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <fstream>
+#include <sstream>
+#include <thread>
 #include "support/scale.hpp"
 
 namespace portal::test {
@@ -16,6 +23,22 @@ namespace {
 using base::Bytes;
 using wire::ResponseCode;
 using namespace std::chrono_literals;
+
+std::string curl(const std::string& url, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv{"/usr/bin/curl", "-sS", "--max-time", "10"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(url);
+  const auto r = run_process(argv);
+  EXPECT_EQ(r.exit_code, 0) << url << ": " << r.err;
+  return r.out;
+}
+
+// The value of one metrics line (`name{labels}`), or -1 when the relay does not print it.
+long long metric_value(const std::string& metrics, const std::string& series) {
+  const auto at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stoll(metrics.substr(at + series.size() + 2));
+}
 
 // --- raw control exchanges -------------------------------------------------------------------
 
@@ -340,7 +363,23 @@ TEST_F(RelayIntegration, SignedRequestChecks) {
   // Names: the SDK rule (INVALID_NAME), and the conflict rule against another identity.
   EXPECT_EQ(update(*s, credential(), "no spaces"), ResponseCode::InvalidName);
   EXPECT_EQ(update(*s, credential(), "signed"), ResponseCode::Rejected);
-  EXPECT_EQ(update(*s, credential(), "Signed"), ResponseCode::Accepted);  // byte-exact rule
+  // Stricter than v1's byte-exact rule: equal under case folding is taken too, and the holder
+  // keeps its name.
+  EXPECT_EQ(update(*s, credential(), "Signed"), ResponseCode::Rejected);
+  EXPECT_EQ(update(*s, credential(), "SIGNED"), ResponseCode::Rejected);
+  const auto listed = info(*s).leases;
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].name, "signed");
+  EXPECT_EQ(listed[0].identity->id, me.id());
+  const std::string metrics = curl(relay.http + "/metrics");
+  EXPECT_EQ(metric_value(metrics, R"(portal_refusals_total{limit="name_taken_ignoring_case"})"), 2)
+      << metrics;
+  EXPECT_EQ(metric_value(metrics, R"(portal_refusals_total{limit="name_taken"})"), 1);
+  EXPECT_EQ(metric_value(metrics, R"(portal_refusals_total{limit="replayed"})"), 1);
+  EXPECT_EQ(metric_value(metrics, R"(portal_refusals_total{limit="clock_skew"})"), 1);
+  EXPECT_NE(relay.err().find("name_taken_ignoring_case ('Signed' is held by " + me.id()),
+            std::string::npos)
+      << relay.err();
   EXPECT_TRUE(relay.alive());
 }
 
@@ -456,6 +495,152 @@ TEST_F(RelayIntegration, ConnectionsPerAddressLimit) {
   EXPECT_TRUE(run(client::relay_info(*d), 10s));
 }
 
+// A connection counts against its address from accept on: a plain TCP connection to the ws
+// port that has not upgraded (or not even sent a request) holds a slot, on every listener.
+TEST_F(RelayIntegration, ConnectionsPerAddressCountFromAcceptOn) {
+  RelayProcess relay(R"({"limits": {"max_connections_per_ip": 2}})");
+  const auto ws_port = transport::parse_uri(relay.ws)->port;
+  asio::io_context raw_io;
+  asio::ip::tcp::socket p1(raw_io), p2(raw_io);
+  p1.connect({asio::ip::make_address("127.0.0.1"), ws_port});
+  p2.connect({asio::ip::make_address("127.0.0.1"), ws_port});
+  std::this_thread::sleep_for(300ms);  // accepted (and counted) by the relay
+  auto over_tcp = session(relay.tcp);
+  EXPECT_FALSE(run(client::relay_info(*over_tcp), 10s));
+  EXPECT_FALSE(run(connect(relay.ws), 10s));
+  p1.close();
+  p2.close();
+  std::this_thread::sleep_for(300ms);
+  auto ok = session(relay.ws);
+  EXPECT_TRUE(run(client::relay_info(*ok), 10s));
+  const auto metrics = curl(relay.http + "/metrics");
+  EXPECT_GE(metric_value(metrics, R"(portal_refusals_total{limit="connections_per_ip"})"), 2)
+      << metrics;
+}
+
+// One forwarded request on the holder's side: answered after `delay` with `code_of(n)`.
+// Named coroutines with their arguments by value: a lambda called in place would leave its
+// captures dangling once the coroutine suspends.
+asio::awaitable<void> answer_slowly(
+    std::unique_ptr<stream::ByteStream> raw, std::chrono::milliseconds delay,
+    std::function<ResponseCode(int)> code_of, std::shared_ptr<int> count,
+    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> kept) {
+  auto in = co_await client::read_incoming(std::move(raw));
+  if (!in) co_return;
+  const int n = (*count)++;
+  asio::steady_timer t(co_await asio::this_coro::executor, delay);
+  (void)co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  auto r = co_await client::answer_incoming(std::move(*in), code_of(n));
+  if (r && *r) kept->push_back(std::move(*r));
+}
+
+asio::awaitable<void> hold_slowly_loop(
+    std::shared_ptr<mux::Session> s, std::chrono::milliseconds delay,
+    std::function<ResponseCode(int)> code_of,
+    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> kept) {
+  auto count = std::make_shared<int>(0);
+  for (;;) {
+    auto st = co_await s->async_accept();
+    if (!st) co_return;
+    asio::co_spawn(co_await asio::this_coro::executor,
+                   answer_slowly(std::move(*st), delay, code_of, count, kept), asio::detached);
+  }
+}
+
+// The lease holder's side, answering each forwarded request after `delay` with the code
+// `code_of(n)` for the n-th request (0-based); accepted streams are kept in `kept`.
+void hold_slowly(asio::io_context& io, std::shared_ptr<mux::Session> s,
+                 std::chrono::milliseconds delay, std::function<ResponseCode(int)> code_of,
+                 std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> kept) {
+  asio::co_spawn(io, hold_slowly_loop(std::move(s), delay, std::move(code_of), std::move(kept)),
+                 asio::detached);
+}
+
+asio::awaitable<void> dial_and_count(
+    std::shared_ptr<mux::Session> dialer, std::string id, std::shared_ptr<int> accepted,
+    std::shared_ptr<int> rejected,
+    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> streams) {
+  auto d = co_await client::request_connection(*dialer, id);
+  if (!d) co_return;
+  if (d->code == ResponseCode::Accepted) {
+    ++*accepted;
+    streams->push_back(std::move(d->stream));
+  } else if (d->code == ResponseCode::Rejected) {
+    ++*rejected;
+  }
+}
+
+// The cap is checked and counted in one step: forwards that wait for the holder at the same
+// time cannot overshoot it.
+TEST_F(RelayIntegration, StreamsPerLeaseCapHoldsUnderConcurrentForwards) {
+  RelayProcess relay(R"({"limits": {"max_streams_per_lease": 2}})");
+  auto holder = session(relay.ws);
+  auto dialer = session(relay.tcp);
+  auto me = credential();
+  ASSERT_EQ(update(*holder, me, "concurrent"), ResponseCode::Accepted);
+  auto kept = std::make_shared<std::vector<std::unique_ptr<stream::ByteStream>>>();
+  hold_slowly(
+      io_, holder, 300ms, [](int) { return ResponseCode::Accepted; }, kept);
+  auto accepted = std::make_shared<int>(0);
+  auto rejected = std::make_shared<int>(0);
+  auto streams = std::make_shared<std::vector<std::unique_ptr<stream::ByteStream>>>();
+  for (int i = 0; i < 6; ++i) {
+    asio::co_spawn(io_, dial_and_count(dialer, me.id(), accepted, rejected, streams),
+                   asio::detached);
+  }
+  for (int i = 0; i < 250 && *accepted + *rejected < 6; ++i) pump(20ms);
+  EXPECT_EQ(*accepted, 2);
+  EXPECT_EQ(*rejected, 4);
+}
+
+// Whatever codes a lease holder invents, the metrics keep one "other" series for them.
+TEST_F(RelayIntegration, UnknownAnswerCodesAreOneMetricsSeries) {
+  RelayProcess relay;
+  auto holder = session(relay.ws);
+  auto dialer = session(relay.tcp);
+  auto me = credential();
+  ASSERT_EQ(update(*holder, me, "inventive"), ResponseCode::Accepted);
+  auto kept = std::make_shared<std::vector<std::unique_ptr<stream::ByteStream>>>();
+  hold_slowly(
+      io_, holder, 0ms, [](int n) { return static_cast<ResponseCode>(100 + n); }, kept);
+  for (int i = 0; i < 10; ++i) {
+    auto d = run(client::request_connection(*dialer, me.id()));
+    ASSERT_TRUE(d);
+    EXPECT_EQ(static_cast<int>(d->code), 100 + i);  // passed through to the dialer, as in v1
+  }
+  const auto metrics = curl(relay.http + "/metrics");
+  std::size_t series = 0;
+  for (std::size_t at = metrics.find("type=\"connection\",result=\"other\"");
+       at != std::string::npos; at = metrics.find("type=\"connection\",result=\"other\"", at + 1)) {
+    ++series;
+  }
+  EXPECT_EQ(series, 1u) << metrics;
+  EXPECT_EQ(metric_value(metrics, R"(portal_requests_total{type="connection",result="other"})"), 10)
+      << metrics;
+}
+
+// The relay raises its soft descriptor limit to the hard one at start, and says so.
+TEST_F(RelayIntegration, RaisesTheDescriptorLimitAtStart) {
+  struct rlimit rl {};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &rl), 0);
+  ASSERT_GT(rl.rlim_max, 64u) << "the hard descriptor limit here is too low to test this";
+  RelayProcess relay("{}", "ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0", "ulimit -Sn 64");
+  const std::string hard =
+      rl.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(rl.rlim_max);
+  EXPECT_NE(relay.err().find("descriptor limit raised from 64 to " + hard), std::string::npos)
+      << relay.err();
+  std::ifstream limits("/proc/" + std::to_string(relay.child().pid()) + "/limits");
+  const std::string text{std::istreambuf_iterator<char>(limits), std::istreambuf_iterator<char>()};
+  const auto line = text.find("Max open files");
+  ASSERT_NE(line, std::string::npos);
+  std::istringstream fields(text.substr(line + std::string("Max open files").size()));
+  std::string soft;
+  fields >> soft;
+  EXPECT_EQ(soft, hard);
+  auto s = session(relay.tcp);
+  EXPECT_TRUE(run(client::relay_info(*s)));
+}
+
 TEST_F(RelayIntegration, RelayedStreamsPerLeaseLimit) {
   RelayProcess relay(R"({"limits": {"max_streams_per_lease": 2}})");
   auto holder = session(relay.ws);
@@ -553,15 +738,6 @@ TEST_F(RelayIntegration, SessionIdleTimeoutCountsAnyFrame) {
 
 // --- HTTP ---------------------------------------------------------------------------------
 
-std::string curl(const std::string& url, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> argv{"/usr/bin/curl", "-sS", "--max-time", "10"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  argv.push_back(url);
-  const auto r = run_process(argv);
-  EXPECT_EQ(r.exit_code, 0) << url << ": " << r.err;
-  return r.out;
-}
-
 TEST_F(RelayIntegration, HttpSurfaceWithCurl) {
   RelayProcess relay;
   auto s = session(relay.ws);
@@ -599,6 +775,8 @@ TEST_F(RelayIntegration, HttpSurfaceWithCurl) {
   const std::string leases = curl(relay.http + "/api/leases");
   EXPECT_NE(leases.find("\"id\":\"" + me.id() + "\""), std::string::npos) << leases;
   EXPECT_NE(leases.find("\"name\":\"web\""), std::string::npos);
+  // No internal connection IDs: they would let anyone link the leases of one client.
+  EXPECT_EQ(leases.find("\"connection\""), std::string::npos) << leases;
   const std::string info_json = curl(relay.http + "/api/relay");
   EXPECT_NE(info_json.find("\"wire_protocol\":\"portal-v1\""), std::string::npos) << info_json;
 

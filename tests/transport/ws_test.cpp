@@ -13,6 +13,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <mutex>
 #include <thread>
 
 #include "portal/crypto/sha256.hpp"
@@ -222,9 +223,10 @@ TEST_F(WebSocketTransport, YamuxOverWebSocket) {
 // The HTTP surface, checked with curl while the listener runs on its own thread.
 class WebSocketHttp : public WebSocketTransport {
  protected:
-  void start(const Settings& settings = {}) {
+  void start(const Settings& settings = {}, AcceptHooks hooks = {}) {
     listener_ = listen(settings);
     ASSERT_TRUE(listener_);
+    listener_->set_accept_hooks(std::move(hooks));
     ASSERT_TRUE(listener_->add_http_route("/healthz", [](const HttpRequest&) {
       return HttpResponse{200, "text/plain; charset=utf-8", "ok\n", {}};
     }));
@@ -310,6 +312,73 @@ TEST_F(WebSocketHttp, SlowHeadersAreCutOff) {
       raw_exchange(listener_->local_uri().port, "GET /healthz HTTP/1.1\r\nHost: x\r\n", 0ms);
   EXPECT_EQ(got, "");  // closed without an answer
   EXPECT_LT(std::chrono::steady_clock::now() - start_time, 5s);
+}
+
+// Plain HTTP is for pages and metrics: a connection that keeps sending keep-alive requests and
+// never upgrades is closed once the header timeout has passed since it was accepted.
+TEST_F(WebSocketHttp, KeepAliveWithoutUpgradeEndsAtTheHeaderTimeout) {
+  start({{"header_timeout_ms", "400"}});
+  asio::io_context io;
+  asio::ip::tcp::socket sock(io);
+  sock.connect({asio::ip::make_address("127.0.0.1"), listener_->local_uri().port});
+  const auto begin = std::chrono::steady_clock::now();
+  int answered = 0;
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() - begin < 3s) {
+    boost::system::error_code ec;
+    asio::write(sock, asio::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")), ec);
+    std::string got;
+    char buf[512];
+    while (!ec && got.find("\r\n\r\nok\n") == std::string::npos) {
+      const auto n = sock.read_some(asio::buffer(buf), ec);
+      got.append(buf, n);
+    }
+    if (ec) {
+      closed = true;
+    } else {
+      ++answered;
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  EXPECT_TRUE(closed) << "still open after 3 s of keep-alive requests";
+  EXPECT_GE(answered, 2);  // it was served until then
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s);
+}
+
+// The owner's admission decides before a byte is read, and its ticket lives as long as the
+// connection: through plain HTTP, and inside the stream after an upgrade.
+TEST_F(WebSocketHttp, AdmissionHooksSeeEveryConnectionFirst) {
+  auto state = std::make_shared<std::mutex>();
+  auto tickets = std::make_shared<std::vector<std::weak_ptr<int>>>();
+  auto calls = std::make_shared<int>(0);
+  AcceptHooks hooks;
+  hooks.admit = [state, tickets, calls](const stream::PeerInfo& peer) -> std::shared_ptr<void> {
+    std::lock_guard lock(*state);
+    EXPECT_EQ(peer.address, "127.0.0.1");
+    if ((*calls)++ == 0) return nullptr;  // the first connection is refused
+    auto t = std::make_shared<int>(*calls);
+    tickets->push_back(t);
+    return t;
+  };
+  start({}, hooks);
+  // Refused: closed before any answer.
+  const auto refused =
+      raw_exchange(listener_->local_uri().port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 0ms);
+  EXPECT_EQ(refused, "");
+  // Admitted: served, and the ticket is released once the connection is gone.
+  auto [code, out] = curl({base_ + "/healthz"});
+  EXPECT_EQ(code, "200") << out;
+  bool released = false;
+  for (int i = 0; i < 100 && !released; ++i) {
+    {
+      std::lock_guard lock(*state);
+      released = tickets->size() == 1 && tickets->front().expired();
+    }
+    if (!released) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(released);
+  std::lock_guard lock(*state);
+  EXPECT_EQ(*calls, 2);
 }
 
 }  // namespace

@@ -70,8 +70,8 @@ base::Result<std::vector<Found>> resolve_target(const std::vector<Listing>& list
       if (detail) {
         std::sort(ids.begin(), ids.end());
         *detail = "the name '" + std::string(target) + "' matches leases of " +
-                  std::to_string(ids.size()) + " identities" +
-                  (exact ? "" : " (ignoring case)") + ": ";
+                  std::to_string(ids.size()) + " identities" + (exact ? "" : " (ignoring case)") +
+                  ": ";
         for (std::size_t i = 0; i < ids.size(); ++i) *detail += (i ? ", " : "") + ids[i];
         *detail += "; dial one by ID";
       }
@@ -80,8 +80,8 @@ base::Result<std::vector<Found>> resolve_target(const std::vector<Listing>& list
     // One identity: one entry per relay, in relay order.
     std::vector<Found> out;
     for (auto& f : found) {
-      const bool seen = std::any_of(out.begin(), out.end(),
-                                    [&](const Found& o) { return o.relay == f.relay; });
+      const bool seen =
+          std::any_of(out.begin(), out.end(), [&](const Found& o) { return o.relay == f.relay; });
       if (!seen) out.push_back(std::move(f));
     }
     return out;

@@ -59,7 +59,8 @@ void RelayControlStream::consume_output(std::size_t n) noexcept { base::erase_fr
 
 void RelayControlStream::refused(const char* reason, std::string_view id,
                                  const std::string& what) const {
-  if (ctx_.on_refused) ctx_.on_refused(reason, "signed request of " + std::string(id) + ": " + what);
+  if (ctx_.on_refused)
+    ctx_.on_refused(reason, "signed request of " + std::string(id) + ": " + what);
 }
 
 // Nonce, clock window and replay, for a verified signed request.

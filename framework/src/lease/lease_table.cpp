@@ -31,7 +31,8 @@ void LeaseTable::erase(Entries::iterator it) {
     per_connection_.erase(c);
   }
   if (claims(e.lease.name)) {
-    if (auto n = names_.find(fold_name(e.lease.name)); n != names_.end() && n->second == it->first) {
+    if (auto n = names_.find(fold_name(e.lease.name));
+        n != names_.end() && n->second == it->first) {
       names_.erase(n);
     }
   }
@@ -43,8 +44,8 @@ const std::string* LeaseTable::holder_of_name(std::string_view name) const {
   return it == names_.end() ? nullptr : &it->second;
 }
 
-ResponseCode LeaseTable::update(const wire::Lease& lease, ConnectionId connection,
-                                std::int64_t now, Refusal* why) {
+ResponseCode LeaseTable::update(const wire::Lease& lease, ConnectionId connection, std::int64_t now,
+                                Refusal* why) {
   auto refuse = [why](Refusal r) {
     if (why != nullptr) *why = r;
     return ResponseCode::Rejected;

@@ -151,6 +151,11 @@ HttpResponse http_metrics(const HttpView& v, const HttpRequest& req) {
   for (const auto& [reason, n] : v.control_errors) {
     o << "portal_control_errors_total{reason=\"" << label_escape(reason) << "\"} " << n << '\n';
   }
+  metric(o, "portal_accept_errors_total", "counter",
+         "Failed accepts, by reason (descriptors: out of file descriptors).");
+  for (const auto& [reason, n] : v.accept_errors) {
+    o << "portal_accept_errors_total{reason=\"" << label_escape(reason) << "\"} " << n << '\n';
+  }
   metric(o, "portal_refusals_total", "counter", "Refusals by limit.");
   for (const auto& [limit, n] : v.refusals) {
     o << "portal_refusals_total{limit=\"" << label_escape(limit) << "\"} " << n << '\n';
@@ -180,7 +185,6 @@ HttpResponse http_api_leases(const HttpView& v, const HttpRequest& req) {
                                   {"ttl", l.expires - v.now},
                                   {"last_seen", l.last_seen},
                                   {"metadata", l.metadata},
-                                  {"connection", l.connection},
                                   {"relayed_streams", l.relayed_streams}});
   }
   return json_response(json::object{{"leases", std::move(leases)}});

@@ -24,7 +24,6 @@ struct HttpView {
     std::int64_t expires = 0;
     std::int64_t last_seen = 0;
     std::string metadata;
-    std::uint64_t connection = 0;
     std::size_t relayed_streams = 0;
   };
   std::string relay_id;
@@ -37,6 +36,7 @@ struct HttpView {
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> answers;
   std::map<std::string, std::uint64_t> refusals;
   std::map<std::string, std::uint64_t> control_errors;
+  std::map<std::string, std::uint64_t> accept_errors;
   std::vector<PluginInfo> plugins;
 };
 

@@ -16,7 +16,9 @@
 #include "portal/handshake/replay_cache.hpp"
 #include "portal/lease/lease_table.hpp"
 #include "portal/stream/deadline.hpp"
+#include "portal/stream/logged.hpp"
 #include "portal/stream/splice.hpp"
+#include "portal/transport/tcp_acceptor.hpp"
 #include "relay/http.hpp"
 
 namespace portal::relay {
@@ -87,12 +89,47 @@ struct Connection {
   bool closed = false;
 };
 
+// Runs `f` when the scope ends, however it ends (an exception included).
+template <class F>
+struct ScopeExit {
+  F f;
+  ~ScopeExit() { f(); }
+};
+template <class F>
+ScopeExit(F) -> ScopeExit<F>;
+
+// One relayed stream of a lease, counted from the moment a forward is decided until the splice
+// ends, so that concurrent forwards cannot overshoot max_streams_per_lease.
+class LeaseSlot {
+ public:
+  LeaseSlot(std::unordered_map<std::string, std::size_t>& counts, std::string lease_id)
+      : counts_(&counts), lease_id_(std::move(lease_id)) {
+    ++(*counts_)[lease_id_];
+  }
+  LeaseSlot(const LeaseSlot&) = delete;
+  LeaseSlot& operator=(const LeaseSlot&) = delete;
+  ~LeaseSlot() {
+    if (auto it = counts_->find(lease_id_); it != counts_->end() && --it->second == 0) {
+      counts_->erase(it);
+    }
+  }
+
+ private:
+  std::unordered_map<std::string, std::size_t>* counts_;
+  std::string lease_id_;
+};
+
 // The outcome of forwarding a ConnectionRequest to the lease holder.
 struct Forward {
   ResponseCode code = ResponseCode::Rejected;
   std::shared_ptr<stream::ByteStream> stream;
   base::Bytes leftover;
+  std::unique_ptr<LeaseSlot> slot;  // held until the splice ends
 };
+
+// The response codes v1 defines; anything else a lease holder answers is one "other" series.
+bool known_code(std::uint32_t c) { return c <= static_cast<std::uint32_t>(ResponseCode::Rejected); }
+constexpr std::uint32_t kOtherCode = 0xffffffffu;
 
 struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   Impl(asio::any_io_executor executor, identity::Credential id, Options options)
@@ -100,8 +137,9 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         identity(std::move(id)),
         o(std::move(options)),
         clock(o.clock != nullptr ? *o.clock : base::SystemClock::instance()),
-        leases(lease::Limits{o.limits.max_leases_per_connection}),
-        replay(o.replay_capacity, 30),
+        leases(lease::Limits{o.limits.max_leases_per_connection,
+                             static_cast<std::int64_t>(o.limits.max_lease_ttl_ms / 1000)}),
+        replay(o.replay_capacity, 30, o.replay_per_identity),
         ctx{leases,
             replay,
             identity,
@@ -112,7 +150,11 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         sweep_timer(ex),
         started(Steady::now()) {
     ctx.on_answer = [this](PacketType request, ResponseCode code) {
-      ++answers[{static_cast<std::uint32_t>(request), static_cast<std::uint32_t>(code)}];
+      const auto c = static_cast<std::uint32_t>(code);
+      ++answers[{static_cast<std::uint32_t>(request), known_code(c) ? c : kOtherCode}];
+    };
+    ctx.on_refused = [this](const char* reason, const std::string& detail) {
+      refuse(reason, detail);
     };
   }
 
@@ -139,6 +181,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> answers;  // (type, code)
   std::map<std::string, std::uint64_t> refusals;                             // by limit
   std::map<std::string, std::uint64_t> control_errors;                       // by reason
+  std::map<std::string, std::uint64_t> accept_errors;                        // by reason
+  Steady::time_point last_accept_log{};
 
   std::int64_t now_unix() const { return base::unix_seconds(clock.system_now()); }
 
@@ -150,7 +194,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   void start_sweeper() {
     if (sweeping) return;
     sweeping = true;
-    asio::co_spawn(ex, sweep_loop(shared_from_this()), asio::detached);
+    asio::co_spawn(ex, sweep_loop(shared_from_this()), stream::logged("relay", "lease sweep"));
   }
 
   static asio::awaitable<void> sweep_loop(std::shared_ptr<Impl> self) {
@@ -175,10 +219,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       }
       if (!s) {
         if (s.error() == transport::Errc::Closed) co_return;
-        rlog(base::LogLevel::Warn,
-             "accept on " + l->local_uri().to_string() + " failed: " + s.error().message());
-        // A persistent error (no file descriptors left) must not spin.
-        asio::steady_timer pause(self->ex, std::chrono::milliseconds(100));
+        // Transports built on accept_tcp() report and pause on their own errors; this is for
+        // one that does not: a persistent error (no descriptors left) must not spin.
+        self->accept_error(l->local_uri().to_string(), s.error());
+        asio::steady_timer pause(self->ex, transport::kAcceptErrorPause);
         (void)co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
@@ -186,16 +230,56 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     }
   }
 
-  void admit(std::unique_ptr<stream::ByteStream> s, const std::string& scheme) {
-    const auto peer = s->peer_info();
+  // Counted and logged at most once a second per listener: a descriptor shortage fails every
+  // accept for as long as it lasts.
+  void accept_error(const std::string& where, const base::ErrorCode& e) {
+    const bool descriptors = transport::is_descriptor_shortage(e);
+    auto& n = accept_errors[descriptors ? "descriptors" : "other"];
+    ++n;
+    const auto now = Steady::now();
+    if (now - last_accept_log >= std::chrono::seconds(1)) {
+      last_accept_log = now;
+      rlog(base::LogLevel::Warn,
+           "accept on " + where + " failed: " + e.message() +
+               (descriptors ? " (out of file descriptors; pausing " +
+                                  std::to_string(transport::kAcceptErrorPause.count()) +
+                                  " ms between attempts)"
+                            : ""));
+    }
+  }
+
+  // The per-address slot of one accepted TCP connection, from accept (before any HTTP or
+  // upgrade) until its stream is destroyed.
+  struct IpSlot {
+    IpSlot(std::weak_ptr<Impl> r, std::string a) : relay(std::move(r)), address(std::move(a)) {}
+    IpSlot(const IpSlot&) = delete;
+    IpSlot& operator=(const IpSlot&) = delete;
+    std::weak_ptr<Impl> relay;
+    std::string address;
+    ~IpSlot() {
+      if (auto r = relay.lock()) {
+        if (auto it = r->per_ip.find(address); it != r->per_ip.end() && --it->second == 0) {
+          r->per_ip.erase(it);
+        }
+      }
+    }
+  };
+
+  std::shared_ptr<void> admit_address(const stream::PeerInfo& peer, const std::string& scheme) {
+    if (stopping) return nullptr;
     auto& count = per_ip[peer.address];
     if (count >= o.limits.max_connections_per_ip) {
       refuse("connections_per_ip", "connection from " + peer.address + " via " + scheme +
                                        " refused: " + std::to_string(count) +
                                        " connections from that address");
-      s->close();
-      return;
+      return nullptr;
     }
+    ++count;
+    return std::make_shared<IpSlot>(weak_from_this(), peer.address);
+  }
+
+  void admit(std::unique_ptr<stream::ByteStream> s, const std::string& scheme) {
+    const auto peer = s->peer_info();
     auto c = std::make_shared<Connection>(next_id++, ex);
     c->address = peer.address;
     c->scheme = scheme;
@@ -210,25 +294,33 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       return;
     }
     c->session = std::move(*session);
-    ++count;
     conns.emplace(c->id, c);
     ++counters.connections_total;
     rlog(base::LogLevel::Info, "conn=" + std::to_string(c->id) + " opened from " +
                                    (c->address.empty() ? "(local)" : c->address) + " via " +
                                    scheme);
     auto self = shared_from_this();
-    asio::co_spawn(ex, serve_connection(self, c), asio::detached);
-    asio::co_spawn(ex, watch(self, c), asio::detached);
+    const std::string tag = "conn=" + std::to_string(c->id);
+    asio::co_spawn(ex, serve_connection(self, c), stream::logged("relay", tag));
+    asio::co_spawn(ex, watch(self, c), stream::logged("relay", tag + " watchdog"));
   }
 
   static asio::awaitable<void> serve_connection(std::shared_ptr<Impl> self,
                                                 std::shared_ptr<Connection> c) {
-    for (;;) {
-      auto st = co_await c->session->async_accept();
-      if (!st) break;
-      asio::co_spawn(self->ex, control_stream(self, c, std::move(*st)), asio::detached);
+    // However this ends, the connection is dropped (its leases and its table entry go).
+    base::ErrorCode reason;
+    try {
+      for (;;) {
+        auto st = co_await c->session->async_accept();
+        if (!st) break;
+        asio::co_spawn(self->ex, control_stream(self, c, std::move(*st)),
+                       stream::logged("relay", "conn=" + std::to_string(c->id) + " stream"));
+      }
+      reason = co_await c->session->async_wait_closed();
+    } catch (...) {
+      self->drop(*c, asio::error::operation_aborted);
+      throw;
     }
-    const auto reason = co_await c->session->async_wait_closed();
     self->drop(*c, reason);
   }
 
@@ -241,9 +333,6 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     for (const auto& id : dropped) {
       rlog(base::LogLevel::Info,
            "lease " + id + " dropped: conn=" + std::to_string(c.id) + " closed");
-    }
-    if (auto it = per_ip.find(c.address); it != per_ip.end() && --it->second == 0) {
-      per_ip.erase(it);
     }
     rlog(base::LogLevel::Info, "conn=" + std::to_string(c.id) + " closed: " + describe(reason));
     conns.erase(c.id);
@@ -342,7 +431,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       }
       if (fwd.code == ResponseCode::Accepted) {
         co_await self->splice(c->id, request->lease_id, s1, std::move(pending), fwd.stream,
-                              std::move(fwd.leftover));
+                              std::move(fwd.leftover), std::move(fwd.slot));
         co_return;
       }
     }
@@ -355,23 +444,26 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     auto self = shared_from_this();
     const std::string& lease_id = req.lease_id;
     const auto* entry = leases.find(lease_id, now_unix());
-    if (entry == nullptr) co_return Forward{ResponseCode::InvalidIdentity, nullptr, {}};
+    if (entry == nullptr) co_return Forward{ResponseCode::InvalidIdentity, nullptr, {}, {}};
     auto it = conns.find(entry->connection);
     if (it == conns.end() || it->second->closed) {
-      co_return Forward{ResponseCode::InvalidIdentity, nullptr, {}};
+      co_return Forward{ResponseCode::InvalidIdentity, nullptr, {}, {}};
     }
     auto holder = it->second;
     const std::string tag = "conn=" + std::to_string(dialer.id) + " → lease " + lease_id;
-    if (streams_per_lease[lease_id] >= o.limits.max_streams_per_lease) {
+    // Checked and counted in one step, before any await: a slot is held from here on.
+    if (auto n = streams_per_lease.find(lease_id);
+        n != streams_per_lease.end() && n->second >= o.limits.max_streams_per_lease) {
       refuse("streams_per_lease",
-             tag + " refused: " + std::to_string(streams_per_lease[lease_id]) + " relayed streams");
-      co_return Forward{ResponseCode::Rejected, nullptr, {}};
+             tag + " refused: " + std::to_string(n->second) + " relayed streams");
+      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
     }
+    auto slot = std::make_unique<LeaseSlot>(streams_per_lease, lease_id);
     auto opened = co_await holder->session->async_open();
     if (!opened) {
       rlog(base::LogLevel::Info,
            tag + ": cannot open a stream to the holder: " + opened.error().message());
-      co_return Forward{ResponseCode::Rejected, nullptr, {}};
+      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
     }
     std::shared_ptr<stream::ByteStream> s2(std::move(*opened));
     auto request = control::ClientRequest::connection(lease_id, req.client_identity);
@@ -392,21 +484,19 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
                (timed_out ? "timed out after " + std::to_string(o.limits.forward_timeout_ms) + " ms"
                           : r.error().message()));
       s2->close();
-      co_return Forward{ResponseCode::Rejected, nullptr, {}};
+      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
     }
     out.code = request.code();
     if (out.code != ResponseCode::Accepted) {
       s2->close();
-      co_return Forward{out.code, nullptr, {}};
+      co_return Forward{out.code, nullptr, {}, {}};
     }
-    if (holder->closed || streams_per_lease[lease_id] >= o.limits.max_streams_per_lease) {
-      if (!holder->closed) {
-        refuse("streams_per_lease", tag + " refused after the holder accepted");
-      }
+    if (holder->closed) {
       s2->close();
-      co_return Forward{ResponseCode::Rejected, nullptr, {}};
+      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
     }
     out.stream = std::move(s2);
+    out.slot = std::move(slot);
     co_return out;
   }
 
@@ -431,17 +521,20 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
 
   asio::awaitable<void> splice(lease::ConnectionId dialer, std::string lease_id,
                                std::shared_ptr<stream::ByteStream> s1, base::Bytes p1,
-                               std::shared_ptr<stream::ByteStream> s2, base::Bytes p2) {
+                               std::shared_ptr<stream::ByteStream> s2, base::Bytes p2,
+                               std::unique_ptr<LeaseSlot> slot) {
     auto self = shared_from_this();
-    ++streams_per_lease[lease_id];
     ++counters.relayed_streams;
     ++counters.relayed_streams_total;
+    // Released however the splice ends, with the lease's stream slot.
+    ScopeExit counted{[self, held = std::move(slot)] { --self->counters.relayed_streams; }};
     rlog(base::LogLevel::Debug, "conn=" + std::to_string(dialer) + " spliced to lease " + lease_id);
     auto last = std::make_shared<Steady::time_point>(Steady::now());
     std::shared_ptr<asio::steady_timer> idle;
     if (o.limits.spliced_idle_timeout_ms > 0) {
       idle = std::make_shared<asio::steady_timer>(ex);
-      asio::co_spawn(ex, splice_idle(self, idle, s1, s2, last), asio::detached);
+      asio::co_spawn(ex, splice_idle(self, idle, s1, s2, last),
+                     stream::logged("relay", "spliced idle timer"));
     }
     // Each direction half-closes its destination at EOF (§7: the other direction goes on) and
     // aborts both streams on an error; after two clean half-closes the streams are finished and
@@ -454,13 +547,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       (to_holder ? self->counters.bytes_to_holder : self->counters.bytes_to_dialer) += n;
       *last = Steady::now();
     };
+    ScopeExit stop_idle{[idle] {
+      if (idle) idle->cancel();
+    }};
     (void)co_await stream::splice(s1, s2, std::move(so));
-    if (idle) idle->cancel();
-    --counters.relayed_streams;
-    if (auto it = streams_per_lease.find(lease_id);
-        it != streams_per_lease.end() && --it->second == 0) {
-      streams_per_lease.erase(it);
-    }
   }
 
   // No new connections, no more sweeps.
@@ -483,6 +573,15 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
 
   HttpView view() const;
 };
+
+namespace {
+
+// A named coroutine with its arguments by value: nothing in its frame refers to the caller's.
+asio::awaitable<void> drain_session(std::shared_ptr<mux::Session> s, std::chrono::milliseconds d) {
+  (void)co_await s->async_drain(d);
+}
+
+}  // namespace
 
 Relay::Relay(asio::any_io_executor executor, identity::Credential identity, Options options)
     : impl_(std::make_shared<Impl>(std::move(executor), std::move(identity), std::move(options))) {}
@@ -508,10 +607,23 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   (void)l->add_http_route("/api/leases", route(&http_api_leases));
   (void)l->add_http_route("/api/relay", route(&http_api_relay));
   (void)l->add_http_route("/", route(&http_index));
+  // Every accepted TCP connection counts against its address from accept on (plain HTTP and
+  // WebSocket upgrades included), and accept errors are counted and paused on.
+  const std::string scheme = uri.scheme;
+  transport::AcceptHooks hooks;
+  hooks.admit = [weak, scheme](const stream::PeerInfo& peer) -> std::shared_ptr<void> {
+    auto self = weak.lock();
+    return self ? self->admit_address(peer, scheme) : nullptr;
+  };
+  hooks.on_accept_error = [weak, where = uri.to_string()](const base::ErrorCode& e) {
+    if (auto self = weak.lock()) self->accept_error(where, e);
+  };
+  l->set_accept_hooks(std::move(hooks));
   impl_->uris.push_back(uri);
   impl_->listeners.push_back(std::move(listener));
   impl_->start_sweeper();
-  asio::co_spawn(impl_->ex, Impl::accept_loop(impl_, l, uri.scheme), asio::detached);
+  asio::co_spawn(impl_->ex, Impl::accept_loop(impl_, l, uri.scheme),
+                 stream::logged("relay", "accept loop of " + uri.to_string()));
   return uri;
 }
 
@@ -522,12 +634,8 @@ asio::awaitable<void> Relay::shutdown(std::chrono::milliseconds drain) {
   rlog(base::LogLevel::Info, "shutting down: draining " + std::to_string(self->conns.size()) +
                                  " connections for up to " + std::to_string(drain.count()) + " ms");
   for (auto& [id, c] : self->conns) {
-    asio::co_spawn(
-        self->ex,
-        [](std::shared_ptr<mux::Session> s, std::chrono::milliseconds d) -> asio::awaitable<void> {
-          (void)co_await s->async_drain(d);
-        }(c->session, drain),
-        asio::detached);
+    asio::co_spawn(self->ex, drain_session(c->session, drain),
+                   stream::logged("relay", "drain of conn=" + std::to_string(id)));
   }
   asio::steady_timer tick(self->ex);
   const auto deadline = Steady::now() + drain + std::chrono::milliseconds(500);
@@ -568,7 +676,6 @@ HttpView Relay::Impl::view() const {
     row.expires = e->lease.expires;
     row.last_seen = e->last_seen;
     row.metadata = e->lease.metadata;
-    row.connection = e->connection;
     if (auto it = streams_per_lease.find(row.id); it != streams_per_lease.end()) {
       row.relayed_streams = it->second;
     }
@@ -579,8 +686,8 @@ HttpView Relay::Impl::view() const {
   v.stats.connections = conns.size();
   v.answers = answers;
   v.refusals = refusals;
-  v.refusals["leases_per_connection"] += leases.limit_refusals();
   v.control_errors = control_errors;
+  v.accept_errors = accept_errors;
   v.plugins = o.plugins;
   return v;
 }

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/transport/tcp_acceptor.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cerrno>
 #include <string>
 
 namespace portal::transport {
@@ -23,6 +28,45 @@ base::Result<boost::asio::ip::tcp::acceptor> bind_tcp_acceptor(
   if (!ec) acceptor.listen(backlog, ec);
   if (ec) return base::ErrorCode(ec);
   return acceptor;
+}
+
+bool is_descriptor_shortage(const base::ErrorCode& e) noexcept {
+  return e.category() == boost::system::system_category() &&
+         (e.value() == EMFILE || e.value() == ENFILE);
+}
+
+boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
+    boost::asio::ip::tcp::acceptor& acceptor, std::shared_ptr<const AcceptHooks> hooks) {
+  namespace asio = boost::asio;
+  for (;;) {
+    if (!acceptor.is_open()) co_return Errc::Closed;
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor ||
+        !acceptor.is_open()) {
+      co_return Errc::Closed;
+    }
+    if (ec) {
+      if (hooks && hooks->on_accept_error) hooks->on_accept_error(ec);
+      // A connection the peer reset before we took it is gone: nothing to wait for.
+      if (ec == asio::error::connection_aborted) continue;
+      asio::steady_timer pause(acceptor.get_executor(), kAcceptErrorPause);
+      (void)co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    AcceptedTcp out{std::move(socket), {}, {}};
+    boost::system::error_code ignored;
+    const auto remote = out.socket.remote_endpoint(ignored);
+    if (!ignored) out.peer.address = remote.address().to_string();
+    out.peer.connected_at = std::chrono::steady_clock::now();
+    if (hooks && hooks->admit) {
+      out.ticket = hooks->admit(out.peer);
+      if (!out.ticket) {
+        out.socket.close(ignored);
+        continue;
+      }
+    }
+    co_return out;
+  }
 }
 
 }  // namespace portal::transport

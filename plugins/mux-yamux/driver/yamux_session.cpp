@@ -137,14 +137,16 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
     core_.go_away(GoAwayCode::Normal);
     after_command();
     asio::steady_timer limit(executor_, timeout);
-    bool expired = false;
-    limit.async_wait([&, self = shared_from_this()](const boost::system::error_code& ec) {
+    // Shared with the timer's handler, which may run after this frame is gone (the timer can
+    // fire just as the last stream closes): it captures nothing from the frame.
+    auto expired = std::make_shared<bool>(false);
+    limit.async_wait([expired, self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) {
-        expired = true;
-        changed_.notify();
+        *expired = true;
+        self->changed_.notify();
       }
     });
-    while (core_.stream_count() > 0 && !core_.is_closed() && !expired) co_await changed_.wait();
+    while (core_.stream_count() > 0 && !core_.is_closed() && !*expired) co_await changed_.wait();
     limit.cancel();
     const bool drained = core_.stream_count() == 0;
     // Let the GO_AWAY and final frames reach the peer before the transport goes.

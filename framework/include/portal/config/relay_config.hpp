@@ -28,6 +28,7 @@ struct RelayLimits {
   std::uint32_t max_control_packet = 64 * 1024;    ///< received control packets
   std::uint32_t forward_timeout_ms = 30'000;       ///< lease holder's answer to a forward
   std::uint32_t drain_timeout_ms = 10'000;         ///< graceful shutdown
+  std::uint32_t max_lease_ttl_ms = 300'000;        ///< a lease's expires at most this far ahead
 };
 
 struct RelayConfig {

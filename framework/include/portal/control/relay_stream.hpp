@@ -78,8 +78,7 @@ class PORTAL_API RelayControlStream {
   void observe(wire::PacketType request, wire::ResponseCode code) const;
   wire::ResponseCode lease_update(base::ByteSpan payload, std::int64_t now);
   wire::ResponseCode lease_delete(base::ByteSpan payload, std::int64_t now);
-  bool fresh(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp,
-             std::int64_t now);
+  bool fresh(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp, std::int64_t now);
   void refused(const char* reason, std::string_view id, const std::string& what) const;
 
   RelayContext& ctx_;

@@ -13,7 +13,7 @@
 #include "portal/base/export.hpp"
 
 /// The plugin ABI major as a literal (it also appears in the fingerprint string).
-#define PORTAL_PLUGIN_ABI_MAJOR 1
+#define PORTAL_PLUGIN_ABI_MAJOR 2
 
 namespace portal::plugin {
 

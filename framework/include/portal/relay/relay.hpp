@@ -43,6 +43,8 @@ struct Options {
   const base::Clock* clock = nullptr;  ///< null: the system clock
   std::chrono::milliseconds sweep_interval{30'000};
   std::size_t replay_capacity = 1 << 16;  ///< (identity, nonce) entries of signed requests
+  std::size_t replay_per_identity = 64;   ///< of those, live entries of one identity (v1
+                                          ///< clients send about 7 per 30 s window)
   std::size_t splice_chunk = 32 * 1024;   ///< copy buffer per spliced direction
 };
 

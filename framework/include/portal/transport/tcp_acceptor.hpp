@@ -2,7 +2,11 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <memory>
 
 #include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
@@ -15,5 +19,27 @@ namespace portal::transport {
 /// TCP. Errors: resolver and socket errors; Errc::InvalidUri when the host resolves to nothing.
 [[nodiscard]] PORTAL_API base::Result<boost::asio::ip::tcp::acceptor> bind_tcp_acceptor(
     const boost::asio::any_io_executor& executor, const Uri& uri, int backlog);
+
+/// A connection accept_tcp() let in.
+struct AcceptedTcp {
+  boost::asio::ip::tcp::socket socket;
+  stream::PeerInfo peer;         ///< address and accept time
+  std::shared_ptr<void> ticket;  ///< from AcceptHooks::admit; keep it as long as the socket
+};
+
+/// How long accept_tcp() pauses after a failed accept.
+inline constexpr std::chrono::milliseconds kAcceptErrorPause{100};
+
+/// The next connection on `acceptor` that `hooks` admit, shared by every TCP-based listener so
+/// that all of them treat errors alike: a failed accept is reported to on_accept_error
+/// and followed by a pause of kAcceptErrorPause (a descriptor shortage leaves the connection
+/// in the backlog, and retrying at once would spin); a refused connection is closed before
+/// anything is read. `hooks` (may be null) are read as each accept completes.
+/// Errors: Errc::Closed once the acceptor is closed.
+[[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
+    boost::asio::ip::tcp::acceptor& acceptor, std::shared_ptr<const AcceptHooks> hooks);
+
+/// Whether `e` is a descriptor shortage (EMFILE, ENFILE), as accept errors are counted.
+[[nodiscard]] PORTAL_API bool is_descriptor_shortage(const base::ErrorCode& e) noexcept;
 
 }  // namespace portal::transport

@@ -77,6 +77,21 @@ struct HttpResponse {
 /// Serves one route. Runs on the listener's executor; must not block.
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+/// What a listener's owner decides about the connections it accepts (the relay's per-address
+/// limit and its accept-error counters). Transports that accept TCP connections call these
+/// through accept_tcp() (tcp_acceptor.hpp).
+struct AcceptHooks {
+  /// Called with the peer of each accepted connection before a byte is read from it. Returns a
+  /// token that the listener keeps for as long as the connection lives (its plain HTTP
+  /// exchanges, its upgrade, and the stream async_accept() hands out, which holds it until it
+  /// is destroyed), or null to refuse the connection: it is closed at once. Unset: every
+  /// connection is admitted.
+  std::function<std::shared_ptr<void>(const stream::PeerInfo&)> admit;
+  /// Called with each failed accept; the listener then pauses before accepting again, so that
+  /// running out of descriptors (EMFILE, ENFILE) cannot spin a core.
+  std::function<void(const base::ErrorCode&)> on_accept_error;
+};
+
 /// A bound, listening endpoint. Use from its executor.
 class PORTAL_API Listener {
  public:
@@ -96,6 +111,14 @@ class PORTAL_API Listener {
   /// Serves plain HTTP `path` on this listener's port (a `path` ending in '/' matches every path
   /// below it). Only transports that speak HTTP support it. Errors: Errc::NotSupported.
   [[nodiscard]] virtual base::Result<void> add_http_route(std::string path, HttpHandler handler);
+
+  /// Sets the hooks consulted for each connection accepted from now on. Use from the executor.
+  void set_accept_hooks(AcceptHooks hooks) { *hooks_ = std::move(hooks); }
+  /// The hooks, shared with the accept loop (which may outlive this listener by a moment).
+  [[nodiscard]] std::shared_ptr<const AcceptHooks> accept_hooks() const noexcept { return hooks_; }
+
+ private:
+  std::shared_ptr<AcceptHooks> hooks_ = std::make_shared<AcceptHooks>();
 };
 
 /// The factory a transport plugin exports (interface "portal.transport/1"); the plugin's
