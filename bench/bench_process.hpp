@@ -59,18 +59,20 @@ inline void kill_children() {
   for (const pid_t pid : children()) ::kill(pid, SIGKILL);
 }
 
-// The portal-relay child, on tcp:// and ws:// with port 0.
+// The portal-relay child, on tcp:// and ws:// with port 0. `transports` is the config's
+// "transports" object (settings by scheme), e.g. {"ws": {"nodelay": "false"}}.
 struct RelayChild {
   pid_t pid = -1;
   std::string tcp, ws;
 
-  RelayChild() {
+  explicit RelayChild(const std::string& transports = "{}") {
     static int count = 0;
     const std::string dir =
         "/tmp/portal-bench-relay-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
     ::mkdir(dir.c_str(), 0700);
     const std::string cfg = dir + "/relay.json", out = dir + "/out";
-    std::ofstream(cfg) << R"({"log_level": "warn", "limits": {"max_connections_per_ip": 100000,
+    std::ofstream(cfg) << R"({"log_level": "warn", "transports": )" << transports
+                       << R"(, "limits": {"max_connections_per_ip": 100000,
       "max_leases_per_connection": 64, "max_streams_per_lease": 100000}})";
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);

@@ -3,9 +3,14 @@
 //   - CPU-seconds per GiB relayed through a spliced stream (dialer → relay → holder, over
 //     yamux on tcp:// and on ws://), next to a plain copy relay in the same run (a child
 //     process that copies between two TCP sockets, no framing: the floor for any relay);
-//   - RSS per idle lease connection at N connections (each a yamux session with one lease).
+//   - RSS per idle lease connection at N connections (each a yamux session with one lease);
+//   - sequential connection setup: a dialer reaches a lease holder through the relay, one
+//     connection after another (request, one small round trip, both ends close), over tcp://,
+//     ws:// and ws:// with TCP_NODELAY off at both ends (the configuration before it was set).
 //
 //   build/release/bench/portal-bench-relay [MiB per row, default 1024] [idle connections, 1000]
+//                                          [connections per setup row, 500]
+// A count of 0 skips its table.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -15,14 +20,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -93,11 +101,11 @@ struct Stack {
   std::unique_ptr<portal::plugin::Host> host;
   std::shared_ptr<portal::mux::MuxFactory> mux;
 
-  asio::awaitable<std::shared_ptr<portal::mux::Session>> session(asio::io_context& io,
-                                                                 std::string uri) {
+  asio::awaitable<std::shared_ptr<portal::mux::Session>> session(
+      asio::io_context& io, std::string uri, portal::transport::Settings settings = {}) {
     auto tf = portal::transport::resolve(*host, uri);
-    auto st =
-        co_await (*tf)->async_connect(io.get_executor(), *portal::transport::parse_uri(uri), {});
+    auto st = co_await (*tf)->async_connect(io.get_executor(), *portal::transport::parse_uri(uri),
+                                            std::move(settings));
     if (!st) {
       std::fprintf(stderr, "connect %s: %s\n", uri.c_str(), st.error().message().c_str());
       std::exit(1);
@@ -204,11 +212,135 @@ void idle_leases(asio::io_context& io, Stack& stack, bool ws, const char* name, 
   io.run_for(std::chrono::milliseconds(200));
 }
 
+// ---- sequential connection setup ---------------------------------------------------------
+
+constexpr std::size_t kPing = 32;                       // bytes of the one round trip
+constexpr auto kRateBudget = std::chrono::seconds(10);  // a setup row stops after this long
+constexpr auto kRateWatchdog = std::chrono::seconds(60);
+
+// Reads exactly buf.size() bytes; false on error or end of stream.
+asio::awaitable<bool> read_exact(portal::stream::ByteStream& s, portal::base::MutableByteSpan buf) {
+  for (std::size_t got = 0; got < buf.size();) {
+    auto n = co_await s.async_read_some(buf.subspan(got));
+    if (!n || *n == 0) co_return false;
+    got += *n;
+  }
+  co_return true;
+}
+
+// Reads until the peer's FIN (or an error).
+asio::awaitable<void> read_to_end(portal::stream::ByteStream& s) {
+  Bytes buf(kPing);
+  for (;;) {
+    auto n = co_await s.async_read_some(buf);
+    if (!n || *n == 0) co_return;
+  }
+}
+
+// The lease holder: answers every forwarded request ACCEPTED, echoes kPing bytes, half-closes
+// and waits for the dialer's FIN (as tests/relay/relay_harness.hpp hold() does, plus the echo).
+asio::awaitable<void> hold_echo(std::shared_ptr<portal::mux::Session> s) {
+  auto ex = co_await asio::this_coro::executor;
+  for (;;) {
+    auto st = co_await s->async_accept();
+    if (!st) co_return;
+    asio::co_spawn(
+        ex,
+        [](std::unique_ptr<portal::stream::ByteStream> raw) -> asio::awaitable<void> {
+          auto in = co_await portal::client::read_incoming(std::move(raw));
+          if (!in) co_return;
+          auto r = co_await portal::client::answer_incoming(std::move(*in),
+                                                            portal::wire::ResponseCode::Accepted);
+          if (!r || !*r) co_return;
+          auto& stream = **r;
+          Bytes buf(kPing);
+          if (!co_await read_exact(stream, buf)) co_return;
+          if (!co_await stream.async_write(buf)) co_return;
+          (void)co_await stream.async_shutdown_write();
+          co_await read_to_end(stream);
+        }(std::move(*st)),
+        asio::detached);
+  }
+}
+
+struct RateResult {
+  int done = 0;
+  double secs = 0;
+  std::vector<double> total_ms;    // request to both FINs, per connection
+  std::vector<double> request_ms;  // request_connection alone (the relay's ACCEPTED)
+};
+
+// Nearest-rank percentile of `v` (sorted here), in the same unit.
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+// Up to `n` connections one after another through the relay at `uri`, both sessions connected
+// with `settings`; stops after kRateBudget.
+RateResult connection_rate(asio::io_context& io, Stack& stack, const std::string& uri,
+                           const portal::transport::Settings& settings, int n) {
+  auto holder = run(io, stack.session(io, uri, settings));
+  auto dialer = run(io, stack.session(io, uri, settings));
+  const auto me = register_lease(io, *holder, "rate", "bench");
+  asio::co_spawn(io, hold_echo(holder), asio::detached);
+  // A relay that stops answering must not hang the bench: std::exit kills the children.
+  asio::steady_timer watchdog(io, kRateWatchdog);
+  watchdog.async_wait([uri](const boost::system::error_code& ec) {
+    if (ec) return;
+    std::fprintf(stderr, "connection setup over %s: no progress, giving up\n", uri.c_str());
+    std::exit(1);
+  });
+  RateResult out;
+  const auto start = Clock::now();
+  out.done = run(io, [&]() -> asio::awaitable<int> {
+    const Bytes ping(kPing, 7);
+    Bytes echo(kPing);
+    int i = 0;
+    for (; i < n && Clock::now() - start < kRateBudget; ++i) {
+      const auto t0 = Clock::now();
+      auto dialed = co_await portal::client::request_connection(*dialer, me.id());
+      if (!dialed || dialed->code != portal::wire::ResponseCode::Accepted || !dialed->stream) {
+        std::fprintf(stderr, "connection %d over %s refused or failed\n", i, uri.c_str());
+        std::exit(1);
+      }
+      const auto t1 = Clock::now();
+      auto& s = *dialed->stream;
+      if (!co_await s.async_write(ping) || !co_await read_exact(s, echo) || echo != ping) {
+        std::fprintf(stderr, "connection %d over %s: no echo\n", i, uri.c_str());
+        std::exit(1);
+      }
+      (void)co_await s.async_shutdown_write();
+      co_await read_to_end(s);
+      const auto t2 = Clock::now();
+      out.request_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      out.total_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t0).count());
+    }
+    co_return i;
+  }());
+  out.secs = std::chrono::duration<double>(Clock::now() - start).count();
+  watchdog.cancel();
+  holder->close();
+  dialer->close();
+  io.restart();
+  io.run_for(std::chrono::milliseconds(100));
+  return out;
+}
+
+void rate_row(const char* what, const RateResult& r, const std::string& note) {
+  std::printf("| %-40s | %5d | %8.0f/s | %7.2f | %7.2f | %7.2f | %-50s |\n", what, r.done,
+              r.done / r.secs, percentile(r.total_ms, 0.50), percentile(r.total_ms, 0.99),
+              percentile(r.request_ms, 0.50), note.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::size_t total = (argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 1024) << 20;
   const int idle = argc > 2 ? std::atoi(argv[2]) : 1000;
+  const int setups = argc > 3 ? std::atoi(argv[3]) : 500;
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
     lim.rlim_cur = lim.rlim_max;
@@ -228,27 +360,64 @@ int main(int argc, char** argv) {
                    ->factory<portal::mux::MuxFactory>();
   RelayChild relay;
 
-  std::printf("| %-34s | %-13s | %-16s |\n", "relay (one direction)", "throughput", "relay CPU");
-  std::printf("|------------------------------------|---------------|------------------|\n");
-  double c0 = cpu_seconds(copy);
-  double secs = copy_transfer(io, copy_port, total);
-  row("plain copy relay, TCP (baseline)", secs, cpu_seconds(copy) - c0, total);
-  for (const auto& [uri, name] : {std::pair{relay.tcp, "portal-relay, yamux over tcp://"},
-                                  std::pair{relay.ws, "portal-relay, yamux over ws://"}}) {
-    c0 = cpu_seconds(relay.pid);
-    secs = portal_transfer(io, stack, uri, total);
-    row(name, secs, cpu_seconds(relay.pid) - c0, total);
+  if (total > 0) {
+    std::printf("| %-34s | %-13s | %-16s |\n", "relay (one direction)", "throughput", "relay CPU");
+    std::printf("|------------------------------------|---------------|------------------|\n");
+    double c0 = cpu_seconds(copy);
+    double secs = copy_transfer(io, copy_port, total);
+    row("plain copy relay, TCP (baseline)", secs, cpu_seconds(copy) - c0, total);
+    for (const auto& [uri, name] : {std::pair{relay.tcp, "portal-relay, yamux over tcp://"},
+                                    std::pair{relay.ws, "portal-relay, yamux over ws://"}}) {
+      c0 = cpu_seconds(relay.pid);
+      secs = portal_transfer(io, stack, uri, total);
+      row(name, secs, cpu_seconds(relay.pid) - c0, total);
+    }
   }
   ::kill(copy, SIGTERM);
   ::waitpid(copy, nullptr, 0);
   std::erase(children(), copy);
 
-  std::printf("\n| %-34s | %-13s | %-26s |\n", "idle lease connections", "count", "relay RSS");
-  std::printf(
-      "|------------------------------------|---------------|----------------------------|\n");
-  std::printf("| %-34s | %13s | %17.1f MiB total |\n", "portal-relay, no connections", "-",
-              rss_bytes(relay.pid) / 1048576.0);
-  idle_leases(io, stack, true, "portal-relay over ws://", idle);
-  idle_leases(io, stack, false, "portal-relay over tcp://", idle);
+  if (idle > 0) {
+    std::printf("\n| %-34s | %-13s | %-26s |\n", "idle lease connections", "count", "relay RSS");
+    std::printf(
+        "|------------------------------------|---------------|----------------------------|\n");
+    std::printf("| %-34s | %13s | %17.1f MiB total |\n", "portal-relay, no connections", "-",
+                rss_bytes(relay.pid) / 1048576.0);
+    idle_leases(io, stack, true, "portal-relay over ws://", idle);
+    idle_leases(io, stack, false, "portal-relay over tcp://", idle);
+  }
+
+  if (setups > 0) {
+    // Each row gets a fresh relay; the last one has TCP_NODELAY off on the relay's accepted ws
+    // sockets and on the bench's ws client sockets: the behaviour before nodelay was set.
+    std::printf("\n| %-40s | %5s | %10s | %7s | %7s | %7s | %-50s |\n",
+                "connection setup, sequential", "done", "rate", "p50 ms", "p99 ms", "req p50",
+                "note");
+    std::printf(
+        "|------------------------------------------|-------|------------|---------|---------|"
+        "---------|----------------------------------------------------|\n");
+    RateResult tcp, ws, before;
+    {
+      RelayChild r;
+      tcp = connection_rate(io, stack, r.tcp, {}, setups);
+    }
+    rate_row("portal-relay, tcp://", tcp, "baseline");
+    {
+      RelayChild r;
+      ws = connection_rate(io, stack, r.ws, {}, setups);
+    }
+    const double tcp_rate = tcp.done / tcp.secs, ratio = ws.done / ws.secs / tcp_rate;
+    char note[96];
+    std::snprintf(note, sizeof note, "must be within 20 %% of tcp: %.0f %% of it, %s", 100 * ratio,
+                  ratio >= 0.8 ? "met" : "NOT MET");
+    rate_row("portal-relay, ws:// (default, nodelay)", ws, note);
+    {
+      RelayChild r(R"({"ws": {"nodelay": "false"}})");
+      before = connection_rate(io, stack, r.ws, {{"nodelay", "false"}}, setups);
+    }
+    std::snprintf(note, sizeof note, "BEFORE the fix (Nagle + delayed ACK): %.1f %% of tcp",
+                  100 * before.done / before.secs / tcp_rate);
+    rate_row("ws://, nodelay=false both ends (before)", before, note);
+  }
   return 0;
 }
