@@ -14,6 +14,7 @@
 
 #include "portal/base/parse.hpp"
 #include "portal/plugin/sdk.hpp"
+#include "portal/stream/logged.hpp"
 #include "portal/transport/tcp_acceptor.hpp"
 
 namespace portal::plugins::tcp {
@@ -69,7 +70,8 @@ class TcpStream final : public stream::ByteStream {
     c_->socket.set_option(tcp::no_delay(options.nodelay), ec);
     c_->socket.set_option(asio::socket_base::keep_alive(options.keepalive), ec);
     if (options.idle_timeout.count() > 0) {
-      asio::co_spawn(c_->socket.get_executor(), watch_idle(c_), asio::detached);
+      asio::co_spawn(c_->socket.get_executor(), watch_idle(c_),
+                     stream::logged("tcp", "idle watchdog"));
     }
   }
   ~TcpStream() override { c_->close(); }

@@ -537,8 +537,8 @@ asio::awaitable<void> answer_slowly(
 asio::awaitable<void> hold_slowly_loop(
     std::shared_ptr<mux::Session> s, std::chrono::milliseconds delay,
     std::function<ResponseCode(int)> code_of,
-    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> kept) {
-  auto count = std::make_shared<int>(0);
+    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> kept,
+    std::shared_ptr<int> count) {
   for (;;) {
     auto st = co_await s->async_accept();
     if (!st) co_return;
@@ -548,12 +548,17 @@ asio::awaitable<void> hold_slowly_loop(
 }
 
 // The lease holder's side, answering each forwarded request after `delay` with the code
-// `code_of(n)` for the n-th request (0-based); accepted streams are kept in `kept`.
-void hold_slowly(asio::io_context& io, std::shared_ptr<mux::Session> s,
-                 std::chrono::milliseconds delay, std::function<ResponseCode(int)> code_of,
-                 std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> kept) {
-  asio::co_spawn(io, hold_slowly_loop(std::move(s), delay, std::move(code_of), std::move(kept)),
+// `code_of(n)` for the n-th request (0-based); accepted streams are kept in `kept`. Returns the
+// count of requests seen.
+std::shared_ptr<int> hold_slowly(
+    asio::io_context& io, std::shared_ptr<mux::Session> s, std::chrono::milliseconds delay,
+    std::function<ResponseCode(int)> code_of,
+    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> kept) {
+  auto count = std::make_shared<int>(0);
+  asio::co_spawn(io,
+                 hold_slowly_loop(std::move(s), delay, std::move(code_of), std::move(kept), count),
                  asio::detached);
+  return count;
 }
 
 asio::awaitable<void> dial_and_count(
@@ -579,7 +584,7 @@ TEST_F(RelayIntegration, StreamsPerLeaseCapHoldsUnderConcurrentForwards) {
   auto me = credential();
   ASSERT_EQ(update(*holder, me, "concurrent"), ResponseCode::Accepted);
   auto kept = std::make_shared<std::vector<std::unique_ptr<stream::ByteStream>>>();
-  hold_slowly(
+  auto seen = hold_slowly(
       io_, holder, 300ms, [](int) { return ResponseCode::Accepted; }, kept);
   auto accepted = std::make_shared<int>(0);
   auto rejected = std::make_shared<int>(0);
@@ -591,6 +596,8 @@ TEST_F(RelayIntegration, StreamsPerLeaseCapHoldsUnderConcurrentForwards) {
   for (int i = 0; i < 250 && *accepted + *rejected < 6; ++i) pump(20ms);
   EXPECT_EQ(*accepted, 2);
   EXPECT_EQ(*rejected, 4);
+  // The slots were taken before forwarding: the holder was asked only for what fits.
+  EXPECT_EQ(*seen, 2);
 }
 
 // Whatever codes a lease holder invents, the metrics keep one "other" series for them.

@@ -21,6 +21,7 @@
 #include "portal/lease/name.hpp"
 #include "portal/stream/async_signal.hpp"
 #include "portal/stream/deadline.hpp"
+#include "portal/stream/logged.hpp"
 
 namespace portal::client {
 
@@ -213,7 +214,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     l->last_error.clear();
     l->lease_accepted = false;
     emit(*l, true, l->relay_id);
-    asio::co_spawn(ex, accept_loop(shared_from_this(), l, l->session), asio::detached);
+    asio::co_spawn(ex, accept_loop(shared_from_this(), l, l->session),
+                   stream::logged("client", "accept loop"));
     if (listener && !listener->closed) co_await register_on(l);
     co_return true;
   }
@@ -237,7 +239,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       connected = false;
       backoff = milliseconds(self->o.timers.reconnect_initial_ms);
       auto session = l->session;
-      asio::co_spawn(self->ex, health_loop(self, l, session), asio::detached);
+      asio::co_spawn(self->ex, health_loop(self, l, session),
+                     stream::logged("client", "health ping"));
       const auto reason = co_await session->async_wait_closed();
       if (l->session == session) {
         l->session.reset();
@@ -261,7 +264,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
           (void)co_await session->async_wait_closed();
           timer->cancel();
         },
-        asio::detached);
+        stream::logged("client", "session end watch"));
     while (!self->closed && session->is_open()) {
       timer->expires_after(milliseconds(self->o.timers.health_interval_ms));
       (void)co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
@@ -336,7 +339,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     for (;;) {
       auto s = co_await session->async_accept();
       if (!s || self->closed) break;
-      asio::co_spawn(self->ex, incoming(self, l, std::move(*s)), asio::detached);
+      asio::co_spawn(self->ex, incoming(self, l, std::move(*s)),
+                     stream::logged("client", "incoming connection"));
     }
   }
 
@@ -437,7 +441,7 @@ Listener::~Listener() {
   if (!client || client->listener != li || client->closed) return;
   asio::co_spawn(
       client->ex, [client, li]() -> asio::awaitable<void> { co_await client->retire(li); },
-      asio::detached);
+      stream::logged("client", "listener close"));
 }
 
 asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Listener::accept() {
@@ -529,7 +533,7 @@ asio::awaitable<base::Result<std::shared_ptr<Client>>> Client::connect(
           changed->notify();
           if (!impl->closed) co_await Impl::run_link(impl, l, ok);
         },
-        asio::detached);
+        stream::logged("client", "relay link"));
   }
   const auto any_up = [&] {
     return std::any_of(impl->links.begin(), impl->links.end(),
@@ -548,7 +552,7 @@ asio::awaitable<base::Result<std::shared_ptr<Client>>> Client::connect(
     co_return make_error_code(Errc::NoRelay);
   }
   if (!why.empty()) clog(base::LogLevel::Warn, "not connected yet: " + why);
-  asio::co_spawn(executor, Impl::renew_loop(impl), asio::detached);
+  asio::co_spawn(executor, Impl::renew_loop(impl), stream::logged("client", "lease renewal"));
   co_return std::make_shared<Client>(impl);
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "driver/yamux_session.hpp"
+#include "portal/stream/logged.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -81,11 +82,11 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
   void start() {
     auto self = shared_from_this();
     asio::co_spawn(
-        executor_, [self]() { return self->read_loop(); }, asio::detached);
+        executor_, [self]() { return self->read_loop(); }, stream::logged("yamux", "read loop"));
     asio::co_spawn(
-        executor_, [self]() { return self->write_loop(); }, asio::detached);
+        executor_, [self]() { return self->write_loop(); }, stream::logged("yamux", "write loop"));
     asio::co_spawn(
-        executor_, [self]() { return self->timer_loop(); }, asio::detached);
+        executor_, [self]() { return self->timer_loop(); }, stream::logged("yamux", "timer loop"));
   }
 
   asio::any_io_executor get_executor() override { return executor_; }
