@@ -22,6 +22,7 @@
 #include "portal/client/client.hpp"
 #include "portal/identity/identity.hpp"
 #include "portal/lease/name.hpp"
+#include "portal/stream/logged.hpp"
 #include "portal/stream/splice.hpp"
 #include "portal/transport/transport.hpp"
 
@@ -137,6 +138,11 @@ transport::Settings tcp_settings(const client::Stack& stack) {
   return it == stack.transport_settings.end() ? transport::Settings{} : it->second;
 }
 
+std::string upper_ascii(std::string s) {
+  for (auto& c : s) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+  return s;
+}
+
 std::string one_line(const base::ErrorCode& ec, const std::string& detail) {
   return ec.message() + (detail.empty() ? "" : " (" + detail + ")");
 }
@@ -160,9 +166,11 @@ int run_io(asio::io_context& io, const std::function<asio::awaitable<int>()>& ma
         [&]() -> asio::awaitable<void> {
           co_await stop();
           if (!status) status = 0;
-          io.stop();
         },
-        asio::detached);
+        [&](std::exception_ptr e) {
+          stream::logged("portal", "shutdown")(e);
+          io.stop();
+        });
   });
   asio::co_spawn(io, main(), [&](std::exception_ptr e, int s) {
     if (e) failure = e;
@@ -320,7 +328,7 @@ int run_expose(const ExposeFlags& f) {
             (void)co_await stream::splice(s,
                                           std::shared_ptr<stream::ByteStream>(std::move(*local)));
           },
-          asio::detached);
+          stream::logged("expose", "connection"));
     }
     co_return 0;
   };
@@ -380,7 +388,7 @@ int run_connect(const ConnectFlags& f) {
     std::cout << "listening " << at.host << ":" << at.port << " -> " << f.target << " (" << f.alpn
               << ")\n";
     std::cout.flush();
-    if (!identity::is_well_formed_id(f.target)) {
+    if (!identity::is_well_formed_id(upper_ascii(f.target))) {
       if (auto found = co_await c->lookup(f.target); !found) {
         base::log(LogLevel::Warn, "connect",
                   "no lease named '" + f.target + "' yet: " + found.error().message());
@@ -404,7 +412,7 @@ int run_connect(const ConnectFlags& f) {
             (void)co_await stream::splice(s,
                                           std::shared_ptr<stream::ByteStream>(std::move(*remote)));
           },
-          asio::detached);
+          stream::logged("connect", "connection"));
     }
     co_return 0;
   };

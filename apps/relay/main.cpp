@@ -21,6 +21,7 @@
 #include "portal/config/relay_config.hpp"
 #include "portal/plugin/host.hpp"
 #include "portal/relay/relay.hpp"
+#include "portal/stream/logged.hpp"
 #include "portal/transport/transport.hpp"
 #include "portal/version.hpp"
 
@@ -112,12 +113,12 @@ int serve(const config::RelayConfig& cfg) {
       if (!e2) io.stop();
     });
     asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          co_await server.shutdown(drain);
+        io, [&]() -> asio::awaitable<void> { co_await server.shutdown(drain); },
+        // Stops however the drain ends: a failure is logged, and the process still exits.
+        [&](std::exception_ptr e) {
+          portal::stream::logged("relay", "graceful shutdown")(e);
           io.stop();
-        },
-        asio::detached);
+        });
   });
   io.run();
   return 0;

@@ -138,6 +138,8 @@ class TcpListener final : public transport::Listener {
     acceptor_.close(ec);
   }
 
+  bool applies_accept_hooks() const noexcept override { return true; }
+
  private:
   tcp::acceptor acceptor_;
   std::string scheme_;

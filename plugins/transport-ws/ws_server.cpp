@@ -213,6 +213,8 @@ class WsListener final : public transport::Listener {
     }
   }
 
+  bool applies_accept_hooks() const noexcept override { return true; }
+
   base::Result<void> add_http_route(std::string path, transport::HttpHandler handler) override {
     if (path.empty() || path.front() != '/' || path == s_->ws_path) {
       return transport::Errc::InvalidSetting;

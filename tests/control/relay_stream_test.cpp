@@ -254,7 +254,8 @@ TEST(RelayControl, CaseFoldedNameOfAnotherIdentityIsRefused) {
   EXPECT_EQ(r.leases.size(), 1u);
 }
 
-// The replay cache refuses rather than evicting, and one identity has a quota.
+// A full replay cache evicts and raises its floor (an evicted request stays refused), and one
+// identity has a quota; both refusals are reported.
 TEST(RelayControl, ReplayCacheBoundsRefuseAndAreReported) {
   lease::LeaseTable leases;
   handshake::ReplayCache replay{4, 30, 2};
@@ -262,10 +263,10 @@ TEST(RelayControl, ReplayCacheBoundsRefuseAndAreReported) {
   RelayContext ctx{leases, replay, *relay, {}};
   Recorded rec;
   rec.attach(ctx);
-  auto send = [&](const identity::Credential& who, base::Byte n) {
+  auto send = [&](const identity::Credential& who, base::Byte n, std::int64_t ts = kT) {
     RelayControlStream s(ctx, 1);
-    const Bytes in = signed_update(who, "", Bytes(12, n), kT);
-    EXPECT_EQ(s.handle_input(in, at(kT)).value(), in.size());
+    const Bytes in = signed_update(who, "", Bytes(12, n), ts);
+    EXPECT_EQ(s.handle_input(in, at(kT + 1)).value(), in.size());
     return hex_encode(s.pending_output());
   };
   auto a = identity::Credential::from_seed(Bytes(32, 2));
@@ -276,10 +277,17 @@ TEST(RelayControl, ReplayCacheBoundsRefuseAndAreReported) {
   EXPECT_EQ(send(*a, 3), kRejected);  // a's quota
   EXPECT_EQ(send(*b, 1), kAccepted);
   EXPECT_EQ(send(*b, 2), kAccepted);
-  EXPECT_EQ(send(*c, 1), kRejected);  // the whole cache
-  EXPECT_EQ(send(*a, 1), kRejected);  // still a replay: nothing was evicted
-  EXPECT_EQ(rec.reasons,
-            (std::vector<std::string>{"replay_identity_quota", "replay_cache_full", "replayed"}));
+  // Full: a newer request evicts the oldest entry and raises the floor to its second...
+  EXPECT_EQ(send(*c, 1, kT + 1), kAccepted);
+  EXPECT_EQ(replay.evictions(), 1u);
+  // ...so a replay of any request of that second is refused, evicted or not,
+  EXPECT_EQ(send(*a, 1), kRejected);
+  EXPECT_EQ(send(*b, 2), kRejected);
+  // and so is a new request of that second, without evicting anything.
+  EXPECT_EQ(send(*c, 2), kRejected);
+  EXPECT_EQ(replay.evictions(), 1u);
+  EXPECT_EQ(rec.reasons, (std::vector<std::string>{"replay_identity_quota", "replay_floor",
+                                                   "replay_floor", "replay_floor"}));
 }
 
 }  // namespace

@@ -36,23 +36,30 @@ base::Bytes nonce_of(int i) {
   return nonce;
 }
 
-// A flood cannot push out a live entry: past the bound, new entries are refused, and every
-// message already accepted stays unreplayable for its whole window.
-TEST(HandshakeReplayCache, FullRefusesInsteadOfEvictingLiveEntries) {
-  ReplayCache cache(100, 30, 100);
-  ASSERT_EQ(cache.insert("VICTIM", kNonceA, 5000, 5000), V::Fresh);
-  int refused = 0;
+// A flood cannot make an accepted message replayable: a full cache evicts its oldest entry and
+// raises its floor to that timestamp, so the evicted message is refused as below the floor.
+// Honest senders whose timestamps are above the floor are not locked out.
+TEST(HandshakeReplayCache, FullEvictsTheOldestAndRaisesTheFloor) {
+  ReplayCache cache(100, 30, 10000);
+  ASSERT_EQ(cache.insert("VICTIM", kNonceA, 4990, 5000), V::Fresh);
   for (int i = 0; i < 10000; ++i) {
-    const auto v = cache.insert("ID" + std::to_string(i % 7), nonce_of(i), 5000 + i % 20, 5000);
-    ASSERT_TRUE(v == V::Fresh || v == V::Full);
-    refused += v == V::Full ? 1 : 0;
+    // The flood carries timestamps 4995..5004: all newer than the victim's.
+    const auto v = cache.insert("ID" + std::to_string(i % 7), nonce_of(i), 4995 + (i / 1000), 5000);
+    ASSERT_TRUE(v == V::Fresh || v == V::BelowFloor) << i;
     ASSERT_LE(cache.size(), 100u);
   }
-  EXPECT_EQ(refused, 10000 - 99);
-  EXPECT_EQ(cache.insert("VICTIM", kNonceA, 5000, 5029), V::Replayed);
-  // Once entries expire there is room again.
-  EXPECT_EQ(cache.insert("ID1", nonce_of(60000), 5040, 5040), V::Fresh);
-  EXPECT_EQ(cache.insert("VICTIM", kNonceA, 5000, 5040), V::Fresh);  // expired at 5030
+  // Each newer second evicts the older entries (and raises the floor); a message no newer than
+  // the oldest entry is refused without evicting anything.
+  EXPECT_GT(cache.evictions(), 800u);
+  EXPECT_LT(cache.evictions(), 1000u);
+  // The victim was evicted long ago: its replay is refused all the same.
+  EXPECT_EQ(cache.insert("VICTIM", kNonceA, 4990, 5010), V::BelowFloor);
+  // An honest sender with the current time gets in.
+  EXPECT_EQ(cache.insert("HONEST", kNonceB, 5010, 5010), V::Fresh);
+  // One whose timestamp is at or below the floor (here: 5004) is refused, seen or not.
+  EXPECT_EQ(cache.insert("SKEWED", kNonceB, 5003, 5010), V::BelowFloor);
+  // A replay of an entry still present is a replay.
+  EXPECT_EQ(cache.insert("HONEST", kNonceB, 5010, 5011), V::Replayed);
 }
 
 TEST(HandshakeReplayCache, OneIdentityCannotTakeMoreThanItsQuota) {

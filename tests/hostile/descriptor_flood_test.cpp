@@ -89,8 +89,11 @@ TEST_F(HostileRelay, DescriptorExhaustionOnTheWsListener) {
   auto other = session(relay.tcp);
   EXPECT_EQ(info(*other).leases.size(), 1u);
   const auto metrics = curl(relay.http + "/metrics");
-  EXPECT_GT(metric_value(metrics, R"(portal_accept_errors_total{reason="descriptors"})"), 0)
-      << metrics;
+  // The listener paused between attempts: about one failed accept per 100 ms of the flood
+  // (~20-30 here), where retrying at once fails hundreds of thousands of times.
+  const auto failed = metric_value(metrics, R"(portal_accept_errors_total{reason="descriptors"})");
+  EXPECT_GT(failed, 0) << metrics;
+  EXPECT_LT(failed, 500) << metrics;
   EXPECT_NE(relay.err().find("out of file descriptors"), std::string::npos) << relay.err();
 }
 

@@ -243,3 +243,68 @@ TEST(YamuxSession, ConfigValidation) {
 
 }  // namespace
 }  // namespace portal::yamux
+
+namespace portal::yamux {
+namespace {
+
+Bytes pings(std::size_t count, std::uint32_t first = 1) {
+  Bytes all;
+  for (std::size_t i = 0; i < count; ++i) {
+    const Bytes h = header(FrameType::Ping, flag::kSyn, 0, first + static_cast<std::uint32_t>(i));
+    all.insert(all.end(), h.begin(), h.end());
+  }
+  return all;
+}
+
+// A peer that pings (or opens refused streams) and never reads makes the session owe it control
+// frames: past the budget the core asks for input to stop, and closes the session when the
+// owed frames stay above it for the drain timeout. Virtual time, no I/O.
+TEST(YamuxSession, ControlOutputOwedToAPeerIsBudgeted) {
+  Config c;
+  c.max_control_output = 1200;  // 100 frames
+  c.control_drain_timeout = 5s;
+  c.enable_keepalive = false;
+  Session s(Role::Server, c, t0);
+  ASSERT_TRUE(s.handle_input(pings(100), t0));
+  EXPECT_EQ(s.pending_control_output(), 1200u);
+  EXPECT_FALSE(s.input_paused());
+  // Refused SYNs (GO_AWAY sent: every new stream gets RST) owe frames too.
+  s.go_away(GoAwayCode::Normal);
+  ASSERT_TRUE(s.handle_input(header(FrameType::WindowUpdate, flag::kSyn, 1, 0), t0));
+  EXPECT_EQ(s.pending_control_output(), 1200u + 24u);  // GO_AWAY + RST
+  EXPECT_TRUE(s.input_paused());
+  ASSERT_TRUE(s.poll_deadline());
+  EXPECT_EQ(*s.poll_deadline(), t0 + 5s);
+
+  // Draining part of it below the budget resumes input and forgets the deadline.
+  s.consume_output(120);
+  EXPECT_FALSE(s.input_paused());
+  EXPECT_FALSE(s.poll_deadline());
+  s.handle_timeout(t0 + 6s);
+  EXPECT_FALSE(s.is_closed());
+
+  // Above it again, and never drained: closed once the timeout passes, not before.
+  ASSERT_TRUE(s.handle_input(pings(50, 1000), t0 + 7s));
+  EXPECT_TRUE(s.input_paused());
+  s.handle_timeout(t0 + 11s);
+  EXPECT_FALSE(s.is_closed());
+  s.handle_timeout(t0 + 12s);
+  EXPECT_TRUE(s.is_closed());
+  EXPECT_EQ(s.error(), Errc::PeerNotReading);
+}
+
+// DATA does not count: a session writing bulk data to a slow reader is not "owed" anything.
+TEST(YamuxSession, DataIsNotControlOutput) {
+  Session s(Role::Client, {}, t0);
+  const auto id = s.open(t0).value();
+  take_output(s);
+  ASSERT_TRUE(s.handle_input(header(FrameType::WindowUpdate, flag::kAck, id, 0), t0));
+  const Bytes big(200 * 1024, 7);
+  EXPECT_EQ(s.write(id, big).value(), big.size());
+  EXPECT_EQ(s.pending_control_output(), 0u);
+  EXPECT_GT(s.pending_output().size(), big.size());
+  EXPECT_FALSE(s.input_paused());
+}
+
+}  // namespace
+}  // namespace portal::yamux

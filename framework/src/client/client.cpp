@@ -528,7 +528,15 @@ asio::awaitable<base::Result<std::shared_ptr<Client>>> Client::connect(
     asio::co_spawn(
         executor,
         [impl, l, attempted, changed]() -> asio::awaitable<void> {
-          const bool ok = co_await impl->attempt(l);
+          bool ok = false;
+          try {
+            ok = co_await impl->attempt(l);
+          } catch (...) {
+            // Counted as attempted whatever happens, or connect() would wait forever.
+            ++*attempted;
+            changed->notify();
+            throw;
+          }
           ++*attempted;
           changed->notify();
           if (!impl->closed) co_await Impl::run_link(impl, l, ok);

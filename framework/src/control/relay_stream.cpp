@@ -16,6 +16,15 @@ using wire::ResponseCode;
 
 constexpr std::size_t kSignedNonceSize = 12;
 
+// A peer's string for a log line: at most 64 bytes, cut at a UTF-8 boundary.
+std::string shortened(const std::string& s) {
+  constexpr std::size_t kMax = 64;
+  if (s.size() <= kMax) return s;
+  std::size_t cut = kMax;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) --cut;
+  return s.substr(0, cut) + "... (" + std::to_string(s.size()) + " bytes)";
+}
+
 // §4.8: the signed data, once the identity inside it is valid and signed it.
 struct Signed {
   base::Bytes data;
@@ -84,8 +93,9 @@ bool RelayControlStream::fresh(std::string_view id, base::ByteSpan nonce, std::i
     case handshake::ReplayCache::Verdict::Replayed:
       refused("replayed", id, "replayed (nonce already seen)");
       return false;
-    case handshake::ReplayCache::Verdict::Full:
-      refused("replay_cache_full", id, "the replay cache is full of live entries");
+    case handshake::ReplayCache::Verdict::BelowFloor:
+      refused("replay_floor", id,
+              "timestamp at or below the replay cache's floor (raised by evictions when full)");
       return false;
     case handshake::ReplayCache::Verdict::IdentityFull:
       refused("replay_identity_quota", id,
@@ -116,7 +126,8 @@ ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64
     std::string what = std::string("lease refused: ") + lease::to_string(why);
     if (why == lease::Refusal::NameTaken || why == lease::Refusal::NameTakenIgnoringCase) {
       const auto* holder = ctx_.leases.holder_of_name(name);
-      what += " ('" + name + "' is held by " + (holder ? *holder : std::string("?")) + ")";
+      what +=
+          " ('" + shortened(name) + "' is held by " + (holder ? *holder : std::string("?")) + ")";
     }
     refused(lease::to_string(why), id, what);
   }

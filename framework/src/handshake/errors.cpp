@@ -23,7 +23,7 @@ const char* describe(Errc e) noexcept {
     case Errc::InvalidSessionKey: return "peer session key is invalid";
     case Errc::ReplayedClientInit: return "replayed ClientInit";
     case Errc::ReplayCacheFull:
-      return "replay cache full of live entries (for every client or for this one): refused";
+      return "too many recent ClientInits from this client (replay cache quota)";
     case Errc::PeerClosedDuringHandshake: return "peer closed the stream during the handshake";
     case Errc::RandomSourceFailed: return "random source failed";
     case Errc::InvalidState: return "handshake call out of order";

@@ -249,8 +249,8 @@ base::Result<void> ServerHandshake::respond(ByteSpan message, base::Clock::Syste
   // A full cache refuses too: evicting a live entry would let its message be replayed.
   switch (replay_cache_.insert(p.identity.id, p.nonce, p.timestamp, base::unix_seconds(now))) {
     case ReplayCache::Verdict::Fresh: break;
-    case ReplayCache::Verdict::Replayed: return Errc::ReplayedClientInit;
-    case ReplayCache::Verdict::Full:
+    case ReplayCache::Verdict::Replayed:
+    case ReplayCache::Verdict::BelowFloor: return Errc::ReplayedClientInit;
     case ReplayCache::Verdict::IdentityFull: return Errc::ReplayCacheFull;
   }
   crypto::X25519PrivateKey ephemeral;

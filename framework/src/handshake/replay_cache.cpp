@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/handshake/replay_cache.hpp"
 
+#include <algorithm>
+
 namespace portal::handshake {
 namespace {
 
@@ -13,7 +15,7 @@ std::string make_key(std::string_view id, base::ByteSpan nonce) {
   return key;
 }
 
-std::string_view id_of(const std::string& key) { return std::string_view(key.c_str()); }
+std::string id_of(const std::string& key) { return std::string(key.c_str()); }  // up to '\0'
 
 }  // namespace
 
@@ -23,14 +25,29 @@ ReplayCache::ReplayCache(std::size_t capacity, std::int64_t lifetime_seconds,
       lifetime_(lifetime_seconds),
       per_identity_(per_identity == 0 ? 1 : per_identity) {}
 
+// Removes one entry from every index. `key` is copied first: it may live in an index.
+void ReplayCache::forget(const std::string& key_ref) {
+  const std::string key = key_ref;
+  const auto entry = keys_.find(key);
+  if (entry == keys_.end()) return;
+  const std::int64_t timestamp = entry->second;
+  if (auto it = per_id_.find(id_of(key)); it != per_id_.end() && --it->second == 0) {
+    per_id_.erase(it);
+  }
+  by_expiry_.erase({expiry_of(timestamp), key});
+  by_timestamp_.erase({timestamp, key});
+  keys_.erase(entry);
+}
+
+std::int64_t ReplayCache::expiry_of(std::int64_t timestamp) const noexcept {
+  // Saturate instead of overflowing on a hostile timestamp (the caller's window check has
+  // already bounded it, but the cache does not rely on that).
+  return timestamp > INT64_MAX - lifetime_ ? INT64_MAX : timestamp + lifetime_;
+}
+
 void ReplayCache::expire(std::int64_t now) {
   while (!by_expiry_.empty() && by_expiry_.begin()->first < now) {
-    const std::string& key = by_expiry_.begin()->second;
-    if (auto it = per_id_.find(std::string(id_of(key))); it != per_id_.end() && --it->second == 0) {
-      per_id_.erase(it);
-    }
-    keys_.erase(key);
-    by_expiry_.erase(by_expiry_.begin());
+    forget(by_expiry_.begin()->second);
   }
 }
 
@@ -38,24 +55,38 @@ ReplayCache::Verdict ReplayCache::insert(std::string_view id, base::ByteSpan non
                                          std::int64_t timestamp, std::int64_t now) {
   std::lock_guard lock(mutex_);
   expire(now);
+  if (timestamp <= floor_) return Verdict::BelowFloor;
   std::string key = make_key(id, nonce);
   if (keys_.count(key) != 0) return Verdict::Replayed;
-  // Checked before anything is allocated for the new entry.
-  if (keys_.size() >= capacity_) return Verdict::Full;
-  auto& count = per_id_[std::string(id)];
-  if (count >= per_identity_) return Verdict::IdentityFull;
-  // Saturate instead of overflowing on a hostile timestamp (the caller's window check has
-  // already bounded it, but the cache does not rely on that).
-  const std::int64_t expiry = timestamp > INT64_MAX - lifetime_ ? INT64_MAX : timestamp + lifetime_;
-  by_expiry_.emplace(expiry, key);
-  keys_.insert(std::move(key));
-  ++count;
+  auto count = per_id_.find(std::string(id));
+  if (count != per_id_.end() && count->second >= per_identity_) return Verdict::IdentityFull;
+  // Full: the oldest entry goes, and nothing at or below its timestamp is accepted any more
+  // (so a message no newer than the oldest entry is refused without evicting anything).
+  if (keys_.size() >= capacity_ && !by_timestamp_.empty() &&
+      by_timestamp_.begin()->first >= timestamp) {
+    return Verdict::BelowFloor;
+  }
+  while (keys_.size() >= capacity_ && !by_timestamp_.empty()) {
+    floor_ = std::max(floor_, by_timestamp_.begin()->first);
+    forget(by_timestamp_.begin()->second);
+    ++evictions_;
+  }
+  if (timestamp <= floor_) return Verdict::BelowFloor;
+  by_expiry_.emplace(expiry_of(timestamp), key);
+  by_timestamp_.emplace(timestamp, key);
+  keys_.emplace(std::move(key), timestamp);
+  ++per_id_[std::string(id)];
   return Verdict::Fresh;
 }
 
 std::size_t ReplayCache::size() const {
   std::lock_guard lock(mutex_);
   return keys_.size();
+}
+
+std::uint64_t ReplayCache::evictions() const {
+  std::lock_guard lock(mutex_);
+  return evictions_;
 }
 
 }  // namespace portal::handshake

@@ -86,6 +86,7 @@ struct Connection {
   std::shared_ptr<mux::Session> session;
   std::shared_ptr<Activity> activity;
   asio::steady_timer watchdog;
+  std::shared_ptr<void> ip_slot;  // for listeners that do not apply AcceptHooks
   bool closed = false;
 };
 
@@ -186,9 +187,29 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
 
   std::int64_t now_unix() const { return base::unix_seconds(clock.system_now()); }
 
+  // Every refusal is counted; its log line is written at most once a second per limit (with
+  // the number left out since), so a peer cannot buy log volume with refused requests.
+  struct LogGate {
+    Steady::time_point last{};
+    std::uint64_t suppressed = 0;
+  };
+  std::map<std::string, LogGate> refusal_log;  // by limit: a fixed label set
+
   void refuse(const std::string& limit, const std::string& what) {
     ++refusals[limit];
-    rlog(base::LogLevel::Warn, what + " (limit " + limit + ")");
+    auto& gate = refusal_log[limit];
+    const auto now = Steady::now();
+    if (gate.last != Steady::time_point{} && now - gate.last < std::chrono::seconds(1)) {
+      ++gate.suppressed;
+      return;
+    }
+    std::string line = what + " (limit " + limit + ")";
+    if (gate.suppressed > 0) {
+      line += " [" + std::to_string(gate.suppressed) + " more not logged in the last second]";
+    }
+    gate.last = now;
+    gate.suppressed = 0;
+    rlog(base::LogLevel::Warn, line);
   }
 
   void start_sweeper() {
@@ -226,12 +247,12 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         (void)co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
-      self->admit(std::move(*s), scheme);
+      self->admit(std::move(*s), scheme, !l->applies_accept_hooks());
     }
   }
 
-  // Counted and logged at most once a second per listener: a descriptor shortage fails every
-  // accept for as long as it lasts.
+  // Counted, and logged at most once a second for the whole relay: a descriptor shortage fails
+  // every accept on every listener for as long as it lasts.
   void accept_error(const std::string& where, const base::ErrorCode& e) {
     const bool descriptors = transport::is_descriptor_shortage(e);
     auto& n = accept_errors[descriptors ? "descriptors" : "other"];
@@ -278,9 +299,18 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     return std::make_shared<IpSlot>(weak_from_this(), peer.address);
   }
 
-  void admit(std::unique_ptr<stream::ByteStream> s, const std::string& scheme) {
+  void admit(std::unique_ptr<stream::ByteStream> s, const std::string& scheme, bool count_here) {
     const auto peer = s->peer_info();
+    std::shared_ptr<void> slot;
+    if (count_here) {  // the listener did not count it at accept
+      slot = admit_address(peer, scheme);
+      if (!slot) {
+        s->close();
+        return;
+      }
+    }
     auto c = std::make_shared<Connection>(next_id++, ex);
+    c->ip_slot = std::move(slot);
     c->address = peer.address;
     c->scheme = scheme;
     c->connected_at = peer.connected_at == Steady::time_point{} ? Steady::now() : peer.connected_at;
@@ -327,6 +357,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   void drop(Connection& c, const base::ErrorCode& reason) {
     if (c.closed) return;
     c.closed = true;
+    c.ip_slot.reset();
     c.watchdog.cancel();
     c.session->close();
     const auto dropped = leases.drop_connection(c.id);
@@ -452,10 +483,11 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     auto holder = it->second;
     const std::string tag = "conn=" + std::to_string(dialer.id) + " → lease " + lease_id;
     // Checked and counted in one step, before any await: a slot is held from here on.
-    if (auto n = streams_per_lease.find(lease_id);
-        n != streams_per_lease.end() && n->second >= o.limits.max_streams_per_lease) {
+    const auto n = streams_per_lease.find(lease_id);
+    const std::size_t current = n == streams_per_lease.end() ? 0 : n->second;
+    if (current >= o.limits.max_streams_per_lease) {
       refuse("streams_per_lease",
-             tag + " refused: " + std::to_string(n->second) + " relayed streams");
+             tag + " refused: " + std::to_string(current) + " relayed streams");
       co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
     }
     auto slot = std::make_unique<LeaseSlot>(streams_per_lease, lease_id);

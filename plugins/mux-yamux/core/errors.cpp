@@ -40,6 +40,8 @@ std::string Category::message(int ev) const {
     case Errc::OpenBacklogFull: return "too many yamux opens awaiting acknowledgement";
     case Errc::NothingToAccept: return "no yamux stream to accept";
     case Errc::InvalidConfig: return "invalid yamux configuration";
+    case Errc::PeerNotReading:
+      return "the peer does not read: control frames owed to it stayed above the budget";
   }
   return "unknown portal.yamux error " + std::to_string(ev);
 }

@@ -29,6 +29,7 @@ enum class Errc {
   OpenBacklogFull,     ///< too many opened streams are still waiting for their ACK
   NothingToAccept,     ///< accept with an empty backlog
   InvalidConfig,       ///< a setting outside what the protocol allows
+  PeerNotReading,      ///< control frames owed to the peer stayed above the budget too long
 };
 
 const boost::system::error_category& yamux_category() noexcept;

@@ -16,7 +16,8 @@ base::Result<void> validate(const Config& c) {
   // that much before our first update.
   if (c.max_stream_window < kInitialWindow || c.accept_backlog == 0 || c.max_streams == 0 ||
       c.ping_timeout <= Duration::zero() || c.keepalive_interval <= Duration::zero() ||
-      c.stream_open_timeout <= Duration::zero() || c.stream_close_timeout <= Duration::zero()) {
+      c.stream_open_timeout <= Duration::zero() || c.stream_close_timeout <= Duration::zero() ||
+      c.max_control_output < kHeaderSize || c.control_drain_timeout <= Duration::zero()) {
     return Errc::InvalidConfig;
   }
   return {};
@@ -43,6 +44,8 @@ void Session::send_header(FrameType type, std::uint16_t flags, std::uint32_t id,
   if (!space) return;  // the output buffer has no limit; cannot fail
   encode_header(make_header(type, flags, id, length), space->data());
   output_.commit(kHeaderSize);
+  appended_ += kHeaderSize;
+  control_ends_.push_back(appended_);
 }
 
 void Session::close(base::ErrorCode reason) {
@@ -108,6 +111,7 @@ base::Result<void> Session::handle_input(base::ByteSpan bytes, Time now) {
     }
   }
   if (closed_) return error_ ? error_ : make_error_code(Errc::SessionClosed);
+  if (input_paused() && !paused_since_) paused_since_ = now;
   return {};
 }
 
@@ -259,6 +263,9 @@ void Session::maybe_release(std::uint32_t id) {
 
 void Session::handle_timeout(Time now) {
   if (closed_) return;
+  if (paused_since_ && now >= *paused_since_ + config_.control_drain_timeout) {
+    return close(Errc::PeerNotReading);
+  }
   // Keepalive: an unanswered ping closes the session (portal-v1 §3.6).
   if (keepalive_ping_) {
     auto it = pings_.find(*keepalive_ping_);
@@ -343,6 +350,7 @@ base::Result<std::size_t> Session::write(std::uint32_t id, base::ByteSpan data) 
   encode_header(make_header(FrameType::Data, 0, id, n), space->data());
   std::copy_n(data.data(), n, space->data() + kHeaderSize);
   output_.commit(kHeaderSize + n);
+  appended_ += kHeaderSize + n;
   s.send_window -= n;
   return std::size_t{n};
 }
@@ -432,6 +440,9 @@ void Session::go_away(GoAwayCode code) {
 
 void Session::consume_output(std::size_t n) noexcept {
   output_.consume(n);
+  consumed_ += n;
+  while (!control_ends_.empty() && control_ends_.front() <= consumed_) control_ends_.pop_front();
+  if (paused_since_ && !input_paused()) paused_since_.reset();
   if (output_.empty() && output_.capacity() > 1024 * 1024) output_.release_if_empty();
 }
 
@@ -455,6 +466,7 @@ std::optional<Time> Session::poll_deadline() const {
     earliest(next_keepalive_);
   }
   for (const auto& [pid, sent] : pings_) earliest(sent + config_.ping_timeout);
+  if (paused_since_) earliest(*paused_since_ + config_.control_drain_timeout);
   for (const auto& [id, s] : streams_) {
     if (!s.inbound && !s.acked) earliest(s.opened_at + config_.stream_open_timeout);
     if (s.local_fin && !s.remote_fin) earliest(s.fin_sent_at + config_.stream_close_timeout);

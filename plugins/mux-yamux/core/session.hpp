@@ -42,6 +42,13 @@ struct Config {
   Duration stream_open_timeout = std::chrono::seconds(75);
   Duration stream_close_timeout = std::chrono::minutes(5);
   std::uint32_t max_streams = 8192;  ///< live streams (both directions) per session
+  /// Control output (pending_control_output()) above which input_paused() asks the driver to
+  /// stop reading: what a peer can make the session owe it without reading. 64 KiB is ~5,400
+  /// frames; a peer that reads never comes near it.
+  std::size_t max_control_output = 64 * 1024;
+  /// How long the control output may stay above the budget before the session closes with
+  /// Errc::PeerNotReading.
+  Duration control_drain_timeout = std::chrono::seconds(10);
 };
 
 /// Checks a Config. Errors: Errc::InvalidConfig.
@@ -115,6 +122,20 @@ class Session {
   // ---- output
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_.readable(); }
   void consume_output(std::size_t n) noexcept;
+  /// Bytes of control frames (everything but DATA: ping answers, RSTs, window updates, ACKs,
+  /// FINs) in pending_output(). A peer makes the session owe these by sending, whether or not
+  /// it reads; a driver bounds them by not reading from a peer that owes too many (DATA is
+  /// bounded by the stream windows instead, and stopping on it could deadlock two sessions).
+  [[nodiscard]] std::size_t pending_control_output() const noexcept {
+    return control_ends_.size() * kHeaderSize;
+  }
+  /// True while the control output is above Config::max_control_output: feed no more input
+  /// until consume_output() brings it down (the peer's unread bytes then wait in its own
+  /// socket buffers). If it stays above for Config::control_drain_timeout, handle_timeout()
+  /// closes the session with Errc::PeerNotReading.
+  [[nodiscard]] bool input_paused() const noexcept {
+    return !closed_ && pending_control_output() > config_.max_control_output;
+  }
   [[nodiscard]] std::optional<Event> poll_event();
   [[nodiscard]] std::optional<Time> poll_deadline() const;
 
@@ -158,6 +179,10 @@ class Session {
   std::deque<std::uint32_t> backlog_;
   std::deque<Event> events_;
   base::ByteBuffer output_;
+  std::uint64_t appended_ = 0;              // bytes ever queued in output_
+  std::uint64_t consumed_ = 0;              // bytes ever consumed from output_
+  std::deque<std::uint64_t> control_ends_;  // end offsets of control frames still queued
+  std::optional<Time> paused_since_;        // when input_paused() last became true
   std::uint32_t next_id_;
   std::size_t unacked_opens_ = 0;
 

@@ -265,9 +265,12 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
           small_reads = 0;
         }
       }
-      // No backpressure here: the stream windows already bound what the peer may send, and a
-      // reader that stopped while its own output is congested could deadlock two sessions that
-      // both write faster than the link drains.
+      // DATA gets no backpressure here: the stream windows already bound what the peer may
+      // send, and a reader that stopped while its own output is congested could deadlock two
+      // sessions that both write faster than the link drains. Control frames owed to the peer
+      // are another matter (it makes us owe them without reading): past the budget, read
+      // nothing more until it drains; the core closes the session if it does not in time.
+      while (core_.input_paused()) co_await output_drained_.wait();
     }
   }
 
@@ -443,6 +446,11 @@ base::Result<Config> parse_settings(const mux::Settings& settings, std::string& 
       ok = millis(c.stream_open_timeout);
     } else if (key == "stream_close_timeout_ms") {
       ok = millis(c.stream_close_timeout);
+    } else if (key == "max_control_output") {
+      ok = number(c.max_control_output, 1u << 30) && c.max_control_output >= kHeaderSize;
+      if (!ok && problem.empty()) problem = key + ": must be at least 12 (one frame)";
+    } else if (key == "control_drain_timeout_ms") {
+      ok = millis(c.control_drain_timeout);
     } else {
       problem = key + ": unknown yamux setting";
     }

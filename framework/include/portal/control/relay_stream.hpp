@@ -43,7 +43,7 @@ struct RelayContext {
   /// Called with each answered request and its code (RelayInfo: ACCEPTED), for metrics.
   std::function<void(wire::PacketType request, wire::ResponseCode code)> on_answer{};
   /// Called for each signed request refused, with a reason from a fixed set (a metrics label:
-  /// "clock_skew", "bad_nonce", "replayed", "replay_cache_full", "replay_identity_quota", or a
+  /// "clock_skew", "bad_nonce", "replayed", "replay_floor", "replay_identity_quota", or a
   /// lease::to_string(Refusal)) and a line for the log.
   std::function<void(const char* reason, const std::string& detail)> on_refused{};
 };

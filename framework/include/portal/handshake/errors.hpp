@@ -28,8 +28,8 @@ enum class Errc {
   RandomSourceFailed,         ///< no random bytes for the ephemeral key or nonce
   InvalidState,               ///< a call out of order (start twice, take_result early, ...)
   Timeout,                    ///< (driver) the handshake did not complete in time
-  ReplayCacheFull,            ///< (server) the replay cache is full of live entries (all, or
-                              ///< this client's quota): refused rather than evicting any
+  ReplayCacheFull,            ///< (server) this client has its quota of live ClientInits in
+                              ///< the replay cache
 };
 
 /// The category of handshake::Errc ("portal.handshake").

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "portal/base/bytes.hpp"
 #include "portal/base/export.hpp"
@@ -20,11 +20,16 @@ namespace portal::handshake {
 ///
 /// - Keyed by (identity ID, nonce). An entry lives until its message's timestamp + the allowed
 ///   skew: after that the timestamp check refuses the message anyway.
-/// - Bounded: at most `capacity` entries in all and `per_identity` for one identity. An entry is
-///   never evicted while it is live (evicting one would let its message be replayed); when a
-///   bound is reached, new messages are refused instead (Verdict::Full, Verdict::IdentityFull)
-///   until entries expire. Only verified messages enter, so the bounds are reached only by
-///   holders of the keys; the per-identity bound keeps one identity from filling the cache.
+/// - Bounded: at most `capacity` entries in all and `per_identity` for one identity.
+/// - Evicting never makes a message replayable: when the cache is full, the entry with the
+///   oldest timestamp goes and the *floor* rises to that timestamp; from then on every message
+///   whose timestamp is at or below the floor is refused (Verdict::BelowFloor), whether or not
+///   it was seen. So a flood costs honest senders nothing unless it is fast enough to push the
+///   floor up to their own (skewed) clocks: at capacity C and R accepted messages a second,
+///   the floor trails the clock by about C / R seconds. Refusing new messages when full would
+///   instead let anyone with a few throwaway identities lock every honest sender out.
+/// - Only verified messages enter; the per-identity bound (Verdict::IdentityFull) keeps one
+///   identity from taking more than its share.
 ///
 /// Thread-safe.
 class PORTAL_API ReplayCache {
@@ -38,7 +43,7 @@ class PORTAL_API ReplayCache {
   enum class Verdict {
     Fresh,         ///< recorded: the message may be accepted
     Replayed,      ///< already present and unexpired
-    Full,          ///< the cache holds `capacity` live entries
+    BelowFloor,    ///< its timestamp is at or below the floor: it may have been evicted
     IdentityFull,  ///< this identity holds `per_identity` live entries
   };
 
@@ -50,17 +55,24 @@ class PORTAL_API ReplayCache {
   [[nodiscard]] std::size_t size() const;
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
   [[nodiscard]] std::size_t per_identity() const noexcept { return per_identity_; }
+  /// Entries evicted while still live (each raised the floor).
+  [[nodiscard]] std::uint64_t evictions() const;
 
  private:
   void expire(std::int64_t now);
+  void forget(const std::string& key);
+  [[nodiscard]] std::int64_t expiry_of(std::int64_t timestamp) const noexcept;
 
   mutable std::mutex mutex_;
   std::size_t capacity_;
   std::int64_t lifetime_;
   std::size_t per_identity_;
-  std::unordered_set<std::string> keys_;
+  std::unordered_map<std::string, std::int64_t> keys_;  // key -> the message's timestamp
   std::set<std::pair<std::int64_t, std::string>> by_expiry_;
   std::unordered_map<std::string, std::size_t> per_id_;  // live entries by identity ID
+  std::set<std::pair<std::int64_t, std::string>> by_timestamp_;
+  std::int64_t floor_ = INT64_MIN;
+  std::uint64_t evictions_ = 0;
 };
 
 }  // namespace portal::handshake

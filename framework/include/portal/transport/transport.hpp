@@ -112,7 +112,12 @@ class PORTAL_API Listener {
   /// below it). Only transports that speak HTTP support it. Errors: Errc::NotSupported.
   [[nodiscard]] virtual base::Result<void> add_http_route(std::string path, HttpHandler handler);
 
-  /// Sets the hooks consulted for each connection accepted from now on. Use from the executor.
+  /// Whether this listener calls its AcceptHooks (transport::accept_tcp() does). The relay
+  /// counts connections of a listener that does not at the mux session instead.
+  [[nodiscard]] virtual bool applies_accept_hooks() const noexcept { return false; }
+
+  /// Sets the hooks consulted for each connection accepted from now on. Use from the executor,
+  /// before it runs the listener's accept loop (connections accepted earlier miss them).
   void set_accept_hooks(AcceptHooks hooks) { *hooks_ = std::move(hooks); }
   /// The hooks, shared with the accept loop (which may outlive this listener by a moment).
   [[nodiscard]] std::shared_ptr<const AcceptHooks> accept_hooks() const noexcept { return hooks_; }
