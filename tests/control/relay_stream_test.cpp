@@ -191,6 +191,32 @@ TEST(RelayControl, MalformedInputsOfSection13CloseTheStreamOnly) {
             hex_encode(r.wire("lease_update_response_accepted")));
 }
 
+// A peer that sends many requests at once gets one answer at a time: the next packet is read
+// only once the previous answer was taken from the output.
+TEST(RelayControl, AnswersNoFasterThanTheyAreFlushed) {
+  Relay r;
+  const Bytes one = r.wire("relay_info_request");
+  Bytes many;
+  for (int i = 0; i < 100; ++i) many.insert(many.end(), one.begin(), one.end());
+  RelayControlStream s(r.ctx, 1);
+  std::size_t offset = 0;
+  int answers = 0;
+  while (offset < many.size()) {
+    const auto used = s.handle_input(base::ByteSpan(many).subspan(offset), at(kT));
+    ASSERT_TRUE(used);
+    EXPECT_EQ(*used, one.size());  // exactly one request per call
+    offset += *used;
+    ASSERT_FALSE(s.pending_output().empty());
+    const std::size_t answer = s.pending_output().size();
+    // Not consumed yet: a further call reads nothing.
+    EXPECT_EQ(s.handle_input(base::ByteSpan(many).subspan(offset), at(kT)).value(), 0u);
+    EXPECT_EQ(s.pending_output().size(), answer);
+    s.consume_output(answer);
+    ++answers;
+  }
+  EXPECT_EQ(answers, 100);
+}
+
 // A signed LEASE_UPDATE_REQUEST with any nonce, as a peer could send it.
 Bytes signed_update(const identity::Credential& who, std::string name, Bytes nonce,
                     std::int64_t timestamp) {

@@ -155,7 +155,10 @@ base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
   if (state_ == RelayStreamState::Closed) return error_;
   const std::int64_t now = base::unix_seconds(now_time);
   std::size_t consumed = 0;
-  while (state_ == RelayStreamState::Open && consumed < bytes.size()) {
+  // Nothing is answered faster than it is flushed: while an answer waits in the output, no
+  // further packet is read (a peer that sends requests and never reads gets one answer queued,
+  // then backpressure through the stream window).
+  while (state_ == RelayStreamState::Open && consumed < bytes.size() && output_.empty()) {
     auto used = reader_.feed(bytes.subspan(consumed));
     if (!used) {
       return close(used.error() == base::Errc::LengthTooLarge

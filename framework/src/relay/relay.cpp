@@ -365,6 +365,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       rlog(base::LogLevel::Info,
            "lease " + id + " dropped: conn=" + std::to_string(c.id) + " closed");
     }
+    if (reason == mux::Errc::PeerNotReading) {
+      refuse("peer_not_reading", "conn=" + std::to_string(c.id) + " from " + c.address +
+                                     " closed: it sends without reading what it is owed");
+    }
     rlog(base::LogLevel::Info, "conn=" + std::to_string(c.id) + " closed: " + describe(reason));
     conns.erase(c.id);
   }

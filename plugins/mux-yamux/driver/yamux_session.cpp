@@ -172,6 +172,8 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
 
   yamux::Session& core() { return core_; }
   base::ErrorCode closed_error() const {
+    // The reason every mux reports alike (the relay counts it).
+    if (core_.error() == Errc::PeerNotReading) return mux::Errc::PeerNotReading;
     return core_.error() ? core_.error() : make_error_code(Errc::SessionClosed);
   }
   bool output_full() const { return core_.pending_output().size() > kOutputHighWater; }

@@ -9,8 +9,10 @@
 // instead of silence, and names follow the SDK rule and are unique under case folding.
 //
 // Call order: handle_input(bytes, now) consumes packets and stops after a ConnectionRequest for
-// a known lease (state AwaitingForward) or when the stream must close (state Closed, error()
-// says why). Send pending_output() after every call. For a forward: take_forward(), forward it,
+// a known lease (state AwaitingForward), when the stream must close (state Closed, error()
+// says why), or after a packet that was answered: nothing more is read while an answer is
+// pending. Send pending_output(), consume_output() what was sent, then call handle_input()
+// again with the bytes it did not consume. For a forward: take_forward(), forward it,
 // then answer_forward(code); an ACCEPTED answer makes the stream Spliced: the bytes after it
 // are relayed verbatim.
 

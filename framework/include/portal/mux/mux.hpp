@@ -19,6 +19,19 @@ namespace portal::mux {
 /// Which side of the multiplexer: Portal endpoints are clients, the relay is the server.
 enum class Role { Client, Server };
 
+/// Session-end reasons every mux plugin reports the same way (async_wait_closed()), so that the
+/// relay can count them whatever the plugin. Other reasons stay in the plugin's own category.
+enum class Errc {
+  PeerNotReading = 1,  ///< the peer kept the session owing it output past its budget and time
+};
+
+/// The category of mux::Errc ("portal.mux").
+PORTAL_API const boost::system::error_category& mux_category() noexcept;
+
+inline base::ErrorCode make_error_code(Errc e) noexcept {
+  return {static_cast<int>(e), mux_category()};
+}
+
 /// Plugin settings from the config file, as text. Each mux plugin documents its keys.
 using Settings = std::map<std::string, std::string, std::less<>>;
 
@@ -71,3 +84,6 @@ class PORTAL_API MuxFactory : public plugin::Factory {
 };
 
 }  // namespace portal::mux
+
+template <>
+struct boost::system::is_error_code_enum<portal::mux::Errc> : std::true_type {};

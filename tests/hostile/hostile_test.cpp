@@ -3,7 +3,14 @@
 // once, unsanitized). Each attack is bounded in count and time and stops by itself; the relay's
 // CPU-seconds per attack are printed as a figure, never asserted.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <cstdio>
@@ -95,6 +102,92 @@ TEST_F(HostileRelay, DescriptorExhaustionOnTheWsListener) {
   EXPECT_GT(failed, 0) << metrics;
   EXPECT_LT(failed, 500) << metrics;
   EXPECT_NE(relay.err().find("out of file descriptors"), std::string::npos) << relay.err();
+}
+
+// Resident memory of `pid` in bytes (/proc/<pid>/status VmRSS).
+std::int64_t rss_bytes(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+// A peer that floods yamux pings and never reads what it is owed (the answers). v1's yamux
+// queues every answer; here the session stops reading from that peer once 64 KiB of control
+// frames are owed, and closes it when they are not drained within 10 s (the defaults).
+TEST_F(HostileRelay, PingFloodFromAPeerThatNeverReads) {
+  RelayProcess relay;
+  ASSERT_TRUE(relay.alive());
+  const int pid = relay.child().pid();
+  const auto port = transport::parse_uri(relay.tcp)->port;
+  const auto rss_before = rss_bytes(pid);
+  const double cpu_before = cpu_seconds(pid);
+
+  // The attacker: a raw TCP connection writing ping frames (12 bytes each), never reading.
+  std::atomic<std::uint64_t> sent{0};
+  std::atomic<bool> ended{false};
+  std::thread attacker([port, &sent, &ended] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{0, 200'000};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      ended = true;
+      return;
+    }
+    std::vector<unsigned char> chunk(64 * 1024);
+    for (std::size_t i = 0; i + 12 <= chunk.size(); i += 12) {
+      chunk[i + 1] = 2;  // type: ping
+      chunk[i + 3] = 1;  // flags: SYN
+      chunk[i + 11] = static_cast<unsigned char>(i);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (sent < 64u * 1024 * 1024 && std::chrono::steady_clock::now() < deadline) {
+      const ssize_t n = ::send(fd, chunk.data(), chunk.size() - chunk.size() % 12, MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<std::uint64_t>(n);
+      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        break;  // the relay closed the connection
+      }
+    }
+    ::close(fd);
+    ended = true;
+  });
+
+  // While it floods: the relay's memory stays bounded and a fresh client is served.
+  std::int64_t peak = rss_before;
+  bool served_during = false;
+  const auto start = std::chrono::steady_clock::now();
+  while (!ended && std::chrono::steady_clock::now() - start < 35s) {
+    peak = std::max(peak, rss_bytes(pid));
+    if (!served_during && std::chrono::steady_clock::now() - start > 1s) {
+      auto s = session(relay.ws);
+      served_during = static_cast<bool>(run(client::relay_info(*s), 10s));
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  attacker.join();
+  peak = std::max(peak, rss_bytes(pid));
+  const double cpu = cpu_seconds(pid) - cpu_before;
+  const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start);
+  std::cout << "[ figure ] ping flood: " << sent / (1024 * 1024) << " MiB sent in "
+            << elapsed.count() << " s; relay RSS " << rss_before / 1024 << " KiB -> peak "
+            << peak / 1024 << " KiB; relay CPU " << cpu << " s\n";
+  RecordProperty("relay_cpu_seconds_ping_flood", std::to_string(cpu));
+  EXPECT_TRUE(served_during);
+  EXPECT_LT(peak - rss_before, 32 * 1024 * 1024);
+  // The relay ended the attacker's session (it did not just stop reading forever).
+  EXPECT_LT(sent.load(), 64u * 1024 * 1024);
+  const auto metrics = curl(relay.http + "/metrics");
+  EXPECT_EQ(metric_value(metrics, R"(portal_refusals_total{limit="peer_not_reading"})"), 1)
+      << metrics;
+  auto after = session(relay.tcp);
+  EXPECT_TRUE(run(client::relay_info(*after), 10s));
 }
 
 }  // namespace
