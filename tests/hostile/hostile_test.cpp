@@ -40,16 +40,6 @@ double cpu_seconds(int pid) {
   return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-std::string curl(const std::string& url) {
-  return run_process({"/usr/bin/curl", "-sS", "--max-time", "10", url}).out;
-}
-
-long long metric_value(const std::string& metrics, const std::string& series) {
-  const auto at = metrics.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stoll(metrics.substr(at + series.size() + 2));
-}
-
 using HostileRelay = RelayClientTest;
 
 // The relay at its descriptor limit (128, soft and hard), flooded with 400 idle connections to

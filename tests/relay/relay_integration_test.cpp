@@ -24,22 +24,6 @@ using base::Bytes;
 using wire::ResponseCode;
 using namespace std::chrono_literals;
 
-std::string curl(const std::string& url, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> argv{"/usr/bin/curl", "-sS", "--max-time", "10"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  argv.push_back(url);
-  const auto r = run_process(argv);
-  EXPECT_EQ(r.exit_code, 0) << url << ": " << r.err;
-  return r.out;
-}
-
-// The value of one metrics line (`name{labels}`), or -1 when the relay does not print it.
-long long metric_value(const std::string& metrics, const std::string& series) {
-  const auto at = metrics.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stoll(metrics.substr(at + series.size() + 2));
-}
-
 // --- raw control exchanges -------------------------------------------------------------------
 
 struct RawAnswer {
