@@ -217,6 +217,31 @@ TEST(RelayControl, AnswersNoFasterThanTheyAreFlushed) {
   EXPECT_EQ(answers, 100);
 }
 
+// Every stream sends the same serialized RelayInfo until the table changes: a flood of requests
+// costs one encoding, not one per request.
+TEST(RelayControl, RelayInfoIsSerializedOnceAndShared) {
+  Relay r;
+  RelayControlStream a(r.ctx, 1), b(r.ctx, 2);
+  ASSERT_TRUE(a.handle_input(r.wire("relay_info_request"), at(kT)));
+  ASSERT_TRUE(b.handle_input(r.wire("relay_info_request"), at(kT)));
+  ASSERT_FALSE(a.pending_output().empty());
+  EXPECT_EQ(a.pending_output().data(), b.pending_output().data());
+  // Sent in pieces.
+  const auto whole = hex_encode(a.pending_output());
+  a.consume_output(5);
+  EXPECT_EQ(hex_encode(a.pending_output()), whole.substr(10));
+  a.consume_output(a.pending_output().size());
+  EXPECT_TRUE(a.pending_output().empty());
+  // A change of the table: a new answer, listing the lease.
+  ASSERT_EQ(r.exchange(r.wire("lease_update_request"), kT),
+            hex_encode(r.wire("lease_update_response_accepted")));
+  RelayControlStream c(r.ctx, 3);
+  ASSERT_TRUE(c.handle_input(r.wire("relay_info_request"), at(kT)));
+  EXPECT_NE(hex_encode(c.pending_output()), whole);
+  EXPECT_NE(c.pending_output().data(), b.pending_output().data());
+  EXPECT_EQ(hex_encode(b.pending_output()), whole);  // b's answer is unchanged
+}
+
 // A signed LEASE_UPDATE_REQUEST with any nonce, as a peer could send it.
 Bytes signed_update(const identity::Credential& who, std::string name, Bytes nonce,
                     std::int64_t timestamp) {

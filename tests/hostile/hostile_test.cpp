@@ -104,6 +104,69 @@ std::int64_t rss_bytes(int pid) {
   return -1;
 }
 
+// Amplification: a peer registers leases as large as allowed, then sends a flood of RelayInfo
+// requests (each answered with the whole table) on as many streams as it may open, and reads
+// nothing. Each stream gets one answer at a time, every answer is one shared buffer, and the
+// peer's unread requests stay within its stream windows.
+TEST_F(HostileRelay, RelayInfoAmplificationFromAPeerThatNeverReads) {
+  RelayProcess relay;
+  ASSERT_TRUE(relay.alive());
+  const int pid = relay.child().pid();
+  auto attacker = session(relay.tcp);
+  for (int i = 0; i < 64; ++i) {
+    wire::Lease lease;
+    lease.name = "big-" + std::to_string(i);
+    lease.alpn = {"http/1.1"};
+    lease.metadata = std::string(4096 - lease.name.size() - 8, 'm');  // max_lease_bytes
+    lease.expires = base::unix_seconds(base::SystemClock::instance().system_now()) + 30;
+    auto r = run(client::update_lease(*attacker, credential(), std::move(lease),
+                                      base::OsRandom::instance(), base::SystemClock::instance()));
+    ASSERT_TRUE(r && *r == wire::ResponseCode::Accepted) << i;
+  }
+  const auto rss_before = rss_bytes(pid);
+  const double cpu_before = cpu_seconds(pid);
+  // 64 streams (the per-session cap), each sent 1 MiB of zero-length RelayInfo requests in the
+  // background; writes stop when the relay stops reading them.
+  const base::Bytes request =
+      wire::encode_packet_wire(wire::Packet{wire::PacketType::RelayInfoRequest, {}});
+  base::Bytes flood;
+  while (flood.size() < 1024 * 1024) flood.insert(flood.end(), request.begin(), request.end());
+  auto shared_flood = std::make_shared<const base::Bytes>(std::move(flood));
+  std::vector<std::shared_ptr<stream::ByteStream>> streams;
+  for (int i = 0; i < 64; ++i) {
+    auto st = run(attacker->async_open());
+    ASSERT_TRUE(st);
+    std::shared_ptr<stream::ByteStream> s(std::move(*st));
+    streams.push_back(s);
+    asio::co_spawn(
+        io_,
+        [](std::shared_ptr<stream::ByteStream> to, std::shared_ptr<const base::Bytes> bytes)
+            -> asio::awaitable<void> { (void)co_await to->async_write(*bytes); }(s, shared_flood),
+        asio::detached);
+  }
+  std::int64_t peak = rss_before;
+  bool served = false;
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < 5s) {
+    pump(100ms);
+    peak = std::max(peak, rss_bytes(pid));
+    if (!served) {
+      auto fresh = session(relay.ws);
+      auto info = run(client::relay_info(*fresh), 10s);
+      served = info && info->leases.size() == 64;
+    }
+  }
+  const double cpu = cpu_seconds(pid) - cpu_before;
+  std::cout << "[ figure ] RelayInfo amplification (64 leases of 4 KiB, 64 streams x 1 MiB of "
+               "requests, never read): relay RSS "
+            << rss_before / 1024 << " KiB -> peak " << peak / 1024 << " KiB; relay CPU " << cpu
+            << " s in 5 s\n";
+  RecordProperty("relay_cpu_seconds_relay_info_flood", std::to_string(cpu));
+  EXPECT_TRUE(served);
+  EXPECT_LT(peak - rss_before, 32 * 1024 * 1024);
+  for (auto& s : streams) s->close();
+}
+
 // A peer that floods yamux pings and never reads what it is owed (the answers). v1's yamux
 // queues every answer; here the session stops reading from that peer once 64 KiB of control
 // frames are owed, and closes it when they are not drained within 10 s (the defaults).

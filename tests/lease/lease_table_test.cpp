@@ -133,6 +133,49 @@ TEST(LeaseTable, PerConnectionLimit) {
   EXPECT_EQ(t.list(kNow).size(), 3u);
 }
 
+// Everything a RelayInfo answer carries is bounded: the bytes of each lease and the number of
+// leases (v1 clients cannot be sent a truncated answer).
+TEST(LeaseTable, LeaseSizeAndTableSizeAreBounded) {
+  Limits limits;
+  limits.max_leases = 3;
+  limits.max_lease_bytes = 100;
+  LeaseTable t(limits);
+  Refusal why = Refusal::None;
+  auto big = lease("A", "n", kNow + 30);
+  big.metadata = std::string(91, 'x');  // 1 + 91 + 8 ("http/1.1") = 100: at the limit
+  EXPECT_EQ(t.update(big, 1, kNow, &why), ResponseCode::Accepted);
+  big.metadata.push_back('x');
+  EXPECT_EQ(t.update(big, 1, kNow, &why), ResponseCode::Rejected);
+  EXPECT_EQ(why, Refusal::LeaseTooLarge);
+  auto many = lease("B", "", kNow + 30);
+  many.alpn.assign(13, "12345678");  // 104 bytes of ALPN
+  EXPECT_EQ(t.update(many, 1, kNow, &why), ResponseCode::Rejected);
+  EXPECT_EQ(why, Refusal::LeaseTooLarge);
+  EXPECT_EQ(t.update(lease("B", "", kNow + 30), 1, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("C", "", kNow + 30), 2, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("D", "", kNow + 30), 2, kNow, &why), ResponseCode::Rejected);
+  EXPECT_EQ(why, Refusal::TableFull);
+  // Renewing an existing lease is not a new one.
+  EXPECT_EQ(t.update(lease("C", "", kNow + 60), 2, kNow), ResponseCode::Accepted);
+  EXPECT_EQ(t.remove("A"), ResponseCode::Accepted);
+  EXPECT_EQ(t.update(lease("D", "", kNow + 30), 2, kNow), ResponseCode::Accepted);
+}
+
+TEST(LeaseTable, GenerationChangesWithTheContent) {
+  LeaseTable t;
+  auto g = t.generation();
+  ASSERT_EQ(t.update(lease("A", "a", kNow + 30), 1, kNow), ResponseCode::Accepted);
+  EXPECT_NE(t.generation(), g);
+  g = t.generation();
+  EXPECT_EQ(t.update(lease("B", "a", kNow + 30), 1, kNow), ResponseCode::Rejected);
+  EXPECT_EQ(t.generation(), g);  // a refusal changes nothing
+  ASSERT_EQ(t.update(lease("A", "a", kNow + 40), 1, kNow), ResponseCode::Accepted);
+  EXPECT_NE(t.generation(), g);
+  g = t.generation();
+  (void)t.sweep(kNow + 41);
+  EXPECT_NE(t.generation(), g);
+}
+
 // The lease of control_packets.json: accepted at the vectors' time, refused once expired.
 TEST(LeaseTableVectors, ControlVectorLeaseUnderTheFakeClock) {
   const auto doc = test::load_vectors("control_packets.json");

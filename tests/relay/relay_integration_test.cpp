@@ -689,6 +689,38 @@ asio::awaitable<bool> closed_within(std::shared_ptr<stream::ByteStream> s,
   co_return !*fired;
 }
 
+// Streams that are open but not spliced are limited per session, and each must bring a
+// complete packet in time: an open stream is not a place to park.
+TEST_F(RelayIntegration, ControlStreamsAreCappedAndMustSpeakInTime) {
+  RelayProcess relay(
+      R"({"limits": {"max_control_streams_per_session": 4, "first_packet_timeout_ms": 600}})");
+  auto s = session(relay.tcp);
+  std::vector<std::shared_ptr<stream::ByteStream>> parked;
+  for (int i = 0; i < 6; ++i) {
+    auto st = run(s->async_open());
+    ASSERT_TRUE(st);
+    // One byte of a length prefix: the relay has read something, but no complete packet. (A
+    // stream past the cap may already be reset when this is written.)
+    const bool written = static_cast<bool>(run((*st)->async_write(Bytes{0})));
+    if (i < 4) {
+      ASSERT_TRUE(written) << i;
+    }
+    parked.emplace_back(std::move(*st));
+    pump(50ms);
+  }
+  // The two past the cap are reset at once; the four others when their time is up.
+  EXPECT_TRUE(run(closed_within(parked[4], 300ms)));
+  EXPECT_TRUE(run(closed_within(parked[5], 300ms)));
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_TRUE(run(closed_within(parked[i], 5s))) << i;
+  // The session itself serves on.
+  EXPECT_TRUE(run(client::relay_info(*s), 10s));
+  const auto metrics = curl(relay.http + "/metrics");
+  EXPECT_EQ(metric_value(metrics, R"(portal_refusals_total{limit="control_streams_per_session"})"),
+            2)
+      << metrics;
+  EXPECT_EQ(metric_value(metrics, R"(portal_refusals_total{limit="first_packet_timeout"})"), 4);
+}
+
 TEST_F(RelayIntegration, FirstFrameTimeoutCoversTheWebSocketUpgrade) {
   RelayProcess relay(R"({"limits": {"first_frame_timeout_ms": 300}})");
   // A transport that never sends a mux frame, over tcp and over ws (upgrade done, then silence).

@@ -38,6 +38,14 @@ void apply_limits(const json::value& v, RelayLimits& l, Reader& r) {
       r.uint32(value, key, l.forward_timeout_ms, 1);
     } else if (k == "drain_timeout_ms") {
       r.uint32(value, key, l.drain_timeout_ms, 0);
+    } else if (k == "max_control_streams_per_session") {
+      r.uint32(value, key, l.max_control_streams_per_session, 1);
+    } else if (k == "first_packet_timeout_ms") {
+      r.uint32(value, key, l.first_packet_timeout_ms, 1);
+    } else if (k == "max_leases") {
+      r.uint32(value, key, l.max_leases, 1);
+    } else if (k == "max_lease_bytes") {
+      r.uint32(value, key, l.max_lease_bytes, 64);
     } else if (k == "max_lease_ttl_ms") {
       // At least the v1 client's 30 s lease (a shorter bound would expire renewed leases).
       r.uint32(value, key, l.max_lease_ttl_ms, 30'000);
@@ -116,7 +124,11 @@ std::string to_json(const RelayConfig& c) {
     << "    \"max_control_packet\": " << l.max_control_packet << ",\n"
     << "    \"forward_timeout_ms\": " << l.forward_timeout_ms << ",\n"
     << "    \"drain_timeout_ms\": " << l.drain_timeout_ms << ",\n"
-    << "    \"max_lease_ttl_ms\": " << l.max_lease_ttl_ms << "\n"
+    << "    \"max_lease_ttl_ms\": " << l.max_lease_ttl_ms << ",\n"
+    << "    \"max_leases\": " << l.max_leases << ",\n"
+    << "    \"max_lease_bytes\": " << l.max_lease_bytes << ",\n"
+    << "    \"max_control_streams_per_session\": " << l.max_control_streams_per_session << ",\n"
+    << "    \"first_packet_timeout_ms\": " << l.first_packet_timeout_ms << "\n"
     << "  }\n}\n";
   return o.str();
 }

@@ -64,7 +64,42 @@ void RelayControlStream::observe(PacketType request, ResponseCode code) const {
   if (ctx_.on_answer) ctx_.on_answer(request, code);
 }
 
-void RelayControlStream::consume_output(std::size_t n) noexcept { base::erase_front(output_, n); }
+base::ByteSpan RelayControlStream::pending_output() const noexcept {
+  if (!output_.empty()) return output_;
+  if (shared_out_) return base::ByteSpan(*shared_out_).subspan(shared_sent_);
+  return {};
+}
+
+void RelayControlStream::consume_output(std::size_t n) noexcept {
+  if (!output_.empty()) {
+    base::erase_front(output_, n);
+    return;
+  }
+  if (!shared_out_) return;
+  shared_sent_ = std::min(shared_sent_ + n, shared_out_->size());
+  if (shared_sent_ == shared_out_->size()) {
+    shared_out_.reset();
+    shared_sent_ = 0;
+  }
+}
+
+// Every stream shares one serialized answer; it is rebuilt when the table changed, or when the
+// second changed (expired leases leave the answer without a table change).
+void RelayControlStream::answer_relay_info(std::int64_t now) {
+  auto& cache = ctx_.relay_info;
+  if (!cache.wire || cache.generation != ctx_.leases.generation() || cache.at != now) {
+    wire::RelayInfo info;
+    info.identity = ctx_.relay_identity.identity();
+    info.address = ctx_.advertise;
+    for (const auto* e : ctx_.leases.list(now)) info.leases.push_back(e->lease);
+    cache.wire = std::make_shared<const base::Bytes>(
+        wire::encode_packet_wire(wire::Packet{PacketType::RelayInfoResponse, wire::encode(info)}));
+    cache.generation = ctx_.leases.generation();
+    cache.at = now;
+  }
+  shared_out_ = cache.wire;
+  shared_sent_ = 0;
+}
 
 void RelayControlStream::refused(const char* reason, std::string_view id,
                                  const std::string& what) const {
@@ -158,7 +193,7 @@ base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
   // Nothing is answered faster than it is flushed: while an answer waits in the output, no
   // further packet is read (a peer that sends requests and never reads gets one answer queued,
   // then backpressure through the stream window).
-  while (state_ == RelayStreamState::Open && consumed < bytes.size() && output_.empty()) {
+  while (state_ == RelayStreamState::Open && consumed < bytes.size() && pending_output().empty()) {
     auto used = reader_.feed(bytes.subspan(consumed));
     if (!used) {
       return close(used.error() == base::Errc::LengthTooLarge
@@ -172,11 +207,7 @@ base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
     if (!packet) return close(packet.error());  // §4.9: malformed → close without an answer
     switch (packet->type) {
       case PacketType::RelayInfoRequest: {
-        wire::RelayInfo info;
-        info.identity = ctx_.relay_identity.identity();
-        info.address = ctx_.advertise;
-        for (const auto* e : ctx_.leases.list(now)) info.leases.push_back(e->lease);
-        respond(PacketType::RelayInfoResponse, wire::encode(info));
+        answer_relay_info(now);
         observe(PacketType::RelayInfoRequest, ResponseCode::Accepted);
         break;
       }

@@ -21,11 +21,20 @@ const char* to_string(Refusal r) noexcept {
     case Refusal::NameTaken: return "name_taken";
     case Refusal::NameTakenIgnoringCase: return "name_taken_ignoring_case";
     case Refusal::LeasesPerConnection: return "leases_per_connection";
+    case Refusal::LeaseTooLarge: return "lease_too_large";
+    case Refusal::TableFull: return "lease_table_full";
   }
   return "";
 }
 
+std::size_t variable_bytes(const wire::Lease& lease) noexcept {
+  std::size_t n = lease.name.size() + lease.metadata.size();
+  for (const auto& a : lease.alpn) n += a.size();
+  return n;
+}
+
 void LeaseTable::erase(Entries::iterator it) {
+  ++generation_;
   const Entry& e = it->second;
   if (auto c = per_connection_.find(e.connection); c != per_connection_.end() && --c->second == 0) {
     per_connection_.erase(c);
@@ -55,6 +64,7 @@ ResponseCode LeaseTable::update(const wire::Lease& lease, ConnectionId connectio
   const std::string& id = lease.identity->id;
   // §6.3 rule 1: an already expired lease is refused (second resolution).
   if (now > lease.expires) return refuse(Refusal::Expired);
+  if (variable_bytes(lease) > limits_.max_lease_bytes) return refuse(Refusal::LeaseTooLarge);
   // §6.3 rule 3, made case-insensitive: names are unique across identities under case folding;
   // "(unnamed)" is exempt and expired entries that are not swept yet still hold their name.
   std::string folded;
@@ -71,6 +81,9 @@ ResponseCode LeaseTable::update(const wire::Lease& lease, ConnectionId connectio
   if (moves && count(connection) >= limits_.max_leases_per_connection) {
     return refuse(Refusal::LeasesPerConnection);
   }
+  if (existing == entries_.end() && entries_.size() >= limits_.max_leases) {
+    return refuse(Refusal::TableFull);
+  }
   // §6.3 rule 4: store or replace, bound to the connection this update arrived on.
   Entry entry{lease, connection, now};
   if (limits_.max_ttl_seconds > 0 && entry.lease.expires - now > limits_.max_ttl_seconds) {
@@ -80,6 +93,7 @@ ResponseCode LeaseTable::update(const wire::Lease& lease, ConnectionId connectio
   entries_.emplace(id, std::move(entry));
   ++per_connection_[connection];
   if (!folded.empty()) names_[std::move(folded)] = id;
+  ++generation_;
   return ResponseCode::Accepted;
 }
 

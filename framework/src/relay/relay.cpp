@@ -86,8 +86,25 @@ struct Connection {
   std::shared_ptr<mux::Session> session;
   std::shared_ptr<Activity> activity;
   asio::steady_timer watchdog;
-  std::shared_ptr<void> ip_slot;  // for listeners that do not apply AcceptHooks
+  std::shared_ptr<void> ip_slot;    // for listeners that do not apply AcceptHooks
+  std::size_t control_streams = 0;  // open and not spliced
   bool closed = false;
+};
+
+// One open, not yet spliced stream of a connection, counted until it ends or is spliced.
+class ControlSlot {
+ public:
+  explicit ControlSlot(std::shared_ptr<Connection> c) : c_(std::move(c)) { ++c_->control_streams; }
+  ControlSlot(const ControlSlot&) = delete;
+  ControlSlot& operator=(const ControlSlot&) = delete;
+  ~ControlSlot() { release(); }
+  void release() noexcept {
+    if (c_) --c_->control_streams;
+    c_.reset();
+  }
+
+ private:
+  std::shared_ptr<Connection> c_;
 };
 
 // Runs `f` when the scope ends, however it ends (an exception included).
@@ -139,7 +156,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         o(std::move(options)),
         clock(o.clock != nullptr ? *o.clock : base::SystemClock::instance()),
         leases(lease::Limits{o.limits.max_leases_per_connection,
-                             static_cast<std::int64_t>(o.limits.max_lease_ttl_ms / 1000)}),
+                             static_cast<std::int64_t>(o.limits.max_lease_ttl_ms / 1000),
+                             o.limits.max_leases, o.limits.max_lease_bytes}),
         replay(o.replay_capacity, 30, o.replay_per_identity),
         ctx{leases,
             replay,
@@ -343,6 +361,13 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       for (;;) {
         auto st = co_await c->session->async_accept();
         if (!st) break;
+        if (c->control_streams >= self->o.limits.max_control_streams_per_session) {
+          self->refuse("control_streams_per_session",
+                       "conn=" + std::to_string(c->id) + ": stream reset: " +
+                           std::to_string(c->control_streams) + " streams open and not spliced");
+          (*st)->close();
+          continue;
+        }
         asio::co_spawn(self->ex, control_stream(self, c, std::move(*st)),
                        stream::logged("relay", "conn=" + std::to_string(c->id) + " stream"));
       }
@@ -431,7 +456,12 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
                                               std::shared_ptr<Connection> c,
                                               std::unique_ptr<stream::ByteStream> st) {
     std::shared_ptr<stream::ByteStream> s1(std::move(st));
+    ControlSlot slot(c);
     control::RelayControlStream core(self->ctx, c->id);
+    // The first complete packet must arrive in time: an open stream is not a place to park.
+    auto first_packet = std::make_unique<stream::Deadline>(
+        self->ex, std::chrono::milliseconds(self->o.limits.first_packet_timeout_ms),
+        [s1] { s1->close(); });
     base::Bytes pending;
     std::vector<base::Byte> buffer(kControlReadChunk);
     bool graceful = true;
@@ -446,6 +476,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       }
       auto used = core.handle_input(pending, self->clock.system_now());
       base::erase_front(pending, used ? *used : pending.size());
+      if (first_packet &&
+          (!core.pending_output().empty() || core.state() != control::RelayStreamState::Open)) {
+        first_packet.reset();  // a packet was read (answered, forwarded, or refused)
+      }
       if (!co_await flush(*s1, core)) {
         graceful = false;
         break;
@@ -465,10 +499,16 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         break;
       }
       if (fwd.code == ResponseCode::Accepted) {
+        slot.release();  // spliced streams are limited per lease instead
         co_await self->splice(c->id, request->lease_id, s1, std::move(pending), fwd.stream,
                               std::move(fwd.leftover), std::move(fwd.slot));
         co_return;
       }
+    }
+    if (first_packet && first_packet->expired()) {
+      self->refuse("first_packet_timeout",
+                   "conn=" + std::to_string(c->id) + ": stream reset: no complete packet within " +
+                       std::to_string(self->o.limits.first_packet_timeout_ms) + " ms");
     }
     // A graceful end is a half-close (the answers already written stay readable); an error
     // aborts the stream.

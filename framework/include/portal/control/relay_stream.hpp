@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,14 @@
 #include "portal/lease/lease_table.hpp"
 
 namespace portal::control {
+
+/// The relay's RelayInfoResponse packet (length prefix included), serialized once and shared
+/// by every stream that sends it, until the lease table or the second changes.
+struct RelayInfoCache {
+  std::uint64_t generation = 0;
+  std::int64_t at = 0;
+  std::shared_ptr<const base::Bytes> wire;
+};
 
 /// What every control stream of one relay shares. References outlive the streams.
 struct RelayContext {
@@ -48,6 +57,7 @@ struct RelayContext {
   /// "clock_skew", "bad_nonce", "replayed", "replay_floor", "replay_identity_quota", or a
   /// lease::to_string(Refusal)) and a line for the log.
   std::function<void(const char* reason, const std::string& detail)> on_refused{};
+  RelayInfoCache relay_info{};
 };
 
 enum class RelayStreamState { Open, AwaitingForward, Spliced, Closed };
@@ -62,7 +72,8 @@ class PORTAL_API RelayControlStream {
   [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes,
                                                        base::Clock::SystemTime now);
 
-  [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  /// What to send: an answer of this stream, or the shared RelayInfo packet.
+  [[nodiscard]] base::ByteSpan pending_output() const noexcept;
   void consume_output(std::size_t n) noexcept;
 
   /// The ConnectionRequest to forward (once, in state AwaitingForward), and the lease it names.
@@ -77,6 +88,7 @@ class PORTAL_API RelayControlStream {
  private:
   base::Result<std::size_t> close(base::ErrorCode e);
   void respond(wire::PacketType type, base::Bytes payload);
+  void answer_relay_info(std::int64_t now);
   void observe(wire::PacketType request, wire::ResponseCode code) const;
   wire::ResponseCode lease_update(base::ByteSpan payload, std::int64_t now);
   wire::ResponseCode lease_delete(base::ByteSpan payload, std::int64_t now);
@@ -87,6 +99,8 @@ class PORTAL_API RelayControlStream {
   lease::ConnectionId connection_;
   base::LengthPrefixedReader reader_;
   base::Bytes output_;
+  std::shared_ptr<const base::Bytes> shared_out_;  // a RelayInfo answer being sent
+  std::size_t shared_sent_ = 0;
   std::optional<wire::ConnectionRequest> forward_;
   bool forward_taken_ = false;
   RelayStreamState state_ = RelayStreamState::Open;

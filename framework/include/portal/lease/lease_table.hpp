@@ -33,6 +33,11 @@ struct Limits {
   /// `now + max_ttl_seconds` (v1 has no bound, §13.2 item 6; v1 clients ask for 30 s and renew
   /// every 5 s). 0: no bound.
   std::int64_t max_ttl_seconds = 0;
+  /// Leases in the whole table; a new identity's lease past it is REJECTED (v1: no limit).
+  /// Together with max_lease_bytes it bounds a RelayInfo answer (which v1 cannot truncate).
+  std::size_t max_leases = 10'000;
+  /// Bytes of a lease's name, metadata and ALPN strings together; more is REJECTED.
+  std::size_t max_lease_bytes = 4096;
 };
 
 /// Why update() refused a lease (a fixed set, for metrics labels).
@@ -42,9 +47,15 @@ enum class Refusal {
   NameTaken,              ///< another identity holds the same name, byte for byte (v1 rule)
   NameTakenIgnoringCase,  ///< another identity holds a name equal under case folding
   LeasesPerConnection,    ///< the connection holds Limits::max_leases_per_connection leases
+  LeaseTooLarge,          ///< name, metadata and ALPNs above Limits::max_lease_bytes
+  TableFull,              ///< the table holds Limits::max_leases leases
 };
 
-/// "expired", "name_taken", "name_taken_ignoring_case", "leases_per_connection"; "" for None.
+/// Bytes of `lease` that Limits::max_lease_bytes counts: name, metadata and ALPN strings.
+[[nodiscard]] PORTAL_API std::size_t variable_bytes(const wire::Lease& lease) noexcept;
+
+/// "expired", "name_taken", "name_taken_ignoring_case", "leases_per_connection",
+/// "lease_too_large", "lease_table_full"; "" for None.
 [[nodiscard]] PORTAL_API const char* to_string(Refusal r) noexcept;
 
 /// One table entry.
@@ -90,6 +101,9 @@ class PORTAL_API LeaseTable {
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
   /// The identity holding `name` or a name equal to it under case folding, if any.
   [[nodiscard]] const std::string* holder_of_name(std::string_view name) const;
+  /// Changes with every change of the table's content (for caches of what list() returns).
+  [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+  [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
 
  private:
   using Entries = std::map<std::string, Entry, std::less<>>;
@@ -99,6 +113,7 @@ class PORTAL_API LeaseTable {
   Entries entries_;  // by identity ID
   std::unordered_map<ConnectionId, std::size_t> per_connection_;
   std::unordered_map<std::string, std::string> names_;  // fold_name(name) -> identity ID
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace portal::lease
