@@ -24,9 +24,16 @@ TEST(RelayConfig, EmbeddedDefaults) {
   EXPECT_EQ(c.limits.max_connections_per_ip, 256u);
   EXPECT_EQ(c.limits.max_streams_per_lease, 256u);
   EXPECT_EQ(c.limits.session_idle_timeout_ms, 90'000u);
-  EXPECT_EQ(c.limits.spliced_idle_timeout_ms, 0u);
+  EXPECT_EQ(c.limits.spliced_idle_timeout_ms, 900'000u);
   EXPECT_EQ(c.limits.first_frame_timeout_ms, 10'000u);
   EXPECT_EQ(c.limits.max_control_packet, 65'536u);
+  EXPECT_EQ(c.limits.max_lease_ttl_ms, 300'000u);
+  EXPECT_EQ(c.limits.max_leases, 10'000u);
+  EXPECT_EQ(c.limits.max_lease_bytes, 4096u);
+  EXPECT_EQ(c.limits.max_control_streams_per_session, 64u);
+  EXPECT_EQ(c.limits.first_packet_timeout_ms, 10'000u);
+  EXPECT_EQ(c.limits.max_spliced_per_dialer_session, 64u);
+  EXPECT_EQ(c.limits.max_spliced_per_dialer_ip, 128u);
 }
 
 // The documented example lists every key with its default: it parses cleanly and changes

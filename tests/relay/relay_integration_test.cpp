@@ -584,6 +584,44 @@ TEST_F(RelayIntegration, StreamsPerLeaseCapHoldsUnderConcurrentForwards) {
   EXPECT_EQ(*seen, 2);
 }
 
+// One dialer cannot take all of a lease's slots: spliced streams are capped per dialer session
+// and per dialer address (client_identity is not authenticated, so it cannot be the key).
+TEST_F(RelayIntegration, SplicedStreamsAreCappedPerDialer) {
+  RelayProcess relay(R"({"limits": {"max_spliced_per_dialer_session": 2,
+                                    "max_spliced_per_dialer_ip": 3}})");
+  auto holder = session(relay.ws);
+  auto me = credential();
+  ASSERT_EQ(update(*holder, me, "shared"), ResponseCode::Accepted);
+  auto kept = std::make_shared<std::vector<std::unique_ptr<stream::ByteStream>>>();
+  (void)hold_slowly(
+      io_, holder, 0ms, [](int) { return ResponseCode::Accepted; }, kept);
+  std::vector<std::unique_ptr<stream::ByteStream>> open;
+  auto dial = [&](mux::Session& from) {
+    auto d = run(client::request_connection(from, me.id()));
+    if (!d) throw std::runtime_error("connection request: " + d.error().message());
+    if (d->code == ResponseCode::Accepted) open.push_back(std::move(d->stream));
+    return d->code;
+  };
+  auto first = session(relay.tcp);
+  EXPECT_EQ(dial(*first), ResponseCode::Accepted);
+  EXPECT_EQ(dial(*first), ResponseCode::Accepted);
+  EXPECT_EQ(dial(*first), ResponseCode::Rejected);  // the session's cap
+  auto second = session(relay.tcp);
+  EXPECT_EQ(dial(*second), ResponseCode::Accepted);
+  EXPECT_EQ(dial(*second), ResponseCode::Rejected);  // the address's cap (3 in all)
+  // A finished splice frees its slots.
+  open.front()->close();
+  open.erase(open.begin());
+  kept->clear();
+  pump(300ms);
+  EXPECT_EQ(dial(*first), ResponseCode::Accepted);
+  const auto metrics = curl(relay.http + "/metrics");
+  EXPECT_EQ(metric_value(metrics, R"(portal_refusals_total{limit="spliced_per_dialer_session"})"),
+            1)
+      << metrics;
+  EXPECT_EQ(metric_value(metrics, R"(portal_refusals_total{limit="spliced_per_dialer_ip"})"), 1);
+}
+
 // Whatever codes a lease holder invents, the metrics keep one "other" series for them.
 TEST_F(RelayIntegration, UnknownAnswerCodesAreOneMetricsSeries) {
   RelayProcess relay;

@@ -116,26 +116,49 @@ struct ScopeExit {
 template <class F>
 ScopeExit(F) -> ScopeExit<F>;
 
-// One relayed stream of a lease, counted from the moment a forward is decided until the splice
-// ends, so that concurrent forwards cannot overshoot max_streams_per_lease.
-class LeaseSlot {
+// One count in a table of counts, held from construction to destruction.
+template <class Key>
+class CountSlot {
  public:
-  LeaseSlot(std::unordered_map<std::string, std::size_t>& counts, std::string lease_id)
-      : counts_(&counts), lease_id_(std::move(lease_id)) {
-    ++(*counts_)[lease_id_];
+  CountSlot(std::unordered_map<Key, std::size_t>& counts, Key key)
+      : counts_(&counts), key_(std::move(key)) {
+    ++(*counts_)[key_];
   }
-  LeaseSlot(const LeaseSlot&) = delete;
-  LeaseSlot& operator=(const LeaseSlot&) = delete;
-  ~LeaseSlot() {
-    if (auto it = counts_->find(lease_id_); it != counts_->end() && --it->second == 0) {
+  CountSlot(const CountSlot&) = delete;
+  CountSlot& operator=(const CountSlot&) = delete;
+  ~CountSlot() {
+    if (auto it = counts_->find(key_); it != counts_->end() && --it->second == 0) {
       counts_->erase(it);
     }
   }
 
  private:
-  std::unordered_map<std::string, std::size_t>* counts_;
-  std::string lease_id_;
+  std::unordered_map<Key, std::size_t>* counts_;
+  Key key_;
 };
+
+// One relayed stream, counted for its lease, its dialer session and its dialer's address from
+// the moment a forward is decided until the splice ends, so that concurrent forwards cannot
+// overshoot a cap.
+struct LeaseSlot {
+  LeaseSlot(std::unordered_map<std::string, std::size_t>& by_lease, std::string lease_id,
+            std::unordered_map<lease::ConnectionId, std::size_t>& by_dialer,
+            lease::ConnectionId dialer_id, std::unordered_map<std::string, std::size_t>& by_address,
+            std::string address)
+      : lease(by_lease, std::move(lease_id)),
+        dialer(by_dialer, dialer_id),
+        dialer_address(by_address, std::move(address)) {}
+  CountSlot<std::string> lease;
+  CountSlot<lease::ConnectionId> dialer;
+  CountSlot<std::string> dialer_address;
+};
+
+// The count of `key` in `counts` (0 when absent).
+template <class Key>
+std::size_t count_of(const std::unordered_map<Key, std::size_t>& counts, const Key& key) {
+  const auto it = counts.find(key);
+  return it == counts.end() ? 0 : it->second;
+}
 
 // The outcome of forwarding a ConnectionRequest to the lease holder.
 struct Forward {
@@ -191,6 +214,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   std::map<lease::ConnectionId, std::shared_ptr<Connection>> conns;
   std::unordered_map<std::string, std::size_t> per_ip;
   std::unordered_map<std::string, std::size_t> streams_per_lease;
+  std::unordered_map<lease::ConnectionId, std::size_t> spliced_per_dialer;  // by session
+  std::unordered_map<std::string, std::size_t> spliced_per_dialer_ip;
   lease::ConnectionId next_id = 1;
   bool stopping = false;
   bool sweeping = false;
@@ -527,14 +552,28 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     auto holder = it->second;
     const std::string tag = "conn=" + std::to_string(dialer.id) + " → lease " + lease_id;
     // Checked and counted in one step, before any await: a slot is held from here on.
-    const auto n = streams_per_lease.find(lease_id);
-    const std::size_t current = n == streams_per_lease.end() ? 0 : n->second;
+    const std::size_t current = count_of(streams_per_lease, lease_id);
     if (current >= o.limits.max_streams_per_lease) {
       refuse("streams_per_lease",
              tag + " refused: " + std::to_string(current) + " relayed streams");
       co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
     }
-    auto slot = std::make_unique<LeaseSlot>(streams_per_lease, lease_id);
+    // No one dialer takes all of a lease's slots (client_identity is not authenticated: the
+    // dialer's session and address are the keys).
+    const std::size_t by_session = count_of(spliced_per_dialer, dialer.id);
+    if (by_session >= o.limits.max_spliced_per_dialer_session) {
+      refuse("spliced_per_dialer_session", tag + " refused: the dialer's session holds " +
+                                               std::to_string(by_session) + " relayed streams");
+      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
+    }
+    const std::size_t by_address = count_of(spliced_per_dialer_ip, dialer.address);
+    if (by_address >= o.limits.max_spliced_per_dialer_ip) {
+      refuse("spliced_per_dialer_ip", tag + " refused: " + dialer.address + " holds " +
+                                          std::to_string(by_address) + " relayed streams");
+      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
+    }
+    auto slot = std::make_unique<LeaseSlot>(streams_per_lease, lease_id, spliced_per_dialer,
+                                            dialer.id, spliced_per_dialer_ip, dialer.address);
     auto opened = co_await holder->session->async_open();
     if (!opened) {
       rlog(base::LogLevel::Info,

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/stream/splice.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include <vector>
@@ -9,6 +11,8 @@ namespace portal::stream {
 namespace {
 
 namespace asio = boost::asio;
+
+constexpr std::size_t kSpliceStartChunk = 2 * 1024;
 
 // One direction; returns true when it ended with end-of-stream passed on.
 asio::awaitable<bool> pump(std::shared_ptr<ByteStream> from, std::shared_ptr<ByteStream> to,
@@ -20,7 +24,11 @@ asio::awaitable<bool> pump(std::shared_ptr<ByteStream> from, std::shared_ptr<Byt
   };
   bool ok = prefix.empty() || co_await to->async_write(prefix);
   if (ok && !prefix.empty()) wrote(prefix.size());
-  std::vector<base::Byte> buffer(o.chunk);
+  // The buffer grows with use: an idle or chatty pair keeps 2 KiB per direction, a bulk one
+  // doubles up to o.chunk when reads fill it, and goes back after a run of small reads.
+  const std::size_t small = std::min<std::size_t>(kSpliceStartChunk, o.chunk);
+  std::vector<base::Byte> buffer(small);
+  int small_reads = 0;
   while (ok) {
     auto n = co_await from->async_read_some(buffer);
     if (!n) break;
@@ -30,6 +38,16 @@ asio::awaitable<bool> pump(std::shared_ptr<ByteStream> from, std::shared_ptr<Byt
     }
     if (!co_await to->async_write(base::ByteSpan(buffer.data(), *n))) break;
     wrote(*n);
+    if (*n == buffer.size() && buffer.size() < o.chunk) {
+      buffer.assign(std::min(buffer.size() * 2, o.chunk), base::Byte{0});
+      small_reads = 0;
+    } else if (buffer.size() > small) {
+      small_reads = *n <= small ? small_reads + 1 : 0;
+      if (small_reads >= 16) {
+        std::vector<base::Byte>(small).swap(buffer);
+        small_reads = 0;
+      }
+    }
   }
   from->close();
   to->close();

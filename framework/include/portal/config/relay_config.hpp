@@ -23,7 +23,7 @@ struct RelayLimits {
   std::uint32_t max_connections_per_ip = 256;
   std::uint32_t max_streams_per_lease = 256;
   std::uint32_t session_idle_timeout_ms = 90'000;      ///< no frame at all (pings count)
-  std::uint32_t spliced_idle_timeout_ms = 0;           ///< 0: none on spliced streams
+  std::uint32_t spliced_idle_timeout_ms = 900'000;     ///< 0: none on spliced streams
   std::uint32_t first_frame_timeout_ms = 10'000;       ///< TCP accept to first yamux frame
   std::uint32_t max_control_packet = 64 * 1024;        ///< received control packets
   std::uint32_t forward_timeout_ms = 30'000;           ///< lease holder's answer to a forward
@@ -33,6 +33,8 @@ struct RelayLimits {
   std::uint32_t max_lease_bytes = 4096;                ///< name + metadata + ALPNs of one lease
   std::uint32_t max_control_streams_per_session = 64;  ///< open, not spliced
   std::uint32_t first_packet_timeout_ms = 10'000;      ///< stream open to first full packet
+  std::uint32_t max_spliced_per_dialer_session = 64;   ///< spliced streams one session dials
+  std::uint32_t max_spliced_per_dialer_ip = 128;       ///< spliced streams one address dials
 };
 
 struct RelayConfig {

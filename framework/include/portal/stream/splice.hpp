@@ -21,7 +21,8 @@ struct SpliceStats {
 };
 
 struct SpliceOptions {
-  std::size_t chunk = 32 * 1024;  ///< the copy buffer of each direction
+  std::size_t chunk = 32 * 1024;  ///< the largest copy buffer of each direction (it starts at
+                                  ///< 2 KiB and doubles while reads fill it)
   /// Bytes already read from `a` (after a protocol exchange) that `b` gets first; likewise
   /// from `b` for `a`.
   base::Bytes a_prefix;
@@ -32,8 +33,9 @@ struct SpliceOptions {
 
 /// Copies `a` to `b` and `b` to `a` until both directions have ended. The end of one direction
 /// is passed on as a half-close (the other goes on); an error in either closes both. Each
-/// direction holds one `chunk`-sized buffer, and reads only after its last write completed, so
-/// a slow reader slows the writer on the other side. Both streams share one executor.
+/// direction holds one buffer of at most `chunk` bytes (2 KiB while the pair is idle or
+/// chatty), and reads only after its last write completed, so a slow reader slows the writer on
+/// the other side. Both streams share one executor.
 [[nodiscard]] PORTAL_API boost::asio::awaitable<SpliceStats> splice(std::shared_ptr<ByteStream> a,
                                                                     std::shared_ptr<ByteStream> b,
                                                                     SpliceOptions options = {});
