@@ -31,6 +31,7 @@ TEST(RelayConfig, EmbeddedDefaults) {
   EXPECT_EQ(c.limits.max_leases, 10'000u);
   EXPECT_EQ(c.limits.max_lease_bytes, 4096u);
   EXPECT_EQ(c.limits.max_control_streams_per_session, 64u);
+  EXPECT_EQ(c.limits.max_control_streams_per_ip, 256u);
   EXPECT_EQ(c.limits.first_packet_timeout_ms, 10'000u);
   EXPECT_EQ(c.limits.max_spliced_per_dialer_session, 64u);
   EXPECT_EQ(c.limits.max_spliced_per_dialer_ip, 128u);

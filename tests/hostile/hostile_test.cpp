@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "portal/stream/descriptor_stream.hpp"
 #include "relay/relay_harness.hpp"
 
 namespace portal::test {
@@ -165,6 +166,85 @@ TEST_F(HostileRelay, RelayInfoAmplificationFromAPeerThatNeverReads) {
   EXPECT_TRUE(served);
   EXPECT_LT(peak - rss_before, 32 * 1024 * 1024);
   for (auto& s : streams) s->close();
+}
+
+// A yamux client session from the loopback address `source` (the attacker's; the relay counts
+// per address, and fresh clients on 127.0.0.1 must not share its budget).
+std::shared_ptr<mux::Session> session_from(asio::io_context& io, mux::MuxFactory& mux,
+                                           const std::string& source, std::uint16_t port) {
+  asio::ip::tcp::socket sock(io);
+  sock.open(asio::ip::tcp::v4());
+  sock.bind({asio::ip::make_address(source), 0});
+  sock.connect({asio::ip::make_address("127.0.0.1"), port});
+  const int fd = sock.release();
+  auto s =
+      mux.create(stream::make_descriptor_stream(io.get_executor(), fd, fd), mux::Role::Client, {});
+  if (!s) throw std::runtime_error("mux session: " + s.error().message());
+  return *s;
+}
+
+// Opens `count` streams on `s`, writes `prefix` on each and keeps them in `kept`.
+asio::awaitable<void> hoard_streams(
+    std::shared_ptr<mux::Session> s, int count, base::Bytes prefix,
+    std::shared_ptr<std::vector<std::shared_ptr<stream::ByteStream>>> kept) {
+  for (int i = 0; i < count; ++i) {
+    auto st = co_await s->async_open();
+    if (!st) co_return;
+    std::shared_ptr<stream::ByteStream> h(std::move(*st));
+    kept->push_back(h);
+    (void)co_await h->async_write(prefix);
+  }
+}
+
+// Stream hoarding: streams opened, given the first 4 bytes of a packet (a length prefix), and
+// left there, from many sessions of one address. Each session may hold 64 such streams and the
+// address 256; each must bring a complete packet within 10 s. The relay's memory stays bounded,
+// and clients from another address are served throughout.
+TEST_F(HostileRelay, StreamHoardingFromOneAddress) {
+  RelayProcess relay;
+  ASSERT_TRUE(relay.alive());
+  const int pid = relay.child().pid();
+  const auto port = transport::parse_uri(relay.tcp)->port;
+  const auto rss_before = rss_bytes(pid);
+  const double cpu_before = cpu_seconds(pid);
+  std::vector<std::shared_ptr<mux::Session>> attackers;
+  auto hoard = std::make_shared<std::vector<std::shared_ptr<stream::ByteStream>>>();
+  const base::Bytes prefix{0, 0, 0x10, 0};  // "4096 bytes follow", and none do
+  for (int s = 0; s < 16; ++s) {
+    attackers.push_back(session_from(io_, *mux_, "127.0.0.2", port));
+    asio::co_spawn(io_, hoard_streams(attackers.back(), 100, prefix, hoard), asio::detached);
+    pump(50ms);
+  }
+  std::int64_t peak = rss_before;
+  bool served_during = false;
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < 3s) {
+    pump(100ms);
+    peak = std::max(peak, rss_bytes(pid));
+    if (!served_during) {
+      auto fresh = session(relay.ws);  // from 127.0.0.1
+      served_during = static_cast<bool>(run(client::relay_info(*fresh), 10s));
+    }
+  }
+  const double cpu = cpu_seconds(pid) - cpu_before;
+  const auto metrics = curl(relay.http + "/metrics");
+  std::cout << "[ figure ] stream hoarding (16 sessions x 100 streams from 127.0.0.2): relay RSS "
+            << rss_before / 1024 << " KiB -> peak " << peak / 1024 << " KiB; relay CPU " << cpu
+            << " s\n";
+  RecordProperty("relay_cpu_seconds_stream_hoarding", std::to_string(cpu));
+  EXPECT_TRUE(served_during);
+  EXPECT_LT(peak - rss_before, 32 * 1024 * 1024);
+  // 256 streams fit the address's cap (each session holds at most 64): every other one was
+  // reset at once, by one cap or the other.
+  const auto by_ip =
+      metric_value(metrics, R"(portal_refusals_total{limit="control_streams_per_ip"})");
+  const auto by_session =
+      metric_value(metrics, R"(portal_refusals_total{limit="control_streams_per_session"})");
+  EXPECT_GT(by_ip, 0) << metrics;
+  EXPECT_GT(by_session, 0) << metrics;
+  EXPECT_EQ(by_ip + by_session, 16 * 100 - 256) << metrics;
+  EXPECT_EQ(hoard->size(), 16u * 100u);
+  for (auto& a : attackers) a->close();
 }
 
 // A peer that floods yamux pings and never reads what it is owed (the answers). v1's yamux

@@ -40,6 +40,8 @@ void apply_limits(const json::value& v, RelayLimits& l, Reader& r) {
       r.uint32(value, key, l.drain_timeout_ms, 0);
     } else if (k == "max_control_streams_per_session") {
       r.uint32(value, key, l.max_control_streams_per_session, 1);
+    } else if (k == "max_control_streams_per_ip") {
+      r.uint32(value, key, l.max_control_streams_per_ip, 1);
     } else if (k == "first_packet_timeout_ms") {
       r.uint32(value, key, l.first_packet_timeout_ms, 1);
     } else if (k == "max_spliced_per_dialer_session") {
@@ -132,6 +134,7 @@ std::string to_json(const RelayConfig& c) {
     << "    \"max_leases\": " << l.max_leases << ",\n"
     << "    \"max_lease_bytes\": " << l.max_lease_bytes << ",\n"
     << "    \"max_control_streams_per_session\": " << l.max_control_streams_per_session << ",\n"
+    << "    \"max_control_streams_per_ip\": " << l.max_control_streams_per_ip << ",\n"
     << "    \"first_packet_timeout_ms\": " << l.first_packet_timeout_ms << ",\n"
     << "    \"max_spliced_per_dialer_session\": " << l.max_spliced_per_dialer_session << ",\n"
     << "    \"max_spliced_per_dialer_ip\": " << l.max_spliced_per_dialer_ip << "\n"

@@ -91,22 +91,6 @@ struct Connection {
   bool closed = false;
 };
 
-// One open, not yet spliced stream of a connection, counted until it ends or is spliced.
-class ControlSlot {
- public:
-  explicit ControlSlot(std::shared_ptr<Connection> c) : c_(std::move(c)) { ++c_->control_streams; }
-  ControlSlot(const ControlSlot&) = delete;
-  ControlSlot& operator=(const ControlSlot&) = delete;
-  ~ControlSlot() { release(); }
-  void release() noexcept {
-    if (c_) --c_->control_streams;
-    c_.reset();
-  }
-
- private:
-  std::shared_ptr<Connection> c_;
-};
-
 // Runs `f` when the scope ends, however it ends (an exception included).
 template <class F>
 struct ScopeExit {
@@ -135,6 +119,28 @@ class CountSlot {
  private:
   std::unordered_map<Key, std::size_t>* counts_;
   Key key_;
+};
+
+// One open, not yet spliced stream, counted for its connection and its address until it ends or
+// is spliced.
+class ControlSlot {
+ public:
+  ControlSlot(std::shared_ptr<Connection> c, std::unordered_map<std::string, std::size_t>& per_ip)
+      : c_(std::move(c)), ip_(std::make_unique<CountSlot<std::string>>(per_ip, c_->address)) {
+    ++c_->control_streams;
+  }
+  ControlSlot(const ControlSlot&) = delete;
+  ControlSlot& operator=(const ControlSlot&) = delete;
+  ~ControlSlot() { release(); }
+  void release() noexcept {
+    if (c_) --c_->control_streams;
+    c_.reset();
+    ip_.reset();
+  }
+
+ private:
+  std::shared_ptr<Connection> c_;
+  std::unique_ptr<CountSlot<std::string>> ip_;
 };
 
 // One relayed stream, counted for its lease, its dialer session and its dialer's address from
@@ -214,6 +220,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   std::map<lease::ConnectionId, std::shared_ptr<Connection>> conns;
   std::unordered_map<std::string, std::size_t> per_ip;
   std::unordered_map<std::string, std::size_t> streams_per_lease;
+  std::unordered_map<std::string, std::size_t> control_per_ip;  // open, unspliced streams
   std::unordered_map<lease::ConnectionId, std::size_t> spliced_per_dialer;  // by session
   std::unordered_map<std::string, std::size_t> spliced_per_dialer_ip;
   lease::ConnectionId next_id = 1;
@@ -393,7 +400,17 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
           (*st)->close();
           continue;
         }
-        asio::co_spawn(self->ex, control_stream(self, c, std::move(*st)),
+        if (const auto n = count_of(self->control_per_ip, c->address);
+            n >= self->o.limits.max_control_streams_per_ip) {
+          self->refuse("control_streams_per_ip",
+                       "conn=" + std::to_string(c->id) + ": stream reset: " + std::to_string(n) +
+                           " streams of " + c->address + " open and not spliced");
+          (*st)->close();
+          continue;
+        }
+        // Counted before the stream's task starts, so the next accept sees it.
+        auto slot = std::make_unique<ControlSlot>(c, self->control_per_ip);
+        asio::co_spawn(self->ex, control_stream(self, c, std::move(*st), std::move(slot)),
                        stream::logged("relay", "conn=" + std::to_string(c->id) + " stream"));
       }
       reason = co_await c->session->async_wait_closed();
@@ -479,9 +496,9 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
 
   static asio::awaitable<void> control_stream(std::shared_ptr<Impl> self,
                                               std::shared_ptr<Connection> c,
-                                              std::unique_ptr<stream::ByteStream> st) {
+                                              std::unique_ptr<stream::ByteStream> st,
+                                              std::unique_ptr<ControlSlot> slot) {
     std::shared_ptr<stream::ByteStream> s1(std::move(st));
-    ControlSlot slot(c);
     control::RelayControlStream core(self->ctx, c->id);
     // The first complete packet must arrive in time: an open stream is not a place to park.
     auto first_packet = std::make_unique<stream::Deadline>(
@@ -524,7 +541,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         break;
       }
       if (fwd.code == ResponseCode::Accepted) {
-        slot.release();  // spliced streams are limited per lease instead
+        slot->release();  // spliced streams are limited per lease and dialer instead
         co_await self->splice(c->id, request->lease_id, s1, std::move(pending), fwd.stream,
                               std::move(fwd.leftover), std::move(fwd.slot));
         co_return;

@@ -32,6 +32,7 @@ struct RelayLimits {
   std::uint32_t max_leases = 10'000;                   ///< leases in the whole table
   std::uint32_t max_lease_bytes = 4096;                ///< name + metadata + ALPNs of one lease
   std::uint32_t max_control_streams_per_session = 64;  ///< open, not spliced
+  std::uint32_t max_control_streams_per_ip = 256;      ///< open, not spliced, all sessions
   std::uint32_t first_packet_timeout_ms = 10'000;      ///< stream open to first full packet
   std::uint32_t max_spliced_per_dialer_session = 64;   ///< spliced streams one session dials
   std::uint32_t max_spliced_per_dialer_ip = 128;       ///< spliced streams one address dials
