@@ -34,7 +34,6 @@ void ReplayCache::forget(const std::string& key_ref) {
   if (auto it = per_id_.find(id_of(key)); it != per_id_.end() && --it->second == 0) {
     per_id_.erase(it);
   }
-  by_expiry_.erase({expiry_of(timestamp), key});
   by_timestamp_.erase({timestamp, key});
   keys_.erase(entry);
 }
@@ -46,8 +45,9 @@ std::int64_t ReplayCache::expiry_of(std::int64_t timestamp) const noexcept {
 }
 
 void ReplayCache::expire(std::int64_t now) {
-  while (!by_expiry_.empty() && by_expiry_.begin()->first < now) {
-    forget(by_expiry_.begin()->second);
+  // Expiry is timestamp + lifetime: the oldest timestamp expires first.
+  while (!by_timestamp_.empty() && expiry_of(by_timestamp_.begin()->first) < now) {
+    forget(by_timestamp_.begin()->second);
   }
 }
 
@@ -72,7 +72,6 @@ ReplayCache::Verdict ReplayCache::insert(std::string_view id, base::ByteSpan non
     ++evictions_;
   }
   if (timestamp <= floor_) return Verdict::BelowFloor;
-  by_expiry_.emplace(expiry_of(timestamp), key);
   by_timestamp_.emplace(timestamp, key);
   keys_.emplace(std::move(key), timestamp);
   ++per_id_[std::string(id)];

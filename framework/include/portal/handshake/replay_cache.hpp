@@ -67,8 +67,7 @@ class PORTAL_API ReplayCache {
   std::size_t capacity_;
   std::int64_t lifetime_;
   std::size_t per_identity_;
-  std::unordered_map<std::string, std::int64_t> keys_;  // key -> the message's timestamp
-  std::set<std::pair<std::int64_t, std::string>> by_expiry_;
+  std::unordered_map<std::string, std::int64_t> keys_;   // key -> the message's timestamp
   std::unordered_map<std::string, std::size_t> per_id_;  // live entries by identity ID
   std::set<std::pair<std::int64_t, std::string>> by_timestamp_;
   std::int64_t floor_ = INT64_MIN;
