@@ -138,11 +138,6 @@ transport::Settings tcp_settings(const client::Stack& stack) {
   return it == stack.transport_settings.end() ? transport::Settings{} : it->second;
 }
 
-std::string upper_ascii(std::string s) {
-  for (auto& c : s) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
-  return s;
-}
-
 std::string one_line(const base::ErrorCode& ec, const std::string& detail) {
   return ec.message() + (detail.empty() ? "" : " (" + detail + ")");
 }
@@ -388,7 +383,7 @@ int run_connect(const ConnectFlags& f) {
     std::cout << "listening " << at.host << ":" << at.port << " -> " << f.target << " (" << f.alpn
               << ")\n";
     std::cout.flush();
-    if (!identity::is_well_formed_id(upper_ascii(f.target))) {
+    if (!identity::id_in_any_case(f.target)) {
       if (auto found = co_await c->lookup(f.target); !found) {
         base::log(LogLevel::Warn, "connect",
                   "no lease named '" + f.target + "' yet: " + found.error().message());

@@ -10,12 +10,6 @@
 namespace portal::client {
 namespace {
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
-  return out;
-}
-
 // Every listed lease (with an identity) that `match` accepts, at most one per relay.
 template <class Match>
 std::vector<Found> collect(const std::vector<Listing>& listings, Match match) {
@@ -37,11 +31,10 @@ std::vector<Found> collect(const std::vector<Listing>& listings, Match match) {
 base::Result<std::vector<Found>> resolve_target(const std::vector<Listing>& listings,
                                                 std::string_view target, std::string* detail) {
   if (target.empty()) return make_error_code(Errc::InvalidTarget);
-  const std::string as_id = upper(target);
-  if (identity::is_well_formed_id(as_id)) {
-    auto found = collect(listings, [&](const wire::Lease& l) { return l.identity->id == as_id; });
+  if (const auto as_id = identity::id_in_any_case(target)) {
+    auto found = collect(listings, [&](const wire::Lease& l) { return l.identity->id == *as_id; });
     if (found.empty()) {
-      if (detail) *detail = "no lease with ID " + as_id;
+      if (detail) *detail = "no lease with ID " + *as_id;
       return make_error_code(Errc::NotFound);
     }
     return found;

@@ -24,6 +24,13 @@ bool is_well_formed_id(std::string_view id) noexcept {
   return kLast.find(id.back()) != std::string_view::npos;
 }
 
+std::optional<std::string> id_in_any_case(std::string_view text) {
+  std::string id(text);
+  for (auto& c : id) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+  if (!is_well_formed_id(id)) return std::nullopt;
+  return id;
+}
+
 base::Result<void> validate(const Identity& identity) {
   if (identity.public_key.size() != crypto::kEd25519PublicKeySize) return Errc::InvalidPublicKey;
   crypto::Ed25519PublicKey key{};

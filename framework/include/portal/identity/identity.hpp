@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,10 @@ inline constexpr std::string_view kIdHmacKey = "RDVERB_PROTOCOL_VER_01_SHA256_ID
 /// last character carries only 3 data bits (one of A E I M Q U Y 4). Says nothing about which key
 /// it belongs to.
 [[nodiscard]] PORTAL_API bool is_well_formed_id(std::string_view id) noexcept;
+
+/// `text` upper-cased when that is a well-formed ID (an ID typed in any letter case), else
+/// nothing.
+[[nodiscard]] PORTAL_API std::optional<std::string> id_in_any_case(std::string_view text);
 
 /// An Identity as it travels on the wire (the v1 `rdsec.Identity` message): an ID and the
 /// public key it claims to belong to. Unvalidated until validate() says otherwise.
