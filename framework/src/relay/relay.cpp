@@ -233,7 +233,6 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   std::map<std::string, std::uint64_t> refusals;                             // by limit
   std::map<std::string, std::uint64_t> control_errors;                       // by reason
   std::map<std::string, std::uint64_t> accept_errors;                        // by reason
-  Steady::time_point last_accept_log{};
 
   std::int64_t now_unix() const { return base::unix_seconds(clock.system_now()); }
 
@@ -242,24 +241,27 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   struct LogGate {
     Steady::time_point last{};
     std::uint64_t suppressed = 0;
+    // Writes `line` unless a line went out less than a second ago (then counts it as left out).
+    void warn(std::string line) {
+      const auto now = Steady::now();
+      if (last != Steady::time_point{} && now - last < std::chrono::seconds(1)) {
+        ++suppressed;
+        return;
+      }
+      if (suppressed > 0) {
+        line += " [" + std::to_string(suppressed) + " more not logged in the last second]";
+      }
+      last = now;
+      suppressed = 0;
+      rlog(base::LogLevel::Warn, line);
+    }
   };
   std::map<std::string, LogGate> refusal_log;  // by limit: a fixed label set
+  LogGate accept_log;
 
   void refuse(const std::string& limit, const std::string& what) {
     ++refusals[limit];
-    auto& gate = refusal_log[limit];
-    const auto now = Steady::now();
-    if (gate.last != Steady::time_point{} && now - gate.last < std::chrono::seconds(1)) {
-      ++gate.suppressed;
-      return;
-    }
-    std::string line = what + " (limit " + limit + ")";
-    if (gate.suppressed > 0) {
-      line += " [" + std::to_string(gate.suppressed) + " more not logged in the last second]";
-    }
-    gate.last = now;
-    gate.suppressed = 0;
-    rlog(base::LogLevel::Warn, line);
+    refusal_log[limit].warn(what + " (limit " + limit + ")");
   }
 
   void start_sweeper() {
@@ -305,18 +307,12 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   // every accept on every listener for as long as it lasts.
   void accept_error(const std::string& where, const base::ErrorCode& e) {
     const bool descriptors = transport::is_descriptor_shortage(e);
-    auto& n = accept_errors[descriptors ? "descriptors" : "other"];
-    ++n;
-    const auto now = Steady::now();
-    if (now - last_accept_log >= std::chrono::seconds(1)) {
-      last_accept_log = now;
-      rlog(base::LogLevel::Warn,
-           "accept on " + where + " failed: " + e.message() +
-               (descriptors ? " (out of file descriptors; pausing " +
-                                  std::to_string(transport::kAcceptErrorPause.count()) +
-                                  " ms between attempts)"
-                            : ""));
-    }
+    ++accept_errors[descriptors ? "descriptors" : "other"];
+    accept_log.warn("accept on " + where + " failed: " + e.message() +
+                    (descriptors ? " (out of file descriptors; pausing " +
+                                       std::to_string(transport::kAcceptErrorPause.count()) +
+                                       " ms between attempts)"
+                                 : ""));
   }
 
   // The per-address slot of one accepted TCP connection, from accept (before any HTTP or
