@@ -188,31 +188,56 @@ class RelayClientTest : public ::testing::Test {
     return *r;
   }
 
-  /// The lease holder's side: answers every forwarded request with `code`; on ACCEPTED hands
-  /// the relayed stream to `handler`. Counts the requests seen.
+  /// The lease holder's side: answers the n-th forwarded request (0-based) with `code_of(n)`,
+  /// after `delay`; on ACCEPTED hands the relayed stream to `handler` (may be empty). Returns
+  /// the count of requests seen so far.
   using Handler = std::function<asio::awaitable<void>(std::unique_ptr<stream::ByteStream>)>;
-  void hold(std::shared_ptr<mux::Session> s, wire::ResponseCode code, Handler handler,
-            int* seen = nullptr) {
-    asio::co_spawn(io_, hold_loop(std::move(s), code, std::move(handler), seen), asio::detached);
+  using CodeOf = std::function<wire::ResponseCode(int n)>;
+  std::shared_ptr<int> hold(std::shared_ptr<mux::Session> s, CodeOf code_of, Handler handler,
+                            std::chrono::milliseconds delay = {}) {
+    auto seen = std::make_shared<int>(0);
+    asio::co_spawn(io_,
+                   hold_loop(std::move(s), std::move(code_of), std::move(handler), delay, seen),
+                   asio::detached);
+    return seen;
+  }
+  /// The same, with one code for every request.
+  std::shared_ptr<int> hold(std::shared_ptr<mux::Session> s, wire::ResponseCode code,
+                            Handler handler) {
+    return hold(
+        std::move(s), [code](int) { return code; }, std::move(handler));
+  }
+  /// A handler that keeps every relayed stream in `kept` (open until the test drops them).
+  static Handler keep_in(std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> kept) {
+    return [kept](std::unique_ptr<stream::ByteStream> s) -> asio::awaitable<void> {
+      kept->push_back(std::move(s));
+      co_return;
+    };
   }
 
   // Named coroutines with their arguments by value: a lambda coroutine called in place leaves
   // its captures dangling once it first suspends.
-  static asio::awaitable<void> hold_loop(std::shared_ptr<mux::Session> s, wire::ResponseCode code,
-                                         Handler handler, int* seen) {
+  static asio::awaitable<void> hold_loop(std::shared_ptr<mux::Session> s, CodeOf code_of,
+                                         Handler handler, std::chrono::milliseconds delay,
+                                         std::shared_ptr<int> seen) {
     for (;;) {
       auto st = co_await s->async_accept();
       if (!st) co_return;
       asio::co_spawn(co_await asio::this_coro::executor,
-                     answer(std::move(*st), code, handler, seen), asio::detached);
+                     answer(std::move(*st), code_of, handler, delay, seen), asio::detached);
     }
   }
-  static asio::awaitable<void> answer(std::unique_ptr<stream::ByteStream> raw,
-                                      wire::ResponseCode code, Handler handler, int* seen) {
+  static asio::awaitable<void> answer(std::unique_ptr<stream::ByteStream> raw, CodeOf code_of,
+                                      Handler handler, std::chrono::milliseconds delay,
+                                      std::shared_ptr<int> seen) {
     auto in = co_await client::read_incoming(std::move(raw));
     if (!in) co_return;
-    if (seen != nullptr) ++*seen;
-    auto r = co_await client::answer_incoming(std::move(*in), code);
+    const int n = (*seen)++;
+    if (delay.count() > 0) {
+      asio::steady_timer t(co_await asio::this_coro::executor, delay);
+      (void)co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    auto r = co_await client::answer_incoming(std::move(*in), code_of(n));
     if (r && *r && handler) co_await handler(std::move(*r));
   }
 

@@ -281,12 +281,11 @@ TEST_F(RelayIntegration, ConnectionRefusals) {
   auto refusing = session(relay.ws);
   auto a = credential();
   ASSERT_EQ(update(*refusing, a, "refusing"), ResponseCode::Accepted);
-  int seen = 0;
-  hold(refusing, ResponseCode::Rejected, nullptr, &seen);
+  auto seen = hold(refusing, ResponseCode::Rejected, nullptr);
   d = run(client::request_connection(*dialer, a.id()));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->code, ResponseCode::Rejected);
-  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(*seen, 1);
 
   // The holder never answers: REJECTED once the forward timeout passes.
   auto silent = session(relay.ws);
@@ -502,49 +501,6 @@ TEST_F(RelayIntegration, ConnectionsPerAddressCountFromAcceptOn) {
       << metrics;
 }
 
-// One forwarded request on the holder's side: answered after `delay` with `code_of(n)`.
-// Named coroutines with their arguments by value: a lambda called in place would leave its
-// captures dangling once the coroutine suspends.
-asio::awaitable<void> answer_slowly(
-    std::unique_ptr<stream::ByteStream> raw, std::chrono::milliseconds delay,
-    std::function<ResponseCode(int)> code_of, std::shared_ptr<int> count,
-    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> kept) {
-  auto in = co_await client::read_incoming(std::move(raw));
-  if (!in) co_return;
-  const int n = (*count)++;
-  asio::steady_timer t(co_await asio::this_coro::executor, delay);
-  (void)co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-  auto r = co_await client::answer_incoming(std::move(*in), code_of(n));
-  if (r && *r) kept->push_back(std::move(*r));
-}
-
-asio::awaitable<void> hold_slowly_loop(
-    std::shared_ptr<mux::Session> s, std::chrono::milliseconds delay,
-    std::function<ResponseCode(int)> code_of,
-    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> kept,
-    std::shared_ptr<int> count) {
-  for (;;) {
-    auto st = co_await s->async_accept();
-    if (!st) co_return;
-    asio::co_spawn(co_await asio::this_coro::executor,
-                   answer_slowly(std::move(*st), delay, code_of, count, kept), asio::detached);
-  }
-}
-
-// The lease holder's side, answering each forwarded request after `delay` with the code
-// `code_of(n)` for the n-th request (0-based); accepted streams are kept in `kept`. Returns the
-// count of requests seen.
-std::shared_ptr<int> hold_slowly(
-    asio::io_context& io, std::shared_ptr<mux::Session> s, std::chrono::milliseconds delay,
-    std::function<ResponseCode(int)> code_of,
-    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> kept) {
-  auto count = std::make_shared<int>(0);
-  asio::co_spawn(io,
-                 hold_slowly_loop(std::move(s), delay, std::move(code_of), std::move(kept), count),
-                 asio::detached);
-  return count;
-}
-
 asio::awaitable<void> dial_and_count(
     std::shared_ptr<mux::Session> dialer, std::string id, std::shared_ptr<int> accepted,
     std::shared_ptr<int> rejected,
@@ -568,8 +524,8 @@ TEST_F(RelayIntegration, StreamsPerLeaseCapHoldsUnderConcurrentForwards) {
   auto me = credential();
   ASSERT_EQ(update(*holder, me, "concurrent"), ResponseCode::Accepted);
   auto kept = std::make_shared<std::vector<std::unique_ptr<stream::ByteStream>>>();
-  auto seen = hold_slowly(
-      io_, holder, 300ms, [](int) { return ResponseCode::Accepted; }, kept);
+  auto seen = hold(
+      holder, [](int) { return ResponseCode::Accepted; }, keep_in(kept), 300ms);
   auto accepted = std::make_shared<int>(0);
   auto rejected = std::make_shared<int>(0);
   auto streams = std::make_shared<std::vector<std::unique_ptr<stream::ByteStream>>>();
@@ -593,8 +549,7 @@ TEST_F(RelayIntegration, SplicedStreamsAreCappedPerDialer) {
   auto me = credential();
   ASSERT_EQ(update(*holder, me, "shared"), ResponseCode::Accepted);
   auto kept = std::make_shared<std::vector<std::unique_ptr<stream::ByteStream>>>();
-  (void)hold_slowly(
-      io_, holder, 0ms, [](int) { return ResponseCode::Accepted; }, kept);
+  (void)hold(holder, ResponseCode::Accepted, keep_in(kept));
   std::vector<std::unique_ptr<stream::ByteStream>> open;
   auto dial = [&](mux::Session& from) {
     auto d = run(client::request_connection(from, me.id()));
@@ -630,8 +585,8 @@ TEST_F(RelayIntegration, UnknownAnswerCodesAreOneMetricsSeries) {
   auto me = credential();
   ASSERT_EQ(update(*holder, me, "inventive"), ResponseCode::Accepted);
   auto kept = std::make_shared<std::vector<std::unique_ptr<stream::ByteStream>>>();
-  hold_slowly(
-      io_, holder, 0ms, [](int n) { return static_cast<ResponseCode>(100 + n); }, kept);
+  (void)hold(
+      holder, [](int n) { return static_cast<ResponseCode>(100 + n); }, keep_in(kept));
   for (int i = 0; i < 10; ++i) {
     auto d = run(client::request_connection(*dialer, me.id()));
     ASSERT_TRUE(d);
