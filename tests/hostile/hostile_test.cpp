@@ -41,7 +41,44 @@ double cpu_seconds(int pid) {
   return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-using HostileRelay = RelayClientTest;
+// Resident memory of `pid` in bytes (/proc/<pid>/status VmRSS).
+std::int64_t rss_bytes(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  }
+  return -1;
+}
+
+class HostileRelay : public RelayClientTest {
+ protected:
+  struct Watched {
+    std::int64_t peak_rss = 0;  ///< the relay's largest RSS seen
+    bool served = false;        ///< a fresh client from 127.0.0.1 got an accepted RelayInfo
+  };
+  // While an attack runs: every 100 ms lets the client side run and samples the relay's RSS,
+  // and from `serve_after` on has fresh clients ask `relay` for RelayInfo until one answer
+  // passes `check` (any answer, when empty). Stops after `duration` or once `done()` is true.
+  Watched watch(RelayProcess& relay, std::chrono::milliseconds duration,
+                std::function<bool(const wire::RelayInfo&)> check = {},
+                std::chrono::milliseconds serve_after = {}, std::function<bool()> done = {}) {
+    const int pid = relay.child().pid();
+    Watched w{rss_bytes(pid), false};
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < duration && !(done && done())) {
+      pump(100ms);
+      w.peak_rss = std::max(w.peak_rss, rss_bytes(pid));
+      if (!w.served && std::chrono::steady_clock::now() - start >= serve_after) {
+        auto fresh = session(relay.ws);
+        auto info = run(client::relay_info(*fresh), 10s);
+        w.served = info && (!check || check(*info));
+      }
+    }
+    w.peak_rss = std::max(w.peak_rss, rss_bytes(pid));
+    return w;
+  }
+};
 
 // The relay at its descriptor limit (128, soft and hard), flooded with 400 idle connections to
 // its ws listener: accept fails with EMFILE for as long as the flood lasts. The listener must
@@ -95,16 +132,6 @@ TEST_F(HostileRelay, DescriptorExhaustionOnTheWsListener) {
   EXPECT_NE(relay.err().find("out of file descriptors"), std::string::npos) << relay.err();
 }
 
-// Resident memory of `pid` in bytes (/proc/<pid>/status VmRSS).
-std::int64_t rss_bytes(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
-  }
-  return -1;
-}
-
 // Amplification: a peer registers leases as large as allowed, then sends a flood of RelayInfo
 // requests (each answered with the whole table) on as many streams as it may open, and reads
 // nothing. Each stream gets one answer at a time, every answer is one shared buffer, and the
@@ -145,18 +172,9 @@ TEST_F(HostileRelay, RelayInfoAmplificationFromAPeerThatNeverReads) {
             -> asio::awaitable<void> { (void)co_await to->async_write(*bytes); }(s, shared_flood),
         asio::detached);
   }
-  std::int64_t peak = rss_before;
-  bool served = false;
-  const auto start = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - start < 5s) {
-    pump(100ms);
-    peak = std::max(peak, rss_bytes(pid));
-    if (!served) {
-      auto fresh = session(relay.ws);
-      auto info = run(client::relay_info(*fresh), 10s);
-      served = info && info->leases.size() == 64;
-    }
-  }
+  const auto w = watch(relay, 5s, [](const wire::RelayInfo& i) { return i.leases.size() == 64; });
+  const auto peak = std::max(rss_before, w.peak_rss);
+  const bool served = w.served;
   const double cpu = cpu_seconds(pid) - cpu_before;
   std::cout << "[ figure ] RelayInfo amplification (64 leases of 4 KiB, 64 streams x 1 MiB of "
                "requests, never read): relay RSS "
@@ -215,17 +233,9 @@ TEST_F(HostileRelay, StreamHoardingFromOneAddress) {
     asio::co_spawn(io_, hoard_streams(attackers.back(), 100, prefix, hoard), asio::detached);
     pump(50ms);
   }
-  std::int64_t peak = rss_before;
-  bool served_during = false;
-  const auto start = std::chrono::steady_clock::now();
-  while (std::chrono::steady_clock::now() - start < 3s) {
-    pump(100ms);
-    peak = std::max(peak, rss_bytes(pid));
-    if (!served_during) {
-      auto fresh = session(relay.ws);  // from 127.0.0.1
-      served_during = static_cast<bool>(run(client::relay_info(*fresh), 10s));
-    }
-  }
+  const auto w = watch(relay, 3s);  // fresh clients from 127.0.0.1
+  const auto peak = std::max(rss_before, w.peak_rss);
+  const bool served_during = w.served;
   const double cpu = cpu_seconds(pid) - cpu_before;
   const auto metrics = curl(relay.http + "/metrics");
   std::cout << "[ figure ] stream hoarding (16 sessions x 100 streams from 127.0.0.2): relay RSS "
@@ -293,19 +303,11 @@ TEST_F(HostileRelay, PingFloodFromAPeerThatNeverReads) {
   });
 
   // While it floods: the relay's memory stays bounded and a fresh client is served.
-  std::int64_t peak = rss_before;
-  bool served_during = false;
   const auto start = std::chrono::steady_clock::now();
-  while (!ended && std::chrono::steady_clock::now() - start < 35s) {
-    peak = std::max(peak, rss_bytes(pid));
-    if (!served_during && std::chrono::steady_clock::now() - start > 1s) {
-      auto s = session(relay.ws);
-      served_during = static_cast<bool>(run(client::relay_info(*s), 10s));
-    }
-    std::this_thread::sleep_for(100ms);
-  }
+  const auto w = watch(relay, 35s, {}, 1s, [&ended] { return ended.load(); });
   attacker.join();
-  peak = std::max(peak, rss_bytes(pid));
+  const auto peak = std::max({rss_before, w.peak_rss, rss_bytes(pid)});
+  const bool served_during = w.served;
   const double cpu = cpu_seconds(pid) - cpu_before;
   const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start);
   std::cout << "[ figure ] ping flood: " << sent / (1024 * 1024) << " MiB sent in "
