@@ -31,10 +31,15 @@ TEST(RelayConfig, EmbeddedDefaults) {
   EXPECT_EQ(c.limits.max_leases, 10'000u);
   EXPECT_EQ(c.limits.max_lease_bytes, 4096u);
   EXPECT_EQ(c.limits.max_control_streams_per_session, 64u);
-  EXPECT_EQ(c.limits.max_control_streams_per_ip, 256u);
+  EXPECT_EQ(c.limits.max_control_streams_per_ip, 64u);
   EXPECT_EQ(c.limits.first_packet_timeout_ms, 10'000u);
   EXPECT_EQ(c.limits.max_spliced_per_dialer_session, 64u);
   EXPECT_EQ(c.limits.max_spliced_per_dialer_ip, 128u);
+  EXPECT_EQ(c.limits.max_leases_per_ip, 256u);
+  EXPECT_EQ(c.limits.relay_info_per_minute_per_session, 60u);
+  EXPECT_EQ(c.limits.relay_info_per_minute_per_ip, 240u);
+  EXPECT_EQ(c.limits.replay_capacity, 65'536u);
+  EXPECT_EQ(c.limits.replay_per_identity, 64u);
 }
 
 // The documented example lists every key with its default: it parses cleanly and changes

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/client/control.hpp"
 
-#include <array>
-
 #include "portal/stream/deadline.hpp"
+#include "portal/stream/drive.hpp"
 #include "portal/stream/prefixed_stream.hpp"
 
 namespace portal::client {
@@ -13,10 +12,30 @@ namespace asio = boost::asio;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 
-asio::awaitable<base::Result<void>> flush(stream::ByteStream& s, base::ByteSpan out) {
-  if (out.empty()) co_return base::Result<void>{};
-  co_return co_await s.async_write(out);
-}
+// The client cores as drive() sees them.
+struct RequestEndpoint {
+  control::ClientRequest& core;
+  [[nodiscard]] base::ByteSpan pending_output() const { return core.pending_output(); }
+  void consume_output(std::size_t n) { core.consume_output(n); }
+  base::Result<std::size_t> feed(base::ByteSpan bytes) { return core.handle_input(bytes); }
+  base::ErrorCode feed_eof() {
+    core.handle_eof();
+    return core.error();
+  }
+  [[nodiscard]] bool finished() const { return core.done() || core.error(); }
+};
+
+struct IncomingEndpoint {
+  control::IncomingConnection& core;
+  [[nodiscard]] base::ByteSpan pending_output() const { return core.pending_output(); }
+  void consume_output(std::size_t n) { core.consume_output(n); }
+  base::Result<std::size_t> feed(base::ByteSpan bytes) { return core.handle_input(bytes); }
+  base::ErrorCode feed_eof() {
+    core.handle_eof();
+    return core.error() ? core.error() : make_error_code(control::Errc::ClosedWithoutAnswer);
+  }
+  [[nodiscard]] bool finished() const { return core.has_request() || core.error(); }
+};
 
 // A deadline that closes `s`; its error() reports Timeout when it was the cause.
 class Deadline : public stream::Deadline {
@@ -33,26 +52,11 @@ class Deadline : public stream::Deadline {
 asio::awaitable<base::Result<void>> run_request(stream::ByteStream& stream,
                                                 control::ClientRequest& request,
                                                 base::Bytes* leftover) {
-  const base::Bytes out = base::to_bytes(request.pending_output());
-  if (auto w = co_await flush(stream, out); !w) co_return w.error();
-  request.consume_output(out.size());
-  std::array<base::Byte, kReadChunk> buffer{};
-  while (!request.done()) {
-    auto n = co_await stream.async_read_some(buffer);
-    if (!n) co_return n.error();
-    if (*n == 0) {
-      request.handle_eof();
-      break;
-    }
-    const base::ByteSpan got(buffer.data(), *n);
-    auto used = request.handle_input(got);
-    if (!used) co_return used.error();
-    if (leftover != nullptr && *used < got.size()) {
-      leftover->insert(leftover->end(), got.begin() + static_cast<std::ptrdiff_t>(*used),
-                       got.end());
-    }
-  }
+  RequestEndpoint endpoint{request};
+  auto rest = co_await stream::drive(stream, endpoint, {}, stream::DriveOptions{kReadChunk});
+  if (!rest) co_return rest.error();
   if (request.error()) co_return request.error();
+  if (leftover != nullptr) leftover->insert(leftover->end(), rest->begin(), rest->end());
   co_return base::Result<void>{};
 }
 
@@ -135,28 +139,13 @@ asio::awaitable<base::Result<Incoming>> read_incoming(std::unique_ptr<stream::By
                                                       std::chrono::milliseconds timeout) {
   Deadline deadline(*s, timeout);
   Incoming in;
-  std::array<base::Byte, kReadChunk> buffer{};
-  while (!in.core.has_request()) {
-    auto n = co_await s->async_read_some(buffer);
-    if (!n) {
-      s->close();
-      co_return deadline.error(n.error());
-    }
-    if (*n == 0) {
-      in.core.handle_eof();
-      s->close();
-      co_return deadline.error(
-          in.core.error() ? in.core.error() : make_error_code(control::Errc::ClosedWithoutAnswer));
-    }
-    const base::ByteSpan got(buffer.data(), *n);
-    auto used = in.core.handle_input(got);
-    if (!used) {
-      s->close();
-      co_return deadline.error(used.error());
-    }
-    in.leftover.insert(in.leftover.end(), got.begin() + static_cast<std::ptrdiff_t>(*used),
-                       got.end());
+  IncomingEndpoint endpoint{in.core};
+  auto rest = co_await stream::drive(*s, endpoint, {}, stream::DriveOptions{kReadChunk});
+  if (!rest || in.core.error()) {
+    s->close();
+    co_return deadline.error(rest ? in.core.error() : rest.error());
   }
+  in.leftover = std::move(*rest);
   in.request = *in.core.request();
   in.stream = std::move(s);
   co_return in;
@@ -165,13 +154,11 @@ asio::awaitable<base::Result<Incoming>> read_incoming(std::unique_ptr<stream::By
 asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> answer_incoming(
     Incoming in, wire::ResponseCode code) {
   if (auto a = in.core.answer(code); !a) co_return a.error();
-  const base::Bytes out = base::to_bytes(in.core.pending_output());
-  auto w = co_await in.stream->async_write(out);
-  if (!w) {
+  IncomingEndpoint endpoint{in.core};
+  if (auto w = co_await stream::flush(*in.stream, endpoint); !w) {
     in.stream->close();
     co_return w.error();
   }
-  in.core.consume_output(out.size());
   if (code != wire::ResponseCode::Accepted) {
     if (!co_await in.stream->async_shutdown_write()) in.stream->close();
     co_return std::unique_ptr<stream::ByteStream>{};

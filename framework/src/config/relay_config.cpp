@@ -48,6 +48,17 @@ void apply_limits(const json::value& v, RelayLimits& l, Reader& r) {
       r.uint32(value, key, l.max_spliced_per_dialer_session, 1);
     } else if (k == "max_spliced_per_dialer_ip") {
       r.uint32(value, key, l.max_spliced_per_dialer_ip, 1);
+    } else if (k == "max_leases_per_ip") {
+      r.uint32(value, key, l.max_leases_per_ip, 1);
+    } else if (k == "relay_info_per_minute_per_session") {
+      r.uint32(value, key, l.relay_info_per_minute_per_session, 0);
+    } else if (k == "relay_info_per_minute_per_ip") {
+      r.uint32(value, key, l.relay_info_per_minute_per_ip, 0);
+    } else if (k == "replay_capacity") {
+      r.uint32(value, key, l.replay_capacity, 64);
+    } else if (k == "replay_per_identity") {
+      // v1 clients renew every 5 s with a 30 s window: about 7 live entries.
+      r.uint32(value, key, l.replay_per_identity, 8);
     } else if (k == "max_leases") {
       r.uint32(value, key, l.max_leases, 1);
     } else if (k == "max_lease_bytes") {
@@ -137,7 +148,12 @@ std::string to_json(const RelayConfig& c) {
     << "    \"max_control_streams_per_ip\": " << l.max_control_streams_per_ip << ",\n"
     << "    \"first_packet_timeout_ms\": " << l.first_packet_timeout_ms << ",\n"
     << "    \"max_spliced_per_dialer_session\": " << l.max_spliced_per_dialer_session << ",\n"
-    << "    \"max_spliced_per_dialer_ip\": " << l.max_spliced_per_dialer_ip << "\n"
+    << "    \"max_spliced_per_dialer_ip\": " << l.max_spliced_per_dialer_ip << ",\n"
+    << "    \"max_leases_per_ip\": " << l.max_leases_per_ip << ",\n"
+    << "    \"relay_info_per_minute_per_session\": " << l.relay_info_per_minute_per_session << ",\n"
+    << "    \"relay_info_per_minute_per_ip\": " << l.relay_info_per_minute_per_ip << ",\n"
+    << "    \"replay_capacity\": " << l.replay_capacity << ",\n"
+    << "    \"replay_per_identity\": " << l.replay_per_identity << "\n"
     << "  }\n}\n";
   return o.str();
 }

@@ -18,6 +18,7 @@ const char* describe(Errc e) noexcept {
     case Errc::ClosedWithoutAnswer: return "the relay closed the stream without an answer";
     case Errc::RandomSourceFailed: return "random source failed";
     case Errc::InvalidState: return "control call out of order";
+    case Errc::RateLimited: return "request past the rate limit";
   }
   return nullptr;
 }

@@ -155,6 +155,9 @@ ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64
   if (!fresh(id, request->nonce, request->timestamp, now)) return ResponseCode::Rejected;
   const std::string& name = request->lease->name;
   if (name != lease::kUnnamed && !lease::is_valid_name(name)) return ResponseCode::InvalidName;
+  if (ctx_.admit_new_lease && !ctx_.leases.contains(id) && !ctx_.admit_new_lease(connection_, id)) {
+    return ResponseCode::Rejected;
+  }
   lease::Refusal why = lease::Refusal::None;
   const auto code = ctx_.leases.update(*request->lease, connection_, now, &why);
   if (why != lease::Refusal::None) {
@@ -207,6 +210,9 @@ base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
     if (!packet) return close(packet.error());  // §4.9: malformed → close without an answer
     switch (packet->type) {
       case PacketType::RelayInfoRequest: {
+        if (ctx_.admit_relay_info && !ctx_.admit_relay_info(connection_)) {
+          return close(Errc::RateLimited);
+        }
         answer_relay_info(now);
         observe(PacketType::RelayInfoRequest, ResponseCode::Accepted);
         break;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
+// The relay's Asio driver: it accepts, moves bytes between streams and the sans-IO relay core
+// (portal/relay/core.hpp), applies the core's actions and wakes it at its deadlines. Every
+// decision (limits, timers, forwarding, accounting) is the core's.
 #include "portal/relay/relay.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -11,11 +13,7 @@
 #include <unordered_map>
 
 #include "portal/base/log.hpp"
-#include "portal/client/control.hpp"
-#include "portal/control/relay_stream.hpp"
-#include "portal/handshake/replay_cache.hpp"
-#include "portal/lease/lease_table.hpp"
-#include "portal/stream/deadline.hpp"
+#include "portal/stream/drive.hpp"
 #include "portal/stream/logged.hpp"
 #include "portal/stream/splice.hpp"
 #include "portal/transport/tcp_acceptor.hpp"
@@ -25,71 +23,12 @@ namespace portal::relay {
 
 namespace asio = boost::asio;
 using Steady = std::chrono::steady_clock;
-using wire::PacketType;
-using wire::ResponseCode;
 
 namespace {
 
 constexpr std::size_t kControlReadChunk = 8 * 1024;
-/// A yamux frame header: fewer bytes than this within the first-frame timeout is no frame.
-constexpr std::uint64_t kFirstFrameBytes = 12;
 
 void rlog(base::LogLevel level, const std::string& message) { base::log(level, "relay", message); }
-
-std::string describe(const base::ErrorCode& e) { return e ? e.message() : "end of stream"; }
-
-// What a session's transport received, for the first-frame and idle timeouts.
-struct Activity {
-  std::uint64_t received = 0;
-  Steady::time_point last{};
-};
-
-// The transport stream with its reads recorded. Any byte is part of a mux frame, so "no byte
-// for T" is "no frame for T" (pings included).
-class ActivityStream final : public stream::ByteStream {
- public:
-  ActivityStream(std::unique_ptr<stream::ByteStream> inner, std::shared_ptr<Activity> activity)
-      : inner_(std::move(inner)), activity_(std::move(activity)) {}
-
-  asio::any_io_executor get_executor() override { return inner_->get_executor(); }
-  asio::awaitable<base::Result<std::size_t>> async_read_some(base::MutableByteSpan b) override {
-    auto n = co_await inner_->async_read_some(b);
-    if (n && *n > 0) {
-      activity_->received += *n;
-      activity_->last = Steady::now();
-    }
-    co_return n;
-  }
-  asio::awaitable<base::Result<void>> async_write(base::ByteSpan d) override {
-    co_return co_await inner_->async_write(d);
-  }
-  asio::awaitable<base::Result<void>> async_shutdown_write() override {
-    co_return co_await inner_->async_shutdown_write();
-  }
-  stream::PeerInfo peer_info() const override { return inner_->peer_info(); }
-  void close() noexcept override { inner_->close(); }
-
- private:
-  std::unique_ptr<stream::ByteStream> inner_;
-  std::shared_ptr<Activity> activity_;
-};
-
-}  // namespace
-
-// One relay connection: a transport plus its mux session.
-struct Connection {
-  Connection(lease::ConnectionId i, asio::any_io_executor ex) : id(i), watchdog(std::move(ex)) {}
-  lease::ConnectionId id;
-  std::string address;
-  std::string scheme;
-  Steady::time_point connected_at;
-  std::shared_ptr<mux::Session> session;
-  std::shared_ptr<Activity> activity;
-  asio::steady_timer watchdog;
-  std::shared_ptr<void> ip_slot;    // for listeners that do not apply AcceptHooks
-  std::size_t control_streams = 0;  // open and not spliced
-  bool closed = false;
-};
 
 // Runs `f` when the scope ends, however it ends (an exception included).
 template <class F>
@@ -100,83 +39,16 @@ struct ScopeExit {
 template <class F>
 ScopeExit(F) -> ScopeExit<F>;
 
-// One count in a table of counts, held from construction to destruction.
-template <class Key>
-class CountSlot {
- public:
-  CountSlot(std::unordered_map<Key, std::size_t>& counts, Key key)
-      : counts_(&counts), key_(std::move(key)) {
-    ++(*counts_)[key_];
-  }
-  CountSlot(const CountSlot&) = delete;
-  CountSlot& operator=(const CountSlot&) = delete;
-  ~CountSlot() {
-    if (auto it = counts_->find(key_); it != counts_->end() && --it->second == 0) {
-      counts_->erase(it);
-    }
-  }
+}  // namespace
 
- private:
-  std::unordered_map<Key, std::size_t>* counts_;
-  Key key_;
+// One relay connection as the driver holds it: the mux session and its address slot.
+struct Connection {
+  explicit Connection(ConnectionId i) : id(i) {}
+  ConnectionId id;
+  std::shared_ptr<mux::Session> session;
+  std::shared_ptr<void> ip_slot;  // for listeners that do not apply AcceptHooks
+  bool closed = false;
 };
-
-// One open, not yet spliced stream, counted for its connection and its address until it ends or
-// is spliced.
-class ControlSlot {
- public:
-  ControlSlot(std::shared_ptr<Connection> c, std::unordered_map<std::string, std::size_t>& per_ip)
-      : c_(std::move(c)), ip_(std::make_unique<CountSlot<std::string>>(per_ip, c_->address)) {
-    ++c_->control_streams;
-  }
-  ControlSlot(const ControlSlot&) = delete;
-  ControlSlot& operator=(const ControlSlot&) = delete;
-  ~ControlSlot() { release(); }
-  void release() noexcept {
-    if (c_) --c_->control_streams;
-    c_.reset();
-    ip_.reset();
-  }
-
- private:
-  std::shared_ptr<Connection> c_;
-  std::unique_ptr<CountSlot<std::string>> ip_;
-};
-
-// One relayed stream, counted for its lease, its dialer session and its dialer's address from
-// the moment a forward is decided until the splice ends, so that concurrent forwards cannot
-// overshoot a cap.
-struct LeaseSlot {
-  LeaseSlot(std::unordered_map<std::string, std::size_t>& by_lease, std::string lease_id,
-            std::unordered_map<lease::ConnectionId, std::size_t>& by_dialer,
-            lease::ConnectionId dialer_id, std::unordered_map<std::string, std::size_t>& by_address,
-            std::string address)
-      : lease(by_lease, std::move(lease_id)),
-        dialer(by_dialer, dialer_id),
-        dialer_address(by_address, std::move(address)) {}
-  CountSlot<std::string> lease;
-  CountSlot<lease::ConnectionId> dialer;
-  CountSlot<std::string> dialer_address;
-};
-
-// The count of `key` in `counts` (0 when absent).
-template <class Key>
-std::size_t count_of(const std::unordered_map<Key, std::size_t>& counts, const Key& key) {
-  const auto it = counts.find(key);
-  return it == counts.end() ? 0 : it->second;
-}
-
-// The outcome of forwarding a ConnectionRequest to the lease holder.
-struct Forward {
-  ResponseCode code = ResponseCode::Rejected;
-  std::shared_ptr<stream::ByteStream> stream;
-  base::Bytes leftover;
-  std::unique_ptr<LeaseSlot> slot;  // held until the splice ends
-};
-
-// The response codes v1 defines; anything else a lease holder answers is one "other" series.
-bool known_code(std::uint32_t c) { return c <= static_cast<std::uint32_t>(ResponseCode::Rejected); }
-constexpr std::uint32_t kOtherCode = 0xffffffffu;
 
 struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   Impl(asio::any_io_executor executor, identity::Credential id, Options options)
@@ -184,103 +56,107 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         identity(std::move(id)),
         o(std::move(options)),
         clock(o.clock != nullptr ? *o.clock : base::SystemClock::instance()),
-        leases(lease::Limits{o.limits.max_leases_per_connection,
-                             static_cast<std::int64_t>(o.limits.max_lease_ttl_ms / 1000),
-                             o.limits.max_leases, o.limits.max_lease_bytes}),
-        replay(o.replay_capacity, 30, o.replay_per_identity),
-        ctx{leases,
-            replay,
-            identity,
-            o.advertise,
-            std::chrono::seconds{30},
-            o.limits.max_control_packet,
-            {}},
-        sweep_timer(ex),
-        started(Steady::now()) {
-    ctx.on_answer = [this](PacketType request, ResponseCode code) {
-      const auto c = static_cast<std::uint32_t>(code);
-      ++answers[{static_cast<std::uint32_t>(request), known_code(c) ? c : kOtherCode}];
-    };
-    ctx.on_refused = [this](const char* reason, const std::string& detail) {
-      refuse(reason, detail);
-    };
-  }
+        core(identity, CoreOptions{o.limits, o.advertise, o.sweep_interval, {}}, now()),
+        timer(ex),
+        started(Steady::now()) {}
 
   asio::any_io_executor ex;
   identity::Credential identity;
   Options o;
   const base::Clock& clock;
-  lease::LeaseTable leases;
-  handshake::ReplayCache replay;
-  control::RelayContext ctx;
-  asio::steady_timer sweep_timer;
+  Core core;
+  asio::steady_timer timer;
+  std::optional<Steady::time_point> armed;  // what `timer` waits for
   Steady::time_point started;
   std::vector<std::unique_ptr<transport::Listener>> listeners;
   std::vector<transport::Uri> uris;
-  std::map<lease::ConnectionId, std::shared_ptr<Connection>> conns;
-  std::unordered_map<std::string, std::size_t> per_ip;
-  std::unordered_map<std::string, std::size_t> streams_per_lease;
-  std::unordered_map<std::string, std::size_t> control_per_ip;  // open, unspliced streams
-  std::unordered_map<lease::ConnectionId, std::size_t> spliced_per_dialer;  // by session
-  std::unordered_map<std::string, std::size_t> spliced_per_dialer_ip;
-  lease::ConnectionId next_id = 1;
+  std::map<ConnectionId, std::shared_ptr<Connection>> conns;
+  std::unordered_map<StreamId, std::shared_ptr<stream::ByteStream>> streams;
   bool stopping = false;
-  bool sweeping = false;
+  bool timing = false;
 
-  // Metrics.
-  Stats counters;
-  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> answers;  // (type, code)
-  std::map<std::string, std::uint64_t> refusals;                             // by limit
-  std::map<std::string, std::uint64_t> control_errors;                       // by reason
-  std::map<std::string, std::uint64_t> accept_errors;                        // by reason
+  // Timers run on the steady clock Asio waits on; leases use the configured wall clock.
+  Now now() const { return Now{Steady::now(), clock.system_now()}; }
 
-  std::int64_t now_unix() const { return base::unix_seconds(clock.system_now()); }
-
-  // Every refusal is counted; its log line is written at most once a second per limit (with
-  // the number left out since), so a peer cannot buy log volume with refused requests.
-  struct LogGate {
-    Steady::time_point last{};
-    std::uint64_t suppressed = 0;
-    // Writes `line` unless a line went out less than a second ago (then counts it as left out).
-    void warn(std::string line) {
-      const auto now = Steady::now();
-      if (last != Steady::time_point{} && now - last < std::chrono::seconds(1)) {
-        ++suppressed;
-        return;
+  // Applies the core's actions, and wakes the timer loop when the core's next deadline moved
+  // before the one it waits for.
+  void after_core() {
+    for (const auto& a : core.take_actions()) {
+      if (a.kind == Action::Kind::CloseConnection) {
+        if (auto it = conns.find(a.id); it != conns.end()) it->second->session->close();
+      } else if (auto it = streams.find(a.id); it != streams.end()) {
+        it->second->close();
       }
-      if (suppressed > 0) {
-        line += " [" + std::to_string(suppressed) + " more not logged in the last second]";
-      }
-      last = now;
-      suppressed = 0;
-      rlog(base::LogLevel::Warn, line);
     }
-  };
-  std::map<std::string, LogGate> refusal_log;  // by limit: a fixed label set
-  LogGate accept_log;
-
-  void refuse(const std::string& limit, const std::string& what) {
-    ++refusals[limit];
-    refusal_log[limit].warn(what + " (limit " + limit + ")");
+    const auto next = core.next_deadline();
+    if (timing && next && (!armed || *next < *armed)) timer.cancel();
   }
 
-  void start_sweeper() {
-    if (sweeping) return;
-    sweeping = true;
-    asio::co_spawn(ex, sweep_loop(shared_from_this()), stream::logged("relay", "lease sweep"));
+  void start_timers() {
+    if (timing) return;
+    timing = true;
+    asio::co_spawn(ex, timer_loop(shared_from_this()), stream::logged("relay", "timers"));
   }
 
-  static asio::awaitable<void> sweep_loop(std::shared_ptr<Impl> self) {
+  static asio::awaitable<void> timer_loop(std::shared_ptr<Impl> self) {
     while (!self->stopping) {
-      self->sweep_timer.expires_after(self->o.sweep_interval);
-      (void)co_await self->sweep_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      self->armed = self->core.next_deadline();
+      self->timer.expires_at(self->armed.value_or(Steady::time_point::max()));
+      (void)co_await self->timer.async_wait(asio::as_tuple(asio::use_awaitable));
       if (self->stopping) break;
-      const auto now = self->now_unix();
-      for (const auto& id : self->leases.sweep(now)) {
-        rlog(base::LogLevel::Info, "lease " + id + " expired");
-      }
+      self->core.tick(self->now());
+      self->after_core();
     }
   }
+
+  // The transport stream with its reads reported to the core: any byte is part of a mux frame,
+  // so "no byte for T" is "no frame for T" (pings included).
+  class ActivityStream final : public stream::ByteStream {
+   public:
+    ActivityStream(std::unique_ptr<stream::ByteStream> inner, std::weak_ptr<Impl> relay,
+                   ConnectionId id)
+        : inner_(std::move(inner)), relay_(std::move(relay)), id_(id) {}
+    asio::any_io_executor get_executor() override { return inner_->get_executor(); }
+    asio::awaitable<base::Result<std::size_t>> async_read_some(base::MutableByteSpan b) override {
+      auto n = co_await inner_->async_read_some(b);
+      if (n && *n > 0) {
+        if (auto r = relay_.lock()) r->core.connection_received(id_, *n, r->now());
+      }
+      co_return n;
+    }
+    asio::awaitable<base::Result<void>> async_write(base::ByteSpan d) override {
+      co_return co_await inner_->async_write(d);
+    }
+    asio::awaitable<base::Result<void>> async_shutdown_write() override {
+      co_return co_await inner_->async_shutdown_write();
+    }
+    stream::PeerInfo peer_info() const override { return inner_->peer_info(); }
+    void close() noexcept override { inner_->close(); }
+
+   private:
+    std::unique_ptr<stream::ByteStream> inner_;
+    std::weak_ptr<Impl> relay_;
+    ConnectionId id_;
+  };
+
+  // One stream of the core as drive() sees it.
+  struct CoreStream {
+    Impl* r;
+    StreamId id;
+    [[nodiscard]] base::ByteSpan pending_output() const { return r->core.stream_output(id); }
+    void consume_output(std::size_t n) { r->core.stream_consumed(id, n); }
+    base::Result<std::size_t> feed(base::ByteSpan bytes) {
+      const auto n = r->core.stream_input(id, bytes, r->now());
+      r->after_core();
+      return n;
+    }
+    base::ErrorCode feed_eof() {
+      r->core.stream_eof(id, r->now());
+      r->after_core();
+      return {};
+    }
+    [[nodiscard]] bool finished() const { return r->core.step(id) != Step::Read; }
+  };
 
   static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, transport::Listener* l,
                                            std::string scheme) {
@@ -303,16 +179,9 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     }
   }
 
-  // Counted, and logged at most once a second for the whole relay: a descriptor shortage fails
-  // every accept on every listener for as long as it lasts.
   void accept_error(const std::string& where, const base::ErrorCode& e) {
-    const bool descriptors = transport::is_descriptor_shortage(e);
-    ++accept_errors[descriptors ? "descriptors" : "other"];
-    accept_log.warn("accept on " + where + " failed: " + e.message() +
-                    (descriptors ? " (out of file descriptors; pausing " +
-                                       std::to_string(transport::kAcceptErrorPause.count()) +
-                                       " ms between attempts)"
-                                 : ""));
+    core.accept_failed(where, e, transport::is_descriptor_shortage(e), transport::kAcceptErrorPause,
+                       now());
   }
 
   // The per-address slot of one accepted TCP connection, from accept (before any HTTP or
@@ -324,24 +193,12 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     std::weak_ptr<Impl> relay;
     std::string address;
     ~IpSlot() {
-      if (auto r = relay.lock()) {
-        if (auto it = r->per_ip.find(address); it != r->per_ip.end() && --it->second == 0) {
-          r->per_ip.erase(it);
-        }
-      }
+      if (auto r = relay.lock()) r->core.release_address(address);
     }
   };
 
   std::shared_ptr<void> admit_address(const stream::PeerInfo& peer, const std::string& scheme) {
-    if (stopping) return nullptr;
-    auto& count = per_ip[peer.address];
-    if (count >= o.limits.max_connections_per_ip) {
-      refuse("connections_per_ip", "connection from " + peer.address + " via " + scheme +
-                                       " refused: " + std::to_string(count) +
-                                       " connections from that address");
-      return nullptr;
-    }
-    ++count;
+    if (stopping || !core.take_address(peer.address, scheme, now())) return nullptr;
     return std::make_shared<IpSlot>(weak_from_this(), peer.address);
   }
 
@@ -355,30 +212,24 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         return;
       }
     }
-    auto c = std::make_shared<Connection>(next_id++, ex);
+    const auto id = core.connection_opened(peer.address, scheme, peer.connected_at, now());
+    auto c = std::make_shared<Connection>(id);
     c->ip_slot = std::move(slot);
-    c->address = peer.address;
-    c->scheme = scheme;
-    c->connected_at = peer.connected_at == Steady::time_point{} ? Steady::now() : peer.connected_at;
-    c->activity = std::make_shared<Activity>();
-    c->activity->last = c->connected_at;
-    auto session = o.mux->create(std::make_unique<ActivityStream>(std::move(s), c->activity),
-                                 mux::Role::Server, o.mux_settings);
+    auto session =
+        o.mux->create(std::make_unique<ActivityStream>(std::move(s), weak_from_this(), id),
+                      mux::Role::Server, o.mux_settings);
     if (!session) {
       rlog(base::LogLevel::Error,
-           "conn=" + std::to_string(c->id) + ": mux session failed: " + session.error().message());
+           "conn=" + std::to_string(id) + ": mux session failed: " + session.error().message());
+      core.connection_closed(id, session.error(), now());
+      after_core();
       return;
     }
     c->session = std::move(*session);
-    conns.emplace(c->id, c);
-    ++counters.connections_total;
-    rlog(base::LogLevel::Info, "conn=" + std::to_string(c->id) + " opened from " +
-                                   (c->address.empty() ? "(local)" : c->address) + " via " +
-                                   scheme);
-    auto self = shared_from_this();
-    const std::string tag = "conn=" + std::to_string(c->id);
-    asio::co_spawn(ex, serve_connection(self, c), stream::logged("relay", tag));
-    asio::co_spawn(ex, watch(self, c), stream::logged("relay", tag + " watchdog"));
+    conns.emplace(id, c);
+    after_core();
+    asio::co_spawn(ex, serve_connection(shared_from_this(), c),
+                   stream::logged("relay", "conn=" + std::to_string(id)));
   }
 
   static asio::awaitable<void> serve_connection(std::shared_ptr<Impl> self,
@@ -389,24 +240,15 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       for (;;) {
         auto st = co_await c->session->async_accept();
         if (!st) break;
-        if (c->control_streams >= self->o.limits.max_control_streams_per_session) {
-          self->refuse("control_streams_per_session",
-                       "conn=" + std::to_string(c->id) + ": stream reset: " +
-                           std::to_string(c->control_streams) + " streams open and not spliced");
+        const auto id = self->core.stream_accepted(c->id, self->now());
+        self->after_core();
+        if (!id) {
           (*st)->close();
           continue;
         }
-        if (const auto n = count_of(self->control_per_ip, c->address);
-            n >= self->o.limits.max_control_streams_per_ip) {
-          self->refuse("control_streams_per_ip",
-                       "conn=" + std::to_string(c->id) + ": stream reset: " + std::to_string(n) +
-                           " streams of " + c->address + " open and not spliced");
-          (*st)->close();
-          continue;
-        }
-        // Counted before the stream's task starts, so the next accept sees it.
-        auto slot = std::make_unique<ControlSlot>(c, self->control_per_ip);
-        asio::co_spawn(self->ex, control_stream(self, c, std::move(*st), std::move(slot)),
+        std::shared_ptr<stream::ByteStream> s(std::move(*st));
+        self->streams.emplace(*id, s);
+        asio::co_spawn(self->ex, serve_stream(self, *id, std::move(s)),
                        stream::logged("relay", "conn=" + std::to_string(c->id) + " stream"));
       }
       reason = co_await c->session->async_wait_closed();
@@ -421,270 +263,130 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     if (c.closed) return;
     c.closed = true;
     c.ip_slot.reset();
-    c.watchdog.cancel();
     c.session->close();
-    const auto dropped = leases.drop_connection(c.id);
-    for (const auto& id : dropped) {
-      rlog(base::LogLevel::Info,
-           "lease " + id + " dropped: conn=" + std::to_string(c.id) + " closed");
-    }
-    if (reason == mux::Errc::PeerNotReading) {
-      refuse("peer_not_reading", "conn=" + std::to_string(c.id) + " from " + c.address +
-                                     " closed: it sends without reading what it is owed");
-    }
-    rlog(base::LogLevel::Info, "conn=" + std::to_string(c.id) + " closed: " + describe(reason));
+    core.connection_closed(c.id, reason, now());
     conns.erase(c.id);
+    after_core();
   }
 
-  // First-frame and session idle timeouts: one timer per connection, at the nearer deadline.
-  static asio::awaitable<void> watch(std::shared_ptr<Impl> self, std::shared_ptr<Connection> c) {
-    const auto& l = self->o.limits;
-    const auto first_deadline =
-        c->connected_at + std::chrono::milliseconds(l.first_frame_timeout_ms);
-    const auto idle = std::chrono::milliseconds(l.session_idle_timeout_ms);
-    for (;;) {
-      const bool framed = c->activity->received >= kFirstFrameBytes;
-      auto deadline = c->activity->last + idle;
-      if (!framed) deadline = std::min(deadline, first_deadline);
-      c->watchdog.expires_at(deadline);
-      (void)co_await c->watchdog.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (c->closed) co_return;
-      const auto now = Steady::now();
-      if (c->activity->received < kFirstFrameBytes && now >= first_deadline) {
-        self->refuse("first_frame_timeout", "conn=" + std::to_string(c->id) +
-                                                " closed: no mux frame within " +
-                                                std::to_string(l.first_frame_timeout_ms) + " ms");
-        c->session->close();
-        co_return;
-      }
-      if (now >= c->activity->last + idle) {
-        self->refuse("session_idle_timeout", "conn=" + std::to_string(c->id) +
-                                                 " closed: no frame for " +
-                                                 std::to_string(l.session_idle_timeout_ms) + " ms");
-        c->session->close();
-        co_return;
-      }
-    }
+  // The driver lets go of a stream: the core forgets it.
+  void release(StreamId id) {
+    streams.erase(id);
+    core.stream_closed(id);
+    after_core();
   }
 
-  static asio::awaitable<bool> flush(stream::ByteStream& s, control::RelayControlStream& core) {
-    const auto out = core.pending_output();
-    if (out.empty()) co_return true;
-    const std::size_t n = out.size();
-    auto w = co_await s.async_write(out);
-    if (!w) co_return false;
-    core.consume_output(n);
-    co_return true;
-  }
-
-  void control_error(lease::ConnectionId id, const base::ErrorCode& e) {
-    std::string reason = "malformed";
-    if (e == control::Errc::ResponseTooLarge) {
-      reason = "too_large";
-      ++refusals["control_packet_size"];
-    } else if (e == control::Errc::UnexpectedPacket) {
-      reason = "unexpected_packet";
-    }
-    ++control_errors[reason];
-    rlog(base::LogLevel::Warn,
-         "conn=" + std::to_string(id) + ": control stream closed: " + e.message());
-  }
-
-  static asio::awaitable<void> control_stream(std::shared_ptr<Impl> self,
-                                              std::shared_ptr<Connection> c,
-                                              std::unique_ptr<stream::ByteStream> st,
-                                              std::unique_ptr<ControlSlot> slot) {
-    std::shared_ptr<stream::ByteStream> s1(std::move(st));
-    control::RelayControlStream core(self->ctx, c->id);
-    // The first complete packet must arrive in time: an open stream is not a place to park.
-    auto first_packet = std::make_unique<stream::Deadline>(
-        self->ex, std::chrono::milliseconds(self->o.limits.first_packet_timeout_ms),
-        [s1] { s1->close(); });
+  // A control stream a peer opened: its packets, then a forward and a splice, or an end.
+  static asio::awaitable<void> serve_stream(std::shared_ptr<Impl> self, StreamId id,
+                                            std::shared_ptr<stream::ByteStream> s) {
+    ScopeExit released{[self, id] { self->release(id); }};
     base::Bytes pending;
-    std::vector<base::Byte> buffer(kControlReadChunk);
-    bool graceful = true;
     for (;;) {
-      if (pending.empty()) {
-        auto n = co_await s1->async_read_some(buffer);
-        if (!n || *n == 0) {
-          graceful = n.has_value();
-          break;
-        }
-        pending.assign(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*n));
-      }
-      auto used = core.handle_input(pending, self->clock.system_now());
-      base::erase_front(pending, used ? *used : pending.size());
-      if (first_packet &&
-          (!core.pending_output().empty() || core.state() != control::RelayStreamState::Open)) {
-        first_packet.reset();  // a packet was read (answered, forwarded, or refused)
-      }
-      if (!co_await flush(*s1, core)) {
-        graceful = false;
-        break;
-      }
-      if (core.state() == control::RelayStreamState::Closed) {
-        self->control_error(c->id, core.error());
-        graceful = false;
-        break;
-      }
-      if (core.state() != control::RelayStreamState::AwaitingForward) continue;
-      auto request = core.take_forward();
-      auto fwd = co_await self->forward(*c, *request);
-      (void)core.answer_forward(fwd.code);
-      if (!co_await flush(*s1, core)) {
-        if (fwd.stream) fwd.stream->close();
-        graceful = false;
-        break;
-      }
-      if (fwd.code == ResponseCode::Accepted) {
-        slot->release();  // spliced streams are limited per lease and dialer instead
-        co_await self->splice(c->id, request->lease_id, s1, std::move(pending), fwd.stream,
-                              std::move(fwd.leftover), std::move(fwd.slot));
+      CoreStream endpoint{self.get(), id};
+      auto r = co_await stream::drive(*s, endpoint, std::move(pending),
+                                      stream::DriveOptions{kControlReadChunk, false});
+      if (!r) {
+        self->core.stream_failed(id, self->now());
+        self->after_core();
+        s->close();
         co_return;
       }
+      pending = std::move(*r);
+      switch (self->core.step(id)) {
+        case Step::Read: continue;
+        case Step::Forward: {
+          auto holder = co_await self->forward(id);
+          if (self->core.step(id) != Step::Splice) continue;  // answered; more may follow
+          // The ACCEPTED answer goes out before the first relayed byte.
+          if (auto w = co_await stream::flush(*s, endpoint); !w) {
+            holder.stream->close();
+            self->core.splice_ended(id);
+            self->release(holder.id);
+            s->close();
+            co_return;
+          }
+          co_await self->splice(id, s, std::move(pending), std::move(holder));
+          co_return;
+        }
+        case Step::Finish:
+          // A graceful end is a half-close (the answers already written stay readable).
+          if (self->stopping || !co_await s->async_shutdown_write()) s->close();
+          co_return;
+        default: s->close(); co_return;
+      }
     }
-    if (first_packet && first_packet->expired()) {
-      self->refuse("first_packet_timeout",
-                   "conn=" + std::to_string(c->id) + ": stream reset: no complete packet within " +
-                       std::to_string(self->o.limits.first_packet_timeout_ms) + " ms");
-    }
-    // A graceful end is a half-close (the answers already written stay readable); an error
-    // aborts the stream.
-    if (!graceful || self->stopping || !co_await s1->async_shutdown_write()) s1->close();
   }
 
-  asio::awaitable<Forward> forward(const Connection& dialer, const wire::ConnectionRequest& req) {
+  struct Holder {
+    StreamId id = 0;
+    std::shared_ptr<stream::ByteStream> stream;
+    base::Bytes leftover;
+  };
+
+  // Opens a stream to the lease holder the core chose and runs the forwarded request on it.
+  // Returns the holder stream when the core splices, nothing otherwise (the dialer's answer is
+  // then in its output).
+  asio::awaitable<Holder> forward(StreamId dialer) {
     auto self = shared_from_this();
-    const std::string& lease_id = req.lease_id;
-    const auto* entry = leases.find(lease_id, now_unix());
-    if (entry == nullptr) co_return Forward{ResponseCode::InvalidIdentity, nullptr, {}, {}};
-    auto it = conns.find(entry->connection);
+    auto it = conns.find(core.forward_target(dialer));
     if (it == conns.end() || it->second->closed) {
-      co_return Forward{ResponseCode::InvalidIdentity, nullptr, {}, {}};
+      core.holder_open_failed(dialer, asio::error::not_connected, now());
+      after_core();
+      co_return Holder{};
     }
     auto holder = it->second;
-    const std::string tag = "conn=" + std::to_string(dialer.id) + " → lease " + lease_id;
-    // Checked and counted in one step, before any await: a slot is held from here on.
-    const std::size_t current = count_of(streams_per_lease, lease_id);
-    if (current >= o.limits.max_streams_per_lease) {
-      refuse("streams_per_lease",
-             tag + " refused: " + std::to_string(current) + " relayed streams");
-      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
-    }
-    // No one dialer takes all of a lease's slots (client_identity is not authenticated: the
-    // dialer's session and address are the keys).
-    const std::size_t by_session = count_of(spliced_per_dialer, dialer.id);
-    if (by_session >= o.limits.max_spliced_per_dialer_session) {
-      refuse("spliced_per_dialer_session", tag + " refused: the dialer's session holds " +
-                                               std::to_string(by_session) + " relayed streams");
-      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
-    }
-    const std::size_t by_address = count_of(spliced_per_dialer_ip, dialer.address);
-    if (by_address >= o.limits.max_spliced_per_dialer_ip) {
-      refuse("spliced_per_dialer_ip", tag + " refused: " + dialer.address + " holds " +
-                                          std::to_string(by_address) + " relayed streams");
-      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
-    }
-    auto slot = std::make_unique<LeaseSlot>(streams_per_lease, lease_id, spliced_per_dialer,
-                                            dialer.id, spliced_per_dialer_ip, dialer.address);
     auto opened = co_await holder->session->async_open();
     if (!opened) {
-      rlog(base::LogLevel::Info,
-           tag + ": cannot open a stream to the holder: " + opened.error().message());
-      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
+      core.holder_open_failed(dialer, opened.error(), now());
+      after_core();
+      co_return Holder{};
     }
-    std::shared_ptr<stream::ByteStream> s2(std::move(*opened));
-    auto request = control::ClientRequest::connection(lease_id, req.client_identity);
-    request.set_max_response(o.limits.max_control_packet);
-    // The holder must answer in time; the deadline closes the stream otherwise.
-    Forward out;
-    base::Result<void> r;
-    bool timed_out = false;
-    {
-      stream::Deadline deadline(ex, std::chrono::milliseconds(o.limits.forward_timeout_ms),
-                                [s2] { s2->close(); });
-      r = co_await client::run_request(*s2, request, &out.leftover);
-      timed_out = deadline.expired();
+    if (core.step(dialer) != Step::Forward) {  // it timed out or ended meanwhile
+      (*opened)->close();
+      co_return Holder{};
     }
-    if (!r) {
-      rlog(base::LogLevel::Info,
-           tag + ": holder gave no answer: " +
-               (timed_out ? "timed out after " + std::to_string(o.limits.forward_timeout_ms) + " ms"
-                          : r.error().message()));
-      s2->close();
-      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
+    Holder h;
+    h.id = core.holder_opened(dialer, now());
+    h.stream = std::move(*opened);
+    streams.emplace(h.id, h.stream);
+    after_core();
+    CoreStream endpoint{this, h.id};
+    auto r = co_await stream::drive(*h.stream, endpoint, {},
+                                    stream::DriveOptions{kControlReadChunk, false});
+    if (!r) core.stream_failed(h.id, now());
+    after_core();
+    if (r && core.step(dialer) == Step::Splice) {
+      h.leftover = std::move(*r);
+      co_return h;
     }
-    out.code = request.code();
-    if (out.code != ResponseCode::Accepted) {
-      s2->close();
-      co_return Forward{out.code, nullptr, {}, {}};
-    }
-    if (holder->closed) {
-      s2->close();
-      co_return Forward{ResponseCode::Rejected, nullptr, {}, {}};
-    }
-    out.stream = std::move(s2);
-    out.slot = std::move(slot);
-    co_return out;
+    h.stream->close();
+    release(h.id);
+    co_return Holder{};
   }
 
-  static asio::awaitable<void> splice_idle(std::shared_ptr<Impl> self,
-                                           std::shared_ptr<asio::steady_timer> timer,
-                                           std::shared_ptr<stream::ByteStream> a,
-                                           std::shared_ptr<stream::ByteStream> b,
-                                           std::shared_ptr<Steady::time_point> last) {
-    const auto idle = std::chrono::milliseconds(self->o.limits.spliced_idle_timeout_ms);
-    for (;;) {
-      timer->expires_at(*last + idle);
-      auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;
-      if (Steady::now() >= *last + idle) {
-        self->refuse("spliced_idle_timeout", "relayed stream closed: idle");
-        a->close();
-        b->close();
-        co_return;
-      }
-    }
-  }
-
-  asio::awaitable<void> splice(lease::ConnectionId dialer, std::string lease_id,
-                               std::shared_ptr<stream::ByteStream> s1, base::Bytes p1,
-                               std::shared_ptr<stream::ByteStream> s2, base::Bytes p2,
-                               std::unique_ptr<LeaseSlot> slot) {
+  asio::awaitable<void> splice(StreamId dialer, std::shared_ptr<stream::ByteStream> s,
+                               base::Bytes from_dialer, Holder holder) {
     auto self = shared_from_this();
-    ++counters.relayed_streams;
-    ++counters.relayed_streams_total;
-    // Released however the splice ends, with the lease's stream slot.
-    ScopeExit counted{[self, held = std::move(slot)] { --self->counters.relayed_streams; }};
-    rlog(base::LogLevel::Debug, "conn=" + std::to_string(dialer) + " spliced to lease " + lease_id);
-    auto last = std::make_shared<Steady::time_point>(Steady::now());
-    std::shared_ptr<asio::steady_timer> idle;
-    if (o.limits.spliced_idle_timeout_ms > 0) {
-      idle = std::make_shared<asio::steady_timer>(ex);
-      asio::co_spawn(ex, splice_idle(self, idle, s1, s2, last),
-                     stream::logged("relay", "spliced idle timer"));
-    }
+    ScopeExit released{[self, id = holder.id] { self->release(id); }};
     // Each direction half-closes its destination at EOF (§7: the other direction goes on) and
     // aborts both streams on an error; after two clean half-closes the streams are finished and
     // are released without a reset (a reset would discard data the peer has not read yet).
     stream::SpliceOptions so;
     so.chunk = o.splice_chunk;
-    so.a_prefix = std::move(p1);
-    so.b_prefix = std::move(p2);
-    so.on_moved = [self, last](bool to_holder, std::size_t n) {
-      (to_holder ? self->counters.bytes_to_holder : self->counters.bytes_to_dialer) += n;
-      *last = Steady::now();
+    so.a_prefix = std::move(from_dialer);
+    so.b_prefix = std::move(holder.leftover);
+    so.on_moved = [self, dialer](bool to_holder, std::size_t n) {
+      self->core.spliced_moved(dialer, to_holder, n, self->now());
     };
-    ScopeExit stop_idle{[idle] {
-      if (idle) idle->cancel();
-    }};
-    (void)co_await stream::splice(s1, s2, std::move(so));
+    (void)co_await stream::splice(s, holder.stream, std::move(so));
+    core.splice_ended(dialer);
+    after_core();
   }
 
-  // No new connections, no more sweeps.
+  // No new connections, no more timers.
   void stop_accepting() {
     stopping = true;
-    sweep_timer.cancel();
+    timer.cancel();
     for (auto& l : listeners) l->close();
   }
 
@@ -693,10 +395,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     // Copy: drop() erases from the map.
     std::vector<std::shared_ptr<Connection>> all;
     for (auto& [id, c] : conns) all.push_back(c);
-    for (auto& c : all) {
-      c->watchdog.cancel();
-      c->session->close();
-    }
+    for (auto& c : all) c->session->close();
   }
 
   HttpView view() const;
@@ -749,7 +448,7 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   l->set_accept_hooks(std::move(hooks));
   impl_->uris.push_back(uri);
   impl_->listeners.push_back(std::move(listener));
-  impl_->start_sweeper();
+  impl_->start_timers();
   asio::co_spawn(impl_->ex, Impl::accept_loop(impl_, l, uri.scheme),
                  stream::logged("relay", "accept loop of " + uri.to_string()));
   return uri;
@@ -781,22 +480,17 @@ asio::awaitable<void> Relay::shutdown(std::chrono::milliseconds drain) {
   rlog(base::LogLevel::Info, "stopped");
 }
 
-Stats Relay::stats() const {
-  Stats s = impl_->counters;
-  s.leases = impl_->leases.size();
-  s.connections = impl_->conns.size();
-  return s;
-}
+Stats Relay::stats() const { return impl_->core.stats(); }
 
 HttpView Relay::Impl::view() const {
   HttpView v;
   v.relay_id = identity.id();
   v.advertise = o.advertise;
   for (const auto& u : uris) v.listeners.push_back(u.to_string());
-  v.now = now_unix();
+  v.now = base::unix_seconds(clock.system_now());
   v.uptime_seconds =
       std::chrono::duration_cast<std::chrono::seconds>(Steady::now() - started).count();
-  for (const auto* e : leases.list(v.now)) {
+  for (const auto* e : core.leases().list(v.now)) {
     HttpView::LeaseRow row;
     row.id = e->lease.identity ? e->lease.identity->id : std::string();
     row.name = e->lease.name;
@@ -804,18 +498,15 @@ HttpView Relay::Impl::view() const {
     row.expires = e->lease.expires;
     row.last_seen = e->last_seen;
     row.metadata = e->lease.metadata;
-    if (auto it = streams_per_lease.find(row.id); it != streams_per_lease.end()) {
-      row.relayed_streams = it->second;
-    }
+    row.relayed_streams = core.relayed_streams(row.id);
     v.leases.push_back(std::move(row));
   }
-  v.stats = counters;
-  v.stats.leases = leases.size();
-  v.stats.connections = conns.size();
-  v.answers = answers;
-  v.refusals = refusals;
-  v.control_errors = control_errors;
-  v.accept_errors = accept_errors;
+  v.stats = core.stats();
+  const auto& m = core.metrics();
+  v.answers = m.answers;
+  v.refusals = m.refusals;
+  v.control_errors = m.control_errors;
+  v.accept_errors = m.accept_errors;
   v.plugins = o.plugins;
   return v;
 }

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "portal/base/log.hpp"
+#include "portal/stream/drive.hpp"
 
 namespace portal::stream {
 
@@ -23,43 +24,31 @@ using namespace asio::experimental::awaitable_operators;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 
+// A handshake core as drive() sees it.
+template <class Core>
+struct HandshakeEndpoint {
+  Core& core;
+  base::Clock& clock;
+  [[nodiscard]] base::ByteSpan pending_output() const { return core.pending_output(); }
+  void consume_output(std::size_t n) { core.consume_output(n); }
+  base::Result<std::size_t> feed(base::ByteSpan bytes) {
+    return core.handle_input(bytes, clock.system_now());
+  }
+  base::ErrorCode feed_eof() {
+    core.handle_eof();
+    return core.error();
+  }
+  [[nodiscard]] bool finished() const { return core.state() == handshake::State::Established; }
+};
+
 // Runs one side's handshake core over `inner` until it is established or failed. Returns the
-// bytes that arrived after the handshake message (the first secure frames).
+// bytes that arrived after the handshake message (the first secure frames). A reset is how some
+// peers close: to the handshake it is the same as an end of stream.
 template <class Core>
 asio::awaitable<base::Result<base::Bytes>> drive(Core& core, ByteStream& inner,
                                                  base::Clock& clock) {
-  base::Bytes buf(4096);
-  for (;;) {
-    while (!core.pending_output().empty()) {
-      const base::Bytes out = base::to_bytes(core.pending_output());
-      auto w = co_await inner.async_write(out);
-      if (!w) co_return w.error();
-      core.consume_output(out.size());
-    }
-    if (core.state() == handshake::State::Established) co_return base::Bytes{};
-    auto n = co_await inner.async_read_some(buf);
-    // A reset is how some peers close: to the handshake it is the same as an end of stream.
-    const bool reset =
-        !n && (n.error() == asio::error::connection_reset || n.error() == asio::error::eof);
-    if (!n && !reset) co_return n.error();
-    if (reset || *n == 0) {
-      core.handle_eof();
-      co_return core.error();
-    }
-    base::ByteSpan got(buf.data(), *n);
-    auto used = core.handle_input(got, clock.system_now());
-    if (!used) co_return used.error();
-    if (core.state() == handshake::State::Established) {
-      // Send ServerInit before anything else; leftovers are the peer's first frames.
-      while (!core.pending_output().empty()) {
-        const base::Bytes out = base::to_bytes(core.pending_output());
-        auto w = co_await inner.async_write(out);
-        if (!w) co_return w.error();
-        core.consume_output(out.size());
-      }
-      co_return base::to_bytes(got.subspan(*used));
-    }
-  }
+  HandshakeEndpoint<Core> endpoint{core, clock};
+  co_return co_await stream::drive(inner, endpoint, {}, DriveOptions{4096, true});
 }
 
 // Races the handshake against its deadline.

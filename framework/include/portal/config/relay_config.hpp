@@ -32,10 +32,15 @@ struct RelayLimits {
   std::uint32_t max_leases = 10'000;                   ///< leases in the whole table
   std::uint32_t max_lease_bytes = 4096;                ///< name + metadata + ALPNs of one lease
   std::uint32_t max_control_streams_per_session = 64;  ///< open, not spliced
-  std::uint32_t max_control_streams_per_ip = 256;      ///< open, not spliced, all sessions
+  std::uint32_t max_control_streams_per_ip = 64;       ///< open, not spliced, all sessions
   std::uint32_t first_packet_timeout_ms = 10'000;      ///< stream open to first full packet
   std::uint32_t max_spliced_per_dialer_session = 64;   ///< spliced streams one session dials
   std::uint32_t max_spliced_per_dialer_ip = 128;       ///< spliced streams one address dials
+  std::uint32_t max_leases_per_ip = 256;               ///< leases held over one address's sessions
+  std::uint32_t relay_info_per_minute_per_session = 60;  ///< RelayInfo answers; 0: no limit
+  std::uint32_t relay_info_per_minute_per_ip = 240;      ///< RelayInfo answers; 0: no limit
+  std::uint32_t replay_capacity = 65'536;  ///< (identity, nonce) entries of signed requests
+  std::uint32_t replay_per_identity = 64;  ///< live entries of one identity (v1: ~7 per 30 s)
 };
 
 struct RelayConfig {

@@ -33,6 +33,7 @@ enum class Errc {
                          ///< signature)
   RandomSourceFailed,    ///< no random bytes for the request nonce
   InvalidState,          ///< a call out of order
+  RateLimited,           ///< a request past the relay's rate limit (the relay closes the stream)
 };
 
 PORTAL_API const boost::system::error_category& control_category() noexcept;

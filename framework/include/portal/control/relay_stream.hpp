@@ -57,6 +57,12 @@ struct RelayContext {
   /// "clock_skew", "bad_nonce", "replayed", "replay_floor", "replay_identity_quota", or a
   /// lease::to_string(Refusal)) and a line for the log.
   std::function<void(const char* reason, const std::string& detail)> on_refused{};
+  /// Asked before a RelayInfo request is answered; false closes the stream with
+  /// Errc::RateLimited (the hook counts the refusal). Null: always answered.
+  std::function<bool(lease::ConnectionId connection)> admit_relay_info{};
+  /// Asked before a verified lease of an identity the table does not hold is stored; false
+  /// answers REJECTED (the hook counts the refusal). Null: no limit beyond the table's.
+  std::function<bool(lease::ConnectionId connection, const std::string& id)> admit_new_lease{};
   RelayInfoCache relay_info{};
 };
 
@@ -68,7 +74,8 @@ class PORTAL_API RelayControlStream {
 
   /// Consumes packets from `bytes` and answers them. Returns the bytes consumed.
   /// Errors (the stream is then Closed): Errc::ResponseTooLarge (a packet above max_packet),
-  /// Errc::UnexpectedPacket (a response type), wire::Errc (malformed packet or message).
+  /// Errc::UnexpectedPacket (a response type), Errc::RateLimited (RelayInfo refused by
+  /// admit_relay_info), wire::Errc (malformed packet or message).
   [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes,
                                                        base::Clock::SystemTime now);
 

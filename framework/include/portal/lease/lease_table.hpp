@@ -96,6 +96,11 @@ class PORTAL_API LeaseTable {
   /// A connection ended (§6.6): removes every lease bound to it; returns their IDs.
   std::vector<std::string> drop_connection(ConnectionId connection);
 
+  /// Whether the table holds an entry for `id`, expired or not.
+  [[nodiscard]] bool contains(std::string_view id) const {
+    return entries_.find(id) != entries_.end();
+  }
+
   /// Leases currently bound to `connection`.
   [[nodiscard]] std::size_t count(ConnectionId connection) const;
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }

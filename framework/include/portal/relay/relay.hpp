@@ -23,6 +23,7 @@
 #include "portal/identity/credential.hpp"
 #include "portal/mux/mux.hpp"
 #include "portal/plugin/host.hpp"
+#include "portal/relay/core.hpp"
 #include "portal/transport/transport.hpp"
 
 namespace portal::relay {
@@ -42,21 +43,7 @@ struct Options {
   std::vector<PluginInfo> plugins;
   const base::Clock* clock = nullptr;  ///< null: the system clock
   std::chrono::milliseconds sweep_interval{30'000};
-  std::size_t replay_capacity = 1 << 16;  ///< (identity, nonce) entries of signed requests
-  std::size_t replay_per_identity = 64;   ///< of those, live entries of one identity (v1
-                                          ///< clients send about 7 per 30 s window)
-  std::size_t splice_chunk = 32 * 1024;   ///< copy buffer per spliced direction
-};
-
-/// Counters and gauges (also served as /metrics).
-struct Stats {
-  std::size_t leases = 0;
-  std::size_t connections = 0;
-  std::size_t relayed_streams = 0;
-  std::uint64_t connections_total = 0;
-  std::uint64_t relayed_streams_total = 0;
-  std::uint64_t bytes_to_holder = 0;  ///< dialer → lease holder
-  std::uint64_t bytes_to_dialer = 0;  ///< lease holder → dialer
+  std::size_t splice_chunk = 32 * 1024;  ///< copy buffer per spliced direction
 };
 
 class PORTAL_API Relay {

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The relay's decisions as a sans-IO core (portal-v1 §4, §6, §7): admission and per-address
+// accounting, the control streams and the forwarding of connection requests with its deadline,
+// splice accounting, the first-frame, first-packet, idle and forward timers, and the lease sweep.
+// It takes events, bytes and `now`, and answers with bytes to send, steps for each stream and
+// actions (close a connection, reset a stream). It never blocks, never reads a clock and owns no
+// I/O object: the Asio driver (relay.cpp) moves bytes, and tests drive it in virtual time.
+//
+// Vocabulary:
+// - a *connection* is one transport with its mux session;
+// - a *stream* is one mux stream the core knows: a control stream a peer opened, or a stream the
+//   relay opened to a lease holder to forward a connection request (a *holder stream*);
+// - a *splice* joins a dialer's control stream and its holder stream after an ACCEPTED answer.
+//
+// Driving a stream: while step(s) is Read, send stream_output(s) (then stream_consumed), feed
+// received bytes to stream_input(s) (it returns how many it took; give it the rest again after
+// sending), and report the end of the stream with stream_eof(s). When step(s) changes:
+// - Forward: open a stream on connection forward_target(s) and report it with holder_opened()
+//   (or holder_open_failed()); drive that holder stream the same way until its step leaves Read;
+// - Splice: copy bytes between the stream and splice_peer(s) (reporting spliced_moved()) until
+//   both directions end, then report splice_ended();
+// - Finish: flush and half-close; Abort: close. Either way, then stream_closed().
+// After every call, take_actions() and apply them (resetting a stream makes its reads fail;
+// report that with stream_failed()). Call tick(now) when next_deadline() is reached.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "portal/base/bytes.hpp"
+#include "portal/base/clock.hpp"
+#include "portal/base/export.hpp"
+#include "portal/base/log.hpp"
+#include "portal/base/result.hpp"
+#include "portal/config/relay_config.hpp"
+#include "portal/control/client.hpp"
+#include "portal/control/relay_stream.hpp"
+#include "portal/handshake/replay_cache.hpp"
+#include "portal/identity/credential.hpp"
+#include "portal/lease/lease_table.hpp"
+
+namespace portal::relay {
+
+/// Both readings of the clock at one instant: monotonic time for timers, wall time for leases
+/// and signed timestamps.
+struct Now {
+  base::Clock::SteadyTime steady{};
+  base::Clock::SystemTime system{};
+};
+
+[[nodiscard]] inline Now now_of(const base::Clock& clock) noexcept {
+  return {clock.steady_now(), clock.system_now()};
+}
+
+using ConnectionId = lease::ConnectionId;
+using StreamId = std::uint64_t;
+
+/// Counters and gauges (also served as /metrics).
+struct Stats {
+  std::size_t leases = 0;
+  std::size_t connections = 0;
+  std::size_t relayed_streams = 0;
+  std::uint64_t connections_total = 0;
+  std::uint64_t relayed_streams_total = 0;
+  std::uint64_t bytes_to_holder = 0;  ///< dialer → lease holder
+  std::uint64_t bytes_to_dialer = 0;  ///< lease holder → dialer
+};
+
+/// The labelled counters of /metrics. Every label comes from a fixed set.
+struct Metrics {
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> answers;  ///< (type, code)
+  std::map<std::string, std::uint64_t> refusals;                             ///< by limit
+  std::map<std::string, std::uint64_t> control_errors;                       ///< by reason
+  std::map<std::string, std::uint64_t> accept_errors;                        ///< by reason
+};
+
+/// A response code outside v1's set is counted under this one "other" code.
+inline constexpr std::uint32_t kOtherCode = 0xffffffffu;
+
+struct CoreOptions {
+  config::RelayLimits limits;
+  std::vector<std::string> advertise;  ///< RelayInfo.address
+  std::chrono::milliseconds sweep_interval{30'000};
+  /// Where log lines go (null: base::log under the "relay" component).
+  std::function<void(base::LogLevel, const std::string&)> log;
+};
+
+/// What to do with a stream next.
+enum class Step {
+  Read,     ///< exchange bytes: send stream_output(), feed stream_input()
+  Forward,  ///< open a stream to forward_target() and report it (dialer streams)
+  Wait,     ///< a forward is under way: nothing to do on this stream until its step changes
+  Splice,   ///< copy bytes to and from splice_peer()
+  Finish,   ///< flush, then half-close
+  Abort,    ///< close now
+};
+
+/// Something the driver must do to an I/O object.
+struct Action {
+  enum class Kind {
+    CloseConnection,  ///< close the connection's session (a timer fired)
+    ResetStream,      ///< close the stream (a timer fired)
+  };
+  Kind kind;
+  std::uint64_t id;  ///< a ConnectionId or a StreamId
+};
+
+class PORTAL_API Core {
+ public:
+  Core(const identity::Credential& identity, CoreOptions options, Now now);
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+  ~Core();
+
+  // --- Addresses and connections -------------------------------------------------------------
+
+  /// A TCP connection from `address` was accepted: true when it may go on (its count is then
+  /// held until release_address()); false when the address has max_connections_per_ip.
+  [[nodiscard]] bool take_address(const std::string& address, const std::string& scheme, Now now);
+  void release_address(const std::string& address) noexcept;
+  /// An accept on `where` failed; `descriptors`: the process is out of file descriptors, and
+  /// the listener pauses `pause` between attempts.
+  void accept_failed(const std::string& where, const base::ErrorCode& e, bool descriptors,
+                     std::chrono::milliseconds pause, Now now);
+
+  /// A mux session starts on an admitted transport; the first-frame timer starts at
+  /// `connected_at` (the accept, which may be earlier than `now`).
+  [[nodiscard]] ConnectionId connection_opened(const std::string& address,
+                                               const std::string& scheme,
+                                               base::Clock::SteadyTime connected_at, Now now);
+  /// `n` bytes arrived on the connection's transport (any frame, pings included).
+  void connection_received(ConnectionId c, std::size_t n, Now now);
+  /// The session ended: its leases go (§6.6). Its streams fail on their own.
+  void connection_closed(ConnectionId c, const base::ErrorCode& reason, Now now);
+
+  // --- Streams -------------------------------------------------------------------------------
+
+  /// A peer opened a stream on `c`: its ID, or nothing when a limit refuses it (reset it).
+  [[nodiscard]] std::optional<StreamId> stream_accepted(ConnectionId c, Now now);
+  [[nodiscard]] Step step(StreamId s) const noexcept;
+  [[nodiscard]] base::ByteSpan stream_output(StreamId s) const noexcept;
+  void stream_consumed(StreamId s, std::size_t n) noexcept;
+  /// Feeds received bytes; returns how many were taken (the rest waits until the output is sent).
+  [[nodiscard]] std::size_t stream_input(StreamId s, base::ByteSpan bytes, Now now);
+  /// The peer half-closed the stream.
+  void stream_eof(StreamId s, Now now);
+  /// A read or write failed (the stream was reset, or its session ended).
+  void stream_failed(StreamId s, Now now);
+  /// The driver let go of the stream (after Finish, Abort, a failure, or a splice's end).
+  void stream_closed(StreamId s) noexcept;
+
+  // --- Forwarding (§7) -----------------------------------------------------------------------
+
+  /// The connection that holds the lease a Forward stream asked for.
+  [[nodiscard]] ConnectionId forward_target(StreamId dialer) const noexcept;
+  /// The stream opened to the holder; drive it like any other (Read sends the request).
+  [[nodiscard]] StreamId holder_opened(StreamId dialer, Now now);
+  void holder_open_failed(StreamId dialer, const base::ErrorCode& e, Now now);
+  /// The other stream of a splice.
+  [[nodiscard]] StreamId splice_peer(StreamId s) const noexcept;
+  /// Bytes moved through a splice (keyed by its dialer stream).
+  void spliced_moved(StreamId dialer, bool to_holder, std::size_t n, Now now);
+  /// Both directions of the splice ended; both of its streams are closed with it.
+  void splice_ended(StreamId dialer) noexcept;
+
+  // --- Time ----------------------------------------------------------------------------------
+
+  /// The earliest instant tick() has work (nothing: no timer armed).
+  [[nodiscard]] std::optional<base::Clock::SteadyTime> next_deadline() const noexcept;
+  /// Fires every timer due at `now`.
+  void tick(Now now);
+
+  /// Actions since the last call, in order.
+  [[nodiscard]] std::vector<Action> take_actions();
+
+  // --- State, for the HTTP surface and tests -------------------------------------------------
+
+  [[nodiscard]] const lease::LeaseTable& leases() const noexcept;
+  [[nodiscard]] Stats stats() const noexcept;
+  [[nodiscard]] const Metrics& metrics() const noexcept;
+  /// Relayed streams per lease ID.
+  [[nodiscard]] std::size_t relayed_streams(const std::string& lease_id) const noexcept;
+  [[nodiscard]] std::size_t connections() const noexcept;
+  [[nodiscard]] std::size_t streams() const noexcept;
+  [[nodiscard]] std::size_t timers() const noexcept;
+
+  struct State;
+
+ private:
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace portal::relay

@@ -1,0 +1,813 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "portal/relay/core.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+#include "portal/mux/mux.hpp"
+
+namespace portal::relay {
+
+using Steady = base::Clock::SteadyTime;
+using std::chrono::milliseconds;
+using wire::PacketType;
+using wire::ResponseCode;
+
+namespace {
+
+/// A yamux frame header: fewer bytes than this within the first-frame timeout is no frame.
+constexpr std::uint64_t kFirstFrameBytes = 12;
+
+bool known_code(std::uint32_t c) { return c <= static_cast<std::uint32_t>(ResponseCode::Rejected); }
+
+std::string conn_tag(ConnectionId c) { return "conn=" + std::to_string(c); }
+
+// A token bucket holding up to `per_minute` tokens, refilled at per_minute / 60 per second.
+struct Bucket {
+  double tokens = -1;  // < 0: full (not used yet)
+  Steady at{};
+  bool take(std::uint32_t per_minute, Steady now) {
+    if (per_minute == 0) return true;
+    const double cap = per_minute;
+    if (tokens < 0) {
+      tokens = cap;
+    } else {
+      const double elapsed = std::chrono::duration<double>(now - at).count();
+      tokens = std::min(cap, tokens + std::max(0.0, elapsed) * cap / 60.0);
+    }
+    at = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  }
+};
+
+enum class TimerKind : std::uint8_t { Watchdog, FirstPacket, Forward, SpliceIdle, Sweep };
+using TimerKey = std::tuple<Steady, TimerKind, std::uint64_t>;
+
+}  // namespace
+
+struct Core::State {
+  // What one address holds, over all of its connections; forgotten when it holds nothing.
+  struct Address {
+    std::size_t accepted = 0;         // take_address() slots
+    std::size_t control_streams = 0;  // open, not spliced
+    std::size_t spliced_dialed = 0;   // spliced streams its sessions dialed
+    std::set<ConnectionId> connections;
+    Bucket relay_info;
+  };
+  struct Connection {
+    std::string address;
+    std::string scheme;
+    Steady connected_at{};
+    Steady last{};
+    std::uint64_t received = 0;
+    std::size_t control_streams = 0;
+    std::size_t spliced_dialed = 0;
+    Bucket relay_info;
+    std::optional<TimerKey> timer;
+  };
+  enum class Kind { Control, Holder };
+  struct Stream {
+    Kind kind = Kind::Control;
+    ConnectionId conn = 0;
+    std::string address;  // of conn (the connection may go first)
+    Step step = Step::Read;
+    std::unique_ptr<control::RelayControlStream> control;
+    std::unique_ptr<control::ClientRequest> request;  // holder streams
+    bool control_slot = false;                        // counted as open and not spliced
+    bool first_packet = false;                        // waiting for its first packet
+    std::optional<TimerKey> timer;                    // first packet, forward or splice idle
+    // A dialer stream from its forward decision until its splice ends.
+    StreamId peer = 0;
+    ConnectionId target = 0;
+    std::string lease_id;
+    std::optional<wire::ConnectionRequest> forward;
+    bool lease_slot = false;
+    bool spliced = false;
+    Steady last_moved{};
+  };
+
+  State(const identity::Credential& id, CoreOptions o)
+      : options(std::move(o)),
+        limits(options.limits),
+        leases(lease::Limits{limits.max_leases_per_connection,
+                             static_cast<std::int64_t>(limits.max_lease_ttl_ms / 1000),
+                             limits.max_leases, limits.max_lease_bytes}),
+        replay(limits.replay_capacity, 30, limits.replay_per_identity),
+        ctx{leases,
+            replay,
+            id,
+            options.advertise,
+            std::chrono::seconds{30},
+            limits.max_control_packet,
+            {}} {
+    ctx.on_answer = [this](PacketType request, ResponseCode code) { answered(request, code); };
+    ctx.on_refused = [this](const char* reason, const std::string& detail) {
+      refuse(reason, detail);
+    };
+    ctx.admit_relay_info = [this](ConnectionId c) { return admit_relay_info(c); };
+    ctx.admit_new_lease = [this](ConnectionId c, const std::string& lease_id) {
+      return admit_new_lease(c, lease_id);
+    };
+  }
+
+  CoreOptions options;
+  const config::RelayLimits& limits;
+  lease::LeaseTable leases;
+  handshake::ReplayCache replay;
+  control::RelayContext ctx;
+  Now now{};  // of the call being handled
+
+  std::unordered_map<std::string, Address> addresses;
+  std::unordered_map<ConnectionId, Connection> conns;
+  std::unordered_map<StreamId, Stream> streams;
+  std::unordered_map<std::string, std::size_t> streams_per_lease;
+  std::set<TimerKey> timers;
+  std::optional<TimerKey> sweep_timer;
+  std::vector<Action> actions;
+  ConnectionId next_conn = 1;
+  StreamId next_stream = 1;
+  Stats stats;
+  Metrics metrics;
+
+  // Every refusal is counted; its log line is written at most once a second per limit (with
+  // the number left out since), so a peer cannot buy log volume with refused requests.
+  struct LogGate {
+    std::optional<Steady> last;
+    std::uint64_t suppressed = 0;
+  };
+  std::map<std::string, LogGate> log_gates;  // by limit or event: a fixed set
+
+  void log(base::LogLevel level, const std::string& line) const {
+    if (options.log) {
+      options.log(level, line);
+    } else {
+      base::log(level, "relay", line);
+    }
+  }
+
+  void gated_warn(const std::string& gate, std::string line) {
+    auto& g = log_gates[gate];
+    if (g.last && now.steady - *g.last < std::chrono::seconds(1)) {
+      ++g.suppressed;
+      return;
+    }
+    if (g.suppressed > 0) {
+      line += " [" + std::to_string(g.suppressed) + " more not logged in the last second]";
+    }
+    g.last = now.steady;
+    g.suppressed = 0;
+    log(base::LogLevel::Warn, line);
+  }
+
+  void refuse(const std::string& limit, const std::string& what) {
+    ++metrics.refusals[limit];
+    gated_warn(limit, what + " (limit " + limit + ")");
+  }
+
+  void answered(PacketType request, ResponseCode code) {
+    const auto c = static_cast<std::uint32_t>(code);
+    ++metrics.answers[{static_cast<std::uint32_t>(request), known_code(c) ? c : kOtherCode}];
+  }
+
+  std::int64_t unix_now() const { return base::unix_seconds(now.system); }
+
+  // --- Timers ---
+
+  void arm(std::optional<TimerKey>& slot, Steady at, TimerKind kind, std::uint64_t id) {
+    disarm(slot);
+    slot = TimerKey{at, kind, id};
+    timers.insert(*slot);
+  }
+  void disarm(std::optional<TimerKey>& slot) noexcept {
+    if (slot) timers.erase(*slot);
+    slot.reset();
+  }
+
+  // --- Addresses ---
+
+  Address* address_of(const std::string& a) {
+    auto it = addresses.find(a);
+    return it == addresses.end() ? nullptr : &it->second;
+  }
+  void forget_if_idle(const std::string& a) {
+    auto it = addresses.find(a);
+    if (it == addresses.end()) return;
+    const auto& s = it->second;
+    if (s.accepted == 0 && s.control_streams == 0 && s.spliced_dialed == 0 &&
+        s.connections.empty()) {
+      addresses.erase(it);
+    }
+  }
+
+  bool admit_relay_info(ConnectionId c) {
+    auto it = conns.find(c);
+    if (it == conns.end()) return false;
+    auto& conn = it->second;
+    if (!conn.relay_info.take(limits.relay_info_per_minute_per_session, now.steady)) {
+      refuse("relay_info_per_session",
+             conn_tag(c) + ": stream reset: more than " +
+                 std::to_string(limits.relay_info_per_minute_per_session) +
+                 " RelayInfo requests a minute on one session");
+      return false;
+    }
+    auto& a = addresses[conn.address];
+    if (!a.relay_info.take(limits.relay_info_per_minute_per_ip, now.steady)) {
+      refuse("relay_info_per_ip", conn_tag(c) + ": stream reset: more than " +
+                                      std::to_string(limits.relay_info_per_minute_per_ip) +
+                                      " RelayInfo requests a minute from " + conn.address);
+      return false;
+    }
+    return true;
+  }
+
+  bool admit_new_lease(ConnectionId c, const std::string& id) {
+    auto it = conns.find(c);
+    if (it == conns.end()) return false;
+    const auto* a = address_of(it->second.address);
+    std::size_t held = 0;
+    if (a != nullptr) {
+      for (const auto other : a->connections) held += leases.count(other);
+    }
+    if (held >= limits.max_leases_per_ip) {
+      refuse("leases_per_ip", "signed request of " + id + ": lease refused: " + it->second.address +
+                                  " holds " + std::to_string(held) + " leases");
+      return false;
+    }
+    return true;
+  }
+
+  // --- Streams ---
+
+  Stream* find(StreamId s) {
+    auto it = streams.find(s);
+    return it == streams.end() ? nullptr : &it->second;
+  }
+  const Stream* find(StreamId s) const {
+    auto it = streams.find(s);
+    return it == streams.end() ? nullptr : &it->second;
+  }
+
+  void release_control_slot(Stream& st) {
+    if (!st.control_slot) return;
+    st.control_slot = false;
+    if (auto it = conns.find(st.conn); it != conns.end()) --it->second.control_streams;
+    if (auto* a = address_of(st.address)) {
+      --a->control_streams;
+      forget_if_idle(st.address);
+    }
+  }
+
+  template <class Map, class Key>
+  static void decrement(Map& m, const Key& k) {
+    if (auto it = m.find(k); it != m.end() && --it->second == 0) m.erase(it);
+  }
+
+  void release_lease_slot(Stream& dialer) {
+    if (!dialer.lease_slot) return;
+    dialer.lease_slot = false;
+    decrement(streams_per_lease, dialer.lease_id);
+    if (auto it = conns.find(dialer.conn); it != conns.end()) --it->second.spliced_dialed;
+    if (auto* a = address_of(dialer.address)) {
+      --a->spliced_dialed;
+      forget_if_idle(dialer.address);
+    }
+  }
+
+  void control_error(const Stream& st, const base::ErrorCode& e) {
+    if (e == control::Errc::RateLimited) return;  // counted as a refusal
+    std::string reason = "malformed";
+    if (e == control::Errc::ResponseTooLarge) {
+      reason = "too_large";
+      ++metrics.refusals["control_packet_size"];
+    } else if (e == control::Errc::UnexpectedPacket) {
+      reason = "unexpected_packet";
+    }
+    ++metrics.control_errors[reason];
+    gated_warn("control_error", conn_tag(st.conn) + ": control stream closed: " + e.message());
+  }
+
+  // After the control core consumed input: the first packet, an error, or a forward.
+  void after_control(StreamId id, Stream& st) {
+    const auto state = st.control->state();
+    if (st.first_packet &&
+        (!st.control->pending_output().empty() || state != control::RelayStreamState::Open)) {
+      st.first_packet = false;
+      disarm(st.timer);
+    }
+    if (state == control::RelayStreamState::Closed) {
+      control_error(st, st.control->error());
+      st.step = Step::Abort;
+      return;
+    }
+    if (state == control::RelayStreamState::AwaitingForward) decide_forward(id, st);
+  }
+
+  // A ConnectionRequest for a known lease: every check and count in one step, so that
+  // concurrent forwards cannot overshoot a cap.
+  void decide_forward(StreamId id, Stream& st) {
+    auto request = st.control->take_forward();
+    if (!request) return;
+    const std::string tag = conn_tag(st.conn) + " → lease " + request->lease_id;
+    const auto* entry = leases.find(request->lease_id, unix_now());
+    auto holder = entry == nullptr ? conns.end() : conns.find(entry->connection);
+    if (holder == conns.end()) {
+      (void)st.control->answer_forward(ResponseCode::InvalidIdentity);
+      return;
+    }
+    const std::size_t current = count_of(streams_per_lease, request->lease_id);
+    if (current >= limits.max_streams_per_lease) {
+      refuse("streams_per_lease",
+             tag + " refused: " + std::to_string(current) + " relayed streams");
+      (void)st.control->answer_forward(ResponseCode::Rejected);
+      return;
+    }
+    // No one dialer takes all of a lease's slots (client_identity is not authenticated: the
+    // dialer's session and address are the keys).
+    auto& dialer = conns.at(st.conn);
+    if (dialer.spliced_dialed >= limits.max_spliced_per_dialer_session) {
+      refuse("spliced_per_dialer_session", tag + " refused: the dialer's session holds " +
+                                               std::to_string(dialer.spliced_dialed) +
+                                               " relayed streams");
+      (void)st.control->answer_forward(ResponseCode::Rejected);
+      return;
+    }
+    auto& address = addresses[st.address];
+    if (address.spliced_dialed >= limits.max_spliced_per_dialer_ip) {
+      refuse("spliced_per_dialer_ip", tag + " refused: " + st.address + " holds " +
+                                          std::to_string(address.spliced_dialed) +
+                                          " relayed streams");
+      (void)st.control->answer_forward(ResponseCode::Rejected);
+      return;
+    }
+    ++streams_per_lease[request->lease_id];
+    ++dialer.spliced_dialed;
+    ++address.spliced_dialed;
+    st.lease_slot = true;
+    st.lease_id = request->lease_id;
+    st.target = holder->first;
+    st.forward = std::move(*request);
+    st.step = Step::Forward;
+    arm(st.timer, now.steady + milliseconds(limits.forward_timeout_ms), TimerKind::Forward, id);
+  }
+
+  // The forward of `dialer` ends without a splice: the dialer gets `code`, the holder stream
+  // (if any) is reset, and the lease slot goes.
+  void end_forward(StreamId dialer_id, ResponseCode code, const std::string& why) {
+    auto* d = find(dialer_id);
+    if (d == nullptr || !d->forward) return;
+    if (!why.empty()) {
+      gated_warn("forward", conn_tag(d->conn) + " → lease " + d->lease_id + ": " + why);
+    }
+    disarm(d->timer);
+    if (d->peer != 0) {
+      if (auto* h = find(d->peer); h != nullptr && h->step != Step::Abort) {
+        h->step = Step::Abort;
+        h->peer = 0;
+        actions.push_back({Action::Kind::ResetStream, d->peer});
+      }
+      d->peer = 0;
+    }
+    d->forward.reset();
+    release_lease_slot(*d);
+    (void)d->control->answer_forward(code);
+    d->step = Step::Read;  // the answer is in its output; further requests may follow
+  }
+
+  // The holder answered ACCEPTED: splice.
+  void splice(StreamId dialer_id, Stream& d, StreamId holder_id, Stream& h) {
+    disarm(d.timer);
+    d.forward.reset();
+    (void)d.control->answer_forward(ResponseCode::Accepted);
+    release_control_slot(d);  // spliced streams are limited per lease and dialer instead
+    d.step = Step::Splice;
+    h.step = Step::Splice;
+    d.spliced = true;
+    d.last_moved = now.steady;
+    ++stats.relayed_streams;
+    ++stats.relayed_streams_total;
+    if (limits.spliced_idle_timeout_ms > 0) {
+      arm(d.timer, now.steady + milliseconds(limits.spliced_idle_timeout_ms), TimerKind::SpliceIdle,
+          dialer_id);
+    }
+    log(base::LogLevel::Debug, conn_tag(d.conn) + " spliced to lease " + d.lease_id +
+                                   " (holder stream " + std::to_string(holder_id) + ")");
+  }
+
+  void after_holder(StreamId holder_id, Stream& h) {
+    const auto dialer_id = h.peer;
+    auto* d = find(dialer_id);
+    if (d == nullptr || !d->forward) {
+      h.step = Step::Abort;
+      return;
+    }
+    if (h.request->error()) {
+      end_forward(dialer_id, ResponseCode::Rejected,
+                  "holder gave no answer: " + h.request->error().message());
+      return;
+    }
+    if (!h.request->done()) return;
+    const auto code = h.request->code();
+    if (code != ResponseCode::Accepted) {
+      end_forward(dialer_id, code, "");
+      return;
+    }
+    if (conns.find(h.conn) == conns.end()) {
+      end_forward(dialer_id, ResponseCode::Rejected, "holder's connection closed");
+      return;
+    }
+    splice(dialer_id, *d, holder_id, h);
+  }
+
+  template <class Key>
+  static std::size_t count_of(const std::unordered_map<Key, std::size_t>& counts, const Key& key) {
+    const auto it = counts.find(key);
+    return it == counts.end() ? 0 : it->second;
+  }
+
+  // --- Timers firing ---
+
+  void fire(const TimerKey& key) {
+    const auto [at, kind, id] = key;
+    switch (kind) {
+      case TimerKind::Watchdog: return watchdog(id);
+      case TimerKind::FirstPacket: {
+        auto* st = find(id);
+        if (st == nullptr) return;
+        st->timer.reset();
+        if (!st->first_packet) return;
+        st->first_packet = false;
+        refuse("first_packet_timeout", conn_tag(st->conn) +
+                                           ": stream reset: no complete packet within " +
+                                           std::to_string(limits.first_packet_timeout_ms) + " ms");
+        st->step = Step::Abort;
+        actions.push_back({Action::Kind::ResetStream, id});
+        return;
+      }
+      case TimerKind::Forward: {
+        auto* st = find(id);
+        if (st == nullptr) return;
+        st->timer.reset();
+        end_forward(id, ResponseCode::Rejected,
+                    "holder gave no answer: timed out after " +
+                        std::to_string(limits.forward_timeout_ms) + " ms");
+        return;
+      }
+      case TimerKind::SpliceIdle: {
+        auto* st = find(id);
+        if (st == nullptr) return;
+        st->timer.reset();
+        if (!st->spliced) return;
+        const auto deadline = st->last_moved + milliseconds(limits.spliced_idle_timeout_ms);
+        if (now.steady < deadline) {
+          arm(st->timer, deadline, TimerKind::SpliceIdle, id);
+          return;
+        }
+        refuse("spliced_idle_timeout", conn_tag(st->conn) + " → lease " + st->lease_id +
+                                           ": relayed stream closed: idle " +
+                                           std::to_string(limits.spliced_idle_timeout_ms) + " ms");
+        actions.push_back({Action::Kind::ResetStream, id});
+        if (st->peer != 0) actions.push_back({Action::Kind::ResetStream, st->peer});
+        return;
+      }
+      case TimerKind::Sweep: {
+        sweep_timer.reset();
+        for (const auto& lease_id : leases.sweep(unix_now())) {
+          log(base::LogLevel::Info, "lease " + lease_id + " expired");
+        }
+        arm(sweep_timer, now.steady + options.sweep_interval, TimerKind::Sweep, 0);
+        return;
+      }
+    }
+  }
+
+  // First-frame and session idle timeouts: one timer per connection, at the nearer deadline,
+  // moved lazily (bytes only update the connection; the timer checks when it fires).
+  Steady watchdog_deadline(const Connection& c) const {
+    auto deadline = c.last + milliseconds(limits.session_idle_timeout_ms);
+    if (c.received < kFirstFrameBytes) {
+      deadline = std::min(deadline, c.connected_at + milliseconds(limits.first_frame_timeout_ms));
+    }
+    return deadline;
+  }
+
+  void watchdog(ConnectionId id) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    auto& c = it->second;
+    c.timer.reset();
+    const auto deadline = watchdog_deadline(c);
+    if (now.steady < deadline) {
+      arm(c.timer, deadline, TimerKind::Watchdog, id);
+      return;
+    }
+    if (c.received < kFirstFrameBytes) {
+      refuse("first_frame_timeout", conn_tag(id) + " closed: no mux frame within " +
+                                        std::to_string(limits.first_frame_timeout_ms) + " ms");
+    } else {
+      refuse("session_idle_timeout", conn_tag(id) + " closed: no frame for " +
+                                         std::to_string(limits.session_idle_timeout_ms) + " ms");
+    }
+    actions.push_back({Action::Kind::CloseConnection, id});
+  }
+};
+
+Core::Core(const identity::Credential& identity, CoreOptions options, Now now)
+    : s_(std::make_unique<State>(identity, std::move(options))) {
+  s_->now = now;
+  s_->arm(s_->sweep_timer, now.steady + s_->options.sweep_interval, TimerKind::Sweep, 0);
+}
+
+Core::~Core() = default;
+
+bool Core::take_address(const std::string& address, const std::string& scheme, Now now) {
+  s_->now = now;
+  auto& a = s_->addresses[address];
+  if (a.accepted >= s_->limits.max_connections_per_ip) {
+    s_->refuse("connections_per_ip", "connection from " + address + " via " + scheme +
+                                         " refused: " + std::to_string(a.accepted) +
+                                         " connections from that address");
+    s_->forget_if_idle(address);
+    return false;
+  }
+  ++a.accepted;
+  return true;
+}
+
+void Core::release_address(const std::string& address) noexcept {
+  if (auto* a = s_->address_of(address); a != nullptr && a->accepted > 0) {
+    --a->accepted;
+    s_->forget_if_idle(address);
+  }
+}
+
+void Core::accept_failed(const std::string& where, const base::ErrorCode& e, bool descriptors,
+                         std::chrono::milliseconds pause, Now now) {
+  s_->now = now;
+  ++s_->metrics.accept_errors[descriptors ? "descriptors" : "other"];
+  s_->gated_warn("accept",
+                 "accept on " + where + " failed: " + e.message() +
+                     (descriptors ? " (out of file descriptors; pausing " +
+                                        std::to_string(pause.count()) + " ms between attempts)"
+                                  : ""));
+}
+
+ConnectionId Core::connection_opened(const std::string& address, const std::string& scheme,
+                                     base::Clock::SteadyTime connected_at, Now now) {
+  s_->now = now;
+  const ConnectionId id = s_->next_conn++;
+  auto& c = s_->conns[id];
+  c.address = address;
+  c.scheme = scheme;
+  c.connected_at = connected_at == Steady{} ? now.steady : connected_at;
+  c.last = c.connected_at;
+  s_->addresses[address].connections.insert(id);
+  s_->arm(c.timer, s_->watchdog_deadline(c), TimerKind::Watchdog, id);
+  ++s_->stats.connections_total;
+  s_->log(base::LogLevel::Info, conn_tag(id) + " opened from " +
+                                    (address.empty() ? "(local)" : address) + " via " + scheme);
+  return id;
+}
+
+void Core::connection_received(ConnectionId c, std::size_t n, Now now) {
+  if (n == 0) return;
+  auto it = s_->conns.find(c);
+  if (it == s_->conns.end()) return;
+  it->second.received += n;
+  it->second.last = now.steady;
+}
+
+void Core::connection_closed(ConnectionId c, const base::ErrorCode& reason, Now now) {
+  s_->now = now;
+  auto it = s_->conns.find(c);
+  if (it == s_->conns.end()) return;
+  auto& conn = it->second;
+  s_->disarm(conn.timer);
+  for (const auto& id : s_->leases.drop_connection(c)) {
+    s_->log(base::LogLevel::Info, "lease " + id + " dropped: " + conn_tag(c) + " closed");
+  }
+  if (reason == mux::Errc::PeerNotReading) {
+    s_->refuse("peer_not_reading", conn_tag(c) + " from " + conn.address +
+                                       " closed: it sends without reading what it is owed");
+  }
+  s_->log(base::LogLevel::Info,
+          conn_tag(c) + " closed: " + (reason ? reason.message() : std::string("end of stream")));
+  const std::string address = conn.address;
+  s_->conns.erase(it);
+  if (auto* a = s_->address_of(address)) {
+    a->connections.erase(c);
+    s_->forget_if_idle(address);
+  }
+}
+
+std::optional<StreamId> Core::stream_accepted(ConnectionId c, Now now) {
+  s_->now = now;
+  auto it = s_->conns.find(c);
+  if (it == s_->conns.end()) return std::nullopt;
+  auto& conn = it->second;
+  const auto& l = s_->limits;
+  if (conn.control_streams >= l.max_control_streams_per_session) {
+    s_->refuse("control_streams_per_session",
+               conn_tag(c) + ": stream reset: " + std::to_string(conn.control_streams) +
+                   " streams open and not spliced");
+    return std::nullopt;
+  }
+  auto& a = s_->addresses[conn.address];
+  if (a.control_streams >= l.max_control_streams_per_ip) {
+    s_->refuse("control_streams_per_ip",
+               conn_tag(c) + ": stream reset: " + std::to_string(a.control_streams) +
+                   " streams of " + conn.address + " open and not spliced");
+    return std::nullopt;
+  }
+  const StreamId id = s_->next_stream++;
+  auto& st = s_->streams[id];
+  st.kind = State::Kind::Control;
+  st.conn = c;
+  st.address = conn.address;
+  st.control = std::make_unique<control::RelayControlStream>(s_->ctx, c);
+  st.control_slot = true;
+  ++conn.control_streams;
+  ++a.control_streams;
+  // The first complete packet must arrive in time: an open stream is not a place to park.
+  st.first_packet = true;
+  s_->arm(st.timer, now.steady + milliseconds(l.first_packet_timeout_ms), TimerKind::FirstPacket,
+          id);
+  return id;
+}
+
+Step Core::step(StreamId s) const noexcept {
+  const auto* st = s_->find(s);
+  return st == nullptr ? Step::Abort : st->step;
+}
+
+base::ByteSpan Core::stream_output(StreamId s) const noexcept {
+  const auto* st = s_->find(s);
+  if (st == nullptr) return {};
+  return st->kind == State::Kind::Control ? st->control->pending_output()
+                                          : st->request->pending_output();
+}
+
+void Core::stream_consumed(StreamId s, std::size_t n) noexcept {
+  auto* st = s_->find(s);
+  if (st == nullptr) return;
+  if (st->kind == State::Kind::Control) {
+    st->control->consume_output(n);
+  } else {
+    st->request->consume_output(n);
+  }
+}
+
+std::size_t Core::stream_input(StreamId s, base::ByteSpan bytes, Now now) {
+  s_->now = now;
+  auto* st = s_->find(s);
+  if (st == nullptr || st->step != Step::Read) return 0;
+  if (st->kind == State::Kind::Control) {
+    auto used = st->control->handle_input(bytes, now.system);
+    s_->after_control(s, *st);
+    return used ? *used : bytes.size();
+  }
+  auto used = st->request->handle_input(bytes);
+  s_->after_holder(s, *st);
+  return used ? *used : bytes.size();
+}
+
+void Core::stream_eof(StreamId s, Now now) {
+  s_->now = now;
+  auto* st = s_->find(s);
+  if (st == nullptr || st->step != Step::Read) return;
+  if (st->kind == State::Kind::Holder) {
+    st->request->handle_eof();
+    s_->after_holder(s, *st);
+    st->step = Step::Abort;
+    return;
+  }
+  // A graceful end is a half-close: the answers already queued stay readable.
+  st->step = Step::Finish;
+}
+
+void Core::stream_failed(StreamId s, Now now) {
+  s_->now = now;
+  auto* st = s_->find(s);
+  if (st == nullptr) return;
+  if (st->kind == State::Kind::Holder && st->peer != 0) {
+    const auto dialer = st->peer;
+    if (auto* d = s_->find(dialer); d != nullptr && d->forward) {
+      s_->end_forward(dialer, ResponseCode::Rejected, "holder stream failed");
+    }
+  }
+  if (st->step != Step::Splice) st->step = Step::Abort;
+}
+
+void Core::stream_closed(StreamId s) noexcept {
+  auto it = s_->streams.find(s);
+  if (it == s_->streams.end()) return;
+  auto& st = it->second;
+  if (st.kind == State::Kind::Control && st.forward) {
+    // The dialer went away during its forward: the holder stream goes too.
+    if (st.peer != 0) {
+      if (auto* h = s_->find(st.peer)) {
+        h->step = Step::Abort;
+        h->peer = 0;
+        s_->actions.push_back({Action::Kind::ResetStream, st.peer});
+      }
+    }
+    st.forward.reset();
+  }
+  if (st.kind == State::Kind::Holder && st.peer != 0) {
+    if (auto* d = s_->find(st.peer); d != nullptr && d->peer == s) d->peer = 0;
+  }
+  if (st.spliced) splice_ended(s);
+  s_->disarm(st.timer);
+  s_->release_control_slot(st);
+  s_->release_lease_slot(st);
+  s_->streams.erase(it);
+}
+
+ConnectionId Core::forward_target(StreamId dialer) const noexcept {
+  const auto* st = s_->find(dialer);
+  return st == nullptr ? 0 : st->target;
+}
+
+StreamId Core::holder_opened(StreamId dialer, Now now) {
+  s_->now = now;
+  auto* d = s_->find(dialer);
+  if (d == nullptr || !d->forward || d->step != Step::Forward) return 0;
+  const StreamId id = s_->next_stream++;
+  auto& h = s_->streams[id];
+  d = s_->find(dialer);  // the insertion may have rehashed
+  h.kind = State::Kind::Holder;
+  h.conn = d->target;
+  if (auto it = s_->conns.find(d->target); it != s_->conns.end()) h.address = it->second.address;
+  h.request = std::make_unique<control::ClientRequest>(
+      control::ClientRequest::connection(d->forward->lease_id, d->forward->client_identity));
+  h.request->set_max_response(s_->limits.max_control_packet);
+  h.peer = dialer;
+  d->peer = id;
+  d->step = Step::Wait;
+  return id;
+}
+
+void Core::holder_open_failed(StreamId dialer, const base::ErrorCode& e, Now now) {
+  s_->now = now;
+  s_->end_forward(dialer, ResponseCode::Rejected,
+                  "cannot open a stream to the holder: " + e.message());
+}
+
+StreamId Core::splice_peer(StreamId s) const noexcept {
+  const auto* st = s_->find(s);
+  return st == nullptr ? 0 : st->peer;
+}
+
+void Core::spliced_moved(StreamId dialer, bool to_holder, std::size_t n, Now now) {
+  (to_holder ? s_->stats.bytes_to_holder : s_->stats.bytes_to_dialer) += n;
+  if (auto* d = s_->find(dialer)) d->last_moved = now.steady;
+}
+
+void Core::splice_ended(StreamId dialer) noexcept {
+  auto* d = s_->find(dialer);
+  if (d == nullptr || !d->spliced) return;
+  d->spliced = false;
+  --s_->stats.relayed_streams;
+  s_->disarm(d->timer);
+  s_->release_lease_slot(*d);
+  d->step = Step::Abort;
+  if (auto* h = s_->find(d->peer)) h->step = Step::Abort;
+}
+
+std::optional<base::Clock::SteadyTime> Core::next_deadline() const noexcept {
+  if (s_->timers.empty()) return std::nullopt;
+  return std::get<0>(*s_->timers.begin());
+}
+
+void Core::tick(Now now) {
+  s_->now = now;
+  while (!s_->timers.empty() && std::get<0>(*s_->timers.begin()) <= now.steady) {
+    const auto key = *s_->timers.begin();
+    s_->timers.erase(s_->timers.begin());
+    s_->fire(key);
+  }
+}
+
+std::vector<Action> Core::take_actions() { return std::exchange(s_->actions, {}); }
+
+const lease::LeaseTable& Core::leases() const noexcept { return s_->leases; }
+
+Stats Core::stats() const noexcept {
+  Stats st = s_->stats;
+  st.leases = s_->leases.size();
+  st.connections = s_->conns.size();
+  return st;
+}
+
+const Metrics& Core::metrics() const noexcept { return s_->metrics; }
+
+std::size_t Core::relayed_streams(const std::string& lease_id) const noexcept {
+  return State::count_of(s_->streams_per_lease, lease_id);
+}
+
+std::size_t Core::connections() const noexcept { return s_->conns.size(); }
+std::size_t Core::streams() const noexcept { return s_->streams.size(); }
+std::size_t Core::timers() const noexcept { return s_->timers.size(); }
+
+}  // namespace portal::relay

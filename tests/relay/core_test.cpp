@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: Apache-2.0
+// The sans-IO relay core in virtual time: v1 client cores (lease registration, RelayInfo, a
+// dialer's ConnectionRequest, a holder's IncomingConnection) exchange bytes with the core in
+// memory, and a manual clock moves every timer. No socket, no thread, no sleep.
+#include "portal/relay/core.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "portal/base/random.hpp"
+
+namespace portal::relay {
+namespace {
+
+using namespace std::chrono_literals;
+using base::Bytes;
+using wire::ResponseCode;
+
+constexpr std::int64_t kT = 1'762'473'600;
+
+identity::Credential credential(std::uint8_t n) {
+  Bytes seed(32, n);
+  return *identity::Credential::from_seed(seed);
+}
+
+// The relay core with a manual clock, an in-memory log and the actions it asked for.
+struct Harness {
+  base::ManualClock clock{base::Clock::SystemTime{std::chrono::seconds{kT}}};
+  identity::Credential relay_id = credential(200);
+  config::RelayLimits limits;
+  std::vector<std::string> log;
+  std::vector<Action> actions;
+  std::unique_ptr<Core> core;
+  base::OsRandom random;
+
+  Core& c() {
+    if (!core) {
+      CoreOptions o;
+      o.limits = limits;
+      o.advertise = {"ws://localhost:4017/relay"};
+      o.log = [this](base::LogLevel, const std::string& line) { log.push_back(line); };
+      core = std::make_unique<Core>(relay_id, o, now());
+    }
+    return *core;
+  }
+  Now now() const { return now_of(clock); }
+  void collect() {
+    for (auto& a : c().take_actions()) actions.push_back(a);
+  }
+  // Moves virtual time and fires what is due.
+  void advance(std::chrono::milliseconds d) {
+    clock.advance(d);
+    c().tick(now());
+    collect();
+  }
+  bool asked(Action::Kind kind, std::uint64_t id) const {
+    return std::any_of(actions.begin(), actions.end(),
+                       [&](const Action& a) { return a.kind == kind && a.id == id; });
+  }
+  std::uint64_t refusals(const std::string& limit) {
+    const auto& r = c().metrics().refusals;
+    const auto it = r.find(limit);
+    return it == r.end() ? 0 : it->second;
+  }
+
+  // An admitted connection that sent its first frame.
+  ConnectionId connect(const std::string& address = "192.0.2.1") {
+    EXPECT_TRUE(c().take_address(address, "ws", now()));
+    const auto id = c().connection_opened(address, "ws", now().steady, now());
+    c().connection_received(id, 12, now());
+    collect();
+    return id;
+  }
+
+  // Moves bytes between a client-side core and a core stream, both ways, until neither has
+  // anything for the other (a memory pipe with no delay).
+  template <class Client>
+  void pump(StreamId s, Client& client) {
+    Bytes to_relay;
+    for (int round = 0; round < 1000; ++round) {
+      bool moved = false;
+      if (const auto out = client.pending_output(); !out.empty()) {
+        to_relay.insert(to_relay.end(), out.begin(), out.end());
+        client.consume_output(out.size());
+        moved = true;
+      }
+      if (!to_relay.empty() && c().step(s) == Step::Read) {
+        const auto n = c().stream_input(s, to_relay, now());
+        base::erase_front(to_relay, n);
+        moved = moved || n > 0;
+      }
+      if (const auto back = c().stream_output(s); !back.empty()) {
+        const Bytes copy(back.begin(), back.end());
+        c().stream_consumed(s, copy.size());
+        (void)client.handle_input(copy);
+        moved = true;
+      }
+      collect();
+      if (!moved) return;
+    }
+    ADD_FAILURE() << "pump did not settle";
+  }
+
+  // One request on a new stream of `conn`; returns the stream.
+  StreamId request(ConnectionId conn, control::ClientRequest& req) {
+    const auto s = c().stream_accepted(conn, now());
+    EXPECT_TRUE(s.has_value());
+    pump(*s, req);
+    return *s;
+  }
+
+  ResponseCode register_lease(ConnectionId conn, const identity::Credential& who,
+                              const std::string& name) {
+    wire::Lease lease;
+    lease.name = name;
+    lease.alpn = {"http/1.1"};
+    lease.expires = kT + 30;
+    lease.expires = base::unix_seconds(clock.system_now()) + 30;
+    auto req = control::ClientRequest::lease_update(who, lease, random, clock.system_now());
+    EXPECT_TRUE(req.has_value());
+    const auto s = request(conn, *req);
+    EXPECT_TRUE(req->done());
+    c().stream_closed(s);
+    return req->code();
+  }
+};
+
+// The forward of a ConnectionRequest, up to the holder stream's request.
+struct Dial {
+  StreamId dialer = 0;
+  StreamId holder = 0;
+  control::ClientRequest request;
+  control::IncomingConnection incoming;
+};
+
+Dial dial(Harness& h, ConnectionId from, const std::string& lease_id) {
+  Dial d{0, 0, control::ClientRequest::connection(lease_id, std::nullopt), {}};
+  d.dialer = h.request(from, d.request);
+  if (h.c().step(d.dialer) != Step::Forward) return d;
+  d.holder = h.c().holder_opened(d.dialer, h.now());
+  h.pump(d.holder, d.incoming);
+  return d;
+}
+
+// The holder answers and the core splices (or not).
+void answer(Harness& h, Dial& d, ResponseCode code) {
+  ASSERT_TRUE(d.incoming.has_request());
+  ASSERT_TRUE(d.incoming.answer(code));
+  h.pump(d.holder, d.incoming);
+  h.pump(d.dialer, d.request);
+}
+
+TEST(RelayCore, RegistersALeaseAndListsItInRelayInfo) {
+  Harness h;
+  const auto holder = credential(1);
+  const auto c = h.connect();
+  EXPECT_EQ(h.register_lease(c, holder, "web"), ResponseCode::Accepted);
+  auto info = control::ClientRequest::relay_info();
+  const auto s = h.request(h.connect("192.0.2.2"), info);
+  ASSERT_TRUE(info.done());
+  ASSERT_EQ(info.relay_info_response()->leases.size(), 1u);
+  EXPECT_EQ(info.relay_info_response()->leases[0].name, "web");
+  EXPECT_EQ(h.c().step(s), Step::Read);  // more requests may follow on the stream
+  h.c().stream_eof(s, h.now());
+  EXPECT_EQ(h.c().step(s), Step::Finish);
+}
+
+TEST(RelayCore, ForwardsAConnectionRequestAndSplicesOnAccepted) {
+  Harness h;
+  const auto holder = credential(1);
+  const auto hc = h.connect("192.0.2.1");
+  ASSERT_EQ(h.register_lease(hc, holder, "web"), ResponseCode::Accepted);
+  const auto dc = h.connect("192.0.2.2");
+  auto d = dial(h, dc, holder.id());
+  EXPECT_EQ(h.c().forward_target(d.dialer), hc);
+  ASSERT_NE(d.holder, 0u);
+  EXPECT_EQ(h.c().step(d.dialer), Step::Wait);
+  ASSERT_TRUE(d.incoming.has_request());
+  EXPECT_EQ(d.incoming.request()->lease_id, holder.id());
+  answer(h, d, ResponseCode::Accepted);
+  EXPECT_TRUE(d.request.done());
+  EXPECT_EQ(d.request.code(), ResponseCode::Accepted);
+  EXPECT_EQ(h.c().step(d.dialer), Step::Splice);
+  EXPECT_EQ(h.c().step(d.holder), Step::Splice);
+  EXPECT_EQ(h.c().splice_peer(d.dialer), d.holder);
+  EXPECT_EQ(h.c().stats().relayed_streams, 1u);
+  EXPECT_EQ(h.c().relayed_streams(holder.id()), 1u);
+  h.c().spliced_moved(d.dialer, true, 100, h.now());
+  h.c().spliced_moved(d.dialer, false, 40, h.now());
+  EXPECT_EQ(h.c().stats().bytes_to_holder, 100u);
+  EXPECT_EQ(h.c().stats().bytes_to_dialer, 40u);
+  h.c().splice_ended(d.dialer);
+  h.c().stream_closed(d.dialer);
+  h.c().stream_closed(d.holder);
+  EXPECT_EQ(h.c().stats().relayed_streams, 0u);
+  EXPECT_EQ(h.c().relayed_streams(holder.id()), 0u);
+  EXPECT_EQ(h.c().streams(), 0u);
+}
+
+TEST(RelayCore, AHolderRefusalReachesTheDialerAndTheStreamStaysUsable) {
+  Harness h;
+  const auto holder = credential(1);
+  const auto hc = h.connect();
+  ASSERT_EQ(h.register_lease(hc, holder, "web"), ResponseCode::Accepted);
+  auto d = dial(h, h.connect("192.0.2.2"), holder.id());
+  answer(h, d, ResponseCode::Rejected);
+  EXPECT_EQ(d.request.code(), ResponseCode::Rejected);
+  EXPECT_EQ(h.c().step(d.dialer), Step::Read);
+  EXPECT_EQ(h.c().step(d.holder), Step::Abort);
+  EXPECT_EQ(h.c().relayed_streams(holder.id()), 0u);
+}
+
+TEST(RelayCore, AnUnknownLeaseIsInvalidIdentityWithoutAForward) {
+  Harness h;
+  auto d = dial(h, h.connect(), credential(9).id());
+  EXPECT_EQ(d.holder, 0u);
+  EXPECT_EQ(d.request.code(), ResponseCode::InvalidIdentity);
+}
+
+TEST(RelayCore, AHolderThatDoesNotAnswerInTimeGetsTheDialerRejected) {
+  Harness h;
+  h.limits.forward_timeout_ms = 5'000;
+  const auto holder = credential(1);
+  ASSERT_EQ(h.register_lease(h.connect(), holder, "web"), ResponseCode::Accepted);
+  auto d = dial(h, h.connect("192.0.2.2"), holder.id());
+  ASSERT_NE(d.holder, 0u);
+  h.advance(4'999ms);
+  EXPECT_EQ(h.c().step(d.dialer), Step::Wait);
+  h.advance(1ms);
+  EXPECT_TRUE(h.asked(Action::Kind::ResetStream, d.holder));
+  h.pump(d.dialer, d.request);
+  EXPECT_EQ(d.request.code(), ResponseCode::Rejected);
+  EXPECT_EQ(h.c().relayed_streams(holder.id()), 0u);
+  // The holder's late answer changes nothing.
+  ASSERT_TRUE(d.incoming.answer(ResponseCode::Accepted));
+  h.pump(d.holder, d.incoming);
+  EXPECT_NE(h.c().step(d.dialer), Step::Splice);
+}
+
+TEST(RelayCore, AHolderConnectionClosingDuringAForwardRejectsTheDialer) {
+  Harness h;
+  const auto holder = credential(1);
+  const auto hc = h.connect();
+  ASSERT_EQ(h.register_lease(hc, holder, "web"), ResponseCode::Accepted);
+  auto d = dial(h, h.connect("192.0.2.2"), holder.id());
+  h.c().connection_closed(hc, {}, h.now());
+  h.c().stream_failed(d.holder, h.now());
+  h.pump(d.dialer, d.request);
+  EXPECT_EQ(d.request.code(), ResponseCode::Rejected);
+  EXPECT_EQ(h.c().leases().size(), 0u);  // §6.6: the holder's leases went with it
+}
+
+TEST(RelayCore, FirstFrameAndIdleTimeoutsCloseConnectionsInVirtualTime) {
+  Harness h;
+  h.limits.first_frame_timeout_ms = 10'000;
+  h.limits.session_idle_timeout_ms = 90'000;
+  ASSERT_TRUE(h.c().take_address("192.0.2.1", "ws", h.now()));
+  const auto silent = h.c().connection_opened("192.0.2.1", "ws", h.now().steady, h.now());
+  const auto talker = h.connect("192.0.2.2");
+  h.advance(9'999ms);
+  EXPECT_FALSE(h.asked(Action::Kind::CloseConnection, silent));
+  h.advance(1ms);
+  EXPECT_TRUE(h.asked(Action::Kind::CloseConnection, silent));
+  EXPECT_EQ(h.refusals("first_frame_timeout"), 1u);
+  // Traffic moves the idle deadline; silence past it closes.
+  h.advance(70'000ms);
+  h.c().connection_received(talker, 40, h.now());
+  h.advance(80'000ms);
+  EXPECT_FALSE(h.asked(Action::Kind::CloseConnection, talker));
+  h.advance(10'000ms);
+  EXPECT_TRUE(h.asked(Action::Kind::CloseConnection, talker));
+  EXPECT_EQ(h.refusals("session_idle_timeout"), 1u);
+}
+
+TEST(RelayCore, AStreamWithoutACompletePacketIsResetAfterTheFirstPacketTimeout) {
+  Harness h;
+  h.limits.first_packet_timeout_ms = 10'000;
+  const auto c = h.connect();
+  const auto parked = *h.c().stream_accepted(c, h.now());
+  const Bytes prefix{0, 0, 0, 9};  // a length prefix and nothing more
+  EXPECT_EQ(h.c().stream_input(parked, prefix, h.now()), prefix.size());
+  auto info = control::ClientRequest::relay_info();
+  const auto answered = h.request(c, info);
+  h.advance(10'000ms);
+  EXPECT_TRUE(h.asked(Action::Kind::ResetStream, parked));
+  EXPECT_EQ(h.c().step(parked), Step::Abort);
+  EXPECT_FALSE(h.asked(Action::Kind::ResetStream, answered));
+  EXPECT_EQ(h.refusals("first_packet_timeout"), 1u);
+}
+
+TEST(RelayCore, OpenControlStreamsAreLimitedPerSessionAndPerAddress) {
+  Harness h;
+  h.limits.max_control_streams_per_session = 3;
+  h.limits.max_control_streams_per_ip = 5;
+  const auto a = h.connect("192.0.2.1");
+  std::vector<StreamId> open;
+  for (int i = 0; i < 3; ++i) open.push_back(*h.c().stream_accepted(a, h.now()));
+  EXPECT_FALSE(h.c().stream_accepted(a, h.now()));
+  EXPECT_EQ(h.refusals("control_streams_per_session"), 1u);
+  // A second session of the same address gets the rest of the address's budget.
+  const auto b = h.connect("192.0.2.1");
+  EXPECT_TRUE(h.c().stream_accepted(b, h.now()));
+  EXPECT_TRUE(h.c().stream_accepted(b, h.now()));
+  EXPECT_FALSE(h.c().stream_accepted(b, h.now()));
+  EXPECT_EQ(h.refusals("control_streams_per_ip"), 1u);
+  // Another address is not affected; a closed stream gives its slot back.
+  EXPECT_TRUE(h.c().stream_accepted(h.connect("192.0.2.9"), h.now()));
+  h.c().stream_closed(open[0]);
+  EXPECT_TRUE(h.c().stream_accepted(a, h.now()));
+}
+
+TEST(RelayCore, OneDialerCannotTakeAllOfALeasesSlots) {
+  Harness h;
+  h.limits.max_streams_per_lease = 4;
+  h.limits.max_spliced_per_dialer_session = 2;
+  h.limits.max_spliced_per_dialer_ip = 3;
+  const auto holder = credential(1);
+  ASSERT_EQ(h.register_lease(h.connect("192.0.2.1"), holder, "web"), ResponseCode::Accepted);
+  const auto hoarder = h.connect("198.51.100.1");
+  std::vector<Dial> kept;
+  for (int i = 0; i < 2; ++i) {
+    kept.push_back(dial(h, hoarder, holder.id()));
+    answer(h, kept.back(), ResponseCode::Accepted);
+    ASSERT_EQ(kept.back().request.code(), ResponseCode::Accepted);
+  }
+  auto third = dial(h, hoarder, holder.id());
+  EXPECT_EQ(third.request.code(), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("spliced_per_dialer_session"), 1u);
+  // A second session of the same address: one more, then the address cap.
+  const auto again = h.connect("198.51.100.1");
+  kept.push_back(dial(h, again, holder.id()));
+  answer(h, kept.back(), ResponseCode::Accepted);
+  EXPECT_EQ(kept.back().request.code(), ResponseCode::Accepted);
+  auto fourth = dial(h, again, holder.id());
+  EXPECT_EQ(fourth.request.code(), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("spliced_per_dialer_ip"), 1u);
+  // Another dialer still gets the lease's last slot, and then the lease cap applies.
+  auto fresh = dial(h, h.connect("203.0.113.7"), holder.id());
+  answer(h, fresh, ResponseCode::Accepted);
+  EXPECT_EQ(fresh.request.code(), ResponseCode::Accepted);
+  auto over = dial(h, h.connect("203.0.113.8"), holder.id());
+  EXPECT_EQ(over.request.code(), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("streams_per_lease"), 1u);
+}
+
+TEST(RelayCore, IdleSplicedStreamsAreClosedSoTheyCannotLockALeaseOut) {
+  Harness h;
+  h.limits.spliced_idle_timeout_ms = 60'000;
+  const auto holder = credential(1);
+  ASSERT_EQ(h.register_lease(h.connect(), holder, "web"), ResponseCode::Accepted);
+  auto idle = dial(h, h.connect("192.0.2.2"), holder.id());
+  answer(h, idle, ResponseCode::Accepted);
+  auto busy = dial(h, h.connect("192.0.2.3"), holder.id());
+  answer(h, busy, ResponseCode::Accepted);
+  for (int i = 0; i < 6; ++i) {
+    h.advance(15'000ms);
+    h.c().spliced_moved(busy.dialer, i % 2 == 0, 10, h.now());
+  }
+  EXPECT_TRUE(h.asked(Action::Kind::ResetStream, idle.dialer));
+  EXPECT_TRUE(h.asked(Action::Kind::ResetStream, idle.holder));
+  EXPECT_FALSE(h.asked(Action::Kind::ResetStream, busy.dialer));
+  EXPECT_EQ(h.refusals("spliced_idle_timeout"), 1u);
+}
+
+TEST(RelayCore, RelayInfoIsRateLimitedPerSessionAndPerAddress) {
+  Harness h;
+  h.limits.relay_info_per_minute_per_session = 3;
+  h.limits.relay_info_per_minute_per_ip = 4;
+  const auto a = h.connect("192.0.2.1");
+  auto ask = [&](ConnectionId c) {
+    auto info = control::ClientRequest::relay_info();
+    const auto s = h.request(c, info);
+    return std::pair{info.done(), h.c().step(s)};
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(ask(a).first);
+  const auto refused = ask(a);
+  EXPECT_FALSE(refused.first);
+  EXPECT_EQ(refused.second, Step::Abort);
+  EXPECT_EQ(h.refusals("relay_info_per_session"), 1u);
+  // The address has one left, for another session.
+  const auto b = h.connect("192.0.2.1");
+  EXPECT_TRUE(ask(b).first);
+  EXPECT_FALSE(ask(b).first);
+  EXPECT_EQ(h.refusals("relay_info_per_ip"), 1u);
+  // Tokens come back with time: 4 a minute is one every 15 s.
+  h.advance(20'000ms);
+  EXPECT_TRUE(ask(b).first);
+  EXPECT_TRUE(ask(h.connect("192.0.2.200")).first);  // other addresses were never limited
+}
+
+TEST(RelayCore, LeasesAreLimitedPerAddressButRenewalsAreNot) {
+  Harness h;
+  h.limits.max_leases_per_ip = 2;
+  const auto a = h.connect("192.0.2.1");
+  const auto b = h.connect("192.0.2.1");
+  EXPECT_EQ(h.register_lease(a, credential(1), "one"), ResponseCode::Accepted);
+  EXPECT_EQ(h.register_lease(b, credential(2), "two"), ResponseCode::Accepted);
+  EXPECT_EQ(h.register_lease(b, credential(3), "three"), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("leases_per_ip"), 1u);
+  h.advance(5'000ms);
+  EXPECT_EQ(h.register_lease(a, credential(1), "one"), ResponseCode::Accepted);
+  EXPECT_EQ(h.register_lease(h.connect("192.0.2.2"), credential(3), "three"),
+            ResponseCode::Accepted);
+}
+
+TEST(RelayCore, ConnectionsAreLimitedPerAddress) {
+  Harness h;
+  h.limits.max_connections_per_ip = 2;
+  EXPECT_TRUE(h.c().take_address("192.0.2.1", "ws", h.now()));
+  EXPECT_TRUE(h.c().take_address("192.0.2.1", "ws", h.now()));
+  EXPECT_FALSE(h.c().take_address("192.0.2.1", "ws", h.now()));
+  EXPECT_EQ(h.refusals("connections_per_ip"), 1u);
+  h.c().release_address("192.0.2.1");
+  EXPECT_TRUE(h.c().take_address("192.0.2.1", "ws", h.now()));
+}
+
+TEST(RelayCore, TheSweepRemovesExpiredLeases) {
+  Harness h;
+  const auto c = h.connect();
+  ASSERT_EQ(h.register_lease(c, credential(1), "web"), ResponseCode::Accepted);
+  EXPECT_EQ(h.c().leases().size(), 1u);
+  for (int i = 0; i < 4; ++i) {
+    h.advance(15'000ms);
+    h.c().connection_received(c, 12, h.now());  // the session itself stays alive
+  }
+  EXPECT_EQ(h.c().leases().size(), 0u);
+  EXPECT_NE(std::find_if(h.log.begin(), h.log.end(),
+                         [](const std::string& l) { return l.find("expired") != l.npos; }),
+            h.log.end());
+}
+
+TEST(RelayCore, RefusalLogLinesAreRateLimitedAndCountTheOnesLeftOut) {
+  Harness h;
+  h.limits.max_connections_per_ip = 1;
+  ASSERT_TRUE(h.c().take_address("192.0.2.1", "ws", h.now()));
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(h.c().take_address("192.0.2.1", "ws", h.now()));
+  EXPECT_EQ(h.refusals("connections_per_ip"), 100u);
+  const auto lines = [&] {
+    return std::count_if(h.log.begin(), h.log.end(), [](const std::string& l) {
+      return l.find("connections_per_ip") != l.npos;
+    });
+  };
+  EXPECT_EQ(lines(), 1);
+  h.advance(1'000ms);
+  EXPECT_FALSE(h.c().take_address("192.0.2.1", "ws", h.now()));
+  EXPECT_EQ(lines(), 2);
+  EXPECT_NE(h.log.back().find("99 more not logged"), std::string::npos) << h.log.back();
+}
+
+TEST(RelayCore, StateIsReleasedWhenStreamsAndConnectionsEnd) {
+  Harness h;
+  const auto baseline = h.c().timers();  // the sweep
+  for (int round = 0; round < 200; ++round) {
+    const auto c = h.connect("192.0.2." + std::to_string(round % 50));
+    for (int i = 0; i < 5; ++i) {
+      const auto s = *h.c().stream_accepted(c, h.now());
+      h.c().stream_failed(s, h.now());
+      h.c().stream_closed(s);
+    }
+    h.c().connection_closed(c, {}, h.now());
+    for (int i = 0; i < 1; ++i) h.c().release_address("192.0.2." + std::to_string(round % 50));
+  }
+  EXPECT_EQ(h.c().connections(), 0u);
+  EXPECT_EQ(h.c().streams(), 0u);
+  EXPECT_EQ(h.c().timers(), baseline);
+}
+
+TEST(RelayCore, AMalformedControlPacketAbortsTheStreamAndIsCounted) {
+  Harness h;
+  const auto s = *h.c().stream_accepted(h.connect(), h.now());
+  const Bytes junk{0, 0, 0, 3, 0xff, 0xff, 0xff};
+  (void)h.c().stream_input(s, junk, h.now());
+  EXPECT_EQ(h.c().step(s), Step::Abort);
+  EXPECT_EQ(h.c().metrics().control_errors.at("malformed"), 1u);
+}
+
+}  // namespace
+}  // namespace portal::relay
