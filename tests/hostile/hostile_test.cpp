@@ -26,6 +26,7 @@ namespace portal::test {
 namespace {
 
 using namespace std::chrono_literals;
+using wire::ResponseCode;
 
 // utime + stime of `pid` in seconds (/proc/<pid>/stat fields 14 and 15).
 double cpu_seconds(int pid) {
@@ -78,6 +79,10 @@ class HostileRelay : public RelayClientTest {
     w.peak_rss = std::max(w.peak_rss, rss_bytes(pid));
     return w;
   }
+
+  // Fills one round's chunk of 12-byte yamux frames.
+  using FrameFill = std::function<void(std::vector<unsigned char>& chunk, std::uint64_t round)>;
+  void flood_without_reading(RelayProcess& relay, const std::string& what, FrameFill fill);
 };
 
 // The relay at its descriptor limit (128, soft and hard), flooded with 400 idle connections to
@@ -258,21 +263,21 @@ TEST_F(HostileRelay, StreamHoardingFromOneAddress) {
   for (auto& a : attackers) a->close();
 }
 
-// A peer that floods yamux pings and never reads what it is owed (the answers). v1's yamux
-// queues every answer; here the session stops reading from that peer once 64 KiB of control
-// frames are owed, and closes it when they are not drained within 10 s (the defaults).
-TEST_F(HostileRelay, PingFloodFromAPeerThatNeverReads) {
-  RelayProcess relay;
+// A raw TCP peer on the relay's tcp:// port that writes yamux frames and never reads what it is
+// owed. `fill(chunk, round)` writes round `round`'s 64 KiB of 12-byte frames. The relay must stop
+// reading from it once 64 KiB of control frames are owed and close it when they are not drained
+// within 10 s (the defaults), keep its memory bounded and serve fresh clients throughout.
+void HostileRelay::flood_without_reading(RelayProcess& relay, const std::string& what,
+                                         FrameFill fill) {
   ASSERT_TRUE(relay.alive());
   const int pid = relay.child().pid();
   const auto port = transport::parse_uri(relay.tcp)->port;
   const auto rss_before = rss_bytes(pid);
   const double cpu_before = cpu_seconds(pid);
 
-  // The attacker: a raw TCP connection writing ping frames (12 bytes each), never reading.
   std::atomic<std::uint64_t> sent{0};
   std::atomic<bool> ended{false};
-  std::thread attacker([port, &sent, &ended] {
+  std::thread attacker([port, &sent, &ended, fill] {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in to{};
     to.sin_family = AF_INET;
@@ -284,38 +289,39 @@ TEST_F(HostileRelay, PingFloodFromAPeerThatNeverReads) {
       ended = true;
       return;
     }
-    std::vector<unsigned char> chunk(64 * 1024);
-    for (std::size_t i = 0; i + 12 <= chunk.size(); i += 12) {
-      chunk[i + 1] = 2;  // type: ping
-      chunk[i + 3] = 1;  // flags: SYN
-      chunk[i + 11] = static_cast<unsigned char>(i);
-    }
+    std::vector<unsigned char> chunk(64 * 1024 - 64 * 1024 % 12);
     const auto deadline = std::chrono::steady_clock::now() + 30s;
-    while (sent < 64u * 1024 * 1024 && std::chrono::steady_clock::now() < deadline) {
-      const ssize_t n = ::send(fd, chunk.data(), chunk.size() - chunk.size() % 12, MSG_NOSIGNAL);
-      if (n > 0) {
-        sent += static_cast<std::uint64_t>(n);
-      } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        break;  // the relay closed the connection
+    for (std::uint64_t round = 0;
+         sent < 64u * 1024 * 1024 && std::chrono::steady_clock::now() < deadline; ++round) {
+      fill(chunk, round);
+      std::size_t off = 0;
+      while (off < chunk.size() && std::chrono::steady_clock::now() < deadline) {
+        const ssize_t n = ::send(fd, chunk.data() + off, chunk.size() - off, MSG_NOSIGNAL);
+        if (n > 0) {
+          sent += static_cast<std::uint64_t>(n);
+          off += static_cast<std::size_t>(n);
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          ::close(fd);  // the relay closed the connection
+          ended = true;
+          return;
+        }
       }
     }
     ::close(fd);
     ended = true;
   });
 
-  // While it floods: the relay's memory stays bounded and a fresh client is served.
   const auto start = std::chrono::steady_clock::now();
   const auto w = watch(relay, 35s, {}, 1s, [&ended] { return ended.load(); });
   attacker.join();
   const auto peak = std::max({rss_before, w.peak_rss, rss_bytes(pid)});
-  const bool served_during = w.served;
   const double cpu = cpu_seconds(pid) - cpu_before;
   const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start);
-  std::cout << "[ figure ] ping flood: " << sent / (1024 * 1024) << " MiB sent in "
+  std::cout << "[ figure ] " << what << ": " << sent / (1024 * 1024) << " MiB sent in "
             << elapsed.count() << " s; relay RSS " << rss_before / 1024 << " KiB -> peak "
             << peak / 1024 << " KiB; relay CPU " << cpu << " s\n";
-  RecordProperty("relay_cpu_seconds_ping_flood", std::to_string(cpu));
-  EXPECT_TRUE(served_during);
+  ::testing::Test::RecordProperty("relay_cpu_seconds", std::to_string(cpu));
+  EXPECT_TRUE(w.served);
   EXPECT_LT(peak - rss_before, 32 * 1024 * 1024);
   // The relay ended the attacker's session (it did not just stop reading forever).
   EXPECT_LT(sent.load(), 64u * 1024 * 1024);
@@ -324,6 +330,112 @@ TEST_F(HostileRelay, PingFloodFromAPeerThatNeverReads) {
       << metrics;
   auto after = session(relay.tcp);
   EXPECT_TRUE(run(client::relay_info(*after), 10s));
+}
+
+// Pings (v1's yamux queues every answer).
+TEST_F(HostileRelay, PingFloodFromAPeerThatNeverReads) {
+  RelayProcess relay;
+  flood_without_reading(relay, "ping flood", [](std::vector<unsigned char>& chunk, std::uint64_t) {
+    for (std::size_t i = 0; i + 12 <= chunk.size(); i += 12) {
+      chunk[i + 1] = 2;  // type: ping
+      chunk[i + 3] = 1;  // flags: SYN
+      chunk[i + 11] = static_cast<unsigned char>(i);
+    }
+  });
+}
+
+// New streams (SYN), each on a fresh odd stream ID: the first 64 are open control streams (then
+// reset by the first-packet timeout), every later one is answered with a RST the peer never
+// reads.
+TEST_F(HostileRelay, SynFloodFromAPeerThatNeverReads) {
+  RelayProcess relay;
+  flood_without_reading(
+      relay, "SYN flood", [](std::vector<unsigned char>& chunk, std::uint64_t round) {
+        const std::uint64_t per_chunk = chunk.size() / 12;
+        for (std::size_t i = 0; i + 12 <= chunk.size(); i += 12) {
+          const auto id = static_cast<std::uint32_t>(2 * (round * per_chunk + i / 12) + 1);
+          chunk[i + 0] = 0;  // version
+          chunk[i + 1] = 1;  // type: window update
+          chunk[i + 2] = 0;
+          chunk[i + 3] = 1;  // flags: SYN
+          chunk[i + 4] = static_cast<unsigned char>(id >> 24);
+          chunk[i + 5] = static_cast<unsigned char>(id >> 16);
+          chunk[i + 6] = static_cast<unsigned char>(id >> 8);
+          chunk[i + 7] = static_cast<unsigned char>(id);
+          for (int k = 8; k < 12; ++k) chunk[i + static_cast<std::size_t>(k)] = 0;  // delta 0
+        }
+      });
+}
+
+// `count` connection requests on `dialer`, one after the other (concurrent ones would meet the
+// cap on open control streams first).
+asio::awaitable<void> dial_in_turn(
+    std::shared_ptr<mux::Session> dialer, std::string id, int count, std::shared_ptr<int> accepted,
+    std::shared_ptr<int> rejected,
+    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> streams) {
+  for (int i = 0; i < count; ++i) {
+    co_await dial_and_count(dialer, id, accepted, rejected, streams);
+  }
+}
+
+// Idle spliced streams: one address dials a lease from several sessions as often as it can and
+// leaves every accepted stream idle. It gets at most max_spliced_per_dialer_ip of the lease's
+// max_streams_per_lease slots, so another dialer still gets through; and the idle streams are
+// closed after spliced_idle_timeout_ms (3 s here; 15 min by default).
+TEST_F(HostileRelay, IdleSplicedStreamsFromOneAddressDoNotLockALeaseOut) {
+  RelayProcess relay(R"({"limits": {"spliced_idle_timeout_ms": 3000}})");
+  ASSERT_TRUE(relay.alive());
+  const int pid = relay.child().pid();
+  const auto port = transport::parse_uri(relay.tcp)->port;
+  auto holder = session(relay.ws);
+  auto me = credential();
+  ASSERT_EQ(update(*holder, me, "locked"), ResponseCode::Accepted);
+  auto kept = std::make_shared<std::vector<std::unique_ptr<stream::ByteStream>>>();
+  (void)hold(holder, ResponseCode::Accepted, keep_in(kept));
+  const auto rss_before = rss_bytes(pid);
+  const double cpu_before = cpu_seconds(pid);
+
+  std::vector<std::shared_ptr<mux::Session>> attackers;
+  auto idle = std::make_shared<std::vector<std::unique_ptr<stream::ByteStream>>>();
+  auto accepted = std::make_shared<int>(0);
+  auto rejected = std::make_shared<int>(0);
+  for (int s = 0; s < 4; ++s) {
+    attackers.push_back(session_from(io_, *mux_, "127.0.0.2", port));
+    asio::co_spawn(io_, dial_in_turn(attackers.back(), me.id(), 80, accepted, rejected, idle),
+                   asio::detached);
+  }
+  for (int i = 0; i < 500 && *accepted + *rejected < 320; ++i) pump(20ms);
+  EXPECT_EQ(*accepted, 128);  // max_spliced_per_dialer_ip
+  EXPECT_EQ(*rejected, 320 - 128);
+  // Another address still reaches the lease while the attacker holds its slots.
+  auto fresh = session(relay.tcp);
+  auto d = run(client::request_connection(*fresh, me.id()), 10s);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->code, ResponseCode::Accepted);
+  const auto peak = std::max(rss_before, rss_bytes(pid));
+  // The attacker's idle streams are closed by the relay (the fresh one too: it is idle as well).
+  const auto w = watch(relay, 10s, {}, {}, [&] {
+    return metric_value(curl(relay.http + "/metrics"), "portal_relayed_streams") == 0;
+  });
+  const auto metrics = curl(relay.http + "/metrics");
+  const double cpu = cpu_seconds(pid) - cpu_before;
+  std::cout << "[ figure ] idle spliced streams (4 sessions x 80 dials from 127.0.0.2): relay RSS "
+            << rss_before / 1024 << " KiB -> peak " << std::max(peak, w.peak_rss) / 1024
+            << " KiB; relay CPU " << cpu << " s\n";
+  RecordProperty("relay_cpu_seconds_idle_splices", std::to_string(cpu));
+  EXPECT_LT(std::max(peak, w.peak_rss) - rss_before, 32 * 1024 * 1024);
+  EXPECT_EQ(metric_value(metrics, "portal_relayed_streams"), 0) << metrics;
+  EXPECT_EQ(metric_value(metrics, R"(portal_refusals_total{limit="spliced_idle_timeout"})"), 129)
+      << metrics;
+  // By one cap or the other (an absent series reads -1).
+  const auto refused = [&](const char* series) {
+    return std::max(0LL, metric_value(metrics, series));
+  };
+  EXPECT_EQ(refused(R"(portal_refusals_total{limit="spliced_per_dialer_ip"})") +
+                refused(R"(portal_refusals_total{limit="spliced_per_dialer_session"})"),
+            320 - 128)
+      << metrics;
+  for (auto& a : attackers) a->close();
 }
 
 }  // namespace

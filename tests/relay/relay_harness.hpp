@@ -106,6 +106,22 @@ class RelayProcess {
 };
 
 /// The client side: an io_context, the build's plugins, and helpers to run coroutines.
+/// The dialer's side: one connection request for `id` on `dialer`; counts ACCEPTED and
+/// REJECTED answers and keeps accepted streams in `streams`.
+inline asio::awaitable<void> dial_and_count(
+    std::shared_ptr<mux::Session> dialer, std::string id, std::shared_ptr<int> accepted,
+    std::shared_ptr<int> rejected,
+    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> streams) {
+  auto d = co_await client::request_connection(*dialer, id);
+  if (!d) co_return;
+  if (d->code == wire::ResponseCode::Accepted) {
+    ++*accepted;
+    streams->push_back(std::move(d->stream));
+  } else if (d->code == wire::ResponseCode::Rejected) {
+    ++*rejected;
+  }
+}
+
 class RelayClientTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -501,20 +501,6 @@ TEST_F(RelayIntegration, ConnectionsPerAddressCountFromAcceptOn) {
       << metrics;
 }
 
-asio::awaitable<void> dial_and_count(
-    std::shared_ptr<mux::Session> dialer, std::string id, std::shared_ptr<int> accepted,
-    std::shared_ptr<int> rejected,
-    std::shared_ptr<std::vector<std::unique_ptr<stream::ByteStream>>> streams) {
-  auto d = co_await client::request_connection(*dialer, id);
-  if (!d) co_return;
-  if (d->code == ResponseCode::Accepted) {
-    ++*accepted;
-    streams->push_back(std::move(d->stream));
-  } else if (d->code == ResponseCode::Rejected) {
-    ++*rejected;
-  }
-}
-
 // The cap is checked and counted in one step: forwards that wait for the holder at the same
 // time cannot overshoot it.
 TEST_F(RelayIntegration, StreamsPerLeaseCapHoldsUnderConcurrentForwards) {
