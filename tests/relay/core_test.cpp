@@ -475,5 +475,79 @@ TEST(RelayCore, AMalformedControlPacketAbortsTheStreamAndIsCounted) {
   EXPECT_EQ(h.c().metrics().control_errors.at("malformed"), 1u);
 }
 
+// A stream's bytes can still arrive after its session ended (the mux had buffered them).
+TEST(RelayCore, AConnectionRequestFromAClosedSessionIsRefusedWithoutAForward) {
+  Harness h;
+  const auto holder = credential(1);
+  ASSERT_EQ(h.register_lease(h.connect(), holder, "web"), ResponseCode::Accepted);
+  const auto dc = h.connect("192.0.2.2");
+  const auto s = *h.c().stream_accepted(dc, h.now());
+  h.c().connection_closed(dc, {}, h.now());
+  auto req = control::ClientRequest::connection(holder.id(), std::nullopt);
+  h.pump(s, req);
+  EXPECT_EQ(h.c().step(s), Step::Abort);
+  EXPECT_EQ(h.c().relayed_streams(holder.id()), 0u);
+  h.c().stream_closed(s);
+  EXPECT_EQ(h.c().streams(), 0u);
+}
+
+// A lease moved from another address's session counts against the new address.
+TEST(RelayCore, MovingLeasesBetweenAddressesCannotBypassTheAddressLimit) {
+  Harness h;
+  h.limits.max_leases_per_ip = 1;
+  const auto a = h.connect("192.0.2.1");
+  const auto b = h.connect("192.0.2.2");
+  EXPECT_EQ(h.register_lease(a, credential(1), "one"), ResponseCode::Accepted);
+  EXPECT_EQ(h.register_lease(a, credential(2), "two"), ResponseCode::Rejected);
+  EXPECT_EQ(h.register_lease(b, credential(2), "two"), ResponseCode::Accepted);
+  h.advance(1'000ms);
+  EXPECT_EQ(h.register_lease(a, credential(2), "two"), ResponseCode::Rejected);  // a move to a
+  EXPECT_EQ(h.refusals("leases_per_ip"), 2u);
+  // Between two sessions of one address, a lease moves freely.
+  const auto a2 = h.connect("192.0.2.1");
+  EXPECT_EQ(h.register_lease(a2, credential(1), "one"), ResponseCode::Accepted);
+}
+
+// The address's RelayInfo bucket outlives its connections: reconnecting does not refill it.
+TEST(RelayCore, ReconnectingDoesNotRefillTheAddressRelayInfoBucket) {
+  Harness h;
+  h.limits.relay_info_per_minute_per_session = 0;
+  h.limits.relay_info_per_minute_per_ip = 2;
+  int answered = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto c = h.connect("192.0.2.1");
+    auto info = control::ClientRequest::relay_info();
+    const auto s = h.request(c, info);
+    answered += info.done() ? 1 : 0;
+    h.c().stream_closed(s);
+    h.c().connection_closed(c, {}, h.now());
+    h.c().release_address("192.0.2.1");
+  }
+  EXPECT_EQ(answered, 2);
+  EXPECT_EQ(h.refusals("relay_info_per_ip"), 3u);
+  // Full again after a minute.
+  h.advance(60'000ms);
+  auto info = control::ClientRequest::relay_info();
+  (void)h.request(h.connect("192.0.2.1"), info);
+  EXPECT_TRUE(info.done());
+}
+
+// A forward that ends while the driver still waits to open the holder stream wakes it.
+TEST(RelayCore, AForwardThatTimesOutBeforeTheHolderStreamOpensWakesTheDriver) {
+  Harness h;
+  h.limits.forward_timeout_ms = 1'000;
+  const auto holder = credential(1);
+  ASSERT_EQ(h.register_lease(h.connect(), holder, "web"), ResponseCode::Accepted);
+  auto req = control::ClientRequest::connection(holder.id(), std::nullopt);
+  const auto s = h.request(h.connect("192.0.2.2"), req);
+  ASSERT_EQ(h.c().step(s), Step::Forward);
+  h.advance(1'000ms);
+  EXPECT_TRUE(h.asked(Action::Kind::Wake, s));
+  EXPECT_EQ(h.c().step(s), Step::Read);
+  EXPECT_EQ(h.c().holder_opened(s, h.now()), 0u);  // too late: no holder stream
+  h.pump(s, req);
+  EXPECT_EQ(req.code(), ResponseCode::Rejected);
+}
+
 }  // namespace
 }  // namespace portal::relay

@@ -155,7 +155,9 @@ ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64
   if (!fresh(id, request->nonce, request->timestamp, now)) return ResponseCode::Rejected;
   const std::string& name = request->lease->name;
   if (name != lease::kUnnamed && !lease::is_valid_name(name)) return ResponseCode::InvalidName;
-  if (ctx_.admit_new_lease && !ctx_.leases.contains(id) && !ctx_.admit_new_lease(connection_, id)) {
+  if (const auto* held = ctx_.leases.entry(id);
+      ctx_.admit_lease && (held == nullptr || held->connection != connection_) &&
+      !ctx_.admit_lease(connection_, id)) {
     return ResponseCode::Rejected;
   }
   lease::Refusal why = lease::Refusal::None;

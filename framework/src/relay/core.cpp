@@ -40,6 +40,12 @@ struct Bucket {
     tokens -= 1;
     return true;
   }
+  // Whether it would be full at `now` (nothing to remember).
+  bool full(std::uint32_t per_minute, Steady now) const {
+    return per_minute == 0 || tokens < 0 ||
+           tokens + std::chrono::duration<double>(now - at).count() * per_minute / 60.0 >=
+               per_minute;
+  }
 };
 
 enum class TimerKind : std::uint8_t { Watchdog, FirstPacket, Forward, SpliceIdle, Sweep };
@@ -54,7 +60,6 @@ struct Core::State {
     std::size_t control_streams = 0;  // open, not spliced
     std::size_t spliced_dialed = 0;   // spliced streams its sessions dialed
     std::set<ConnectionId> connections;
-    Bucket relay_info;
   };
   struct Connection {
     std::string address;
@@ -107,8 +112,8 @@ struct Core::State {
       refuse(reason, detail);
     };
     ctx.admit_relay_info = [this](ConnectionId c) { return admit_relay_info(c); };
-    ctx.admit_new_lease = [this](ConnectionId c, const std::string& lease_id) {
-      return admit_new_lease(c, lease_id);
+    ctx.admit_lease = [this](ConnectionId c, const std::string& lease_id) {
+      return admit_lease(c, lease_id);
     };
   }
 
@@ -120,6 +125,9 @@ struct Core::State {
   Now now{};  // of the call being handled
 
   std::unordered_map<std::string, Address> addresses;
+  // RelayInfo buckets by address, kept apart from `addresses` so that reconnecting does not
+  // refill them; a bucket is forgotten by the sweep once it is full again.
+  std::unordered_map<std::string, Bucket> relay_info_by_address;
   std::unordered_map<ConnectionId, Connection> conns;
   std::unordered_map<StreamId, Stream> streams;
   std::unordered_map<std::string, std::size_t> streams_per_lease;
@@ -148,6 +156,9 @@ struct Core::State {
   }
 
   void gated_warn(const std::string& gate, std::string line) {
+    gated_log(base::LogLevel::Warn, gate, std::move(line));
+  }
+  void gated_log(base::LogLevel level, const std::string& gate, std::string line) {
     auto& g = log_gates[gate];
     if (g.last && now.steady - *g.last < std::chrono::seconds(1)) {
       ++g.suppressed;
@@ -158,7 +169,7 @@ struct Core::State {
     }
     g.last = now.steady;
     g.suppressed = 0;
-    log(base::LogLevel::Warn, line);
+    log(level, line);
   }
 
   void refuse(const std::string& limit, const std::string& what) {
@@ -212,8 +223,8 @@ struct Core::State {
                  " RelayInfo requests a minute on one session");
       return false;
     }
-    auto& a = addresses[conn.address];
-    if (!a.relay_info.take(limits.relay_info_per_minute_per_ip, now.steady)) {
+    if (!relay_info_by_address[conn.address].take(limits.relay_info_per_minute_per_ip,
+                                                  now.steady)) {
       refuse("relay_info_per_ip", conn_tag(c) + ": stream reset: more than " +
                                       std::to_string(limits.relay_info_per_minute_per_ip) +
                                       " RelayInfo requests a minute from " + conn.address);
@@ -222,16 +233,20 @@ struct Core::State {
     return true;
   }
 
-  bool admit_new_lease(ConnectionId c, const std::string& id) {
+  // A lease comes to connection `c` (new, or moving from another connection).
+  bool admit_lease(ConnectionId c, const std::string& id) {
     auto it = conns.find(c);
     if (it == conns.end()) return false;
-    const auto* a = address_of(it->second.address);
-    std::size_t held = 0;
-    if (a != nullptr) {
-      for (const auto other : a->connections) held += leases.count(other);
+    const std::string& address = it->second.address;
+    const auto* a = address_of(address);
+    if (a == nullptr) return false;
+    if (const auto* e = leases.entry(id); e != nullptr && a->connections.count(e->connection)) {
+      return true;  // it moves between two sessions of the same address
     }
+    std::size_t held = 0;
+    for (const auto other : a->connections) held += leases.count(other);
     if (held >= limits.max_leases_per_ip) {
-      refuse("leases_per_ip", "signed request of " + id + ": lease refused: " + it->second.address +
+      refuse("leases_per_ip", "signed request of " + id + ": lease refused: " + address +
                                   " holds " + std::to_string(held) + " leases");
       return false;
     }
@@ -325,7 +340,13 @@ struct Core::State {
     }
     // No one dialer takes all of a lease's slots (client_identity is not authenticated: the
     // dialer's session and address are the keys).
-    auto& dialer = conns.at(st.conn);
+    auto dialer_it = conns.find(st.conn);
+    if (dialer_it == conns.end()) {  // its session ended; the stream's bytes were still buffered
+      (void)st.control->answer_forward(ResponseCode::Rejected);
+      st.step = Step::Abort;
+      return;
+    }
+    auto& dialer = dialer_it->second;
     if (dialer.spliced_dialed >= limits.max_spliced_per_dialer_session) {
       refuse("spliced_per_dialer_session", tag + " refused: the dialer's session holds " +
                                                std::to_string(dialer.spliced_dialed) +
@@ -358,8 +379,11 @@ struct Core::State {
     auto* d = find(dialer_id);
     if (d == nullptr || !d->forward) return;
     if (!why.empty()) {
-      gated_warn("forward", conn_tag(d->conn) + " → lease " + d->lease_id + ": " + why);
+      gated_log(base::LogLevel::Info, "forward",
+                conn_tag(d->conn) + " → lease " + d->lease_id + ": " + why);
     }
+    // A driver still opening the holder stream is blocked in the mux, not in this stream's I/O.
+    if (d->step == Step::Forward) actions.push_back({Action::Kind::Wake, dialer_id});
     disarm(d->timer);
     if (d->peer != 0) {
       if (auto* h = find(d->peer); h != nullptr && h->step != Step::Abort) {
@@ -476,6 +500,9 @@ struct Core::State {
         for (const auto& lease_id : leases.sweep(unix_now())) {
           log(base::LogLevel::Info, "lease " + lease_id + " expired");
         }
+        std::erase_if(relay_info_by_address, [&](const auto& entry) {
+          return entry.second.full(limits.relay_info_per_minute_per_ip, now.steady);
+        });
         arm(sweep_timer, now.steady + options.sweep_interval, TimerKind::Sweep, 0);
         return;
       }
@@ -516,6 +543,7 @@ struct Core::State {
 Core::Core(const identity::Credential& identity, CoreOptions options, Now now)
     : s_(std::make_unique<State>(identity, std::move(options))) {
   s_->now = now;
+  s_->options.sweep_interval = std::max(s_->options.sweep_interval, milliseconds(1));
   s_->arm(s_->sweep_timer, now.steady + s_->options.sweep_interval, TimerKind::Sweep, 0);
 }
 
@@ -809,5 +837,9 @@ std::size_t Core::relayed_streams(const std::string& lease_id) const noexcept {
 std::size_t Core::connections() const noexcept { return s_->conns.size(); }
 std::size_t Core::streams() const noexcept { return s_->streams.size(); }
 std::size_t Core::timers() const noexcept { return s_->timers.size(); }
+std::size_t Core::addresses() const noexcept { return s_->addresses.size(); }
+std::size_t Core::leases_with_relayed_streams() const noexcept {
+  return s_->streams_per_lease.size();
+}
 
 }  // namespace portal::relay

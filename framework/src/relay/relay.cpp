@@ -73,6 +73,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   std::map<ConnectionId, std::shared_ptr<Connection>> conns;
   std::unordered_map<StreamId, std::shared_ptr<stream::ByteStream>> streams;
   bool stopping = false;
+  bool closing = false;
   bool timing = false;
 
   // Timers run on the steady clock Asio waits on; leases use the configured wall clock.
@@ -84,6 +85,11 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     for (const auto& a : core.take_actions()) {
       if (a.kind == Action::Kind::CloseConnection) {
         if (auto it = conns.find(a.id); it != conns.end()) it->second->session->close();
+      } else if (a.kind == Action::Kind::Wake) {
+        if (auto it = opening.find(a.id); it != opening.end()) {
+          it->second->woken = true;
+          it->second->wake.cancel();
+        }
       } else if (auto it = streams.find(a.id); it != streams.end()) {
         it->second->close();
       }
@@ -99,11 +105,11 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   }
 
   static asio::awaitable<void> timer_loop(std::shared_ptr<Impl> self) {
-    while (!self->stopping) {
+    while (!self->closing) {
       self->armed = self->core.next_deadline();
       self->timer.expires_at(self->armed.value_or(Steady::time_point::max()));
       (void)co_await self->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (self->stopping) break;
+      if (self->closing) break;
       self->core.tick(self->now());
       self->after_core();
     }
@@ -334,14 +340,27 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       after_core();
       co_return Holder{};
     }
-    auto holder = it->second;
-    auto opened = co_await holder->session->async_open();
+    // The open waits in the mux (for the holder's ACK); the core may end the forward first (its
+    // deadline), and then wakes this wait with a Wake action.
+    auto open = std::make_shared<PendingOpen>(ex);
+    opening.emplace(dialer, open);
+    asio::co_spawn(ex, open_holder_stream(it->second->session, open),
+                   stream::logged("relay", "holder stream open"));
+    while (!open->result && !open->woken) {  // either may come before the wait starts
+      (void)co_await open->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    opening.erase(dialer);
+    if (!open->result) {  // woken by the core: the late stream is closed when it opens
+      open->abandoned = true;
+      co_return Holder{};
+    }
+    auto opened = std::move(*open->result);
     if (!opened) {
       core.holder_open_failed(dialer, opened.error(), now());
       after_core();
       co_return Holder{};
     }
-    if (core.step(dialer) != Step::Forward) {  // it timed out or ended meanwhile
+    if (core.step(dialer) != Step::Forward) {  // it ended meanwhile
       (*opened)->close();
       co_return Holder{};
     }
@@ -350,6 +369,13 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     h.stream = std::move(*opened);
     streams.emplace(h.id, h.stream);
     after_core();
+    // Released here unless it is handed to the splice, however this coroutine ends.
+    bool handed = false;
+    ScopeExit release_holder{[self, &h, &handed] {
+      if (handed) return;
+      h.stream->close();
+      self->release(h.id);
+    }};
     CoreStream endpoint{this, h.id};
     auto r = co_await stream::drive(*h.stream, endpoint, {},
                                     stream::DriveOptions{kControlReadChunk, false});
@@ -357,11 +383,31 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     after_core();
     if (r && core.step(dialer) == Step::Splice) {
       h.leftover = std::move(*r);
+      handed = true;
       co_return h;
     }
-    h.stream->close();
-    release(h.id);
     co_return Holder{};
+  }
+
+  // An open of a holder stream, waited for by forward() until the core wakes it first.
+  struct PendingOpen {
+    explicit PendingOpen(asio::any_io_executor e) : wake(std::move(e), Steady::time_point::max()) {}
+    asio::steady_timer wake;
+    std::optional<base::Result<std::unique_ptr<stream::ByteStream>>> result;
+    bool woken = false;      // the core ended the forward
+    bool abandoned = false;  // forward() stopped waiting
+  };
+  std::unordered_map<StreamId, std::shared_ptr<PendingOpen>> opening;  // by dialer stream
+
+  static asio::awaitable<void> open_holder_stream(std::shared_ptr<mux::Session> session,
+                                                  std::shared_ptr<PendingOpen> open) {
+    auto s = co_await session->async_open();
+    if (open->abandoned) {
+      if (s) (*s)->close();
+      co_return;
+    }
+    open->result = std::move(s);
+    open->wake.cancel();
   }
 
   asio::awaitable<void> splice(StreamId dialer, std::shared_ptr<stream::ByteStream> s,
@@ -383,15 +429,16 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     after_core();
   }
 
-  // No new connections, no more timers.
+  // No new connections (timers go on: the drain still needs them).
   void stop_accepting() {
     stopping = true;
-    timer.cancel();
     for (auto& l : listeners) l->close();
   }
 
   void close_all() {
     stop_accepting();
+    closing = true;
+    timer.cancel();
     // Copy: drop() erases from the map.
     std::vector<std::shared_ptr<Connection>> all;
     for (auto& [id, c] : conns) all.push_back(c);

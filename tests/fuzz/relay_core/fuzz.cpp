@@ -214,7 +214,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     core.release_address(c.address);
   }
   if (core.connections() != 0 || core.streams() != 0 || core.stats().relayed_streams != 0 ||
-      core.timers() != 1) {
+      core.timers() != 1 || core.addresses() != 0 || core.leases_with_relayed_streams() != 0) {
     std::abort();
   }
   return 0;

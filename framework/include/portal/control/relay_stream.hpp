@@ -60,9 +60,10 @@ struct RelayContext {
   /// Asked before a RelayInfo request is answered; false closes the stream with
   /// Errc::RateLimited (the hook counts the refusal). Null: always answered.
   std::function<bool(lease::ConnectionId connection)> admit_relay_info{};
-  /// Asked before a verified lease of an identity the table does not hold is stored; false
-  /// answers REJECTED (the hook counts the refusal). Null: no limit beyond the table's.
-  std::function<bool(lease::ConnectionId connection, const std::string& id)> admit_new_lease{};
+  /// Asked before a verified lease is stored on this stream's connection when it is not already
+  /// bound to it (a new lease, or one moving from another connection); false answers REJECTED
+  /// (the hook counts the refusal). Null: no limit beyond the table's.
+  std::function<bool(lease::ConnectionId connection, const std::string& id)> admit_lease{};
   RelayInfoCache relay_info{};
 };
 

@@ -96,9 +96,10 @@ class PORTAL_API LeaseTable {
   /// A connection ended (§6.6): removes every lease bound to it; returns their IDs.
   std::vector<std::string> drop_connection(ConnectionId connection);
 
-  /// Whether the table holds an entry for `id`, expired or not.
-  [[nodiscard]] bool contains(std::string_view id) const {
-    return entries_.find(id) != entries_.end();
+  /// The entry for `id`, expired or not (nothing when absent).
+  [[nodiscard]] const Entry* entry(std::string_view id) const {
+    const auto it = entries_.find(id);
+    return it == entries_.end() ? nullptr : &it->second;
   }
 
   /// Leases currently bound to `connection`.

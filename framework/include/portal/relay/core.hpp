@@ -18,7 +18,9 @@
 // received bytes to stream_input(s) (it returns how many it took; give it the rest again after
 // sending), and report the end of the stream with stream_eof(s). When step(s) changes:
 // - Forward: open a stream on connection forward_target(s) and report it with holder_opened()
-//   (or holder_open_failed()); drive that holder stream the same way until its step leaves Read;
+//   (or holder_open_failed()), unless a Wake action for the stream comes first (the forward
+//   ended meanwhile: close the holder stream when it opens); drive that holder stream the same way
+//   until its step leaves Read;
 // - Splice: copy bytes between the stream and splice_peer(s) (reporting spliced_moved()) until
 //   both directions end, then report splice_ended();
 // - Finish: flush and half-close; Abort: close. Either way, then stream_closed().
@@ -110,6 +112,8 @@ struct Action {
   enum class Kind {
     CloseConnection,  ///< close the connection's session (a timer fired)
     ResetStream,      ///< close the stream (a timer fired)
+    Wake,             ///< a Forward stream's step changed while the driver waits to open its
+                      ///< holder stream: stop waiting (a late holder stream is closed)
   };
   Kind kind;
   std::uint64_t id;  ///< a ConnectionId or a StreamId
@@ -117,6 +121,7 @@ struct Action {
 
 class PORTAL_API Core {
  public:
+  /// `identity` (the relay's, for RelayInfo) must outlive the core.
   Core(const identity::Credential& identity, CoreOptions options, Now now);
   Core(const Core&) = delete;
   Core& operator=(const Core&) = delete;
@@ -193,6 +198,9 @@ class PORTAL_API Core {
   [[nodiscard]] std::size_t connections() const noexcept;
   [[nodiscard]] std::size_t streams() const noexcept;
   [[nodiscard]] std::size_t timers() const noexcept;
+  /// Addresses with a connection, an accepted socket or a stream counted.
+  [[nodiscard]] std::size_t addresses() const noexcept;
+  [[nodiscard]] std::size_t leases_with_relayed_streams() const noexcept;
 
   struct State;
 
