@@ -36,8 +36,8 @@ TEST(RelayConfig, EmbeddedDefaults) {
   EXPECT_EQ(c.limits.max_spliced_per_dialer_session, 64u);
   EXPECT_EQ(c.limits.max_spliced_per_dialer_ip, 128u);
   EXPECT_EQ(c.limits.max_leases_per_ip, 256u);
-  EXPECT_EQ(c.limits.relay_info_per_minute_per_session, 60u);
-  EXPECT_EQ(c.limits.relay_info_per_minute_per_ip, 240u);
+  EXPECT_EQ(c.limits.relay_info_kib_per_minute_per_session, 262'144u);
+  EXPECT_EQ(c.limits.relay_info_kib_per_minute_per_ip, 1'048'576u);
   EXPECT_EQ(c.limits.replay_capacity, 65'536u);
   EXPECT_EQ(c.limits.replay_per_identity, 64u);
 }

@@ -137,6 +137,21 @@ TEST_F(HostileRelay, DescriptorExhaustionOnTheWsListener) {
   EXPECT_NE(relay.err().find("out of file descriptors"), std::string::npos) << relay.err();
 }
 
+// A yamux client session from the loopback address `source` (the attacker's; the relay counts
+// per address, and fresh clients on 127.0.0.1 must not share its budget).
+std::shared_ptr<mux::Session> session_from(asio::io_context& io, mux::MuxFactory& mux,
+                                           const std::string& source, std::uint16_t port) {
+  asio::ip::tcp::socket sock(io);
+  sock.open(asio::ip::tcp::v4());
+  sock.bind({asio::ip::make_address(source), 0});
+  sock.connect({asio::ip::make_address("127.0.0.1"), port});
+  const int fd = sock.release();
+  auto s =
+      mux.create(stream::make_descriptor_stream(io.get_executor(), fd, fd), mux::Role::Client, {});
+  if (!s) throw std::runtime_error("mux session: " + s.error().message());
+  return *s;
+}
+
 // Amplification: a peer registers leases as large as allowed, then sends a flood of RelayInfo
 // requests (each answered with the whole table) on as many streams as it may open, and reads
 // nothing. Each stream gets one answer at a time, every answer is one shared buffer, and the
@@ -145,7 +160,7 @@ TEST_F(HostileRelay, RelayInfoAmplificationFromAPeerThatNeverReads) {
   RelayProcess relay;
   ASSERT_TRUE(relay.alive());
   const int pid = relay.child().pid();
-  auto attacker = session(relay.tcp);
+  auto attacker = session_from(io_, *mux_, "127.0.0.2", transport::parse_uri(relay.tcp)->port);
   for (int i = 0; i < 64; ++i) {
     wire::Lease lease;
     lease.name = "big-" + std::to_string(i);
@@ -189,21 +204,6 @@ TEST_F(HostileRelay, RelayInfoAmplificationFromAPeerThatNeverReads) {
   EXPECT_TRUE(served);
   EXPECT_LT(peak - rss_before, 32 * 1024 * 1024);
   for (auto& s : streams) s->close();
-}
-
-// A yamux client session from the loopback address `source` (the attacker's; the relay counts
-// per address, and fresh clients on 127.0.0.1 must not share its budget).
-std::shared_ptr<mux::Session> session_from(asio::io_context& io, mux::MuxFactory& mux,
-                                           const std::string& source, std::uint16_t port) {
-  asio::ip::tcp::socket sock(io);
-  sock.open(asio::ip::tcp::v4());
-  sock.bind({asio::ip::make_address(source), 0});
-  sock.connect({asio::ip::make_address("127.0.0.1"), port});
-  const int fd = sock.release();
-  auto s =
-      mux.create(stream::make_descriptor_stream(io.get_executor(), fd, fd), mux::Role::Client, {});
-  if (!s) throw std::runtime_error("mux session: " + s.error().message());
-  return *s;
 }
 
 // Opens `count` streams on `s`, writes `prefix` on each and keeps them in `kept`.

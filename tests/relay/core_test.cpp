@@ -111,11 +111,11 @@ struct Harness {
   }
 
   ResponseCode register_lease(ConnectionId conn, const identity::Credential& who,
-                              const std::string& name) {
+                              const std::string& name, const std::string& metadata = {}) {
     wire::Lease lease;
     lease.name = name;
     lease.alpn = {"http/1.1"};
-    lease.expires = kT + 30;
+    lease.metadata = metadata;
     lease.expires = base::unix_seconds(clock.system_now()) + 30;
     auto req = control::ClientRequest::lease_update(who, lease, random, clock.system_now());
     EXPECT_TRUE(req.has_value());
@@ -365,8 +365,9 @@ TEST(RelayCore, IdleSplicedStreamsAreClosedSoTheyCannotLockALeaseOut) {
 
 TEST(RelayCore, RelayInfoIsRateLimitedPerSessionAndPerAddress) {
   Harness h;
-  h.limits.relay_info_per_minute_per_session = 3;
-  h.limits.relay_info_per_minute_per_ip = 4;
+  // A small table's answer costs the floor of 1 KiB.
+  h.limits.relay_info_kib_per_minute_per_session = 3;
+  h.limits.relay_info_kib_per_minute_per_ip = 4;
   const auto a = h.connect("192.0.2.1");
   auto ask = [&](ConnectionId c) {
     auto info = control::ClientRequest::relay_info();
@@ -383,10 +384,28 @@ TEST(RelayCore, RelayInfoIsRateLimitedPerSessionAndPerAddress) {
   EXPECT_TRUE(ask(b).first);
   EXPECT_FALSE(ask(b).first);
   EXPECT_EQ(h.refusals("relay_info_per_ip"), 1u);
-  // Tokens come back with time: 4 a minute is one every 15 s.
+  // Bytes come back with time: 4 KiB a minute is 1 KiB every 15 s.
   h.advance(20'000ms);
   EXPECT_TRUE(ask(b).first);
   EXPECT_TRUE(ask(h.connect("192.0.2.200")).first);  // other addresses were never limited
+}
+
+// The limit is on bytes: a bigger table buys fewer answers.
+TEST(RelayCore, ARelayInfoAnswerCostsItsSize) {
+  Harness h;
+  h.limits.relay_info_kib_per_minute_per_session = 10;
+  h.limits.relay_info_kib_per_minute_per_ip = 0;
+  ASSERT_EQ(h.register_lease(h.connect(), credential(1), "big", std::string(3000, 'm')),
+            ResponseCode::Accepted);
+  const auto c = h.connect("192.0.2.2");
+  int answered = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto info = control::ClientRequest::relay_info();
+    (void)h.request(c, info);
+    answered += info.done() ? 1 : 0;
+  }
+  EXPECT_EQ(answered, 3);  // about 3.1 KiB each
+  EXPECT_EQ(h.refusals("relay_info_per_session"), 2u);
 }
 
 TEST(RelayCore, LeasesAreLimitedPerAddressButRenewalsAreNot) {
@@ -511,8 +530,8 @@ TEST(RelayCore, MovingLeasesBetweenAddressesCannotBypassTheAddressLimit) {
 // The address's RelayInfo bucket outlives its connections: reconnecting does not refill it.
 TEST(RelayCore, ReconnectingDoesNotRefillTheAddressRelayInfoBucket) {
   Harness h;
-  h.limits.relay_info_per_minute_per_session = 0;
-  h.limits.relay_info_per_minute_per_ip = 2;
+  h.limits.relay_info_kib_per_minute_per_session = 0;
+  h.limits.relay_info_kib_per_minute_per_ip = 2;
   int answered = 0;
   for (int i = 0; i < 5; ++i) {
     const auto c = h.connect("192.0.2.1");

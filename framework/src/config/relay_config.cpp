@@ -50,10 +50,10 @@ void apply_limits(const json::value& v, RelayLimits& l, Reader& r) {
       r.uint32(value, key, l.max_spliced_per_dialer_ip, 1);
     } else if (k == "max_leases_per_ip") {
       r.uint32(value, key, l.max_leases_per_ip, 1);
-    } else if (k == "relay_info_per_minute_per_session") {
-      r.uint32(value, key, l.relay_info_per_minute_per_session, 0);
-    } else if (k == "relay_info_per_minute_per_ip") {
-      r.uint32(value, key, l.relay_info_per_minute_per_ip, 0);
+    } else if (k == "relay_info_kib_per_minute_per_session") {
+      r.uint32(value, key, l.relay_info_kib_per_minute_per_session, 0);
+    } else if (k == "relay_info_kib_per_minute_per_ip") {
+      r.uint32(value, key, l.relay_info_kib_per_minute_per_ip, 0);
     } else if (k == "replay_capacity") {
       r.uint32(value, key, l.replay_capacity, 64);
     } else if (k == "replay_per_identity") {
@@ -150,8 +150,9 @@ std::string to_json(const RelayConfig& c) {
     << "    \"max_spliced_per_dialer_session\": " << l.max_spliced_per_dialer_session << ",\n"
     << "    \"max_spliced_per_dialer_ip\": " << l.max_spliced_per_dialer_ip << ",\n"
     << "    \"max_leases_per_ip\": " << l.max_leases_per_ip << ",\n"
-    << "    \"relay_info_per_minute_per_session\": " << l.relay_info_per_minute_per_session << ",\n"
-    << "    \"relay_info_per_minute_per_ip\": " << l.relay_info_per_minute_per_ip << ",\n"
+    << "    \"relay_info_kib_per_minute_per_session\": " << l.relay_info_kib_per_minute_per_session
+    << ",\n"
+    << "    \"relay_info_kib_per_minute_per_ip\": " << l.relay_info_kib_per_minute_per_ip << ",\n"
     << "    \"replay_capacity\": " << l.replay_capacity << ",\n"
     << "    \"replay_per_identity\": " << l.replay_per_identity << "\n"
     << "  }\n}\n";

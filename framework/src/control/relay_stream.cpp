@@ -83,9 +83,10 @@ void RelayControlStream::consume_output(std::size_t n) noexcept {
   }
 }
 
-// Every stream shares one serialized answer; it is rebuilt when the table changed, or when the
-// second changed (expired leases leave the answer without a table change).
-void RelayControlStream::answer_relay_info(std::int64_t now) {
+// Every stream shares one serialized answer (false: the rate-limit hook refused it); it is rebuilt
+// when the table changed, or when the second changed (expired leases leave the answer without a
+// table change).
+bool RelayControlStream::answer_relay_info(std::int64_t now) {
   auto& cache = ctx_.relay_info;
   if (!cache.wire || cache.generation != ctx_.leases.generation() || cache.at != now) {
     wire::RelayInfo info;
@@ -97,8 +98,12 @@ void RelayControlStream::answer_relay_info(std::int64_t now) {
     cache.generation = ctx_.leases.generation();
     cache.at = now;
   }
+  if (ctx_.admit_relay_info && !ctx_.admit_relay_info(connection_, cache.wire->size())) {
+    return false;
+  }
   shared_out_ = cache.wire;
   shared_sent_ = 0;
+  return true;
 }
 
 void RelayControlStream::refused(const char* reason, std::string_view id,
@@ -212,10 +217,7 @@ base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
     if (!packet) return close(packet.error());  // §4.9: malformed → close without an answer
     switch (packet->type) {
       case PacketType::RelayInfoRequest: {
-        if (ctx_.admit_relay_info && !ctx_.admit_relay_info(connection_)) {
-          return close(Errc::RateLimited);
-        }
-        answer_relay_info(now);
+        if (!answer_relay_info(now)) return close(Errc::RateLimited);
         observe(PacketType::RelayInfoRequest, ResponseCode::Accepted);
         break;
       }

@@ -22,29 +22,28 @@ bool known_code(std::uint32_t c) { return c <= static_cast<std::uint32_t>(Respon
 
 std::string conn_tag(ConnectionId c) { return "conn=" + std::to_string(c); }
 
-// A token bucket holding up to `per_minute` tokens, refilled at per_minute / 60 per second.
+// A token bucket of `per_minute` KiB, refilled evenly over a minute; 0: no limit.
 struct Bucket {
-  double tokens = -1;  // < 0: full (not used yet)
+  double bytes = -1;  // < 0: full (not used yet)
   Steady at{};
-  bool take(std::uint32_t per_minute, Steady now) {
-    if (per_minute == 0) return true;
-    const double cap = per_minute;
-    if (tokens < 0) {
-      tokens = cap;
-    } else {
-      const double elapsed = std::chrono::duration<double>(now - at).count();
-      tokens = std::min(cap, tokens + std::max(0.0, elapsed) * cap / 60.0);
-    }
+  static double capacity(std::uint32_t kib_per_minute) { return 1024.0 * kib_per_minute; }
+  double level(std::uint32_t kib_per_minute, Steady now) const {
+    const double cap = capacity(kib_per_minute);
+    if (bytes < 0) return cap;
+    const double elapsed = std::max(0.0, std::chrono::duration<double>(now - at).count());
+    return std::min(cap, bytes + elapsed * cap / 60.0);
+  }
+  bool take(std::uint32_t kib_per_minute, Steady now, double cost) {
+    if (kib_per_minute == 0) return true;
+    bytes = level(kib_per_minute, now);
     at = now;
-    if (tokens < 1) return false;
-    tokens -= 1;
+    if (bytes < cost) return false;
+    bytes -= cost;
     return true;
   }
-  // Whether it would be full at `now` (nothing to remember).
-  bool full(std::uint32_t per_minute, Steady now) const {
-    return per_minute == 0 || tokens < 0 ||
-           tokens + std::chrono::duration<double>(now - at).count() * per_minute / 60.0 >=
-               per_minute;
+  // Whether it is full at `now` (nothing to remember).
+  bool full(std::uint32_t kib_per_minute, Steady now) const {
+    return kib_per_minute == 0 || level(kib_per_minute, now) >= capacity(kib_per_minute);
   }
 };
 
@@ -111,7 +110,9 @@ struct Core::State {
     ctx.on_refused = [this](const char* reason, const std::string& detail) {
       refuse(reason, detail);
     };
-    ctx.admit_relay_info = [this](ConnectionId c) { return admit_relay_info(c); };
+    ctx.admit_relay_info = [this](ConnectionId c, std::size_t bytes) {
+      return admit_relay_info(c, bytes);
+    };
     ctx.admit_lease = [this](ConnectionId c, const std::string& lease_id) {
       return admit_lease(c, lease_id);
     };
@@ -212,22 +213,25 @@ struct Core::State {
     }
   }
 
-  bool admit_relay_info(ConnectionId c) {
+  // An answer costs its bytes, at least 1 KiB.
+  bool admit_relay_info(ConnectionId c, std::size_t bytes) {
     auto it = conns.find(c);
     if (it == conns.end()) return false;
     auto& conn = it->second;
-    if (!conn.relay_info.take(limits.relay_info_per_minute_per_session, now.steady)) {
+    const double cost = static_cast<double>(std::max<std::size_t>(bytes, 1024));
+    const auto& l = limits;
+    if (!conn.relay_info.take(l.relay_info_kib_per_minute_per_session, now.steady, cost)) {
       refuse("relay_info_per_session",
-             conn_tag(c) + ": stream reset: more than " +
-                 std::to_string(limits.relay_info_per_minute_per_session) +
-                 " RelayInfo requests a minute on one session");
+             conn_tag(c) + ": stream reset: RelayInfo answers above " +
+                 std::to_string(l.relay_info_kib_per_minute_per_session) +
+                 " KiB a minute on one session (this one: " + std::to_string(bytes) + " bytes)");
       return false;
     }
-    if (!relay_info_by_address[conn.address].take(limits.relay_info_per_minute_per_ip,
-                                                  now.steady)) {
-      refuse("relay_info_per_ip", conn_tag(c) + ": stream reset: more than " +
-                                      std::to_string(limits.relay_info_per_minute_per_ip) +
-                                      " RelayInfo requests a minute from " + conn.address);
+    if (!relay_info_by_address[conn.address].take(l.relay_info_kib_per_minute_per_ip, now.steady,
+                                                  cost)) {
+      refuse("relay_info_per_ip", conn_tag(c) + ": stream reset: RelayInfo answers above " +
+                                      std::to_string(l.relay_info_kib_per_minute_per_ip) +
+                                      " KiB a minute to " + conn.address);
       return false;
     }
     return true;
@@ -501,7 +505,7 @@ struct Core::State {
           log(base::LogLevel::Info, "lease " + lease_id + " expired");
         }
         std::erase_if(relay_info_by_address, [&](const auto& entry) {
-          return entry.second.full(limits.relay_info_per_minute_per_ip, now.steady);
+          return entry.second.full(limits.relay_info_kib_per_minute_per_ip, now.steady);
         });
         arm(sweep_timer, now.steady + options.sweep_interval, TimerKind::Sweep, 0);
         return;

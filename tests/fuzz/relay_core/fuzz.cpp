@@ -78,8 +78,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   l.max_spliced_per_dialer_session = 2;
   l.max_spliced_per_dialer_ip = 3;
   l.max_leases_per_ip = 2;
-  l.relay_info_per_minute_per_session = 5;
-  l.relay_info_per_minute_per_ip = 8;
+  l.relay_info_kib_per_minute_per_session = 5;
+  l.relay_info_kib_per_minute_per_ip = 8;
   l.first_packet_timeout_ms = 2'000;
   l.forward_timeout_ms = 3'000;
   l.spliced_idle_timeout_ms = 5'000;

@@ -37,8 +37,10 @@ struct RelayLimits {
   std::uint32_t max_spliced_per_dialer_session = 64;   ///< spliced streams one session dials
   std::uint32_t max_spliced_per_dialer_ip = 128;       ///< spliced streams one address dials
   std::uint32_t max_leases_per_ip = 256;               ///< leases held over one address's sessions
-  std::uint32_t relay_info_per_minute_per_session = 60;  ///< RelayInfo answers; 0: no limit
-  std::uint32_t relay_info_per_minute_per_ip = 240;      ///< RelayInfo answers; 0: no limit
+  /// RelayInfo answer bytes (at least 1 KiB each) per minute; 0: no limit. v1 clients ask for
+  /// RelayInfo before every dial, so this limits bytes (the amplification), not requests.
+  std::uint32_t relay_info_kib_per_minute_per_session = 256 * 1024;
+  std::uint32_t relay_info_kib_per_minute_per_ip = 1024 * 1024;
   std::uint32_t replay_capacity = 65'536;  ///< (identity, nonce) entries of signed requests
   std::uint32_t replay_per_identity = 64;  ///< live entries of one identity (v1: ~7 per 30 s)
 };

@@ -57,9 +57,9 @@ struct RelayContext {
   /// "clock_skew", "bad_nonce", "replayed", "replay_floor", "replay_identity_quota", or a
   /// lease::to_string(Refusal)) and a line for the log.
   std::function<void(const char* reason, const std::string& detail)> on_refused{};
-  /// Asked before a RelayInfo request is answered; false closes the stream with
-  /// Errc::RateLimited (the hook counts the refusal). Null: always answered.
-  std::function<bool(lease::ConnectionId connection)> admit_relay_info{};
+  /// Asked before a RelayInfo answer of `bytes` (length prefix included) is queued; false
+  /// closes the stream with Errc::RateLimited (the hook counts the refusal). Null: always.
+  std::function<bool(lease::ConnectionId connection, std::size_t bytes)> admit_relay_info{};
   /// Asked before a verified lease is stored on this stream's connection when it is not already
   /// bound to it (a new lease, or one moving from another connection); false answers REJECTED
   /// (the hook counts the refusal). Null: no limit beyond the table's.
@@ -96,7 +96,7 @@ class PORTAL_API RelayControlStream {
  private:
   base::Result<std::size_t> close(base::ErrorCode e);
   void respond(wire::PacketType type, base::Bytes payload);
-  void answer_relay_info(std::int64_t now);
+  bool answer_relay_info(std::int64_t now);
   void observe(wire::PacketType request, wire::ResponseCode code) const;
   wire::ResponseCode lease_update(base::ByteSpan payload, std::int64_t now);
   wire::ResponseCode lease_delete(base::ByteSpan payload, std::int64_t now);
