@@ -15,6 +15,9 @@ endif()
 
 find_package(CLI11 2.1 CONFIG REQUIRED)
 
+# OpenSSL 3.0: TLS in the transport plugins only (plugins/tls).
+find_package(OpenSSL 3.0 REQUIRED)
+
 if(PORTAL_BUILD_TESTS)
   find_package(GTest 1.12 CONFIG REQUIRED)
   include(GoogleTest)

@@ -11,6 +11,7 @@ packages=(
   libcrypto++-dev
   libpoco-dev
   libcli11-dev
+  libssl-dev         # TLS in the transport plugins (wss://, tls://)
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
   clang-format       # the BuildFormat test checks .clang-format

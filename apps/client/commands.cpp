@@ -46,6 +46,10 @@ void add_stack_flags(CLI::App* cmd, StackFlags& f) {
   cmd->add_option("--plugin-dir", f.plugin_dirs,
                   "Load plugins from DIR instead of <prefix>/lib/portal/plugins (repeatable)")
       ->type_name("DIR");
+  cmd->add_option("--ca-file", f.ca_file,
+                  "PEM CA certificates trusted for tls:// and wss:// relays, besides the system "
+                  "store (the relay's host name is always verified)")
+      ->type_name("FILE");
 }
 
 std::vector<std::string> split(const std::string& text, char sep) {
@@ -89,6 +93,9 @@ Prepared prepare(const StackFlags& f) {
     }
   }
   if (!f.plugin_dirs.empty()) cfg.plugin_dirs = f.plugin_dirs;
+  if (!f.ca_file.empty()) {
+    for (const char* scheme : {"tls", "wss"}) cfg.transport_settings[scheme]["ca_file"] = f.ca_file;
+  }
   if (!f.relays.empty()) {
     cfg.relays.clear();
     for (const auto& r : split(f.relays, ',')) {

@@ -16,6 +16,7 @@ struct StackFlags {
   std::vector<std::string> plugin_dirs;
   std::string relays;  ///< comma-separated
   std::string key_file;
+  std::string ca_file;  ///< trusted besides the system store (tls:// and wss://)
 };
 
 struct ExposeFlags {

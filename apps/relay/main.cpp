@@ -137,6 +137,8 @@ int main(int argc, char** argv) {
   std::string check_file;
   std::vector<std::string> listen;
   std::vector<std::string> plugin_dirs;
+  std::string tls_cert;
+  std::string tls_key;
   app.add_flag("--version", version, "Print the version and exit");
   app.add_option("--config", config_file,
                  "Read this JSON config over the embedded defaults (no file is read otherwise)")
@@ -155,6 +157,28 @@ int main(int argc, char** argv) {
   app.add_option("--plugin-dir", plugin_dirs,
                  "Load plugins from DIR instead of <prefix>/lib/portal/plugins (repeatable)")
       ->type_name("DIR");
+  app.add_option("--tls-cert", tls_cert,
+                 "PEM certificate (and chain) of the tls:// and wss:// listeners")
+      ->type_name("FILE");
+  app.add_option("--tls-key", tls_key, "PEM private key of the tls:// and wss:// listeners")
+      ->type_name("FILE");
+
+  // Flags override config keys.
+  auto apply_flags = [&](config::RelayConfig& cfg) {
+    if (!listen.empty()) {
+      for (const auto& uri : listen) {
+        if (!portal::transport::parse_uri(uri)) {
+          throw UsageError("--listen '" + uri + "': not scheme://host:port[/path]");
+        }
+      }
+      cfg.listeners = listen;
+    }
+    if (!plugin_dirs.empty()) cfg.plugin_dirs = plugin_dirs;
+    for (const char* scheme : {"tls", "wss"}) {
+      if (!tls_cert.empty()) cfg.transport_settings[scheme]["cert_file"] = tls_cert;
+      if (!tls_key.empty()) cfg.transport_settings[scheme]["key_file"] = tls_key;
+    }
+  };
 
   return portal::apps::run_cli(app, argc, argv, [&]() -> int {
     if (version) {
@@ -166,8 +190,17 @@ int main(int argc, char** argv) {
       config::RelayConfig cfg;
       const auto problems = portal::apps::load_config_file(check_file, cfg);
       for (const auto& p : problems) std::cout << p.to_string(check_file) << '\n';
-      if (problems.empty()) std::cout << check_file << ": ok\n";
-      return problems.empty() ? 0 : 1;
+      if (!problems.empty()) return 1;
+      // Then what the file names: plugins, transport settings (TLS files: readable, key
+      // matching the certificate, not expired, key not world-readable) and the identity.
+      apply_flags(cfg);
+      std::string error;
+      if (!portal::relay::assemble(cfg, error)) {
+        std::cout << check_file << ": " << error << '\n';
+        return 1;
+      }
+      std::cout << check_file << ": ok\n";
+      return 0;
     }
     config::RelayConfig cfg;
     if (!config_file.empty()) {
@@ -180,16 +213,7 @@ int main(int argc, char** argv) {
         throw UsageError(problems.front().to_string(config_file));
       }
     }
-    // Flags override config keys.
-    if (!listen.empty()) {
-      for (const auto& uri : listen) {
-        if (!portal::transport::parse_uri(uri)) {
-          throw UsageError("--listen '" + uri + "': not scheme://host:port[/path]");
-        }
-      }
-      cfg.listeners = listen;
-    }
-    if (!plugin_dirs.empty()) cfg.plugin_dirs = plugin_dirs;
+    apply_flags(cfg);
     if (print_config) {
       std::cout << config::to_json(cfg);
       return 0;

@@ -9,4 +9,4 @@ portal::plugin::Factory* make_factory() noexcept { return &portal::plugins::tcp:
 }  // namespace
 
 PORTAL_PLUGIN(portal::plugin::Kind::Transport, "portal.transport.tcp", portal::kVersion,
-              make_factory, "tcp")
+              make_factory, "tcp", "tls")

@@ -7,11 +7,14 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "portal/base/log.hpp"
 #include "portal/base/parse.hpp"
 #include "portal/plugin/sdk.hpp"
 #include "portal/stream/logged.hpp"
@@ -21,15 +24,25 @@ namespace portal::plugins::tcp {
 namespace {
 
 namespace asio = boost::asio;
+namespace ssl = asio::ssl;
 using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 using Clock = std::chrono::steady_clock;
 
+using TlsSocket = ssl::stream<tcp::socket>;
+
+// Whether a read or write error is the end of a TLS stream (a peer that closed without
+// close_notify, as a half-closed mux transport does) rather than a failure.
+bool truncated(const boost::system::error_code& ec) {
+  return ec == ssl::error::stream_truncated || ec == asio::error::eof;
+}
+
 // The socket and its idle watchdog share this state, so the watchdog can outlive the stream.
+template <class Socket>
 struct Connection {
-  Connection(tcp::socket s, std::chrono::milliseconds idle)
+  Connection(Socket s, std::chrono::milliseconds idle)
       : socket(std::move(s)), idle_timeout(idle), watchdog(socket.get_executor()) {}
-  tcp::socket socket;
+  Socket socket;
   std::chrono::milliseconds idle_timeout;
   asio::steady_timer watchdog;
   Clock::time_point last_activity = Clock::now();
@@ -40,12 +53,13 @@ struct Connection {
   void close() {
     closed = true;
     boost::system::error_code ec;
-    socket.close(ec);
+    socket.lowest_layer().close(ec);
     watchdog.cancel();
   }
 };
 
-asio::awaitable<void> watch_idle(std::shared_ptr<Connection> c) {
+template <class Socket>
+asio::awaitable<void> watch_idle(std::shared_ptr<Connection<Socket>> c) {
   while (!c->closed) {
     c->watchdog.expires_at(c->last_activity + c->idle_timeout);
     (void)co_await c->watchdog.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -58,32 +72,70 @@ asio::awaitable<void> watch_idle(std::shared_ptr<Connection> c) {
   }
 }
 
-class TcpStream final : public stream::ByteStream {
+// One warning line a second at most for failed server handshakes (a plaintext flood must not
+// buy log volume), with the number left out.
+void warn_handshake(const std::string& line) {
+  static Clock::time_point last{};
+  static std::uint64_t left_out = 0;
+  const auto now = Clock::now();
+  if (last != Clock::time_point{} && now - last < std::chrono::seconds(1)) {
+    ++left_out;
+    return;
+  }
+  base::log(base::LogLevel::Warn, "tls",
+            left_out == 0
+                ? line
+                : line + " [" + std::to_string(left_out) + " more not logged in the last second]");
+  last = now;
+  left_out = 0;
+}
+
+// The TLS handshake of one stream: run by the first read or write of a server stream (so that
+// a slow handshake never holds up the accept loop), which others wait for.
+struct Handshake {
+  explicit Handshake(asio::any_io_executor ex) : done(std::move(ex), Clock::time_point::max()) {}
+  enum class State { Pending, Running, Done, Failed } state = State::Pending;
+  asio::steady_timer done;  // cancelled when the handshake ends
+  base::ErrorCode error;
+};
+
+template <class Socket>
+class Stream final : public stream::ByteStream {
  public:
-  TcpStream(tcp::socket socket, const Options& options, std::shared_ptr<void> ticket = {})
-      : c_(std::make_shared<Connection>(std::move(socket), options.idle_timeout)),
-        ticket_(std::move(ticket)) {
+  static constexpr bool kTls = std::is_same_v<Socket, TlsSocket>;
+
+  Stream(Socket socket, const Options& options, std::shared_ptr<void> ticket = {},
+         std::shared_ptr<ssl::context> context = {})
+      : c_(std::make_shared<Connection<Socket>>(std::move(socket), options.idle_timeout)),
+        ticket_(std::move(ticket)),
+        context_(std::move(context)),
+        handshake_timeout_(options.tls.handshake_timeout) {
+    auto& lowest = c_->socket.lowest_layer();
     boost::system::error_code ec;
-    const auto remote = c_->socket.remote_endpoint(ec);
+    const auto remote = lowest.remote_endpoint(ec);
     if (!ec) peer_.address = remote.address().to_string();
     peer_.connected_at = Clock::now();
-    c_->socket.set_option(tcp::no_delay(options.nodelay), ec);
-    c_->socket.set_option(asio::socket_base::keep_alive(options.keepalive), ec);
+    lowest.set_option(tcp::no_delay(options.nodelay), ec);
+    lowest.set_option(asio::socket_base::keep_alive(options.keepalive), ec);
     if (options.idle_timeout.count() > 0) {
       asio::co_spawn(c_->socket.get_executor(), watch_idle(c_),
                      stream::logged("tcp", "idle watchdog"));
     }
+    if constexpr (kTls) handshake_ = std::make_unique<Handshake>(c_->socket.get_executor());
   }
-  ~TcpStream() override { c_->close(); }
+  ~Stream() override { c_->close(); }
 
   asio::any_io_executor get_executor() override { return c_->socket.get_executor(); }
 
   asio::awaitable<base::Result<std::size_t>> async_read_some(base::MutableByteSpan b) override {
     auto c = c_;
+    if constexpr (kTls) {
+      if (auto h = co_await server_handshake(); !h) co_return h.error();
+    }
     auto [ec, n] = co_await c->socket.async_read_some(asio::buffer(b.data(), b.size()),
                                                       asio::as_tuple(asio::use_awaitable));
     if (c->idle_expired) co_return make_error_code(transport::Errc::IdleTimeout);
-    if (ec == asio::error::eof) co_return std::size_t{0};
+    if (ec == asio::error::eof || (kTls && truncated(ec))) co_return std::size_t{0};
     if (ec) co_return base::ErrorCode(ec);
     c->touch();
     co_return n;
@@ -91,6 +143,9 @@ class TcpStream final : public stream::ByteStream {
 
   asio::awaitable<base::Result<void>> async_write(base::ByteSpan d) override {
     auto c = c_;
+    if constexpr (kTls) {
+      if (auto h = co_await server_handshake(); !h) co_return h.error();
+    }
     auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(d.data(), d.size()),
                                               asio::as_tuple(asio::use_awaitable));
     if (c->idle_expired) co_return make_error_code(transport::Errc::IdleTimeout);
@@ -99,9 +154,11 @@ class TcpStream final : public stream::ByteStream {
     co_return base::Result<void>{};
   }
 
+  // A TCP half-close, also under TLS: no close_notify (which would ask the peer for one back);
+  // the peer reads the truncation as the end of the stream, and the mux above has its own FIN.
   asio::awaitable<base::Result<void>> async_shutdown_write() override {
     boost::system::error_code ec;
-    c_->socket.shutdown(tcp::socket::shutdown_send, ec);
+    c_->socket.lowest_layer().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) co_return base::ErrorCode(ec);
     co_return base::Result<void>{};
   }
@@ -109,16 +166,84 @@ class TcpStream final : public stream::ByteStream {
   void close() noexcept override { c_->close(); }
   stream::PeerInfo peer_info() const override { return peer_; }
 
+  // The client's handshake, run by connect before the stream is handed out (its errors are the
+  // connect's). Logs the reason of a failure in one line.
+  asio::awaitable<base::Result<void>> client_handshake(const tls::Settings& settings,
+                                                       const transport::Uri& uri) {
+    static_assert(kTls);
+    tls::Diagnosis diagnosis;
+    if (!tls::prepare_client(c_->socket.native_handle(), settings, uri.host, &diagnosis)) {
+      co_return transport::Errc::InvalidSetting;
+    }
+    auto ec = co_await run_handshake(ssl::stream_base::client);
+    if (ec) {
+      base::log(base::LogLevel::Error, "tls",
+                uri.to_string() + ": " + tls::describe_failure(ec, &diagnosis));
+      co_return transport::Errc::TlsFailed;
+    }
+    if (!tls::pins_match(c_->socket.native_handle(), settings)) {
+      base::log(base::LogLevel::Error, "tls",
+                uri.to_string() + ": the relay's public key matches no spki_sha256 pin");
+      co_return transport::Errc::TlsPinMismatch;
+    }
+    handshake_->state = Handshake::State::Done;
+    co_return base::Result<void>{};
+  }
+
  private:
-  std::shared_ptr<Connection> c_;
+  // The handshake against its timeout: the timer closes the socket, which ends it.
+  asio::awaitable<boost::system::error_code> run_handshake(ssl::stream_base::handshake_type role) {
+    auto c = c_;
+    auto outcome = co_await (c->socket.async_handshake(role, asio::as_tuple(asio::use_awaitable)) ||
+                             asio::steady_timer(c->socket.get_executor(), handshake_timeout_)
+                                 .async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (outcome.index() == 1) co_return make_error_code(asio::error::timed_out);
+    co_return std::get<0>(std::get<0>(outcome));
+  }
+
+  asio::awaitable<base::Result<void>> server_handshake() {
+    auto& h = *handshake_;
+    if (h.state == Handshake::State::Done) co_return base::Result<void>{};
+    if (h.state == Handshake::State::Pending) {
+      h.state = Handshake::State::Running;
+      auto ec = co_await run_handshake(ssl::stream_base::server);
+      if (ec) {
+        warn_handshake("handshake with " + (peer_.address.empty() ? "?" : peer_.address) +
+                       " failed: " + tls::describe_failure(ec, nullptr));
+        h.error = transport::make_error_code(transport::Errc::TlsFailed);
+        h.state = Handshake::State::Failed;
+        c_->close();
+      } else {
+        h.state = Handshake::State::Done;
+      }
+      h.done.cancel();
+    }
+    while (h.state == Handshake::State::Running) {
+      (void)co_await h.done.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (h.state == Handshake::State::Failed) co_return h.error;
+    co_return base::Result<void>{};
+  }
+
+  std::shared_ptr<Connection<Socket>> c_;
   std::shared_ptr<void> ticket_;  // the listener owner's admission, released with the stream
+  std::shared_ptr<ssl::context> context_;  // kept for as long as the stream uses it
+  std::chrono::milliseconds handshake_timeout_;
+  std::unique_ptr<Handshake> handshake_;
   stream::PeerInfo peer_;
 };
 
+using TcpStream = Stream<tcp::socket>;
+using TlsStream = Stream<TlsSocket>;
+
 class TcpListener final : public transport::Listener {
  public:
-  TcpListener(tcp::acceptor acceptor, std::string scheme, Options options)
-      : acceptor_(std::move(acceptor)), scheme_(std::move(scheme)), options_(options) {}
+  TcpListener(tcp::acceptor acceptor, std::string scheme, Options options,
+              std::shared_ptr<ssl::context> tls)
+      : acceptor_(std::move(acceptor)),
+        scheme_(std::move(scheme)),
+        options_(std::move(options)),
+        tls_(std::move(tls)) {}
 
   transport::Uri local_uri() const override {
     boost::system::error_code ec;
@@ -129,6 +254,11 @@ class TcpListener final : public transport::Listener {
   asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> async_accept() override {
     auto accepted = co_await transport::accept_tcp(acceptor_, accept_hooks());
     if (!accepted) co_return accepted.error();
+    if (tls_) {  // the handshake runs with the stream's first read or write
+      co_return std::unique_ptr<stream::ByteStream>(
+          std::make_unique<TlsStream>(TlsSocket(std::move(accepted->socket), *tls_), options_,
+                                      std::move(accepted->ticket), tls_));
+    }
     co_return std::unique_ptr<stream::ByteStream>(std::make_unique<TcpStream>(
         std::move(accepted->socket), options_, std::move(accepted->ticket)));
   }
@@ -144,7 +274,18 @@ class TcpListener final : public transport::Listener {
   tcp::acceptor acceptor_;
   std::string scheme_;
   Options options_;
+  std::shared_ptr<ssl::context> tls_;  // tls:// listeners
 };
+
+// TLS keys belong to tls:// only: on a tcp:// URI they would be silently ignored.
+base::Result<void> check_scheme(const transport::Uri& uri, const Options& o) {
+  if (uri.scheme != "tls" && o.has_tls_keys) {
+    base::log(base::LogLevel::Error, "tcp",
+              uri.to_string() + ": TLS settings apply to tls:// only, not " + uri.scheme + "://");
+    return transport::Errc::InvalidSetting;
+  }
+  return {};
+}
 
 class Factory final : public transport::TransportFactory {
  public:
@@ -153,6 +294,13 @@ class Factory final : public transport::TransportFactory {
     return plugin::guard([&]() -> base::Result<void> {
       auto o = parse_settings(settings, problem);
       if (!o) return o.error();
+      // A listener's certificate and key are checked now (readable, matching, not expired).
+      if (!o->tls.cert_file.empty() || !o->tls.key_file.empty()) {
+        if (auto c = tls::server_context(o->tls, {}, problem); !c) return c.error();
+      }
+      if (!o->tls.ca_file.empty()) {
+        if (auto c = tls::client_context(o->tls, {}, problem); !c) return c.error();
+      }
       return {};
     });
   }
@@ -162,6 +310,16 @@ class Factory final : public transport::TransportFactory {
     std::string problem;
     auto options = parse_settings(settings, problem);
     if (!options) co_return options.error();
+    if (auto ok = check_scheme(uri, *options); !ok) co_return ok.error();
+    std::shared_ptr<ssl::context> tls_context;
+    if (uri.scheme == "tls") {
+      auto c = tls::client_context(options->tls, {}, problem);
+      if (!c) {
+        base::log(base::LogLevel::Error, "tls", uri.to_string() + ": " + problem);
+        co_return c.error();
+      }
+      tls_context = std::move(*c);
+    }
     tcp::resolver resolver(executor);
     tcp::socket socket(executor);
     asio::steady_timer deadline(executor, options->connect_timeout);
@@ -177,6 +335,12 @@ class Factory final : public transport::TransportFactory {
     auto outcome = co_await (attempt() || deadline.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (outcome.index() == 1) co_return make_error_code(transport::Errc::ConnectTimeout);
     if (auto ec = std::get<0>(outcome)) co_return base::ErrorCode(ec);
+    if (tls_context) {
+      auto s = std::make_unique<TlsStream>(TlsSocket(std::move(socket), *tls_context), *options,
+                                           nullptr, tls_context);
+      if (auto h = co_await s->client_handshake(options->tls, uri); !h) co_return h.error();
+      co_return std::unique_ptr<stream::ByteStream>(std::move(s));
+    }
     co_return std::unique_ptr<stream::ByteStream>(
         std::make_unique<TcpStream>(std::move(socket), *options));
   }
@@ -188,10 +352,20 @@ class Factory final : public transport::TransportFactory {
       std::string problem;
       auto options = parse_settings(settings, problem);
       if (!options) return options.error();
+      if (auto ok = check_scheme(uri, *options); !ok) return ok.error();
+      std::shared_ptr<ssl::context> tls_context;
+      if (uri.scheme == "tls") {
+        auto c = tls::server_context(options->tls, {}, problem);
+        if (!c) {
+          base::log(base::LogLevel::Error, "tls", uri.to_string() + ": " + problem);
+          return c.error();
+        }
+        tls_context = std::move(*c);
+      }
       auto acceptor = transport::bind_tcp_acceptor(executor, uri, options->backlog);
       if (!acceptor) return acceptor.error();
-      return std::unique_ptr<transport::Listener>(
-          std::make_unique<TcpListener>(std::move(*acceptor), uri.scheme, *options));
+      return std::unique_ptr<transport::Listener>(std::make_unique<TcpListener>(
+          std::move(*acceptor), uri.scheme, *options, std::move(tls_context)));
     });
   }
 };
@@ -220,6 +394,9 @@ base::Result<Options> parse_settings(const transport::Settings& settings, std::s
       ok = base::parse_unsigned(value, n) && n > 0 && n <= 65535;
       o.backlog = static_cast<int>(n);
       if (!ok) problem = key + ": expected 1 to 65535, got '" + value + "'";
+    } else if (tls::is_tls_key(key)) {
+      ok = tls::apply(key, value, o.tls, problem).has_value();
+      o.has_tls_keys = true;
     } else {
       ok = false;
       problem = key + ": unknown tcp setting";

@@ -2,9 +2,11 @@
 #pragma once
 
 // portal.transport.tcp: `tcp://host:port`, the mux byte stream carried directly over TCP with
-// no preface. Static library for direct linking; plugin.cpp wraps it as the runtime plugin.
+// no preface, and `tls://host:port`, the same inside TLS (OpenSSL). Static library for direct
+// linking; plugin.cpp wraps it as the runtime plugin.
 
 #include "portal/transport/transport.hpp"
+#include "tls.hpp"
 
 namespace portal::plugins::tcp {
 
@@ -14,12 +16,16 @@ namespace portal::plugins::tcp {
 ///   keepalive           (true)   SO_KEEPALIVE
 ///   nodelay             (true)   TCP_NODELAY
 ///   backlog             (1024)   listen backlog
+/// and, for tls://, the TLS keys of plugins/tls/tls.hpp (cert_file, key_file, ca_file,
+/// spki_sha256, server_name, session_tickets, handshake_timeout_ms).
 struct Options {
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds idle_timeout{0};
   bool keepalive = true;
   bool nodelay = true;
   int backlog = 1024;
+  tls::Settings tls;
+  bool has_tls_keys = false;  ///< a TLS key was given (refused for tcp://)
 };
 
 /// Parses settings. Errors: transport::Errc::InvalidSetting, with `problem` naming the key.

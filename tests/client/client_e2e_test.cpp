@@ -25,6 +25,7 @@
 #include "portal/base/encoding.hpp"
 #include "portal/crypto/sha256.hpp"
 #include "relay/relay_harness.hpp"
+#include "support/pki.hpp"
 #include "support/process.hpp"
 #include "support/scale.hpp"
 #include "support/temp_dir.hpp"
@@ -155,16 +156,20 @@ class PortalProcess {
   std::unique_ptr<Child> child_;
 };
 
-PortalProcess expose(const std::string& relays, std::uint16_t port,
-                     const std::string& name = "web") {
-  return PortalProcess({"expose", "--relay", relays, "--target",
-                        "127.0.0.1:" + std::to_string(port), "--name", name},
-                       "exposing ");
+PortalProcess expose(const std::string& relays, std::uint16_t port, const std::string& name = "web",
+                     const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args{
+      "expose", "--relay", relays, "--target", "127.0.0.1:" + std::to_string(port), "--name", name};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return PortalProcess(args, "exposing ");
 }
 
 // `portal connect` on a free port; `port` gets it.
-PortalProcess connect(const std::string& relays, const std::string& target, std::uint16_t& port) {
-  PortalProcess p({"connect", target, "--relay", relays, "--listen", "127.0.0.1:0"}, "listening ");
+PortalProcess connect(const std::string& relays, const std::string& target, std::uint16_t& port,
+                      const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args{"connect", target, "--relay", relays, "--listen", "127.0.0.1:0"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  PortalProcess p(args, "listening ");
   const std::string out = p.out();
   const auto colon = out.find(':');
   port = colon == std::string::npos
@@ -247,6 +252,36 @@ TEST_P(ClientE2E, CurlFetchesPagesConcurrentRequestsAndABigDownload) {
 
 INSTANTIATE_TEST_SUITE_P(Transports, ClientE2E, ::testing::Values("ws", "tcp"),
                          [](const auto& p) { return std::string(p.param); });
+
+// tls://: the relay's certificate from a throwaway CA, which both clients trust with --ca-file;
+// without it, `portal connect` cannot reach the relay and says why in one line.
+TEST(ClientTls, ExposeAndConnectOverTlsWithACaFile) {
+  test::TestPki pki;
+  HttpServer http(1u << 20);
+  RelayProcess relay(R"({"transports": {"tls": {"cert_file": ")" + pki / "relay.pem" +
+                         R"(", "key_file": ")" + pki / "relay.key" + R"("}}})",
+                     "ws://127.0.0.1:0/relay", "tls://127.0.0.1:0");
+  ASSERT_EQ(relay.tcp.rfind("tls://", 0), 0u) << relay.tcp;
+  const std::vector<std::string> trust{"--ca-file", pki / "ca.pem"};
+  auto exposed = expose(relay.tcp, http.port, "web", trust);
+  EXPECT_NE(exposed.out().find(relay.tcp + " (registered)"), std::string::npos)
+      << exposed.out() << exposed.err();
+  std::uint16_t port = 0;
+  auto connected = connect(relay.tcp, "web", port, trust);
+  ASSERT_NE(port, 0) << connected.out() << connected.err();
+  auto one = curl(port, "/page/3");
+  ASSERT_EQ(one.exit_code, 0) << one.err << connected.err() << exposed.err();
+  EXPECT_EQ(one.out, page_body(3));
+
+  // Without the CA: refused, with the certificate's subject and issuer in the line.
+  const auto refused = run_process(
+      {bin_path("portal"), "info", "--relay", relay.tcp, "--plugin-dir", PORTAL_BUILD_PLUGIN_DIR});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("unable to get local issuer certificate (subject CN=relay, "
+                             "issuer CN=Portal Test CA)"),
+            std::string::npos)
+      << refused.err;
+}
 
 TEST(ClientE2ERestart, ExposeReRegistersAfterTheRelayRestartsOnTheSamePort) {
   HttpServer http(1024);

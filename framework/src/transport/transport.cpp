@@ -17,6 +17,8 @@ const char* describe(Errc e) noexcept {
     case Errc::InvalidSetting: return "invalid transport setting";
     case Errc::Closed: return "transport closed";
     case Errc::NotSupported: return "not supported by this transport";
+    case Errc::TlsFailed: return "TLS handshake failed";
+    case Errc::TlsPinMismatch: return "the server's public key matches no configured pin";
   }
   return nullptr;
 }

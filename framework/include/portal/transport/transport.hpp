@@ -31,6 +31,8 @@ enum class Errc {
   InvalidSetting,  ///< a transport setting is unknown or has a bad value
   Closed,          ///< the listener or stream is closed
   NotSupported,    ///< the transport has no such feature (HTTP routes on plain TCP)
+  TlsFailed,       ///< the TLS handshake failed (the transport logs the reason in one line)
+  TlsPinMismatch,  ///< the server's public key matches none of the configured pins
 };
 
 PORTAL_API const boost::system::error_category& transport_category() noexcept;

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// TLS for the transport plugins (OpenSSL through Boost.Asio's SSL streams): settings, server and
+// client contexts, and the client's verification (system store plus an optional CA file, host
+// name always checked, or SPKI pins instead for self-signed relays). OpenSSL and asio/ssl stay in
+// the .cpp files; this header only names the types.
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "portal/base/result.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
+struct ssl_st;
+
+namespace portal::plugins::tls {
+
+/// The TLS settings of a transport scheme (`tls`, `wss`), all optional:
+///   cert_file             a PEM certificate followed by its chain (listeners: required)
+///   key_file              its PEM private key (listeners: required; refused when readable by
+///                         others; group-readable is allowed, as Debian's ssl-cert group needs)
+///   session_tickets       (false) TLS session tickets on a listener
+///   ca_file               PEM CAs trusted besides the system store (SSL_CERT_FILE and
+///                         SSL_CERT_DIR are honoured, as OpenSSL does)
+///   spki_sha256           comma-separated hex SHA-256 pins of the server's public key; a match
+///                         replaces chain and host name verification (self-signed relays)
+///   server_name           the name sent as SNI and verified (default: the URI's host)
+///   handshake_timeout_ms  (10000) the TLS handshake of one connection
+struct Settings {
+  std::string cert_file;
+  std::string key_file;
+  bool session_tickets = false;
+  std::string ca_file;
+  std::vector<std::array<unsigned char, 32>> pins;
+  std::string server_name;
+  std::chrono::milliseconds handshake_timeout{10'000};
+};
+
+/// Whether `key` is one of the keys above.
+[[nodiscard]] bool is_tls_key(std::string_view key) noexcept;
+
+/// Applies one key. Errors: transport::Errc::InvalidSetting, with `problem` naming the key.
+[[nodiscard]] base::Result<void> apply(std::string_view key, const std::string& value,
+                                       Settings& settings, std::string& problem);
+
+/// A listener's context: TLS 1.2 at least (1.3 preferred), session tickets as set, and the
+/// protocols of `alpn` offered (empty: no ALPN). Checks that both files are readable, that the
+/// key is not world-readable and matches the certificate, and that the certificate is valid now.
+/// Errors: transport::Errc::InvalidSetting, with `problem` one line naming the file.
+[[nodiscard]] base::Result<std::shared_ptr<boost::asio::ssl::context>> server_context(
+    const Settings& settings, const std::vector<std::string>& alpn, std::string& problem);
+
+/// A client's context: TLS 1.2 at least, the system store and `ca_file`, and `alpn` offered.
+/// Errors: transport::Errc::InvalidSetting (an unreadable or invalid ca_file).
+[[nodiscard]] base::Result<std::shared_ptr<boost::asio::ssl::context>> client_context(
+    const Settings& settings, const std::vector<std::string>& alpn, std::string& problem);
+
+/// What went wrong in a client handshake, for its one error line.
+struct Diagnosis {
+  std::string verify;  ///< the first certificate problem: reason, subject and issuer
+};
+
+/// Sets up one client connection before its handshake: SNI and host name verification for
+/// `host` (or settings.server_name), or, with pins, no chain verification (checked after the
+/// handshake with pins_match()). `diagnosis` must outlive the handshake.
+[[nodiscard]] base::Result<void> prepare_client(ssl_st* ssl, const Settings& settings,
+                                                const std::string& host, Diagnosis* diagnosis);
+
+/// After a client handshake with pins: whether the server's public key matches one of them.
+[[nodiscard]] bool pins_match(ssl_st* ssl, const Settings& settings);
+
+/// The hex SHA-256 of the SubjectPublicKeyInfo of the first certificate in PEM file `path`
+/// (what spki_sha256 pins), or an empty string with `problem` set.
+[[nodiscard]] std::string spki_sha256_of_file(const std::string& path, std::string& problem);
+
+/// One line for a failed handshake: the certificate problem when there was one, a plaintext peer
+/// on a TLS port, or the OpenSSL reason.
+[[nodiscard]] std::string describe_failure(const base::ErrorCode& e, const Diagnosis* diagnosis);
+
+}  // namespace portal::plugins::tls

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// A throwaway PKI made with the `openssl` command at test time, in a private temp dir (nothing
+// committed): a CA, a relay certificate for 127.0.0.1 and localhost signed by it, one for another
+// host name, an expired one, and a self-signed one (for pins).
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include "support/temp_dir.hpp"
+
+namespace portal::test {
+
+class TestPki {
+ public:
+  TestPki() {
+    const std::string d = dir_.path().string();
+    const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    std::ofstream(d + "/san") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+    std::ofstream(d + "/other") << "subjectAltName=DNS:other.example\n";
+    run("req -x509 " + ec + " -keyout ca.key -out ca.pem -days 2 -subj '/CN=Portal Test CA'");
+    run("req " + ec + " -keyout relay.key -out relay.csr -subj '/CN=relay'");
+    run("x509 -req -in relay.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out relay.pem "
+        "-days 2 -extfile san");
+    run("x509 -req -in relay.csr -CA ca.pem -CAkey ca.key -out other.pem -days 2 -extfile other");
+    run("x509 -req -in relay.csr -CA ca.pem -CAkey ca.key -out expired.pem -days -1 -extfile san");
+    run("req -x509 " + ec +
+        " -keyout self.key -out self.pem -days 2 -subj '/CN=self-signed' "
+        "-addext subjectAltName=IP:127.0.0.1");
+    // A second key, for a certificate/key mismatch.
+    run("genpkey -algorithm ec -pkeyopt ec_paramgen_curve:P-256 -out stranger.key");
+    for (const char* key : {"ca.key", "relay.key", "self.key", "stranger.key"}) {
+      ::chmod((d + "/" + key).c_str(), 0600);
+    }
+  }
+
+  [[nodiscard]] std::string operator/(const std::string& name) const {
+    return (dir_.path() / name).string();
+  }
+
+ private:
+  void run(const std::string& args) const {
+    const std::string cmd =
+        "cd '" + dir_.path().string() + "' && openssl " + args + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl " + args + ": failed");
+  }
+
+  TempDir dir_;
+};
+
+}  // namespace portal::test
