@@ -12,8 +12,10 @@
 #include <boost/asio/ssl/error.hpp>
 
 #include <cstdio>
+#include <mutex>
 #include <optional>
 
+#include "portal/base/log.hpp"
 #include "portal/base/parse.hpp"
 #include "portal/transport/transport.hpp"
 
@@ -346,6 +348,29 @@ std::string spki_sha256_of_file(const std::string& path, std::string& problem) {
     return {};
   }
   return hex(hash->data(), hash->size());
+}
+
+void log_server_failure(const std::string& peer, const base::ErrorCode& e) {
+  using Clock = std::chrono::steady_clock;
+  static std::mutex mutex;
+  static Clock::time_point last{};
+  static std::uint64_t left_out = 0;
+  std::string line = "handshake with " + (peer.empty() ? std::string("?") : peer) +
+                     " failed: " + describe_failure(e, nullptr);
+  {
+    std::lock_guard lock(mutex);
+    const auto now = Clock::now();
+    if (last != Clock::time_point{} && now - last < std::chrono::seconds(1)) {
+      ++left_out;
+      return;
+    }
+    if (left_out > 0) {
+      line += " [" + std::to_string(left_out) + " more not logged in the last second]";
+    }
+    last = now;
+    left_out = 0;
+  }
+  base::log(base::LogLevel::Warn, "tls", line);
 }
 
 std::string describe_failure(const base::ErrorCode& e, const Diagnosis* diagnosis) {

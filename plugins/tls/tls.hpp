@@ -80,6 +80,10 @@ struct Diagnosis {
 /// (what spki_sha256 pins), or an empty string with `problem` set.
 [[nodiscard]] std::string spki_sha256_of_file(const std::string& path, std::string& problem);
 
+/// Logs a listener's failed handshake with `peer` ("tls" component, warn), at most one line a
+/// second per process with the number left out: a flood of plaintext peers buys no log volume.
+void log_server_failure(const std::string& peer, const base::ErrorCode& e);
+
 /// One line for a failed handshake: the certificate problem when there was one, a plaintext peer
 /// on a TLS port, or the OpenSSL reason.
 [[nodiscard]] std::string describe_failure(const base::ErrorCode& e, const Diagnosis* diagnosis);

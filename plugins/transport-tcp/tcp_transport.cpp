@@ -72,24 +72,6 @@ asio::awaitable<void> watch_idle(std::shared_ptr<Connection<Socket>> c) {
   }
 }
 
-// One warning line a second at most for failed server handshakes (a plaintext flood must not
-// buy log volume), with the number left out.
-void warn_handshake(const std::string& line) {
-  static Clock::time_point last{};
-  static std::uint64_t left_out = 0;
-  const auto now = Clock::now();
-  if (last != Clock::time_point{} && now - last < std::chrono::seconds(1)) {
-    ++left_out;
-    return;
-  }
-  base::log(base::LogLevel::Warn, "tls",
-            left_out == 0
-                ? line
-                : line + " [" + std::to_string(left_out) + " more not logged in the last second]");
-  last = now;
-  left_out = 0;
-}
-
 // The TLS handshake of one stream: run by the first read or write of a server stream (so that
 // a slow handshake never holds up the accept loop), which others wait for.
 struct Handshake {
@@ -208,8 +190,7 @@ class Stream final : public stream::ByteStream {
       h.state = Handshake::State::Running;
       auto ec = co_await run_handshake(ssl::stream_base::server);
       if (ec) {
-        warn_handshake("handshake with " + (peer_.address.empty() ? "?" : peer_.address) +
-                       " failed: " + tls::describe_failure(ec, nullptr));
+        tls::log_server_failure(peer_.address, ec);
         h.error = transport::make_error_code(transport::Errc::TlsFailed);
         h.state = Handshake::State::Failed;
         c_->close();

@@ -3,10 +3,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <deque>
 #include <map>
 
@@ -24,6 +27,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
+namespace ssl = asio::ssl;
 using asio::ip::tcp;
 
 struct ListenerState {
@@ -39,6 +43,7 @@ struct ListenerState {
   std::deque<std::unique_ptr<stream::ByteStream>> pending;
   stream::AsyncSignal ready;
   std::shared_ptr<const transport::AcceptHooks> hooks;  // the listener's
+  std::shared_ptr<ssl::context> tls;                    // wss:// listeners
   bool closed = false;
 };
 
@@ -105,19 +110,16 @@ Response route(ListenerState& s, const Request& req, std::string_view path) {
   return make_response(req, http::status::not_found, "not found\n");
 }
 
-// One accepted connection until it upgrades or ends. It holds the admission ticket throughout,
-// so a connection counts against its owner's per-address limit from accept, not from upgrade.
-asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::AcceptedTcp accepted) {
-  const auto connected_at = accepted.peer.connected_at;
-  std::shared_ptr<void> ticket = std::move(accepted.ticket);
-  beast::error_code ignored_option;
-  // Small writes (upgrade answer, window updates, control answers) must not wait for the
-  // peer's delayed ACK (Nagle): clients set it too, and so does the tcp transport.
-  accepted.socket.set_option(tcp::no_delay(s->options.nodelay), ignored_option);
-  beast::tcp_stream stream(std::move(accepted.socket));
+// HTTP on one connection (TCP, or TLS after its handshake) until it upgrades or ends.
+template <class Next>
+asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
+                                 std::chrono::steady_clock::time_point connected_at,
+                                 std::shared_ptr<void> ticket) {
+  auto& lowest = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer(s->options.max_request_bytes);
-  // A connection that never upgrades gets the header timeout in all, however many keep-alive
-  // requests it sends: plain HTTP is for pages and metrics, not for holding a slot.
+  // A connection that never upgrades gets the header timeout in all (the TLS handshake
+  // included), however many keep-alive requests it sends: plain HTTP is for pages and metrics,
+  // not for holding a slot.
   const auto deadline = connected_at + s->options.header_timeout;
   for (;;) {
     http::request_parser<http::string_body> parser;
@@ -125,11 +127,12 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
     parser.body_limit(s->options.max_request_bytes);
     // The whole request must arrive in time: a slow sender (slowloris) is cut off.
     if (std::chrono::steady_clock::now() >= deadline) break;
-    stream.expires_at(deadline);
+    lowest.expires_at(deadline);
     auto [ec, n] =
         co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+        ec == ssl::error::stream_truncated) {
       break;
     }
     if (ec) {
@@ -142,7 +145,7 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
                                    : http::status::bad_request,
                                "bad request\n");
       res.keep_alive(false);
-      stream.expires_after(s->options.header_timeout);
+      lowest.expires_after(s->options.header_timeout);
       (void)co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
       break;
     }
@@ -150,7 +153,7 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
     const std::string_view target = req.target();
     const std::string_view path = target.substr(0, target.find('?'));
     if (path == s->ws_path && req.method() == http::verb::get && websocket::is_upgrade(req)) {
-      auto ws = std::make_unique<WebSocket>(std::move(stream));
+      auto ws = std::make_unique<WebSocketOn<Next>>(std::move(stream));
       configure(*ws, s->options, true);
       auto [aec] = co_await ws->async_accept(req, asio::as_tuple(asio::use_awaitable));
       if (aec) co_return;
@@ -159,20 +162,45 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
         beast::get_lowest_layer(*ws).socket().close(ignored);
         co_return;
       }
-      s->pending.push_back(make_ws_stream(std::move(ws), s->options, connected_at, ticket));
+      s->pending.push_back(make_ws_stream(std::move(ws), s->options, connected_at, ticket, s->tls));
       s->ready.notify();
       co_return;
     }
     auto res = route(*s, req, path);
     const bool keep = res.keep_alive();
-    stream.expires_after(s->options.header_timeout);
+    lowest.expires_after(s->options.header_timeout);
     auto [wec, written] =
         co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
     if (wec || !keep) break;
   }
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream.close();
+  lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  lowest.close();
+}
+
+// One accepted connection until it upgrades or ends. It holds the admission ticket throughout,
+// so a connection counts against its owner's per-address limit from accept, not from upgrade.
+asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::AcceptedTcp accepted) {
+  const auto connected_at = accepted.peer.connected_at;
+  beast::error_code ignored_option;
+  // Small writes (upgrade answer, window updates, control answers) must not wait for the
+  // peer's delayed ACK (Nagle): clients set it too, and so does the tcp transport.
+  accepted.socket.set_option(tcp::no_delay(s->options.nodelay), ignored_option);
+  beast::tcp_stream tcp_stream(std::move(accepted.socket));
+  if (!s->tls) {
+    co_await serve_http(s, std::move(tcp_stream), connected_at, std::move(accepted.ticket));
+    co_return;
+  }
+  Secure stream(std::move(tcp_stream), *s->tls);
+  beast::get_lowest_layer(stream).expires_at(connected_at + s->options.header_timeout);
+  auto [ec] = co_await stream.async_handshake(ssl::stream_base::server,
+                                              asio::as_tuple(asio::use_awaitable));
+  if (ec) {
+    tls::log_server_failure(accepted.peer.address, ec);
+    beast::get_lowest_layer(stream).close();
+    co_return;
+  }
+  co_await serve_http(s, std::move(stream), connected_at, std::move(accepted.ticket));
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
@@ -242,10 +270,21 @@ class WsListener final : public transport::Listener {
 base::Result<std::unique_ptr<transport::Listener>> listen_ws(const asio::any_io_executor& executor,
                                                              const transport::Uri& uri,
                                                              const Options& options) {
+  std::shared_ptr<ssl::context> tls_context;
+  if (uri.scheme == "wss") {  // HTTPS and WebSocket over TLS, ALPN http/1.1
+    std::string problem;
+    auto c = tls::server_context(options.tls, {"http/1.1"}, problem);
+    if (!c) {
+      base::log(base::LogLevel::Error, "tls", uri.to_string() + ": " + problem);
+      return c.error();
+    }
+    tls_context = std::move(*c);
+  }
   auto acceptor = transport::bind_tcp_acceptor(executor, uri, options.backlog);
   if (!acceptor) return acceptor.error();
   auto state = std::make_shared<ListenerState>(std::move(*acceptor),
                                                uri.path.empty() ? "/relay" : uri.path, options);
+  state->tls = std::move(tls_context);
   auto listener = std::make_unique<WsListener>(state, uri.scheme);
   asio::co_spawn(executor, accept_loop(state), stream::logged("ws", "accept loop"));
   return std::unique_ptr<transport::Listener>(std::move(listener));

@@ -2,8 +2,11 @@
 #include "ws_stream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 namespace portal::plugins::ws {
 namespace {
@@ -12,11 +15,16 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 
+template <class Next>
 class WsStream final : public stream::ByteStream {
  public:
-  WsStream(std::unique_ptr<WebSocket> ws, const Options& options,
-           std::chrono::steady_clock::time_point connected_at, std::shared_ptr<void> ticket)
-      : ws_(std::move(ws)), max_write_(options.max_write_message), ticket_(std::move(ticket)) {
+  WsStream(std::unique_ptr<WebSocketOn<Next>> ws, const Options& options,
+           std::chrono::steady_clock::time_point connected_at, std::shared_ptr<void> ticket,
+           std::shared_ptr<void> keep)
+      : ws_(std::move(ws)),
+        max_write_(options.max_write_message),
+        ticket_(std::move(ticket)),
+        keep_(std::move(keep)) {
     beast::error_code ec;
     const auto remote = beast::get_lowest_layer(*ws_).socket().remote_endpoint(ec);
     if (!ec) peer_.address = remote.address().to_string();
@@ -33,7 +41,11 @@ class WsStream final : public stream::ByteStream {
     for (;;) {
       auto [ec, n] = co_await ws_->async_read_some(asio::buffer(b.data(), b.size()),
                                                    asio::as_tuple(asio::use_awaitable));
-      if (ec == websocket::error::closed || ec == asio::error::eof) co_return std::size_t{0};
+      // A TLS peer that closes without close_notify ends the stream the same way.
+      if (ec == websocket::error::closed || ec == asio::error::eof ||
+          ec == asio::ssl::error::stream_truncated) {
+        co_return std::size_t{0};
+      }
       if (ec) co_return base::ErrorCode(ec);
       if (n > 0) co_return n;
       // An empty message (or the end of one) gave no bytes: keep reading.
@@ -57,7 +69,8 @@ class WsStream final : public stream::ByteStream {
   asio::awaitable<base::Result<void>> async_shutdown_write() override {
     auto [ec] = co_await ws_->async_close(websocket::close_code::normal,
                                           asio::as_tuple(asio::use_awaitable));
-    if (ec && ec != websocket::error::closed && ec != asio::error::eof) {
+    if (ec && ec != websocket::error::closed && ec != asio::error::eof &&
+        ec != asio::ssl::error::stream_truncated) {
       co_return base::ErrorCode(ec);
     }
     co_return base::Result<void>{};
@@ -69,9 +82,10 @@ class WsStream final : public stream::ByteStream {
   }
 
  private:
-  std::unique_ptr<WebSocket> ws_;
+  std::unique_ptr<WebSocketOn<Next>> ws_;
   std::size_t max_write_;
   std::shared_ptr<void> ticket_;
+  std::shared_ptr<void> keep_;  // the TLS context, for as long as the stream uses it
   stream::PeerInfo peer_;
 };
 
@@ -79,7 +93,8 @@ class WsStream final : public stream::ByteStream {
 
 constexpr std::size_t kClientWriteBuffer = 64 * 1024;
 
-void configure(WebSocket& ws, const Options& options, bool server) {
+template <class Next>
+void configure(WebSocketOn<Next>& ws, const Options& options, bool server) {
   ws.binary(true);
   ws.auto_fragment(false);
   ws.read_message_max(options.max_message_size);
@@ -103,10 +118,22 @@ void configure(WebSocket& ws, const Options& options, bool server) {
   }
 }
 
+template <class Next>
 std::unique_ptr<stream::ByteStream> make_ws_stream(
-    std::unique_ptr<WebSocket> ws, const Options& options,
-    std::chrono::steady_clock::time_point connected_at, std::shared_ptr<void> ticket) {
-  return std::make_unique<WsStream>(std::move(ws), options, connected_at, std::move(ticket));
+    std::unique_ptr<WebSocketOn<Next>> ws, const Options& options,
+    std::chrono::steady_clock::time_point connected_at, std::shared_ptr<void> ticket,
+    std::shared_ptr<void> keep) {
+  return std::make_unique<WsStream<Next>>(std::move(ws), options, connected_at, std::move(ticket),
+                                          std::move(keep));
 }
+
+template void configure<Plain>(WebSocketOn<Plain>&, const Options&, bool);
+template void configure<Secure>(WebSocketOn<Secure>&, const Options&, bool);
+template std::unique_ptr<stream::ByteStream> make_ws_stream<Plain>(
+    std::unique_ptr<WebSocketOn<Plain>>, const Options&, std::chrono::steady_clock::time_point,
+    std::shared_ptr<void>, std::shared_ptr<void>);
+template std::unique_ptr<stream::ByteStream> make_ws_stream<Secure>(
+    std::unique_ptr<WebSocketOn<Secure>>, const Options&, std::chrono::steady_clock::time_point,
+    std::shared_ptr<void>, std::shared_ptr<void>);
 
 }  // namespace portal::plugins::ws

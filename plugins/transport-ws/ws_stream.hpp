@@ -4,6 +4,7 @@
 // Private to the plugin: the ByteStream over a Beast WebSocket, shared by client and server.
 
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include "portal/stream/byte_stream.hpp"
@@ -11,16 +12,24 @@
 
 namespace portal::plugins::ws {
 
-using WebSocket = boost::beast::websocket::stream<boost::beast::tcp_stream>;
+/// What a WebSocket runs on: TCP (ws://), or TLS over TCP (wss://).
+using Plain = boost::beast::tcp_stream;
+using Secure = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+template <class Next>
+using WebSocketOn = boost::beast::websocket::stream<Next>;
+using WebSocket = WebSocketOn<Plain>;
 
 /// Applies the options every WebSocket gets: binary messages, the read limit, timeouts.
-void configure(WebSocket& ws, const Options& options, bool server);
+template <class Next>
+void configure(WebSocketOn<Next>& ws, const Options& options, bool server);
 
 /// Wraps an open WebSocket whose TCP connection was made at `connected_at`; the stream keeps
-/// `ticket` (the listener owner's admission, transport::AcceptHooks) until it is destroyed.
+/// `ticket` (the listener owner's admission, transport::AcceptHooks) and `keep` (a TLS
+/// context) until it is destroyed.
+template <class Next>
 std::unique_ptr<stream::ByteStream> make_ws_stream(
-    std::unique_ptr<WebSocket> ws, const Options& options,
+    std::unique_ptr<WebSocketOn<Next>> ws, const Options& options,
     std::chrono::steady_clock::time_point connected_at = std::chrono::steady_clock::now(),
-    std::shared_ptr<void> ticket = {});
+    std::shared_ptr<void> ticket = {}, std::shared_ptr<void> keep = {});
 
 }  // namespace portal::plugins::ws

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ws_transport.hpp"
 
+#include "portal/base/log.hpp"
 #include "portal/base/parse.hpp"
 #include "portal/plugin/sdk.hpp"
 #include "ws_internal.hpp"
@@ -10,6 +11,16 @@ namespace {
 
 namespace asio = boost::asio;
 
+// TLS keys belong to wss:// only: on a ws:// URI they would be silently ignored.
+base::Result<void> check_scheme(const transport::Uri& uri, const Options& o) {
+  if (uri.scheme != "wss" && o.has_tls_keys) {
+    base::log(base::LogLevel::Error, "ws",
+              uri.to_string() + ": TLS settings apply to wss:// only, not " + uri.scheme + "://");
+    return transport::Errc::InvalidSetting;
+  }
+  return {};
+}
+
 class Factory final : public transport::TransportFactory {
  public:
   base::Result<void> validate(const transport::Settings& settings,
@@ -17,6 +28,13 @@ class Factory final : public transport::TransportFactory {
     return plugin::guard([&]() -> base::Result<void> {
       auto o = parse_settings(settings, problem);
       if (!o) return o.error();
+      // A listener's certificate and key are checked now (readable, matching, not expired).
+      if (!o->tls.cert_file.empty() || !o->tls.key_file.empty()) {
+        if (auto c = tls::server_context(o->tls, {"http/1.1"}, problem); !c) return c.error();
+      }
+      if (!o->tls.ca_file.empty()) {
+        if (auto c = tls::client_context(o->tls, {"http/1.1"}, problem); !c) return c.error();
+      }
       return {};
     });
   }
@@ -26,6 +44,7 @@ class Factory final : public transport::TransportFactory {
     std::string problem;
     auto options = parse_settings(settings, problem);
     if (!options) co_return options.error();
+    if (auto ok = check_scheme(uri, *options); !ok) co_return ok.error();
     co_return co_await connect_ws(std::move(executor), std::move(uri), *options);
   }
 
@@ -36,6 +55,7 @@ class Factory final : public transport::TransportFactory {
       std::string problem;
       auto options = parse_settings(settings, problem);
       if (!options) return options.error();
+      if (auto ok = check_scheme(uri, *options); !ok) return ok.error();
       return listen_ws(executor, uri, *options);
     });
   }
@@ -84,6 +104,9 @@ base::Result<Options> parse_settings(const transport::Settings& settings, std::s
     } else if (key == "max_pending") {
       if (!numeric || n == 0 || n > 65535) return bad("1 to 65535");
       o.max_pending = n;
+    } else if (tls::is_tls_key(key)) {
+      if (!tls::apply(key, value, o.tls, problem)) return transport::Errc::InvalidSetting;
+      o.has_tls_keys = true;
     } else {
       problem = key + ": unknown ws setting";
       return transport::Errc::InvalidSetting;

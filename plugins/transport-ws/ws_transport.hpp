@@ -12,6 +12,7 @@
 #include <string>
 
 #include "portal/transport/transport.hpp"
+#include "tls.hpp"
 
 namespace portal::plugins::ws {
 
@@ -28,6 +29,8 @@ namespace portal::plugins::ws {
 ///   nodelay             (true)      TCP_NODELAY on both sides: small frames (control answers,
 ///                                   window updates) go out at once instead of waiting for the
 ///                                   peer's delayed ACK (up to 40 ms on Linux) behind Nagle
+/// and, for wss://, the TLS keys of plugins/tls/tls.hpp (cert_file, key_file, ca_file,
+/// spki_sha256, server_name, session_tickets, handshake_timeout_ms).
 struct Options {
   std::size_t max_message_size = 32u * 1024 * 1024;
   std::size_t max_write_message = 1024 * 1024;
@@ -38,6 +41,8 @@ struct Options {
   int backlog = 1024;
   std::size_t max_pending = 1024;
   bool nodelay = true;
+  tls::Settings tls;
+  bool has_tls_keys = false;  ///< a TLS key was given (refused for ws://)
 };
 
 base::Result<Options> parse_settings(const transport::Settings& settings, std::string& problem);

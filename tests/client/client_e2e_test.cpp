@@ -253,34 +253,46 @@ TEST_P(ClientE2E, CurlFetchesPagesConcurrentRequestsAndABigDownload) {
 INSTANTIATE_TEST_SUITE_P(Transports, ClientE2E, ::testing::Values("ws", "tcp"),
                          [](const auto& p) { return std::string(p.param); });
 
-// tls://: the relay's certificate from a throwaway CA, which both clients trust with --ca-file;
-// without it, `portal connect` cannot reach the relay and says why in one line.
-TEST(ClientTls, ExposeAndConnectOverTlsWithACaFile) {
+// tls:// and wss://: the relay's certificate from a throwaway CA, which the clients trust with
+// --ca-file; the holder registers over tls://, the dialer comes over wss://, and the pages are
+// HTTPS on the wss:// port. Without the CA a client cannot reach the relay, and says why in one
+// line.
+TEST(ClientTls, ExposeAndConnectOverTlsAndWssWithACaFile) {
   test::TestPki pki;
   HttpServer http(1u << 20);
-  RelayProcess relay(R"({"transports": {"tls": {"cert_file": ")" + pki / "relay.pem" +
-                         R"(", "key_file": ")" + pki / "relay.key" + R"("}}})",
-                     "ws://127.0.0.1:0/relay", "tls://127.0.0.1:0");
+  const std::string files = R"({"cert_file": ")" + pki / "relay.pem" + R"(", "key_file": ")" +
+                            pki / "relay.key" + R"("})";
+  RelayProcess relay(R"({"transports": {"tls": )" + files + R"(, "wss": )" + files + "}}",
+                     "wss://127.0.0.1:0/relay", "tls://127.0.0.1:0");
   ASSERT_EQ(relay.tcp.rfind("tls://", 0), 0u) << relay.tcp;
+  ASSERT_EQ(relay.ws.rfind("wss://", 0), 0u) << relay.ws;
   const std::vector<std::string> trust{"--ca-file", pki / "ca.pem"};
   auto exposed = expose(relay.tcp, http.port, "web", trust);
   EXPECT_NE(exposed.out().find(relay.tcp + " (registered)"), std::string::npos)
       << exposed.out() << exposed.err();
   std::uint16_t port = 0;
-  auto connected = connect(relay.tcp, "web", port, trust);
+  auto connected = connect(relay.ws, "web", port, trust);
   ASSERT_NE(port, 0) << connected.out() << connected.err();
   auto one = curl(port, "/page/3");
   ASSERT_EQ(one.exit_code, 0) << one.err << connected.err() << exposed.err();
   EXPECT_EQ(one.out, page_body(3));
 
+  // HTTPS on the same listener.
+  const auto health = run_process({"/usr/bin/curl", "-sS", "--max-time", "10", "--cacert",
+                                   pki / "ca.pem", relay.http + "/healthz"});
+  EXPECT_EQ(health.exit_code, 0) << health.err;
+  EXPECT_NE(health.out.find("ok"), std::string::npos) << health.out;
+
   // Without the CA: refused, with the certificate's subject and issuer in the line.
-  const auto refused = run_process(
-      {bin_path("portal"), "info", "--relay", relay.tcp, "--plugin-dir", PORTAL_BUILD_PLUGIN_DIR});
-  EXPECT_NE(refused.exit_code, 0);
-  EXPECT_NE(refused.err.find("unable to get local issuer certificate (subject CN=relay, "
-                             "issuer CN=Portal Test CA)"),
-            std::string::npos)
-      << refused.err;
+  for (const auto& uri : {relay.tcp, relay.ws}) {
+    const auto refused = run_process(
+        {bin_path("portal"), "info", "--relay", uri, "--plugin-dir", PORTAL_BUILD_PLUGIN_DIR});
+    EXPECT_NE(refused.exit_code, 0);
+    EXPECT_NE(refused.err.find("unable to get local issuer certificate (subject CN=relay, "
+                               "issuer CN=Portal Test CA)"),
+              std::string::npos)
+        << refused.err;
+  }
 }
 
 TEST(ClientE2ERestart, ExposeReRegistersAfterTheRelayRestartsOnTheSamePort) {

@@ -85,11 +85,14 @@ class RelayProcess {
     while ((pos = out.find("listening ", pos)) != std::string::npos) {
       const auto end = out.find('\n', pos);
       const std::string uri = out.substr(pos + 10, end - pos - 10);
-      (uri.rfind("ws://", 0) == 0 ? ws : tcp) = uri;
+      (uri.rfind("ws://", 0) == 0 || uri.rfind("wss://", 0) == 0 ? ws : tcp) = uri;
       pos = end;
     }
     auto parsed = transport::parse_uri(ws);
-    if (parsed) http = "http://127.0.0.1:" + std::to_string(parsed->port);
+    if (parsed) {
+      http = std::string(parsed->scheme == "wss" ? "https" : "http") +
+             "://127.0.0.1:" + std::to_string(parsed->port);
+    }
   }
 
   [[nodiscard]] bool alive() { return child_->running(); }
@@ -98,7 +101,7 @@ class RelayProcess {
 
   std::string ws;
   std::string tcp;
-  std::string http;  ///< http://127.0.0.1:<ws port>
+  std::string http;  ///< http://127.0.0.1:<ws port> (https:// for a wss:// listener)
 
  private:
   TempDir dir_;
