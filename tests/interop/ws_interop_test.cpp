@@ -15,6 +15,7 @@
 #include "portal/plugin/host.hpp"
 #include "portal/transport/transport.hpp"
 #include "support/fd_stream.hpp"
+#include "support/pki.hpp"
 #include "support/plugins.hpp"
 #include "support/process.hpp"
 
@@ -37,14 +38,21 @@ std::shared_ptr<TransportFactory> ws_factory(const plugin::Host& host) {
 }
 
 // Their client against our server: our side echoes the byte stream; the Python client checks
-// the echo, pings, sends a text message and an oversize one (our limit is 64 KiB here).
-TEST(WebSocketInterop, TheirClientOurServer) {
+// the echo, pings, sends a text message and an oversize one (our limit is 64 KiB here). With a
+// PKI: over wss://, their client verifying our certificate.
+void their_client_our_server(const portal::test::TestPki* pki) {
   auto host = portal::test::load_build_plugins();
   auto ws = ws_factory(*host);
   ASSERT_TRUE(ws);
   asio::io_context io;
-  auto listener = ws->listen(io.get_executor(), *parse_uri("ws://127.0.0.1:0/relay"),
-                             {{"max_message_size", "65536"}});
+  Settings settings{{"max_message_size", "65536"}};
+  if (pki != nullptr) {
+    settings.emplace("cert_file", *pki / "relay.pem");
+    settings.emplace("key_file", *pki / "relay.key");
+  }
+  auto listener = ws->listen(
+      io.get_executor(),
+      *parse_uri(pki != nullptr ? "wss://127.0.0.1:0/relay" : "ws://127.0.0.1:0/relay"), settings);
   ASSERT_TRUE(listener);
   const std::string url = (*listener)->local_uri().to_string();
   base::ErrorCode oversize_error;
@@ -72,7 +80,9 @@ TEST(WebSocketInterop, TheirClientOurServer) {
       asio::detached);
   auto work = asio::make_work_guard(io);
   std::thread server([&] { io.run(); });
-  const auto r = portal::test::run_process({"/usr/bin/python3", PORTAL_WS_PEER, "client", url});
+  std::vector<std::string> argv{"/usr/bin/python3", PORTAL_WS_PEER, "client", url};
+  if (pki != nullptr) argv.push_back(*pki / "ca.pem");
+  const auto r = portal::test::run_process(argv);
   work.reset();
   asio::post(io, [&] { (*listener)->close(); });
   io.stop();
@@ -81,14 +91,29 @@ TEST(WebSocketInterop, TheirClientOurServer) {
   EXPECT_TRUE(oversize_error) << "the oversize message must fail our reader";
 }
 
+TEST(WebSocketInterop, TheirClientOurServer) { their_client_our_server(nullptr); }
+
+TEST(WebSocketInterop, TheirClientOurServerOverWss) {
+  portal::test::TestPki pki;
+  their_client_our_server(&pki);
+}
+
 // Our client against their server: their echo re-splits the stream into 1,000-byte messages.
-TEST(WebSocketInterop, OurClientTheirServer) {
+// With a PKI: over wss://, our client verifying their certificate with the test CA.
+void our_client_their_server(const portal::test::TestPki* pki) {
   auto host = portal::test::load_build_plugins();
   auto ws = ws_factory(*host);
   ASSERT_TRUE(ws);
   asio::io_context io;
-  auto spawned = portal::test::spawn_with_stream(io.get_executor(),
-                                                 {"/usr/bin/python3", PORTAL_WS_PEER, "server"});
+  std::vector<std::string> peer{"/usr/bin/python3", PORTAL_WS_PEER, "server"};
+  Settings client_settings;
+  if (pki != nullptr) {
+    peer.push_back(*pki / "relay.pem");
+    peer.push_back(*pki / "relay.key");
+    client_settings.emplace("ca_file", *pki / "ca.pem");
+  }
+  const std::string scheme = pki != nullptr ? "wss" : "ws";
+  auto spawned = portal::test::spawn_with_stream(io.get_executor(), peer);
   auto& child = spawned.first;  // no structured binding: clang 14 cannot capture one
   auto& control = spawned.second;
   bool done = false;
@@ -104,8 +129,9 @@ TEST(WebSocketInterop, OurClientTheirServer) {
           line.push_back(static_cast<char>(c[0]));
         }
         EXPECT_EQ(line.rfind("port ", 0), 0u) << line;
-        const std::string url = "ws://127.0.0.1:" + line.substr(5, line.size() - 6) + "/relay";
-        auto s = co_await ws->async_connect(io.get_executor(), *parse_uri(url), {});
+        const std::string url =
+            scheme + "://127.0.0.1:" + line.substr(5, line.size() - 6) + "/relay";
+        auto s = co_await ws->async_connect(io.get_executor(), *parse_uri(url), client_settings);
         EXPECT_TRUE(s) << (s ? "" : s.error().message());
         if (!s) co_return;
         Bytes data(256 * 1024);
@@ -139,6 +165,13 @@ TEST(WebSocketInterop, OurClientTheirServer) {
   control->close();  // closes the peer's stdin: it exits
   io.run_for(100ms);
   EXPECT_EQ(child.wait(), 0);
+}
+
+TEST(WebSocketInterop, OurClientTheirServer) { our_client_their_server(nullptr); }
+
+TEST(WebSocketInterop, OurClientTheirServerOverWss) {
+  portal::test::TestPki pki;
+  our_client_their_server(&pki);
 }
 
 }  // namespace
