@@ -9,9 +9,11 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -103,6 +105,7 @@ int serve(const config::RelayConfig& cfg) {
   std::cout.flush();
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  // Nothing runs after a stop: the credential checks end with the relay.
   const auto drain = std::chrono::milliseconds(cfg.limits.drain_timeout_ms);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
@@ -120,6 +123,28 @@ int serve(const config::RelayConfig& cfg) {
           io.stop();
         });
   });
+  // TLS credentials: SIGHUP reloads them, and a check every few seconds reloads the files that
+  // changed (an ACME client's renewal); live connections keep what they started with.
+  asio::signal_set hangup(io, SIGHUP);
+  std::function<void()> on_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      portal::base::log(LogLevel::Info, "relay", "received SIGHUP: reloading TLS credentials");
+      server.reload_credentials(false);
+      on_hangup();
+    });
+  };
+  on_hangup();
+  asio::steady_timer file_check(io);
+  std::function<void()> check_files = [&] {
+    file_check.expires_after(std::chrono::seconds(5));
+    file_check.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      server.reload_credentials(true);
+      check_files();
+    });
+  };
+  check_files();
   io.run();
   return 0;
 }

@@ -270,6 +270,38 @@ base::Result<std::shared_ptr<ssl::context>> server_context(const Settings& s,
   return std::shared_ptr<ssl::context>(owned, &owned->context);
 }
 
+std::string ServerCredentials::stamp() const {
+  std::string out;
+  for (const auto* path : {&settings_.cert_file, &settings_.key_file}) {
+    struct stat st {};
+    if (::stat(path->c_str(), &st) != 0) {
+      out += "missing;";
+      continue;
+    }
+    out += std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+           std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ";";
+  }
+  return out;
+}
+
+base::Result<void> ServerCredentials::load(std::string& problem) {
+  if (auto r = reload(false, problem); !r) return r.error();
+  return {};
+}
+
+base::Result<bool> ServerCredentials::reload(bool if_changed, std::string& problem) {
+  const std::string now = stamp();
+  if (if_changed && current_ && now == stamp_) return false;
+  auto next = server_context(settings_, alpn_, problem);
+  if (!next) {
+    stamp_ = now;  // refused once per change, not at every check
+    return base::Result<bool>(boost::system::in_place_error, next.error());
+  }
+  current_ = std::move(*next);
+  stamp_ = now;
+  return true;
+}
+
 base::Result<std::shared_ptr<ssl::context>> client_context(const Settings& s,
                                                            const std::vector<std::string>& alpn,
                                                            std::string& problem) {

@@ -57,6 +57,27 @@ struct Settings {
 [[nodiscard]] base::Result<std::shared_ptr<boost::asio::ssl::context>> server_context(
     const Settings& settings, const std::vector<std::string>& alpn, std::string& problem);
 
+/// A listener's context that can be replaced while connections use the old one: each
+/// connection takes current() when it starts and keeps it.
+class ServerCredentials {
+ public:
+  ServerCredentials(Settings settings, std::vector<std::string> alpn)
+      : settings_(std::move(settings)), alpn_(std::move(alpn)) {}
+  /// Loads the files. Errors as server_context().
+  [[nodiscard]] base::Result<void> load(std::string& problem);
+  /// Loads them again (with `if_changed`, only when the certificate or key file changed: inode,
+  /// size or modification time). On a problem the current context stays.
+  [[nodiscard]] base::Result<bool> reload(bool if_changed, std::string& problem);
+  [[nodiscard]] std::shared_ptr<boost::asio::ssl::context> current() const { return current_; }
+
+ private:
+  [[nodiscard]] std::string stamp() const;
+  Settings settings_;
+  std::vector<std::string> alpn_;
+  std::shared_ptr<boost::asio::ssl::context> current_;
+  std::string stamp_;  // of the files current_ was made from
+};
+
 /// A client's context: TLS 1.2 at least, the system store and `ca_file`, and `alpn` offered.
 /// Errors: transport::Errc::InvalidSetting (an unreadable or invalid ca_file).
 [[nodiscard]] base::Result<std::shared_ptr<boost::asio::ssl::context>> client_context(

@@ -217,14 +217,19 @@ class Stream final : public stream::ByteStream {
 using TcpStream = Stream<tcp::socket>;
 using TlsStream = Stream<TlsSocket>;
 
-class TcpListener final : public transport::Listener {
+class TcpListener final : public transport::Listener, public transport::ReloadableListener {
  public:
   TcpListener(tcp::acceptor acceptor, std::string scheme, Options options,
-              std::shared_ptr<ssl::context> tls)
+              std::shared_ptr<tls::ServerCredentials> tls)
       : acceptor_(std::move(acceptor)),
         scheme_(std::move(scheme)),
         options_(std::move(options)),
         tls_(std::move(tls)) {}
+
+  base::Result<bool> reload(bool if_changed, std::string& problem) override {
+    if (!tls_) return false;  // tcp://: nothing on disk
+    return tls_->reload(if_changed, problem);
+  }
 
   transport::Uri local_uri() const override {
     boost::system::error_code ec;
@@ -235,10 +240,11 @@ class TcpListener final : public transport::Listener {
   asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> async_accept() override {
     auto accepted = co_await transport::accept_tcp(acceptor_, accept_hooks());
     if (!accepted) co_return accepted.error();
-    if (tls_) {  // the handshake runs with the stream's first read or write
+    if (tls_) {                        // the handshake runs with the stream's first read or write
+      auto context = tls_->current();  // kept by the stream: a reload does not touch it
       co_return std::unique_ptr<stream::ByteStream>(
-          std::make_unique<TlsStream>(TlsSocket(std::move(accepted->socket), *tls_), options_,
-                                      std::move(accepted->ticket), tls_));
+          std::make_unique<TlsStream>(TlsSocket(std::move(accepted->socket), *context), options_,
+                                      std::move(accepted->ticket), context));
     }
     co_return std::unique_ptr<stream::ByteStream>(std::make_unique<TcpStream>(
         std::move(accepted->socket), options_, std::move(accepted->ticket)));
@@ -255,7 +261,7 @@ class TcpListener final : public transport::Listener {
   tcp::acceptor acceptor_;
   std::string scheme_;
   Options options_;
-  std::shared_ptr<ssl::context> tls_;  // tls:// listeners
+  std::shared_ptr<tls::ServerCredentials> tls_;  // tls:// listeners
 };
 
 // TLS keys belong to tls:// only: on a tcp:// URI they would be silently ignored.
@@ -334,14 +340,14 @@ class Factory final : public transport::TransportFactory {
       auto options = parse_settings(settings, problem);
       if (!options) return options.error();
       if (auto ok = check_scheme(uri, *options); !ok) return ok.error();
-      std::shared_ptr<ssl::context> tls_context;
+      std::shared_ptr<tls::ServerCredentials> tls_context;
       if (uri.scheme == "tls") {
-        auto c = tls::server_context(options->tls, {}, problem);
-        if (!c) {
+        tls_context =
+            std::make_shared<tls::ServerCredentials>(options->tls, std::vector<std::string>{});
+        if (auto c = tls_context->load(problem); !c) {
           base::log(base::LogLevel::Error, "tls", uri.to_string() + ": " + problem);
           return c.error();
         }
-        tls_context = std::move(*c);
       }
       auto acceptor = transport::bind_tcp_acceptor(executor, uri, options->backlog);
       if (!acceptor) return acceptor.error();

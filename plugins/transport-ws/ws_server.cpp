@@ -43,7 +43,7 @@ struct ListenerState {
   std::deque<std::unique_ptr<stream::ByteStream>> pending;
   stream::AsyncSignal ready;
   std::shared_ptr<const transport::AcceptHooks> hooks;  // the listener's
-  std::shared_ptr<ssl::context> tls;                    // wss:// listeners
+  std::shared_ptr<tls::ServerCredentials> tls;          // wss:// listeners
   bool closed = false;
 };
 
@@ -114,7 +114,7 @@ Response route(ListenerState& s, const Request& req, std::string_view path) {
 template <class Next>
 asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
                                  std::chrono::steady_clock::time_point connected_at,
-                                 std::shared_ptr<void> ticket) {
+                                 std::shared_ptr<void> ticket, std::shared_ptr<void> context) {
   auto& lowest = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer(s->options.max_request_bytes);
   // A connection that never upgrades gets the header timeout in all (the TLS handshake
@@ -162,7 +162,8 @@ asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
         beast::get_lowest_layer(*ws).socket().close(ignored);
         co_return;
       }
-      s->pending.push_back(make_ws_stream(std::move(ws), s->options, connected_at, ticket, s->tls));
+      s->pending.push_back(
+          make_ws_stream(std::move(ws), s->options, connected_at, ticket, context));
       s->ready.notify();
       co_return;
     }
@@ -188,10 +189,12 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
   accepted.socket.set_option(tcp::no_delay(s->options.nodelay), ignored_option);
   beast::tcp_stream tcp_stream(std::move(accepted.socket));
   if (!s->tls) {
-    co_await serve_http(s, std::move(tcp_stream), connected_at, std::move(accepted.ticket));
+    co_await serve_http(s, std::move(tcp_stream), connected_at, std::move(accepted.ticket),
+                        nullptr);
     co_return;
   }
-  Secure stream(std::move(tcp_stream), *s->tls);
+  auto context = s->tls->current();  // kept by the connection: a reload does not touch it
+  Secure stream(std::move(tcp_stream), *context);
   beast::get_lowest_layer(stream).expires_at(connected_at + s->options.header_timeout);
   auto [ec] = co_await stream.async_handshake(ssl::stream_base::server,
                                               asio::as_tuple(asio::use_awaitable));
@@ -200,7 +203,8 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
     beast::get_lowest_layer(stream).close();
     co_return;
   }
-  co_await serve_http(s, std::move(stream), connected_at, std::move(accepted.ticket));
+  co_await serve_http(s, std::move(stream), connected_at, std::move(accepted.ticket),
+                      std::move(context));
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
@@ -214,7 +218,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
   s->ready.notify();
 }
 
-class WsListener final : public transport::Listener {
+class WsListener final : public transport::Listener, public transport::ReloadableListener {
  public:
   WsListener(std::shared_ptr<ListenerState> s, std::string scheme)
       : s_(std::move(s)), scheme_(std::move(scheme)) {
@@ -243,6 +247,11 @@ class WsListener final : public transport::Listener {
 
   bool applies_accept_hooks() const noexcept override { return true; }
 
+  base::Result<bool> reload(bool if_changed, std::string& problem) override {
+    if (!s_->tls) return false;  // ws://: nothing on disk
+    return s_->tls->reload(if_changed, problem);
+  }
+
   base::Result<void> add_http_route(std::string path, transport::HttpHandler handler) override {
     if (path.empty() || path.front() != '/' || path == s_->ws_path) {
       return transport::Errc::InvalidSetting;
@@ -270,15 +279,15 @@ class WsListener final : public transport::Listener {
 base::Result<std::unique_ptr<transport::Listener>> listen_ws(const asio::any_io_executor& executor,
                                                              const transport::Uri& uri,
                                                              const Options& options) {
-  std::shared_ptr<ssl::context> tls_context;
+  std::shared_ptr<tls::ServerCredentials> tls_context;
   if (uri.scheme == "wss") {  // HTTPS and WebSocket over TLS, ALPN http/1.1
     std::string problem;
-    auto c = tls::server_context(options.tls, {"http/1.1"}, problem);
-    if (!c) {
+    tls_context =
+        std::make_shared<tls::ServerCredentials>(options.tls, std::vector<std::string>{"http/1.1"});
+    if (auto c = tls_context->load(problem); !c) {
       base::log(base::LogLevel::Error, "tls", uri.to_string() + ": " + problem);
       return c.error();
     }
-    tls_context = std::move(*c);
   }
   auto acceptor = transport::bind_tcp_acceptor(executor, uri, options.backlog);
   if (!acceptor) return acceptor.error();

@@ -78,7 +78,8 @@ TEST(RelayCliPlugins, ReportsRefusedFilesOneLineEach) {
   EXPECT_NE(r.out.find("plugin  portal.test.echo  extension  1.2.3  "), std::string::npos) << r.out;
   const std::string abi_major =
       "portal-test-abi-major.so: plugin ABI major differs from the host's: plugin " +
-      std::to_string(plugin::kAbiMajor + 1) + ".0, host " + std::to_string(plugin::kAbiMajor) + ".";
+      std::to_string(plugin::kAbiMajor + 1) + "." + std::to_string(plugin::kAbiMinor) + ", host " +
+      std::to_string(plugin::kAbiMajor) + ".";
   for (const std::string& reason : std::vector<std::string>{
            abi_major, "portal-test-abi-minor.so: plugin needs a newer ABI minor",
            "portal-test-fingerprint.so: plugin build fingerprint differs",

@@ -477,6 +477,72 @@ TEST(ClientE2EInfo, ShowsTheRelayIdAndItsLeases) {
       << two.err;
 }
 
+// A SIGHUP reload with a new certificate (from another CA): a transfer through a tunnel that
+// started before it runs to the end, new connections get the new certificate, and a bad one
+// (a key that does not match) is refused with a line while the current one stays. Files changed
+// on disk are reloaded without a signal.
+TEST(ClientTls, SighupReloadsTheCertificateWithoutDroppingLiveConnections) {
+  test::TestPki pki;
+  TempDir live;
+  const auto cert = (live / "cert.pem").string();
+  const auto key = (live / "key.pem").string();
+  auto install = [&](const std::string& c, const std::string& k) {
+    std::filesystem::copy_file(pki / c, cert, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(pki / k, key, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::permissions(
+        key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  };
+  install("relay.pem", "relay.key");
+  HttpServer http(scaled(32u << 20, 1u << 20));
+  RelayProcess relay(
+      R"({"transports": {"tls": {"cert_file": ")" + cert + R"(", "key_file": ")" + key + R"("}}})",
+      "ws://127.0.0.1:0/relay", "tls://127.0.0.1:0");
+  const std::vector<std::string> old_ca{"--ca-file", pki / "ca.pem"};
+  const std::vector<std::string> new_ca{"--ca-file", pki / "ca2.pem"};
+  auto exposed = expose(relay.tcp, http.port, "web", old_ca);
+  std::uint16_t port = 0;
+  auto connected = connect(relay.tcp, "web", port, old_ca);
+  ASSERT_NE(port, 0) << connected.out() << connected.err();
+
+  // A slow download through the tunnel, across the reload.
+  TempDir dir;
+  const auto file = dir / "big";
+  Child download({"/usr/bin/curl", "-sS", "--max-time", "60", "--limit-rate",
+                  std::to_string(http.big().size() / 3), "-o", file.string(),
+                  "http://127.0.0.1:" + std::to_string(port) + "/big"},
+                 (dir / "out").string(), (dir / "err").string());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  install("relay2.pem", "relay2.key");
+  relay.child().signal(SIGHUP);
+  ASSERT_TRUE(relay.child().wait_for_err("TLS credentials reloaded", 1, 10'000)) << relay.err();
+  EXPECT_EQ(download.wait(60'000), 0) << download.err();
+  EXPECT_EQ(hex_sha256(read_file(file)), hex_sha256(http.big()));
+
+  // New connections see the new certificate.
+  auto info = [&](const std::vector<std::string>& trust) {
+    std::vector<std::string> argv{bin_path("portal"), "info",         "--relay",
+                                  relay.tcp,          "--plugin-dir", PORTAL_BUILD_PLUGIN_DIR};
+    argv.insert(argv.end(), trust.begin(), trust.end());
+    return run_process(argv);
+  };
+  EXPECT_EQ(info(new_ca).exit_code, 0) << info(new_ca).err;
+  EXPECT_NE(info(old_ca).exit_code, 0);
+
+  // A bad new pair is refused; the current certificate stays.
+  install("relay.pem", "stranger.key");
+  relay.child().signal(SIGHUP);
+  ASSERT_TRUE(
+      relay.child().wait_for_err("new TLS credentials refused, the old ones stay", 1, 10'000))
+      << relay.err();
+  EXPECT_NE(relay.err().find("does not match the certificate"), std::string::npos) << relay.err();
+  EXPECT_EQ(info(new_ca).exit_code, 0) << info(new_ca).err;
+
+  // Without a signal: files that change on disk (an ACME renewal) are picked up within seconds.
+  install("relay.pem", "relay.key");
+  ASSERT_TRUE(relay.child().wait_for_err("TLS credentials reloaded", 2, 10'000)) << relay.err();
+  EXPECT_EQ(info(old_ca).exit_code, 0) << info(old_ca).err;
+}
+
 }  // namespace
 }  // namespace portal::test
 

@@ -86,8 +86,9 @@ TEST(PluginHost, RefusesAnEntryWithoutDescriptor) {
 TEST(PluginHost, RefusesADifferentAbiMajor) {
   Host host;
   EXPECT_EQ(host.load_file(test_plugin("abi-major")).error(), Errc::AbiMajorMismatch);
-  const std::string expected = "plugin " + std::to_string(kAbiMajor + 1) + ".0, host " +
-                               std::to_string(kAbiMajor) + "." + std::to_string(kAbiMinor);
+  const std::string expected = "plugin " + std::to_string(kAbiMajor + 1) + "." +
+                               std::to_string(kAbiMinor) + ", host " + std::to_string(kAbiMajor) +
+                               "." + std::to_string(kAbiMinor);
   EXPECT_NE(host.refusals()[0].detail.find(expected), std::string::npos)
       << host.refusals()[0].to_string();
 }

@@ -3,7 +3,8 @@
 
 // A throwaway PKI made with the `openssl` command at test time, in a private temp dir (nothing
 // committed): a CA, a relay certificate for 127.0.0.1 and localhost signed by it, one for another
-// host name, an expired one, and a self-signed one (for pins).
+// host name, an expired one, a self-signed one (for pins), and a second CA with a relay
+// certificate of its own (for reloads).
 
 #include <sys/stat.h>
 
@@ -32,9 +33,15 @@ class TestPki {
     run("req -x509 " + ec +
         " -keyout self.key -out self.pem -days 2 -subj '/CN=self-signed' "
         "-addext subjectAltName=IP:127.0.0.1");
+    // A second CA and a relay certificate from it (a renewal that changes the chain).
+    run("req -x509 " + ec + " -keyout ca2.key -out ca2.pem -days 2 -subj '/CN=Portal Test CA 2'");
+    run("req " + ec + " -keyout relay2.key -out relay2.csr -subj '/CN=relay2'");
+    run("x509 -req -in relay2.csr -CA ca2.pem -CAkey ca2.key -CAcreateserial -out relay2.pem "
+        "-days 2 -extfile san");
     // A second key, for a certificate/key mismatch.
     run("genpkey -algorithm ec -pkeyopt ec_paramgen_curve:P-256 -out stranger.key");
-    for (const char* key : {"ca.key", "relay.key", "self.key", "stranger.key"}) {
+    for (const char* key :
+         {"ca.key", "relay.key", "self.key", "stranger.key", "ca2.key", "relay2.key"}) {
       ::chmod((d + "/" + key).c_str(), 0600);
     }
   }

@@ -141,6 +141,20 @@ bool Child::wait_for_lines(const std::string& prefix, std::size_t count, int tim
   return false;
 }
 
+bool Child::wait_for_err(const std::string& text, std::size_t count, int timeout_ms) {
+  for (int waited = 0; waited <= timeout_ms; waited += 10) {
+    const std::string all = err();
+    std::size_t found = 0;
+    for (auto pos = all.find(text); pos != std::string::npos; pos = all.find(text, pos + 1)) {
+      ++found;
+    }
+    if (found >= count) return true;
+    if (!running()) return false;
+    ::usleep(10'000);
+  }
+  return false;
+}
+
 void Child::signal(int sig) {
   if (running()) ::kill(pid_, sig);
 }

@@ -32,6 +32,9 @@ class Child {
   /// Waits until stdout holds `count` lines starting with `prefix` (true), the child exits or
   /// `timeout_ms` passes (false).
   bool wait_for_lines(const std::string& prefix, std::size_t count, int timeout_ms);
+  /// Waits until stderr holds `count` occurrences of `text` (true), the child exits or
+  /// `timeout_ms` passes (false).
+  bool wait_for_err(const std::string& text, std::size_t count, int timeout_ms);
   void signal(int sig);
   /// Waits up to `timeout_ms` for the exit; returns the exit status (128 + signal when killed),
   /// or -1 if it is still running.

@@ -501,6 +501,22 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   return uri;
 }
 
+void Relay::reload_credentials(bool if_changed) {
+  for (const auto& l : impl_->listeners) {
+    auto* reloadable = dynamic_cast<transport::ReloadableListener*>(l.get());
+    if (reloadable == nullptr) continue;  // a plugin built for ABI 2.0, or nothing to reload
+    std::string problem;
+    const auto where = l->local_uri().to_string();
+    auto r = reloadable->reload(if_changed, problem);
+    if (!r) {
+      rlog(base::LogLevel::Error, where + ": new TLS credentials refused, the old ones stay: " +
+                                      (problem.empty() ? r.error().message() : problem));
+    } else if (*r) {
+      rlog(base::LogLevel::Info, where + ": TLS credentials reloaded");
+    }
+  }
+}
+
 asio::awaitable<void> Relay::shutdown(std::chrono::milliseconds drain) {
   auto self = impl_;
   if (self->stopping) co_return;

@@ -36,6 +36,8 @@ const boost::system::error_category& transport_category() noexcept {
 
 Listener::~Listener() = default;
 
+ReloadableListener::~ReloadableListener() = default;
+
 base::Result<void> Listener::add_http_route(std::string, HttpHandler) { return Errc::NotSupported; }
 
 std::string Uri::to_string() const {

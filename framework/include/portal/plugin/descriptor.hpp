@@ -22,7 +22,7 @@ namespace portal::plugin {
 inline constexpr std::uint32_t kAbiMajor = PORTAL_PLUGIN_ABI_MAJOR;
 /// ABI minor: bumped when the kernel adds something plugins may use. A host loads plugins built
 /// for its minor or an older one, and refuses a newer one.
-inline constexpr std::uint32_t kAbiMinor = 0;
+inline constexpr std::uint32_t kAbiMinor = 1;  ///< 2.1: transport::ReloadableListener
 
 /// The unmangled name of the entry every plugin exports (a BOOST_DLL_ALIAS to a function
 /// `const Descriptor* ()`).

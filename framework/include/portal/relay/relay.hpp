@@ -60,6 +60,11 @@ class PORTAL_API Relay {
   /// HTTP. Returns the bound address. Call from the executor.
   transport::Uri serve(std::unique_ptr<transport::Listener> listener);
 
+  /// Asks every listener with credentials on disk (TLS certificate and key) to reload them; with
+  /// `if_changed`, only those whose files changed. Logs one line per listener reloaded, or
+  /// refused (the old credentials stay). Live connections keep theirs. Call from the executor.
+  void reload_credentials(bool if_changed);
+
   /// Graceful shutdown: stops accepting, sends GO_AWAY on every session, waits up to `drain`
   /// for relayed streams to finish, then closes everything.
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds drain);

@@ -128,6 +128,22 @@ class PORTAL_API Listener {
   std::shared_ptr<AcceptHooks> hooks_ = std::make_shared<AcceptHooks>();
 };
 
+/// An optional interface of listeners with credentials on disk (TLS certificate and key), found
+/// with dynamic_cast on a Listener (ABI 2.1; a plugin built for 2.0 simply lacks it).
+class PORTAL_API ReloadableListener {
+ public:
+  ReloadableListener() = default;
+  ReloadableListener(const ReloadableListener&) = delete;
+  ReloadableListener& operator=(const ReloadableListener&) = delete;
+  virtual ~ReloadableListener();
+
+  /// Re-reads the files given at listen() (with `if_changed`, only when one of them changed on
+  /// disk since the last load). New connections use the new credentials; live ones keep theirs.
+  /// A file that cannot be used (unreadable, key not matching, expired) is refused: the old
+  /// credentials stay, and `problem` says why in one line. Returns whether it reloaded.
+  [[nodiscard]] virtual base::Result<bool> reload(bool if_changed, std::string& problem) = 0;
+};
+
 /// The factory a transport plugin exports (interface "portal.transport/1"); the plugin's
 /// `provides` list holds its URI schemes.
 class PORTAL_API TransportFactory : public plugin::Factory {
