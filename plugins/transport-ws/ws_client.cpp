@@ -87,7 +87,8 @@ asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> connect_on(
   if (outcome.index() == 1) co_return make_error_code(transport::Errc::ConnectTimeout);
   if (tls_error) co_return tls_error;
   if (auto ec = std::get<0>(outcome)) co_return base::ErrorCode(ec);
-  co_return make_ws_stream(std::move(ws), options, std::chrono::steady_clock::now(), {},
+  co_return make_ws_stream(std::move(ws), options,
+                           stream::PeerInfo{{}, std::chrono::steady_clock::now()}, {},
                            std::move(keep));
 }
 

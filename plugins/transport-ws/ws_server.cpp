@@ -16,6 +16,7 @@
 #include "portal/base/log.hpp"
 #include "portal/stream/async_signal.hpp"
 #include "portal/stream/logged.hpp"
+#include "portal/transport/forwarded.hpp"
 #include "portal/transport/tcp_acceptor.hpp"
 #include "ws_internal.hpp"
 #include "ws_stream.hpp"
@@ -111,10 +112,13 @@ Response route(ListenerState& s, const Request& req, std::string_view path) {
 }
 
 // HTTP on one connection (TCP, or TLS after its handshake) until it upgrades or ends.
+// A connection from a trusted proxy (`via_proxy`) holds no ticket until its upgrade names the
+// client (X-Forwarded-For), which is then admitted in its place.
 template <class Next>
 asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
-                                 std::chrono::steady_clock::time_point connected_at,
+                                 stream::PeerInfo peer, bool via_proxy,
                                  std::shared_ptr<void> ticket, std::shared_ptr<void> context) {
+  const auto connected_at = peer.connected_at;
   auto& lowest = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer(s->options.max_request_bytes);
   // A connection that never upgrades gets the header timeout in all (the TLS handshake
@@ -153,6 +157,16 @@ asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
     const std::string_view target = req.target();
     const std::string_view path = target.substr(0, target.find('?'));
     if (path == s->ws_path && req.method() == http::verb::get && websocket::is_upgrade(req)) {
+      if (via_proxy) {
+        const auto trusted = [hooks = s->hooks](std::string_view a) {
+          return hooks && hooks->trusted_proxy && hooks->trusted_proxy(std::string(a));
+        };
+        peer.address = transport::forwarded_client(peer.address, req["X-Forwarded-For"], trusted);
+        if (s->hooks && s->hooks->admit) {
+          ticket = s->hooks->admit(peer);
+          if (!ticket) break;  // the client's own limit: closed
+        }
+      }
       auto ws = std::make_unique<WebSocketOn<Next>>(std::move(stream));
       configure(*ws, s->options, true);
       auto [aec] = co_await ws->async_accept(req, asio::as_tuple(asio::use_awaitable));
@@ -162,8 +176,7 @@ asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
         beast::get_lowest_layer(*ws).socket().close(ignored);
         co_return;
       }
-      s->pending.push_back(
-          make_ws_stream(std::move(ws), s->options, connected_at, ticket, context));
+      s->pending.push_back(make_ws_stream(std::move(ws), s->options, peer, ticket, context));
       s->ready.notify();
       co_return;
     }
@@ -189,8 +202,8 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
   accepted.socket.set_option(tcp::no_delay(s->options.nodelay), ignored_option);
   beast::tcp_stream tcp_stream(std::move(accepted.socket));
   if (!s->tls) {
-    co_await serve_http(s, std::move(tcp_stream), connected_at, std::move(accepted.ticket),
-                        nullptr);
+    co_await serve_http(s, std::move(tcp_stream), accepted.peer, accepted.via_proxy,
+                        std::move(accepted.ticket), nullptr);
     co_return;
   }
   auto context = s->tls->current();  // kept by the connection: a reload does not touch it
@@ -203,14 +216,15 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
     beast::get_lowest_layer(stream).close();
     co_return;
   }
-  co_await serve_http(s, std::move(stream), connected_at, std::move(accepted.ticket),
-                      std::move(context));
+  co_await serve_http(s, std::move(stream), accepted.peer, accepted.via_proxy,
+                      std::move(accepted.ticket), std::move(context));
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
   while (!s->closed) {
     // Errors (too many open files) pause inside accept_tcp: keep serving what we have.
-    auto accepted = co_await transport::accept_tcp(s->acceptor, s->hooks);
+    // Trusted proxies are admitted at the upgrade, under their client's address.
+    auto accepted = co_await transport::accept_tcp(s->acceptor, s->hooks, true);
     if (!accepted) break;
     asio::co_spawn(s->acceptor.get_executor(), serve(s, std::move(*accepted)),
                    stream::logged("ws", "HTTP connection"));

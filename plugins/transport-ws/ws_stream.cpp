@@ -18,17 +18,18 @@ namespace websocket = beast::websocket;
 template <class Next>
 class WsStream final : public stream::ByteStream {
  public:
-  WsStream(std::unique_ptr<WebSocketOn<Next>> ws, const Options& options,
-           std::chrono::steady_clock::time_point connected_at, std::shared_ptr<void> ticket,
-           std::shared_ptr<void> keep)
+  WsStream(std::unique_ptr<WebSocketOn<Next>> ws, const Options& options, stream::PeerInfo peer,
+           std::shared_ptr<void> ticket, std::shared_ptr<void> keep)
       : ws_(std::move(ws)),
         max_write_(options.max_write_message),
         ticket_(std::move(ticket)),
         keep_(std::move(keep)) {
-    beast::error_code ec;
-    const auto remote = beast::get_lowest_layer(*ws_).socket().remote_endpoint(ec);
-    if (!ec) peer_.address = remote.address().to_string();
-    peer_.connected_at = connected_at;
+    peer_ = std::move(peer);
+    if (peer_.address.empty()) {
+      beast::error_code ec;
+      const auto remote = beast::get_lowest_layer(*ws_).socket().remote_endpoint(ec);
+      if (!ec) peer_.address = remote.address().to_string();
+    }
   }
 
   stream::PeerInfo peer_info() const override { return peer_; }
@@ -119,21 +120,21 @@ void configure(WebSocketOn<Next>& ws, const Options& options, bool server) {
 }
 
 template <class Next>
-std::unique_ptr<stream::ByteStream> make_ws_stream(
-    std::unique_ptr<WebSocketOn<Next>> ws, const Options& options,
-    std::chrono::steady_clock::time_point connected_at, std::shared_ptr<void> ticket,
-    std::shared_ptr<void> keep) {
-  return std::make_unique<WsStream<Next>>(std::move(ws), options, connected_at, std::move(ticket),
-                                          std::move(keep));
+std::unique_ptr<stream::ByteStream> make_ws_stream(std::unique_ptr<WebSocketOn<Next>> ws,
+                                                   const Options& options, stream::PeerInfo peer,
+                                                   std::shared_ptr<void> ticket,
+                                                   std::shared_ptr<void> keep) {
+  return std::make_unique<WsStream<Next>>(std::move(ws), options, std::move(peer),
+                                          std::move(ticket), std::move(keep));
 }
 
 template void configure<Plain>(WebSocketOn<Plain>&, const Options&, bool);
 template void configure<Secure>(WebSocketOn<Secure>&, const Options&, bool);
 template std::unique_ptr<stream::ByteStream> make_ws_stream<Plain>(
-    std::unique_ptr<WebSocketOn<Plain>>, const Options&, std::chrono::steady_clock::time_point,
-    std::shared_ptr<void>, std::shared_ptr<void>);
+    std::unique_ptr<WebSocketOn<Plain>>, const Options&, stream::PeerInfo, std::shared_ptr<void>,
+    std::shared_ptr<void>);
 template std::unique_ptr<stream::ByteStream> make_ws_stream<Secure>(
-    std::unique_ptr<WebSocketOn<Secure>>, const Options&, std::chrono::steady_clock::time_point,
-    std::shared_ptr<void>, std::shared_ptr<void>);
+    std::unique_ptr<WebSocketOn<Secure>>, const Options&, stream::PeerInfo, std::shared_ptr<void>,
+    std::shared_ptr<void>);
 
 }  // namespace portal::plugins::ws

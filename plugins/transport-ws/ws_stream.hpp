@@ -23,13 +23,14 @@ using WebSocket = WebSocketOn<Plain>;
 template <class Next>
 void configure(WebSocketOn<Next>& ws, const Options& options, bool server);
 
-/// Wraps an open WebSocket whose TCP connection was made at `connected_at`; the stream keeps
+/// Wraps an open WebSocket from `peer` (its address: the socket's when empty; behind a trusted
+/// proxy, the client's) whose TCP connection was made at `peer.connected_at`; the stream keeps
 /// `ticket` (the listener owner's admission, transport::AcceptHooks) and `keep` (a TLS
 /// context) until it is destroyed.
 template <class Next>
-std::unique_ptr<stream::ByteStream> make_ws_stream(
-    std::unique_ptr<WebSocketOn<Next>> ws, const Options& options,
-    std::chrono::steady_clock::time_point connected_at = std::chrono::steady_clock::now(),
-    std::shared_ptr<void> ticket = {}, std::shared_ptr<void> keep = {});
+std::unique_ptr<stream::ByteStream> make_ws_stream(std::unique_ptr<WebSocketOn<Next>> ws,
+                                                   const Options& options, stream::PeerInfo peer,
+                                                   std::shared_ptr<void> ticket = {},
+                                                   std::shared_ptr<void> keep = {});
 
 }  // namespace portal::plugins::ws

@@ -40,6 +40,7 @@ TEST(RelayConfig, EmbeddedDefaults) {
   EXPECT_EQ(c.limits.relay_info_kib_per_minute_per_ip, 1'048'576u);
   EXPECT_EQ(c.limits.replay_capacity, 65'536u);
   EXPECT_EQ(c.limits.replay_per_identity, 64u);
+  EXPECT_TRUE(c.trusted_proxies.empty());
 }
 
 // The documented example lists every key with its default: it parses cleanly and changes

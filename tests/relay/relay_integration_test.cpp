@@ -589,6 +589,55 @@ TEST_F(RelayIntegration, UnknownAnswerCodesAreOneMetricsSeries) {
       << metrics;
 }
 
+// WebSocket upgrades with an X-Forwarded-For header each (python3-websockets); prints
+// "open" or "refused" for each, in order, then closes the open ones.
+std::string upgrades_with_forwarded_for(const std::string& url,
+                                        const std::vector<std::string>& forwarded_for) {
+  std::string hops;
+  for (const auto& f : forwarded_for) hops += (hops.empty() ? "" : ",") + f;
+  const std::string script = R"(
+import asyncio, sys, websockets
+async def main(url, hops):
+    kept, out = [], []
+    for hop in hops.split(","):
+        try:
+            kept.append(await websockets.connect(url, extra_headers={"X-Forwarded-For": hop},
+                                                 open_timeout=5))
+            out.append("open")
+        except Exception:
+            out.append("refused")
+    print(" ".join(out), flush=True)
+    for ws in kept:
+        ws.transport.close()
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+)";
+  const auto r = run_process({"/usr/bin/python3", "-c", script, url, hops});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
+
+// Behind a trusted proxy the client is the X-Forwarded-For hop: per-IP limits count it, and the
+// log names it. From anyone else the header is ignored.
+TEST_F(RelayIntegration, ATrustedProxysForwardedForNamesTheClient) {
+  RelayProcess relay(
+      R"({"trusted_proxies": ["127.0.0.1/32"], "limits": {"max_connections_per_ip": 2}})");
+  EXPECT_EQ(upgrades_with_forwarded_for(
+                relay.ws, {"198.51.100.7", "198.51.100.7", "198.51.100.7", "198.51.100.8"}),
+            "open open refused open\n");
+  EXPECT_NE(relay.err().find("opened from 198.51.100.7 via ws"), std::string::npos) << relay.err();
+  EXPECT_NE(relay.err().find("connection from 198.51.100.7 via ws refused"), std::string::npos)
+      << relay.err();
+  // Plain HTTP through the proxy is not counted against it (more than 2 at once would be).
+  for (int i = 0; i < 4; ++i)
+    EXPECT_NE(curl(relay.http + "/healthz").find("ok"), std::string::npos);
+
+  RelayProcess untrusted(
+      R"({"trusted_proxies": ["10.0.0.1"], "limits": {"max_connections_per_ip": 2}})");
+  EXPECT_EQ(upgrades_with_forwarded_for(untrusted.ws, {"198.51.100.7", "198.51.100.8", "1.2.3.4"}),
+            "open open refused\n");
+  EXPECT_EQ(untrusted.err().find("198.51.100"), std::string::npos) << untrusted.err();
+}
+
 // The relay raises its soft descriptor limit to the hard one at start, and says so.
 TEST_F(RelayIntegration, RaisesTheDescriptorLimitAtStart) {
   struct rlimit rl {};

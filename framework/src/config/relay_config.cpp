@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/config/relay_config.hpp"
 
+#include "portal/transport/forwarded.hpp"
+
 #include <boost/json.hpp>
 #include <sstream>
 
@@ -107,6 +109,11 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
       r.string(value, key, c.identity_key_file);
     } else if (key == "advertise") {
       r.strings(value, key, c.advertise);
+    } else if (key == "trusted_proxies") {
+      if (r.strings(value, key, c.trusted_proxies)) {
+        std::string problem;
+        if (!transport::AddressSet::parse(c.trusted_proxies, problem)) r.problem(key, problem);
+      }
     } else if (key == "limits") {
       apply_limits(value, c.limits, r);
     } else {
@@ -129,6 +136,7 @@ std::string to_json(const RelayConfig& c) {
   o << "  \"plugin_pins\": " << json_settings(c.plugin_pins, "  ") << ",\n";
   o << "  \"identity_key_file\": " << str(c.identity_key_file) << ",\n";
   o << "  \"advertise\": " << list(c.advertise) << ",\n";
+  o << "  \"trusted_proxies\": " << list(c.trusted_proxies) << ",\n";
   o << "  \"log_level\": " << str(c.log_level) << ",\n";
   const auto& l = c.limits;
   o << "  \"limits\": {\n"

@@ -46,6 +46,7 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
 
   a->options.limits = config.limits;
   a->options.advertise = config.advertise;
+  a->options.trusted_proxies = config.trusted_proxies;
   a->options.mux = a->mux;
   a->options.mux_settings = config.mux_settings;
   for (const auto& p : a->host->plugins()) {

@@ -16,6 +16,7 @@
 #include "portal/stream/drive.hpp"
 #include "portal/stream/logged.hpp"
 #include "portal/stream/splice.hpp"
+#include "portal/transport/forwarded.hpp"
 #include "portal/transport/tcp_acceptor.hpp"
 #include "relay/http.hpp"
 
@@ -492,6 +493,14 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   hooks.on_accept_error = [weak, where = uri.to_string()](const base::ErrorCode& e) {
     if (auto self = weak.lock()) self->accept_error(where, e);
   };
+  if (!impl_->o.trusted_proxies.empty()) {
+    std::string problem;  // checked with the config
+    if (auto set = transport::AddressSet::parse(impl_->o.trusted_proxies, problem)) {
+      hooks.trusted_proxy = [proxies = std::move(*set)](const std::string& address) {
+        return proxies.contains(address);
+      };
+    }
+  }
   l->set_accept_hooks(std::move(hooks));
   impl_->uris.push_back(uri);
   impl_->listeners.push_back(std::move(listener));

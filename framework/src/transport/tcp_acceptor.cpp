@@ -36,7 +36,8 @@ bool is_descriptor_shortage(const base::ErrorCode& e) noexcept {
 }
 
 boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
-    boost::asio::ip::tcp::acceptor& acceptor, std::shared_ptr<const AcceptHooks> hooks) {
+    boost::asio::ip::tcp::acceptor& acceptor, std::shared_ptr<const AcceptHooks> hooks,
+    bool defer_proxies) {
   namespace asio = boost::asio;
   for (;;) {
     if (!acceptor.is_open()) co_return Errc::Closed;
@@ -53,11 +54,15 @@ boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
       (void)co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
-    AcceptedTcp out{std::move(socket), {}, {}};
+    AcceptedTcp out{std::move(socket), {}, {}, false};
     boost::system::error_code ignored;
     const auto remote = out.socket.remote_endpoint(ignored);
     if (!ignored) out.peer.address = remote.address().to_string();
     out.peer.connected_at = std::chrono::steady_clock::now();
+    if (defer_proxies && hooks && hooks->trusted_proxy && hooks->trusted_proxy(out.peer.address)) {
+      out.via_proxy = true;
+      co_return out;
+    }
     if (hooks && hooks->admit) {
       out.ticket = hooks->admit(out.peer);
       if (!out.ticket) {

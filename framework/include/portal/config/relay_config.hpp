@@ -54,7 +54,10 @@ struct RelayConfig {
   Settings plugin_pins;                  ///< plugin file name -> sha256 hex
   std::string identity_key_file;         ///< empty: a new identity at each start
   std::vector<std::string> advertise;    ///< RelayInfo.address and page links
-  std::string log_level = "info";        ///< debug, info, warn, error
+  /// Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client on a
+  /// ws:// or wss:// upgrade; per-IP limits and logs then use the client's address.
+  std::vector<std::string> trusted_proxies;
+  std::string log_level = "info";  ///< debug, info, warn, error
   RelayLimits limits;
 };
 

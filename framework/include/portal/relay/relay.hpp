@@ -38,6 +38,8 @@ struct PluginInfo {
 struct Options {
   config::RelayLimits limits;
   std::vector<std::string> advertise;  ///< RelayInfo.address and lease page links
+  /// Reverse proxies whose X-Forwarded-For names the client (ws://, wss://); parsed CIDRs.
+  std::vector<std::string> trusted_proxies;
   std::shared_ptr<mux::MuxFactory> mux;
   mux::Settings mux_settings;
   std::vector<PluginInfo> plugins;

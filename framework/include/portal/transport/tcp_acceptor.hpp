@@ -25,6 +25,7 @@ struct AcceptedTcp {
   boost::asio::ip::tcp::socket socket;
   stream::PeerInfo peer;         ///< address and accept time
   std::shared_ptr<void> ticket;  ///< from AcceptHooks::admit; keep it as long as the socket
+  bool via_proxy = false;        ///< a trusted proxy, not admitted yet (defer_proxies only)
 };
 
 /// How long accept_tcp() pauses after a failed accept.
@@ -34,10 +35,13 @@ inline constexpr std::chrono::milliseconds kAcceptErrorPause{100};
 /// that all of them treat errors alike: a failed accept is reported to on_accept_error
 /// and followed by a pause of kAcceptErrorPause (a descriptor shortage leaves the connection
 /// in the backlog, and retrying at once would spin); a refused connection is closed before
-/// anything is read. `hooks` (may be null) are read as each accept completes.
+/// anything is read. `hooks` (may be null) are read as each accept completes. With
+/// `defer_proxies` (a listener that learns the client behind a proxy), a connection from a
+/// trusted proxy is let in unadmitted (`via_proxy`): the listener admits the client later.
 /// Errors: Errc::Closed once the acceptor is closed.
 [[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
-    boost::asio::ip::tcp::acceptor& acceptor, std::shared_ptr<const AcceptHooks> hooks);
+    boost::asio::ip::tcp::acceptor& acceptor, std::shared_ptr<const AcceptHooks> hooks,
+    bool defer_proxies = false);
 
 /// Whether `e` is a descriptor shortage (EMFILE, ENFILE), as accept errors are counted.
 [[nodiscard]] PORTAL_API bool is_descriptor_shortage(const base::ErrorCode& e) noexcept;

@@ -92,6 +92,11 @@ struct AcceptHooks {
   /// Called with each failed accept; the listener then pauses before accepting again, so that
   /// running out of descriptors (EMFILE, ENFILE) cannot spin a core.
   std::function<void(const base::ErrorCode&)> on_accept_error;
+  /// (ABI 2.1) Whether a peer is a trusted reverse proxy. A listener that can learn the client
+  /// behind one (ws://, wss://: X-Forwarded-For on the upgrade) does not admit the proxy's own
+  /// connection at accept, and calls `admit` with the client's address once it knows it. Unset:
+  /// no proxy is trusted.
+  std::function<bool(const std::string& address)> trusted_proxy;
 };
 
 /// A bound, listening endpoint. Use from its executor.
