@@ -477,6 +477,30 @@ TEST(ClientE2EInfo, ShowsTheRelayIdAndItsLeases) {
       << two.err;
 }
 
+// A self-signed relay reached with its pin from the client config's relay_pins (that relay
+// only); without the pin it is refused.
+TEST(ClientTls, RelayPinsReachASelfSignedRelay) {
+  test::TestPki pki;
+  RelayProcess relay(R"({"transports": {"tls": {"cert_file": ")" + pki / "self.pem" +
+                         R"(", "key_file": ")" + pki / "self.key" + R"("}}})",
+                     "ws://127.0.0.1:0/relay", "tls://127.0.0.1:0");
+  TempDir dir;
+  const auto config = (dir / "client.json").string();
+  std::ofstream(config) << R"({"relay_pins": {")" << relay.tcp << R"(": ")" << pki.pin("self.pem")
+                        << R"("}})";
+  auto info = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> argv{bin_path("portal"), "info",         "--relay",
+                                  relay.tcp,          "--plugin-dir", PORTAL_BUILD_PLUGIN_DIR};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return run_process(argv);
+  };
+  const auto pinned = info({"--config", config});
+  EXPECT_EQ(pinned.exit_code, 0) << pinned.err;
+  const auto unpinned = info({});
+  EXPECT_NE(unpinned.exit_code, 0);
+  EXPECT_NE(unpinned.err.find("self-signed certificate"), std::string::npos) << unpinned.err;
+}
+
 // A SIGHUP reload with a new certificate (from another CA): a transfer through a tunnel that
 // started before it runs to the end, new connections get the new certificate, and a bad one
 // (a key that does not match) is refused with a line while the current one stays. Files changed

@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -48,6 +49,22 @@ class TestPki {
 
   [[nodiscard]] std::string operator/(const std::string& name) const {
     return (dir_.path() / name).string();
+  }
+
+  /// The hex SHA-256 of certificate `name`'s SubjectPublicKeyInfo, as the openssl command
+  /// computes it (what spki_sha256 pins).
+  [[nodiscard]] std::string pin(const std::string& name) const {
+    const std::string cmd = "openssl x509 -in '" + *this / name +
+                            "' -pubkey -noout | openssl pkey -pubin -outform der | "
+                            "sha256sum | cut -c1-64";
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+      char buf[128];
+      while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+      ::pclose(p);
+    }
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out;
   }
 
  private:

@@ -174,21 +174,7 @@ TEST_P(TlsTransport, AWrongHostNameIsRefused) {
 }
 
 TEST_P(TlsTransport, PinsReplaceChainVerificationForASelfSignedRelay) {
-  std::string problem;
-  auto pin = [&](const std::string& cert) {
-    // The SPKI hash, as `openssl x509 -pubkey | openssl pkey -pubin -outform der | sha256sum`.
-    const std::string cmd = "openssl x509 -in '" + pki_ / cert +
-                            "' -pubkey -noout | openssl pkey -pubin -outform der | "
-                            "sha256sum | cut -c1-64";
-    std::string out;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-      char buf[128];
-      while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
-      ::pclose(p);
-    }
-    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    return out;
-  };
+  auto pin = [&](const std::string& cert) { return pki_.pin(cert); };
   auto l = listen(server("self.pem", "self.key"));
   ASSERT_TRUE(l);
   EXPECT_FALSE(round_trip(*l, {}));  // self-signed: no chain

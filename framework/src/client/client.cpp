@@ -75,10 +75,20 @@ std::shared_ptr<Stack> assemble(const config::ClientConfig& config, std::string&
   s->cipher_name = config.cipher;
   for (const auto& text : config.relays) {
     transport::Settings settings;
-    if (!stack.transport(text, "relays", config.transport_settings, settings, error)) {
-      return nullptr;
+    auto tf = stack.transport(text, "relays", config.transport_settings, settings, error);
+    if (!tf) return nullptr;
+    const auto scheme = transport::parse_uri(text)->scheme;
+    if (auto pin = config.relay_pins.find(text); pin != config.relay_pins.end()) {
+      auto own = settings;
+      own["spki_sha256"] = pin->second;
+      std::string problem;
+      if (!tf->validate(own, problem)) {
+        error = "relay_pins." + text + ": " + problem;
+        return nullptr;
+      }
+      s->relay_settings[text] = std::move(own);
     }
-    s->transport_settings[transport::parse_uri(text)->scheme] = std::move(settings);
+    s->transport_settings[scheme] = std::move(settings);
   }
   s->host = std::move(stack.host);
   return s;
@@ -512,8 +522,11 @@ asio::awaitable<base::Result<std::shared_ptr<Client>>> Client::connect(
     }
     l->uri = *uri;
     l->transport = *tf;
-    if (auto it = impl->stack->transport_settings.find(uri->scheme);
-        it != impl->stack->transport_settings.end()) {
+    if (auto own = impl->stack->relay_settings.find(text);
+        own != impl->stack->relay_settings.end()) {
+      l->settings = own->second;
+    } else if (auto it = impl->stack->transport_settings.find(uri->scheme);
+               it != impl->stack->transport_settings.end()) {
       l->settings = it->second;
     }
     l->wait = std::make_unique<asio::steady_timer>(executor);

@@ -88,6 +88,18 @@ void apply_json(std::string_view text, ClientConfig& c, std::vector<Problem>& pr
         }
         c.relays = std::move(uris);
       }
+    } else if (key == "relay_pins") {
+      Settings pins;
+      if (r.settings(value, key, pins)) {
+        for (const auto& [uri, pin] : pins) {
+          auto n = normalize_relay_uri(uri);
+          if (n.empty()) {
+            r.problem(key + "." + uri, "not a relay address");
+          } else {
+            c.relay_pins[n] = pin;
+          }
+        }
+      }
     } else if (key == "cipher") {
       r.string(value, key, c.cipher);
     } else if (key == "timers") {
@@ -108,6 +120,7 @@ std::string to_json(const ClientConfig& c) {
   o << "{\n";
   o << "  \"relays\": " << list(c.relays) << ",\n";
   o << detail::json_stack(c.mux, c.mux_settings, c.transport_settings);
+  o << "  \"relay_pins\": " << json_settings(c.relay_pins, "  ") << ",\n";
   o << "  \"cipher\": " << str(c.cipher) << ",\n";
   o << "  \"plugin_dirs\": " << list(c.plugin_dirs) << ",\n";
   o << "  \"plugin_pins\": " << json_settings(c.plugin_pins, "  ") << ",\n";

@@ -52,6 +52,8 @@ struct Stack {
   std::shared_ptr<cipher::AeadFactory> cipher;
   std::string cipher_name = "chacha20-poly1305";
   std::map<std::string, transport::Settings, std::less<>> transport_settings;  ///< by scheme
+  /// By relay URI, where one differs from its scheme's (a relay's own pins).
+  std::map<std::string, transport::Settings, std::less<>> relay_settings;
   std::vector<std::string> warnings;  ///< plugin files that were refused, one line each
 };
 

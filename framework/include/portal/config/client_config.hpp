@@ -35,6 +35,9 @@ struct ClientConfig {
   std::string mux = "yamux";
   Settings mux_settings;
   std::map<std::string, Settings, std::less<>> transport_settings;  ///< by URI scheme
+  /// SPKI SHA-256 pins by relay URI (as in `relays`): for that relay only, the `spki_sha256`
+  /// TLS setting (comma-separated hex), which replaces chain verification (docs/tls.md).
+  Settings relay_pins;
   std::string cipher = "chacha20-poly1305";  ///< a name a cipher plugin provides
   std::vector<std::string> plugin_dirs;      ///< empty: <prefix>/lib/portal/plugins
   Settings plugin_pins;                      ///< plugin file name -> sha256 hex
