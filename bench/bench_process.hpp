@@ -61,11 +61,30 @@ inline void kill_children() {
 
 // The portal-relay child, on tcp:// and ws:// with port 0. `transports` is the config's
 // "transports" object (settings by scheme), e.g. {"ws": {"nodelay": "false"}}.
+// A throwaway CA and a certificate for 127.0.0.1 signed by it, made with the openssl command in
+// `dir` (ca.pem, relay.pem, relay.key), for the tls:// and wss:// rows.
+inline void make_test_pki(const std::string& dir) {
+  const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+  const std::string cmd =
+      "{ cd '" + dir + "' && printf 'subjectAltName=IP:127.0.0.1\\n' > san && " +
+      "openssl req -x509 " + ec + " -keyout ca.key -out ca.pem -days 2 -subj /CN=bench-ca && " +
+      "openssl req " + ec + " -keyout relay.key -out relay.csr -subj /CN=relay && " +
+      "openssl x509 -req -in relay.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out relay.pem " +
+      "-days 2 -extfile san && chmod 600 relay.key; }";
+  if (std::system((cmd + " >/dev/null 2>&1").c_str()) != 0) {
+    std::fprintf(stderr, "openssl: cannot make the bench certificates\n");
+    std::exit(1);
+  }
+}
+
 struct RelayChild {
   pid_t pid = -1;
   std::string tcp, ws;
+  std::string tls, wss;  // with `secure`
+  std::string ca_file;   // with `secure`: the CA that signed the relay's certificate
 
-  explicit RelayChild(const std::string& transports = "{}") {
+  /// `secure`: also tls:// and wss:// listeners, with a throwaway certificate.
+  explicit RelayChild(const std::string& transports = "{}", bool secure = false) {
     static int count = 0;
     const std::string dir =
         "/tmp/portal-bench-relay-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
@@ -87,6 +106,17 @@ struct RelayChild {
                                   "tcp://127.0.0.1:0",
                                   "--listen",
                                   "ws://127.0.0.1:0/relay"};
+    if (secure) {
+      make_test_pki(dir);
+      ca_file = dir + "/ca.pem";
+      for (const char* extra :
+           {"--listen", "tls://127.0.0.1:0", "--listen", "wss://127.0.0.1:0/relay", "--tls-cert"}) {
+        argv.push_back(extra);
+      }
+      argv.push_back(dir + "/relay.pem");
+      argv.push_back("--tls-key");
+      argv.push_back(dir + "/relay.key");
+    }
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
@@ -95,16 +125,21 @@ struct RelayChild {
       std::exit(1);
     }
     children().push_back(pid);
-    for (int i = 0; i < 500 && (tcp.empty() || ws.empty()); ++i) {
+    auto missing = [&] {
+      return tcp.empty() || ws.empty() || (secure && (tls.empty() || wss.empty()));
+    };
+    for (int i = 0; i < 500 && missing(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
       std::ifstream in(out);
       std::string line;
       while (std::getline(in, line)) {
         if (line.rfind("listening tcp://", 0) == 0) tcp = line.substr(10);
         if (line.rfind("listening ws://", 0) == 0) ws = line.substr(10);
+        if (line.rfind("listening tls://", 0) == 0) tls = line.substr(10);
+        if (line.rfind("listening wss://", 0) == 0) wss = line.substr(10);
       }
     }
-    if (tcp.empty() || ws.empty()) {
+    if (missing()) {
       std::fprintf(stderr, "portal-relay did not start\n");
       std::exit(1);
     }

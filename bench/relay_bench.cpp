@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // The relay's cost, measured on the real portal-relay binary (a child process):
 //   - CPU-seconds per GiB relayed through a spliced stream (dialer → relay → holder, over
-//     yamux on tcp:// and on ws://), next to a plain copy relay in the same run (a child
-//     process that copies between two TCP sockets, no framing: the floor for any relay);
+//     yamux on tcp://, tls://, ws:// and wss://), next to a plain copy relay in the same run (a
+//     child process that copies between two TCP sockets, no framing: the floor for any relay);
 //   - RSS per idle lease connection at N connections (each a yamux session with one lease);
 //   - sequential connection setup: a dialer reaches a lease holder through the relay, one
 //     connection after another (request, one small round trip, both ends close), over tcp://,
-//     ws:// and ws:// with TCP_NODELAY off at both ends (the configuration before it was set).
+//     ws://, ws:// with TCP_NODELAY off at both ends (the configuration before it was set), and
+//     tls:// and wss:// (a throwaway certificate), each against its plaintext row. Each row's
+//     connections are streams of one session per side, so the TLS handshake is paid once per
+//     session, not per connection: these rows show what TLS adds to the per-connection path.
 //
 //   build/release/bench/portal-bench-relay [MiB per row, default 1024] [idle connections, 1000]
 //                                          [connections per setup row, 500]
@@ -134,9 +137,9 @@ portal::identity::Credential register_lease(asio::io_context& io, portal::mux::S
 
 // Moves `total` bytes dialer → holder through the portal relay over `uri`; returns seconds.
 double portal_transfer(asio::io_context& io, Stack& stack, const std::string& uri,
-                       std::size_t total) {
-  auto holder = run(io, stack.session(io, uri));
-  auto dialer = run(io, stack.session(io, uri));
+                       std::size_t total, const portal::transport::Settings& settings = {}) {
+  auto holder = run(io, stack.session(io, uri, settings));
+  auto dialer = run(io, stack.session(io, uri, settings));
   const auto me = register_lease(io, *holder, "bench", "bench");
   bool done = false;
   asio::co_spawn(
@@ -358,7 +361,8 @@ int main(int argc, char** argv) {
   stack.host->load_all();
   stack.mux = *(*stack.host->find_provider(portal::plugin::Kind::Mux, "yamux"))
                    ->factory<portal::mux::MuxFactory>();
-  RelayChild relay;
+  RelayChild relay("{}", true);
+  const portal::transport::Settings trust{{"ca_file", relay.ca_file}};
 
   if (total > 0) {
     std::printf("| %-34s | %-13s | %-16s |\n", "relay (one direction)", "throughput", "relay CPU");
@@ -367,9 +371,13 @@ int main(int argc, char** argv) {
     double secs = copy_transfer(io, copy_port, total);
     row("plain copy relay, TCP (baseline)", secs, cpu_seconds(copy) - c0, total);
     for (const auto& [uri, name] : {std::pair{relay.tcp, "portal-relay, yamux over tcp://"},
-                                    std::pair{relay.ws, "portal-relay, yamux over ws://"}}) {
+                                    std::pair{relay.tls, "portal-relay, yamux over tls://"},
+                                    std::pair{relay.ws, "portal-relay, yamux over ws://"},
+                                    std::pair{relay.wss, "portal-relay, yamux over wss://"}}) {
       c0 = cpu_seconds(relay.pid);
-      secs = portal_transfer(io, stack, uri, total);
+      secs = portal_transfer(
+          io, stack, uri, total,
+          uri == relay.tls || uri == relay.wss ? trust : portal::transport::Settings{});
       row(name, secs, cpu_seconds(relay.pid) - c0, total);
     }
   }
@@ -418,6 +426,19 @@ int main(int argc, char** argv) {
     std::snprintf(note, sizeof note, "BEFORE the fix (Nagle + delayed ACK): %.1f %% of tcp",
                   100 * before.done / before.secs / tcp_rate);
     rate_row("ws://, nodelay=false both ends (before)", before, note);
+    // TLS: the sessions are made once per row, so this is the per-connection path inside TLS.
+    for (const bool secure_ws : {false, true}) {
+      RateResult r;
+      {
+        RelayChild child("{}", true);
+        r = connection_rate(io, stack, secure_ws ? child.wss : child.tls,
+                            {{"ca_file", child.ca_file}}, setups);
+      }
+      std::snprintf(note, sizeof note, "%.0f %% of the plaintext row (%s)",
+                    100 * r.done / r.secs / (secure_ws ? ws.done / ws.secs : tcp_rate),
+                    secure_ws ? "ws://" : "tcp://");
+      rate_row(secure_ws ? "portal-relay, wss://" : "portal-relay, tls://", r, note);
+    }
   }
   return 0;
 }
