@@ -94,7 +94,9 @@ struct RelayChild {
                        << R"(, "limits": {"max_connections_per_ip": 100000,
       "max_leases_per_connection": 64, "max_streams_per_lease": 100000,
       "max_spliced_per_dialer_session": 100000, "max_spliced_per_dialer_ip": 100000,
-      "max_control_streams_per_session": 100000, "max_control_streams_per_ip": 100000}})";
+      "max_control_streams_per_session": 100000, "max_control_streams_per_ip": 100000,
+      "max_leases_per_ip": 1000000, "relay_info_kib_per_minute_per_session": 0,
+      "relay_info_kib_per_minute_per_ip": 0}})";
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
