@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "portal/base/log.hpp"
+#include "portal/base/log_gate.hpp"
 #include "portal/base/parse.hpp"
 #include "portal/transport/transport.hpp"
 
@@ -207,6 +208,27 @@ base::Result<void> apply(std::string_view key, const std::string& value, Setting
   return invalid();
 }
 
+base::Result<void> validate(const Settings& s, const std::vector<std::string>& alpn,
+                            std::string& problem) {
+  if (!s.cert_file.empty() || !s.key_file.empty()) {
+    if (auto c = server_context(s, alpn, problem); !c) return c.error();
+  }
+  if (!s.ca_file.empty()) {
+    if (auto c = client_context(s, alpn, problem); !c) return c.error();
+  }
+  return {};
+}
+
+base::Result<void> check_scheme(const std::string& uri_text, const std::string& scheme,
+                                std::string_view tls_scheme, bool has_tls_keys,
+                                std::string_view component) {
+  if (scheme == tls_scheme || !has_tls_keys) return {};
+  base::log(base::LogLevel::Error, component,
+            uri_text + ": TLS settings apply to " + std::string(tls_scheme) + ":// only, not " +
+                scheme + "://");
+  return invalid();
+}
+
 base::Result<std::shared_ptr<ssl::context>> server_context(const Settings& s,
                                                            const std::vector<std::string>& alpn,
                                                            std::string& problem) {
@@ -364,6 +386,20 @@ bool pins_match(SSL* ssl, const Settings& s) {
   return false;
 }
 
+base::ErrorCode client_outcome(SSL* ssl, const Settings& s, const std::string& where,
+                               const base::ErrorCode& handshake, const Diagnosis& diagnosis) {
+  if (handshake) {
+    base::log(base::LogLevel::Error, "tls", where + ": " + describe_failure(handshake, &diagnosis));
+    return transport::make_error_code(transport::Errc::TlsFailed);
+  }
+  if (!pins_match(ssl, s)) {
+    base::log(base::LogLevel::Error, "tls",
+              where + ": the relay's public key matches no spki_sha256 pin");
+    return transport::make_error_code(transport::Errc::TlsPinMismatch);
+  }
+  return {};
+}
+
 std::string spki_sha256_of_file(const std::string& path, std::string& problem) {
   FILE* f = std::fopen(path.c_str(), "r");
   if (f == nullptr) {
@@ -383,26 +419,16 @@ std::string spki_sha256_of_file(const std::string& path, std::string& problem) {
 }
 
 void log_server_failure(const std::string& peer, const base::ErrorCode& e) {
-  using Clock = std::chrono::steady_clock;
   static std::mutex mutex;
-  static Clock::time_point last{};
-  static std::uint64_t left_out = 0;
-  std::string line = "handshake with " + (peer.empty() ? std::string("?") : peer) +
-                     " failed: " + describe_failure(e, nullptr);
+  static base::LogGate gate;
+  std::optional<std::string> line;
   {
     std::lock_guard lock(mutex);
-    const auto now = Clock::now();
-    if (last != Clock::time_point{} && now - last < std::chrono::seconds(1)) {
-      ++left_out;
-      return;
-    }
-    if (left_out > 0) {
-      line += " [" + std::to_string(left_out) + " more not logged in the last second]";
-    }
-    last = now;
-    left_out = 0;
+    line = gate.pass("handshake with " + (peer.empty() ? std::string("?") : peer) +
+                         " failed: " + describe_failure(e, nullptr),
+                     std::chrono::steady_clock::now());
   }
-  base::log(base::LogLevel::Warn, "tls", line);
+  if (line) base::log(base::LogLevel::Warn, "tls", *line);
 }
 
 std::string describe_failure(const base::ErrorCode& e, const Diagnosis* diagnosis) {

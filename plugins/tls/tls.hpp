@@ -50,6 +50,21 @@ struct Settings {
 [[nodiscard]] base::Result<void> apply(std::string_view key, const std::string& value,
                                        Settings& settings, std::string& problem);
 
+/// The checks a transport's validate() owes its TLS settings: a listener's certificate and key
+/// are loaded now (readable, matching, not expired), a client's ca_file too. Errors as
+/// server_context() and client_context().
+[[nodiscard]] base::Result<void> validate(const Settings& settings,
+                                          const std::vector<std::string>& alpn,
+                                          std::string& problem);
+
+/// TLS keys belong to the TLS scheme (`tls_scheme`): on the plaintext one they would be silently
+/// ignored, so `uri` with `has_tls_keys` on another scheme is refused with one line logged under
+/// `component`. Errors: transport::Errc::InvalidSetting.
+[[nodiscard]] base::Result<void> check_scheme(const std::string& uri_text,
+                                              const std::string& scheme,
+                                              std::string_view tls_scheme, bool has_tls_keys,
+                                              std::string_view component);
+
 /// A listener's context: TLS 1.2 at least (1.3 preferred), session tickets as set, and the
 /// protocols of `alpn` offered (empty: no ALPN). Checks that both files are readable, that the
 /// key is not world-readable and matches the certificate, and that the certificate is valid now.
@@ -96,6 +111,14 @@ struct Diagnosis {
 
 /// After a client handshake with pins: whether the server's public key matches one of them.
 [[nodiscard]] bool pins_match(ssl_st* ssl, const Settings& settings);
+
+/// The outcome of a client handshake with `where` (a URI, for the log line): nothing when it
+/// succeeded and the pins (if any) match; otherwise the reason is logged in one line and the
+/// error is transport::Errc::TlsFailed or TlsPinMismatch.
+[[nodiscard]] base::ErrorCode client_outcome(ssl_st* ssl, const Settings& settings,
+                                             const std::string& where,
+                                             const base::ErrorCode& handshake,
+                                             const Diagnosis& diagnosis);
 
 /// The hex SHA-256 of the SubjectPublicKeyInfo of the first certificate in PEM file `path`
 /// (what spki_sha256 pins), or an empty string with `problem` set.

@@ -157,16 +157,10 @@ class Stream final : public stream::ByteStream {
     if (!tls::prepare_client(c_->socket.native_handle(), settings, uri.host, &diagnosis)) {
       co_return transport::Errc::InvalidSetting;
     }
-    auto ec = co_await run_handshake(ssl::stream_base::client);
-    if (ec) {
-      base::log(base::LogLevel::Error, "tls",
-                uri.to_string() + ": " + tls::describe_failure(ec, &diagnosis));
-      co_return transport::Errc::TlsFailed;
-    }
-    if (!tls::pins_match(c_->socket.native_handle(), settings)) {
-      base::log(base::LogLevel::Error, "tls",
-                uri.to_string() + ": the relay's public key matches no spki_sha256 pin");
-      co_return transport::Errc::TlsPinMismatch;
+    const auto ec = co_await run_handshake(ssl::stream_base::client);
+    if (auto e = tls::client_outcome(c_->socket.native_handle(), settings, uri.to_string(), ec,
+                                     diagnosis)) {
+      co_return e;
     }
     handshake_->state = Handshake::State::Done;
     co_return base::Result<void>{};
@@ -264,14 +258,8 @@ class TcpListener final : public transport::Listener, public transport::Reloadab
   std::shared_ptr<tls::ServerCredentials> tls_;  // tls:// listeners
 };
 
-// TLS keys belong to tls:// only: on a tcp:// URI they would be silently ignored.
 base::Result<void> check_scheme(const transport::Uri& uri, const Options& o) {
-  if (uri.scheme != "tls" && o.has_tls_keys) {
-    base::log(base::LogLevel::Error, "tcp",
-              uri.to_string() + ": TLS settings apply to tls:// only, not " + uri.scheme + "://");
-    return transport::Errc::InvalidSetting;
-  }
-  return {};
+  return tls::check_scheme(uri.to_string(), uri.scheme, "tls", o.has_tls_keys, "tcp");
 }
 
 class Factory final : public transport::TransportFactory {
@@ -281,14 +269,7 @@ class Factory final : public transport::TransportFactory {
     return plugin::guard([&]() -> base::Result<void> {
       auto o = parse_settings(settings, problem);
       if (!o) return o.error();
-      // A listener's certificate and key are checked now (readable, matching, not expired).
-      if (!o->tls.cert_file.empty() || !o->tls.key_file.empty()) {
-        if (auto c = tls::server_context(o->tls, {}, problem); !c) return c.error();
-      }
-      if (!o->tls.ca_file.empty()) {
-        if (auto c = tls::client_context(o->tls, {}, problem); !c) return c.error();
-      }
-      return {};
+      return tls::validate(o->tls, {}, problem);
     });
   }
 

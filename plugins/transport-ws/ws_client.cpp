@@ -66,18 +66,8 @@ asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> connect_on(
       }
       auto [tec] = co_await ws->next_layer().async_handshake(ssl::stream_base::client,
                                                              asio::as_tuple(asio::use_awaitable));
-      if (tec) {
-        base::log(base::LogLevel::Error, "tls",
-                  uri.to_string() + ": " + tls::describe_failure(tec, &diagnosis));
-        tls_error = transport::Errc::TlsFailed;
-        co_return tls_error;
-      }
-      if (!tls::pins_match(ssl, options.tls)) {
-        base::log(base::LogLevel::Error, "tls",
-                  uri.to_string() + ": the relay's public key matches no spki_sha256 pin");
-        tls_error = transport::Errc::TlsPinMismatch;
-        co_return tls_error;
-      }
+      tls_error = tls::client_outcome(ssl, options.tls, uri.to_string(), tec, diagnosis);
+      if (tls_error) co_return tls_error;
     }
     configure(*ws, options, false);
     auto [hec] = co_await ws->async_handshake(host, path, asio::as_tuple(asio::use_awaitable));

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ws_transport.hpp"
 
-#include "portal/base/log.hpp"
 #include "portal/base/parse.hpp"
 #include "portal/plugin/sdk.hpp"
 #include "ws_internal.hpp"
@@ -11,14 +10,8 @@ namespace {
 
 namespace asio = boost::asio;
 
-// TLS keys belong to wss:// only: on a ws:// URI they would be silently ignored.
 base::Result<void> check_scheme(const transport::Uri& uri, const Options& o) {
-  if (uri.scheme != "wss" && o.has_tls_keys) {
-    base::log(base::LogLevel::Error, "ws",
-              uri.to_string() + ": TLS settings apply to wss:// only, not " + uri.scheme + "://");
-    return transport::Errc::InvalidSetting;
-  }
-  return {};
+  return tls::check_scheme(uri.to_string(), uri.scheme, "wss", o.has_tls_keys, "ws");
 }
 
 class Factory final : public transport::TransportFactory {
@@ -28,14 +21,7 @@ class Factory final : public transport::TransportFactory {
     return plugin::guard([&]() -> base::Result<void> {
       auto o = parse_settings(settings, problem);
       if (!o) return o.error();
-      // A listener's certificate and key are checked now (readable, matching, not expired).
-      if (!o->tls.cert_file.empty() || !o->tls.key_file.empty()) {
-        if (auto c = tls::server_context(o->tls, {"http/1.1"}, problem); !c) return c.error();
-      }
-      if (!o->tls.ca_file.empty()) {
-        if (auto c = tls::client_context(o->tls, {"http/1.1"}, problem); !c) return c.error();
-      }
-      return {};
+      return tls::validate(o->tls, {"http/1.1"}, problem);
     });
   }
 

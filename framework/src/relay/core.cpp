@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "portal/base/log_gate.hpp"
 #include "portal/mux/mux.hpp"
 
 namespace portal::relay {
@@ -142,11 +143,7 @@ struct Core::State {
 
   // Every refusal is counted; its log line is written at most once a second per limit (with
   // the number left out since), so a peer cannot buy log volume with refused requests.
-  struct LogGate {
-    std::optional<Steady> last;
-    std::uint64_t suppressed = 0;
-  };
-  std::map<std::string, LogGate> log_gates;  // by limit or event: a fixed set
+  std::map<std::string, base::LogGate> log_gates;  // by limit or event: a fixed set
 
   void log(base::LogLevel level, const std::string& line) const {
     if (options.log) {
@@ -160,17 +157,7 @@ struct Core::State {
     gated_log(base::LogLevel::Warn, gate, std::move(line));
   }
   void gated_log(base::LogLevel level, const std::string& gate, std::string line) {
-    auto& g = log_gates[gate];
-    if (g.last && now.steady - *g.last < std::chrono::seconds(1)) {
-      ++g.suppressed;
-      return;
-    }
-    if (g.suppressed > 0) {
-      line += " [" + std::to_string(g.suppressed) + " more not logged in the last second]";
-    }
-    g.last = now.steady;
-    g.suppressed = 0;
-    log(level, line);
+    if (auto out = log_gates[gate].pass(std::move(line), now.steady)) log(level, *out);
   }
 
   void refuse(const std::string& limit, const std::string& what) {
