@@ -9,7 +9,9 @@
 //     ws://, ws:// with TCP_NODELAY off at both ends (the configuration before it was set), and
 //     tls:// and wss:// (a throwaway certificate), each against its plaintext row. Each row's
 //     connections are streams of one session per side, so the TLS handshake is paid once per
-//     session, not per connection: these rows show what TLS adds to the per-connection path.
+//     session, not per connection: these rows show what TLS adds to the per-connection path;
+//   - new sessions, one after another (transport connect with a full TLS handshake on tls:// and
+//     wss://, yamux, one RelayInfo): the rate, and the relay's CPU per session.
 //
 //   build/release/bench/portal-bench-relay [MiB per row, default 1024] [idle connections, 1000]
 //                                          [connections per setup row, 500]
@@ -221,6 +223,18 @@ constexpr std::size_t kPing = 32;                       // bytes of the one roun
 constexpr auto kRateBudget = std::chrono::seconds(10);  // a setup row stops after this long
 constexpr auto kRateWatchdog = std::chrono::seconds(60);
 
+// A relay that stops answering must not hang the bench: after kRateWatchdog, exits (std::exit
+// kills the children) naming `what`. Cancel the timer when the row ends.
+std::unique_ptr<asio::steady_timer> arm_watchdog(asio::io_context& io, std::string what) {
+  auto t = std::make_unique<asio::steady_timer>(io, kRateWatchdog);
+  t->async_wait([what = std::move(what)](const boost::system::error_code& ec) {
+    if (ec) return;
+    std::fprintf(stderr, "%s: no progress, giving up\n", what.c_str());
+    std::exit(1);
+  });
+  return t;
+}
+
 // Reads exactly buf.size() bytes; false on error or end of stream.
 asio::awaitable<bool> read_exact(portal::stream::ByteStream& s, portal::base::MutableByteSpan buf) {
   for (std::size_t got = 0; got < buf.size();) {
@@ -289,13 +303,7 @@ RateResult connection_rate(asio::io_context& io, Stack& stack, const std::string
   auto dialer = run(io, stack.session(io, uri, settings));
   const auto me = register_lease(io, *holder, "rate", "bench");
   asio::co_spawn(io, hold_echo(holder), asio::detached);
-  // A relay that stops answering must not hang the bench: std::exit kills the children.
-  asio::steady_timer watchdog(io, kRateWatchdog);
-  watchdog.async_wait([uri](const boost::system::error_code& ec) {
-    if (ec) return;
-    std::fprintf(stderr, "connection setup over %s: no progress, giving up\n", uri.c_str());
-    std::exit(1);
-  });
+  auto watchdog = arm_watchdog(io, "connection setup over " + uri);
   RateResult out;
   const auto start = Clock::now();
   out.done = run(io, [&]() -> asio::awaitable<int> {
@@ -324,7 +332,7 @@ RateResult connection_rate(asio::io_context& io, Stack& stack, const std::string
     co_return i;
   }());
   out.secs = std::chrono::duration<double>(Clock::now() - start).count();
-  watchdog.cancel();
+  watchdog->cancel();
   holder->close();
   dialer->close();
   io.restart();
@@ -336,6 +344,54 @@ void rate_row(const char* what, const RateResult& r, const std::string& note) {
   std::printf("| %-40s | %5d | %8.0f/s | %7.2f | %7.2f | %7.2f | %-50s |\n", what, r.done,
               r.done / r.secs, percentile(r.total_ms, 0.50), percentile(r.total_ms, 0.99),
               percentile(r.request_ms, 0.50), note.c_str());
+}
+
+// ---- new sessions, sequential -------------------------------------------------------------
+
+struct SessionResult {
+  int done = 0;
+  double secs = 0;
+  double relay_cpu = 0;          // seconds, the relay's, over the row
+  std::vector<double> total_ms;  // connect (TCP, TLS, WebSocket) + yamux + RelayInfo answered
+};
+
+// Up to `n` new sessions one after another to the relay at `uri` (pid `relay`): each connects
+// its transport (a full TLS handshake on tls:// and wss://: the client keeps no session),
+// starts yamux, asks RelayInfo and closes. Stops after kRateBudget.
+SessionResult session_rate(asio::io_context& io, Stack& stack, const std::string& uri,
+                           const portal::transport::Settings& settings, int n, pid_t relay) {
+  auto watchdog = arm_watchdog(io, "new sessions over " + uri);
+  SessionResult out;
+  const double cpu0 = cpu_seconds(relay);
+  const auto start = Clock::now();
+  out.done = run(io, [&]() -> asio::awaitable<int> {
+    int i = 0;
+    for (; i < n && Clock::now() - start < kRateBudget; ++i) {
+      const auto t0 = Clock::now();
+      auto s = co_await stack.session(io, uri, settings);
+      auto info = co_await portal::client::relay_info(*s);
+      if (!info) {
+        std::fprintf(stderr, "session %d over %s: no RelayInfo (%s)\n", i, uri.c_str(),
+                     info.error().message().c_str());
+        std::exit(1);
+      }
+      out.total_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      s->close();
+    }
+    co_return i;
+  }());
+  out.secs = std::chrono::duration<double>(Clock::now() - start).count();
+  watchdog->cancel();
+  io.restart();
+  io.run_for(std::chrono::milliseconds(100));
+  out.relay_cpu = cpu_seconds(relay) - cpu0;
+  return out;
+}
+
+void session_row(const char* what, const SessionResult& r, const std::string& note) {
+  std::printf("| %-28s | %5d | %8.0f/s | %7.2f | %7.2f | %9.3f | %-30s |\n", what, r.done,
+              r.done / r.secs, percentile(r.total_ms, 0.50), percentile(r.total_ms, 0.99),
+              r.done > 0 ? 1000 * r.relay_cpu / r.done : 0.0, note.c_str());
 }
 
 }  // namespace
@@ -439,6 +495,28 @@ int main(int argc, char** argv) {
                     secure_ws ? "ws://" : "tcp://");
       rate_row(secure_ws ? "portal-relay, wss://" : "portal-relay, tls://", r, note);
     }
+
+    // New sessions: what a client pays to arrive, and what the relay pays per arrival (the
+    // TLS handshake is in every tls:// and wss:// one).
+    std::printf("\n| %-28s | %5s | %10s | %7s | %7s | %9s | %-30s |\n", "new sessions, sequential",
+                "done", "rate", "p50 ms", "p99 ms", "relay CPU", "note");
+    std::printf(
+        "|------------------------------|-------|------------|---------|---------|-------"
+        "-----|--------------------------------|\n");
+    RelayChild child("{}", true);
+    const portal::transport::Settings ca{{"ca_file", child.ca_file}};
+    const auto plain_tcp = session_rate(io, stack, child.tcp, {}, setups, child.pid);
+    session_row("tcp://", plain_tcp, "baseline; relay CPU in ms each");
+    const auto secure_tcp = session_rate(io, stack, child.tls, ca, setups, child.pid);
+    std::snprintf(note, sizeof note, "%.0f %% of tcp://'s rate",
+                  100 * secure_tcp.done / secure_tcp.secs / (plain_tcp.done / plain_tcp.secs));
+    session_row("tls:// (full handshake)", secure_tcp, note);
+    const auto plain_ws = session_rate(io, stack, child.ws, {}, setups, child.pid);
+    session_row("ws://", plain_ws, "baseline");
+    const auto secure_ws = session_rate(io, stack, child.wss, ca, setups, child.pid);
+    std::snprintf(note, sizeof note, "%.0f %% of ws://'s rate",
+                  100 * secure_ws.done / secure_ws.secs / (plain_ws.done / plain_ws.secs));
+    session_row("wss:// (full handshake)", secure_ws, note);
   }
   return 0;
 }

@@ -18,6 +18,7 @@
 #include "portal/base/parse.hpp"
 #include "portal/plugin/sdk.hpp"
 #include "portal/stream/logged.hpp"
+#include "portal/transport/accept_queue.hpp"
 #include "portal/transport/tcp_acceptor.hpp"
 
 namespace portal::plugins::tcp {
@@ -86,17 +87,22 @@ class Stream final : public stream::ByteStream {
  public:
   static constexpr bool kTls = std::is_same_v<Socket, TlsSocket>;
 
+  // `peer`: as the listener admitted it (a client behind a PROXY header), or empty to take the
+  // socket's remote address.
   Stream(Socket socket, const Options& options, std::shared_ptr<void> ticket = {},
-         std::shared_ptr<ssl::context> context = {})
+         std::shared_ptr<ssl::context> context = {}, stream::PeerInfo peer = {})
       : c_(std::make_shared<Connection<Socket>>(std::move(socket), options.idle_timeout)),
         ticket_(std::move(ticket)),
         context_(std::move(context)),
-        handshake_timeout_(options.tls.handshake_timeout) {
+        handshake_timeout_(options.tls.handshake_timeout),
+        peer_(std::move(peer)) {
     auto& lowest = c_->socket.lowest_layer();
     boost::system::error_code ec;
-    const auto remote = lowest.remote_endpoint(ec);
-    if (!ec) peer_.address = remote.address().to_string();
-    peer_.connected_at = Clock::now();
+    if (peer_.address.empty()) {
+      const auto remote = lowest.remote_endpoint(ec);
+      if (!ec) peer_.address = remote.address().to_string();
+      peer_.connected_at = Clock::now();
+    }
     lowest.set_option(tcp::no_delay(options.nodelay), ec);
     lowest.set_option(asio::socket_base::keep_alive(options.keepalive), ec);
     if (options.idle_timeout.count() > 0) {
@@ -211,51 +217,124 @@ class Stream final : public stream::ByteStream {
 using TcpStream = Stream<tcp::socket>;
 using TlsStream = Stream<TlsSocket>;
 
+// The listener's state, shared with its accept loop and with the connections still reading a
+// PROXY header (both may outlive the listener by a moment).
+struct ListenerState {
+  ListenerState(tcp::acceptor a, std::string sch, Options o,
+                std::shared_ptr<tls::ServerCredentials> t)
+      : acceptor(std::move(a)),
+        scheme(std::move(sch)),
+        options(std::move(o)),
+        tls(std::move(t)),
+        ready(acceptor.get_executor(), static_cast<std::size_t>(options.backlog)) {}
+  tcp::acceptor acceptor;
+  std::string scheme;
+  Options options;
+  std::shared_ptr<tls::ServerCredentials> tls;          // tls:// listeners
+  transport::AcceptQueue ready;                         // at most options.backlog
+  std::shared_ptr<const transport::AcceptHooks> hooks;  // the listener's
+  std::size_t reading_headers = 0;  // trusted proxies' connections before their PROXY header
+};
+
+std::unique_ptr<stream::ByteStream> make_stream(ListenerState& s, transport::AcceptedTcp accepted) {
+  if (s.tls) {                        // the handshake runs with the stream's first read or write
+    auto context = s.tls->current();  // kept by the stream: a reload does not touch it
+    return std::make_unique<TlsStream>(TlsSocket(std::move(accepted.socket), *context), s.options,
+                                       std::move(accepted.ticket), context, accepted.peer);
+  }
+  return std::make_unique<TcpStream>(std::move(accepted.socket), s.options,
+                                     std::move(accepted.ticket), nullptr, accepted.peer);
+}
+
+void drop(transport::AcceptedTcp& accepted) {
+  boost::system::error_code ignored;
+  accepted.socket.close(ignored);
+}
+
+// A trusted proxy's connection (proxy_protocol): its PROXY header names the client, who is then
+// admitted (and counted) in its place. The proxy's own connection is never admitted.
+asio::awaitable<void> proxied(std::shared_ptr<ListenerState> s, transport::AcceptedTcp accepted) {
+  struct Reading {
+    ListenerState& s;
+    explicit Reading(ListenerState& state) : s(state) { ++s.reading_headers; }
+    ~Reading() { --s.reading_headers; }
+    Reading(const Reading&) = delete;
+    Reading& operator=(const Reading&) = delete;
+  };
+  bool named = false;
+  {
+    Reading reading(*s);
+    named = co_await transport::take_proxy_header(
+        accepted, accepted.peer.connected_at + s->options.proxy_header_timeout, s->scheme);
+  }
+  if (!named || s->ready.closed()) {
+    drop(accepted);
+    co_return;
+  }
+  if (s->hooks && s->hooks->admit) {
+    accepted.ticket = s->hooks->admit(accepted.peer);
+    if (!accepted.ticket) {  // the client's own limit
+      drop(accepted);
+      co_return;
+    }
+  }
+  s->ready.push(make_stream(*s, std::move(accepted)));
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
+  while (!s->ready.closed()) {
+    // Errors (too many open files) pause inside accept_tcp. With proxy_protocol, trusted
+    // proxies are let in unadmitted: their header names whom to admit.
+    auto accepted =
+        co_await transport::accept_tcp(s->acceptor, s->hooks, s->options.proxy_protocol);
+    if (!accepted) break;
+    if (!accepted->via_proxy) {
+      s->ready.push(make_stream(*s, std::move(*accepted)));
+      continue;
+    }
+    // Unadmitted connections are bounded in time (the header timeout) and in number.
+    if (s->reading_headers >= static_cast<std::size_t>(s->options.backlog)) {
+      drop(*accepted);
+      continue;
+    }
+    asio::co_spawn(s->acceptor.get_executor(), proxied(s, std::move(*accepted)),
+                   stream::logged("tcp", "PROXY header"));
+  }
+}
+
 class TcpListener final : public transport::Listener, public transport::ReloadableListener {
  public:
-  TcpListener(tcp::acceptor acceptor, std::string scheme, Options options,
-              std::shared_ptr<tls::ServerCredentials> tls)
-      : acceptor_(std::move(acceptor)),
-        scheme_(std::move(scheme)),
-        options_(std::move(options)),
-        tls_(std::move(tls)) {}
+  explicit TcpListener(std::shared_ptr<ListenerState> s) : s_(std::move(s)) {
+    s_->hooks = accept_hooks();
+  }
+  ~TcpListener() override { close(); }
 
   base::Result<bool> reload(bool if_changed, std::string& problem) override {
-    if (!tls_) return false;  // tcp://: nothing on disk
-    return tls_->reload(if_changed, problem);
+    if (!s_->tls) return false;  // tcp://: nothing on disk
+    return s_->tls->reload(if_changed, problem);
   }
 
   transport::Uri local_uri() const override {
     boost::system::error_code ec;
-    const auto ep = acceptor_.local_endpoint(ec);
-    return transport::Uri{scheme_, ep.address().to_string(), ep.port(), {}};
+    const auto ep = s_->acceptor.local_endpoint(ec);
+    return transport::Uri{s_->scheme, ep.address().to_string(), ep.port(), {}};
   }
 
   asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> async_accept() override {
-    auto accepted = co_await transport::accept_tcp(acceptor_, accept_hooks());
-    if (!accepted) co_return accepted.error();
-    if (tls_) {                        // the handshake runs with the stream's first read or write
-      auto context = tls_->current();  // kept by the stream: a reload does not touch it
-      co_return std::unique_ptr<stream::ByteStream>(
-          std::make_unique<TlsStream>(TlsSocket(std::move(accepted->socket), *context), options_,
-                                      std::move(accepted->ticket), context));
-    }
-    co_return std::unique_ptr<stream::ByteStream>(std::make_unique<TcpStream>(
-        std::move(accepted->socket), options_, std::move(accepted->ticket)));
+    auto s = s_;  // alive until the accept returns
+    co_return co_await s->ready.next();
   }
 
   void close() noexcept override {
     boost::system::error_code ec;
-    acceptor_.close(ec);
+    s_->acceptor.close(ec);
+    s_->ready.close();
   }
 
   bool applies_accept_hooks() const noexcept override { return true; }
 
  private:
-  tcp::acceptor acceptor_;
-  std::string scheme_;
-  Options options_;
-  std::shared_ptr<tls::ServerCredentials> tls_;  // tls:// listeners
+  std::shared_ptr<ListenerState> s_;
 };
 
 base::Result<void> check_scheme(const transport::Uri& uri, const Options& o) {
@@ -332,8 +411,11 @@ class Factory final : public transport::TransportFactory {
       }
       auto acceptor = transport::bind_tcp_acceptor(executor, uri, options->backlog);
       if (!acceptor) return acceptor.error();
-      return std::unique_ptr<transport::Listener>(std::make_unique<TcpListener>(
-          std::move(*acceptor), uri.scheme, *options, std::move(tls_context)));
+      auto state = std::make_shared<ListenerState>(std::move(*acceptor), uri.scheme, *options,
+                                                   std::move(tls_context));
+      auto listener = std::make_unique<TcpListener>(state);
+      asio::co_spawn(executor, accept_loop(std::move(state)), stream::logged("tcp", "accept loop"));
+      return std::unique_ptr<transport::Listener>(std::move(listener));
     });
   }
 };
@@ -358,6 +440,14 @@ base::Result<Options> parse_settings(const transport::Settings& settings, std::s
       ok = value == "true" || value == "false";
       (key == "keepalive" ? o.keepalive : o.nodelay) = value == "true";
       if (!ok) problem = key + ": expected true or false, got '" + value + "'";
+    } else if (key == "proxy_protocol") {
+      ok = value == "true" || value == "false";
+      o.proxy_protocol = value == "true";
+      if (!ok) problem = key + ": expected true or false, got '" + value + "'";
+    } else if (key == "proxy_header_timeout_ms") {
+      ok = base::parse_unsigned(value, n) && n > 0 && n <= 600'000;
+      o.proxy_header_timeout = std::chrono::milliseconds(n);
+      if (!ok) problem = key + ": expected 1 to 600000 milliseconds, got '" + value + "'";
     } else if (key == "backlog") {
       ok = base::parse_unsigned(value, n) && n > 0 && n <= 65535;
       o.backlog = static_cast<int>(n);

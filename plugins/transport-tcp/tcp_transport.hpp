@@ -15,7 +15,13 @@ namespace portal::plugins::tcp {
 ///   idle_timeout_ms     (0: off) close when no byte moved either way for this long
 ///   keepalive           (true)   SO_KEEPALIVE
 ///   nodelay             (true)   TCP_NODELAY
-///   backlog             (1024)   listen backlog
+///   backlog             (1024)   listen backlog; also the most connections accepted and not yet
+///                                taken by the relay, and the most reading a PROXY header
+///   proxy_protocol      (false)  connections from a trusted proxy (the relay's trusted_proxies)
+///                                start with a PROXY protocol v1 or v2 header naming the client,
+///                                who is admitted and counted in the proxy's place; others are
+///                                read as usual. Before TLS, for tls://
+///   proxy_header_timeout_ms (5000) time allowed for that header
 /// and, for tls://, the TLS keys of plugins/tls/tls.hpp (cert_file, key_file, ca_file,
 /// spki_sha256, server_name, session_tickets, handshake_timeout_ms).
 struct Options {
@@ -24,6 +30,8 @@ struct Options {
   bool keepalive = true;
   bool nodelay = true;
   int backlog = 1024;
+  bool proxy_protocol = false;
+  std::chrono::milliseconds proxy_header_timeout{5'000};
   tls::Settings tls;
   bool has_tls_keys = false;  ///< a TLS key was given (refused for tcp://)
 };

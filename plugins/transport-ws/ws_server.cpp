@@ -10,12 +10,11 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <deque>
 #include <map>
 
 #include "portal/base/log.hpp"
-#include "portal/stream/async_signal.hpp"
 #include "portal/stream/logged.hpp"
+#include "portal/transport/accept_queue.hpp"
 #include "portal/transport/forwarded.hpp"
 #include "portal/transport/tcp_acceptor.hpp"
 #include "ws_internal.hpp"
@@ -36,16 +35,14 @@ struct ListenerState {
       : acceptor(std::move(a)),
         ws_path(std::move(path)),
         options(o),
-        ready(acceptor.get_executor()) {}
+        ready(acceptor.get_executor(), o.max_pending) {}
   tcp::acceptor acceptor;
   std::string ws_path;
   Options options;
   std::map<std::string, transport::HttpHandler, std::less<>> routes;
-  std::deque<std::unique_ptr<stream::ByteStream>> pending;
-  stream::AsyncSignal ready;
+  transport::AcceptQueue ready;                         // upgraded, at most options.max_pending
   std::shared_ptr<const transport::AcceptHooks> hooks;  // the listener's
   std::shared_ptr<tls::ServerCredentials> tls;          // wss:// listeners
-  bool closed = false;
 };
 
 using Request = http::request<http::string_body>;
@@ -171,13 +168,7 @@ asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
       configure(*ws, s->options, true);
       auto [aec] = co_await ws->async_accept(req, asio::as_tuple(asio::use_awaitable));
       if (aec) co_return;
-      if (s->closed || s->pending.size() >= s->options.max_pending) {
-        beast::error_code ignored;
-        beast::get_lowest_layer(*ws).socket().close(ignored);
-        co_return;
-      }
-      s->pending.push_back(make_ws_stream(std::move(ws), s->options, peer, ticket, context));
-      s->ready.notify();
+      s->ready.push(make_ws_stream(std::move(ws), s->options, peer, ticket, context));
       co_return;
     }
     auto res = route(*s, req, path);
@@ -196,6 +187,21 @@ asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
 // so a connection counts against its owner's per-address limit from accept, not from upgrade.
 asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::AcceptedTcp accepted) {
   const auto connected_at = accepted.peer.connected_at;
+  if (accepted.via_proxy && s->options.proxy_protocol) {
+    // The PROXY header comes first (before TLS), within the header timeout. The client it names
+    // is admitted now, unless it is itself a trusted proxy (a LOCAL header, a chain): then the
+    // upgrade's X-Forwarded-For decides, as for any trusted proxy.
+    if (!co_await transport::take_proxy_header(accepted, connected_at + s->options.header_timeout,
+                                               s->tls ? "wss" : "ws")) {
+      co_return;
+    }
+    accepted.via_proxy =
+        s->hooks && s->hooks->trusted_proxy && s->hooks->trusted_proxy(accepted.peer.address);
+    if (!accepted.via_proxy && s->hooks && s->hooks->admit) {
+      accepted.ticket = s->hooks->admit(accepted.peer);
+      if (!accepted.ticket) co_return;  // the client's own limit
+    }
+  }
   beast::error_code ignored_option;
   // Small writes (upgrade answer, window updates, control answers) must not wait for the
   // peer's delayed ACK (Nagle): clients set it too, and so does the tcp transport.
@@ -221,7 +227,7 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
-  while (!s->closed) {
+  while (!s->ready.closed()) {
     // Errors (too many open files) pause inside accept_tcp: keep serving what we have.
     // Trusted proxies are admitted at the upgrade, under their client's address.
     auto accepted = co_await transport::accept_tcp(s->acceptor, s->hooks, true);
@@ -229,7 +235,6 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
     asio::co_spawn(s->acceptor.get_executor(), serve(s, std::move(*accepted)),
                    stream::logged("ws", "HTTP connection"));
   }
-  s->ready.notify();
 }
 
 class WsListener final : public transport::Listener, public transport::ReloadableListener {
@@ -247,16 +252,8 @@ class WsListener final : public transport::Listener, public transport::Reloadabl
   }
 
   asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> async_accept() override {
-    auto s = s_;
-    for (;;) {
-      if (!s->pending.empty()) {
-        auto next = std::move(s->pending.front());
-        s->pending.pop_front();
-        co_return next;
-      }
-      if (s->closed) co_return make_error_code(transport::Errc::Closed);
-      co_await s->ready.wait();
-    }
+    auto s = s_;  // alive until the accept returns
+    co_return co_await s->ready.next();
   }
 
   bool applies_accept_hooks() const noexcept override { return true; }
@@ -275,12 +272,9 @@ class WsListener final : public transport::Listener, public transport::Reloadabl
   }
 
   void close() noexcept override {
-    if (s_->closed) return;
-    s_->closed = true;
     beast::error_code ec;
     s_->acceptor.close(ec);
-    s_->pending.clear();
-    s_->ready.notify();
+    s_->ready.close();
   }
 
  private:

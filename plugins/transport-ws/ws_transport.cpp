@@ -84,9 +84,9 @@ base::Result<Options> parse_settings(const transport::Settings& settings, std::s
     } else if (key == "backlog") {
       if (!numeric || n == 0 || n > 65535) return bad("1 to 65535");
       o.backlog = static_cast<int>(n);
-    } else if (key == "nodelay") {
+    } else if (key == "nodelay" || key == "proxy_protocol") {
       if (value != "true" && value != "false") return bad("true or false");
-      o.nodelay = value == "true";
+      (key == "nodelay" ? o.nodelay : o.proxy_protocol) = value == "true";
     } else if (key == "max_pending") {
       if (!numeric || n == 0 || n > 65535) return bad("1 to 65535");
       o.max_pending = n;

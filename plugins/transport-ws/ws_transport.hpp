@@ -26,6 +26,10 @@ namespace portal::plugins::ws {
 ///   header_timeout_ms   (10000)     time allowed to send a complete request (slowloris)
 ///   backlog             (1024)      listen backlog
 ///   max_pending         (1024)      upgraded connections waiting for accept; more are closed
+///   proxy_protocol      (false)     connections from a trusted proxy (the relay's
+///                                   trusted_proxies) start with a PROXY protocol v1 or v2
+///                                   header naming the client (before TLS, for wss://), read
+///                                   within header_timeout_ms
 ///   nodelay             (true)      TCP_NODELAY on both sides: small frames (control answers,
 ///                                   window updates) go out at once instead of waiting for the
 ///                                   peer's delayed ACK (up to 40 ms on Linux) behind Nagle
@@ -41,6 +45,7 @@ struct Options {
   int backlog = 1024;
   std::size_t max_pending = 1024;
   bool nodelay = true;
+  bool proxy_protocol = false;
   tls::Settings tls;
   bool has_tls_keys = false;  ///< a TLS key was given (refused for ws://)
 };

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include "support/pki.hpp"
 #include "support/scale.hpp"
 
 namespace portal::test {
@@ -636,6 +637,85 @@ TEST_F(RelayIntegration, ATrustedProxysForwardedForNamesTheClient) {
   EXPECT_EQ(upgrades_with_forwarded_for(untrusted.ws, {"198.51.100.7", "198.51.100.8", "1.2.3.4"}),
             "open open refused\n");
   EXPECT_EQ(untrusted.err().find("198.51.100"), std::string::npos) << untrusted.err();
+}
+
+// A load balancer in TCP mode (tests/relay/proxy_client.py, independent of the project's code)
+// in front of each of `uris`: one word per probe, in order.
+std::string through_proxy(const std::string& uri, const std::string& ca,
+                          const std::vector<std::string>& probes) {
+  std::vector<std::string> argv{"/usr/bin/python3", PORTAL_PROXY_CLIENT, uri, ca};
+  argv.insert(argv.end(), probes.begin(), probes.end());
+  const auto r = run_process(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
+
+// On listeners with proxy_protocol, a trusted proxy's PROXY header (v1 or v2, before TLS) names
+// the client, who is admitted and counted in its place, on all four schemes: the third
+// connection from one client is refused by its own per-IP limit, not the proxy's. A header that
+// names no client (v2 LOCAL, v1 UNKNOWN) is the proxy's own connection. A malformed header, or
+// none within the timeout, closes the connection with one line. Peers that are not trusted are
+// read as usual: a PROXY header from them is not believed.
+TEST_F(RelayIntegration, APROXYHeaderFromATrustedProxyNamesTheClient) {
+  test::TestPki pki;
+  const std::string files = R"("cert_file": ")" + pki / "relay.pem" + R"(", "key_file": ")" +
+                            pki / "relay.key" + R"(", )";
+  const std::string proxied = R"("proxy_protocol": "true", "proxy_header_timeout_ms": "500"})";
+  const std::string ws_proxied = R"("proxy_protocol": "true", "header_timeout_ms": "500"})";
+  const std::string transports = R"("transports": {"tcp": {)" + proxied + R"(, "tls": {)" + files +
+                                 proxied + R"(, "ws": {)" + ws_proxied + R"(, "wss": {)" + files +
+                                 ws_proxied + "}";
+  const std::string limits = R"("limits": {"max_connections_per_ip": 2})";
+  // "pause": past the relay's once-a-second line (shared by all listeners) before the next one.
+  const std::vector<std::string> probes{
+      "pause",    "v1:198.51.100.7", "v2:198.51.100.7", "v1:198.51.100.7", "v2:2001:db8::7",
+      "v2-local", "v1-unknown",      "silent",          "pause",           "garbage"};
+  const std::string expected = "open open closed open open open dropped closed\n";
+  for (const auto& [first, second] : {std::pair{"ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0"},
+                                      std::pair{"wss://127.0.0.1:0/relay", "tls://127.0.0.1:0"}}) {
+    RelayProcess relay(R"({"trusted_proxies": ["127.0.0.1"], )" + transports + ", " + limits + "}",
+                       first, second);
+    for (const auto& uri : {relay.tcp, relay.ws}) {
+      SCOPED_TRACE(uri);
+      const std::string scheme = uri.substr(0, uri.find(':'));
+      EXPECT_EQ(through_proxy(uri, pki / "ca.pem", probes), expected) << relay.err();
+      const auto err = relay.err();
+      EXPECT_NE(err.find("opened from 198.51.100.7 via " + scheme), std::string::npos) << err;
+      EXPECT_NE(err.find("connection from 198.51.100.7 via " + scheme + " refused"),
+                std::string::npos)
+          << err;
+      EXPECT_NE(err.find("opened from 2001:db8::7 via " + scheme), std::string::npos) << err;
+      EXPECT_NE(err.find(scheme + " connection from the proxy 127.0.0.1 closed: no complete PROXY "
+                                  "header in time (500 ms after accept)"),
+                std::string::npos)
+          << err;
+      EXPECT_NE(err.find(scheme + " connection from the proxy 127.0.0.1 closed: not a PROXY "
+                                  "protocol header"),
+                std::string::npos)
+          << err;
+    }
+    EXPECT_TRUE(relay.alive());
+  }
+
+  // Not from a trusted proxy: no header is expected, and one is not believed.
+  RelayProcess untrusted(R"({"trusted_proxies": ["10.0.0.1"], )" + transports + "}",
+                         "wss://127.0.0.1:0/relay", "tls://127.0.0.1:0");
+  for (const auto& uri : {untrusted.tcp, untrusted.ws}) {
+    EXPECT_EQ(through_proxy(uri, pki / "ca.pem", {"none", "v1:198.51.100.7", "none"}),
+              "open closed open\n")
+        << uri << untrusted.err();
+  }
+  EXPECT_EQ(untrusted.err().find("198.51.100"), std::string::npos) << untrusted.err();
+
+  // The setting without any trusted proxy is a configuration error, not a silent no-op.
+  TempDir dir;
+  std::ofstream(dir / "relay.json") << R"({"transports": {"tcp": {"proxy_protocol": "true"}}})";
+  const auto r =
+      run_process({bin_path("portal-relay"), "--listen", "tcp://127.0.0.1:0", "--plugin-dir",
+                   PORTAL_BUILD_PLUGIN_DIR, "--check-config", (dir / "relay.json").string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE((r.out + r.err).find("proxy_protocol needs trusted_proxies"), std::string::npos)
+      << r.out << r.err;
 }
 
 // The relay raises its soft descriptor limit to the hard one at start, and says so.

@@ -4,10 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
 #include "portal/crypto/sha256.hpp"
 #include "portal/plugin/host.hpp"
@@ -20,6 +27,7 @@ namespace {
 namespace asio = boost::asio;
 using base::Bytes;
 using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
 
 class TcpTransport : public ::testing::Test {
  protected:
@@ -149,13 +157,12 @@ TEST_F(TcpTransport, ConnectRefused) {
   });
 }
 
-// A listener that never accepts, with a full queue: further SYNs are dropped and the dial must
-// give up at its own deadline.
+// A socket that listens and never accepts, with a full queue: further SYNs are dropped and the
+// dial must give up at its own deadline. (The plugin's listeners accept at once, so a raw one.)
 TEST_F(TcpTransport, ConnectTimeout) {
-  auto listener =
-      tcp_->listen(io_.get_executor(), *parse_uri("tcp://127.0.0.1:0"), {{"backlog", "1"}});
-  ASSERT_TRUE(listener);
-  const Uri target = (*listener)->local_uri();
+  asio::ip::tcp::acceptor listener(io_, {asio::ip::make_address("127.0.0.1"), 0});
+  listener.listen(1);
+  const Uri target{"tcp", "127.0.0.1", listener.local_endpoint().port(), {}};
   const Settings quick{{"connect_timeout_ms", "300"}};
   run([&]() -> asio::awaitable<void> {
     std::vector<std::unique_ptr<stream::ByteStream>> fillers;
@@ -202,6 +209,88 @@ TEST_F(TcpTransport, UnknownSchemeAndBadSettingsAreClearErrors) {
   EXPECT_EQ(
       tcp_->listen(io_.get_executor(), *parse_uri("tcp://127.0.0.1:0"), {{"backlog", "0"}}).error(),
       Errc::InvalidSetting);
+}
+
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+// proxy_protocol on a listener: a trusted proxy's PROXY header is consumed byte-exact (the
+// client's first bytes follow intact), the stream names the client, and the client, not the
+// proxy, is admitted. A bad header or none in time hands nothing out, admits nobody and leaks no
+// descriptor. Without a trusted_proxy hook nobody is trusted, and nothing is read as a header.
+TEST_F(TcpTransport, ProxyProtocolNamesTheClientAndHandsOutTheRestIntact) {
+  auto listener = tcp_->listen(io_.get_executor(), *parse_uri("tcp://127.0.0.1:0"),
+                               {{"proxy_protocol", "true"}, {"proxy_header_timeout_ms", "300"}});
+  ASSERT_TRUE(listener);
+  std::vector<std::string> admitted;
+  AcceptHooks hooks;
+  hooks.trusted_proxy = [](const std::string& a) { return a == "127.0.0.1"; };
+  hooks.admit = [&admitted](const stream::PeerInfo& p) -> std::shared_ptr<void> {
+    admitted.push_back(p.address);
+    return std::make_shared<int>(0);
+  };
+  (*listener)->set_accept_hooks(hooks);
+  const auto port = (*listener)->local_uri().port;
+  const auto before = open_descriptors();
+  // Sends `bytes` from a raw socket (the proxy), then reads what the relay side got.
+  auto through = [&](std::string bytes) -> asio::awaitable<std::string> {
+    asio::ip::tcp::socket proxy(io_);
+    co_await proxy.async_connect({asio::ip::make_address("127.0.0.1"), port}, asio::use_awaitable);
+    co_await asio::async_write(proxy, asio::buffer(bytes), asio::use_awaitable);
+    proxy.shutdown(asio::ip::tcp::socket::shutdown_send);
+    asio::steady_timer give_up(io_, 2s);
+    auto accepted = co_await ((*listener)->async_accept() ||
+                              give_up.async_wait(asio::as_tuple(asio::use_awaitable)));
+    if (accepted.index() == 1) co_return "(nothing)";
+    auto& s = std::get<0>(accepted);
+    if (!s) co_return "(error)";
+    std::string got = (*s)->peer_info().address + ":";
+    Bytes buf(256);
+    for (;;) {
+      auto n = co_await (*s)->async_read_some(buf);
+      if (!n || *n == 0) break;
+      got.append(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+    }
+    co_return got;
+  };
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_EQ(co_await through("PROXY TCP4 198.51.100.7 127.0.0.1 5 6\r\nPROXY hello"),
+              "198.51.100.7:PROXY hello");
+    std::string v2{"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c", 16};
+    v2 += std::string{"\xc6\x33\x64\x08\x7f\x00\x00\x01\x00\x05\x00\x06", 12};
+    EXPECT_EQ(co_await through(v2 + "\r\n\r\nrest"), "198.51.100.8:\r\n\r\nrest");
+    EXPECT_EQ(co_await through("GET / HTTP/1.1\r\n\r\n"), "(nothing)");
+    EXPECT_EQ(co_await through("PROXY TCP4 198.51.100.9"), "(nothing)");  // then FIN: too short
+  });
+  EXPECT_EQ(admitted, (std::vector<std::string>{"198.51.100.7", "198.51.100.8"}));
+  // None in time: dropped at the timeout.
+  run([&]() -> asio::awaitable<void> {
+    asio::ip::tcp::socket proxy(io_);
+    co_await proxy.async_connect({asio::ip::make_address("127.0.0.1"), port}, asio::use_awaitable);
+    const auto t0 = std::chrono::steady_clock::now();
+    char byte = 0;
+    auto [ec, n] =
+        co_await proxy.async_read_some(asio::buffer(&byte, 1), asio::as_tuple(asio::use_awaitable));
+    EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 250ms);
+  });
+  io_.run_for(100ms);
+  EXPECT_EQ(open_descriptors(), before);
+  EXPECT_EQ(admitted.size(), 2u);
+
+  // Nobody trusted: the bytes are the stream's, the peer is the socket's.
+  hooks.trusted_proxy = nullptr;
+  (*listener)->set_accept_hooks(hooks);
+  run([&]() -> asio::awaitable<void> {
+    EXPECT_EQ(co_await through("PROXY TCP4 198.51.100.7 127.0.0.1 5 6\r\n"),
+              "127.0.0.1:PROXY TCP4 198.51.100.7 127.0.0.1 5 6\r\n");
+  });
 }
 
 }  // namespace

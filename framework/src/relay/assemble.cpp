@@ -21,6 +21,15 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
     transport::Settings settings;
     auto tf = stack.transport(text, "listeners", config.transport_settings, settings, error);
     if (!tf) return nullptr;
+    // A PROXY header is only believed from a trusted proxy: without any, the setting would
+    // silently do nothing.
+    if (auto p = settings.find("proxy_protocol");
+        p != settings.end() && p->second == "true" && config.trusted_proxies.empty()) {
+      error = text +
+              ": proxy_protocol needs trusted_proxies (the proxies whose PROXY header "
+              "names the client)";
+      return nullptr;
+    }
     a->listeners.push_back(Assembly::Listen{*transport::parse_uri(text), tf, std::move(settings)});
   }
   a->host = std::move(stack.host);

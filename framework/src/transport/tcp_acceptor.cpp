@@ -2,11 +2,18 @@
 #include "portal/transport/tcp_acceptor.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cerrno>
+#include <mutex>
 #include <string>
+#include <vector>
+
+#include "portal/base/log.hpp"
+#include "portal/base/log_gate.hpp"
 
 namespace portal::transport {
 
@@ -72,6 +79,72 @@ boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
     }
     co_return out;
   }
+}
+
+boost::asio::awaitable<ProxyHeader> read_proxy_header(boost::asio::ip::tcp::socket& socket,
+                                                      std::chrono::milliseconds timeout) {
+  namespace asio = boost::asio;
+  using namespace asio::experimental::awaitable_operators;
+  // Exactly the bytes the parser asks for: it never asks past the header. The buffer grows to
+  // at most the header's limit (kProxyV1MaxBytes, or 16 + kProxyV2MaxBlockBytes), checked by the
+  // parser before it asks.
+  std::vector<std::uint8_t> bytes;
+  auto read_all = [&]() -> asio::awaitable<ProxyHeader> {
+    for (;;) {
+      auto h = parse_proxy_header(bytes);
+      if (h.state != ProxyHeader::State::NeedMore) co_return h;
+      const std::size_t have = bytes.size();
+      bytes.resize(h.need);
+      auto [ec, n] =
+          co_await asio::async_read(socket, asio::buffer(bytes.data() + have, h.need - have),
+                                    asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        ProxyHeader out;
+        out.state = ProxyHeader::State::Invalid;
+        out.problem = ec == asio::error::eof ? "the connection ended inside the PROXY header"
+                                             : "reading the PROXY header: " + ec.message();
+        co_return out;
+      }
+    }
+  };
+  asio::steady_timer timer(socket.get_executor(), timeout);
+  auto outcome = co_await (read_all() || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+  if (outcome.index() == 0) co_return std::get<0>(std::move(outcome));
+  ProxyHeader late;
+  late.state = ProxyHeader::State::Invalid;
+  late.problem = "no complete PROXY header in time";
+  co_return late;
+}
+
+boost::asio::awaitable<bool> take_proxy_header(AcceptedTcp& accepted,
+                                               std::chrono::steady_clock::time_point deadline,
+                                               std::string_view scheme) {
+  using std::chrono::milliseconds;
+  const auto left =
+      std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto h = co_await read_proxy_header(accepted.socket, std::max(left, milliseconds(1)));
+  if (h.problem == "no complete PROXY header in time") {
+    h.problem += " (" +
+                 std::to_string(
+                     std::chrono::duration_cast<milliseconds>(deadline - accepted.peer.connected_at)
+                         .count()) +
+                 " ms after accept)";
+  }
+  if (h.state == ProxyHeader::State::Done) {
+    if (!h.source.empty()) accepted.peer.address = h.source;
+    co_return true;
+  }
+  static std::mutex mutex;  // plugins may run listeners on several threads
+  static base::LogGate gate;
+  std::optional<std::string> line;
+  {
+    std::lock_guard lock(mutex);
+    line = gate.pass(std::string(scheme) + " connection from the proxy " + accepted.peer.address +
+                         " closed: " + h.problem,
+                     std::chrono::steady_clock::now());
+  }
+  if (line) base::log(base::LogLevel::Warn, "proxy", *line);
+  co_return false;
 }
 
 }  // namespace portal::transport

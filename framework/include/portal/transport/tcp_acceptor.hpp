@@ -10,6 +10,7 @@
 
 #include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
+#include "portal/transport/proxy_header.hpp"
 #include "portal/transport/transport.hpp"
 
 namespace portal::transport {
@@ -42,6 +43,21 @@ inline constexpr std::chrono::milliseconds kAcceptErrorPause{100};
 [[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
     boost::asio::ip::tcp::acceptor& acceptor, std::shared_ptr<const AcceptHooks> hooks,
     bool defer_proxies = false);
+
+/// Reads the PROXY protocol header (proxy_header.hpp) at the start of `socket` byte-exact, so
+/// the client's own bytes stay in the socket, within `timeout`. The outcome is Done or Invalid;
+/// a timeout, an early end and a socket error are Invalid too, each with its one-line problem.
+[[nodiscard]] PORTAL_API boost::asio::awaitable<ProxyHeader> read_proxy_header(
+    boost::asio::ip::tcp::socket& socket, std::chrono::milliseconds timeout);
+
+/// For a connection that accept_tcp() let in `via_proxy`, on a listener with the PROXY protocol
+/// on: reads the header, which must be complete by `deadline`, and puts the client's address in
+/// `accepted.peer` (the proxy's own stays for a header that names no client: v1 UNKNOWN, v2
+/// LOCAL). On a bad or late header, logs one line
+/// (`scheme` names the listener; at most one line a second) and returns false: the caller
+/// closes the connection. Admission is the caller's.
+[[nodiscard]] PORTAL_API boost::asio::awaitable<bool> take_proxy_header(
+    AcceptedTcp& accepted, std::chrono::steady_clock::time_point deadline, std::string_view scheme);
 
 /// Whether `e` is a descriptor shortage (EMFILE, ENFILE), as accept errors are counted.
 [[nodiscard]] PORTAL_API bool is_descriptor_shortage(const base::ErrorCode& e) noexcept;
