@@ -501,7 +501,7 @@ int main(int argc, char** argv) {
     std::printf("\n| %-28s | %5s | %10s | %7s | %7s | %9s | %-30s |\n", "new sessions, sequential",
                 "done", "rate", "p50 ms", "p99 ms", "relay CPU", "note");
     std::printf(
-        "|------------------------------|-------|------------|---------|---------|-------"
+        "|------------------------------|-------|------------|---------|---------|------"
         "-----|--------------------------------|\n");
     RelayChild child("{}", true);
     const portal::transport::Settings ca{{"ca_file", child.ca_file}};

@@ -11,7 +11,10 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -214,7 +217,7 @@ base::Result<void> validate(const Settings& s, const std::vector<std::string>& a
     if (auto c = server_context(s, alpn, problem); !c) return c.error();
   }
   if (!s.ca_file.empty()) {
-    if (auto c = client_context(s, alpn, problem); !c) return c.error();
+    if (auto c = make_client_context(s, alpn, problem); !c) return c.error();
   }
   return {};
 }
@@ -292,18 +295,20 @@ base::Result<std::shared_ptr<ssl::context>> server_context(const Settings& s,
   return std::shared_ptr<ssl::context>(owned, &owned->context);
 }
 
+namespace {
+
+// What changes when a file is replaced or rewritten (inode, size, modification time).
+std::string file_stamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "missing;";
+  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ";";
+}
+
+}  // namespace
+
 std::string ServerCredentials::stamp() const {
-  std::string out;
-  for (const auto* path : {&settings_.cert_file, &settings_.key_file}) {
-    struct stat st {};
-    if (::stat(path->c_str(), &st) != 0) {
-      out += "missing;";
-      continue;
-    }
-    out += std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-           std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ";";
-  }
-  return out;
+  return file_stamp(settings_.cert_file) + file_stamp(settings_.key_file);
 }
 
 base::Result<void> ServerCredentials::load(std::string& problem) {
@@ -324,9 +329,58 @@ base::Result<bool> ServerCredentials::reload(bool if_changed, std::string& probl
   return true;
 }
 
+namespace {
+
+// Loading the system store parses every certificate in it (about 20 ms for Debian's bundle), so
+// client contexts are shared by the connections that would make the same one: same ca_file
+// (unchanged on disk), same ALPN, same SSL_CERT_FILE/SSL_CERT_DIR. An entry is remade after
+// kClientContextMaxAge, so a long-running client sees a changed system store.
+constexpr auto kClientContextMaxAge = std::chrono::minutes(5);
+constexpr std::size_t kClientContextCacheSize = 16;
+
+struct CachedContext {
+  std::string stamp;
+  std::chrono::steady_clock::time_point made;
+  std::shared_ptr<ssl::context> context;
+};
+
+std::string client_context_key(const Settings& s, const std::vector<std::string>& alpn) {
+  std::string key = s.ca_file + '\n';
+  for (const auto& a : alpn) key += a + ',';
+  for (const char* env : {"SSL_CERT_FILE", "SSL_CERT_DIR"}) {
+    const char* v = std::getenv(env);
+    key += '\n' + std::string(v != nullptr ? v : "");
+  }
+  return key;
+}
+
+}  // namespace
+
 base::Result<std::shared_ptr<ssl::context>> client_context(const Settings& s,
                                                            const std::vector<std::string>& alpn,
                                                            std::string& problem) {
+  static std::mutex mutex;
+  static std::map<std::string, CachedContext> cache;
+  const auto key = client_context_key(s, alpn);
+  const auto stamp = s.ca_file.empty() ? std::string() : file_stamp(s.ca_file);
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = cache.find(key); it != cache.end() && it->second.stamp == stamp &&
+                                   now - it->second.made < kClientContextMaxAge) {
+      return it->second.context;
+    }
+  }
+  auto made = make_client_context(s, alpn, problem);
+  if (!made) return made.error();
+  std::lock_guard lock(mutex);
+  if (cache.size() >= kClientContextCacheSize && !cache.contains(key)) cache.clear();
+  cache[key] = CachedContext{stamp, now, *made};
+  return made;
+}
+
+base::Result<std::shared_ptr<ssl::context>> make_client_context(
+    const Settings& s, const std::vector<std::string>& alpn, std::string& problem) {
   auto owned = std::make_shared<Owned>(ssl::context::tls_client);
   SSL_CTX* ctx = owned->context.native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);

@@ -94,8 +94,13 @@ class ServerCredentials {
 };
 
 /// A client's context: TLS 1.2 at least, the system store and `ca_file`, and `alpn` offered.
-/// Errors: transport::Errc::InvalidSetting (an unreadable or invalid ca_file).
+/// Shared by the connections that would make the same one (same ca_file unchanged on disk, same
+/// ALPN and SSL_CERT_FILE/SSL_CERT_DIR), for at most five minutes: loading the system store
+/// costs about 20 ms. Errors: transport::Errc::InvalidSetting (an unreadable or invalid ca_file).
 [[nodiscard]] base::Result<std::shared_ptr<boost::asio::ssl::context>> client_context(
+    const Settings& settings, const std::vector<std::string>& alpn, std::string& problem);
+/// A new client context, as client_context() describes, never shared.
+[[nodiscard]] base::Result<std::shared_ptr<boost::asio::ssl::context>> make_client_context(
     const Settings& settings, const std::vector<std::string>& alpn, std::string& problem);
 
 /// What went wrong in a client handshake, for its one error line.
