@@ -165,4 +165,17 @@ base::Result<ResponseCode> decode_response(base::ByteSpan in) {
   return static_cast<ResponseCode>(msg.code());
 }
 
+const char* to_string(ResponseCode code) noexcept {
+  switch (code) {
+    case ResponseCode::Accepted: return "ACCEPTED";
+    case ResponseCode::InvalidExpires: return "INVALID_EXPIRES";
+    case ResponseCode::InvalidIdentity: return "INVALID_IDENTITY";
+    case ResponseCode::InvalidName: return "INVALID_NAME";
+    case ResponseCode::InvalidAlpn: return "INVALID_ALPN";
+    case ResponseCode::Rejected: return "REJECTED";
+    case ResponseCode::Unknown: break;
+  }
+  return "UNKNOWN";
+}
+
 }  // namespace portal::wire

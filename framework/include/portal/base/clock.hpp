@@ -30,6 +30,17 @@ class PORTAL_API Clock {
   [[nodiscard]] virtual SteadyTime steady_now() const noexcept = 0;
 };
 
+/// Both readings of a clock at one instant, as the sans-IO cores take time: monotonic time for
+/// timers, wall time for leases and signed timestamps.
+struct Now {
+  Clock::SteadyTime steady{};
+  Clock::SystemTime system{};
+};
+
+[[nodiscard]] inline Now now_of(const Clock& clock) noexcept {
+  return {clock.steady_now(), clock.system_now()};
+}
+
 /// Whole seconds since the Unix epoch, rounded toward negative infinity.
 [[nodiscard]] PORTAL_API std::int64_t unix_seconds(Clock::SystemTime t) noexcept;
 

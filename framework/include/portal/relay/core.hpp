@@ -53,16 +53,8 @@
 
 namespace portal::relay {
 
-/// Both readings of the clock at one instant: monotonic time for timers, wall time for leases
-/// and signed timestamps.
-struct Now {
-  base::Clock::SteadyTime steady{};
-  base::Clock::SystemTime system{};
-};
-
-[[nodiscard]] inline Now now_of(const base::Clock& clock) noexcept {
-  return {clock.steady_now(), clock.system_now()};
-}
+using base::Now;
+using base::now_of;
 
 using ConnectionId = lease::ConnectionId;
 using StreamId = std::uint64_t;

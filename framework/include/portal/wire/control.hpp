@@ -56,6 +56,9 @@ enum class ResponseCode : std::uint32_t {
   Rejected = 6,
 };
 
+/// The code's name as the protocol writes it ("ACCEPTED", "INVALID_NAME", ...; "UNKNOWN").
+[[nodiscard]] PORTAL_API const char* to_string(ResponseCode code) noexcept;
+
 /// The envelope: a type and the serialized inner message.
 struct Packet {
   PacketType type = PacketType::RelayInfoRequest;

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// The client's decisions as a sans-IO core: which relays are up, when to reconnect (backoff with
+// jitter from an injected random source), the health pings and their deadline, registering and
+// renewing the lease on every relay, deleting it, which forwarded requests to accept (the
+// incoming queue's limit), and which dial candidates to try. It takes events and `now`, and
+// answers with actions; it never blocks, never reads a clock and owns no I/O object. The Asio
+// driver (client.cpp) performs the actions and reports their outcomes; tests drive it on a
+// manual clock.
+//
+// Driving it: call start(), then after every call apply take_actions(), and call tick(now) when
+// next_deadline() is reached. Each action names a relay (by index) and a session number; report
+// its outcome with the same numbers (outcomes for an older session are ignored).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "portal/base/clock.hpp"
+#include "portal/base/export.hpp"
+#include "portal/base/random.hpp"
+#include "portal/base/result.hpp"
+#include "portal/client/resolve.hpp"
+#include "portal/config/client_config.hpp"
+#include "portal/wire/control.hpp"
+
+namespace portal::client {
+
+/// What the driver does for the core.
+struct Action {
+  enum class Kind {
+    Connect,   ///< connect the relay (transport, mux, RelayInfo): connected() or connect_failed()
+    Register,  ///< send `lease` on the relay's session: registered()
+    Delete,    ///< send a lease delete on the relay's session: deleted()
+    Ping,      ///< ping the relay's session: ping_answered() or ping_failed()
+    Close,     ///< close the relay's session (it failed its health check); it is already down
+    Up,        ///< tell the application the relay is up (`detail`: its relay ID)
+    Down,      ///< tell the application the relay is down (`detail`: why)
+  };
+  Kind kind = Kind::Connect;
+  std::size_t relay = 0;
+  std::uint64_t session = 0;
+  std::string detail;
+  wire::Lease lease;  ///< Register: the lease to sign and send
+};
+
+/// The lease a listener registers everywhere.
+struct LeaseSpec {
+  std::string name;
+  std::vector<std::string> alpns;
+  std::string metadata;
+};
+
+/// One relay as the core sees it.
+struct RelayState {
+  enum class Phase { Waiting, Connecting, Up };
+  Phase phase = Phase::Waiting;
+  std::uint64_t session = 0;  ///< the current attempt or session
+  bool attempted = false;     ///< a first attempt has ended (either way)
+  base::Clock::SteadyTime retry_at{};
+  std::chrono::milliseconds backoff{0};  ///< the next wait before reconnecting (before jitter)
+  std::string relay_id;                  ///< from RelayInfo, once known
+  std::string last_error;                ///< why the last attempt or session failed
+  // The lease on this relay's current session.
+  bool lease_accepted = false;
+  wire::ResponseCode last_code = wire::ResponseCode::Unknown;
+  bool registering = false;  ///< a registration is in flight
+  bool deleting = false;     ///< a delete is in flight
+  // Health.
+  base::Clock::SteadyTime next_ping{};
+  bool pinging = false;
+  base::Clock::SteadyTime ping_deadline{};
+};
+
+class PORTAL_API ClientCore {
+ public:
+  struct Config {
+    std::vector<std::string> relays;  ///< names for logs and errors (their URIs)
+    config::ClientTimers timers;
+    std::string own_id;  ///< the client's identity ID: the lease forwarded requests name
+    base::RandomSource* random = nullptr;  ///< jitter (required)
+  };
+
+  explicit ClientCore(Config config);
+
+  /// Every relay is tried at once.
+  void start(base::Now now);
+
+  // ---- relay sessions ----
+  void connected(std::size_t relay, std::uint64_t session, std::string relay_id, base::Now now);
+  void connect_failed(std::size_t relay, std::uint64_t session, std::string error, base::Now now);
+  /// The session ended (the relay closed it, the transport failed).
+  void session_closed(std::size_t relay, std::uint64_t session, std::string reason, base::Now now);
+  void ping_answered(std::size_t relay, std::uint64_t session, base::Now now);
+  void ping_failed(std::size_t relay, std::uint64_t session, std::string error, base::Now now);
+
+  // ---- the lease ----
+  /// Registers `spec` on every relay that is up (and on each relay that comes up later), and
+  /// renews it every renew interval. Errors: Errc::AlreadyListening.
+  [[nodiscard]] base::Result<void> listen(LeaseSpec spec, base::Now now);
+  /// `code`: the relay's answer, or nothing when the request failed (`error` says why).
+  void registered(std::size_t relay, std::uint64_t session, std::optional<wire::ResponseCode> code,
+                  const std::string& error, base::Now now);
+  /// Stops renewing and deletes the lease on every relay that is up.
+  void stop_listening(base::Now now);
+  void deleted(std::size_t relay, std::uint64_t session, const std::string& error);
+  [[nodiscard]] bool listening() const noexcept { return listening_.has_value(); }
+
+  // ---- incoming connections ----
+  /// A connection request the relay forwarded for `lease_id`: ACCEPTED when the listener is
+  /// open, the request names our lease and fewer than accept_queue connections are in their
+  /// handshake or wait for accept(); REJECTED otherwise. An ACCEPTED one counts until
+  /// incoming_ended().
+  [[nodiscard]] wire::ResponseCode incoming_request(std::string_view lease_id);
+  /// An accepted request's handshake ended: `queued` when its stream now waits for accept().
+  void incoming_ended(bool queued);
+  /// accept() took a queued stream (or the queue was dropped: `count` of them).
+  void incoming_taken(std::size_t count = 1);
+
+  // ---- time ----
+  [[nodiscard]] std::optional<base::Clock::SteadyTime> next_deadline() const;
+  void tick(base::Now now);
+  [[nodiscard]] std::vector<Action> take_actions();
+
+  // ---- introspection ----
+  [[nodiscard]] const RelayState& relay(std::size_t i) const { return relays_.at(i); }
+  [[nodiscard]] std::size_t relay_count() const noexcept { return relays_.size(); }
+  [[nodiscard]] bool any_up() const noexcept;
+  /// Every relay's first attempt has ended.
+  [[nodiscard]] bool all_attempted() const noexcept;
+  [[nodiscard]] std::size_t incoming_pending() const noexcept { return handshaking_ + queued_; }
+
+  /// The delay before a reconnect: `base` varied by ± reconnect_jitter_percent.
+  [[nodiscard]] std::chrono::milliseconds jittered(std::chrono::milliseconds base);
+
+ private:
+  void connect_now(std::size_t i, base::Now now);
+  void go_down(std::size_t i, std::string reason, bool after_session, base::Now now);
+  void register_on(std::size_t i, base::Now now);
+  void log_registration(std::size_t i, std::optional<wire::ResponseCode> code,
+                        const std::string& error, bool changed);
+
+  Config c_;
+  std::vector<RelayState> relays_;
+  std::vector<Action> actions_;
+  std::optional<LeaseSpec> listening_;
+  base::Clock::SteadyTime next_renew_{};
+  std::size_t handshaking_ = 0;
+  std::size_t queued_ = 0;
+};
+
+/// One dial candidate, or why it was passed over.
+struct DialCandidate {
+  Found found;
+  std::string skipped;  ///< empty: try it; otherwise why not (for the error detail)
+  base::ErrorCode error;
+};
+
+/// The order in which to try the leases a target resolved to: each in relay order, those whose
+/// lease does not offer `alpn` or whose relay is not up (`up(relay)`) passed over with a reason.
+[[nodiscard]] PORTAL_API std::vector<DialCandidate> plan_dial(
+    const std::vector<Found>& found, std::string_view alpn,
+    const std::function<bool(const std::string& relay)>& up);
+
+}  // namespace portal::client
