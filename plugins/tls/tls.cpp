@@ -345,11 +345,13 @@ struct CachedContext {
 };
 
 std::string client_context_key(const Settings& s, const std::vector<std::string>& alpn) {
-  std::string key = s.ca_file + '\n';
-  for (const auto& a : alpn) key += a + ',';
+  // NUL cannot occur in a path, an ALPN protocol name in our settings, or the environment.
+  std::string key = s.ca_file;
+  for (const auto& a : alpn) key += '\0' + a;
+  key += std::string(2, '\0');
   for (const char* env : {"SSL_CERT_FILE", "SSL_CERT_DIR"}) {
     const char* v = std::getenv(env);
-    key += '\n' + std::string(v != nullptr ? v : "");
+    key += std::string(v != nullptr ? v : "") + '\0';
   }
   return key;
 }

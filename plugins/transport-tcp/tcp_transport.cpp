@@ -261,13 +261,14 @@ asio::awaitable<void> proxied(std::shared_ptr<ListenerState> s, transport::Accep
     Reading(const Reading&) = delete;
     Reading& operator=(const Reading&) = delete;
   };
-  bool named = false;
+  auto verdict = transport::ProxyVerdict::Refused;
   {
     Reading reading(*s);
-    named = co_await transport::take_proxy_header(
+    verdict = co_await transport::take_proxy_header(
         accepted, accepted.peer.connected_at + s->options.proxy_header_timeout, s->scheme);
   }
-  if (!named || s->ready.closed()) {
+  // A header that names no client leaves the proxy's own connection, admitted as the proxy.
+  if (verdict == transport::ProxyVerdict::Refused || s->ready.closed()) {
     drop(accepted);
     co_return;
   }
@@ -282,6 +283,11 @@ asio::awaitable<void> proxied(std::shared_ptr<ListenerState> s, transport::Accep
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
+  // However the loop ends (the acceptor closed, or an exception), async_accept() then ends too.
+  struct CloseQueue {
+    ListenerState& s;
+    ~CloseQueue() { s.ready.close(); }
+  } close_queue{*s};
   while (!s->ready.closed()) {
     // Errors (too many open files) pause inside accept_tcp. With proxy_protocol, trusted
     // proxies are let in unadmitted: their header names whom to admit.
@@ -294,6 +300,10 @@ asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
     }
     // Unadmitted connections are bounded in time (the header timeout) and in number.
     if (s->reading_headers >= static_cast<std::size_t>(s->options.backlog)) {
+      transport::log_proxy_problem(s->scheme + " connection from the proxy " +
+                                   accepted->peer.address +
+                                   " closed: " + std::to_string(s->reading_headers) +
+                                   " connections already wait for their PROXY header (backlog)");
       drop(*accepted);
       continue;
     }

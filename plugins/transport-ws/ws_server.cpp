@@ -189,14 +189,15 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
   const auto connected_at = accepted.peer.connected_at;
   if (accepted.via_proxy && s->options.proxy_protocol) {
     // The PROXY header comes first (before TLS), within the header timeout. The client it names
-    // is admitted now, unless it is itself a trusted proxy (a LOCAL header, a chain): then the
+    // is admitted now, unless it is itself a trusted proxy (a chain of proxies): then the
     // upgrade's X-Forwarded-For decides, as for any trusted proxy.
-    if (!co_await transport::take_proxy_header(accepted, connected_at + s->options.header_timeout,
-                                               s->tls ? "wss" : "ws")) {
-      co_return;
-    }
-    accepted.via_proxy =
-        s->hooks && s->hooks->trusted_proxy && s->hooks->trusted_proxy(accepted.peer.address);
+    const auto verdict = co_await transport::take_proxy_header(
+        accepted, connected_at + s->options.header_timeout, s->tls ? "wss" : "ws");
+    if (verdict == transport::ProxyVerdict::Refused) co_return;
+    // A header that names no client is the proxy's own connection: its X-Forwarded-For, written
+    // by whoever is behind a TCP proxy, is not believed.
+    accepted.via_proxy = verdict == transport::ProxyVerdict::Client && s->hooks &&
+                         s->hooks->trusted_proxy && s->hooks->trusted_proxy(accepted.peer.address);
     if (!accepted.via_proxy && s->hooks && s->hooks->admit) {
       accepted.ticket = s->hooks->admit(accepted.peer);
       if (!accepted.ticket) co_return;  // the client's own limit
@@ -227,6 +228,11 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
+  // However the loop ends (the acceptor closed, or an exception), async_accept() then ends too.
+  struct CloseQueue {
+    ListenerState& s;
+    ~CloseQueue() { s.ready.close(); }
+  } close_queue{*s};
   while (!s->ready.closed()) {
     // Errors (too many open files) pause inside accept_tcp: keep serving what we have.
     // Trusted proxies are admitted at the upgrade, under their client's address.

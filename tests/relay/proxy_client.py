@@ -8,6 +8,8 @@ specification, and the checks speak yamux by hand (a ping, answered with an ack)
 usage: proxy_client.py URL CA_FILE|- SPEC...
   URL    tcp://, tls://, ws:// or wss://127.0.0.1:PORT[/path]
   SPEC   v1:ADDRESS | v2:ADDRESS | v1-unknown | v2-local | none | garbage | silent | pause
+         | xff-unknown (v1 UNKNOWN, then on ws/wss an X-Forwarded-For of 203.0.113.9 that must
+           not be believed)
 Prints one word per SPEC, in order: "open" when the relay's yamux answered a ping through the
 connection, "closed" otherwise; for "silent" (a header that never comes), "dropped" when the
 relay closes the connection within 10 s. All connections stay open until every SPEC is tried.
@@ -31,7 +33,7 @@ def header(spec, dest_port):
         return b""
     if spec == "garbage":
         return b"HELLO relay\r\n"
-    if spec == "v1-unknown":
+    if spec in ("v1-unknown", "xff-unknown"):
         return b"PROXY UNKNOWN\r\n"
     if spec == "v2-local":
         return SIGNATURE + bytes([0x20, 0x00, 0, 0])
@@ -92,9 +94,10 @@ async def websocket(url, ctx, spec, kept):
         reader, writer = await asyncio.open_connection(sock=sock)
         kept.append(writer)
         return await closes(reader)
+    extra = {"X-Forwarded-For": "203.0.113.9"} if spec == "xff-unknown" else {}
     ws = await websockets.connect(url.geturl(), sock=sock, ssl=ctx,
                                   server_hostname=url.hostname if ctx else None,
-                                  open_timeout=5)
+                                  open_timeout=5, extra_headers=extra)
     kept.append(ws)
     await ws.send(PING)
     data = b""

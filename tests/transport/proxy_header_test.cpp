@@ -84,6 +84,7 @@ TEST(ProxyHeader, V1RefusesMalformedLinesWithAReason) {
       {"PROXY TCP4 198.51.100.07x 192.0.2.1 1 443\r\n", "not an IPv4"},
       {"PROXY TCP4 2001:db8::7 192.0.2.1 1 443\r\n", "not an IPv4"},
       {"PROXY TCP6 198.51.100.7 2001:db8::1 1 443\r\n", "not an IPv6"},
+      {"PROXY TCP6 fe80::1%eth0 2001:db8::1 1 443\r\n", "has a scope"},
       {"PROXY TCP4 198.51.100.7 192.0.2.1 65536 443\r\n", "port"},
       {"PROXY TCP4 198.51.100.7 192.0.2.1 -1 443\r\n", "port"},
       {"PROXY UDP4 198.51.100.7 192.0.2.1 1 443\r\n", "TCP4, TCP6 or UNKNOWN"},
@@ -167,6 +168,8 @@ TEST(ProxyHeader, V2RefusesMalformedHeadersWithAReason) {
       {v2(0x21, 0x11, Bytes(11, 1)), "11 bytes is short"},
       {v2(0x21, 0x21, Bytes(35, 1)), "35 bytes is short"},
       {v2(0x21, 0x41, Bytes(12, 1)), "family 4"},
+      {v2(0x21, 0x01, {}), "protocol 1"},
+      {v2(0x21, 0x33, Bytes(216, 'u')), "protocol 3"},
   };
   for (const auto& [header, reason] : cases) {
     auto h = feed(header);

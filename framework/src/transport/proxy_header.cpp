@@ -115,6 +115,9 @@ ProxyHeader parse_v1(std::span<const std::uint8_t> bytes) {
   for (int i = 2; i <= 3; ++i) {
     const std::string field(fields[static_cast<std::size_t>(i)]);
     ip::address a;
+    if (field.find('%') != std::string::npos) {  // a scoped address names no client of ours
+      return invalid("PROXY v1 line: '" + field + "' has a scope");
+    }
     if (v4) {
       a = ip::make_address_v4(field, ec);
     } else {
@@ -174,7 +177,11 @@ ProxyHeader parse_v2(std::span<const std::uint8_t> bytes) {
     std::copy(a, a + 16, b.begin());
     return done(2, size, normalised(ip::address_v6(b)), be16(a + 32));
   }
-  if (family == 0 || family == 3) return done(2, size);  // UNSPEC, UNIX: no client address
+  // UNSPEC, UNIX: no client address. The specification's other values are to be refused.
+  if ((family == 0 && protocol == 0) || (family == 3 && (protocol == 1 || protocol == 2))) {
+    return done(2, size);
+  }
+  if (family == 0 || family == 3) return invalid("PROXY v2 protocol " + std::to_string(protocol));
   return invalid("PROXY v2 address family " + std::to_string(family));
 }
 

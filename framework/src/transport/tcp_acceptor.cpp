@@ -82,7 +82,8 @@ boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
 }
 
 boost::asio::awaitable<ProxyHeader> read_proxy_header(boost::asio::ip::tcp::socket& socket,
-                                                      std::chrono::milliseconds timeout) {
+                                                      std::chrono::milliseconds timeout,
+                                                      std::chrono::milliseconds allowed) {
   namespace asio = boost::asio;
   using namespace asio::experimental::awaitable_operators;
   // Exactly the bytes the parser asks for: it never asks past the header. The buffer grows to
@@ -112,39 +113,39 @@ boost::asio::awaitable<ProxyHeader> read_proxy_header(boost::asio::ip::tcp::sock
   if (outcome.index() == 0) co_return std::get<0>(std::move(outcome));
   ProxyHeader late;
   late.state = ProxyHeader::State::Invalid;
-  late.problem = "no complete PROXY header in time";
+  const auto ms = (allowed.count() > 0 ? allowed : timeout).count();
+  late.problem = "no complete PROXY header within " + std::to_string(ms) + " ms of accept";
   co_return late;
 }
 
-boost::asio::awaitable<bool> take_proxy_header(AcceptedTcp& accepted,
-                                               std::chrono::steady_clock::time_point deadline,
-                                               std::string_view scheme) {
+boost::asio::awaitable<ProxyVerdict> take_proxy_header(
+    AcceptedTcp& accepted, std::chrono::steady_clock::time_point deadline,
+    std::string_view scheme) {
   using std::chrono::milliseconds;
   const auto left =
       std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-  auto h = co_await read_proxy_header(accepted.socket, std::max(left, milliseconds(1)));
-  if (h.problem == "no complete PROXY header in time") {
-    h.problem += " (" +
-                 std::to_string(
-                     std::chrono::duration_cast<milliseconds>(deadline - accepted.peer.connected_at)
-                         .count()) +
-                 " ms after accept)";
-  }
+  const auto allowed =
+      std::chrono::duration_cast<milliseconds>(deadline - accepted.peer.connected_at);
+  auto h = co_await read_proxy_header(accepted.socket, std::max(left, milliseconds(1)), allowed);
   if (h.state == ProxyHeader::State::Done) {
-    if (!h.source.empty()) accepted.peer.address = h.source;
-    co_return true;
+    if (h.source.empty()) co_return ProxyVerdict::NoClient;
+    accepted.peer.address = h.source;
+    co_return ProxyVerdict::Client;
   }
+  log_proxy_problem(std::string(scheme) + " connection from the proxy " + accepted.peer.address +
+                    " closed: " + h.problem);
+  co_return ProxyVerdict::Refused;
+}
+
+void log_proxy_problem(const std::string& line) {
   static std::mutex mutex;  // plugins may run listeners on several threads
   static base::LogGate gate;
-  std::optional<std::string> line;
+  std::optional<std::string> out;
   {
     std::lock_guard lock(mutex);
-    line = gate.pass(std::string(scheme) + " connection from the proxy " + accepted.peer.address +
-                         " closed: " + h.problem,
-                     std::chrono::steady_clock::now());
+    out = gate.pass(line, std::chrono::steady_clock::now());
   }
-  if (line) base::log(base::LogLevel::Warn, "proxy", *line);
-  co_return false;
+  if (out) base::log(base::LogLevel::Warn, "proxy", *out);
 }
 
 }  // namespace portal::transport

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
@@ -46,18 +48,28 @@ inline constexpr std::chrono::milliseconds kAcceptErrorPause{100};
 
 /// Reads the PROXY protocol header (proxy_header.hpp) at the start of `socket` byte-exact, so
 /// the client's own bytes stay in the socket, within `timeout`. The outcome is Done or Invalid;
-/// a timeout, an early end and a socket error are Invalid too, each with its one-line problem.
+/// a timeout, an early end and a socket error are Invalid too, each with its one-line problem
+/// (a timeout names `allowed`, the time since accept, when it is given).
 [[nodiscard]] PORTAL_API boost::asio::awaitable<ProxyHeader> read_proxy_header(
-    boost::asio::ip::tcp::socket& socket, std::chrono::milliseconds timeout);
+    boost::asio::ip::tcp::socket& socket, std::chrono::milliseconds timeout,
+    std::chrono::milliseconds allowed = {});
+
+/// What take_proxy_header() learned.
+enum class ProxyVerdict {
+  Refused,   ///< a bad header, or none in time: logged; close the connection
+  Client,    ///< the header named the client: `accepted.peer` is now the client
+  NoClient,  ///< a valid header that names no client (v1 UNKNOWN, v2 LOCAL, UNSPEC, UNIX): the
+             ///< connection is the proxy's own, and nothing else may name a client for it
+};
 
 /// For a connection that accept_tcp() let in `via_proxy`, on a listener with the PROXY protocol
-/// on: reads the header, which must be complete by `deadline`, and puts the client's address in
-/// `accepted.peer` (the proxy's own stays for a header that names no client: v1 UNKNOWN, v2
-/// LOCAL). On a bad or late header, logs one line
-/// (`scheme` names the listener; at most one line a second) and returns false: the caller
-/// closes the connection. Admission is the caller's.
-[[nodiscard]] PORTAL_API boost::asio::awaitable<bool> take_proxy_header(
+/// on: reads the header, which must be complete by `deadline`. Admission is the caller's.
+[[nodiscard]] PORTAL_API boost::asio::awaitable<ProxyVerdict> take_proxy_header(
     AcceptedTcp& accepted, std::chrono::steady_clock::time_point deadline, std::string_view scheme);
+
+/// Logs a line about a trusted proxy's connection (component "proxy"), at most one a second
+/// across the process.
+PORTAL_API void log_proxy_problem(const std::string& line);
 
 /// Whether `e` is a descriptor shortage (EMFILE, ENFILE), as accept errors are counted.
 [[nodiscard]] PORTAL_API bool is_descriptor_shortage(const base::ErrorCode& e) noexcept;
