@@ -17,6 +17,7 @@
 #include "detail/stack_assembly.hpp"
 #include "portal/base/log.hpp"
 #include "portal/client/control.hpp"
+#include "portal/client/core.hpp"
 #include "portal/identity/identity.hpp"
 #include "portal/lease/name.hpp"
 #include "portal/stream/async_signal.hpp"
@@ -32,16 +33,6 @@ using std::chrono::milliseconds;
 namespace {
 
 void clog(base::LogLevel level, const std::string& message) { base::log(level, "client", message); }
-
-const char* code_name(wire::ResponseCode code) {
-  switch (code) {
-    case wire::ResponseCode::Accepted: return "ACCEPTED";
-    case wire::ResponseCode::Rejected: return "REJECTED";
-    case wire::ResponseCode::InvalidIdentity: return "INVALID_IDENTITY";
-    case wire::ResponseCode::InvalidName: return "INVALID_NAME";
-    default: return "UNKNOWN";
-  }
-}
 
 // Runs every task concurrently on `ex` and completes when all have finished.
 asio::awaitable<void> all_of(asio::any_io_executor ex,
@@ -95,36 +86,28 @@ std::shared_ptr<Stack> assemble(const config::ClientConfig& config, std::string&
 }
 
 // ---------------------------------------------------------------------------------------------
-// State
+// State: the decisions are ClientCore's (core.hpp); this is its Asio driver.
 
 namespace {
 
+// One relay's I/O side. Its state (up, backoff, lease, health) is the core's.
 struct Link {
   std::string uri_text;
   transport::Uri uri;
   std::shared_ptr<transport::TransportFactory> transport;
   transport::Settings settings;
-  std::shared_ptr<mux::Session> session;  // null while down
-  bool up = false;
-  std::string relay_id;
-  std::string last_error;
-  bool lease_accepted = false;  // the listener's lease, on the current session
-  wire::ResponseCode last_code = wire::ResponseCode::Unknown;
-  std::unique_ptr<asio::steady_timer> wait;  // reconnect delay and health interval
+  std::shared_ptr<mux::Session> session;  // the core's current session, while it is up
 };
 
 }  // namespace
 
 struct Listener::Impl {
-  Impl(const asio::any_io_executor& ex, std::size_t limit) : ready(ex), queue_limit(limit) {}
+  Impl(const asio::any_io_executor& ex) : ready(ex) {}
   std::weak_ptr<Client::Impl> client;
   std::string name;
   std::vector<std::string> alpns;
-  std::string metadata;
   std::deque<std::unique_ptr<stream::SecureStream>> queue;
   stream::AsyncSignal ready;
-  std::size_t queue_limit;
-  std::size_t handshaking = 0;
   bool closed = false;
   handshake::ReplayCache replay;
 
@@ -147,13 +130,20 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         cred(std::move(credential)),
         stack(std::move(plugins)),
         o(std::move(options)),
-        renew_timer(ex) {
+        core_timer(ex),
+        changed(ex) {
     secure.credential = &cred;
     secure.cipher = stack->cipher;
     secure.algorithm = stack->cipher_name;
     secure.random = o.random;
     secure.clock = o.clock;
     secure.handshake_timeout = milliseconds(o.timers.handshake_timeout_ms);
+    ClientCore::Config c;
+    c.relays = o.relays;
+    c.timers = o.timers;
+    c.own_id = cred.id();
+    c.random = o.random;
+    core = std::make_unique<ClientCore>(std::move(c));
   }
 
   asio::any_io_executor ex;
@@ -161,13 +151,16 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   std::shared_ptr<Stack> stack;
   Options o;
   stream::SecureStreamConfig secure;
+  std::unique_ptr<ClientCore> core;
   std::vector<std::shared_ptr<Link>> links;
   std::shared_ptr<Listener::Impl> listener;
   std::function<void(const RelayEvent&)> on_event;
-  asio::steady_timer renew_timer;
+  asio::steady_timer core_timer;  // the core's next deadline
+  stream::AsyncSignal changed;    // after every core call: for those who wait on its state
   bool closed = false;
 
   milliseconds request_timeout() const { return milliseconds(o.timers.request_timeout_ms); }
+  base::Now now() const { return base::now_of(*o.clock); }
 
   void emit(const Link& l, bool up, const std::string& detail) {
     clog(up ? base::LogLevel::Info : base::LogLevel::Warn,
@@ -182,211 +175,195 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     }
   }
 
-  // The next reconnect delay: `base` varied by ± jitter percent.
-  milliseconds jittered(milliseconds base) {
-    std::uint32_t r = 0;
-    base::Byte b[4]{};
-    if (o.random->fill(b)) {
-      r = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) |
-          std::uint32_t{b[3]};
+  // After every call into the core: performs what it asks for, re-arms its timer, and wakes
+  // whoever waits on its state.
+  void apply() {
+    for (auto& a : core->take_actions()) perform(std::move(a));
+    core_timer.cancel();
+    changed.notify();
+  }
+
+  void perform(Action a) {
+    auto self = shared_from_this();
+    auto& l = *links.at(a.relay);
+    switch (a.kind) {
+      case Action::Kind::Connect:
+        if (closed) return;
+        asio::co_spawn(ex, attempt(self, a.relay, a.session),
+                       stream::logged("client", "relay connect"));
+        break;
+      case Action::Kind::Register:
+        asio::co_spawn(ex, register_on(self, a.relay, a.session, std::move(a.lease)),
+                       stream::logged("client", "lease registration"));
+        break;
+      case Action::Kind::Delete:
+        asio::co_spawn(ex, delete_on(self, a.relay, a.session),
+                       stream::logged("client", "lease delete"));
+        break;
+      case Action::Kind::Ping:
+        asio::co_spawn(ex, ping(self, a.relay, a.session), stream::logged("client", "health ping"));
+        break;
+      case Action::Kind::Close:
+        if (l.session) l.session->close();
+        break;
+      case Action::Kind::Up: emit(l, true, a.detail); break;
+      case Action::Kind::Down:
+        l.session.reset();
+        if (!closed) emit(l, false, a.detail);
+        break;
     }
-    const double u = static_cast<double>(r) / 4294967295.0;  // [0, 1]
-    const double j = o.timers.reconnect_jitter_percent / 100.0;
-    return milliseconds(
-        static_cast<std::int64_t>(static_cast<double>(base.count()) * (1.0 + j * (2 * u - 1))));
+  }
+
+  // The session for an action of the core's `session` on relay `i`, or null when it is gone.
+  std::shared_ptr<mux::Session> session_for(std::size_t i, std::uint64_t session) const {
+    if (core->relay(i).session != session) return nullptr;
+    return links[i]->session;
+  }
+
+  // Wakes at the core's next deadline (or when apply() re-arms it) and lets it act.
+  static asio::awaitable<void> timer_loop(std::shared_ptr<Impl> self) {
+    while (!self->closed) {
+      const auto next = self->core->next_deadline();
+      if (next) {
+        self->core_timer.expires_after(*next - self->o.clock->steady_now());
+      } else {
+        self->core_timer.expires_at(Steady::time_point::max());
+      }
+      (void)co_await self->core_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (self->closed) break;
+      self->core->tick(self->now());
+      self->apply();
+    }
   }
 
   // ---- relay links ----------------------------------------------------------------------
 
   // One connection attempt: transport, mux session, RelayInfo (the relay's ID, and proof that
-  // it answers), then the listener's lease.
-  asio::awaitable<bool> attempt(std::shared_ptr<Link> l) {
-    auto st = co_await l->transport->async_connect(ex, l->uri, l->settings);
-    if (closed) co_return false;
-    if (!st) {
-      l->last_error = st.error().message();
-      co_return false;
-    }
-    auto session = stack->mux->create(std::move(*st), mux::Role::Client, stack->mux_settings);
-    if (!session) {
-      l->last_error = "mux: " + session.error().message();
-      co_return false;
-    }
-    auto info = co_await client::relay_info(**session, request_timeout());
-    if (closed || !info) {
+  // it answers). The core then decides what follows (the lease, pings).
+  static asio::awaitable<void> attempt(std::shared_ptr<Impl> self, std::size_t i,
+                                       std::uint64_t no) {
+    auto l = self->links[i];
+    auto fail = [&](std::string why) {
+      self->core->connect_failed(i, no, std::move(why), self->now());
+      self->apply();
+    };
+    auto st = co_await l->transport->async_connect(self->ex, l->uri, l->settings);
+    if (self->closed) co_return;
+    if (!st) co_return fail(st.error().message());
+    auto session =
+        self->stack->mux->create(std::move(*st), mux::Role::Client, self->stack->mux_settings);
+    if (!session) co_return fail("mux: " + session.error().message());
+    auto info = co_await client::relay_info(**session, self->request_timeout());
+    if (self->closed || !info) {
       (*session)->close();
-      l->last_error = closed ? "closed" : "RelayInfo: " + info.error().message();
-      co_return false;
+      if (self->closed) co_return;
+      co_return fail("RelayInfo: " + info.error().message());
+    }
+    if (self->core->relay(i).session != no) {  // stale (cannot happen today; kept honest)
+      (*session)->close();
+      co_return;
     }
     l->session = *session;
-    l->relay_id = info->identity ? info->identity->id : std::string();
-    l->up = true;
-    l->last_error.clear();
-    l->lease_accepted = false;
-    emit(*l, true, l->relay_id);
-    asio::co_spawn(ex, accept_loop(shared_from_this(), l, l->session),
+    asio::co_spawn(self->ex, accept_loop(self, i, l->session),
                    stream::logged("client", "accept loop"));
-    if (listener && !listener->closed) co_await register_on(l);
-    co_return true;
+    asio::co_spawn(self->ex, watch(self, i, no, l->session),
+                   stream::logged("client", "session end watch"));
+    self->core->connected(i, no, info->identity ? info->identity->id : std::string(), self->now());
+    self->apply();
   }
 
-  // Keeps one relay connected for the client's lifetime.
-  static asio::awaitable<void> run_link(std::shared_ptr<Impl> self, std::shared_ptr<Link> l,
-                                        bool connected) {
-    auto backoff = milliseconds(self->o.timers.reconnect_initial_ms);
-    const auto max = milliseconds(self->o.timers.reconnect_max_ms);
-    while (!self->closed) {
-      if (!connected) {
-        l->wait->expires_after(self->jittered(backoff));
-        (void)co_await l->wait->async_wait(asio::as_tuple(asio::use_awaitable));
-        if (self->closed) break;
-        if (!co_await self->attempt(l)) {
-          clog(base::LogLevel::Debug, "relay " + l->uri_text + ": " + l->last_error);
-          backoff = std::min(backoff * 2, max);
-          continue;
-        }
-      }
-      connected = false;
-      backoff = milliseconds(self->o.timers.reconnect_initial_ms);
-      auto session = l->session;
-      asio::co_spawn(self->ex, health_loop(self, l, session),
-                     stream::logged("client", "health ping"));
-      const auto reason = co_await session->async_wait_closed();
-      if (l->session == session) {
-        l->session.reset();
-        l->up = false;
-        l->lease_accepted = false;
-        l->last_error = reason ? reason.message() : "session closed";
-        if (!self->closed) self->emit(*l, false, l->last_error);
-      }
-    }
+  // Reports the end of a session to the core.
+  static asio::awaitable<void> watch(std::shared_ptr<Impl> self, std::size_t i, std::uint64_t no,
+                                     std::shared_ptr<mux::Session> session) {
+    const auto reason = co_await session->async_wait_closed();
+    if (self->closed) co_return;
+    self->core->session_closed(i, no, reason ? reason.message() : "session closed", self->now());
+    self->apply();
   }
 
-  // Pings the relay every health interval; a ping that fails or takes longer than the health
-  // timeout ends the session (and run_link reconnects).
-  static asio::awaitable<void> health_loop(std::shared_ptr<Impl> self, std::shared_ptr<Link> l,
-                                           std::shared_ptr<mux::Session> session) {
-    auto timer = std::make_shared<asio::steady_timer>(self->ex);
-    // Wake early when the session ends, so a dead session does not keep this loop waiting.
-    asio::co_spawn(
-        self->ex,
-        [session, timer]() -> asio::awaitable<void> {
-          (void)co_await session->async_wait_closed();
-          timer->cancel();
-        },
-        stream::logged("client", "session end watch"));
-    while (!self->closed && session->is_open()) {
-      timer->expires_after(milliseconds(self->o.timers.health_interval_ms));
-      (void)co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
-      if (self->closed || !session->is_open()) break;
-      base::Result<std::chrono::nanoseconds> rtt = std::chrono::nanoseconds{0};
-      bool timed_out = false;
-      {
-        stream::Deadline deadline(self->ex, milliseconds(self->o.timers.health_timeout_ms),
-                                  [session] { session->close(); });
-        rtt = co_await session->async_ping();
-        timed_out = deadline.expired();
-      }
-      if (!rtt || timed_out) {
-        clog(base::LogLevel::Warn,
-             "relay " + l->uri_text + ": health ping failed: " +
-                 (timed_out ? std::string("no answer in time") : rtt.error().message()));
-        session->close();
-        break;
-      }
+  static asio::awaitable<void> ping(std::shared_ptr<Impl> self, std::size_t i, std::uint64_t no) {
+    auto session = self->session_for(i, no);
+    if (!session) co_return;
+    auto rtt = co_await session->async_ping();  // its deadline is the core's
+    if (self->closed) co_return;
+    if (rtt) {
+      self->core->ping_answered(i, no, self->now());
+    } else {
+      self->core->ping_failed(i, no, rtt.error().message(), self->now());
     }
+    self->apply();
   }
 
   // ---- the listener ---------------------------------------------------------------------
 
-  asio::awaitable<wire::ResponseCode> register_on(std::shared_ptr<Link> l) {
-    auto li = listener;
-    auto session = l->session;
-    if (!li || li->closed || !session) co_return wire::ResponseCode::Unknown;
-    wire::Lease lease;
-    lease.name = li->name;
-    lease.alpn = li->alpns;
-    lease.metadata = li->metadata;
-    lease.expires = base::unix_seconds(o.clock->system_now()) + o.timers.lease_ttl_s;
-    auto code = co_await update_lease(*session, cred, std::move(lease), *o.random, *o.clock,
-                                      request_timeout());
-    // Went down meanwhile, or the listener closed (its delete must not be undone here).
-    if (l->session != session || li->closed) co_return wire::ResponseCode::Unknown;
-    const auto got = code ? *code : wire::ResponseCode::Unknown;
-    const bool accepted = got == wire::ResponseCode::Accepted;
-    if (accepted != l->lease_accepted || got != l->last_code) {
-      if (accepted) {
-        clog(base::LogLevel::Info, "lease '" + li->name + "' registered on " + l->uri_text);
-      } else {
-        clog(base::LogLevel::Warn,
-             "lease '" + li->name + "' not registered on " + l->uri_text + ": " +
-                 (code ? std::string(code_name(got)) : code.error().message()));
-      }
-    }
-    l->lease_accepted = accepted;
-    l->last_code = got;
-    co_return got;
+  static asio::awaitable<void> register_on(std::shared_ptr<Impl> self, std::size_t i,
+                                           std::uint64_t no, wire::Lease lease) {
+    auto session = self->session_for(i, no);
+    if (!session) co_return;
+    auto code = co_await update_lease(*session, self->cred, std::move(lease), *self->o.random,
+                                      *self->o.clock, self->request_timeout());
+    if (self->closed) co_return;
+    self->core->registered(i, no, code ? std::optional(*code) : std::nullopt,
+                           code ? std::string() : code.error().message(), self->now());
+    self->apply();
   }
 
-  static asio::awaitable<void> renew_loop(std::shared_ptr<Impl> self) {
-    while (!self->closed) {
-      self->renew_timer.expires_after(milliseconds(self->o.timers.renew_interval_ms));
-      (void)co_await self->renew_timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (self->closed) break;
-      if (!self->listener || self->listener->closed) continue;
-      std::vector<std::function<asio::awaitable<void>()>> tasks;
-      for (auto& l : self->links) {
-        if (!l->up) continue;
-        tasks.push_back(
-            [self, l]() -> asio::awaitable<void> { (void)co_await self->register_on(l); });
-      }
-      co_await all_of(self->ex, std::move(tasks));
+  static asio::awaitable<void> delete_on(std::shared_ptr<Impl> self, std::size_t i,
+                                         std::uint64_t no) {
+    auto session = self->session_for(i, no);
+    if (!session) {
+      self->core->deleted(i, no, {});
+      self->apply();
+      co_return;
     }
+    auto code = co_await delete_lease(*session, self->cred, *self->o.random, *self->o.clock,
+                                      self->request_timeout());
+    self->core->deleted(i, no, code ? std::string() : code.error().message());
+    self->apply();
   }
 
-  static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, std::shared_ptr<Link> l,
+  static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, std::size_t i,
                                            std::shared_ptr<mux::Session> session) {
     for (;;) {
       auto s = co_await session->async_accept();
       if (!s || self->closed) break;
-      asio::co_spawn(self->ex, incoming(self, l, std::move(*s)),
+      asio::co_spawn(self->ex, incoming(self, i, std::move(*s)),
                      stream::logged("client", "incoming connection"));
     }
   }
 
   // A connection request the relay forwarded (portal-v1 §7 step 4, then §8 as the server).
-  static asio::awaitable<void> incoming(std::shared_ptr<Impl> self, std::shared_ptr<Link> l,
+  static asio::awaitable<void> incoming(std::shared_ptr<Impl> self, std::size_t i,
                                         std::unique_ptr<stream::ByteStream> s) {
+    const auto& uri = self->links[i]->uri_text;
     auto in = co_await read_incoming(std::move(s), self->request_timeout());
     if (!in) {
       clog(base::LogLevel::Debug,
-           "relay " + l->uri_text + ": bad forwarded request: " + in.error().message());
+           "relay " + uri + ": bad forwarded request: " + in.error().message());
       co_return;
     }
     auto li = self->listener;
-    wire::ResponseCode code = wire::ResponseCode::Accepted;
-    if (!li || li->closed || in->request.lease_id != self->cred.id()) {
-      code = wire::ResponseCode::Rejected;
-    } else if (li->queue.size() + li->handshaking >= li->queue_limit) {
-      clog(base::LogLevel::Warn, "incoming connection refused: " + std::to_string(li->queue_limit) +
-                                     " connections already wait for accept()");
-      code = wire::ResponseCode::Rejected;
-    }
+    const auto code = self->core->incoming_request(in->request.lease_id);
     auto answered = co_await answer_incoming(std::move(*in), code);
-    if (!answered || !*answered) co_return;
-    ++li->handshaking;
-    auto secure = co_await stream::async_secure_accept(std::move(*answered), self->secure,
-                                                       li->alpns, li->replay);
-    --li->handshaking;
-    if (!secure) {
-      clog(base::LogLevel::Info,
-           "incoming handshake via " + l->uri_text + " failed: " + secure.error().message());
+    if (code != wire::ResponseCode::Accepted) co_return;
+    if (!answered || !*answered) {
+      self->core->incoming_ended(false);
       co_return;
     }
-    if (li->closed) {
+    auto secure = co_await stream::async_secure_accept(std::move(*answered), self->secure,
+                                                       li->alpns, li->replay);
+    if (!secure) {
+      self->core->incoming_ended(false);
+      clog(base::LogLevel::Info,
+           "incoming handshake via " + uri + " failed: " + secure.error().message());
+      co_return;
+    }
+    if (li->closed || self->listener != li) {
+      self->core->incoming_ended(false);
       (*secure)->close();
       co_return;
     }
+    self->core->incoming_ended(true);
     li->queue.push_back(std::move(*secure));
     li->ready.notify();
   }
@@ -396,43 +373,30 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
   void close_now() noexcept {
     closed = true;
     on_event = nullptr;
-    renew_timer.cancel();
+    core_timer.cancel();
+    changed.notify();
     if (listener) {
       listener->stop();
       listener.reset();
     }
     for (auto& l : links) {
-      if (l->wait) l->wait->cancel();
       if (l->session) l->session->close();
     }
   }
 
-  asio::awaitable<void> delete_everywhere() {
-    std::vector<std::function<asio::awaitable<void>()>> tasks;
-    auto self = shared_from_this();
-    for (auto& l : links) {
-      // Every connected relay, also where a registration was still in flight (a relay that
-      // does not hold the lease answers INVALID_IDENTITY).
-      if (!l->up) continue;
-      tasks.push_back([self, l]() -> asio::awaitable<void> {
-        auto session = l->session;
-        if (!session) co_return;
-        auto code = co_await delete_lease(*session, self->cred, *self->o.random, *self->o.clock,
-                                          self->request_timeout());
-        l->lease_accepted = false;
-        if (!code) {
-          clog(base::LogLevel::Warn,
-               "lease delete on " + l->uri_text + " failed: " + code.error().message());
-        }
-      });
-    }
-    co_await all_of(ex, std::move(tasks));
-  }
-
-  // After li->stop(): deletes its lease on every relay and forgets it.
+  // After li->stop(): deletes its lease on every relay that is up and forgets it.
   asio::awaitable<void> retire(std::shared_ptr<Listener::Impl> li) {
     if (listener != li) co_return;
-    co_await delete_everywhere();
+    auto self = shared_from_this();
+    core->stop_listening(now());
+    apply();
+    const auto deleting = [this] {
+      for (std::size_t i = 0; i < core->relay_count(); ++i) {
+        if (core->relay(i).deleting) return true;
+      }
+      return false;
+    };
+    while (!closed && deleting()) co_await changed.wait();
     if (listener == li) listener.reset();
   }
 };
@@ -460,6 +424,7 @@ asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Listener::a
     if (!li->queue.empty()) {
       auto s = std::move(li->queue.front());
       li->queue.pop_front();
+      if (auto client = li->client.lock()) client->core->incoming_taken();
       co_return s;
     }
     if (li->closed) co_return make_error_code(Errc::Closed);
@@ -480,8 +445,10 @@ std::vector<std::string> Listener::registered_on() const {
   std::vector<std::string> out;
   auto client = impl_->client.lock();
   if (!client || client->listener != impl_) return out;
-  for (const auto& l : client->links) {
-    if (l->up && l->lease_accepted) out.push_back(l->uri_text);
+  for (std::size_t i = 0; i < client->links.size(); ++i) {
+    const auto& r = client->core->relay(i);
+    if (r.phase == RelayState::Phase::Up && r.lease_accepted)
+      out.push_back(client->links[i]->uri_text);
   }
   return out;
 }
@@ -529,51 +496,28 @@ asio::awaitable<base::Result<std::shared_ptr<Client>>> Client::connect(
                it != impl->stack->transport_settings.end()) {
       l->settings = it->second;
     }
-    l->wait = std::make_unique<asio::steady_timer>(executor);
     impl->links.push_back(std::move(l));
   }
   // Every relay is tried at once; the client starts as soon as one is up (a slow or
   // black-holed relay does not hold it back) and fails only when every first attempt failed.
-  // Each link then keeps itself connected.
-  auto attempted = std::make_shared<std::size_t>(0);
-  auto changed = std::make_shared<stream::AsyncSignal>(executor);
-  for (auto& l : impl->links) {
-    asio::co_spawn(
-        executor,
-        [impl, l, attempted, changed]() -> asio::awaitable<void> {
-          bool ok = false;
-          try {
-            ok = co_await impl->attempt(l);
-          } catch (...) {
-            // Counted as attempted whatever happens, or connect() would wait forever.
-            ++*attempted;
-            changed->notify();
-            throw;
-          }
-          ++*attempted;
-          changed->notify();
-          if (!impl->closed) co_await Impl::run_link(impl, l, ok);
-        },
-        stream::logged("client", "relay link"));
-  }
-  const auto any_up = [&] {
-    return std::any_of(impl->links.begin(), impl->links.end(),
-                       [](const std::shared_ptr<Link>& l) { return l->up; });
-  };
-  while (!any_up() && *attempted < impl->links.size()) co_await changed->wait();
+  // The core then keeps each relay connected.
+  asio::co_spawn(executor, Impl::timer_loop(impl), stream::logged("client", "core timer"));
+  impl->core->start(impl->now());
+  impl->apply();
+  while (!impl->core->any_up() && !impl->core->all_attempted()) co_await impl->changed.wait();
   std::string why;
-  for (const auto& l : impl->links) {
-    if (!l->up && !l->last_error.empty()) {
-      why += (why.empty() ? "" : "; ") + l->uri_text + ": " + l->last_error;
+  for (std::size_t i = 0; i < impl->links.size(); ++i) {
+    const auto& r = impl->core->relay(i);
+    if (r.phase != RelayState::Phase::Up && !r.last_error.empty()) {
+      why += (why.empty() ? "" : "; ") + impl->links[i]->uri_text + ": " + r.last_error;
     }
   }
-  if (!any_up()) {
+  if (!impl->core->any_up()) {
     impl->close_now();
     if (detail) *detail = why;
     co_return make_error_code(Errc::NoRelay);
   }
   if (!why.empty()) clog(base::LogLevel::Warn, "not connected yet: " + why);
-  asio::co_spawn(executor, Impl::renew_loop(impl), stream::logged("client", "lease renewal"));
   co_return std::make_shared<Client>(impl);
 }
 
@@ -587,36 +531,43 @@ asio::awaitable<base::Result<std::shared_ptr<Listener>>> Client::listen(
     co_return make_error_code(Errc::InvalidTarget);
   }
   if (impl->listener) co_return make_error_code(Errc::AlreadyListening);
-  auto li = std::make_shared<Listener::Impl>(impl->ex, impl->o.timers.accept_queue);
+  if (!impl->core->any_up()) co_return make_error_code(Errc::NoRelay);
+  auto li = std::make_shared<Listener::Impl>(impl->ex);
   li->client = impl;
-  li->name = std::move(name);
-  li->alpns = std::move(alpns);
-  li->metadata = std::move(metadata);
+  li->name = name;
+  li->alpns = alpns;
   impl->listener = li;
-
-  std::vector<std::function<asio::awaitable<void>()>> tasks;
-  for (auto& l : impl->links) {
-    if (!l->up) continue;
-    tasks.push_back([impl, l]() -> asio::awaitable<void> { (void)co_await impl->register_on(l); });
-  }
-  if (tasks.empty()) {
+  if (auto ok = impl->core->listen(
+          LeaseSpec{std::move(name), std::move(alpns), std::move(metadata)}, impl->now());
+      !ok) {
     impl->listener.reset();
-    co_return make_error_code(Errc::NoRelay);
+    co_return ok.error();
   }
-  co_await all_of(impl->ex, std::move(tasks));
+  impl->apply();
+  // Every relay up now answers (or goes down) before listen() returns.
+  const auto registering = [&impl] {
+    for (std::size_t i = 0; i < impl->core->relay_count(); ++i) {
+      if (impl->core->relay(i).registering) return true;
+    }
+    return false;
+  };
+  while (!impl->closed && registering()) co_await impl->changed.wait();
   bool any = false;
   std::string why;
-  for (const auto& l : impl->links) {
-    if (!l->up) continue;
-    any = any || l->lease_accepted;
-    if (!l->lease_accepted) {
-      why += (why.empty() ? "" : "; ") + l->uri_text + ": " +
-             (l->last_code == wire::ResponseCode::Unknown ? std::string("no answer")
-                                                          : code_name(l->last_code));
+  for (std::size_t i = 0; i < impl->links.size(); ++i) {
+    const auto& r = impl->core->relay(i);
+    if (r.phase != RelayState::Phase::Up) continue;
+    any = any || r.lease_accepted;
+    if (!r.lease_accepted) {
+      why += (why.empty() ? "" : "; ") + impl->links[i]->uri_text + ": " +
+             (r.last_code == wire::ResponseCode::Unknown ? std::string("no answer")
+                                                         : wire::to_string(r.last_code));
     }
   }
   if (!any) {
     li->closed = true;
+    impl->core->stop_listening(impl->now());
+    impl->apply();
     impl->listener.reset();
     if (detail) *detail = why;
     co_return make_error_code(Errc::LeaseRefused);
@@ -628,7 +579,7 @@ asio::awaitable<std::vector<RelayInfoResult>> Client::relay_info() {
   auto impl = impl_;
   std::vector<std::shared_ptr<Link>> up;
   for (auto& l : impl->links) {
-    if (l->up) up.push_back(l);
+    if (l->session) up.push_back(l);
   }
   // Shared with the tasks: they may outlive this frame if the caller stops waiting.
   auto out = std::make_shared<std::vector<RelayInfoResult>>();
@@ -707,27 +658,26 @@ asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Client::dia
     }
     co_return resolved.error();
   }
-  const std::vector<Found>& candidates = *resolved;
+  const auto candidates = plan_dial(*resolved, alpn, [&impl](const std::string& relay) {
+    for (const auto& l : impl->links) {
+      if (l->uri_text == relay) return l->session != nullptr;
+    }
+    return false;
+  });
 
   base::ErrorCode last;
   std::string tried;
   auto note = [&](const Found& c, const std::string& what) {
     tried += (tried.empty() ? "" : "; ") + c.relay + ": " + what;
   };
-  for (auto& c : candidates) {
-    const std::string lease_id = c.lease.identity->id;
-    if (std::find(c.lease.alpn.begin(), c.lease.alpn.end(), alpn) == c.lease.alpn.end()) {
-      last = make_error_code(handshake::Errc::NoCommonAlpn);
-      note(
-          c, "the lease offers ALPN " +
-                 [&] {
-                   std::string a;
-                   for (const auto& x : c.lease.alpn) a += (a.empty() ? "" : ",") + x;
-                   return a.empty() ? std::string("(none)") : a;
-                 }() +
-                 ", not " + alpn);
+  for (auto& candidate : candidates) {
+    const Found& c = candidate.found;
+    if (!candidate.skipped.empty()) {
+      last = candidate.error;
+      note(c, candidate.skipped);
       continue;
     }
+    const std::string lease_id = c.lease.identity->id;
     std::shared_ptr<mux::Session> session;
     for (auto& l : impl->links) {
       if (l->uri_text == c.relay) session = l->session;
@@ -751,7 +701,7 @@ asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Client::dia
     }
     if (dialed->code != wire::ResponseCode::Accepted) {
       last = make_error_code(Errc::LeaseGone);
-      note(c, std::string("the relay answered ") + code_name(dialed->code));
+      note(c, std::string("the relay answered ") + wire::to_string(dialed->code));
       continue;
     }
     auto secure = co_await stream::async_secure_connect(std::move(dialed->stream), impl->secure,
@@ -769,8 +719,10 @@ asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Client::dia
 
 std::vector<RelayStatus> Client::relays() const {
   std::vector<RelayStatus> out;
-  for (const auto& l : impl_->links) {
-    out.push_back(RelayStatus{l->uri_text, l->up, l->relay_id, l->last_error});
+  for (std::size_t i = 0; i < impl_->links.size(); ++i) {
+    const auto& r = impl_->core->relay(i);
+    out.push_back(RelayStatus{impl_->links[i]->uri_text, r.phase == RelayState::Phase::Up,
+                              r.relay_id, r.last_error});
   }
   return out;
 }
