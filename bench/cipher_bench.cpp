@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "chacha20_poly1305.hpp"
+#include "portal/cipher/aead_factory.hpp"
 #include "portal/plugin/host.hpp"
 
 namespace {

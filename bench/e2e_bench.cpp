@@ -21,7 +21,7 @@
 #include "portal/base/log.hpp"
 #include "portal/base/random.hpp"
 #include "portal/client/client.hpp"
-#include "portal/stream/secure_stream.hpp"
+#include "portal/secure_stream/secure_stream.hpp"
 #include "portal/transport/transport.hpp"
 
 namespace {

@@ -3,6 +3,8 @@
 #   cmake -DPORTAL_SOURCE_DIR=<repo> -P cmake/CheckLayering.cmake
 # Each rule names an include pattern and the only folders where it may appear.
 
+cmake_policy(SET CMP0057 NEW)  # if(IN_LIST)
+
 if(NOT PORTAL_SOURCE_DIR)
   message(FATAL_ERROR "set PORTAL_SOURCE_DIR")
 endif()
@@ -10,6 +12,30 @@ endif()
 # Modules that are protocol cores or their foundations: no I/O libraries at all. They must also
 # compile for WebAssembly.
 set(core_modules base crypto identity wire handshake secure_channel lease control)
+
+# The module DAG: the only other framework modules each module's files may include
+# (`portal/<module>/...`). Cores sit at the bottom; I/O, plugins and the apps' assembly above.
+set(allowed_base "")
+set(allowed_crypto base)
+set(allowed_identity base crypto)
+set(allowed_wire base identity)
+set(allowed_lease base identity wire)
+set(allowed_handshake base crypto identity)
+set(allowed_cipher base plugin)  # the plugin ABI only in aead_factory.hpp (see below)
+set(allowed_secure_channel base cipher)
+set(allowed_control base crypto handshake identity lease wire)
+set(allowed_platform base)
+set(allowed_plugin base crypto platform)
+set(allowed_stream base)
+set(allowed_secure_stream base cipher handshake identity secure_channel stream)
+set(allowed_mux base plugin stream)
+set(allowed_transport base plugin stream)
+set(allowed_config base)
+set(allowed_client base cipher config control crypto handshake identity lease mux plugin
+    secure_stream stream transport wire)
+set(allowed_relay base config control crypto handshake identity lease mux platform plugin stream
+    transport wire)
+set(allowed_detail base cipher config mux platform plugin transport)
 
 file(GLOB_RECURSE sources RELATIVE "${PORTAL_SOURCE_DIR}"
   "${PORTAL_SOURCE_DIR}/framework/*.hpp" "${PORTAL_SOURCE_DIR}/framework/*.cpp"
@@ -34,6 +60,14 @@ foreach(file IN LISTS sources)
       set(is_core TRUE)
     endif()
   endforeach()
+  # The Aead interface is what the secure channel core sees: no plugin ABI in it.
+  if(file MATCHES "^framework/include/portal/cipher/aead\\.hpp$")
+    set(is_core TRUE)
+  endif()
+  set(module "")
+  if(file MATCHES "^framework/(include/portal|src)/([a-z_]+)/")
+    set(module "${CMAKE_MATCH_2}")
+  endif()
 
   foreach(line IN LISTS includes)
     # Crypto++: only portal/crypto's and the cipher plugin's .cpp files.
@@ -58,9 +92,21 @@ foreach(file IN LISTS sources)
     if(is_public_header AND line MATCHES "\\.pb\\.h")
       list(APPEND violations "${file}: generated protobuf header in a public header: ${line}")
     endif()
-    # Cores never touch I/O.
+    # Cores never touch I/O, nor the plugin ABI.
     if(is_core AND line MATCHES "boost/(asio|beast|dll|process)")
       list(APPEND violations "${file}: I/O library in a protocol core: ${line}")
+    endif()
+    if(is_core AND line MATCHES "\"portal/plugin/")
+      list(APPEND violations "${file}: plugin ABI in a protocol core: ${line}")
+    endif()
+    # The module DAG.
+    if(module AND line MATCHES "\"portal/([a-z_]+)/")
+      set(target "${CMAKE_MATCH_1}")
+      if(NOT DEFINED allowed_${module})
+        list(APPEND violations "${file}: module ${module} is not in the module DAG (CheckLayering.cmake)")
+      elseif(NOT target STREQUAL module AND NOT target IN_LIST allowed_${module})
+        list(APPEND violations "${file}: module ${module} may not include ${target}: ${line}")
+      endif()
     endif()
   endforeach()
 endforeach()

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "portal/base/secret.hpp"
+#include "portal/cipher/aead_factory.hpp"
 #include "portal/plugin/sdk.hpp"
 
 namespace portal::plugins::chacha {

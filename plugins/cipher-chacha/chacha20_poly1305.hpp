@@ -4,7 +4,7 @@
 // ChaCha20-Poly1305 (RFC 8439) on Crypto++, behind portal::cipher::AeadFactory. Built both into
 // the portal.cipher.chacha20-poly1305 plugin and as a static object for direct linking.
 
-#include "portal/cipher/aead.hpp"
+#include "portal/cipher/aead_factory.hpp"
 
 namespace portal::plugins::chacha {
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "portal/base/encoding.hpp"
+#include "portal/cipher/aead_factory.hpp"
 #include "portal/plugin/host.hpp"
 #include "support/plugins.hpp"
 #include "support/vectors.hpp"

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Scenario tests: a dialer and a lease holder through an in-memory pipe, timestamps from a
 // virtual clock, the real cipher-chacha code.
-#include "portal/stream/secure_stream.hpp"
+#include "portal/secure_stream/secure_stream.hpp"
+#include "portal/cipher/aead_factory.hpp"
 
 #include <gtest/gtest.h>
 

@@ -17,6 +17,8 @@ const char* describe(Errc e) noexcept {
     case Errc::InvalidLength: return "input has the wrong length";
     case Errc::LengthTooLarge: return "length prefix exceeds the maximum";
     case Errc::LengthTooSmall: return "length prefix is below the minimum";
+    case Errc::InvalidUri: return "invalid URI (expected scheme://host:port[/path])";
+    case Errc::InvalidAddressRange: return "not an IP address or CIDR range";
   }
   return nullptr;
 }

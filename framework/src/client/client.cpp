@@ -3,6 +3,7 @@
 // (register, renew, answer forwarded requests, handshake, queue), dial and lookup.
 
 #include "portal/client/client.hpp"
+#include "portal/cipher/aead_factory.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -4,7 +4,7 @@
 #include <boost/json.hpp>
 #include <sstream>
 
-#include "portal/transport/transport.hpp"
+#include "portal/base/uri.hpp"
 #include "reader.hpp"
 
 namespace portal::config {
@@ -177,10 +177,10 @@ std::string normalize_relay_uri(std::string_view text) {
     path = "/relay";
   } else {
     // Another transport plugin's scheme: kept as given, it must parse.
-    return transport::parse_uri(text) ? std::string(text) : std::string();
+    return base::parse_uri(text) ? std::string(text) : std::string();
   }
   std::string out = out_scheme + "://" + host + ":" + port + path;
-  return transport::parse_uri(out) ? out : std::string();
+  return base::parse_uri(out) ? out : std::string();
 }
 
 }  // namespace portal::config

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/config/relay_config.hpp"
 
-#include "portal/transport/forwarded.hpp"
+#include "portal/base/address_set.hpp"
 
 #include <boost/json.hpp>
 #include <sstream>
 
-#include "portal/transport/transport.hpp"
+#include "portal/base/uri.hpp"
 #include "reader.hpp"
 
 namespace portal::config {
@@ -97,7 +97,7 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
       std::vector<std::string> uris;
       if (r.strings(value, key, uris)) {
         for (std::size_t i = 0; i < uris.size(); ++i) {
-          if (!transport::parse_uri(uris[i])) {
+          if (!base::parse_uri(uris[i])) {
             r.problem(key + "[" + std::to_string(i) + "]",
                       "'" + uris[i] + "' is not scheme://host:port[/path]");
           }
@@ -112,7 +112,7 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
     } else if (key == "trusted_proxies") {
       if (r.strings(value, key, c.trusted_proxies)) {
         std::string problem;
-        if (!transport::AddressSet::parse(c.trusted_proxies, problem)) r.problem(key, problem);
+        if (!base::AddressSet::parse(c.trusted_proxies, problem)) r.problem(key, problem);
       }
     } else if (key == "limits") {
       apply_limits(value, c.limits, r);

@@ -5,7 +5,7 @@
 #include <cassert>
 
 #include "portal/base/log_gate.hpp"
-#include "portal/mux/mux.hpp"
+#include "portal/mux/errors.hpp"
 
 namespace portal::relay {
 

@@ -30,6 +30,8 @@ enum class Errc {
   InvalidLength,          ///< an input has the wrong length for its type
   LengthTooLarge,         ///< a length prefix exceeds the configured maximum
   LengthTooSmall,         ///< a length prefix is below the minimum for its message
+  InvalidUri,             ///< not scheme://host:port[/path]
+  InvalidAddressRange,    ///< not an IP address or CIDR range
 };
 
 /// The category of base::Errc ("portal.base").

@@ -9,7 +9,6 @@
 #include "portal/base/bytes.hpp"
 #include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
-#include "portal/plugin/descriptor.hpp"
 
 namespace portal::cipher {
 
@@ -61,19 +60,6 @@ class PORTAL_API Aead {
   [[nodiscard]] virtual base::Result<void> open(base::ByteSpan nonce, base::ByteSpan aad,
                                                 base::ByteSpan sealed,
                                                 base::MutableByteSpan out) noexcept = 0;
-};
-
-/// The factory a cipher plugin exports (interface "portal.cipher.aead/1").
-class PORTAL_API AeadFactory : public plugin::Factory {
- public:
-  static constexpr std::string_view kInterface = "portal.cipher.aead/1";
-
-  [[nodiscard]] std::string_view interface_name() const noexcept final { return kInterface; }
-
-  /// A new cipher for `algorithm` (one of the plugin's provided names) keyed with `key`.
-  /// Errors: Errc::UnknownAlgorithm, Errc::InvalidKeyLength, plugin::Errc::PluginOutOfMemory.
-  [[nodiscard]] virtual base::Result<std::unique_ptr<Aead>> create(std::string_view algorithm,
-                                                                   base::ByteSpan key) noexcept = 0;
 };
 
 /// Checks the buffer rules shared by every implementation: sizes and overlap. For seal,

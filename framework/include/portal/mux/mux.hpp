@@ -11,6 +11,7 @@
 
 #include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
+#include "portal/mux/errors.hpp"
 #include "portal/plugin/descriptor.hpp"
 #include "portal/stream/byte_stream.hpp"
 
@@ -18,19 +19,6 @@ namespace portal::mux {
 
 /// Which side of the multiplexer: Portal endpoints are clients, the relay is the server.
 enum class Role { Client, Server };
-
-/// Session-end reasons every mux plugin reports the same way (async_wait_closed()), so that the
-/// relay can count them whatever the plugin. Other reasons stay in the plugin's own category.
-enum class Errc {
-  PeerNotReading = 1,  ///< the peer kept the session owing it output past its budget and time
-};
-
-/// The category of mux::Errc ("portal.mux").
-PORTAL_API const boost::system::error_category& mux_category() noexcept;
-
-inline base::ErrorCode make_error_code(Errc e) noexcept {
-  return {static_cast<int>(e), mux_category()};
-}
 
 /// Plugin settings from the config file, as text. Each mux plugin documents its keys.
 using Settings = std::map<std::string, std::string, std::less<>>;
@@ -84,6 +72,3 @@ class PORTAL_API MuxFactory : public plugin::Factory {
 };
 
 }  // namespace portal::mux
-
-template <>
-struct boost::system::is_error_code_enum<portal::mux::Errc> : std::true_type {};

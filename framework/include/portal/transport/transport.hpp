@@ -16,6 +16,7 @@
 
 #include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
+#include "portal/base/uri.hpp"
 #include "portal/plugin/descriptor.hpp"
 #include "portal/plugin/host.hpp"
 #include "portal/stream/byte_stream.hpp"
@@ -41,21 +42,10 @@ inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), transport_category()};
 }
 
-/// A transport address: `scheme://host:port[/path]`. IPv6 literals are bracketed
-/// (`tcp://[::1]:4027`); `host` holds them without brackets.
-struct Uri {
-  std::string scheme;
-  std::string host;
-  std::uint16_t port = 0;
-  std::string path;  ///< empty, or starting with '/'
+/// A transport address (portal/base/uri.hpp).
+using Uri = base::Uri;
 
-  /// Back to text, brackets restored for IPv6 literals.
-  [[nodiscard]] PORTAL_API std::string to_string() const;
-  friend bool operator==(const Uri&, const Uri&) = default;
-};
-
-/// Parses `text`. The scheme is lower-cased letters, digits, '+', '-', '.'; the port is required
-/// (0 means "any" for listeners). Errors: Errc::InvalidUri.
+/// base::parse_uri, with its error as Errc::InvalidUri.
 [[nodiscard]] PORTAL_API base::Result<Uri> parse_uri(std::string_view text);
 
 /// Transport settings from the config file, as text; each plugin documents its keys.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "portal/stream/secure_stream.hpp"
+#include "portal/secure_stream/secure_stream.hpp"
+#include "portal/cipher/aead_factory.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>

@@ -11,7 +11,7 @@
 #include "portal/base/clock.hpp"
 #include "portal/base/random.hpp"
 #include "portal/base/result.hpp"
-#include "portal/cipher/aead.hpp"
+#include "portal/cipher/aead_factory.hpp"
 #include "portal/handshake/handshake.hpp"
 #include "portal/identity/credential.hpp"
 #include "portal/secure_channel/secure_channel.hpp"

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "portal/base/export.hpp"
+#include "portal/base/result.hpp"
+
+namespace portal::base {
+
+/// A transport address: `scheme://host:port[/path]`. IPv6 literals are bracketed
+/// (`tcp://[::1]:4027`); `host` holds them without brackets.
+struct Uri {
+  std::string scheme;
+  std::string host;
+  std::uint16_t port = 0;
+  std::string path;  ///< empty, or starting with '/'
+
+  /// Back to text, brackets restored for IPv6 literals.
+  [[nodiscard]] PORTAL_API std::string to_string() const;
+  friend bool operator==(const Uri&, const Uri&) = default;
+};
+
+/// Parses `text`. The scheme is lower-cased letters, digits, '+', '-', '.'; the port is required
+/// (0 means "any" for listeners). Errors: Errc::InvalidUri.
+[[nodiscard]] PORTAL_API Result<Uri> parse_uri(std::string_view text);
+
+}  // namespace portal::base
