@@ -11,12 +11,6 @@
 namespace portal::base {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // The address as 16 bytes (IPv4 in the last 4, flagged), IPv4-mapped IPv6 taken as IPv4. With
 // inet_pton, not Asio: base is part of the cores library.
 bool address_bytes_impl(std::string_view text, std::uint8_t out[16], bool& v4) {
@@ -46,7 +40,7 @@ base::Result<AddressSet> AddressSet::parse(const std::vector<std::string>& cidrs
   for (const auto& entry : cidrs) {
     const auto slash = entry.find('/');
     Range r{};
-    if (!address_bytes_impl(trim(std::string_view(entry).substr(0, slash)), r.bytes, r.v4)) {
+    if (!address_bytes_impl(trim_blanks(std::string_view(entry).substr(0, slash)), r.bytes, r.v4)) {
       problem = "'" + entry + "' is not an address or CIDR range";
       return Errc::InvalidAddressRange;
     }

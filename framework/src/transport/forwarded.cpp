@@ -1,27 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/transport/forwarded.hpp"
 
+#include "portal/base/parse.hpp"
 #include "portal/transport/transport.hpp"
 
 namespace portal::transport {
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 std::string forwarded_client(std::string_view peer, std::string_view header,
                              const std::function<bool(std::string_view)>& trusted) {
   // Hops from the right: the last one was added by the proxy we talk to.
   std::string_view rest = header;
-  while (!trim(rest).empty()) {
+  while (!base::trim_blanks(rest).empty()) {
     const auto comma = rest.rfind(',');
     const std::string_view hop =
-        trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+        base::trim_blanks(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
     std::uint8_t bytes[16];
     bool v4 = false;

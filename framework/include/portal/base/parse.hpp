@@ -18,4 +18,11 @@ template <class T>
   return ec == std::errc{} && ptr == end;
 }
 
+/// `text` without leading and trailing spaces and tabs (HTTP's optional whitespace).
+[[nodiscard]] constexpr std::string_view trim_blanks(std::string_view text) noexcept {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 }  // namespace portal::base
