@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "portal/base/bytes.hpp"
+
 namespace portal::transport {
 namespace {
 
@@ -137,8 +139,6 @@ ProxyHeader parse_v1(std::span<const std::uint8_t> bytes) {
   return done(1, size, normalised(source), source_port);
 }
 
-std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-
 ProxyHeader parse_v2(std::span<const std::uint8_t> bytes) {
   const std::size_t prefix = std::min(bytes.size(), kV2Signature.size());
   if (!std::equal(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(prefix),
@@ -150,7 +150,7 @@ ProxyHeader parse_v2(std::span<const std::uint8_t> bytes) {
   const unsigned command = bytes[12] & 0x0f;
   const unsigned family = bytes[13] >> 4;
   const unsigned protocol = bytes[13] & 0x0f;
-  const std::size_t block = be16(&bytes[14]);
+  const std::size_t block = base::load_be16(&bytes[14]);
   if (version != 2) return invalid("PROXY header version " + std::to_string(version));
   if (command > 1) return invalid("PROXY v2 command " + std::to_string(command));
   if (block > kProxyV2MaxBlockBytes) {
@@ -171,11 +171,11 @@ ProxyHeader parse_v2(std::span<const std::uint8_t> bytes) {
     if (family == 1) {
       ip::address_v4::bytes_type b{};
       std::copy(a, a + 4, b.begin());
-      return done(2, size, normalised(ip::address_v4(b)), be16(a + 8));
+      return done(2, size, normalised(ip::address_v4(b)), base::load_be16(a + 8));
     }
     ip::address_v6::bytes_type b{};
     std::copy(a, a + 16, b.begin());
-    return done(2, size, normalised(ip::address_v6(b)), be16(a + 32));
+    return done(2, size, normalised(ip::address_v6(b)), base::load_be16(a + 32));
   }
   // UNSPEC, UNIX: no client address. The specification's other values are to be refused.
   if ((family == 0 && protocol == 0) || (family == 3 && (protocol == 1 || protocol == 2))) {
