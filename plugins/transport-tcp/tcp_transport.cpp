@@ -17,6 +17,7 @@
 #include "portal/base/log.hpp"
 #include "portal/base/parse.hpp"
 #include "portal/plugin/sdk.hpp"
+#include "portal/plugin/settings.hpp"
 #include "portal/stream/logged.hpp"
 #include "portal/transport/accept_queue.hpp"
 #include "portal/transport/tcp_acceptor.hpp"
@@ -434,43 +435,20 @@ class Factory final : public transport::TransportFactory {
 
 base::Result<Options> parse_settings(const transport::Settings& settings, std::string& problem) {
   Options o;
-  for (const auto& entry : settings) {
-    // Named references, not structured bindings: clang 14 cannot capture bindings in lambdas.
-    const std::string& key = entry.first;
-    const std::string& value = entry.second;
-    std::uint32_t n = 0;
-    bool ok = true;
-    if (key == "connect_timeout_ms" || key == "idle_timeout_ms") {
-      ok = base::parse_unsigned(value, n) && n <= 24u * 3600 * 1000 &&
-           (key == "idle_timeout_ms" || n > 0);
-      (key == "connect_timeout_ms" ? o.connect_timeout : o.idle_timeout) =
-          std::chrono::milliseconds(n);
-      if (!ok) problem = key + ": expected milliseconds, got '" + value + "'";
-    } else if (key == "keepalive" || key == "nodelay") {
-      ok = value == "true" || value == "false";
-      (key == "keepalive" ? o.keepalive : o.nodelay) = value == "true";
-      if (!ok) problem = key + ": expected true or false, got '" + value + "'";
-    } else if (key == "proxy_protocol") {
-      ok = value == "true" || value == "false";
-      o.proxy_protocol = value == "true";
-      if (!ok) problem = key + ": expected true or false, got '" + value + "'";
-    } else if (key == "proxy_header_timeout_ms") {
-      ok = base::parse_unsigned(value, n) && n > 0 && n <= 600'000;
-      o.proxy_header_timeout = std::chrono::milliseconds(n);
-      if (!ok) problem = key + ": expected 1 to 600000 milliseconds, got '" + value + "'";
-    } else if (key == "backlog") {
-      ok = base::parse_unsigned(value, n) && n > 0 && n <= 65535;
-      o.backlog = static_cast<int>(n);
-      if (!ok) problem = key + ": expected 1 to 65535, got '" + value + "'";
-    } else if (tls::is_tls_key(key)) {
-      ok = tls::apply(key, value, o.tls, problem).has_value();
-      o.has_tls_keys = true;
-    } else {
-      ok = false;
-      problem = key + ": unknown tcp setting";
-    }
-    if (!ok) return transport::Errc::InvalidSetting;
-  }
+  plugin::SettingsReader r(settings, "tcp");
+  r.millis("connect_timeout_ms", o.connect_timeout)
+      .millis("idle_timeout_ms", o.idle_timeout, 0)
+      .flag("keepalive", o.keepalive)
+      .flag("nodelay", o.nodelay)
+      .number("backlog", o.backlog, 1, 65535)
+      .flag("proxy_protocol", o.proxy_protocol)
+      .millis("proxy_header_timeout_ms", o.proxy_header_timeout, 1)
+      .keys([](std::string_view key) { return tls::is_tls_key(std::string(key)); },
+            [&o](const std::string& key, const std::string& value, std::string& why) {
+              o.has_tls_keys = true;
+              return tls::apply(key, value, o.tls, why).has_value();
+            });
+  if (!r.done(problem)) return transport::Errc::InvalidSetting;
   return o;
 }
 

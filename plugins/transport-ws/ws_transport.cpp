@@ -3,6 +3,7 @@
 
 #include "portal/base/parse.hpp"
 #include "portal/plugin/sdk.hpp"
+#include "portal/plugin/settings.hpp"
 #include "ws_internal.hpp"
 
 namespace portal::plugins::ws {
@@ -51,53 +52,23 @@ class Factory final : public transport::TransportFactory {
 
 base::Result<Options> parse_settings(const transport::Settings& settings, std::string& problem) {
   Options o;
-  for (const auto& entry : settings) {
-    // Named references, not structured bindings: clang 14 cannot capture bindings in lambdas.
-    const std::string& key = entry.first;
-    const std::string& value = entry.second;
-    std::uint64_t n = 0;
-    const bool numeric = base::parse_unsigned(value, n);
-    auto bad = [&](const std::string& what) {
-      problem = key + ": expected " + what + ", got '" + value + "'";
-      return transport::Errc::InvalidSetting;
-    };
-    auto millis = [&](std::chrono::milliseconds& field, bool zero_ok) -> bool {
-      if (!numeric || n > 24ull * 3600 * 1000 || (!zero_ok && n == 0)) return false;
-      field = std::chrono::milliseconds(n);
-      return true;
-    };
-    if (key == "max_message_size") {
-      if (!numeric || n < 1024 || n > (1ull << 30)) return bad("1024 to 1073741824 bytes");
-      o.max_message_size = n;
-    } else if (key == "max_write_message") {
-      if (!numeric || n < 1024 || n > (1ull << 30)) return bad("1024 to 1073741824 bytes");
-      o.max_write_message = n;
-    } else if (key == "handshake_timeout_ms") {
-      if (!millis(o.handshake_timeout, false)) return bad("milliseconds");
-    } else if (key == "idle_timeout_ms") {
-      if (!millis(o.idle_timeout, true)) return bad("milliseconds");
-    } else if (key == "max_request_bytes") {
-      if (!numeric || n < 512 || n > (1u << 20)) return bad("512 to 1048576 bytes");
-      o.max_request_bytes = n;
-    } else if (key == "header_timeout_ms") {
-      if (!millis(o.header_timeout, false)) return bad("milliseconds");
-    } else if (key == "backlog") {
-      if (!numeric || n == 0 || n > 65535) return bad("1 to 65535");
-      o.backlog = static_cast<int>(n);
-    } else if (key == "nodelay" || key == "proxy_protocol") {
-      if (value != "true" && value != "false") return bad("true or false");
-      (key == "nodelay" ? o.nodelay : o.proxy_protocol) = value == "true";
-    } else if (key == "max_pending") {
-      if (!numeric || n == 0 || n > 65535) return bad("1 to 65535");
-      o.max_pending = n;
-    } else if (tls::is_tls_key(key)) {
-      if (!tls::apply(key, value, o.tls, problem)) return transport::Errc::InvalidSetting;
-      o.has_tls_keys = true;
-    } else {
-      problem = key + ": unknown ws setting";
-      return transport::Errc::InvalidSetting;
-    }
-  }
+  plugin::SettingsReader r(settings, "ws");
+  r.number("max_message_size", o.max_message_size, 1024, 1ull << 30, "bytes")
+      .number("max_write_message", o.max_write_message, 1024, 1ull << 30, "bytes")
+      .millis("handshake_timeout_ms", o.handshake_timeout)
+      .millis("idle_timeout_ms", o.idle_timeout, 0)
+      .number("max_request_bytes", o.max_request_bytes, 512, 1u << 20, "bytes")
+      .millis("header_timeout_ms", o.header_timeout)
+      .number("backlog", o.backlog, 1, 65535)
+      .flag("nodelay", o.nodelay)
+      .flag("proxy_protocol", o.proxy_protocol)
+      .number("max_pending", o.max_pending, 1, 65535)
+      .keys([](std::string_view key) { return tls::is_tls_key(std::string(key)); },
+            [&o](const std::string& key, const std::string& value, std::string& why) {
+              o.has_tls_keys = true;
+              return tls::apply(key, value, o.tls, why).has_value();
+            });
+  if (!r.done(problem)) return transport::Errc::InvalidSetting;
   return o;
 }
 

@@ -13,6 +13,7 @@
 
 #include "portal/base/log.hpp"
 #include "portal/base/parse.hpp"
+#include "portal/plugin/settings.hpp"
 #include "portal/stream/async_signal.hpp"
 
 namespace portal::yamux {
@@ -405,59 +406,18 @@ void YamuxStream::close() noexcept {
 
 base::Result<Config> parse_settings(const mux::Settings& settings, std::string& problem) {
   Config c;
-  for (const auto& entry : settings) {
-    // Named references, not structured bindings: clang 14 (the fuzz and WebAssembly builds)
-    // cannot capture bindings in the lambdas below.
-    const std::string& key = entry.first;
-    const std::string& value = entry.second;
-    std::uint64_t n = 0;
-    auto number = [&](auto& field, std::uint64_t max) {
-      if (!base::parse_unsigned(value, n) || n > max) {
-        problem = key + ": expected a whole number up to " + std::to_string(max) + ", got '" +
-                  value + "'";
-        return false;
-      }
-      field = static_cast<std::remove_reference_t<decltype(field)>>(n);
-      return true;
-    };
-    auto millis = [&](Duration& field) {
-      std::uint32_t ms = 0;
-      if (!number(ms, 24ull * 3600 * 1000) || ms == 0) {
-        if (problem.empty()) problem = key + ": must be at least 1 (milliseconds)";
-        return false;
-      }
-      field = std::chrono::milliseconds(ms);
-      return true;
-    };
-    bool ok = false;
-    if (key == "accept_backlog") {
-      ok = number(c.accept_backlog, 1u << 16);
-    } else if (key == "max_streams") {
-      ok = number(c.max_streams, 1u << 20);
-    } else if (key == "max_stream_window") {
-      ok = number(c.max_stream_window, 1u << 30);
-    } else if (key == "enable_keepalive") {
-      ok = value == "true" || value == "false";
-      c.enable_keepalive = value == "true";
-      if (!ok) problem = key + ": expected true or false, got '" + value + "'";
-    } else if (key == "keepalive_interval_ms") {
-      ok = millis(c.keepalive_interval);
-    } else if (key == "ping_timeout_ms") {
-      ok = millis(c.ping_timeout);
-    } else if (key == "stream_open_timeout_ms") {
-      ok = millis(c.stream_open_timeout);
-    } else if (key == "stream_close_timeout_ms") {
-      ok = millis(c.stream_close_timeout);
-    } else if (key == "max_control_output") {
-      ok = number(c.max_control_output, 1u << 30) && c.max_control_output >= kHeaderSize;
-      if (!ok && problem.empty()) problem = key + ": must be at least 12 (one frame)";
-    } else if (key == "control_drain_timeout_ms") {
-      ok = millis(c.control_drain_timeout);
-    } else {
-      problem = key + ": unknown yamux setting";
-    }
-    if (!ok) return Errc::InvalidConfig;
-  }
+  plugin::SettingsReader read(settings, "yamux");
+  read.number("accept_backlog", c.accept_backlog, 0, 1u << 16)
+      .number("max_streams", c.max_streams, 0, 1u << 20)
+      .number("max_stream_window", c.max_stream_window, 0, 1u << 30, "bytes")
+      .flag("enable_keepalive", c.enable_keepalive)
+      .millis("keepalive_interval_ms", c.keepalive_interval)
+      .millis("ping_timeout_ms", c.ping_timeout)
+      .millis("stream_open_timeout_ms", c.stream_open_timeout)
+      .millis("stream_close_timeout_ms", c.stream_close_timeout)
+      .number("max_control_output", c.max_control_output, kHeaderSize, 1u << 30, "bytes")
+      .millis("control_drain_timeout_ms", c.control_drain_timeout);
+  if (!read.done(problem)) return Errc::InvalidConfig;
   if (auto r = validate(c); !r) {
     problem = "max_stream_window must be at least 262144 and counts must be positive";
     return r.error();

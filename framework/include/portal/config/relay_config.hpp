@@ -13,10 +13,11 @@
 #include <vector>
 
 #include "portal/base/export.hpp"
+#include "portal/base/settings.hpp"
 
 namespace portal::config {
 
-using Settings = std::map<std::string, std::string, std::less<>>;
+using Settings = base::Settings;  ///< read with plugin::SettingsReader
 
 struct RelayLimits {
   std::uint32_t max_leases_per_connection = 64;

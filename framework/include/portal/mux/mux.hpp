@@ -11,6 +11,7 @@
 
 #include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
+#include "portal/base/settings.hpp"
 #include "portal/mux/errors.hpp"
 #include "portal/plugin/descriptor.hpp"
 #include "portal/stream/byte_stream.hpp"
@@ -21,7 +22,7 @@ namespace portal::mux {
 enum class Role { Client, Server };
 
 /// Plugin settings from the config file, as text. Each mux plugin documents its keys.
-using Settings = std::map<std::string, std::string, std::less<>>;
+using Settings = base::Settings;  ///< read with plugin::SettingsReader
 
 /// A multiplexed session over one transport stream. Runs on the transport's executor, which
 /// must be single-threaded (an io_context run by one thread, or a strand); call every member

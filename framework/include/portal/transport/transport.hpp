@@ -16,6 +16,7 @@
 
 #include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
+#include "portal/base/settings.hpp"
 #include "portal/base/uri.hpp"
 #include "portal/plugin/descriptor.hpp"
 #include "portal/plugin/host.hpp"
@@ -49,7 +50,7 @@ using Uri = base::Uri;
 [[nodiscard]] PORTAL_API base::Result<Uri> parse_uri(std::string_view text);
 
 /// Transport settings from the config file, as text; each plugin documents its keys.
-using Settings = std::map<std::string, std::string, std::less<>>;
+using Settings = base::Settings;  ///< read with plugin::SettingsReader
 
 /// A plain HTTP request, as a transport that speaks HTTP hands it to a registered route.
 struct HttpRequest {
