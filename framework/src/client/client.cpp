@@ -184,25 +184,54 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     changed.notify();
   }
 
+  // A co_spawn completion that logs a task's exception (as stream::logged does) and then tells
+  // the core, through `failed`, that the outcome it waits for failed.
+  template <class Failed>
+  auto reported(const char* task, Failed failed) {
+    return [self = shared_from_this(), task, failed](std::exception_ptr e) {
+      if (!e) return;
+      stream::logged("client", task)(e);
+      if (self->closed) return;
+      failed();
+      self->apply();
+    };
+  }
+
   void perform(Action a) {
     auto self = shared_from_this();
     auto& l = *links.at(a.relay);
     switch (a.kind) {
       case Action::Kind::Connect:
         if (closed) return;
+        // Each task reports its outcome to the core; one that throws reports a failure, so the
+        // core never waits for an outcome that will not come.
         asio::co_spawn(ex, attempt(self, a.relay, a.session),
-                       stream::logged("client", "relay connect"));
+                       reported("relay connect", [self, i = a.relay, no = a.session] {
+                         self->core->connect_failed(i, no, "internal error", self->now());
+                       }));
         break;
       case Action::Kind::Register:
+        // Not if a callback stopped the listener since the core asked (its delete went first).
+        if (!core->listening() || !core->relay(a.relay).registering ||
+            core->relay(a.relay).session != a.session) {
+          break;
+        }
         asio::co_spawn(ex, register_on(self, a.relay, a.session, std::move(a.lease)),
-                       stream::logged("client", "lease registration"));
+                       reported("lease registration", [self, i = a.relay, no = a.session] {
+                         self->core->registered(i, no, std::nullopt, "internal error", self->now());
+                       }));
         break;
       case Action::Kind::Delete:
         asio::co_spawn(ex, delete_on(self, a.relay, a.session),
-                       stream::logged("client", "lease delete"));
+                       reported("lease delete", [self, i = a.relay, no = a.session] {
+                         self->core->deleted(i, no, "internal error");
+                       }));
         break;
       case Action::Kind::Ping:
-        asio::co_spawn(ex, ping(self, a.relay, a.session), stream::logged("client", "health ping"));
+        asio::co_spawn(ex, ping(self, a.relay, a.session),
+                       reported("health ping", [self, i = a.relay, no = a.session] {
+                         self->core->ping_failed(i, no, "internal error", self->now());
+                       }));
         break;
       case Action::Kind::Close:
         if (l.session) l.session->close();
@@ -260,16 +289,19 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       if (self->closed) co_return;
       co_return fail("RelayInfo: " + info.error().message());
     }
-    if (self->core->relay(i).session != no) {  // stale (cannot happen today; kept honest)
+    if (self->core->relay(i).session != no ||
+        self->core->relay(i).phase != RelayState::Phase::Connecting) {  // stale
       (*session)->close();
       co_return;
     }
     l->session = *session;
+    self->core->connected(i, no, info->identity ? info->identity->id : std::string(), self->now());
+    // The watch starts after the core knows the session is up, so that a session that ended
+    // already is reported as such (async_wait_closed() returns at once then).
     asio::co_spawn(self->ex, accept_loop(self, i, l->session),
                    stream::logged("client", "accept loop"));
     asio::co_spawn(self->ex, watch(self, i, no, l->session),
                    stream::logged("client", "session end watch"));
-    self->core->connected(i, no, info->identity ? info->identity->id : std::string(), self->now());
     self->apply();
   }
 
@@ -289,7 +321,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     if (self->closed) co_return;
     if (rtt) {
       self->core->ping_answered(i, no, self->now());
-    } else {
+    } else if (session->is_open()) {  // a closed session is the watch's to report, with its reason
       self->core->ping_failed(i, no, rtt.error().message(), self->now());
     }
     self->apply();
@@ -344,27 +376,32 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
       co_return;
     }
     auto li = self->listener;
-    const auto code = self->core->incoming_request(in->request.lease_id);
+    const auto code = !li || li->closed || self->closed
+                          ? wire::ResponseCode::Rejected
+                          : self->core->incoming_request(in->request.lease_id);
+    // An accepted request holds a place in the core's queue until it ends, however it ends
+    // (an exception included).
+    struct Place {
+      ClientCore* core = nullptr;
+      bool queued = false;
+      ~Place() {
+        if (core != nullptr) core->incoming_ended(queued);
+      }
+    } place{code == wire::ResponseCode::Accepted ? self->core.get() : nullptr};
     auto answered = co_await answer_incoming(std::move(*in), code);
-    if (code != wire::ResponseCode::Accepted) co_return;
-    if (!answered || !*answered) {
-      self->core->incoming_ended(false);
-      co_return;
-    }
+    if (code != wire::ResponseCode::Accepted || !answered || !*answered) co_return;
     auto secure = co_await stream::async_secure_accept(std::move(*answered), self->secure,
                                                        li->alpns, li->replay);
     if (!secure) {
-      self->core->incoming_ended(false);
       clog(base::LogLevel::Info,
            "incoming handshake via " + uri + " failed: " + secure.error().message());
       co_return;
     }
     if (li->closed || self->listener != li) {
-      self->core->incoming_ended(false);
       (*secure)->close();
       co_return;
     }
-    self->core->incoming_ended(true);
+    place.queued = true;
     li->queue.push_back(std::move(*secure));
     li->ready.notify();
   }
@@ -553,6 +590,7 @@ asio::awaitable<base::Result<std::shared_ptr<Listener>>> Client::listen(
     return false;
   };
   while (!impl->closed && registering()) co_await impl->changed.wait();
+  if (impl->closed || impl->listener != li) co_return make_error_code(Errc::Closed);
   bool any = false;
   std::string why;
   for (std::size_t i = 0; i < impl->links.size(); ++i) {

@@ -176,7 +176,7 @@ void ClientCore::stop_listening(base::Now) {
 
 void ClientCore::deleted(std::size_t i, std::uint64_t session, const std::string& error) {
   auto& r = relays_.at(i);
-  if (r.session != session) return;
+  if (r.session != session || !r.deleting) return;
   r.deleting = false;
   r.lease_accepted = false;
   if (!error.empty()) {
