@@ -41,6 +41,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "bench_io.hpp"
@@ -505,18 +506,19 @@ int main(int argc, char** argv) {
         "-----|--------------------------------|\n");
     RelayChild child("{}", true);
     const portal::transport::Settings ca{{"ca_file", child.ca_file}};
-    const auto plain_tcp = session_rate(io, stack, child.tcp, {}, setups, child.pid);
-    session_row("tcp://", plain_tcp, "baseline; relay CPU in ms each");
-    const auto secure_tcp = session_rate(io, stack, child.tls, ca, setups, child.pid);
-    std::snprintf(note, sizeof note, "%.0f %% of tcp://'s rate",
-                  100 * secure_tcp.done / secure_tcp.secs / (plain_tcp.done / plain_tcp.secs));
-    session_row("tls:// (full handshake)", secure_tcp, note);
-    const auto plain_ws = session_rate(io, stack, child.ws, {}, setups, child.pid);
-    session_row("ws://", plain_ws, "baseline");
-    const auto secure_ws = session_rate(io, stack, child.wss, ca, setups, child.pid);
-    std::snprintf(note, sizeof note, "%.0f %% of ws://'s rate",
-                  100 * secure_ws.done / secure_ws.secs / (plain_ws.done / plain_ws.secs));
-    session_row("wss:// (full handshake)", secure_ws, note);
+    // Each TLS scheme against its plaintext twin, both on the same relay.
+    for (const auto& [plain, secure, name] :
+         {std::tuple{child.tcp, child.tls, std::string("tcp://")},
+          std::tuple{child.ws, child.wss, std::string("ws://")}}) {
+      const auto base = session_rate(io, stack, plain, {}, setups, child.pid);
+      session_row(name.c_str(), base, "baseline; relay CPU in ms each");
+      const auto tls = session_rate(io, stack, secure, ca, setups, child.pid);
+      std::snprintf(note, sizeof note, "%.0f %% of %s's rate",
+                    100 * tls.done / tls.secs / (base.done / base.secs), name.c_str());
+      const std::string row =
+          (name == "tcp://" ? "tls://" : "wss://") + std::string(" (full handshake)");
+      session_row(row.c_str(), tls, note);
+    }
   }
   return 0;
 }

@@ -284,11 +284,7 @@ asio::awaitable<void> proxied(std::shared_ptr<ListenerState> s, transport::Accep
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
-  // However the loop ends (the acceptor closed, or an exception), async_accept() then ends too.
-  struct CloseQueue {
-    ListenerState& s;
-    ~CloseQueue() { s.ready.close(); }
-  } close_queue{*s};
+  const transport::AcceptQueue::CloseOnExit close_queue(s->ready);
   while (!s->ready.closed()) {
     // Errors (too many open files) pause inside accept_tcp. With proxy_protocol, trusted
     // proxies are let in unadmitted: their header names whom to admit.

@@ -228,11 +228,7 @@ asio::awaitable<void> serve(std::shared_ptr<ListenerState> s, transport::Accepte
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
-  // However the loop ends (the acceptor closed, or an exception), async_accept() then ends too.
-  struct CloseQueue {
-    ListenerState& s;
-    ~CloseQueue() { s.ready.close(); }
-  } close_queue{*s};
+  const transport::AcceptQueue::CloseOnExit close_queue(s->ready);
   while (!s->ready.closed()) {
     // Errors (too many open files) pause inside accept_tcp: keep serving what we have.
     // Trusted proxies are admitted at the upgrade, under their client's address.

@@ -72,7 +72,7 @@ void ClientCore::connect_failed(std::size_t i, std::uint64_t session, std::strin
 }
 
 // An up relay goes down: the application hears it, and a reconnect waits for the first delay.
-void ClientCore::go_down(std::size_t i, std::string reason, bool, base::Now now) {
+void ClientCore::go_down(std::size_t i, std::string reason, base::Now now) {
   auto& r = relays_[i];
   r.phase = Phase::Waiting;
   r.last_error = std::move(reason);
@@ -89,7 +89,7 @@ void ClientCore::session_closed(std::size_t i, std::uint64_t session, std::strin
                                 base::Now now) {
   auto& r = relays_.at(i);
   if (r.session != session || r.phase != Phase::Up) return;
-  go_down(i, reason.empty() ? std::string("session closed") : std::move(reason), true, now);
+  go_down(i, reason.empty() ? std::string("session closed") : std::move(reason), now);
 }
 
 void ClientCore::ping_answered(std::size_t i, std::uint64_t session, base::Now now) {
@@ -105,7 +105,7 @@ void ClientCore::ping_failed(std::size_t i, std::uint64_t session, std::string e
   if (r.session != session || r.phase != Phase::Up) return;
   clog(base::LogLevel::Warn, "relay " + c_.relays[i] + ": health ping failed: " + error);
   actions_.push_back(Action{Action::Kind::Close, i, session, {}, {}});
-  go_down(i, "health ping failed: " + error, true, now);
+  go_down(i, "health ping failed: " + error, now);
 }
 
 // ---- the lease --------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ void ClientCore::tick(base::Now now) {
       clog(base::LogLevel::Warn,
            "relay " + c_.relays[i] + ": health ping failed: no answer in time");
       actions_.push_back(Action{Action::Kind::Close, i, r.session, {}, {}});
-      go_down(i, "health ping failed: no answer in time", true, now);
+      go_down(i, "health ping failed: no answer in time", now);
     } else if (r.phase == Phase::Up && !r.pinging && now.steady >= r.next_ping) {
       r.pinging = true;
       r.ping_deadline = now.steady + milliseconds(c_.timers.health_timeout_ms);

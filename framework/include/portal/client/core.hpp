@@ -141,7 +141,7 @@ class PORTAL_API ClientCore {
 
  private:
   void connect_now(std::size_t i, base::Now now);
-  void go_down(std::size_t i, std::string reason, bool after_session, base::Now now);
+  void go_down(std::size_t i, std::string reason, base::Now now);
   void register_on(std::size_t i, base::Now now);
   void log_registration(std::size_t i, std::optional<wire::ResponseCode> code,
                         const std::string& error, bool changed);

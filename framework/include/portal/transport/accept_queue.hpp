@@ -54,6 +54,19 @@ class AcceptQueue {
   }
   [[nodiscard]] bool closed() const noexcept { return closed_; }
 
+  /// Closes the queue when it goes out of scope. An accept loop holds one, so that however the
+  /// loop ends (the acceptor closed, or an exception), async_accept() ends too.
+  class CloseOnExit {
+   public:
+    explicit CloseOnExit(AcceptQueue& queue) noexcept : queue_(queue) {}
+    ~CloseOnExit() { queue_.close(); }
+    CloseOnExit(const CloseOnExit&) = delete;
+    CloseOnExit& operator=(const CloseOnExit&) = delete;
+
+   private:
+    AcceptQueue& queue_;
+  };
+
  private:
   std::deque<std::unique_ptr<stream::ByteStream>> pending_;
   stream::AsyncSignal ready_;
