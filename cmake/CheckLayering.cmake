@@ -11,7 +11,7 @@ endif()
 
 # Modules that are protocol cores or their foundations: no I/O libraries at all. They must also
 # compile for WebAssembly.
-set(core_modules base crypto identity wire handshake secure_channel lease control)
+set(core_modules base crypto identity wire handshake secure_channel lease control yamux)
 
 # The module DAG: the only other framework modules each module's files may include
 # (`portal/<module>/...`). Cores sit at the bottom; I/O, plugins and the apps' assembly above.
@@ -23,8 +23,9 @@ set(allowed_lease base identity wire)
 set(allowed_handshake base crypto identity)
 set(allowed_cipher base plugin)  # the plugin ABI only in aead_factory.hpp (see below)
 set(allowed_secure_channel base cipher)
+set(allowed_yamux base)
 set(allowed_control base crypto handshake identity lease wire)
-set(allowed_platform base)
+set(allowed_platform base identity)
 set(allowed_plugin base crypto platform)
 set(allowed_stream base)
 set(allowed_secure_stream base cipher handshake identity secure_channel stream)

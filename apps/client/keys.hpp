@@ -11,7 +11,7 @@
 
 #include "../common/cli_main.hpp"
 #include "portal/identity/credential.hpp"
-#include "portal/identity/key_file.hpp"
+#include "portal/platform/key_file.hpp"
 
 namespace portal::apps {
 
@@ -34,7 +34,7 @@ inline std::string quoted(const std::string& path) { return "'" + path + "'"; }
 }
 
 inline identity::Credential load_key(const std::string& path) {
-  auto credential = identity::load_key_file(path);
+  auto credential = platform::load_key_file(path);
   if (!credential) fail_key_file("cannot load key file", path, credential.error());
   return std::move(*credential);
 }

@@ -9,7 +9,7 @@
 #include "keys.hpp"
 #include "portal/base/random.hpp"
 #include "portal/identity/credential.hpp"
-#include "portal/identity/key_file.hpp"
+#include "portal/platform/key_file.hpp"
 #include "portal/version.hpp"
 #include "vanity.hpp"
 
@@ -17,6 +17,7 @@ namespace {
 
 using portal::apps::UsageError;
 namespace identity = portal::identity;
+namespace platform = portal::platform;
 
 using portal::apps::fail_key_file;
 using portal::apps::load_key;
@@ -56,9 +57,9 @@ int main(int argc, char** argv) {
     if (keygen->parsed()) {
       auto credential = identity::Credential::generate(portal::base::OsRandom::instance());
       if (!credential) throw UsageError("cannot create a key: " + credential.error().message());
-      auto saved = identity::save_key_file(
+      auto saved = platform::save_key_file(
           keygen_out, *credential,
-          keygen_force ? identity::Overwrite::Yes : identity::Overwrite::No);
+          keygen_force ? platform::Overwrite::Yes : platform::Overwrite::No);
       if (!saved) fail_key_file("cannot write key file", keygen_out, saved.error());
       std::cout << credential->id() << '\n';
       return 0;

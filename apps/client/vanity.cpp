@@ -27,7 +27,7 @@
 #include "portal/crypto/ed25519.hpp"
 #include "portal/identity/credential.hpp"
 #include "portal/identity/identity.hpp"
-#include "portal/identity/key_file.hpp"
+#include "portal/platform/key_file.hpp"
 
 namespace portal::apps::client {
 namespace {
@@ -325,8 +325,8 @@ int run_vanity(const VanityOptions& options) {
   }
 
   const identity::Credential& credential = *search.found;
-  auto saved = identity::save_key_file(
-      options.out, credential, options.force ? identity::Overwrite::Yes : identity::Overwrite::No);
+  auto saved = platform::save_key_file(
+      options.out, credential, options.force ? platform::Overwrite::Yes : platform::Overwrite::No);
   if (!saved) {
     std::string reason = saved.error().message();
     if (saved.error() == identity::Errc::KeyFileExists) reason += " (use --force to replace it)";

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "portal/identity/key_file.hpp"
+#include "portal/platform/key_file.hpp"
+
+#include "portal/identity/pkcs8.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -18,6 +20,10 @@ namespace {
 namespace fs = std::filesystem;
 using base::Bytes;
 using base::hex_encode;
+using platform::kMaxKeyFileSize;
+using platform::load_key_file;
+using platform::Overwrite;
+using platform::save_key_file;
 
 constexpr const char* kOpenssl = "/usr/bin/openssl";
 

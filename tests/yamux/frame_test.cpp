@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "core/frame.hpp"
+#include "portal/yamux/frame.hpp"
 
 #include <gtest/gtest.h>
 

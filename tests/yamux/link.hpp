@@ -8,7 +8,7 @@
 #include <functional>
 #include <utility>
 
-#include "core/session.hpp"
+#include "portal/yamux/session.hpp"
 
 namespace portal::yamux::test {
 

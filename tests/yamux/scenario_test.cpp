@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "core/session.hpp"
+#include "portal/yamux/session.hpp"
 #include "portal/crypto/sha256.hpp"
 #include "support/scale.hpp"
 #include "yamux/helpers.hpp"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "core/session.hpp"
+#include "portal/yamux/session.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 
 #include "detail/stack_assembly.hpp"
 #include "portal/base/random.hpp"
-#include "portal/identity/key_file.hpp"
+#include "portal/platform/key_file.hpp"
 #include "portal/platform/paths.hpp"
 #include "portal/relay/relay.hpp"
 
@@ -36,7 +36,7 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
 
   // The identity: a key file, or a new one at each start.
   if (!config.identity_key_file.empty()) {
-    auto cred = identity::load_key_file(config.identity_key_file);
+    auto cred = platform::load_key_file(config.identity_key_file);
     if (!cred) {
       error = "identity_key_file: " + config.identity_key_file + ": " + cred.error().message();
       return nullptr;

@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include "core/session.hpp"
+#include "portal/yamux/session.hpp"
 #include "portal/mux/mux.hpp"
 
 namespace portal::yamux {

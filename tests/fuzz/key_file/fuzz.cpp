@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "portal/identity/key_file.hpp"
+#include "portal/identity/pkcs8.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   (void)portal::identity::from_pkcs8_pem(

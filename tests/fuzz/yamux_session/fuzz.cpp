@@ -4,7 +4,7 @@
 // (open, accept, read, write, close, reset, ping, go away), so peer bytes meet every state.
 #include <cstdint>
 
-#include "core/session.hpp"
+#include "portal/yamux/session.hpp"
 
 using namespace portal;
 using namespace portal::yamux;

@@ -17,11 +17,12 @@
 #include <optional>
 #include <unordered_map>
 
-#include "core/errors.hpp"
-#include "core/frame.hpp"
 #include "portal/base/byte_buffer.hpp"
 #include "portal/base/bytes.hpp"
+#include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
+#include "portal/yamux/errors.hpp"
+#include "portal/yamux/frame.hpp"
 
 namespace portal::yamux {
 
@@ -52,7 +53,7 @@ struct Config {
 };
 
 /// Checks a Config. Errors: Errc::InvalidConfig.
-[[nodiscard]] base::Result<void> validate(const Config& config);
+[[nodiscard]] PORTAL_API base::Result<void> validate(const Config& config);
 
 enum class EventType {
   StreamIncoming,  ///< the peer opened `stream`; it waits in the backlog for accept()
@@ -74,7 +75,7 @@ struct Event {
   Duration rtt{};
 };
 
-class Session {
+class PORTAL_API Session {
  public:
   Session(Role role, Config config, Time now);
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "core/errors.hpp"
+#include "portal/yamux/errors.hpp"
 
 #include <string>
 

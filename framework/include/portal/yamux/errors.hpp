@@ -3,6 +3,7 @@
 
 #include <type_traits>
 
+#include "portal/base/export.hpp"
 #include "portal/base/result.hpp"
 
 namespace portal::yamux {
@@ -32,7 +33,7 @@ enum class Errc {
   PeerNotReading,      ///< control frames owed to the peer stayed above the budget too long
 };
 
-const boost::system::error_category& yamux_category() noexcept;
+PORTAL_API const boost::system::error_category& yamux_category() noexcept;
 
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), yamux_category()};
