@@ -5,8 +5,8 @@
 #include <map>
 #include <set>
 
-#include "portal/yamux/session.hpp"
 #include "portal/crypto/sha256.hpp"
+#include "portal/yamux/session.hpp"
 #include "support/scale.hpp"
 #include "yamux/helpers.hpp"
 #include "yamux/link.hpp"

@@ -5,8 +5,8 @@
 
 #include <memory>
 
-#include "portal/yamux/session.hpp"
 #include "portal/mux/mux.hpp"
+#include "portal/yamux/session.hpp"
 
 namespace portal::yamux {
 
