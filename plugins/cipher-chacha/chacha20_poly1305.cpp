@@ -8,7 +8,7 @@
 
 #include "portal/base/secret.hpp"
 #include "portal/cipher/aead_factory.hpp"
-#include "portal/plugin/sdk.hpp"
+#include "portal/plugin/guard.hpp"
 
 namespace portal::plugins::chacha {
 namespace {

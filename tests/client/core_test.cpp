@@ -116,7 +116,8 @@ class Scenario {
     return c;
   }
   void move_to(base::Clock::SteadyTime t) {
-    now_.system += t - now_.steady;
+    // system_clock is coarser than steady_clock in libc++ (wasm): convert explicitly.
+    now_.system += std::chrono::duration_cast<base::Clock::SystemTime::duration>(t - now_.steady);
     now_.steady = t;
   }
 

@@ -40,8 +40,8 @@ struct Vectors {
     r.insert(r.end(), n.begin(), n.end());
     return r;
   }
-  static base::Clock::SystemTime at(std::int64_t unix) {
-    return base::Clock::SystemTime{seconds{unix}};
+  static base::Clock::SystemTime at(std::int64_t unix_seconds) {
+    return base::Clock::SystemTime{seconds{unix_seconds}};
   }
 };
 

@@ -16,32 +16,8 @@
 
 #include <boost/dll/alias.hpp>
 
-#include <exception>
-#include <new>
-#include <utility>
-
-#include "portal/base/result.hpp"
 #include "portal/plugin/descriptor.hpp"
-#include "portal/plugin/errors.hpp"
-
-namespace portal::plugin {
-
-/// Runs `fn` (which returns a base::Result<T>) and turns any exception into an error, so that no
-/// exception crosses the plugin boundary: std::bad_alloc becomes Errc::PluginOutOfMemory and
-/// anything else Errc::PluginFailure. Use it as the body of every virtual method a plugin
-/// implements whose code can throw.
-template <class Fn>
-auto guard(Fn&& fn) noexcept -> decltype(std::forward<Fn>(fn)()) {
-  try {
-    return std::forward<Fn>(fn)();
-  } catch (const std::bad_alloc&) {
-    return Errc::PluginOutOfMemory;
-  } catch (...) {
-    return Errc::PluginFailure;
-  }
-}
-
-}  // namespace portal::plugin
+#include "portal/plugin/guard.hpp"
 
 /// Declares this shared library a Portal plugin. KIND is a portal::plugin::Kind, ID and VERSION
 /// string literals, FACTORY_FN a `portal::plugin::Factory* ()noexcept` function, and the rest one
