@@ -22,11 +22,12 @@ export class Proc {
     this.child.stderr.on("data", (d) => { this.err += d; });
   }
 
-  /** Waits until stdout matches `re` (returns the match) or `ms` pass (throws, with the output). */
-  async waitFor(re, ms = 20000) {
+  /** Waits until stdout (or stderr) matches `re` (returns the match) or `ms` pass (throws, with
+   *  the output). */
+  async waitFor(re, ms = 20000, stream = "out") {
     const until = Date.now() + ms;
     for (;;) {
-      const m = this.out.match(re);
+      const m = this[stream].match(re);
       if (m) return m;
       if (Date.now() > until || this.child.exitCode !== null) {
         throw new Error(`${this.name}: no ${re} in ${ms} ms\nstdout:\n${this.out}\nstderr:\n${this.err}`);

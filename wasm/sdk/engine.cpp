@@ -165,10 +165,6 @@ void Engine::emit(Out kind, std::uint32_t a, std::uint32_t b, std::string_view b
   out_.insert(out_.end(), bytes.begin(), bytes.end());
 }
 
-void Engine::log(int level, const std::string& line) {
-  emit(Out::Log, static_cast<std::uint32_t>(level), 0, line);
-}
-
 base::ByteSpan Engine::take_output() {
   handed_.swap(out_);
   out_.clear();
@@ -317,7 +313,7 @@ void Engine::socket_opened(std::uint32_t relay, std::uint32_t socket) {
   t.session = r.session;
   t.request.emplace(control::ClientRequest::relay_info());
   if (!open_task(relay, std::move(t))) {
-    core_->connect_failed(relay, r.session, "cannot open a stream", now());
+    attempt_failed(relay, "cannot open a stream");
     drop_session(relay, "cannot open a stream");
   }
   after();
@@ -328,7 +324,7 @@ void Engine::socket_message(std::uint32_t relay, std::uint32_t socket, base::Byt
   Relay& r = *relays_[relay];
   if (r.socket != socket || !r.mux) return;
   if (auto in = r.mux->handle_input(bytes, steady()); !in) {
-    log(2, "relay " + r.url + ": " + in.error().message());
+    log_line(2, "relay " + r.url + ": " + in.error().message());
   }
   poll_session(relay);
   after();
@@ -343,10 +339,25 @@ void Engine::socket_closed(std::uint32_t relay, std::uint32_t socket, const std:
   if (r.up) {
     core_->session_closed(relay, r.session, why, now());
   } else {
-    core_->connect_failed(relay, r.session, why, now());
+    attempt_failed(relay, why);
   }
   drop_session(relay, why);
   after();
+}
+
+// A connection attempt failed: the core schedules the next one; JS hears of it (b = 1: the relay
+// was not up), so that connect() can tell when every relay has had its first try.
+void Engine::attempt_failed(std::uint32_t relay, const std::string& why) {
+  const Relay& r = *relays_.at(relay);
+  const auto& state = core_->relay(relay);
+  const bool counts =
+      state.phase == client::RelayState::Phase::Connecting && state.session == r.session;
+  core_->connect_failed(relay, r.session, why, now());
+  if (counts) emit(Out::RelayDown, relay, 1, why);
+}
+
+void Engine::log_line(int level, std::string_view line) {
+  emit(Out::Log, static_cast<std::uint32_t>(level), 0, line);
 }
 
 void Engine::drop_session(std::uint32_t relay, const std::string& reason) {
@@ -411,7 +422,7 @@ void Engine::poll_session(std::uint32_t relay) {
         if (r.up) {
           core_->session_closed(relay, r.session, why, now());
         } else {
-          core_->connect_failed(relay, r.session, why, now());
+          attempt_failed(relay, why);
         }
         drop_session(relay, why);
         return;
@@ -658,7 +669,7 @@ void Engine::request_done(std::uint32_t relay, std::uint32_t stream, Task& t) {
       if (t.owner == 0) {
         if (t.session != r.session) break;
         if (error) {
-          core_->connect_failed(relay, r.session, "RelayInfo: " + why, now());
+          attempt_failed(relay, "RelayInfo: " + why);
           drop_session(relay, "RelayInfo: " + why);
           return;
         }
@@ -804,7 +815,7 @@ void Engine::finish_task(std::uint32_t relay, std::uint32_t stream, base::ErrorC
     case Task::Kind::Info:
       if (t.owner == 0) {
         if (t.session == r.session && !r.up) {
-          core_->connect_failed(relay, t.session, "RelayInfo: " + why, now());
+          attempt_failed(relay, "RelayInfo: " + why);
         }
       } else {
         dial_info(t.owner, t.slot, std::nullopt, why);
@@ -826,7 +837,7 @@ void Engine::finish_task(std::uint32_t relay, std::uint32_t stream, base::ErrorC
     case Task::Kind::Incoming: break;
     case Task::Kind::ServerHs:
       if (t.counted) core_->incoming_ended(false);
-      log(1, "incoming handshake via " + r.url + " failed: " + why);
+      log_line(1, "incoming handshake via " + r.url + " failed: " + why);
       break;
     case Task::Kind::Secure: conn_closed(t.conn, error, detail); break;
   }
@@ -853,7 +864,7 @@ void Engine::tick() {
     Relay& r = *relays_[i];
     if (r.connect_deadline && *r.connect_deadline <= t.steady) {
       r.connect_deadline.reset();
-      core_->connect_failed(i, r.session, "no answer in time", t);
+      attempt_failed(i, "no answer in time");
       drop_session(i, "no answer in time");
       continue;
     }

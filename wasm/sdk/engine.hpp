@@ -39,7 +39,7 @@ enum class Out : std::uint8_t {
   CloseSocket,     ///< a: relay, b: socket number
   Timer,           ///< a: milliseconds from now (0xffffffff: none)
   RelayUp,         ///< a: relay; bytes: the relay's ID
-  RelayDown,       ///< a: relay; bytes: why
+  RelayDown,       ///< a: relay, b: 1 when a connection attempt failed (it was not up); bytes: why
   DialDone,        ///< a: request, b: connection (0: failed); bytes: "CODE\nmessage" or
                    ///< "peerId\nalpn"
   ListenDone,      ///< a: request, b: 1 ok / 0 failed; bytes: "CODE\nmessage" when failed
@@ -86,6 +86,8 @@ class Engine {
   void shutdown();
 
   [[nodiscard]] const std::string& identity_id() const noexcept { return id_; }
+  /// Queues a log line for JS (level 0 debug .. 3 error).
+  void log_line(int level, std::string_view line);
   /// The records queued since the last call; valid until the next call into the engine.
   [[nodiscard]] base::ByteSpan take_output();
 
@@ -99,7 +101,7 @@ class Engine {
   base::Now now() const;
   yamux::Time steady() const;
   void emit(Out kind, std::uint32_t a, std::uint32_t b, std::string_view bytes);
-  void log(int level, const std::string& line);
+  void attempt_failed(std::uint32_t relay, const std::string& why);
   void after();  // applies the core's actions, flushes sessions, re-arms the timer
   void apply_actions();
   void flush(std::uint32_t relay);

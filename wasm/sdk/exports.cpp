@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine.hpp"
+#include "portal/base/log.hpp"
 #include "portal/base/random.hpp"
 #include "portal/identity/credential.hpp"
 
@@ -37,6 +38,32 @@ std::string str(const char* s) { return s == nullptr ? std::string() : std::stri
 
 // The last string handed to JS (an ID): valid until the next call that returns one.
 std::string g_text;
+
+// Log lines (the cores log through base::log) go to the engine being called, as Log records.
+Engine* g_current = nullptr;
+
+class Current {
+ public:
+  explicit Current(Engine* e) : previous_(g_current) {
+    static const bool installed = [] {
+      portal::base::set_log_sink(
+          [](portal::base::LogLevel level, std::string_view component, std::string_view line) {
+            if (g_current == nullptr) return;
+            g_current->log_line(static_cast<int>(level),
+                                std::string(component) + ": " + std::string(line));
+          });
+      return true;
+    }();
+    (void)installed;
+    g_current = e;
+  }
+  ~Current() { g_current = previous_; }
+  Current(const Current&) = delete;
+  Current& operator=(const Current&) = delete;
+
+ private:
+  Engine* previous_;
+};
 
 }  // namespace
 
@@ -94,39 +121,62 @@ EMSCRIPTEN_KEEPALIVE const std::uint8_t* portal_take_output(Engine* e, std::uint
 }
 
 EMSCRIPTEN_KEEPALIVE void portal_socket_opened(Engine* e, std::uint32_t relay, std::uint32_t s) {
+  Current current(e);
   e->socket_opened(relay, s);
 }
 EMSCRIPTEN_KEEPALIVE void portal_socket_message(Engine* e, std::uint32_t relay, std::uint32_t s,
                                                 const std::uint8_t* data, std::uint32_t size) {
+  Current current(e);
   e->socket_message(relay, s, portal::base::ByteSpan(data, size));
 }
 EMSCRIPTEN_KEEPALIVE void portal_socket_closed(Engine* e, std::uint32_t relay, std::uint32_t s,
                                                const char* reason) {
+  Current current(e);
   e->socket_closed(relay, s, str(reason));
 }
-EMSCRIPTEN_KEEPALIVE void portal_tick(Engine* e) { e->tick(); }
+EMSCRIPTEN_KEEPALIVE void portal_tick(Engine* e) {
+  Current current(e);
+  e->tick();
+}
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t portal_dial(Engine* e, const char* target, const char* alpn) {
+  Current current(e);
   return e->dial(str(target), str(alpn));
 }
 EMSCRIPTEN_KEEPALIVE std::uint32_t portal_listen(Engine* e, const char* name, const char* alpns,
                                                  const char* metadata) {
+  Current current(e);
   return e->listen(str(name), lines(alpns), str(metadata));
 }
-EMSCRIPTEN_KEEPALIVE void portal_stop_listening(Engine* e) { e->stop_listening(); }
-EMSCRIPTEN_KEEPALIVE void portal_incoming_taken(Engine* e) { e->incoming_taken(); }
+EMSCRIPTEN_KEEPALIVE void portal_stop_listening(Engine* e) {
+  Current current(e);
+  e->stop_listening();
+}
+EMSCRIPTEN_KEEPALIVE void portal_incoming_taken(Engine* e) {
+  Current current(e);
+  e->incoming_taken();
+}
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t portal_write(Engine* e, std::uint32_t conn,
                                                 const std::uint8_t* data, std::uint32_t size) {
+  Current current(e);
   return static_cast<std::uint32_t>(e->write(conn, portal::base::ByteSpan(data, size)));
 }
 EMSCRIPTEN_KEEPALIVE void portal_credit(Engine* e, std::uint32_t conn, std::uint32_t bytes) {
+  Current current(e);
   e->credit(conn, bytes);
 }
 EMSCRIPTEN_KEEPALIVE void portal_close_write(Engine* e, std::uint32_t conn) {
+  Current current(e);
   e->close_write(conn);
 }
-EMSCRIPTEN_KEEPALIVE void portal_close(Engine* e, std::uint32_t conn) { e->close(conn); }
-EMSCRIPTEN_KEEPALIVE void portal_shutdown(Engine* e) { e->shutdown(); }
+EMSCRIPTEN_KEEPALIVE void portal_close(Engine* e, std::uint32_t conn) {
+  Current current(e);
+  e->close(conn);
+}
+EMSCRIPTEN_KEEPALIVE void portal_shutdown(Engine* e) {
+  Current current(e);
+  e->shutdown();
+}
 
 }  // extern "C"
