@@ -21,7 +21,13 @@ packages=(
   python3 python3-websockets  # tests/interop: the independent WebSocket peer
   curl               # tests check the HTTP surface with curl
   openssl            # tests check key-file interop with `openssl genpkey` / `openssl pkey`
+  emscripten         # the wasm preset: the cores and the JS SDK (docs/javascript.md)
+  dpkg-dev           # dpkg-source, which `apt-get source` needs (scripts/build-wasm-deps.sh)
+  nodejs             # runs the wasm tests and the JS SDK's tests
 )
+# npm (the JS tests' packages): Debian's package, unless a Node distribution that ships its own
+# npm is installed already.
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

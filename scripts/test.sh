@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# README command 2: installs what is missing, builds a preset (default: ci, warnings as errors)
-# and runs the whole test suite.
+# README command 2: installs what is missing, builds and runs the whole test suite: the ci preset
+# (warnings as errors), then the wasm preset (the cores inside WebAssembly and the JS SDK's Node
+# tests, which use the ci build's portal-relay and portal). With a preset name, only that one.
 #   scripts/test.sh [preset]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-preset="${1:-ci}"
+if [ $# -eq 0 ]; then
+  "$0" ci
+  exec "$0" wasm
+fi
+preset="$1"
 ./scripts/build.sh "$preset"
+# The wasm preset's tests drive the JS SDK with npm packages pinned by tests/js/package-lock.json.
+if [ "$preset" = wasm ]; then ./scripts/install-js-deps.sh; fi
 ctest --preset "$preset" --output-on-failure -j "$(nproc)"
