@@ -191,6 +191,10 @@ class Client {
     this._timer = null;
     this._M._portal_engine_free(this._e);
     this._e = 0;
+    if (this._sizePtr) this._M._free(this._sizePtr);
+    if (this._scratchPtr) this._M._free(this._scratchPtr);
+    this._sizePtr = 0;
+    this._scratchPtr = 0;
   }
 
   // ---- the engine's output ----
@@ -198,11 +202,10 @@ class Client {
   _drain() {
     const M = this._M;
     if (!this._e) return;
+    if (!this._sizePtr) this._sizePtr = M._malloc(4);
     for (let round = 0; round < 1000; ++round) {
-      const sizePtr = M._malloc(4);
-      const ptr = M._portal_take_output(this._e, sizePtr);
-      const size = M.HEAPU32[sizePtr >> 2];
-      M._free(sizePtr);
+      const ptr = M._portal_take_output(this._e, this._sizePtr);
+      const size = M.HEAPU32[this._sizePtr >> 2];
       if (size === 0) return;
       // Copied out: the engine's buffer is only valid until the next call into it.
       const bytes = M.HEAPU8.slice(ptr, ptr + size);
@@ -296,7 +299,8 @@ class Client {
         else conn.close();
         break;
       }
-      case OUT.Data: { const c = this._conns.get(a); if (c) c._data(data.slice()); break; }
+      // `data` views this drain's own copy of the output: safe to hand on without copying again.
+      case OUT.Data: { const c = this._conns.get(a); if (c) c._data(data); break; }
       case OUT.Eof: { const c = this._conns.get(a); if (c) c._eof(); break; }
       case OUT.Closed: {
         const c = this._conns.get(a);
@@ -333,11 +337,22 @@ class Client {
     ws.onmessage = (ev) => {
       if (!(ev.data instanceof ArrayBuffer)) return end("the relay sent a text message");
       const bytes = new Uint8Array(ev.data);
-      this._call((e) => withBytes(this._M, bytes, (p) =>
-        this._M._portal_socket_message(e, relay, socket, p, bytes.length)));
+      const p = this._scratch(bytes.length);
+      this._M.HEAPU8.set(bytes, p);
+      this._call((e) => this._M._portal_socket_message(e, relay, socket, p, bytes.length));
     };
     ws.onerror = (ev) => end(`WebSocket error${ev && ev.message ? `: ${ev.message}` : ""}`);
     ws.onclose = (ev) => end(`WebSocket closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`);
+  }
+
+  // One reusable buffer in wasm memory for what JS hands in (socket messages).
+  _scratch(size) {
+    if (!this._scratchPtr || this._scratchSize < size) {
+      if (this._scratchPtr) this._M._free(this._scratchPtr);
+      this._scratchSize = Math.max(size, 64 * 1024);
+      this._scratchPtr = this._M._malloc(this._scratchSize);
+    }
+    return this._scratchPtr;
   }
 
   _connection(id, peerId, alpn) {
