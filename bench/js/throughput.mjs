@@ -16,7 +16,7 @@ const { connect } = await import(pathToFileURL(path.join(WEB, "portal.mjs")).hre
 
 const mib = Number(process.argv[2] || 128);
 const bytes = mib * 1024 * 1024;
-const request = `GET /big?n=${bytes} HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n`;
+const request = `GET /fast?n=${bytes} HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n`;
 
 function tcpDownload(port) {
   return new Promise((resolve, reject) => {

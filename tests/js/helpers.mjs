@@ -90,7 +90,11 @@ export function patternSha256(size) {
   return h.digest("hex");
 }
 
-/** A local HTTP server: GET / (text), POST /echo, GET /big?n=BYTES (the pattern). */
+// 1 MiB of the pattern, repeated by /fast (benchmarks: costs the server nothing per byte).
+let fastBlock = null;
+
+/** A local HTTP server: GET / (text), POST /echo, GET /big?n=BYTES (the pattern), GET /fast?n=BYTES
+ *  (one 1 MiB block repeated). */
 export async function startHttp() {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, "http://x");
@@ -111,6 +115,19 @@ export async function startHttp() {
           if (next.done) return res.end();
           if (!res.write(next.value)) return res.once("drain", pump);
         }
+      };
+      pump();
+    } else if (url.pathname === "/fast") {
+      fastBlock ||= Buffer.concat([...pattern(1024 * 1024)]);
+      let left = Number(url.searchParams.get("n"));
+      res.setHeader("content-length", String(left));
+      const pump = () => {
+        while (left > 0) {
+          const part = left >= fastBlock.length ? fastBlock : fastBlock.subarray(0, left);
+          left -= part.length;
+          if (!res.write(part)) return res.once("drain", pump);
+        }
+        return res.end();
       };
       pump();
     } else {

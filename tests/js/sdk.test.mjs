@@ -184,6 +184,52 @@ describe("the JS SDK through portal-relay over ws://", () => {
     }
   });
 
+  test("a slow reader gets every byte after both sides closed, and an empty stream ends", async () => {
+    const holder = await connect({ relays: [relay.ws], WebSocket, timers: fast });
+    const listener = await holder.listen({ name: "sender", alpn: "http/1.1" });
+    const size = 3 * 1024 * 1024 + 17;
+    const payload = Buffer.alloc(size);
+    for (let i = 0; i < size; ++i) payload[i] = (i * 7 + (i >> 11)) & 0xff;
+    try {
+      const served = (async () => {
+        const incoming = await listener.accept();
+        const w = incoming.writable.getWriter();
+        await w.write(payload);
+        await w.close();
+        const empty = await listener.accept();  // ends at once, sends nothing
+        await empty.writable.getWriter().close();
+      })();
+      const conn = await client.dial("sender", { alpn: "http/1.1" });
+      await conn.writable.getWriter().close();  // our side is done too
+      await sleep(500);                          // the peer finishes while we do not read
+      const reader = conn.readable.getReader();
+      const parts = [];
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        if (parts.length % 8 === 0) await sleep(5);  // and read slowly
+      }
+      const got = Buffer.concat(parts);
+      assert.equal(got.length, size);
+      assert.ok(got.equals(payload));
+      const empty = await client.dial("sender", { alpn: "http/1.1" });
+      const r = await empty.readable.getReader().read();
+      assert.equal(r.done, true);
+      await served;
+    } finally {
+      await listener.close();
+      await holder.close();
+    }
+  });
+
+  test("bad timers are refused with INVALID_OPTIONS", async () => {
+    await expectError(connect({ relays: [relay.ws], WebSocket, timers: { requestTimeoutMs: 5 } }),
+      "INVALID_OPTIONS");
+    await expectError(connect({ relays: [relay.ws], WebSocket, timers: { nope: 5 } }),
+      "INVALID_OPTIONS");
+  });
+
   test("an identity seed gives a stable ID", async () => {
     const { seed, id } = await generateIdentity();
     assert.equal(seed.length, 32);

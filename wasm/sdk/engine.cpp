@@ -82,6 +82,7 @@ struct Engine::Task {
   std::optional<Steady> deadline;
   bool counted = false;  // holds a place in the core's incoming queue
   bool eof_fed = false;
+  bool gone = false;  // yamux released the stream (both sides closed); only delivery is left
 
   base::ByteSpan input() const { return base::ByteSpan(in).subspan(in_pos); }
   void consumed(std::size_t n) {
@@ -290,6 +291,7 @@ void Engine::arm_timer() {
   for (auto& [id, d] : dials_) {
     if (d->phase == DialRequest::Phase::WaitRelay) consider(d->deadline);
   }
+  if (listen_request_) consider(listen_deadline_);
   std::optional<std::uint32_t> wanted;
   if (next && !shut_) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - steady()).count();
@@ -307,6 +309,8 @@ void Engine::socket_opened(std::uint32_t relay, std::uint32_t socket) {
   Relay& r = *relays_[relay];
   if (r.socket != socket) return;
   yamux::Config config;
+  // The core judges health (health_timeout_ms); yamux must not drop a slower answer first.
+  config.ping_timeout = ms(o_.timers.health_timeout_ms);
   r.mux = std::make_unique<yamux::Session>(yamux::Role::Client, config, steady());
   Task t;
   t.kind = Task::Kind::Info;
@@ -414,7 +418,18 @@ void Engine::poll_session(std::uint32_t relay) {
       case yamux::EventType::StreamReset:
         finish_task(relay, ev->stream, make_error_code(yamux::Errc::StreamReset), "");
         break;
-      case yamux::EventType::StreamClosed: finish_task(relay, ev->stream, {}, ""); break;
+      case yamux::EventType::StreamClosed: {
+        // Both sides are done, but a connection may still hold bytes it read for JS: it ends
+        // once they are delivered (service() closes it then).
+        auto t = r.tasks.find(ev->stream);
+        if (t != r.tasks.end() && t->second.kind == Task::Kind::Secure) {
+          t->second.gone = true;
+          service(relay, ev->stream);
+        } else {
+          finish_task(relay, ev->stream, {}, "");
+        }
+        break;
+      }
       case yamux::EventType::PingReply: core_->ping_answered(relay, r.session, now()); break;
       case yamux::EventType::GoAwayReceived: break;
       case yamux::EventType::SessionClosed: {
@@ -461,7 +476,9 @@ void Engine::service(std::uint32_t relay, std::uint32_t stream) {
       return *n;
     };
     std::optional<std::size_t> sent = 0;
-    if (!t.carry.empty()) {
+    if (t.gone) {
+      // Nothing more can be written on a released stream.
+    } else if (!t.carry.empty()) {
       sent = send(t.carry);
       if (sent) t.carry.erase(t.carry.begin(), t.carry.begin() + static_cast<long>(*sent));
     } else {
@@ -636,9 +653,18 @@ bool Engine::pump_input(std::uint32_t relay, std::uint32_t stream, Task& t) {
       deliver(conn);
       if (conn.channel->readable().size() != before) progress = true;
       if (at_eof && t.input().empty() && conn.channel->readable().empty() && !conn.eof_sent) {
+        // A frame cut short by the end of the stream is an error, not an end.
+        if (auto end = conn.channel->handle_eof(); !end) {
+          conn_closed(t.conn, end.error(), "");
+          return true;
+        }
         conn.eof_sent = true;
         emit(Out::Eof, t.conn, 0, {});
         progress = true;
+      }
+      if (t.gone && conn.eof_sent) {
+        conn_closed(t.conn, {}, "");
+        return true;
       }
       break;
     }
@@ -816,6 +842,7 @@ void Engine::finish_task(std::uint32_t relay, std::uint32_t stream, base::ErrorC
       if (t.owner == 0) {
         if (t.session == r.session && !r.up) {
           attempt_failed(relay, "RelayInfo: " + why);
+          drop_session(relay, "RelayInfo: " + why);
         }
       } else {
         dial_info(t.owner, t.slot, std::nullopt, why);
@@ -879,6 +906,17 @@ void Engine::tick() {
     for (auto id : expired) {
       finish_task(i, id, make_error_code(client::Errc::Timeout), "");
     }
+  }
+  // A listen() that no relay answered in time (none came up, or a registration hangs).
+  if (listen_request_ && listen_deadline_ <= t.steady) {
+    const auto id = *listen_request_;
+    listen_request_.reset();
+    core_->stop_listening(t);
+    const bool any_up = std::any_of(relays_.begin(), relays_.end(),
+                                    [](const std::unique_ptr<Relay>& r) { return r->up; });
+    emit(Out::ListenDone, id, 0,
+         failure(make_error_code(any_up ? client::Errc::Timeout : client::Errc::NoRelay),
+                 "no relay answered the lease registration in time"));
   }
   std::vector<std::uint32_t> late;
   for (auto& [id, d] : dials_) {
@@ -1050,6 +1088,7 @@ std::uint32_t Engine::listen(const std::string& name, std::vector<std::string> a
     return fail(client::Errc::AlreadyListening, ok.error().message());
   }
   listen_request_ = id;
+  listen_deadline_ = now().steady + ms(o_.timers.request_timeout_ms);
   after();
   return id;
 }
@@ -1156,6 +1195,11 @@ void Engine::close(std::uint32_t conn) {
 
 void Engine::shutdown() {
   if (shut_) return;
+  // A pending listen() ends CLOSED, before stopping the lease could make it look answered.
+  if (listen_request_) {
+    emit(Out::ListenDone, *listen_request_, 0, failure(make_error_code(client::Errc::Closed), ""));
+    listen_request_.reset();
+  }
   core_->stop_listening(now());
   apply_actions();
   for (std::uint32_t i = 0; i < relays_.size(); ++i) flush(i);
@@ -1166,10 +1210,6 @@ void Engine::shutdown() {
   std::vector<std::uint32_t> dials;
   for (auto& [id, d] : dials_) dials.push_back(id);
   for (auto id : dials) dial_finish(id, 0, make_error_code(client::Errc::Closed), "");
-  if (listen_request_) {
-    emit(Out::ListenDone, *listen_request_, 0, failure(make_error_code(client::Errc::Closed), ""));
-    listen_request_.reset();
-  }
   for (std::uint32_t i = 0; i < relays_.size(); ++i) {
     Relay& r = *relays_[i];
     if (r.socket != 0) emit(Out::CloseSocket, i, r.socket, {});

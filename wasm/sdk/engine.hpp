@@ -140,6 +140,7 @@ class Engine {
   std::map<std::uint32_t, std::unique_ptr<Conn>> conns_;
   std::map<std::uint32_t, std::unique_ptr<DialRequest>> dials_;
   std::optional<std::uint32_t> listen_request_;
+  base::Clock::SteadyTime listen_deadline_{};
   std::vector<std::string> listen_alpns_;
   std::uint32_t next_id_ = 1;
   bool shut_ = false;

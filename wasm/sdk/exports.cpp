@@ -69,8 +69,35 @@ class Current {
 
 extern "C" {
 
+// The smallest value of each timer, in the order of config::ClientTimers (the native client
+// config refuses the same, client_config.cpp).
+constexpr std::uint32_t kTimerMinimum[10] = {1, 100, 100, 100, 10, 10, 0, 100, 100, 1};
+constexpr const char* kTimerName[10] = {
+    "leaseTtlS",          "renewIntervalMs", "healthIntervalMs",       "healthTimeoutMs",
+    "reconnectInitialMs", "reconnectMaxMs",  "reconnectJitterPercent", "requestTimeoutMs",
+    "handshakeTimeoutMs", "acceptQueue"};
+
+/// Why `timers` (10 values, as for portal_engine_new) cannot be used, or "" when they can.
+EMSCRIPTEN_KEEPALIVE const char* portal_check_timers(const std::uint32_t* timers) {
+  g_text.clear();
+  for (int i = 0; i < 10; ++i) {
+    if (timers[i] < kTimerMinimum[i]) {
+      g_text = std::string("timers.") + kTimerName[i] + " must be at least " +
+               std::to_string(kTimerMinimum[i]);
+      break;
+    }
+  }
+  if (g_text.empty() && timers[6] > 100)
+    g_text = "timers.reconnectJitterPercent must be at most 100";
+  if (g_text.empty() && timers[5] < timers[4]) {
+    g_text = "timers.reconnectMaxMs must be at least timers.reconnectInitialMs";
+  }
+  return g_text.c_str();
+}
+
 /// A new client. `seed`: 32 bytes, or null for a fresh identity. `timers`: null, or 10 values in
-/// the order of config::ClientTimers. Returns null when the seed is unusable.
+/// the order of config::ClientTimers, checked with portal_check_timers first. Returns null when
+/// the seed or the timers are unusable.
 EMSCRIPTEN_KEEPALIVE Engine* portal_engine_new(const std::uint8_t* seed, const char* relays,
                                                const std::uint32_t* timers) {
   auto credential =
@@ -80,6 +107,7 @@ EMSCRIPTEN_KEEPALIVE Engine* portal_engine_new(const std::uint8_t* seed, const c
   portal::wasm::EngineOptions o;
   o.relays = lines(relays);
   if (timers != nullptr) {
+    if (*portal_check_timers(timers) != '\0') return nullptr;
     auto& t = o.timers;
     t.lease_ttl_s = timers[0];
     t.renew_interval_ms = timers[1];
@@ -115,6 +143,7 @@ EMSCRIPTEN_KEEPALIVE int portal_random_seed(std::uint8_t* out) {
 }
 
 EMSCRIPTEN_KEEPALIVE const std::uint8_t* portal_take_output(Engine* e, std::uint32_t* size) {
+  if (e == nullptr || size == nullptr) return nullptr;
   auto out = e->take_output();
   *size = static_cast<std::uint32_t>(out.size());
   return out.data();
@@ -122,60 +151,73 @@ EMSCRIPTEN_KEEPALIVE const std::uint8_t* portal_take_output(Engine* e, std::uint
 
 EMSCRIPTEN_KEEPALIVE void portal_socket_opened(Engine* e, std::uint32_t relay, std::uint32_t s) {
   Current current(e);
+  if (e == nullptr) return;
   e->socket_opened(relay, s);
 }
 EMSCRIPTEN_KEEPALIVE void portal_socket_message(Engine* e, std::uint32_t relay, std::uint32_t s,
                                                 const std::uint8_t* data, std::uint32_t size) {
   Current current(e);
+  if (e == nullptr) return;
   e->socket_message(relay, s, portal::base::ByteSpan(data, size));
 }
 EMSCRIPTEN_KEEPALIVE void portal_socket_closed(Engine* e, std::uint32_t relay, std::uint32_t s,
                                                const char* reason) {
   Current current(e);
+  if (e == nullptr) return;
   e->socket_closed(relay, s, str(reason));
 }
 EMSCRIPTEN_KEEPALIVE void portal_tick(Engine* e) {
   Current current(e);
+  if (e == nullptr) return;
   e->tick();
 }
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t portal_dial(Engine* e, const char* target, const char* alpn) {
   Current current(e);
+  if (e == nullptr) return 0;
   return e->dial(str(target), str(alpn));
 }
 EMSCRIPTEN_KEEPALIVE std::uint32_t portal_listen(Engine* e, const char* name, const char* alpns,
                                                  const char* metadata) {
   Current current(e);
+  if (e == nullptr) return 0;
   return e->listen(str(name), lines(alpns), str(metadata));
 }
 EMSCRIPTEN_KEEPALIVE void portal_stop_listening(Engine* e) {
   Current current(e);
+  if (e == nullptr) return;
   e->stop_listening();
 }
 EMSCRIPTEN_KEEPALIVE void portal_incoming_taken(Engine* e) {
   Current current(e);
+  if (e == nullptr) return;
   e->incoming_taken();
 }
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t portal_write(Engine* e, std::uint32_t conn,
                                                 const std::uint8_t* data, std::uint32_t size) {
   Current current(e);
+  if (e == nullptr) return 0;
   return static_cast<std::uint32_t>(e->write(conn, portal::base::ByteSpan(data, size)));
 }
 EMSCRIPTEN_KEEPALIVE void portal_credit(Engine* e, std::uint32_t conn, std::uint32_t bytes) {
   Current current(e);
+  if (e == nullptr) return;
   e->credit(conn, bytes);
 }
 EMSCRIPTEN_KEEPALIVE void portal_close_write(Engine* e, std::uint32_t conn) {
   Current current(e);
+  if (e == nullptr) return;
   e->close_write(conn);
 }
 EMSCRIPTEN_KEEPALIVE void portal_close(Engine* e, std::uint32_t conn) {
   Current current(e);
+  if (e == nullptr) return;
   e->close(conn);
 }
 EMSCRIPTEN_KEEPALIVE void portal_shutdown(Engine* e) {
   Current current(e);
+  if (e == nullptr) return;
   e->shutdown();
 }
 

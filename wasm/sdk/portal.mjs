@@ -134,10 +134,19 @@ class Client {
       const v = options.timers && options.timers[name];
       return v === undefined ? TIMER_DEFAULTS[i] : v;
     }));
+    for (const name of Object.keys(options.timers || {})) {
+      const v = options.timers[name];
+      if (!TIMER_NAMES.includes(name) || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+        throw new PortalError("INVALID_OPTIONS", `timers.${name}: ${TIMER_NAMES.includes(name) ?
+          "expected a whole number" : `unknown (known: ${TIMER_NAMES.join(", ")})`}`);
+      }
+    }
     const timersPtr = M._malloc(timers.byteLength);
     const seedPtr = options.identity ? M._malloc(32) : 0;
     try {
       new Uint32Array(M.HEAPU32.buffer, timersPtr, timers.length).set(timers);
+      const why = M.UTF8ToString(M._portal_check_timers(timersPtr));
+      if (why) throw new PortalError("INVALID_OPTIONS", why);
       if (seedPtr) M.HEAPU8.set(options.identity, seedPtr);
       this._e = withString(M, this._relays.join("\n"), (relaysPtr) =>
         M._portal_engine_new(seedPtr, relaysPtr, timersPtr));
@@ -185,6 +194,10 @@ class Client {
     this._closed = true;
     this._M._portal_shutdown(this._e);
     this._drain();
+    if (this._listener) this._listener._end();
+    this._listener = null;
+    for (const c of this._early || []) c.close();
+    this._early = [];
     for (const ws of this._sockets.values()) ws.close();
     this._sockets.clear();
     if (this._timer !== null) clearTimeout(this._timer);
@@ -199,11 +212,25 @@ class Client {
 
   // ---- the engine's output ----
 
+  // Takes and dispatches the engine's output until there is none. A handler that calls into the
+  // engine (through _call) does not drain itself: the loop below picks the new records up after
+  // the current batch, so records are always handled in the order the engine queued them.
   _drain() {
+    if (this._draining) return;
+    this._draining = true;
+    try {
+      this._drainLoop();
+    } finally {
+      this._draining = false;
+    }
+  }
+
+  _drainLoop() {
     const M = this._M;
     if (!this._e) return;
     if (!this._sizePtr) this._sizePtr = M._malloc(4);
-    for (let round = 0; round < 1000; ++round) {
+    for (;;) {
+      if (!this._e) return;  // closed by a handler
       const ptr = M._portal_take_output(this._e, this._sizePtr);
       const size = M.HEAPU32[this._sizePtr >> 2];
       if (size === 0) return;
@@ -219,7 +246,10 @@ class Client {
         records.push({ kind, a, b, data: bytes.subarray(at + 13, at + 13 + len) });
         at += 13 + len;
       }
-      for (const r of records) this._dispatch(r);
+      for (const r of records) {
+        if (!this._e) return;
+        this._dispatch(r);
+      }
     }
   }
 
@@ -269,7 +299,7 @@ class Client {
           this._readyDone = true;
           const why = this._status.map((s) => `${s.url}: ${s.error}`).join("; ");
           this._readyReject(new PortalError("NO_RELAY", `no relay is connected: ${why}`));
-          this.close();
+          queueMicrotask(() => this.close());
         }
         break;
       }
@@ -287,20 +317,33 @@ class Client {
         const l = this._listens.get(a);
         this._listens.delete(a);
         if (!l) break;
-        if (b === 0) { l.reject(failure(decoder.decode(data))); break; }
+        const early = this._early || [];
+        this._early = [];
+        if (b === 0) {
+          for (const c of early) this._dropIncoming(c);
+          l.reject(failure(decoder.decode(data)));
+          break;
+        }
         this._listener = new Listener(this);
+        for (const c of early) this._listener._push(c);
         l.resolve(this._listener);
         break;
       }
       case OUT.Incoming: {
         const [peerId, alpn] = decoder.decode(data).split("\n");
         const conn = this._connection(a, peerId, alpn);
-        if (this._listener) this._listener._push(conn);
-        else conn.close();
+        if (this._listener) {
+          this._listener._push(conn);
+        } else if (this._listens.size) {
+          // A relay that already holds the lease forwards before listen() resolves.
+          (this._early ||= []).push(conn);
+        } else {
+          this._dropIncoming(conn);
+        }
         break;
       }
-      // `data` views this drain's own copy of the output: safe to hand on without copying again.
-      case OUT.Data: { const c = this._conns.get(a); if (c) c._data(data); break; }
+      // A copy of its own: a chunk must not share its buffer with other connections' bytes.
+      case OUT.Data: { const c = this._conns.get(a); if (c) c._data(data.slice()); break; }
       case OUT.Eof: { const c = this._conns.get(a); if (c) c._eof(); break; }
       case OUT.Closed: {
         const c = this._conns.get(a);
@@ -331,6 +374,7 @@ class Client {
       if (ended) return;
       ended = true;
       if (this._sockets.get(key) === ws) this._sockets.delete(key);
+      try { ws.close(); } catch { /* closing already */ }
       this._call((e) => withString(this._M, why, (r) => this._M._portal_socket_closed(e, relay, socket, r)));
     };
     ws.onopen = () => this._call((e) => this._M._portal_socket_opened(e, relay, socket));
@@ -343,6 +387,12 @@ class Client {
     };
     ws.onerror = (ev) => end(`WebSocket error${ev && ev.message ? `: ${ev.message}` : ""}`);
     ws.onclose = (ev) => end(`WebSocket closed (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`);
+  }
+
+  // An incoming connection nobody will take: its queue place is given back, then it is closed.
+  _dropIncoming(conn) {
+    this._call((e) => this._M._portal_incoming_taken(e));
+    conn.close();
   }
 
   // One reusable buffer in wasm memory for what JS hands in (socket messages).
@@ -374,14 +424,21 @@ class Connection {
     this._wake = null;       // the pending pull
     this._writeWait = null;  // a write waiting for Writable
     const M = client._M;
+    this._outstanding = 0;  // credit granted to the engine and not yet used
     this.readable = new ReadableStream({
+      start: (controller) => { this._controller = controller; },
       pull: (controller) => {
-        this._controller = controller;
         if (this._done) return undefined;
-        const want = Math.max(controller.desiredSize || 0, 1);
+        // The engine may run ahead of the reader by the queue's free space, no more: credit
+        // already granted counts against it.
+        const want = Math.min(Math.max(controller.desiredSize || 0, 1), READ_CREDIT);
+        const grant = want - this._outstanding;
         return new Promise((resolve) => {
           this._wake = resolve;
-          client._call((e) => M._portal_credit(e, id, Math.min(want, READ_CREDIT)));
+          if (grant > 0) {
+            this._outstanding += grant;
+            client._call((e) => M._portal_credit(e, id, grant));
+          }
         });
       },
       cancel: () => this.close(),
@@ -409,6 +466,7 @@ class Connection {
   _wakeReader() { const w = this._wake; this._wake = null; if (w) w(); }
 
   _data(bytes) {
+    this._outstanding = Math.max(0, this._outstanding - bytes.length);
     if (this._controller) this._controller.enqueue(bytes);
     this._wakeReader();
   }
@@ -485,10 +543,15 @@ class Listener {
   /** Deletes the lease; queued connections are closed. */
   async close() {
     if (this._closed) return;
-    this._closed = true;
     const client = this._client;
     if (client._listener === this) client._listener = null;
     client._call((e) => client._M._portal_stop_listening(e));
+    this._end();
+  }
+
+  // Ends the iteration: queued connections close, waiting next() calls resolve done.
+  _end() {
+    this._closed = true;
     for (const c of this._queue) c.close();
     this._queue = [];
     for (const w of this._waiters) w({ value: undefined, done: true });
