@@ -223,6 +223,43 @@ describe("the JS SDK through portal-relay over ws://", () => {
     }
   });
 
+  test("a reader that stops stops the writer at the other end (yamux window)", async () => {
+    const holder = await connect({ relays: [relay.ws], WebSocket, timers: fast });
+    const listener = await holder.listen({ name: "pusher", alpn: "http/1.1" });
+    const total = 64 * 1024 * 1024;
+    const chunk = new Uint8Array(256 * 1024).fill(0x5a);
+    let written = 0;
+    try {
+      const pushing = (async () => {
+        const incoming = await listener.accept();
+        const w = incoming.writable.getWriter();
+        while (written < total) {
+          await w.write(chunk);
+          written += chunk.length;
+        }
+        await w.close();
+      })();
+      const conn = await client.dial("pusher", { alpn: "http/1.1" });
+      await sleep(1500);  // not reading
+      const stalled = written;
+      // What sits between the two: yamux windows and the relay's bounded buffers, a few MiB.
+      assert.ok(stalled < 16 * 1024 * 1024, `the writer was not held back: ${stalled} bytes`);
+      const reader = conn.readable.getReader();
+      let got = 0;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        got += value.length;
+      }
+      await pushing;
+      assert.equal(got, total);
+      console.log(`# a stopped reader held the writer at ${(stalled / 1048576).toFixed(1)} MiB`);
+    } finally {
+      await listener.close();
+      await holder.close();
+    }
+  });
+
   test("bad timers are refused with INVALID_OPTIONS", async () => {
     await expectError(connect({ relays: [relay.ws], WebSocket, timers: { requestTimeoutMs: 5 } }),
       "INVALID_OPTIONS");
