@@ -482,32 +482,24 @@ void Engine::service(std::uint32_t relay, std::uint32_t stream) {
       sent = send(t.carry);
       if (sent) t.carry.erase(t.carry.begin(), t.carry.begin() + static_cast<long>(*sent));
     } else {
+      // Every stage's core has the same output pair: pending_output() and consume_output(n).
+      auto send_from = [&](auto& core) {
+        sent = send(core.pending_output());
+        if (sent) core.consume_output(*sent);
+      };
       switch (t.kind) {
         case Task::Kind::Info:
         case Task::Kind::Register:
         case Task::Kind::Delete:
-        case Task::Kind::Connect:
-          sent = send(t.request->pending_output());
-          if (sent) t.request->consume_output(*sent);
-          break;
-        case Task::Kind::Incoming:
-          sent = send(t.incoming->pending_output());
-          if (sent) t.incoming->consume_output(*sent);
-          break;
-        case Task::Kind::ClientHs:
-          sent = send(t.client_hs->pending_output());
-          if (sent) t.client_hs->consume_output(*sent);
-          break;
-        case Task::Kind::ServerHs:
-          sent = send(t.server_hs->pending_output());
-          if (sent) t.server_hs->consume_output(*sent);
-          break;
+        case Task::Kind::Connect: send_from(*t.request); break;
+        case Task::Kind::Incoming: send_from(*t.incoming); break;
+        case Task::Kind::ClientHs: send_from(*t.client_hs); break;
+        case Task::Kind::ServerHs: send_from(*t.server_hs); break;
         case Task::Kind::Secure: {
           auto c = conns_.find(t.conn);
           if (c == conns_.end()) break;
           Conn& conn = *c->second;
-          sent = send(conn.channel->pending_output());
-          if (sent) conn.channel->consume_output(*sent);
+          send_from(*conn.channel);
           const std::size_t pending = conn.channel->pending_output().size();
           if (conn.close_write && !conn.fin_sent && pending == 0) {
             conn.fin_sent = true;
@@ -555,17 +547,25 @@ bool Engine::pump_input(std::uint32_t relay, std::uint32_t stream, Task& t) {
     finish_task(relay, stream, e, detail);
     return true;
   };
+  // Feeds what was read to the stage's core (`handle`: its handle_input). False when the core
+  // refused the bytes: the task has failed and is gone.
+  auto feed = [&](auto&& handle) {
+    if (t.input().empty()) return true;
+    auto used = handle(t.input());
+    if (!used) {
+      fail(used.error(), "");
+      return false;
+    }
+    if (*used > 0) progress = true;
+    t.consumed(*used);
+    return true;
+  };
   switch (t.kind) {
     case Task::Kind::Info:
     case Task::Kind::Register:
     case Task::Kind::Delete:
     case Task::Kind::Connect: {
-      if (!t.input().empty()) {
-        auto used = t.request->handle_input(t.input());
-        if (!used) return fail(used.error(), "");
-        if (*used > 0) progress = true;
-        t.consumed(*used);
-      }
+      if (!feed([&](base::ByteSpan in) { return t.request->handle_input(in); })) return true;
       if (!t.request->done() && !t.request->error() && at_eof && t.input().empty() && !t.eof_fed) {
         t.eof_fed = true;
         t.request->handle_eof();
@@ -578,12 +578,7 @@ bool Engine::pump_input(std::uint32_t relay, std::uint32_t stream, Task& t) {
       break;
     }
     case Task::Kind::Incoming: {
-      if (!t.input().empty()) {
-        auto used = t.incoming->handle_input(t.input());
-        if (!used) return fail(used.error(), "");
-        if (*used > 0) progress = true;
-        t.consumed(*used);
-      }
+      if (!feed([&](base::ByteSpan in) { return t.incoming->handle_input(in); })) return true;
       if (!t.incoming->has_request() && at_eof && t.input().empty()) {
         return fail(make_error_code(control::Errc::ClosedWithoutAnswer), "");
       }
@@ -613,12 +608,9 @@ bool Engine::pump_input(std::uint32_t relay, std::uint32_t stream, Task& t) {
     }
     case Task::Kind::ClientHs:
     case Task::Kind::ServerHs: {
-      auto feed = [&](auto& hs) -> bool {
-        if (!t.input().empty()) {
-          auto used = hs.handle_input(t.input(), clock_.system_now());
-          if (!used) return fail(used.error(), "");
-          if (*used > 0) progress = true;
-          t.consumed(*used);
+      auto run = [&](auto& hs) -> bool {
+        if (!feed([&](base::ByteSpan in) { return hs.handle_input(in, clock_.system_now()); })) {
+          return true;
         }
         if (hs.state() != handshake::State::Established && at_eof && t.input().empty()) {
           hs.handle_eof();
@@ -632,7 +624,7 @@ bool Engine::pump_input(std::uint32_t relay, std::uint32_t stream, Task& t) {
         }
         return false;
       };
-      if (t.kind == Task::Kind::ClientHs ? feed(*t.client_hs) : feed(*t.server_hs)) return true;
+      if (t.kind == Task::Kind::ClientHs ? run(*t.client_hs) : run(*t.server_hs)) return true;
       break;
     }
     case Task::Kind::Secure: {
