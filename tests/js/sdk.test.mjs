@@ -260,6 +260,20 @@ describe("the JS SDK through portal-relay over ws://", () => {
     }
   });
 
+  test("a holder that does not answer gives TIMEOUT", async () => {
+    const frozen = await expose(relay.ws, server.port, "frozen");
+    try {
+      frozen.child.kill("SIGSTOP");  // the relay forwards the request; nobody answers it
+      const started = Date.now();
+      await expectError(client.dial("frozen", { alpn: "http/1.1" }), "TIMEOUT");
+      const waited = Date.now() - started;
+      assert.ok(waited >= fast.requestTimeoutMs - 100 && waited < fast.requestTimeoutMs + 5000, `${waited} ms`);
+    } finally {
+      frozen.child.kill("SIGCONT");
+      await frozen.stop();
+    }
+  });
+
   test("bad timers are refused with INVALID_OPTIONS", async () => {
     await expectError(connect({ relays: [relay.ws], WebSocket, timers: { requestTimeoutMs: 5 } }),
       "INVALID_OPTIONS");
