@@ -20,6 +20,7 @@
 #include "../common/cli_main.hpp"
 #include "../common/config_file.hpp"
 #include "portal/base/log.hpp"
+#include "portal/base/uri.hpp"
 #include "portal/config/relay_config.hpp"
 #include "portal/plugin/host.hpp"
 #include "portal/relay/relay.hpp"
@@ -187,6 +188,11 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   app.add_option("--tls-key", tls_key, "PEM private key of the tls:// and wss:// listeners")
       ->type_name("FILE");
+  std::string portal_url;
+  app.add_option("--portal-url", portal_url,
+                 "The relay's public base URL, e.g. https://portal.example.com; browser app hosts "
+                 "are <name>.<its host> (default http://localhost:4017)")
+      ->type_name("URL");
 
   // Flags override config keys.
   auto apply_flags = [&](config::RelayConfig& cfg) {
@@ -199,6 +205,12 @@ int main(int argc, char** argv) {
       cfg.listeners = listen;
     }
     if (!plugin_dirs.empty()) cfg.plugin_dirs = plugin_dirs;
+    if (!portal_url.empty()) {
+      if (!portal::base::parse_http_url(portal_url)) {
+        throw UsageError("--portal-url '" + portal_url + "': not http(s)://host[:port]");
+      }
+      cfg.portal_url = portal_url;
+    }
     for (const char* scheme : {"tls", "wss"}) {
       if (!tls_cert.empty()) cfg.transport_settings[scheme]["cert_file"] = tls_cert;
       if (!tls_key.empty()) cfg.transport_settings[scheme]["key_file"] = tls_key;

@@ -11,6 +11,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <map>
+#include <optional>
 
 #include "portal/base/log.hpp"
 #include "portal/stream/logged.hpp"
@@ -74,6 +75,38 @@ const transport::HttpHandler* find_route(const ListenerState& s, std::string_vie
   return best;
 }
 
+// Runs one route handler; a handler that throws is a 500, logged.
+Response run_handler(const transport::HttpHandler& handler, const Request& req,
+                     transport::HttpResponse* out_raw = nullptr) {
+  transport::HttpRequest in{std::string(req.method_string()), std::string(req.target()), {}};
+  for (const auto& field : req) {
+    in.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  transport::HttpResponse out;
+  try {
+    out = handler(in);
+  } catch (const std::exception& e) {
+    base::log(base::LogLevel::Error, "http", std::string("route handler failed: ") + e.what());
+    return make_response(req, http::status::internal_server_error, "internal error\n");
+  }
+  if (out_raw != nullptr) out_raw->status = out.status;
+  if (out.status == 0) return Response{};
+  auto res = make_response(req, static_cast<http::status>(out.status), std::move(out.body),
+                           out.content_type);
+  for (const auto& [name, value] : out.headers) res.set(name, value);
+  return res;
+}
+
+// The "*" route's answer, when it claims the request (see Listener::add_http_route).
+std::optional<Response> gate(ListenerState& s, const Request& req) {
+  auto it = s.routes.find(std::string_view("*"));
+  if (it == s.routes.end()) return std::nullopt;
+  transport::HttpResponse claimed;
+  auto res = run_handler(it->second, req, &claimed);
+  if (claimed.status == 0) return std::nullopt;
+  return res;
+}
+
 // Answers a request that is not an upgrade.
 Response route(ListenerState& s, const Request& req, std::string_view path) {
   if (path == s.ws_path) {
@@ -88,23 +121,7 @@ Response route(ListenerState& s, const Request& req, std::string_view path) {
     res.set(http::field::connection, "Upgrade");
     return res;
   }
-  if (const auto* handler = find_route(s, path)) {
-    transport::HttpRequest in{std::string(req.method_string()), std::string(req.target()), {}};
-    for (const auto& field : req) {
-      in.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    transport::HttpResponse out;
-    try {
-      out = (*handler)(in);
-    } catch (const std::exception& e) {
-      base::log(base::LogLevel::Error, "http", std::string("route handler failed: ") + e.what());
-      return make_response(req, http::status::internal_server_error, "internal error\n");
-    }
-    auto res = make_response(req, static_cast<http::status>(out.status), std::move(out.body),
-                             out.content_type);
-    for (const auto& [name, value] : out.headers) res.set(name, value);
-    return res;
-  }
+  if (const auto* handler = find_route(s, path)) return run_handler(*handler, req);
   return make_response(req, http::status::not_found, "not found\n");
 }
 
@@ -153,7 +170,11 @@ asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
     Request req = parser.release();
     const std::string_view target = req.target();
     const std::string_view path = target.substr(0, target.find('?'));
-    if (path == s->ws_path && req.method() == http::verb::get && websocket::is_upgrade(req)) {
+    // The gate sees every request first; one it claims (an app host's, whatever its path, an
+    // upgrade included) is answered as HTTP.
+    auto claimed = gate(*s, req);
+    if (!claimed && path == s->ws_path && req.method() == http::verb::get &&
+        websocket::is_upgrade(req)) {
       if (via_proxy) {
         const auto trusted = [hooks = s->hooks](std::string_view a) {
           return hooks && hooks->trusted_proxy && hooks->trusted_proxy(std::string(a));
@@ -171,7 +192,7 @@ asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
       s->ready.push(make_ws_stream(std::move(ws), s->options, peer, ticket, context));
       co_return;
     }
-    auto res = route(*s, req, path);
+    auto res = claimed ? std::move(*claimed) : route(*s, req, path);
     const bool keep = res.keep_alive();
     lowest.expires_after(s->options.header_timeout);
     auto [wec, written] =
@@ -266,7 +287,7 @@ class WsListener final : public transport::Listener, public transport::Reloadabl
   }
 
   base::Result<void> add_http_route(std::string path, transport::HttpHandler handler) override {
-    if (path.empty() || path.front() != '/' || path == s_->ws_path) {
+    if (path != "*" && (path.empty() || path.front() != '/' || path == s_->ws_path)) {
       return transport::Errc::InvalidSetting;
     }
     s_->routes[std::move(path)] = std::move(handler);

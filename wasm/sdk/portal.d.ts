@@ -61,3 +61,6 @@ export interface Client {
 
 export function connect(options: ConnectOptions): Promise<Client>;
 export function generateIdentity(): Promise<{ seed: Uint8Array; id: string }>;
+
+/** Where the .wasm is, when not next to portal.mjs. Call before the first connect(). */
+export function configure(options: { wasmUrl?: string }): void;

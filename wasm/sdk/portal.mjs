@@ -28,11 +28,21 @@ const TIMER_DEFAULTS = [30, 5000, 10000, 10000, 500, 5000, 20, 10000, 10000, 100
 
 const isNode = typeof process === "object" && !!(process.versions && process.versions.node);
 let modulePromise = null;
+let wasmUrl = null;
+
+/**
+ * Where the `.wasm` is, when it is not `portal_core.wasm` next to this file (the relay's
+ * browser path serves it under a content-addressed name). Call before the first connect().
+ */
+export function configure(options = {}) {
+  if (options.wasmUrl !== undefined) wasmUrl = String(options.wasmUrl);
+}
 
 function loadModule() {
   if (!modulePromise) {
     modulePromise = (async () => {
       const options = {};
+      if (wasmUrl !== null) options.locateFile = () => wasmUrl;
       if (isNode) {
         // Node's fetch() cannot read file: URLs; hand the module its bytes.
         const { readFile } = await import("node:fs/promises");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/base/uri.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace portal::base {
@@ -57,6 +58,23 @@ base::Result<Uri> parse_uri(std::string_view text) {
   }
   uri.port = static_cast<std::uint16_t>(port);
   return uri;
+}
+
+Result<Uri> parse_http_url(std::string_view text) {
+  const bool https = text.rfind("https://", 0) == 0;
+  if (!https && text.rfind("http://", 0) != 0) return Errc::InvalidUri;
+  const std::size_t start = https ? 8 : 7;
+  const std::size_t slash = std::min(text.find('/', start), text.size());
+  const std::string_view authority = text.substr(start, slash - start);
+  const std::size_t close = authority.rfind(']');
+  const std::size_t colon = authority.rfind(':');
+  const bool has_port =
+      colon != std::string_view::npos && (close == std::string_view::npos || colon > close);
+  if (has_port) return parse_uri(text);
+  std::string with_port(text.substr(0, slash));
+  with_port += https ? ":443" : ":80";
+  with_port += text.substr(slash);
+  return parse_uri(with_port);
 }
 
 }  // namespace portal::base

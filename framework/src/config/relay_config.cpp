@@ -114,6 +114,22 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
         std::string problem;
         if (!base::AddressSet::parse(c.trusted_proxies, problem)) r.problem(key, problem);
       }
+    } else if (key == "portal_url") {
+      if (r.string(value, key, c.portal_url)) {
+        if (!base::parse_http_url(c.portal_url)) {
+          r.problem(key, "'" + c.portal_url + "' is not http(s)://host[:port]");
+        }
+      }
+    } else if (key == "app_hosts") {
+      if (r.string(value, key, c.app_hosts) && !c.app_hosts.empty() &&
+          c.app_hosts.rfind("*.", 0) != 0) {
+        r.problem(key,
+                  "'" + c.app_hosts + "' must start with \"*.\" (for example *.portal.example)");
+      }
+    } else if (key == "reserved_names") {
+      r.strings(value, key, c.reserved_names);
+    } else if (key == "frontend_dir") {
+      r.string(value, key, c.frontend_dir);
     } else if (key == "limits") {
       apply_limits(value, c.limits, r);
     } else {
@@ -138,6 +154,10 @@ std::string to_json(const RelayConfig& c) {
   o << "  \"advertise\": " << list(c.advertise) << ",\n";
   o << "  \"trusted_proxies\": " << list(c.trusted_proxies) << ",\n";
   o << "  \"log_level\": " << str(c.log_level) << ",\n";
+  o << "  \"portal_url\": " << str(c.portal_url) << ",\n";
+  o << "  \"app_hosts\": " << str(c.app_hosts) << ",\n";
+  o << "  \"reserved_names\": " << list(c.reserved_names) << ",\n";
+  o << "  \"frontend_dir\": " << str(c.frontend_dir) << ",\n";
   const auto& l = c.limits;
   o << "  \"limits\": {\n"
     << "    \"max_leases_per_connection\": " << l.max_leases_per_connection << ",\n"

@@ -2,6 +2,7 @@
 #include "portal/control/relay_stream.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 
 #include "portal/crypto/ed25519.hpp"
@@ -160,6 +161,17 @@ ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64
   if (!fresh(id, request->nonce, request->timestamp, now)) return ResponseCode::Rejected;
   const std::string& name = request->lease->name;
   if (name != lease::kUnnamed && !lease::is_valid_name(name)) return ResponseCode::InvalidName;
+  for (const auto& reserved : ctx_.reserved_names) {
+    const bool same = reserved.size() == name.size() &&
+                      std::equal(name.begin(), name.end(), reserved.begin(), [](char a, char b) {
+                        return std::tolower(static_cast<unsigned char>(a)) ==
+                               std::tolower(static_cast<unsigned char>(b));
+                      });
+    if (same) {
+      refused("reserved_name", id, "the name '" + name + "' is reserved");
+      return ResponseCode::InvalidName;
+    }
+  }
   if (const auto* held = ctx_.leases.entry(id);
       ctx_.admit_lease && (held == nullptr || held->connection != connection_) &&
       !ctx_.admit_lease(connection_, id)) {

@@ -117,6 +117,7 @@ struct Core::State {
     ctx.admit_lease = [this](ConnectionId c, const std::string& lease_id) {
       return admit_lease(c, lease_id);
     };
+    ctx.reserved_names = options.reserved_names;
   }
 
   CoreOptions options;

@@ -18,6 +18,7 @@
 #include "portal/stream/splice.hpp"
 #include "portal/transport/forwarded.hpp"
 #include "portal/transport/tcp_acceptor.hpp"
+#include "relay/browser.hpp"
 #include "relay/http.hpp"
 
 namespace portal::relay {
@@ -57,9 +58,16 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         identity(std::move(id)),
         o(std::move(options)),
         clock(o.clock != nullptr ? *o.clock : base::SystemClock::instance()),
-        core(identity, CoreOptions{o.limits, o.advertise, o.sweep_interval, {}}, now()),
+        core(identity, CoreOptions{o.limits, o.advertise, o.sweep_interval, o.reserved_names, {}},
+             now()),
         timer(ex),
-        started(Steady::now()) {}
+        started(Steady::now()) {
+    if (!o.portal_url.empty()) {
+      browser = std::make_shared<const BrowserSite>(
+          BrowserOptions{o.portal_url, o.app_hosts, o.frontend_dir, o.advertise},
+          [](const std::string& line) { rlog(base::LogLevel::Info, line); });
+    }
+  }
 
   asio::any_io_executor ex;
   identity::Credential identity;
@@ -69,6 +77,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   asio::steady_timer timer;
   std::optional<Steady::time_point> armed;  // what `timer` waits for
   Steady::time_point started;
+  std::shared_ptr<const BrowserSite> browser;  // the browser path's routes (app hosts)
   std::vector<std::unique_ptr<transport::Listener>> listeners;
   std::vector<transport::Uri> uris;
   std::map<ConnectionId, std::shared_ptr<Connection>> conns;
@@ -482,6 +491,12 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   (void)l->add_http_route("/api/leases", route(&http_api_leases));
   (void)l->add_http_route("/api/relay", route(&http_api_relay));
   (void)l->add_http_route("/", route(&http_index));
+  // App hosts (<name>.<portal host>) get the browser client, whatever the path (/relay too).
+  if (impl_->browser) {
+    (void)l->add_http_route("*", [site = impl_->browser](const transport::HttpRequest& req) {
+      return site->answer(req);
+    });
+  }
   // Every accepted TCP connection counts against its address from accept on (plain HTTP and
   // WebSocket upgrades included), and accept errors are counted and paused on.
   const std::string scheme = uri.scheme;

@@ -27,4 +27,8 @@ struct Uri {
 /// (0 means "any" for listeners). Errors: Errc::InvalidUri.
 [[nodiscard]] PORTAL_API Result<Uri> parse_uri(std::string_view text);
 
+/// An http:// or https:// URL as people write it, scheme://host[:port][/path]: without a port,
+/// 80 or 443. Errors: Errc::InvalidUri (other schemes included).
+[[nodiscard]] PORTAL_API Result<Uri> parse_http_url(std::string_view text);
+
 }  // namespace portal::base

@@ -59,6 +59,16 @@ struct RelayConfig {
   /// ws:// or wss:// upgrade; per-IP limits and logs then use the client's address.
   std::vector<std::string> trusted_proxies;
   std::string log_level = "info";  ///< debug, info, warn, error
+  /// The public base URL of the relay (docs/browser.md). Its host names the browser app hosts.
+  std::string portal_url = "http://localhost:4017";
+  /// The host pattern of browser app hosts; empty: "*.<host of portal_url>" (with its port).
+  std::string app_hosts;
+  /// Lease names nobody may register (so nobody can phish under the operator's own names).
+  std::vector<std::string> reserved_names{"www",    "admin",  "api",      "login",
+                                          "relay",  "static", "frontend", "app"};
+  /// Where the browser client's static files are; empty: found next to the executable
+  /// (<prefix>/share/portal/frontend), or in a build tree's build/wasm/frontend.
+  std::string frontend_dir;
   RelayLimits limits;
 };
 

@@ -85,6 +85,7 @@ struct CoreOptions {
   config::RelayLimits limits;
   std::vector<std::string> advertise;  ///< RelayInfo.address
   std::chrono::milliseconds sweep_interval{30'000};
+  std::vector<std::string> reserved_names;  ///< lease names nobody may register
   /// Where log lines go (null: base::log under the "relay" component).
   std::function<void(base::LogLevel, const std::string&)> log;
 };

@@ -38,6 +38,11 @@ struct PluginInfo {
 struct Options {
   config::RelayLimits limits;
   std::vector<std::string> advertise;  ///< RelayInfo.address and lease page links
+  std::vector<std::string> reserved_names;  ///< lease names nobody may register
+  /// The browser path (docs/browser.md). Empty portal_url: no app hosts are served.
+  std::string portal_url;
+  std::string app_hosts;     ///< "*.<host>"; empty: from portal_url
+  std::string frontend_dir;  ///< the browser client's files; empty: next to the executable
   /// Reverse proxies whose X-Forwarded-For names the client (ws://, wss://); parsed CIDRs.
   std::vector<std::string> trusted_proxies;
   std::shared_ptr<mux::MuxFactory> mux;

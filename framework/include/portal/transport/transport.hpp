@@ -107,7 +107,10 @@ class PORTAL_API Listener {
   virtual void close() noexcept = 0;
 
   /// Serves plain HTTP `path` on this listener's port (a `path` ending in '/' matches every path
-  /// below it). Only transports that speak HTTP support it. Errors: Errc::NotSupported.
+  /// below it). The path "*" is a gate: it sees every request first, WebSocket upgrades
+  /// included, and answers it when it returns a status other than 0 (the relay answers requests
+  /// for its browser app hosts this way, whatever their path). Only transports that speak HTTP
+  /// support it. Errors: Errc::NotSupported.
   [[nodiscard]] virtual base::Result<void> add_http_route(std::string path, HttpHandler handler);
 
   /// Whether this listener calls its AcceptHooks (transport::accept_tcp() does). The relay

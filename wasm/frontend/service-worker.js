@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: Apache-2.0
+// Portal's browser client: a module service worker that answers the page's requests over
+// end-to-end encrypted connections to the lease holder (docs/browser.md). The relay fills in the
+// placeholders when it serves this file. Resolution, reconnects and the handshake run in the
+// SDK's WebAssembly engine; this file speaks HTTP/1.1 over the connection it gets.
+import { configure, connect } from "__PORTAL_SDK__";
+
+configure({ wasmUrl: "__PORTAL_WASM__" });
+const RELAYS = __PORTAL_RELAYS__;
+const TIMEOUT_MS = 30000;
+const MAX_HEAD = 64 * 1024;
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding",
+  "upgrade", "te", "trailer", "host", "content-length"]);
+
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+let clientPromise = null;
+function portalClient() {
+  if (!clientPromise) {
+    clientPromise = connect({ relays: RELAYS }).catch((err) => {
+      clientPromise = null;  // the next request tries again (the engine retries within one)
+      throw err;
+    });
+  }
+  return clientPromise;
+}
+
+self.addEventListener("fetch", (event) => {
+  const url = new URL(event.request.url);
+  if (url.origin !== self.location.origin) return;  // other origins: the network
+  if (url.pathname === "/service-worker.js" || url.pathname.startsWith("/frontend/")) return;
+  if (url.pathname === "/.portal/ready") {
+    event.respondWith(new Response("ready\n", { headers: { "x-portal-worker": "ready" } }));
+    return;
+  }
+  event.respondWith(proxy(event.request, url));
+});
+
+// The lease a host names: its first DNS label, percent-decoded, punycode (xn--) to Unicode. The
+// engine resolves it exact-first, and as an ID when it has the form of one.
+function leaseName(hostname) {
+  let label = hostname.split(".")[0];
+  try { label = decodeURIComponent(label); } catch { /* keep it */ }
+  return label.startsWith("xn--") ? punycodeDecode(label.slice(4)) : label;
+}
+
+// RFC 3492 decoding (the labels browsers send are ASCII; names may not be).
+function punycodeDecode(input) {
+  const base = 36, tMin = 1, tMax = 26, skew = 38, damp = 700;
+  const out = [];
+  let i = 0, n = 128, bias = 72;
+  const basic = input.lastIndexOf("-");
+  for (let j = 0; j < Math.max(basic, 0); ++j) out.push(input.charCodeAt(j));
+  const adapt = (delta, points, first) => {
+    delta = first ? Math.floor(delta / damp) : delta >> 1;
+    delta += Math.floor(delta / points);
+    let k = 0;
+    while (delta > ((base - tMin) * tMax) >> 1) { delta = Math.floor(delta / (base - tMin)); k += base; }
+    return k + Math.floor(((base - tMin + 1) * delta) / (delta + skew));
+  };
+  for (let at = basic > 0 ? basic + 1 : 0; at < input.length;) {
+    const oldI = i;
+    for (let w = 1, k = base; ; k += base) {
+      if (at >= input.length) return input;
+      const c = input.charCodeAt(at++);
+      const digit = c - 48 < 10 ? c - 22 : c - 65 < 26 ? c - 65 : c - 97 < 26 ? c - 97 : base;
+      if (digit >= base) return input;
+      i += digit * w;
+      const t = k <= bias ? tMin : k >= bias + tMax ? tMax : k - bias;
+      if (digit < t) break;
+      w *= base - t;
+    }
+    bias = adapt(i - oldI, out.length + 1, oldI === 0);
+    n += Math.floor(i / (out.length + 1));
+    i %= out.length + 1;
+    out.splice(i++, 0, n);
+  }
+  return String.fromCodePoint(...out);
+}
+
+function errorPage(status, title, detail) {
+  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+  const body = `<!doctype html><meta charset="utf-8"><title>${esc(title)}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}
+code{background:#f3f3f3;padding:0 .2rem}</style>
+<h1>${status}: ${esc(title)}</h1><p>${esc(detail)}</p>
+<p>Portal could not reach the service for <code>${esc(self.location.host)}</code>.</p>\n`;
+  return new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8" } });
+}
+
+async function proxy(request, url) {
+  const name = leaseName(url.hostname);
+  let conn;
+  try {
+    const client = await portalClient();
+    conn = await client.dial(name, { alpn: "http/1.1" });
+  } catch (err) {
+    const code = err && err.code ? err.code : "ERROR";
+    return errorPage(502, `${code}: cannot reach "${name}"`, err && err.message ? err.message : String(err));
+  }
+  const timer = setTimeout(() => conn.close(), TIMEOUT_MS);
+  try {
+    // The request: HTTP/1.1, one per connection (Connection: close).
+    const body = ["GET", "HEAD"].includes(request.method) ? null : new Uint8Array(await request.arrayBuffer());
+    let head = `${request.method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
+    for (const [k, v] of request.headers) {
+      if (!HOP_BY_HOP.has(k.toLowerCase())) head += `${k}: ${v}\r\n`;
+    }
+    if (body) head += `Content-Length: ${body.length}\r\n`;
+    head += "Connection: close\r\n\r\n";
+    const writer = conn.writable.getWriter();
+    await writer.write(new TextEncoder().encode(head));
+    if (body && body.length) await writer.write(body);
+    writer.releaseLock();
+    const reader = conn.readable.getReader();
+    const { status, statusText, headers, rest } = await readHead(reader);
+    clearTimeout(timer);
+    const noBody = request.method === "HEAD" || status === 204 || status === 304 || status < 200;
+    const out = new Headers();
+    for (const [k, v] of headers) {
+      if (!HOP_BY_HOP.has(k) || k === "content-length") out.append(k, v);
+    }
+    const chunked = (headers.find(([k]) => k === "transfer-encoding")?.[1] || "").toLowerCase().includes("chunked");
+    const lengthText = headers.find(([k]) => k === "content-length")?.[1];
+    const length = lengthText !== undefined ? Number(lengthText) : null;
+    const stream = noBody ? null : bodyStream(reader, rest, chunked ? null : length, chunked, conn);
+    if (noBody) conn.close();
+    return new Response(stream, { status, statusText, headers: out });
+  } catch (err) {
+    clearTimeout(timer);
+    conn.close();
+    return errorPage(502, "bad answer from the service", err && err.message ? err.message : String(err));
+  }
+}
+
+function concat(a, b) {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+async function readHead(reader) {
+  let buf = new Uint8Array(0);
+  for (;;) {
+    const text = new TextDecoder("latin1").decode(buf);
+    const end = text.indexOf("\r\n\r\n");
+    if (end >= 0) {
+      const lines = text.slice(0, end).split("\r\n");
+      const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(lines[0]);
+      if (!m) throw new Error(`not an HTTP/1.1 response: ${lines[0].slice(0, 80)}`);
+      const headers = lines.slice(1).map((l) => {
+        const c = l.indexOf(":");
+        return [l.slice(0, c).trim().toLowerCase(), l.slice(c + 1).trim()];
+      });
+      return { status: Number(m[1]), statusText: m[2], headers, rest: buf.subarray(end + 4) };
+    }
+    if (buf.length > MAX_HEAD) throw new Error("the response head is too large");
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the service closed the connection before answering");
+    buf = concat(buf, value);
+  }
+}
+
+// The body as a stream: `length` bytes, chunked, or up to the end. Nothing is held beyond the
+// stream's own queue: a 1 GiB download flows through.
+function bodyStream(reader, first, length, chunked, conn) {
+  let pending = first;
+  let left = length;
+  let chunkLeft = 0;     // chunked: bytes left in the current chunk
+  let chunkState = "size";
+  const next = async () => {
+    if (pending.length) { const p = pending; pending = new Uint8Array(0); return p; }
+    const { value, done } = await reader.read();
+    return done ? null : value;
+  };
+  return new ReadableStream({
+    async pull(controller) {
+      try {
+        if (!chunked) {
+          if (left === 0) { controller.close(); conn.close(); return; }
+          let data = await next();
+          if (data === null) {
+            if (left === null) { controller.close(); conn.close(); return; }
+            throw new Error("the service closed the connection before the end of the body");
+          }
+          if (left !== null) {
+            if (data.length > left) data = data.subarray(0, left);
+            left -= data.length;
+          }
+          controller.enqueue(data);
+          return;
+        }
+        // Chunked: size line, data, CRLF; a zero size ends it (trailers are dropped).
+        for (;;) {
+          let data = await next();
+          if (data === null) throw new Error("the service closed the connection inside a chunked body");
+          while (data.length) {
+            if (chunkState === "size") {
+              const nl = data.indexOf(10);
+              if (nl < 0) {
+                const more = await next();
+                if (more === null) throw new Error("truncated chunk size");
+                data = concat(data, more);
+                continue;
+              }
+              const line = new TextDecoder("latin1").decode(data.subarray(0, nl)).trim();
+              chunkLeft = parseInt(line.split(";")[0], 16);
+              if (!Number.isFinite(chunkLeft)) throw new Error(`bad chunk size "${line}"`);
+              data = data.subarray(nl + 1);
+              if (chunkLeft === 0) { controller.close(); conn.close(); return; }
+              chunkState = "data";
+            } else if (chunkState === "data") {
+              const take = Math.min(chunkLeft, data.length);
+              controller.enqueue(data.slice(0, take));
+              chunkLeft -= take;
+              data = data.subarray(take);
+              if (chunkLeft === 0) chunkState = "crlf";
+              if (!data.length) return;
+            } else {  // the CRLF after a chunk's data
+              const nl = data.indexOf(10);
+              if (nl < 0) { data = new Uint8Array(0); continue; }
+              data = data.subarray(nl + 1);
+              chunkState = "size";
+            }
+          }
+        }
+      } catch (err) {
+        controller.error(err);
+        conn.close();
+      }
+    },
+    cancel() { conn.close(); },
+  });
+}
