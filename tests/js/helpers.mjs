@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 
 export const BIN = process.env.PORTAL_BIN_DIR;
@@ -47,9 +48,9 @@ export class Proc {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** portal-relay on a loopback ws:// port (0: any); `ws` is its relay URL. */
-export async function startRelay(port = 0) {
-  const p = new Proc([path.join(BIN, "portal-relay"), "--listen", `ws://127.0.0.1:${port}/relay`],
-    "portal-relay");
+export async function startRelay(port = 0, extra = []) {
+  const p = new Proc([path.join(BIN, "portal-relay"), "--listen", `ws://127.0.0.1:${port}/relay`,
+    ...extra], "portal-relay");
   const m = await p.waitFor(/listening (ws:\/\/127\.0\.0\.1:(\d+)\/relay)/);
   p.ws = m[1];
   p.port = Number(m[2]);
@@ -117,6 +118,13 @@ export async function startHttp() {
         }
       };
       pump();
+    } else if (url.pathname === "/redirect") {
+      res.statusCode = 302;
+      res.setHeader("location", "/landed");
+      res.end();
+    } else if (url.pathname === "/landed") {
+      res.setHeader("content-type", "text/plain");
+      res.end("you were redirected\n");
     } else if (url.pathname === "/fast") {
       fastBlock ||= Buffer.concat([...pattern(1024 * 1024)]);
       let left = Number(url.searchParams.get("n"));
@@ -155,4 +163,16 @@ export async function exchange(conn, request, onChunk) {
     if (onChunk) onChunk(value); else parts.push(value);
   }
   return { bytes: onChunk ? null : Buffer.concat(parts), total };
+}
+
+/** A free loopback TCP port (for a relay whose --portal-url must name its port up front). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
 }
