@@ -24,6 +24,7 @@ packages=(
   emscripten         # the wasm preset: the cores and the JS SDK (docs/javascript.md)
   dpkg-dev           # dpkg-source, which `apt-get source` needs (scripts/build-wasm-deps.sh)
   nodejs             # runs the wasm tests and the JS SDK's tests
+  chromium           # the browser path's end-to-end test (tests/js/browser.test.mjs)
 )
 # npm (the JS tests' packages): Debian's package, unless a Node distribution that ships its own
 # npm is installed already.
