@@ -76,6 +76,19 @@ test("a redirect is followed", async () => {
   assert.deepEqual(r, { status: 200, redirected: true, url: "/landed", text: "you were redirected\n" });
 });
 
+test("a login sets a cookie that the next requests carry (path rules kept)", async () => {
+  const r = await page.evaluate(async () => {
+    const login = await (await fetch("/login", { method: "POST", body: "user=me" })).text();
+    const me = await (await fetch("/me")).text();
+    const prefs = await (await fetch("/prefs/me")).text();
+    return { login, me, prefs, visible: document.cookie };
+  });
+  assert.equal(r.login, "logged in\n");
+  assert.equal(r.me, "cookie: session=s3cr3t\n");
+  assert.match(r.prefs, /^cookie: (theme=dark; session=s3cr3t|session=s3cr3t; theme=dark)\n$/);
+  assert.equal(r.visible, "");  // the jar is the worker's: page scripts never see it
+});
+
 test("an unknown name gives the error page", async () => {
   const other = await page.context().newPage();
   await other.goto(`http://nosuchlease.localhost:${port}/`);

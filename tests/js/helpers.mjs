@@ -118,6 +118,12 @@ export async function startHttp() {
         }
       };
       pump();
+    } else if (url.pathname === "/login" && req.method === "POST") {
+      res.setHeader("set-cookie", ["session=s3cr3t; Path=/; HttpOnly; Max-Age=3600", "theme=dark; Path=/prefs"]);
+      res.end("logged in\n");
+    } else if (url.pathname === "/me" || url.pathname === "/prefs/me") {
+      res.setHeader("content-type", "text/plain");
+      res.end(`cookie: ${req.headers.cookie || ""}\n`);
     } else if (url.pathname === "/redirect") {
       res.statusCode = 302;
       res.setHeader("location", "/landed");

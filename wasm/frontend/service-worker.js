@@ -10,10 +10,83 @@ const RELAYS = __PORTAL_RELAYS__;
 const TIMEOUT_MS = 30000;
 const MAX_HEAD = 64 * 1024;
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding",
-  "upgrade", "te", "trailer", "host", "content-length"]);
+  "upgrade", "te", "trailer", "host", "content-length", "cookie"]);
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+// ---- cookies ----------------------------------------------------------------------------------
+// A worker's fetch sees no Cookie header and cannot set Set-Cookie, so the worker keeps the jar:
+// one per origin (each app host is its own origin, so each has its own worker and jar). It is
+// kept in Cache Storage, since the browser stops idle workers. Page scripts never see it, as if
+// every cookie were HttpOnly.
+const JAR_CACHE = "portal-cookie-jar";
+const JAR_KEY = "/.portal/cookies";
+const MAX_COOKIES = 200;
+let jar = null;  // name|path -> {name, value, path, expires (ms, or null: session)}
+
+async function loadJar() {
+  if (jar) return jar;
+  jar = new Map();
+  try {
+    const stored = await (await caches.open(JAR_CACHE)).match(JAR_KEY);
+    if (stored) for (const c of await stored.json()) jar.set(`${c.name}|${c.path}`, c);
+  } catch { /* a fresh jar */ }
+  return jar;
+}
+
+async function saveJar() {
+  try {
+    const cache = await caches.open(JAR_CACHE);
+    const persistent = [...jar.values()].filter((c) => c.expires !== null);
+    await cache.put(JAR_KEY, new Response(JSON.stringify(persistent)));
+  } catch { /* kept in memory */ }
+}
+
+function defaultPath(pathname) {
+  const slash = pathname.lastIndexOf("/");
+  return slash <= 0 ? "/" : pathname.slice(0, slash);
+}
+
+function pathMatches(requestPath, cookiePath) {
+  if (requestPath === cookiePath) return true;
+  if (!requestPath.startsWith(cookiePath)) return false;
+  return cookiePath.endsWith("/") || requestPath[cookiePath.length] === "/";
+}
+
+async function cookieHeader(url) {
+  const now = Date.now();
+  const list = [...(await loadJar()).values()]
+    .filter((c) => (c.expires === null || c.expires > now) && pathMatches(url.pathname, c.path))
+    .sort((a, b) => b.path.length - a.path.length);
+  return list.map((c) => `${c.name}=${c.value}`).join("; ");
+}
+
+async function storeCookies(url, setCookies) {
+  if (!setCookies.length) return;
+  const j = await loadJar();
+  for (const line of setCookies) {
+    const [pair, ...attrs] = line.split(";");
+    const eq = pair.indexOf("=");
+    if (eq <= 0) continue;
+    const c = { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim(), path: defaultPath(url.pathname), expires: null };
+    for (const attr of attrs) {
+      const [k, ...rest] = attr.split("=");
+      const key = k.trim().toLowerCase();
+      const value = rest.join("=").trim();
+      if (key === "path" && value.startsWith("/")) c.path = value;
+      else if (key === "max-age" && /^-?\d+$/.test(value)) c.expires = Date.now() + Number(value) * 1000;
+      else if (key === "expires" && c.expires === null) {
+        const t = Date.parse(value);
+        if (!Number.isNaN(t)) c.expires = t;
+      }
+    }
+    const id = `${c.name}|${c.path}`;
+    if (c.expires !== null && c.expires <= Date.now()) j.delete(id);
+    else if (j.size < MAX_COOKIES || j.has(id)) j.set(id, c);
+  }
+  await saveJar();
+}
 
 let clientPromise = null;
 function portalClient() {
@@ -108,6 +181,8 @@ async function proxy(request, url) {
       if (!HOP_BY_HOP.has(k.toLowerCase())) head += `${k}: ${v}\r\n`;
     }
     if (body) head += `Content-Length: ${body.length}\r\n`;
+    const cookies = await cookieHeader(url);
+    if (cookies) head += `Cookie: ${cookies}\r\n`;
     head += "Connection: close\r\n\r\n";
     const writer = conn.writable.getWriter();
     await writer.write(new TextEncoder().encode(head));
@@ -117,9 +192,10 @@ async function proxy(request, url) {
     const { status, statusText, headers, rest } = await readHead(reader);
     clearTimeout(timer);
     const noBody = request.method === "HEAD" || status === 204 || status === 304 || status < 200;
+    await storeCookies(url, headers.filter(([k]) => k === "set-cookie").map(([, v]) => v));
     const out = new Headers();
     for (const [k, v] of headers) {
-      if (!HOP_BY_HOP.has(k) || k === "content-length") out.append(k, v);
+      if ((!HOP_BY_HOP.has(k) || k === "content-length") && k !== "set-cookie") out.append(k, v);
     }
     const chunked = (headers.find(([k]) => k === "transfer-encoding")?.[1] || "").toLowerCase().includes("chunked");
     const lengthText = headers.find(([k]) => k === "content-length")?.[1];
