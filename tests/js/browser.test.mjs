@@ -45,6 +45,16 @@ test("the loader installs the worker and the exposed service's page shows", asyn
   assert.ok(fs.statSync(path.join(ARTIFACTS, "browser-web.png")).size > 0);
 });
 
+test("the lease page links each lease to its app host, with a copy button", async () => {
+  const lp = await page.context().newPage();
+  await lp.goto(`http://localhost:${port}/`);
+  const href = await lp.getAttribute("a[href*='web.localhost']", "href");
+  assert.equal(href, `http://web.localhost:${port}/`);
+  const copy = await lp.getAttribute("button", "title");
+  assert.match(copy, new RegExp(`^portal connect [A-Z2-7]{26} --relay ws://localhost:${port}/relay`));
+  await lp.close();
+});
+
 test("a POST with a body", async () => {
   const echoed = await page.evaluate(async () => {
     const body = "x".repeat(100000) + "end";

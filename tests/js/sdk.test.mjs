@@ -123,6 +123,12 @@ describe("the JS SDK through portal-relay over ws://", () => {
     await expectError(client.dial("", { alpn: "http/1.1" }), "INVALID_TARGET");
     await expectError(client.dial("web", { alpn: "" }), "INVALID_TARGET");
     await expectError(client.listen({ name: "bad name!", alpn: "http/1.1" }), "INVALID_NAME");
+    // The relay's reserved names (the browser path's own hosts) are nobody's, in any case.
+    await assert.rejects(client.listen({ name: "Admin", alpn: "http/1.1" }), (err) => {
+      assert.equal(err.code, "LEASE_REFUSED", err.message);
+      assert.match(err.message, /INVALID_NAME/);
+      return true;
+    });
     // Another identity holds "web": the relay refuses the lease.
     await expectError(client.listen({ name: "web", alpn: "http/1.1" }), "LEASE_REFUSED");
     const listener = await client.listen({ name: "once", alpn: "http/1.1" });

@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include <cctype>
 #include <sstream>
 
 #include "portal/version.hpp"
@@ -215,9 +216,12 @@ HttpResponse http_index(const HttpView& v, const HttpRequest& req) {
   o << "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
        "<meta name=\"viewport\" content=\"width=device-width\">"
        "<title>Portal relay</title><style>"
-       "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-       "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}"
-       "code{font-size:.9em}</style></head><body>\n"
+       "body{font:15px/1.5 system-ui,sans-serif;margin:2em auto;max-width:64rem;padding:0 1em;"
+       "color:#222}h1{font-size:1.4em}table{border-collapse:collapse;width:100%}"
+       "td,th{border-bottom:1px solid #ddd;padding:.4em .6em;text-align:left}"
+       "th{background:#f6f6f6}code{font-size:.9em}a{color:#0b5cad}"
+       "button{font:inherit;font-size:.85em;padding:.1em .5em;cursor:pointer}"
+       "</style></head><body>\n"
     << "<h1>Portal relay</h1>\n<p>Relay ID <code>" << html_escape(v.relay_id) << "</code> · "
     << html_escape(kVersion) << "</p>\n";
   if (!v.advertise.empty()) {
@@ -232,10 +236,25 @@ HttpResponse http_index(const HttpView& v, const HttpRequest& req) {
     ++shown;
     std::string alpn;
     for (const auto& a : l.alpn) alpn += (alpn.empty() ? "" : ", ") + a;
-    rows << "<tr><td>" << (l.name.empty() ? "(unnamed)" : html_escape(l.name)) << "</td><td><code>"
-         << html_escape(l.id) << "</code></td><td>" << html_escape(alpn) << "</td><td>"
-         << duration(l.expires - v.now) << "</td><td>" << duration(v.now - l.last_seen)
-         << " ago</td></tr>\n";
+    std::string name = l.name.empty() ? "(unnamed)" : html_escape(l.name);
+    // The browser path: each named lease's page (DNS labels are lower case).
+    if (!v.app_prefix.empty() && !l.name.empty()) {
+      std::string label = l.name;
+      for (auto& c : label) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      name =
+          "<a href=\"" + html_escape(v.app_prefix + label + v.app_suffix) + "\">" + name + "</a>";
+    }
+    std::string copy;
+    if (!v.connect_relay.empty()) {
+      const std::string command =
+          "portal connect " + l.id + " --relay " + v.connect_relay + " --listen 127.0.0.1:8080";
+      copy =
+          " <button type=\"button\" title=\"" + html_escape(command) +
+          "\" onclick=\"navigator.clipboard.writeText(this.title)\">copy portal connect</button>";
+    }
+    rows << "<tr><td>" << name << "</td><td><code>" << html_escape(l.id) << "</code>" << copy
+         << "</td><td>" << html_escape(alpn) << "</td><td>" << duration(l.expires - v.now)
+         << "</td><td>" << duration(v.now - l.last_seen) << " ago</td></tr>\n";
   }
   o << "<h2>Leases (" << shown << ")</h2>\n";
   if (shown == 0) {

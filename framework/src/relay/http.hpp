@@ -38,6 +38,11 @@ struct HttpView {
   std::map<std::string, std::uint64_t> control_errors;
   std::map<std::string, std::uint64_t> accept_errors;
   std::vector<PluginInfo> plugins;
+  /// The browser path, when on: a lease's page is app_prefix + name + app_suffix
+  /// ("http://" "web" ".localhost:4017/"), and `portal connect` uses connect_relay.
+  std::string app_prefix;
+  std::string app_suffix;
+  std::string connect_relay;
 };
 
 transport::HttpResponse http_healthz(const HttpView& view, const transport::HttpRequest& req);

@@ -573,6 +573,11 @@ HttpView Relay::Impl::view() const {
   HttpView v;
   v.relay_id = identity.id();
   v.advertise = o.advertise;
+  if (browser && !browser->relays().empty()) {
+    v.app_prefix = o.portal_url.rfind("https://", 0) == 0 ? "https://" : "http://";
+    v.app_suffix = browser->suffix() + "/";
+    v.connect_relay = browser->relays().front();
+  }
   for (const auto& u : uris) v.listeners.push_back(u.to_string());
   v.now = base::unix_seconds(clock.system_now());
   v.uptime_seconds =
