@@ -94,6 +94,27 @@ TEST(RelayConfig, EveryProblemNamesItsKey) {
   EXPECT_EQ(problems[0].to_string("relay.json"), "relay.json: listners: unknown key");
 }
 
+// The browser path's keys: a portal_url must be http(s)://host[:port], app_hosts "*.<host>".
+TEST(RelayConfig, BrowserPathKeys) {
+  RelayConfig c;
+  EXPECT_TRUE(apply_text(R"({"portal_url": "https://portal.example.com", "app_hosts":
+    "*.apps.example.com", "reserved_names": ["www"], "frontend_dir": "/srv/portal"})",
+                         c)
+                  .empty());
+  EXPECT_EQ(c.portal_url, "https://portal.example.com");
+  EXPECT_EQ(c.app_hosts, "*.apps.example.com");
+  EXPECT_EQ(c.reserved_names, std::vector<std::string>{"www"});
+  EXPECT_EQ(c.frontend_dir, "/srv/portal");
+  RelayConfig d;
+  const auto problems = apply_text(
+      R"({"portal_url": "ftp://x", "app_hosts": "apps.example.com", "reserved_names": [1]})", d);
+  std::vector<std::string> keys;
+  for (const auto& p : problems) keys.push_back(p.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"portal_url", "app_hosts", "reserved_names[0]"}));
+  EXPECT_EQ(RelayConfig{}.portal_url, "http://localhost:4017");
+  EXPECT_EQ(RelayConfig{}.reserved_names.size(), 8u);
+}
+
 TEST(RelayConfig, SyntaxErrorsCarryLineAndColumn) {
   RelayConfig c;
   const auto problems = apply_text("{\n  \"listeners\": [\"ws://a:1\",]\n}\n", c);
