@@ -189,13 +189,17 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", tls_key, "PEM private key of the tls:// and wss:// listeners")
       ->type_name("FILE");
   std::string portal_url;
-  app.add_option("--portal-url", portal_url,
-                 "The relay's public base URL, e.g. https://portal.example.com; browser app hosts "
-                 "are <name>.<its host> (default http://localhost:4017)")
-      ->type_name("URL");
+  auto* portal_url_option =
+      app.add_option(
+             "--portal-url", portal_url,
+             "The relay's public base URL, e.g. https://portal.example.com; browser app hosts "
+             "are <name>.<its host> (default http://localhost:4017; \"\" turns the "
+             "browser path off)")
+          ->type_name("URL");
 
   // Flags override config keys.
   auto apply_flags = [&](config::RelayConfig& cfg) {
+    const bool portal_url_given = portal_url_option->count() > 0;
     if (!listen.empty()) {
       for (const auto& uri : listen) {
         if (!portal::transport::parse_uri(uri)) {
@@ -205,8 +209,8 @@ int main(int argc, char** argv) {
       cfg.listeners = listen;
     }
     if (!plugin_dirs.empty()) cfg.plugin_dirs = plugin_dirs;
-    if (!portal_url.empty()) {
-      if (!portal::base::parse_http_url(portal_url)) {
+    if (portal_url_given) {
+      if (!portal_url.empty() && !portal::base::parse_http_url(portal_url)) {
         throw UsageError("--portal-url '" + portal_url + "': not http(s)://host[:port]");
       }
       cfg.portal_url = portal_url;

@@ -61,6 +61,7 @@ Response make_response(const Request& req, http::status status, std::string body
 }
 
 const transport::HttpHandler* find_route(const ListenerState& s, std::string_view path) {
+  if (path == "*") return nullptr;  // the gate (OPTIONS * included) is not a path route
   if (auto it = s.routes.find(path); it != s.routes.end()) return &it->second;
   // Prefix routes end with '/': the longest one that matches wins.
   const transport::HttpHandler* best = nullptr;

@@ -99,6 +99,30 @@ test("a login sets a cookie that the next requests carry (path rules kept)", asy
   assert.equal(r.visible, "");  // the jar is the worker's: page scripts never see it
 });
 
+test("another site's POST carries no cookie (SameSite=Lax), and the service sees its Origin", async () => {
+  const evil = await page.context().newPage();
+  await evil.goto(`http://localhost:${port}/healthz`);  // another origin (the relay's own host)
+  await evil.evaluate((target) => {
+    const f = document.createElement("form");
+    f.method = "POST";
+    f.action = target;
+    document.body.appendChild(f);
+    f.submit();
+  }, `http://web.localhost:${port}/me`);
+  await evil.waitForURL(`http://web.localhost:${port}/me`);
+  const text = await evil.evaluate(() => document.body.innerText);
+  assert.equal(text.trim(), "cookie:");
+  await evil.close();
+});
+
+test("a second tab is served by the installed worker", async () => {
+  const again = await page.context().newPage();
+  await again.goto(`http://web.localhost:${port}/`);
+  await again.waitForFunction(() => document.body && document.body.innerText.includes("hello from the exposed service"),
+    null, { timeout: 20000 });
+  await again.close();
+});
+
 test("an unknown name gives the error page", async () => {
   const other = await page.context().newPage();
   await other.goto(`http://nosuchlease.localhost:${port}/`);

@@ -129,6 +129,14 @@ describe("the JS SDK through portal-relay over ws://", () => {
       assert.match(err.message, /INVALID_NAME/);
       return true;
     });
+    // A look-alike under Unicode case folding (U+017F long s) is the reserved name too, and an
+    // ASCII punycode name would reach another lease in a browser.
+    for (const name of ["ſtatic", "xn--bcher-kva"]) {
+      await assert.rejects(client.listen({ name, alpn: "http/1.1" }), (err) => {
+        assert.equal(err.code, "LEASE_REFUSED", `${name}: ${err.message}`);
+        return true;
+      });
+    }
     // Another identity holds "web": the relay refuses the lease.
     await expectError(client.listen({ name: "web", alpn: "http/1.1" }), "LEASE_REFUSED");
     const listener = await client.listen({ name: "once", alpn: "http/1.1" });

@@ -10,36 +10,45 @@ const RELAYS = __PORTAL_RELAYS__;
 const TIMEOUT_MS = 30000;
 const MAX_HEAD = 64 * 1024;
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding",
-  "upgrade", "te", "trailer", "host", "content-length", "cookie"]);
+  "upgrade", "te", "trailer", "host", "content-length", "cookie", "origin", "referer"]);
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener("message", (event) => {
+  if (event.data === "portal:claim") event.waitUntil(self.clients.claim());
+});
 
 // ---- cookies ----------------------------------------------------------------------------------
 // A worker's fetch sees no Cookie header and cannot set Set-Cookie, so the worker keeps the jar:
 // one per origin (each app host is its own origin, so each has its own worker and jar). It is
-// kept in Cache Storage, since the browser stops idle workers. Page scripts never see it, as if
-// every cookie were HttpOnly.
+// kept in Cache Storage, since the browser stops idle workers. document.cookie never shows it,
+// but Cache Storage belongs to the origin: a script injected into the app could read it, so
+// HttpOnly is not a guarantee against XSS here (docs/browser.md). SameSite is kept: a request
+// that another site starts carries no Strict cookie, and a Lax one only on a top-level GET.
 const JAR_CACHE = "portal-cookie-jar";
 const JAR_KEY = "/.portal/cookies";
 const MAX_COOKIES = 200;
-let jar = null;  // name|path -> {name, value, path, expires (ms, or null: session)}
+let jarPromise = null;  // Map name|path -> {name, value, path, expires (ms or null), sameSite}
 
-async function loadJar() {
-  if (jar) return jar;
-  jar = new Map();
-  try {
-    const stored = await (await caches.open(JAR_CACHE)).match(JAR_KEY);
-    if (stored) for (const c of await stored.json()) jar.set(`${c.name}|${c.path}`, c);
-  } catch { /* a fresh jar */ }
-  return jar;
+// One load, shared by every request that arrives while it runs.
+function loadJar() {
+  jarPromise ??= (async () => {
+    const jar = new Map();
+    try {
+      const stored = await (await caches.open(JAR_CACHE)).match(JAR_KEY);
+      if (stored) for (const c of await stored.json()) jar.set(`${c.name}|${c.path}`, c);
+    } catch { /* a fresh jar */ }
+    return jar;
+  })();
+  return jarPromise;
 }
 
-async function saveJar() {
+// Session cookies are kept too: the browser stops an idle worker after ~30 s, and a login must
+// outlive that. They end with the worker's registration (a new build's worker starts afresh).
+async function saveJar(jar) {
   try {
     const cache = await caches.open(JAR_CACHE);
-    const persistent = [...jar.values()].filter((c) => c.expires !== null);
-    await cache.put(JAR_KEY, new Response(JSON.stringify(persistent)));
+    await cache.put(JAR_KEY, new Response(JSON.stringify([...jar.values()])));
   } catch { /* kept in memory */ }
 }
 
@@ -54,10 +63,24 @@ function pathMatches(requestPath, cookiePath) {
   return cookiePath.endsWith("/") || requestPath[cookiePath.length] === "/";
 }
 
-async function cookieHeader(url) {
+// Whether another site started the request (its referrer is not this origin; no referrer counts
+// as another site). Such a request gets no Strict cookie, and a Lax one only on a top-level GET.
+function crossSite(request) {
+  try {
+    return !request.referrer || new URL(request.referrer).origin !== self.location.origin;
+  } catch {
+    return true;
+  }
+}
+
+async function cookieHeader(url, request) {
   const now = Date.now();
+  const cross = crossSite(request);
+  const topLevelGet = request.mode === "navigate" && ["GET", "HEAD"].includes(request.method);
+  const allowed = (c) => !cross || c.sameSite === "none" || (c.sameSite === "lax" && topLevelGet);
   const list = [...(await loadJar()).values()]
-    .filter((c) => (c.expires === null || c.expires > now) && pathMatches(url.pathname, c.path))
+    .filter((c) => (c.expires === null || c.expires > now) && pathMatches(url.pathname, c.path) &&
+      allowed(c))
     .sort((a, b) => b.path.length - a.path.length);
   return list.map((c) => `${c.name}=${c.value}`).join("; ");
 }
@@ -69,12 +92,16 @@ async function storeCookies(url, setCookies) {
     const [pair, ...attrs] = line.split(";");
     const eq = pair.indexOf("=");
     if (eq <= 0) continue;
-    const c = { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim(), path: defaultPath(url.pathname), expires: null };
+    const c = { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim(),
+      path: defaultPath(url.pathname), expires: null, sameSite: "lax" };  // the browsers' default
     for (const attr of attrs) {
       const [k, ...rest] = attr.split("=");
       const key = k.trim().toLowerCase();
       const value = rest.join("=").trim();
       if (key === "path" && value.startsWith("/")) c.path = value;
+      else if (key === "samesite" && ["strict", "lax", "none"].includes(value.toLowerCase())) {
+        c.sameSite = value.toLowerCase();
+      }
       else if (key === "max-age" && /^-?\d+$/.test(value)) c.expires = Date.now() + Number(value) * 1000;
       else if (key === "expires" && c.expires === null) {
         const t = Date.parse(value);
@@ -85,7 +112,7 @@ async function storeCookies(url, setCookies) {
     if (c.expires !== null && c.expires <= Date.now()) j.delete(id);
     else if (j.size < MAX_COOKIES || j.has(id)) j.set(id, c);
   }
-  await saveJar();
+  await saveJar(j);
 }
 
 let clientPromise = null;
@@ -181,17 +208,30 @@ async function proxy(request, url) {
       if (!HOP_BY_HOP.has(k.toLowerCase())) head += `${k}: ${v}\r\n`;
     }
     if (body) head += `Content-Length: ${body.length}\r\n`;
-    const cookies = await cookieHeader(url);
+    const cookies = await cookieHeader(url, request);
     if (cookies) head += `Cookie: ${cookies}\r\n`;
+    // What the browser's network layer would add after the worker, so that the service can
+    // check where a request comes from.
+    if (request.referrer) head += `Referer: ${request.referrer}\r\n`;
+    if (!["GET", "HEAD"].includes(request.method)) {
+      let origin = "null";
+      try { if (request.referrer) origin = new URL(request.referrer).origin; } catch { /* null */ }
+      head += `Origin: ${origin}\r\n`;
+    }
     head += "Connection: close\r\n\r\n";
     const writer = conn.writable.getWriter();
-    await writer.write(new TextEncoder().encode(head));
+    await writer.write(textToBytes(head));
     if (body && body.length) await writer.write(body);
     writer.releaseLock();
     const reader = conn.readable.getReader();
-    const { status, statusText, headers, rest } = await readHead(reader);
+    let head1 = await readHead(reader, new Uint8Array(0));
+    // Interim answers (100 Continue, 103 Early Hints) come before the real one.
+    while (head1.status >= 100 && head1.status < 200 && head1.status !== 101) {
+      head1 = await readHead(reader, head1.rest);
+    }
+    const { status, statusText, headers, rest } = head1;
     clearTimeout(timer);
-    const noBody = request.method === "HEAD" || status === 204 || status === 304 || status < 200;
+    const noBody = request.method === "HEAD" || [101, 204, 205, 304].includes(status);
     await storeCookies(url, headers.filter(([k]) => k === "set-cookie").map(([, v]) => v));
     const out = new Headers();
     for (const [k, v] of headers) {
@@ -199,6 +239,9 @@ async function proxy(request, url) {
     }
     const chunked = (headers.find(([k]) => k === "transfer-encoding")?.[1] || "").toLowerCase().includes("chunked");
     const lengthText = headers.find(([k]) => k === "content-length")?.[1];
+    if (lengthText !== undefined && !/^\d{1,15}$/.test(lengthText)) {
+      throw new Error(`bad Content-Length "${lengthText}"`);
+    }
     const length = lengthText !== undefined ? Number(lengthText) : null;
     const stream = noBody ? null : bodyStream(reader, rest, chunked ? null : length, chunked, conn);
     if (noBody) conn.close();
@@ -210,6 +253,14 @@ async function proxy(request, url) {
   }
 }
 
+// HTTP heads are bytes: one character per byte both ways (fetch's header values are ByteStrings).
+const bytesToText = (bytes) => {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 8192) out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return out;
+};
+const textToBytes = (text) => Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff);
+
 function concat(a, b) {
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
@@ -217,10 +268,10 @@ function concat(a, b) {
   return out;
 }
 
-async function readHead(reader) {
-  let buf = new Uint8Array(0);
+async function readHead(reader, first) {
+  let buf = first;
   for (;;) {
-    const text = new TextDecoder("latin1").decode(buf);
+    const text = bytesToText(buf);
     const end = text.indexOf("\r\n\r\n");
     if (end >= 0) {
       const lines = text.slice(0, end).split("\r\n");
@@ -276,12 +327,13 @@ function bodyStream(reader, first, length, chunked, conn) {
             if (chunkState === "size") {
               const nl = data.indexOf(10);
               if (nl < 0) {
+                if (data.length > 4096) throw new Error("a chunk size line is too long");
                 const more = await next();
                 if (more === null) throw new Error("truncated chunk size");
                 data = concat(data, more);
                 continue;
               }
-              const line = new TextDecoder("latin1").decode(data.subarray(0, nl)).trim();
+              const line = bytesToText(data.subarray(0, nl)).trim();
               chunkLeft = parseInt(line.split(";")[0], 16);
               if (!Number.isFinite(chunkLeft)) throw new Error(`bad chunk size "${line}"`);
               data = data.subarray(nl + 1);

@@ -49,7 +49,10 @@ function loadModule() {
         options.wasmBinary = await readFile(new URL("./portal_core.wasm", import.meta.url));
       }
       return createPortalCore(options);
-    })();
+    })().catch((err) => {
+      modulePromise = null;  // a failed load (the relay restarting) is tried again next time
+      throw err;
+    });
   }
   return modulePromise;
 }

@@ -115,7 +115,7 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
         if (!base::AddressSet::parse(c.trusted_proxies, problem)) r.problem(key, problem);
       }
     } else if (key == "portal_url") {
-      if (r.string(value, key, c.portal_url)) {
+      if (r.string(value, key, c.portal_url) && !c.portal_url.empty()) {  // "": off
         if (!base::parse_http_url(c.portal_url)) {
           r.problem(key, "'" + c.portal_url + "' is not http(s)://host[:port]");
         }

@@ -161,16 +161,20 @@ ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64
   if (!fresh(id, request->nonce, request->timestamp, now)) return ResponseCode::Rejected;
   const std::string& name = request->lease->name;
   if (name != lease::kUnnamed && !lease::is_valid_name(name)) return ResponseCode::InvalidName;
+  // Compared as the lease table and resolution compare names (Unicode simple case folding), so
+  // that no look-alike ("ſtatic") takes a reserved name's place.
   for (const auto& reserved : ctx_.reserved_names) {
-    const bool same = reserved.size() == name.size() &&
-                      std::equal(name.begin(), name.end(), reserved.begin(), [](char a, char b) {
-                        return std::tolower(static_cast<unsigned char>(a)) ==
-                               std::tolower(static_cast<unsigned char>(b));
-                      });
-    if (same) {
+    if (lease::same_name_ignoring_case(name, reserved)) {
       refused("reserved_name", id, "the name '" + name + "' is reserved");
       return ResponseCode::InvalidName;
     }
+  }
+  // An ASCII "xn--" name would be read as punycode by browsers on the browser path, and reach a
+  // different lease than the one it names.
+  if (!ctx_.reserved_names.empty() && name.size() >= 4 &&
+      lease::same_name_ignoring_case(name.substr(0, 4), "xn--")) {
+    refused("reserved_name", id, "the name '" + name + "' starts with xn-- (punycode)");
+    return ResponseCode::InvalidName;
   }
   if (const auto* held = ctx_.leases.entry(id);
       ctx_.admit_lease && (held == nullptr || held->connection != connection_) &&

@@ -113,6 +113,16 @@ BrowserSite::BrowserSite(BrowserOptions o, const std::function<void(const std::s
   for (const auto& a : o.advertise) {
     if (a.rfind("ws://", 0) == 0 || a.rfind("wss://", 0) == 0) relays_.push_back(a);
   }
+  // Hosts that stay the relay's own: reserved names, and the relay's advertised addresses (a
+  // relay.<portal host> must keep serving /relay, /metrics and the lease page).
+  for (const auto& n : o.reserved_names) not_apps_.push_back(lower(n));
+  for (const auto& a : o.advertise) {
+    if (auto u = base::parse_uri(a)) {
+      auto l = app_label(u->host + ":" + std::to_string(u->port), suffix_);
+      if (l.empty()) l = app_label(u->host, suffix_);
+      if (!l.empty()) not_apps_.push_back(l);
+    }
+  }
   if (relays_.empty()) relays_.push_back((https ? "wss://" : "ws://") + host_port + "/relay");
 
   // The files of the wasm build (wasm/frontend/bundle.mjs).
@@ -197,7 +207,9 @@ transport::HttpResponse BrowserSite::file(const File& f, const transport::HttpRe
 
 transport::HttpResponse BrowserSite::answer(const transport::HttpRequest& req) const {
   const std::string label = app_label(header(req, "host"), suffix_);
-  if (label.empty()) return transport::HttpResponse{0, {}, {}, {}};  // not an app host
+  if (label.empty() || std::find(not_apps_.begin(), not_apps_.end(), label) != not_apps_.end()) {
+    return transport::HttpResponse{0, {}, {}, {}};  // not an app host
+  }
   const std::string_view target = req.target;
   const std::string_view path = target.substr(0, target.find('?'));
   if (!problem_.empty()) {

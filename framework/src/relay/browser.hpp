@@ -19,10 +19,11 @@
 namespace portal::relay {
 
 struct BrowserOptions {
-  std::string portal_url;              ///< http(s)://host[:port]
-  std::string app_hosts;               ///< "*.<host>[:port]"; empty: from portal_url
-  std::string frontend_dir;            ///< empty: next to the executable, then a build tree's
-  std::vector<std::string> advertise;  ///< client-facing relay URIs; ws(s):// ones are used
+  std::string portal_url;                   ///< http(s)://host[:port]
+  std::string app_hosts;                    ///< "*.<host>[:port]"; empty: from portal_url
+  std::string frontend_dir;                 ///< empty: next to the executable, then a build tree's
+  std::vector<std::string> advertise;       ///< client-facing relay URIs; ws(s):// ones are used
+  std::vector<std::string> reserved_names;  ///< labels that are never app hosts
 };
 
 class BrowserSite {
@@ -54,6 +55,7 @@ class BrowserSite {
   std::vector<std::string> relays_;
   std::string problem_;                             // why the files are unusable; empty when ready
   std::map<std::string, File, std::less<>> files_;  // by "/frontend/<name>"
+  std::vector<std::string> not_apps_;  // labels that stay the relay's (reserved, advertised)
   std::string loader_;
   std::string worker_;  // templated
 };

@@ -64,7 +64,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         started(Steady::now()) {
     if (!o.portal_url.empty()) {
       browser = std::make_shared<const BrowserSite>(
-          BrowserOptions{o.portal_url, o.app_hosts, o.frontend_dir, o.advertise},
+          BrowserOptions{o.portal_url, o.app_hosts, o.frontend_dir, o.advertise, o.reserved_names},
           [](const std::string& line) { rlog(base::LogLevel::Info, line); });
     }
   }

@@ -59,7 +59,8 @@ struct RelayConfig {
   /// ws:// or wss:// upgrade; per-IP limits and logs then use the client's address.
   std::vector<std::string> trusted_proxies;
   std::string log_level = "info";  ///< debug, info, warn, error
-  /// The public base URL of the relay (docs/browser.md). Its host names the browser app hosts.
+  /// The public base URL of the relay (docs/browser.md). Its host names the browser app hosts;
+  /// "" turns the browser path off.
   std::string portal_url = "http://localhost:4017";
   /// The host pattern of browser app hosts; empty: "*.<host of portal_url>" (with its port).
   std::string app_hosts;

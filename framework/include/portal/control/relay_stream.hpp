@@ -65,8 +65,9 @@ struct RelayContext {
   /// (the hook counts the refusal). Null: no limit beyond the table's.
   std::function<bool(lease::ConnectionId connection, const std::string& id)> admit_lease{};
   RelayInfoCache relay_info{};
-  /// Lease names nobody may register, compared without regard to ASCII case (browser app hosts
-  /// are DNS labels, which arrive in lower case). Refused as INVALID_NAME ("reserved_name").
+  /// Lease names nobody may register, compared under Unicode simple case folding as names are
+  /// everywhere (browser app hosts are DNS labels, which arrive in lower case). Refused as
+  /// INVALID_NAME ("reserved_name"), as are names starting with "xn--" when the list is set.
   std::vector<std::string> reserved_names{};
 };
 
