@@ -65,8 +65,8 @@ struct RelayConfig {
   /// The host pattern of browser app hosts; empty: "*.<host of portal_url>" (with its port).
   std::string app_hosts;
   /// Lease names nobody may register (so nobody can phish under the operator's own names).
-  std::vector<std::string> reserved_names{"www",    "admin",  "api",      "login",
-                                          "relay",  "static", "frontend", "app"};
+  std::vector<std::string> reserved_names{"www",   "admin",  "api",      "login",
+                                          "relay", "static", "frontend", "app"};
   /// Where the browser client's static files are; empty: found next to the executable
   /// (<prefix>/share/portal/frontend), or in a build tree's build/wasm/frontend.
   std::string frontend_dir;

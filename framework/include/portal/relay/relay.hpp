@@ -37,7 +37,7 @@ struct PluginInfo {
 
 struct Options {
   config::RelayLimits limits;
-  std::vector<std::string> advertise;  ///< RelayInfo.address and lease page links
+  std::vector<std::string> advertise;       ///< RelayInfo.address and lease page links
   std::vector<std::string> reserved_names;  ///< lease names nobody may register
   /// The browser path (docs/browser.md). Empty portal_url: no app hosts are served.
   std::string portal_url;
