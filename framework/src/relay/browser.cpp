@@ -13,6 +13,7 @@
 #include "portal/base/uri.hpp"
 #include "portal/crypto/sha256.hpp"
 #include "portal/platform/paths.hpp"
+#include "relay/http.hpp"
 
 namespace portal::relay {
 namespace {
@@ -49,20 +50,6 @@ std::string header(const transport::HttpRequest& req, std::string_view name) {
 
 std::string json_string(std::string_view s) {
   return boost::json::serialize(boost::json::string(s));
-}
-
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 void replace_all(std::string& text, std::string_view from, const std::string& to) {
