@@ -112,6 +112,17 @@ test("another site's POST carries no cookie (SameSite=Lax), and the service sees
   await evil.waitForURL(`http://web.localhost:${port}/me`);
   const text = await evil.evaluate(() => document.body.innerText);
   assert.equal(text.trim(), "cookie:");
+  // And a cross-origin POST says where it comes from.
+  await evil.goto(`http://localhost:${port}/healthz`);
+  await evil.evaluate((target) => {
+    const f = document.createElement("form");
+    f.method = "POST";
+    f.action = target;
+    document.body.appendChild(f);
+    f.submit();
+  }, `http://web.localhost:${port}/origin`);
+  await evil.waitForURL(`http://web.localhost:${port}/origin`);
+  assert.equal((await evil.evaluate(() => document.body.innerText)).trim(), `origin: http://localhost:${port}`);
   await evil.close();
 });
 
@@ -121,6 +132,28 @@ test("a second tab is served by the installed worker", async () => {
   await again.waitForFunction(() => document.body && document.body.innerText.includes("hello from the exposed service"),
     null, { timeout: 20000 });
   await again.close();
+});
+
+test("the page's WebSocket reaches the service: text, binary, close codes", async () => {
+  await page.goto(`http://web.localhost:${port}/app`);
+  await page.waitForFunction(() => document.body && document.body.innerText.includes("the app"), null, { timeout: 20000 });
+  const r = await page.evaluate(() => new Promise((resolve) => {
+    const got = [];
+    const ws = new WebSocket(`ws://${location.host}/ws-echo`);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => { ws.send("hello"); ws.send(new Uint8Array([1, 2, 3, 250])); };
+    ws.onmessage = (ev) => {
+      got.push(typeof ev.data === "string" ? ev.data : [...new Uint8Array(ev.data)]);
+      if (got.length === 2) ws.send("bye");
+    };
+    ws.onclose = (ev) => resolve({ got, code: ev.code, reason: ev.reason, clean: ev.wasClean,
+      portal: !!WebSocket.__portal });
+    setTimeout(() => resolve({ got, timeout: true }), 15000);
+  }));
+  assert.equal(r.portal, true);
+  assert.equal(r.got[0], "echo: hello (cookie session=s3cr3t)");
+  assert.deepEqual(r.got[1], [1, 2, 3, 250]);
+  assert.deepEqual([r.code, r.reason, r.clean], [4001, "bye to you", true]);
 });
 
 test("an unknown name gives the error page", async () => {

@@ -124,6 +124,12 @@ export async function startHttp() {
     } else if (url.pathname === "/me" || url.pathname === "/prefs/me") {
       res.setHeader("content-type", "text/plain");
       res.end(`cookie: ${req.headers.cookie || ""}\n`);
+    } else if (url.pathname === "/app") {
+      res.setHeader("content-type", "text/html; charset=utf-8");
+      res.end("<!doctype html><html><head><title>the app</title></head><body><p>the app</p></body></html>\n");
+    } else if (url.pathname === "/origin") {
+      res.setHeader("content-type", "text/plain");
+      res.end(`origin: ${req.headers.origin || ""}\n`);
     } else if (url.pathname === "/redirect") {
       res.statusCode = 302;
       res.setHeader("location", "/landed");
@@ -148,6 +154,16 @@ export async function startHttp() {
       res.statusCode = 404;
       res.end("not found\n");
     }
+  });
+  // WebSocket echo on /ws-echo: text and binary back as sent; "bye" closes with 4001.
+  const { WebSocketServer } = await import("ws");
+  const wss = new WebSocketServer({ server, path: "/ws-echo" });
+  wss.on("connection", (ws, req) => {
+    ws.on("message", (data, binary) => {
+      if (!binary && data.toString() === "bye") ws.close(4001, "bye to you");
+      else ws.send(binary ? data : `echo: ${data}${req.headers.cookie ? ` (cookie ${req.headers.cookie})` : ""}`,
+        { binary });
+    });
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   server.port = server.address().port;

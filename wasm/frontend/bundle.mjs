@@ -35,7 +35,7 @@ for (const [kind, bytes, ext] of [["sdk", js, "js"], ["wasm", wasm, "wasm"]]) {
   fs.writeFileSync(path.join(out, `${name}.gz`), zlib.gzipSync(bytes, { level: 9 }));
   names[kind] = name;
 }
-for (const f of ["loader.html", "service-worker.js"]) {
+for (const f of ["loader.html", "service-worker.js", "ws-polyfill.js"]) {
   fs.copyFileSync(path.join(sources, f), path.join(out, f));
 }
 fs.writeFileSync(path.join(out, "manifest.json"), JSON.stringify(names, null, 2) + "\n");

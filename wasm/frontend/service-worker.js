@@ -16,6 +16,9 @@ self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
 self.addEventListener("message", (event) => {
   if (event.data === "portal:claim") event.waitUntil(self.clients.claim());
+  if (event.data && event.data.type === "portal:websocket" && event.ports[0]) {
+    event.waitUntil(tunnelWebSocket(event.data, event.ports[0]));
+  }
 });
 
 // ---- cookies ----------------------------------------------------------------------------------
@@ -129,7 +132,10 @@ function portalClient() {
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (url.origin !== self.location.origin) return;  // other origins: the network
-  if (url.pathname === "/service-worker.js" || url.pathname.startsWith("/frontend/")) return;
+  if (url.pathname === "/service-worker.js" || url.pathname.startsWith("/frontend/") ||
+      url.pathname === "/.portal/ws-polyfill.js") {
+    return;  // the relay's own files
+  }
   if (url.pathname === "/.portal/ready") {
     event.respondWith(new Response("ready\n", { headers: { "x-portal-worker": "ready" } }));
     return;
@@ -243,8 +249,13 @@ async function proxy(request, url) {
       throw new Error(`bad Content-Length "${lengthText}"`);
     }
     const length = lengthText !== undefined ? Number(lengthText) : null;
-    const stream = noBody ? null : bodyStream(reader, rest, chunked ? null : length, chunked, conn);
+    let stream = noBody ? null : bodyStream(reader, rest, chunked ? null : length, chunked, conn);
     if (noBody) conn.close();
+    // HTML pages get Portal's WebSocket first, so that the app's own WebSockets reach it.
+    if (stream && /^text\/html/i.test(out.get("content-type") || "") && !out.has("content-encoding")) {
+      stream = stream.pipeThrough(injectPolyfill());
+      out.delete("content-length");
+    }
     return new Response(stream, { status, statusText, headers: out });
   } catch (err) {
     clearTimeout(timer);
@@ -361,4 +372,137 @@ function bodyStream(reader, first, length, chunked, conn) {
     },
     cancel() { conn.close(); },
   });
+}
+
+// ---- WebSocket tunnelling (ws-polyfill.js is the page's half) ----------------------------------
+
+const POLYFILL_TAG = '<script src="/.portal/ws-polyfill.js"></script>';
+
+// Puts the polyfill's script tag after <head ...> (or <!doctype ...>, or first) in the page's
+// first bytes, and passes everything else through unchanged.
+function injectPolyfill() {
+  let done = false;
+  return new TransformStream({
+    transform(chunk, controller) {
+      if (done) { controller.enqueue(chunk); return; }
+      done = true;
+      const text = bytesToText(chunk);
+      const m = /<head[^>]*>/i.exec(text) || /<!doctype[^>]*>/i.exec(text);
+      const at = m ? m.index + m[0].length : 0;
+      controller.enqueue(textToBytes(text.slice(0, at) + POLYFILL_TAG + text.slice(at)));
+    },
+  });
+}
+
+const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const MAX_WS_MESSAGE = 16 * 1024 * 1024;
+const toBase64 = (bytes) => btoa(String.fromCharCode(...bytes));
+
+function wsFrame(opcode, payload) {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const frame = new Uint8Array(head + 4 + n);
+  frame[0] = 0x80 | opcode;
+  if (n < 126) frame[1] = 0x80 | n;
+  else if (n < 65536) { frame[1] = 0x80 | 126; frame[2] = n >> 8; frame[3] = n & 0xff; }
+  else { frame[1] = 0x80 | 127; new DataView(frame.buffer).setBigUint64(2, BigInt(n)); }
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  frame.set(mask, head);
+  for (let i = 0; i < n; ++i) frame[head + 4 + i] = payload[i] ^ mask[i & 3];
+  return frame;
+}
+
+async function tunnelWebSocket(request, port) {
+  const tell = (m, transfer) => port.postMessage(m, transfer || []);
+  const fail = (reason) => tell({ type: "close", code: 1006, reason: String(reason).slice(0, 120), error: true });
+  const url = new URL(request.path, self.location.origin);
+  let conn;
+  try {
+    conn = await (await portalClient()).dial(leaseName(url.hostname), { alpn: "http/1.1" });
+  } catch (err) {
+    return fail(err && err.code ? `${err.code}: ${err.message}` : err);
+  }
+  const writer = conn.writable.getWriter();
+  const reader = conn.readable.getReader();
+  let closeSent = false;
+  try {
+    const key = toBase64(crypto.getRandomValues(new Uint8Array(16)));
+    let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\n` +
+      `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      `Origin: ${self.location.origin}\r\n`;
+    if (request.protocols.length) head += `Sec-WebSocket-Protocol: ${request.protocols.join(", ")}\r\n`;
+    const cookies = await cookieHeader(url, { referrer: self.location.origin + "/", mode: "websocket", method: "GET" });
+    if (cookies) head += `Cookie: ${cookies}\r\n`;
+    await writer.write(textToBytes(head + "\r\n"));
+    const answer = await readHead(reader, new Uint8Array(0));
+    const accept = answer.headers.find(([k]) => k === "sec-websocket-accept")?.[1];
+    const want = toBase64(new Uint8Array(await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + WS_GUID))));
+    if (answer.status !== 101 || accept !== want) {
+      throw new Error(`the service refused the WebSocket (HTTP ${answer.status})`);
+    }
+    tell({ type: "open", protocol: answer.headers.find(([k]) => k === "sec-websocket-protocol")?.[1] || "" });
+
+    // Page -> service.
+    port.onmessage = async (ev) => {
+      const m = ev.data;
+      try {
+        if (m.type === "send") {
+          const text = typeof m.data === "string";
+          const payload = text ? new TextEncoder().encode(m.data) : new Uint8Array(m.data);
+          await writer.write(wsFrame(text ? 1 : 2, payload));
+          tell({ type: "sent", bytes: payload.length });
+        } else if (m.type === "close" && !closeSent) {
+          closeSent = true;
+          const reason = new TextEncoder().encode(m.reason || "").subarray(0, 123);
+          const body = new Uint8Array(2 + reason.length);
+          body[0] = m.code >> 8; body[1] = m.code & 0xff; body.set(reason, 2);
+          await writer.write(wsFrame(8, body));
+        }
+      } catch (err) { fail(err); conn.close(); }
+    };
+
+    // Service -> page: frames (server frames are unmasked), fragments joined, pings answered.
+    let buf = answer.rest;
+    const need = async (n) => {
+      while (buf.length < n) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("the service closed the connection");
+        buf = concat(buf, value);
+      }
+    };
+    let parts = [], partsOpcode = 0, partsSize = 0;
+    for (;;) {
+      await need(2);
+      const fin = (buf[0] & 0x80) !== 0, opcode = buf[0] & 0x0f;
+      let len = buf[1] & 0x7f, at = 2;
+      if (buf[1] & 0x80) throw new Error("the service sent a masked frame");
+      if (len === 126) { await need(4); len = (buf[2] << 8) | buf[3]; at = 4; }
+      else if (len === 127) { await need(10); len = Number(new DataView(buf.buffer, buf.byteOffset).getBigUint64(2)); at = 10; }
+      if (len > MAX_WS_MESSAGE || partsSize + len > MAX_WS_MESSAGE) throw new Error("a WebSocket message over 16 MiB");
+      await need(at + len);
+      const payload = buf.slice(at, at + len);
+      buf = buf.subarray(at + len);
+      if (opcode === 8) {  // close: answer it, report it
+        const code = payload.length >= 2 ? (payload[0] << 8) | payload[1] : 1005;
+        const reason = new TextDecoder().decode(payload.subarray(2));
+        if (!closeSent) { closeSent = true; await writer.write(wsFrame(8, payload.subarray(0, 2))).catch(() => {}); }
+        tell({ type: "close", code, reason, clean: true });
+        conn.close();
+        return;
+      }
+      if (opcode === 9) { await writer.write(wsFrame(10, payload)); continue; }
+      if (opcode === 10) continue;
+      if (opcode !== 0) { partsOpcode = opcode; parts = []; partsSize = 0; }
+      parts.push(payload);
+      partsSize += payload.length;
+      if (!fin) continue;
+      const whole = parts.length === 1 ? parts[0] : parts.reduce((a, b) => concat(a, b));
+      parts = []; partsSize = 0;
+      if (partsOpcode === 1) tell({ type: "message", data: new TextDecoder().decode(whole) });
+      else { const ab = whole.buffer.slice(whole.byteOffset, whole.byteOffset + whole.byteLength); tell({ type: "message", data: ab }, [ab]); }
+    }
+  } catch (err) {
+    fail(err && err.message ? err.message : err);
+    conn.close();
+  }
 }

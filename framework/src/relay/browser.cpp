@@ -136,8 +136,10 @@ BrowserSite::BrowserSite(BrowserOptions o, const std::function<void(const std::s
   const auto* sdk = m ? m->if_contains("sdk") : nullptr;
   const auto* wasm = m ? m->if_contains("wasm") : nullptr;
   const auto loader = read_file(dir / "loader.html");
+  const auto polyfill = read_file(dir / "ws-polyfill.js");
   auto worker = read_file(dir / "service-worker.js");
-  if (ec || !sdk || !sdk->is_string() || !wasm || !wasm->is_string() || !loader || !worker) {
+  if (ec || !sdk || !sdk->is_string() || !wasm || !wasm->is_string() || !loader || !worker ||
+      !polyfill) {
     problem_ = (dir / "manifest.json").string() + ": unusable frontend files";
     log(problem_);
     return;
@@ -162,6 +164,7 @@ BrowserSite::BrowserSite(BrowserOptions o, const std::function<void(const std::s
     files_["/frontend/" + name] = std::move(f);
   }
   loader_ = *loader;
+  polyfill_ = *polyfill;
   std::string relays = "[";
   for (std::size_t i = 0; i < relays_.size(); ++i) {
     relays += (i ? ", " : "") + json_string(relays_[i]);
@@ -217,6 +220,11 @@ transport::HttpResponse BrowserSite::answer(const transport::HttpRequest& req) c
     return res;
   }
   if (auto it = files_.find(path); it != files_.end()) return file(it->second, req);
+  if (path == "/.portal/ws-polyfill.js") {
+    transport::HttpResponse res{200, "text/javascript; charset=utf-8", polyfill_, {}};
+    res.headers.emplace_back("Cache-Control", "no-cache");
+    return res;
+  }
   if (path.rfind("/frontend/", 0) == 0) {
     return transport::HttpResponse{404, "text/plain; charset=utf-8", "no such file\n", {}};
   }

@@ -57,7 +57,8 @@ class BrowserSite {
   std::map<std::string, File, std::less<>> files_;  // by "/frontend/<name>"
   std::vector<std::string> not_apps_;  // labels that stay the relay's (reserved, advertised)
   std::string loader_;
-  std::string worker_;  // templated
+  std::string polyfill_;  // ws-polyfill.js, which the worker puts in every proxied page
+  std::string worker_;    // templated
 };
 
 /// The lower-cased app host label of `host` when it ends with `suffix` and has exactly one
