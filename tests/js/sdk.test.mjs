@@ -295,6 +295,28 @@ describe("the JS SDK through portal-relay over ws://", () => {
       "INVALID_OPTIONS");
   });
 
+  test("freshIdentity dials with a new identity each time", async () => {
+    const holder = await connect({ relays: [relay.ws], WebSocket, timers: fast });
+    const listener = await holder.listen({ name: "who", alpn: "http/1.1" });
+    try {
+      const peers = [];
+      for (const fresh of [false, true, true]) {
+        const conn = await client.dial("who", { alpn: "http/1.1", freshIdentity: fresh });
+        const incoming = await listener.accept();
+        peers.push(incoming.peerId);
+        conn.close();
+        incoming.close();
+      }
+      assert.equal(peers[0], client.id);
+      assert.notEqual(peers[1], client.id);
+      assert.notEqual(peers[2], client.id);
+      assert.notEqual(peers[1], peers[2]);
+    } finally {
+      await listener.close();
+      await holder.close();
+    }
+  });
+
   test("an identity seed gives a stable ID", async () => {
     const { seed, id } = await generateIdentity();
     assert.equal(seed.length, 32);

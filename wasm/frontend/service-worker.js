@@ -200,20 +200,24 @@ async function proxy(request, url) {
   let conn;
   try {
     const client = await portalClient();
-    conn = await client.dial(name, { alpn: "http/1.1" });
+    conn = await client.dial(name, { alpn: "http/1.1", freshIdentity: true });  // as v1 does
   } catch (err) {
     const code = err && err.code ? err.code : "ERROR";
     return errorPage(502, `${code}: cannot reach "${name}"`, err && err.message ? err.message : String(err));
   }
-  const timer = setTimeout(() => conn.close(), TIMEOUT_MS);
+  let timer = null;
   try {
-    // The request: HTTP/1.1, one per connection (Connection: close).
-    const body = ["GET", "HEAD"].includes(request.method) ? null : new Uint8Array(await request.arrayBuffer());
+    // The request: HTTP/1.1, one per connection (Connection: close). A body the browser gives as
+    // a stream is sent as it comes (chunked); otherwise whole, with its length.
+    const withBody = !["GET", "HEAD"].includes(request.method);
+    const streamed = withBody && request.body ? request.body : null;
+    const body = withBody && !streamed ? new Uint8Array(await request.arrayBuffer()) : null;
     let head = `${request.method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
     for (const [k, v] of request.headers) {
       if (!HOP_BY_HOP.has(k.toLowerCase())) head += `${k}: ${v}\r\n`;
     }
     if (body) head += `Content-Length: ${body.length}\r\n`;
+    if (streamed) head += "Transfer-Encoding: chunked\r\n";
     const cookies = await cookieHeader(url, request);
     if (cookies) head += `Cookie: ${cookies}\r\n`;
     // What the browser's network layer would add after the worker, so that the service can
@@ -228,7 +232,21 @@ async function proxy(request, url) {
     const writer = conn.writable.getWriter();
     await writer.write(textToBytes(head));
     if (body && body.length) await writer.write(body);
+    if (streamed) {
+      const source = streamed.getReader();
+      for (;;) {
+        const { value, done } = await source.read();
+        if (done) break;
+        if (!value || !value.length) continue;
+        await writer.write(textToBytes(`${value.length.toString(16)}\r\n`));
+        await writer.write(value);
+        await writer.write(textToBytes("\r\n"));
+      }
+      await writer.write(textToBytes("0\r\n\r\n"));
+    }
     writer.releaseLock();
+    // The service has 30 s to start its answer once the request is sent.
+    timer = setTimeout(() => conn.close(), TIMEOUT_MS);
     const reader = conn.readable.getReader();
     let head1 = await readHead(reader, new Uint8Array(0));
     // Interim answers (100 Continue, 103 Early Hints) come before the real one.
@@ -418,7 +436,7 @@ async function tunnelWebSocket(request, port) {
   const url = new URL(request.path, self.location.origin);
   let conn;
   try {
-    conn = await (await portalClient()).dial(leaseName(url.hostname), { alpn: "http/1.1" });
+    conn = await (await portalClient()).dial(leaseName(url.hostname), { alpn: "http/1.1", freshIdentity: true });
   } catch (err) {
     return fail(err && err.code ? `${err.code}: ${err.message}` : err);
   }

@@ -74,10 +74,11 @@ struct Engine::Task {
   std::optional<control::IncomingConnection> incoming;
   std::unique_ptr<handshake::ClientHandshake> client_hs;
   std::unique_ptr<handshake::ServerHandshake> server_hs;
-  std::uint32_t conn = 0;  // Secure
-  std::string lease_id;    // Connect, ClientHs
-  base::Bytes carry;       // output of an earlier stage
-  base::Bytes in;          // read from the stream, not yet consumed
+  std::uint32_t conn = 0;                            // Secure
+  std::string lease_id;                              // Connect, ClientHs
+  std::shared_ptr<const identity::Credential> self;  // Connect, ClientHs: who dials
+  base::Bytes carry;                                 // output of an earlier stage
+  base::Bytes in;                                    // read from the stream, not yet consumed
   std::size_t in_pos = 0;
   std::optional<Steady> deadline;
   bool counted = false;  // holds a place in the core's incoming queue
@@ -119,6 +120,7 @@ struct Engine::Relay {
 
 struct Engine::DialRequest {
   std::uint32_t id = 0;
+  std::shared_ptr<const identity::Credential> self;  // the client's, or a fresh one
   std::string target;
   std::string alpn;
   enum class Phase { WaitRelay, Listing, Connecting } phase = Phase::WaitRelay;
@@ -726,8 +728,8 @@ void Engine::request_done(std::uint32_t relay, std::uint32_t stream, Task& t) {
         // The stream now carries the end-to-end handshake; bytes after the answer are its.
         t.kind = Task::Kind::ClientHs;
         t.request.reset();
-        t.client_hs = std::make_unique<handshake::ClientHandshake>(credential_, t.lease_id,
-                                                                   dial.alpn, random_);
+        t.client_hs =
+            std::make_unique<handshake::ClientHandshake>(*t.self, t.lease_id, dial.alpn, random_);
         if (auto s = t.client_hs->start(clock_.system_now()); !s) {
           dial.last = s.error();
           dial.tried +=
@@ -928,10 +930,18 @@ void Engine::tick() {
 
 // ---- dial ----------------------------------------------------------------------------------
 
-std::uint32_t Engine::dial(const std::string& target, const std::string& alpn) {
+std::uint32_t Engine::dial(const std::string& target, const std::string& alpn,
+                           bool fresh_identity) {
   const std::uint32_t id = next_id_++;
   auto d = std::make_unique<DialRequest>();
   d->id = id;
+  // The client's own identity (not owned), or one made for this connection only.
+  d->self = std::shared_ptr<const identity::Credential>(std::shared_ptr<void>(), &credential_);
+  if (fresh_identity) {
+    if (auto fresh = identity::Credential::generate(random_)) {
+      d->self = std::make_shared<const identity::Credential>(std::move(*fresh));
+    }
+  }
   d->target = target;
   d->alpn = alpn;
   d->deadline = now().steady + ms(o_.timers.request_timeout_ms);
@@ -1044,7 +1054,8 @@ void Engine::dial_try_next(DialRequest& d) {
     t.kind = Task::Kind::Connect;
     t.owner = id;
     t.lease_id = c.lease.identity->id;
-    t.request.emplace(control::ClientRequest::connection(t.lease_id, credential_.identity()));
+    t.self = d.self;
+    t.request.emplace(control::ClientRequest::connection(t.lease_id, t.self->identity()));
     if (open_task(*relay, std::move(t))) return;
     if (dials_.count(id) == 0) return;
     d.last = make_error_code(client::Errc::NoRelay);

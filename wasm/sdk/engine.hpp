@@ -71,7 +71,10 @@ class Engine {
   void tick();
 
   // ---- from JS: the API ----
-  std::uint32_t dial(const std::string& target, const std::string& alpn);
+  /// `fresh_identity`: this connection's handshake uses a new identity instead of the client's
+  /// (the browser path does, as v1 does).
+  std::uint32_t dial(const std::string& target, const std::string& alpn,
+                     bool fresh_identity = false);
   std::uint32_t listen(const std::string& name, std::vector<std::string> alpns,
                        const std::string& metadata);
   void stop_listening();

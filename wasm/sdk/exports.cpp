@@ -172,10 +172,11 @@ EMSCRIPTEN_KEEPALIVE void portal_tick(Engine* e) {
   e->tick();
 }
 
-EMSCRIPTEN_KEEPALIVE std::uint32_t portal_dial(Engine* e, const char* target, const char* alpn) {
+EMSCRIPTEN_KEEPALIVE std::uint32_t portal_dial(Engine* e, const char* target, const char* alpn,
+                                               int fresh_identity) {
   Current current(e);
   if (e == nullptr) return 0;
-  return e->dial(str(target), str(alpn));
+  return e->dial(str(target), str(alpn), fresh_identity != 0);
 }
 EMSCRIPTEN_KEEPALIVE std::uint32_t portal_listen(Engine* e, const char* name, const char* alpns,
                                                  const char* metadata) {

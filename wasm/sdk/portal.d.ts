@@ -54,7 +54,8 @@ export interface Listener extends AsyncIterableIterator<Connection> {
 export interface Client {
   readonly id: string;
   relays(): RelayStatus[];
-  dial(target: string, options: { alpn: string }): Promise<Connection>;
+  /** freshIdentity: the handshake uses a new identity instead of the client's. */
+  dial(target: string, options: { alpn: string; freshIdentity?: boolean }): Promise<Connection>;
   listen(options: { name: string; alpn: string | string[]; metadata?: string }): Promise<Listener>;
   close(): Promise<void>;
 }

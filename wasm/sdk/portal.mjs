@@ -175,13 +175,14 @@ class Client {
   /** The relays and their state: [{url, up, id, error}]. */
   relays() { return this._status.map((s) => ({ ...s })); }
 
-  /** Dials a lease by name or ID. Resolves to a Connection; rejects with a PortalError. */
+  /** Dials a lease by name or ID. Resolves to a Connection; rejects with a PortalError.
+   *  `options.freshIdentity`: the handshake uses a new identity, not the client's. */
   dial(target, options = {}) {
     if (this._closed) return Promise.reject(new PortalError("CLOSED", "the client is closed"));
     const alpn = options.alpn || "";
     return new Promise((resolve, reject) => {
       const id = withString(this._M, String(target), (t) => withString(this._M, alpn, (a) =>
-        this._M._portal_dial(this._e, t, a)));
+        this._M._portal_dial(this._e, t, a, options.freshIdentity ? 1 : 0)));
       this._dials.set(id, { resolve, reject });
       this._drain();
     });
