@@ -78,6 +78,17 @@ test("a 64 MiB download, checked with SHA-256 in the page", async () => {
   console.log(`# 64 MiB through the browser path in ${seconds.toFixed(2)} s: ${(BIG / seconds / 1e6).toFixed(1)} MB/s`);
 });
 
+test("idle connections are reused (keep-alive), each dialed with its own identity", async () => {
+  const r = await page.evaluate(async () => {
+    const seen = [];
+    for (let i = 0; i < 5; ++i) seen.push(await (await fetch(`/peer?i=${i}`)).text());
+    return seen;
+  });
+  // The service sees the client port of its TCP connection from `portal expose`: one
+  // connection served all five requests in turn.
+  assert.equal(new Set(r).size, 1, r.join(", "));
+});
+
 test("a redirect is followed", async () => {
   const r = await page.evaluate(async () => {
     const res = await fetch("/redirect");

@@ -130,6 +130,9 @@ export async function startHttp() {
     } else if (url.pathname === "/origin") {
       res.setHeader("content-type", "text/plain");
       res.end(`origin: ${req.headers.origin || ""}\n`);
+    } else if (url.pathname === "/peer") {
+      res.setHeader("content-type", "text/plain");
+      res.end(`${req.socket.remotePort}\n`);
     } else if (url.pathname === "/redirect") {
       res.statusCode = 302;
       res.setHeader("location", "/landed");

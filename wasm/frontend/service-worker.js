@@ -195,23 +195,75 @@ code{background:#f3f3f3;padding:0 .2rem}</style>
   return new Response(body, { status, headers: { "content-type": "text/html; charset=utf-8" } });
 }
 
+// ---- connections -------------------------------------------------------------------------------
+// Idle connections are kept per lease for reuse (HTTP/1.1 keep-alive), as v1 does: up to
+// IDLE_PER_LEASE each, closed after IDLE_MS unused. Each was dialed with its own fresh identity.
+const IDLE_MS = 30000;
+const IDLE_PER_LEASE = 6;
+const idle = new Map();  // lease name -> [{conn, reader, timer}]
+
+function takeIdle(name) {
+  const list = idle.get(name);
+  const entry = list && list.pop();
+  if (list && !list.length) idle.delete(name);
+  if (entry) clearTimeout(entry.timer);
+  return entry || null;
+}
+
+function putIdle(name, entry) {
+  const list = idle.get(name) || [];
+  if (list.length >= IDLE_PER_LEASE) { entry.conn.close(); return; }
+  entry.timer = setTimeout(() => {
+    const l = idle.get(name);
+    const at = l ? l.indexOf(entry) : -1;
+    if (at >= 0) l.splice(at, 1);
+    if (l && !l.length) idle.delete(name);
+    entry.conn.close();
+  }, IDLE_MS);
+  list.push(entry);
+  idle.set(name, list);
+}
+
+async function dialEntry(name) {
+  const conn = await (await portalClient()).dial(name, { alpn: "http/1.1", freshIdentity: true });
+  return { conn, reader: conn.readable.getReader(), timer: null };
+}
+
 async function proxy(request, url) {
   const name = leaseName(url.hostname);
-  let conn;
+  // A body the browser gives as a stream is sent as it comes (chunked) and cannot be sent twice:
+  // such a request always gets a new connection. Others may reuse an idle one, and are sent once
+  // more on a new connection when the idle one turns out to be closed before any answer.
+  const withBody = !["GET", "HEAD"].includes(request.method);
+  const streamed = withBody && request.body ? request.body : null;
+  let body = null;
   try {
-    const client = await portalClient();
-    conn = await client.dial(name, { alpn: "http/1.1", freshIdentity: true });  // as v1 does
+    body = withBody && !streamed ? new Uint8Array(await request.arrayBuffer()) : null;
   } catch (err) {
-    const code = err && err.code ? err.code : "ERROR";
-    return errorPage(502, `${code}: cannot reach "${name}"`, err && err.message ? err.message : String(err));
+    return errorPage(502, "cannot read the request", err && err.message ? err.message : String(err));
   }
+  for (let attempt = 0; ; ++attempt) {
+    let entry = streamed || attempt > 0 ? null : takeIdle(name);
+    const reused = entry !== null;
+    if (!entry) {
+      try {
+        entry = await dialEntry(name);
+      } catch (err) {
+        const code = err && err.code ? err.code : "ERROR";
+        return errorPage(502, `${code}: cannot reach "${name}"`, err && err.message ? err.message : String(err));
+      }
+    }
+    const result = await exchange(request, url, name, entry, body, streamed, reused);
+    if (result.retry && attempt === 0) continue;
+    return result.response;
+  }
+}
+
+async function exchange(request, url, name, entry, body, streamed, reused) {
+  const { conn, reader } = entry;
   let timer = null;
+  let answered = false;
   try {
-    // The request: HTTP/1.1, one per connection (Connection: close). A body the browser gives as
-    // a stream is sent as it comes (chunked); otherwise whole, with its length.
-    const withBody = !["GET", "HEAD"].includes(request.method);
-    const streamed = withBody && request.body ? request.body : null;
-    const body = withBody && !streamed ? new Uint8Array(await request.arrayBuffer()) : null;
     let head = `${request.method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`;
     for (const [k, v] of request.headers) {
       if (!HOP_BY_HOP.has(k.toLowerCase())) head += `${k}: ${v}\r\n`;
@@ -228,7 +280,7 @@ async function proxy(request, url) {
       try { if (request.referrer) origin = new URL(request.referrer).origin; } catch { /* null */ }
       head += `Origin: ${origin}\r\n`;
     }
-    head += "Connection: close\r\n\r\n";
+    head += "Connection: keep-alive\r\n\r\n";
     const writer = conn.writable.getWriter();
     await writer.write(textToBytes(head));
     if (body && body.length) await writer.write(body);
@@ -247,8 +299,8 @@ async function proxy(request, url) {
     writer.releaseLock();
     // The service has 30 s to start its answer once the request is sent.
     timer = setTimeout(() => conn.close(), TIMEOUT_MS);
-    const reader = conn.readable.getReader();
     let head1 = await readHead(reader, new Uint8Array(0));
+    answered = true;
     // Interim answers (100 Continue, 103 Early Hints) come before the real one.
     while (head1.status >= 100 && head1.status < 200 && head1.status !== 101) {
       head1 = await readHead(reader, head1.rest);
@@ -267,18 +319,28 @@ async function proxy(request, url) {
       throw new Error(`bad Content-Length "${lengthText}"`);
     }
     const length = lengthText !== undefined ? Number(lengthText) : null;
-    let stream = noBody ? null : bodyStream(reader, rest, chunked ? null : length, chunked, conn);
-    if (noBody) conn.close();
+    // Reusable when the service keeps it open and the body's end is known.
+    const keep = !(headers.find(([k]) => k === "connection")?.[1] || "").toLowerCase().includes("close") &&
+      status !== 101 && (noBody || chunked || length !== null);
+    const done = (clean, leftover) => {
+      if (clean && keep && !(leftover && leftover.length)) putIdle(name, entry);
+      else conn.close();
+    };
+    let stream = null;
+    if (noBody) done(true, rest);
+    else stream = bodyStream(reader, rest, chunked ? null : length, chunked, done);
     // HTML pages get Portal's WebSocket first, so that the app's own WebSockets reach it.
     if (stream && /^text\/html/i.test(out.get("content-type") || "") && !out.has("content-encoding")) {
       stream = stream.pipeThrough(injectPolyfill());
       out.delete("content-length");
     }
-    return new Response(stream, { status, statusText, headers: out });
+    return { response: new Response(stream, { status, statusText, headers: out }) };
   } catch (err) {
     clearTimeout(timer);
     conn.close();
-    return errorPage(502, "bad answer from the service", err && err.message ? err.message : String(err));
+    // An idle connection the service had closed: try once more on a new one.
+    if (reused && !answered) return { retry: true };
+    return { response: errorPage(502, "bad answer from the service", err && err.message ? err.message : String(err)) };
   }
 }
 
@@ -321,11 +383,31 @@ async function readHead(reader, first) {
 
 // The body as a stream: `length` bytes, chunked, or up to the end. Nothing is held beyond the
 // stream's own queue: a 1 GiB download flows through.
-function bodyStream(reader, first, length, chunked, conn) {
+function bodyStream(reader, first, length, chunked, done) {
   let pending = first;
   let left = length;
   let chunkLeft = 0;     // chunked: bytes left in the current chunk
   let chunkState = "size";
+  let surplus = false;
+  // After "0\r\n": trailer lines up to an empty line, then the connection is clean if nothing
+  // else arrived.
+  const finishTrailers = async (after) => {
+    let buf = after;
+    for (let guard = 0; guard < 64; ++guard) {
+      const text = bytesToText(buf);
+      const end = text.startsWith("\r\n") ? 0 : text.indexOf("\r\n\r\n");
+      if (end >= 0) {
+        const rest = buf.subarray(end === 0 ? 2 : end + 4);
+        done(rest.length === 0 && pending.length === 0, rest);
+        return;
+      }
+      if (buf.length > 8192) break;
+      const more = await next();
+      if (more === null) break;
+      buf = concat(buf, more);
+    }
+    done(false);
+  };
   const next = async () => {
     if (pending.length) { const p = pending; pending = new Uint8Array(0); return p; }
     const { value, done } = await reader.read();
@@ -335,14 +417,17 @@ function bodyStream(reader, first, length, chunked, conn) {
     async pull(controller) {
       try {
         if (!chunked) {
-          if (left === 0) { controller.close(); conn.close(); return; }
+          if (left === 0) { controller.close(); done(!surplus, pending); return; }
           let data = await next();
           if (data === null) {
-            if (left === null) { controller.close(); conn.close(); return; }
+            if (left === null) { controller.close(); done(false); return; }
             throw new Error("the service closed the connection before the end of the body");
           }
           if (left !== null) {
-            if (data.length > left) data = data.subarray(0, left);
+            if (data.length > left) {
+              surplus = true;  // bytes past the body: the connection is not reused
+              data = data.subarray(0, left);
+            }
             left -= data.length;
           }
           controller.enqueue(data);
@@ -366,7 +451,13 @@ function bodyStream(reader, first, length, chunked, conn) {
               chunkLeft = parseInt(line.split(";")[0], 16);
               if (!Number.isFinite(chunkLeft)) throw new Error(`bad chunk size "${line}"`);
               data = data.subarray(nl + 1);
-              if (chunkLeft === 0) { controller.close(); conn.close(); return; }
+              if (chunkLeft === 0) {
+                // The last chunk: its (empty) trailer section ends with CRLF. Anything else
+                // that follows makes the connection unusable.
+                await finishTrailers(data);
+                controller.close();
+                return;
+              }
               chunkState = "data";
             } else if (chunkState === "data") {
               const take = Math.min(chunkLeft, data.length);
@@ -385,10 +476,10 @@ function bodyStream(reader, first, length, chunked, conn) {
         }
       } catch (err) {
         controller.error(err);
-        conn.close();
+        done(false);
       }
     },
-    cancel() { conn.close(); },
+    cancel() { done(false); },
   });
 }
 
