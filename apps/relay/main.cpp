@@ -84,7 +84,7 @@ int serve(const config::RelayConfig& cfg) {
   portal::base::set_log_level(
       portal::base::parse_log_level(cfg.log_level).value_or(portal::base::LogLevel::Info));
   std::string error;
-  auto assembly = relay::assemble(cfg, error);
+  auto assembly = relay::assemble(cfg, error, /*create_identity=*/true);
   if (!assembly) throw UsageError(error);
   for (const auto& w : assembly->warnings) {
     portal::base::log(LogLevel::Warn, "plugin", "refused " + w);
@@ -94,6 +94,9 @@ int serve(const config::RelayConfig& cfg) {
     portal::base::log(
         LogLevel::Info, "relay",
         "identity " + id + " (ephemeral: no identity_key_file configured, a new one each start)");
+  } else if (assembly->identity_created) {
+    portal::base::log(LogLevel::Info, "relay",
+                      "identity " + id + " created in " + cfg.identity_key_file + " (first start)");
   } else {
     portal::base::log(LogLevel::Info, "relay", "identity " + id + " from " + cfg.identity_key_file);
   }
@@ -236,9 +239,14 @@ int main(int argc, char** argv) {
       // matching the certificate, not expired, key not world-readable) and the identity.
       apply_flags(cfg);
       std::string error;
-      if (!portal::relay::assemble(cfg, error)) {
+      const auto checked = portal::relay::assemble(cfg, error);
+      if (!checked) {
         std::cout << check_file << ": " << error << '\n';
         return 1;
+      }
+      if (checked->identity_created) {
+        std::cout << check_file << ": identity_key_file " << cfg.identity_key_file
+                  << " does not exist yet: the relay creates it at its first start\n";
       }
       std::cout << check_file << ": ok\n";
       return 0;

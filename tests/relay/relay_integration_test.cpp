@@ -10,6 +10,7 @@
 #include "relay/relay_harness.hpp"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <thread>
 #include "support/pki.hpp"
 #include "support/scale.hpp"
+#include "support/temp_dir.hpp"
 
 namespace portal::test {
 namespace {
@@ -218,6 +220,50 @@ INSTANTIATE_TEST_SUITE_P(Transports, RelayIntegrationBothTransports,
                          ::testing::Values("ws", "tcp"));
 
 // A connection request is forwarded and spliced; 256 MiB each way (scaled) with checksums.
+// identity_key_file: created (0600) at the first start, the same identity at the next; a check
+// leaves a missing file alone; a file that others can read is refused.
+TEST(RelayIdentityFile, CreatedAtFirstStartThenKeptAndNeverLoosened) {
+  TempDir dir;
+  const auto key = dir / "relay.key";
+  const std::string config = R"({"identity_key_file": ")" + key.string() + R"("})";
+  const auto cfg = dir / "relay.json";
+  std::ofstream(cfg) << config;
+  const auto check = run_process({bin_path("portal-relay"), "--check-config", cfg.string(),
+                                  "--plugin-dir", PORTAL_BUILD_PLUGIN_DIR});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_FALSE(std::filesystem::exists(key)) << "a config check must not create the key";
+
+  auto id_in = [](const std::string& log, const std::string& word) {
+    const auto at = log.find("identity ");
+    if (at == std::string::npos || log.find(word, at) == std::string::npos) return std::string();
+    return log.substr(at + 9, 26);
+  };
+  std::string first;
+  {
+    RelayProcess relay(config);
+    ASSERT_TRUE(relay.alive()) << relay.err();
+    first = id_in(relay.err(), "created in " + key.string());
+    ASSERT_EQ(first.size(), 26u) << relay.err();
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  {
+    RelayProcess relay(config);
+    ASSERT_TRUE(relay.alive()) << relay.err();
+    EXPECT_EQ(id_in(relay.err(), "from " + key.string()), first) << relay.err();
+  }
+  ASSERT_EQ(::chmod(key.c_str(), 0644), 0);
+  const auto refused =
+      run_process({bin_path("portal-relay"), "--config", cfg.string(), "--listen",
+                   "ws://127.0.0.1:0/relay", "--plugin-dir", PORTAL_BUILD_PLUGIN_DIR});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("identity_key_file: " + key.string()), std::string::npos)
+      << refused.err;
+  ::stat(key.c_str(), &st);
+  EXPECT_EQ(st.st_mode & 0777, 0644u) << "the relay must not touch a key it refuses";
+}
+
 TEST_F(RelayIntegration, SplicesBulkDataBothWaysWithChecksums) {
   RelayProcess relay;
   auto holder = session(relay.ws);

@@ -4,13 +4,15 @@
 
 #include "detail/stack_assembly.hpp"
 #include "portal/base/random.hpp"
+#include "portal/identity/errors.hpp"
 #include "portal/platform/key_file.hpp"
 #include "portal/platform/paths.hpp"
 #include "portal/relay/relay.hpp"
 
 namespace portal::relay {
 
-std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::string& error) {
+std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::string& error,
+                                   bool create_identity) {
   auto a = std::make_unique<Assembly>();
   detail::StackAssembly stack(config.plugin_dirs, config.plugin_pins);
   a->warnings = stack.warnings;
@@ -37,6 +39,19 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
   // The identity: a key file, or a new one at each start.
   if (!config.identity_key_file.empty()) {
     auto cred = platform::load_key_file(config.identity_key_file);
+    if (!cred && cred.error() == identity::Errc::KeyFileNotFound) {
+      // The first start: a new identity, kept in the file from now on.
+      base::OsRandom random;
+      cred = identity::Credential::generate(random);
+      if (cred && create_identity) {
+        if (auto saved = platform::save_key_file(config.identity_key_file, *cred); !saved) {
+          error = "identity_key_file: " + config.identity_key_file +
+                  ": cannot create it: " + saved.error().message();
+          return nullptr;
+        }
+      }
+      a->identity_created = true;
+    }
     if (!cred) {
       error = "identity_key_file: " + config.identity_key_file + ": " + cred.error().message();
       return nullptr;

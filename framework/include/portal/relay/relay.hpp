@@ -102,14 +102,21 @@ struct Assembly {
   std::vector<Listen> listeners;
   std::unique_ptr<identity::Credential> identity;
   bool ephemeral_identity = false;
+  /// identity_key_file did not exist: a new identity was written there (create_identity), or,
+  /// in a check, will be at the first start.
+  bool identity_created = false;
   std::vector<std::string> warnings;  ///< refused plugin files, one line each
   Options options;
 };
 
 /// Builds the stack. On failure returns null and sets `error` to one line naming the key, file
-/// or plugin at fault.
+/// or plugin at fault. A configured identity_key_file that does not exist is created (mode 0600,
+/// a new identity) when `create_identity` is set, as at a relay's first start; otherwise (a
+/// config check) it is left alone and a new identity is used. A key file that exists must be
+/// usable: too open, unreadable or not a key is an error.
 [[nodiscard]] PORTAL_API std::unique_ptr<Assembly> assemble(const config::RelayConfig& config,
-                                                            std::string& error);
+                                                            std::string& error,
+                                                            bool create_identity = false);
 
 /// Binds every listener of `assembly` and serves it on `relay`; returns the bound addresses.
 /// On failure returns the listeners bound so far and sets `error` ("<uri>: <reason>").
