@@ -5,7 +5,8 @@
 #   scripts/build-wasm-deps.sh <build-dir>      (the wasm preset's configure step runs it)
 # The sources come from `apt-get source` with a private sources list and state under
 # <build-dir>/deps/apt, so /etc/apt is never touched and no root is needed. The result,
-# <build-dir>/deps/prefix/{include,lib}, is kept and reused while the versions match.
+# <build-dir>/deps/prefix/{include,lib}, is kept and reused while the versions match, and also
+# copied to ~/.cache/portal/wasm-deps for other clones (PORTAL_WASM_DEPS_CACHE).
 set -euo pipefail
 
 build=${1:?usage: build-wasm-deps.sh <build-dir>}
@@ -32,6 +33,17 @@ stamp="$prefix/.versions"
 want="cryptopp=$cryptopp_version protobuf=$protobuf_version emcc=$(em++ -dumpversion) script=6"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "build-wasm-deps: cached ($want)"
+  exit 0
+fi
+# A built prefix is also kept outside the build tree (like ccache's cache), so that a clean
+# clone (CI) copies it instead of fetching and compiling again. PORTAL_WASM_DEPS_CACHE="" turns
+# that off.
+cache=${PORTAL_WASM_DEPS_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/portal/wasm-deps}
+if [ -n "$cache" ] && [ -f "$cache/.versions" ] && [ "$(cat "$cache/.versions")" = "$want" ]; then
+  rm -rf "$prefix"
+  mkdir -p "$(dirname "$prefix")"
+  cp -a "$cache" "$prefix"
+  echo "build-wasm-deps: copied from $cache ($want)"
   exit 0
 fi
 
@@ -118,3 +130,10 @@ cp "$deps/obj/protobuf/libprotobuf-lite.a" "$prefix/lib/"
 
 echo "$want" > "$stamp"
 echo "build-wasm-deps: built into $prefix"
+if [ -n "$cache" ]; then
+  mkdir -p "$(dirname "$cache")"
+  rm -rf "$cache.tmp.$$"
+  if cp -a "$prefix" "$cache.tmp.$$"; then
+    rm -rf "$cache" && mv "$cache.tmp.$$" "$cache" || rm -rf "$cache.tmp.$$"
+  fi
+fi
