@@ -96,6 +96,7 @@ struct Engine::Task {
 };
 
 struct Engine::Conn {
+  std::uint32_t id = 0;  // JS's handle
   std::uint32_t relay = 0;
   std::uint32_t stream = 0;
   std::optional<secure_channel::SecureChannel> channel;
@@ -184,20 +185,14 @@ void Engine::after() {
     for (std::uint32_t i = 0; i < relays_.size(); ++i) {
       if (relays_[i]->mux) poll_session(i);
     }
-    pending_actions_ = core_->take_actions();
-    if (pending_actions_.empty()) break;
+    if (!core_->has_actions()) break;
   }
   for (std::uint32_t i = 0; i < relays_.size(); ++i) flush(i);
   arm_timer();
 }
 
 void Engine::apply_actions() {
-  auto actions = std::move(pending_actions_);
-  pending_actions_.clear();
-  auto fresh = core_->take_actions();
-  actions.insert(actions.end(), std::make_move_iterator(fresh.begin()),
-                 std::make_move_iterator(fresh.end()));
-  for (auto& a : actions) {
+  for (auto& a : core_->take_actions()) {
     const auto i = static_cast<std::uint32_t>(a.relay);
     Relay& r = *relays_.at(a.relay);
     switch (a.kind) {
@@ -301,7 +296,6 @@ void Engine::arm_timer() {
   }
   // Always re-arm: JS keeps one timer and replaces it.
   emit(Out::Timer, wanted.value_or(0xffffffffu), 0, {});
-  armed_ms_ = wanted;
 }
 
 // ---- sockets -----------------------------------------------------------------------------------
@@ -670,11 +664,7 @@ void Engine::deliver(Conn& c) {
   while (c.credit > 0 && !c.channel->readable().empty()) {
     const auto data = c.channel->readable();
     const std::size_t n = std::min(c.credit, data.size());
-    std::uint32_t id = 0;
-    for (auto& [k, v] : conns_) {
-      if (v.get() == &c) id = k;
-    }
-    emit(Out::Data, id, 0, base::as_chars(data.first(n)));
+    emit(Out::Data, c.id, 0, base::as_chars(data.first(n)));
     c.channel->consume(n);
     c.credit -= n;
   }
@@ -763,7 +753,6 @@ void Engine::request_done(std::uint32_t relay, std::uint32_t stream, Task& t) {
 }
 
 void Engine::handshake_done(std::uint32_t relay, std::uint32_t stream, Task& t) {
-  Relay& r = *relays_.at(relay);
   const bool dialer = t.kind == Task::Kind::ClientHs;
   auto keys = dialer ? t.client_hs->take_result() : t.server_hs->take_result();
   // The handshake's unsent bytes (ServerInit) go out before the first frame.
@@ -796,6 +785,7 @@ void Engine::handshake_done(std::uint32_t relay, std::uint32_t stream, Task& t) 
   }
   const std::uint32_t id = next_id_++;
   auto c = std::make_unique<Conn>();
+  c->id = id;
   c->relay = relay;
   c->stream = stream;
   c->channel = std::move(channel);
@@ -817,7 +807,6 @@ void Engine::handshake_done(std::uint32_t relay, std::uint32_t stream, Task& t) 
     if (counted) core_->incoming_ended(true);
     emit(Out::Incoming, id, 0, describe);
   }
-  (void)r;
 }
 
 // A task ends: its owner hears why. `error` empty: the stream closed normally.

@@ -138,7 +138,6 @@ class Engine {
   base::SystemClock clock_;
   handshake::ReplayCache replay_;
   std::unique_ptr<client::ClientCore> core_;
-  std::vector<client::Action> pending_actions_;
   std::vector<std::unique_ptr<Relay>> relays_;
   std::map<std::uint32_t, std::unique_ptr<Conn>> conns_;
   std::map<std::uint32_t, std::unique_ptr<DialRequest>> dials_;
@@ -147,7 +146,6 @@ class Engine {
   std::vector<std::string> listen_alpns_;
   std::uint32_t next_id_ = 1;
   bool shut_ = false;
-  std::optional<std::uint32_t> armed_ms_;
   std::vector<base::Byte> out_;
   std::vector<base::Byte> handed_;
 };

@@ -127,6 +127,8 @@ class PORTAL_API ClientCore {
   [[nodiscard]] std::optional<base::Clock::SteadyTime> next_deadline() const;
   void tick(base::Now now);
   [[nodiscard]] std::vector<Action> take_actions();
+  /// Whether take_actions() has anything (a driver that loops until the core is quiet asks).
+  [[nodiscard]] bool has_actions() const noexcept { return !actions_.empty(); }
 
   // ---- introspection ----
   [[nodiscard]] const RelayState& relay(std::size_t i) const { return relays_.at(i); }
