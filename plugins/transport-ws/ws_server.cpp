@@ -76,22 +76,21 @@ const transport::HttpHandler* find_route(const ListenerState& s, std::string_vie
   return best;
 }
 
-// Runs one route handler; a handler that throws is a 500, logged.
-Response run_handler(const transport::HttpHandler& handler, const Request& req,
-                     transport::HttpResponse* out_raw = nullptr) {
+// Runs one route handler; a handler that throws answers 500 (and is logged).
+transport::HttpResponse call_handler(const transport::HttpHandler& handler, const Request& req) {
   transport::HttpRequest in{std::string(req.method_string()), std::string(req.target()), {}};
   for (const auto& field : req) {
     in.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
-  transport::HttpResponse out;
   try {
-    out = handler(in);
+    return handler(in);
   } catch (const std::exception& e) {
     base::log(base::LogLevel::Error, "http", std::string("route handler failed: ") + e.what());
-    return make_response(req, http::status::internal_server_error, "internal error\n");
+    return transport::HttpResponse{500, "text/plain; charset=utf-8", "internal error\n", {}};
   }
-  if (out_raw != nullptr) out_raw->status = out.status;
-  if (out.status == 0) return Response{};
+}
+
+Response to_response(const Request& req, transport::HttpResponse out) {
   auto res = make_response(req, static_cast<http::status>(out.status), std::move(out.body),
                            out.content_type);
   for (const auto& [name, value] : out.headers) res.set(name, value);
@@ -102,10 +101,9 @@ Response run_handler(const transport::HttpHandler& handler, const Request& req,
 std::optional<Response> gate(ListenerState& s, const Request& req) {
   auto it = s.routes.find(std::string_view("*"));
   if (it == s.routes.end()) return std::nullopt;
-  transport::HttpResponse claimed;
-  auto res = run_handler(it->second, req, &claimed);
-  if (claimed.status == 0) return std::nullopt;
-  return res;
+  auto out = call_handler(it->second, req);
+  if (out.status == 0) return std::nullopt;
+  return to_response(req, std::move(out));
 }
 
 // Answers a request that is not an upgrade.
@@ -122,7 +120,8 @@ Response route(ListenerState& s, const Request& req, std::string_view path) {
     res.set(http::field::connection, "Upgrade");
     return res;
   }
-  if (const auto* handler = find_route(s, path)) return run_handler(*handler, req);
+  if (const auto* handler = find_route(s, path))
+    return to_response(req, call_handler(*handler, req));
   return make_response(req, http::status::not_found, "not found\n");
 }
 

@@ -93,6 +93,7 @@ BrowserSite::BrowserSite(BrowserOptions o, const std::function<void(const std::s
     return;
   }
   const bool https = url->scheme == "https";
+  scheme_ = https ? "https://" : "http://";
   const bool default_port = url->port == (https ? 443 : 80);
   const std::string host_port =
       lower(url->host) + (default_port ? "" : ":" + std::to_string(url->port));

@@ -37,6 +37,8 @@ class BrowserSite {
 
   /// The app host suffix requests are matched against (".localhost:4017"), lower case.
   [[nodiscard]] const std::string& suffix() const noexcept { return suffix_; }
+  /// "http://" or "https://", as portal_url says: a lease's page is scheme() + label + suffix().
+  [[nodiscard]] const std::string& scheme() const noexcept { return scheme_; }
   /// The relays the worker connects to.
   [[nodiscard]] const std::vector<std::string>& relays() const noexcept { return relays_; }
   [[nodiscard]] bool ready() const noexcept { return problem_.empty(); }
@@ -52,6 +54,7 @@ class BrowserSite {
   transport::HttpResponse file(const File& f, const transport::HttpRequest& req) const;
 
   std::string suffix_;
+  std::string scheme_;
   std::vector<std::string> relays_;
   std::string problem_;                             // why the files are unusable; empty when ready
   std::map<std::string, File, std::less<>> files_;  // by "/frontend/<name>"

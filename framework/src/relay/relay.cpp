@@ -574,7 +574,7 @@ HttpView Relay::Impl::view() const {
   v.relay_id = identity.id();
   v.advertise = o.advertise;
   if (browser && !browser->relays().empty()) {
-    v.app_prefix = o.portal_url.rfind("https://", 0) == 0 ? "https://" : "http://";
+    v.app_prefix = browser->scheme();
     v.app_suffix = browser->suffix() + "/";
     v.connect_relay = browser->relays().front();
   }
