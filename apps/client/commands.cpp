@@ -103,7 +103,7 @@ Prepared prepare(const StackFlags& f) {
       if (n.empty()) {
         throw UsageError("--relay '" + r +
                          "': not a relay address (ws://HOST:PORT/relay, tcp://HOST:PORT, "
-                         "http(s)://HOST or HOST[:PORT])");
+                         "http(s)://HOST, HOST[:PORT] or SCHEME:///PATH)");
       }
       cfg.relays.push_back(std::move(n));
     }

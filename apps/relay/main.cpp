@@ -205,8 +205,8 @@ int main(int argc, char** argv) {
     const bool portal_url_given = portal_url_option->count() > 0;
     if (!listen.empty()) {
       for (const auto& uri : listen) {
-        if (!portal::transport::parse_uri(uri)) {
-          throw UsageError("--listen '" + uri + "': not scheme://host:port[/path]");
+        if (auto u = portal::transport::parse_uri(uri); !u) {
+          throw UsageError("--listen '" + uri + "': " + u.error().message());
         }
       }
       cfg.listeners = listen;

@@ -365,6 +365,7 @@ class Factory final : public transport::TransportFactory {
     auto options = parse_settings(settings, problem);
     if (!options) co_return options.error();
     if (auto ok = check_scheme(uri, *options); !ok) co_return ok.error();
+    if (uri.host.empty()) co_return transport::Errc::InvalidUri;  // host-less: not TCP
     std::shared_ptr<ssl::context> tls_context;
     if (uri.scheme == "tls") {
       auto c = tls::client_context(options->tls, {}, problem);
@@ -407,6 +408,7 @@ class Factory final : public transport::TransportFactory {
       auto options = parse_settings(settings, problem);
       if (!options) return options.error();
       if (auto ok = check_scheme(uri, *options); !ok) return ok.error();
+      if (uri.host.empty()) return transport::Errc::InvalidUri;  // host-less: not TCP
       std::shared_ptr<tls::ServerCredentials> tls_context;
       if (uri.scheme == "tls") {
         tls_context =

@@ -32,6 +32,7 @@ class Factory final : public transport::TransportFactory {
     auto options = parse_settings(settings, problem);
     if (!options) co_return options.error();
     if (auto ok = check_scheme(uri, *options); !ok) co_return ok.error();
+    if (uri.host.empty()) co_return transport::Errc::InvalidUri;  // host-less: not TCP
     co_return co_await connect_ws(std::move(executor), std::move(uri), *options);
   }
 

@@ -90,6 +90,14 @@ TEST(ClientConfig, RelayAddressesAreNormalisedAsLaterV1Does) {
   EXPECT_EQ(normalize_relay_uri(""), "");
   EXPECT_EQ(normalize_relay_uri("a b"), "");
   EXPECT_EQ(normalize_relay_uri("ftp://x"), "");
+  // Another plugin's host-less URI is kept as given; a relative or empty path is not a relay.
+  EXPECT_EQ(normalize_relay_uri("unix:///run/portal/relay.sock"), "unix:///run/portal/relay.sock");
+  EXPECT_EQ(normalize_relay_uri("unix://relay.sock"), "");
+  EXPECT_EQ(normalize_relay_uri("unix:///"), "");
+  EXPECT_EQ(normalize_relay_uri("unix:///" + std::string(200, 'x')), "");
+  // The known schemes still need a host.
+  EXPECT_EQ(normalize_relay_uri("tcp:///run/relay.sock"), "");
+  EXPECT_EQ(normalize_relay_uri("ws:///run/relay.sock"), "");
 }
 
 }  // namespace

@@ -94,6 +94,27 @@ TEST(RelayConfig, EveryProblemNamesItsKey) {
   EXPECT_EQ(problems[0].to_string("relay.json"), "relay.json: listners: unknown key");
 }
 
+// A listener may be a local socket (scheme:///absolute/path); a relative, empty or too long path
+// is a problem of its listeners[i] that says why.
+TEST(RelayConfig, HostlessListeners) {
+  RelayConfig c;
+  EXPECT_TRUE(
+      apply_text(R"({"listeners": ["unix:///run/portal/relay.sock", "tcp://127.0.0.1:0"]})", c)
+          .empty());
+  EXPECT_EQ(c.listeners.front(), "unix:///run/portal/relay.sock");
+  const std::string too_long = "unix:///" + std::string(120, 'x');
+  const auto problems =
+      apply_text(R"({"listeners": ["unix://relay.sock", "unix:///", ")" + too_long + R"("]})", c);
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0].to_string("r.json"),
+            "r.json: listeners[0]: 'unix://relay.sock': invalid URI (expected "
+            "scheme://host:port[/path] or scheme:///absolute/path)");
+  EXPECT_EQ(problems[1].key, "listeners[1]");
+  EXPECT_EQ(problems[2].key, "listeners[2]");
+  EXPECT_NE(problems[2].reason.find("socket path too long"), std::string::npos)
+      << problems[2].reason;
+}
+
 // The browser path's keys: a portal_url must be http(s)://host[:port], app_hosts "*.<host>".
 TEST(RelayConfig, BrowserPathKeys) {
   RelayConfig c;

@@ -434,6 +434,41 @@ TEST(RelayCore, ConnectionsAreLimitedPerAddress) {
   EXPECT_TRUE(h.c().take_address("192.0.2.1", "ws", h.now()));
 }
 
+// Peers without an IP address (Unix sockets) are counted in one bucket per listener: they share
+// its budget, which is apart from other listeners' and from every IP address.
+TEST(RelayCore, PeersWithoutAnAddressAreCountedPerListener) {
+  EXPECT_EQ(accounting_address("192.0.2.1", "#0 tcp://127.0.0.1:4027"), "192.0.2.1");
+  EXPECT_EQ(accounting_address("2001:db8::1", "#0 tcp://[::]:4027"), "2001:db8::1");
+  EXPECT_EQ(accounting_address("", "#1 unix:///run/a.sock"), "listener #1 unix:///run/a.sock");
+  EXPECT_EQ(accounting_address("relay.sock", "#1 unix:///run/a.sock"),
+            "listener #1 unix:///run/a.sock");  // not an IP address: the listener's bucket
+  Harness h;
+  h.limits.max_connections_per_ip = 2;
+  h.limits.max_leases_per_ip = 1;
+  const auto a = accounting_address("", "#1 unix:///run/a.sock");
+  const auto b = accounting_address("", "#2 unix:///run/b.sock");
+  const auto first = h.connect(a);
+  (void)h.connect(a);
+  EXPECT_FALSE(h.c().take_address(a, "unix", h.now()));  // the listener's budget is spent
+  EXPECT_EQ(h.refusals("connections_per_ip"), 1u);
+  EXPECT_NE(std::find_if(h.log.begin(), h.log.end(),
+                         [](const std::string& l) {
+                           return l.find(
+                                      "connection from listener #1 unix:///run/a.sock via "
+                                      "unix refused") != std::string::npos;
+                         }),
+            h.log.end());
+  (void)h.connect(b);  // another listener, another bucket
+  (void)h.connect("192.0.2.1");
+  // The other per-IP limits use the same bucket: one lease for all of the listener's peers.
+  EXPECT_EQ(h.register_lease(first, credential(1), "one"), ResponseCode::Accepted);
+  EXPECT_EQ(h.register_lease(h.connect("192.0.2.9"), credential(2), "two"), ResponseCode::Accepted);
+  h.c().release_address(a);
+  const auto again = h.connect(a);
+  EXPECT_EQ(h.register_lease(again, credential(3), "three"), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("leases_per_ip"), 1u);
+}
+
 TEST(RelayCore, TheSweepRemovesExpiredLeases) {
   Harness h;
   const auto c = h.connect();

@@ -143,6 +143,26 @@ TEST_F(TcpTransport, IPv6LiteralAndNamesThroughTheResolver) {
   }
 }
 
+// A host-less URI (a local socket's) is not a TCP address: neither bound (resolving "" passively
+// would bind every interface) nor dialed.
+TEST_F(TcpTransport, RefusesHostlessUris) {
+  for (const char* text : {"tcp:///run/portal/relay.sock", "tls:///run/portal/relay.sock"}) {
+    SCOPED_TRACE(text);
+    auto uri = parse_uri(text);
+    ASSERT_TRUE(uri);
+    auto listener = tcp_->listen(io_.get_executor(), *uri, {});
+    ASSERT_FALSE(listener);
+    EXPECT_EQ(listener.error(), Errc::InvalidUri);
+    run([&]() -> asio::awaitable<void> {
+      auto c = co_await tcp_->async_connect(io_.get_executor(), *uri, {});
+      EXPECT_FALSE(c);
+      if (!c) {
+        EXPECT_EQ(c.error(), Errc::InvalidUri);
+      }
+    });
+  }
+}
+
 TEST_F(TcpTransport, ConnectRefused) {
   auto listener = tcp_->listen(io_.get_executor(), *parse_uri("tcp://127.0.0.1:0"), {});
   ASSERT_TRUE(listener);

@@ -185,6 +185,22 @@ TEST_F(WebSocketTransport, ConnectRefusedAndUnknownPath) {
   });
 }
 
+// A host-less URI (a local socket's) is neither bound nor dialed over TCP.
+TEST_F(WebSocketTransport, RefusesHostlessUris) {
+  const auto uri = parse_uri("ws:///run/portal/relay.sock");
+  ASSERT_TRUE(uri);
+  auto listener = ws_->listen(io_.get_executor(), *uri, {});
+  ASSERT_FALSE(listener);
+  EXPECT_EQ(listener.error(), Errc::InvalidUri);
+  run([&]() -> asio::awaitable<void> {
+    auto c = co_await ws_->async_connect(io_.get_executor(), *uri, {});
+    EXPECT_FALSE(c);
+    if (!c) {
+      EXPECT_EQ(c.error(), Errc::InvalidUri);
+    }
+  });
+}
+
 // The default v1 stack without encryption: yamux over WebSocket, both through their plugins.
 TEST_F(WebSocketTransport, YamuxOverWebSocket) {
   auto mux = host_->find_provider(plugin::Kind::Mux, "yamux");

@@ -17,8 +17,11 @@ const char* describe(Errc e) noexcept {
     case Errc::InvalidLength: return "input has the wrong length";
     case Errc::LengthTooLarge: return "length prefix exceeds the maximum";
     case Errc::LengthTooSmall: return "length prefix is below the minimum";
-    case Errc::InvalidUri: return "invalid URI (expected scheme://host:port[/path])";
+    case Errc::InvalidUri:
+      return "invalid URI (expected scheme://host:port[/path] or scheme:///absolute/path)";
     case Errc::InvalidAddressRange: return "not an IP address or CIDR range";
+    case Errc::UriPathTooLong:
+      return "socket path too long (a scheme:///path URI's path has at most 107 bytes)";
   }
   return nullptr;
 }

@@ -14,6 +14,7 @@ bool scheme_char(char c) {
 }  // namespace
 
 std::string Uri::to_string() const {
+  if (host.empty()) return scheme + "://" + path;
   const bool v6 = host.find(':') != std::string::npos;
   return scheme + "://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + path;
 }
@@ -27,6 +28,14 @@ base::Result<Uri> parse_uri(std::string_view text) {
   }
   uri.scheme = std::string(text.substr(0, sep));
   std::string_view rest = text.substr(sep + 3);
+  if (!rest.empty() && rest.front() == '/') {  // scheme:///absolute/path: a local socket
+    if (rest.size() < 2 || rest.back() == '/' || rest.find('\0') != std::string_view::npos) {
+      return Errc::InvalidUri;
+    }
+    if (rest.size() > kMaxLocalPathBytes) return Errc::UriPathTooLong;
+    uri.path = std::string(rest);
+    return uri;
+  }
   const auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   if (slash != std::string_view::npos) uri.path = std::string(rest.substr(slash));

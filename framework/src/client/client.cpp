@@ -517,7 +517,7 @@ asio::awaitable<base::Result<std::shared_ptr<Client>>> Client::connect(
     l->uri_text = text;
     auto uri = transport::parse_uri(text);
     if (!uri) {
-      if (detail) *detail = text + ": not scheme://host:port[/path]";
+      if (detail) *detail = text + ": " + uri.error().message();
       co_return uri.error();
     }
     auto tf = transport::resolve(*impl->stack->host, text);

@@ -81,7 +81,8 @@ void apply_json(std::string_view text, ClientConfig& c, std::vector<Problem>& pr
             r.problem(key + "[" + std::to_string(i) + "]",
                       "'" + uris[i] +
                           "' is not a relay address (ws://host:port/relay, "
-                          "tcp://host:port, http(s)://host or host[:port])");
+                          "tcp://host:port, http(s)://host, host[:port] or "
+                          "scheme:///absolute/path)");
           } else {
             uris[i] = std::move(n);
           }
@@ -145,6 +146,10 @@ std::string normalize_relay_uri(std::string_view text) {
     scheme = "bare";
     rest = std::string(text);
   }
+  const bool known = scheme == "ws" || scheme == "wss" || scheme == "tcp" || scheme == "http" ||
+                     scheme == "https" || scheme == "bare";
+  // Another transport plugin's scheme (unix:///run/relay.sock too): kept as given, it must parse.
+  if (!known) return base::parse_uri(text) ? std::string(text) : std::string();
   // Split host[:port] from the path.
   const auto slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
@@ -170,14 +175,11 @@ std::string normalize_relay_uri(std::string_view text) {
       if (scheme == "tcp") return {};
       port = scheme == "ws" ? "80" : "443";
     }
-  } else if (scheme == "http" || scheme == "https" || scheme == "bare") {
+  } else {  // http, https, bare
     if (!path.empty() && path != "/") return {};
     out_scheme = scheme == "http" ? "ws" : "wss";
     if (port.empty()) port = scheme == "http" ? "80" : "443";
     path = "/relay";
-  } else {
-    // Another transport plugin's scheme: kept as given, it must parse.
-    return base::parse_uri(text) ? std::string(text) : std::string();
   }
   std::string out = out_scheme + "://" + host + ":" + port + path;
   return base::parse_uri(out) ? out : std::string();

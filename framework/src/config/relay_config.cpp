@@ -97,9 +97,9 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
       std::vector<std::string> uris;
       if (r.strings(value, key, uris)) {
         for (std::size_t i = 0; i < uris.size(); ++i) {
-          if (!base::parse_uri(uris[i])) {
+          if (auto u = base::parse_uri(uris[i]); !u) {
             r.problem(key + "[" + std::to_string(i) + "]",
-                      "'" + uris[i] + "' is not scheme://host:port[/path]");
+                      "'" + uris[i] + "': " + u.error().message());
           }
         }
         if (uris.empty()) r.problem(key, "at least one listener is needed");

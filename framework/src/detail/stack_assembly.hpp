@@ -65,7 +65,7 @@ class StackAssembly {
       transport::Settings& settings, std::string& error) {
     const auto uri = transport::parse_uri(text);
     if (!uri) {
-      error = key + ": '" + text + "': not scheme://host:port[/path]";
+      error = key + ": '" + text + "': " + uri.error().message();
       return nullptr;
     }
     auto f = find<transport::TransportFactory>(plugin::Kind::Transport, uri->scheme,

@@ -105,7 +105,7 @@ BrowserSite::BrowserSite(BrowserOptions o, const std::function<void(const std::s
   // relay.<portal host> must keep serving /relay, /metrics and the lease page).
   for (const auto& n : o.reserved_names) not_apps_.push_back(lower(n));
   for (const auto& a : o.advertise) {
-    if (auto u = base::parse_uri(a)) {
+    if (auto u = base::parse_uri(a); u && !u->host.empty()) {
       auto l = app_label(u->host + ":" + std::to_string(u->port), suffix_);
       if (l.empty()) l = app_label(u->host, suffix_);
       if (!l.empty()) not_apps_.push_back(l);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "portal/base/address_set.hpp"
 #include "portal/base/log_gate.hpp"
 #include "portal/mux/errors.hpp"
 
@@ -52,6 +53,13 @@ enum class TimerKind : std::uint8_t { Watchdog, FirstPacket, Forward, SpliceIdle
 using TimerKey = std::tuple<Steady, TimerKind, std::uint64_t>;
 
 }  // namespace
+
+std::string accounting_address(std::string_view peer_address, std::string_view listener) {
+  std::uint8_t bytes[16];
+  bool v4 = false;
+  if (base::address_bytes(peer_address, bytes, v4)) return std::string(peer_address);
+  return "listener " + std::string(listener);
+}
 
 struct Core::State {
   // What one address holds, over all of its connections; forgotten when it holds nothing.

@@ -174,8 +174,9 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     [[nodiscard]] bool finished() const { return r->core.step(id) != Step::Read; }
   };
 
+  // `listener` names the listener uniquely (the bucket of its peers without an IP address).
   static asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, transport::Listener* l,
-                                           std::string scheme) {
+                                           std::string scheme, std::string listener) {
     for (;;) {
       auto s = co_await l->async_accept();
       if (self->stopping) {
@@ -191,7 +192,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         (void)co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
-      self->admit(std::move(*s), scheme, !l->applies_accept_hooks());
+      self->admit(std::move(*s), scheme, listener, !l->applies_accept_hooks());
     }
   }
 
@@ -213,22 +214,26 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     }
   };
 
-  std::shared_ptr<void> admit_address(const stream::PeerInfo& peer, const std::string& scheme) {
-    if (stopping || !core.take_address(peer.address, scheme, now())) return nullptr;
-    return std::make_shared<IpSlot>(weak_from_this(), peer.address);
+  // `address`: as accounting_address() gives it.
+  std::shared_ptr<void> admit_address(const std::string& address, const std::string& scheme) {
+    if (stopping || !core.take_address(address, scheme, now())) return nullptr;
+    return std::make_shared<IpSlot>(weak_from_this(), address);
   }
 
-  void admit(std::unique_ptr<stream::ByteStream> s, const std::string& scheme, bool count_here) {
+  void admit(std::unique_ptr<stream::ByteStream> s, const std::string& scheme,
+             const std::string& listener, bool count_here) {
     const auto peer = s->peer_info();
+    // Peers without an IP address (Unix sockets) are counted in their listener's bucket.
+    const auto address = accounting_address(peer.address, listener);
     std::shared_ptr<void> slot;
     if (count_here) {  // the listener did not count it at accept
-      slot = admit_address(peer, scheme);
+      slot = admit_address(address, scheme);
       if (!slot) {
         s->close();
         return;
       }
     }
-    const auto id = core.connection_opened(peer.address, scheme, peer.connected_at, now());
+    const auto id = core.connection_opened(address, scheme, peer.connected_at, now());
     auto c = std::make_shared<Connection>(id);
     c->ip_slot = std::move(slot);
     auto session =
@@ -499,11 +504,14 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   }
   // Every accepted TCP connection counts against its address from accept on (plain HTTP and
   // WebSocket upgrades included), and accept errors are counted and paused on.
+  // Peers without an IP address count in one bucket per listener, named by its place among the
+  // relay's listeners and its URI.
   const std::string scheme = uri.scheme;
+  const std::string bucket = "#" + std::to_string(impl_->listeners.size()) + " " + uri.to_string();
   transport::AcceptHooks hooks;
-  hooks.admit = [weak, scheme](const stream::PeerInfo& peer) -> std::shared_ptr<void> {
+  hooks.admit = [weak, scheme, bucket](const stream::PeerInfo& peer) -> std::shared_ptr<void> {
     auto self = weak.lock();
-    return self ? self->admit_address(peer, scheme) : nullptr;
+    return self ? self->admit_address(accounting_address(peer.address, bucket), scheme) : nullptr;
   };
   hooks.on_accept_error = [weak, where = uri.to_string()](const base::ErrorCode& e) {
     if (auto self = weak.lock()) self->accept_error(where, e);
@@ -520,7 +528,7 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   impl_->uris.push_back(uri);
   impl_->listeners.push_back(std::move(listener));
   impl_->start_timers();
-  asio::co_spawn(impl_->ex, Impl::accept_loop(impl_, l, uri.scheme),
+  asio::co_spawn(impl_->ex, Impl::accept_loop(impl_, l, uri.scheme, bucket),
                  stream::logged("relay", "accept loop of " + uri.to_string()));
   return uri;
 }

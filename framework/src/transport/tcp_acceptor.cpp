@@ -20,6 +20,8 @@ namespace portal::transport {
 base::Result<boost::asio::ip::tcp::acceptor> bind_tcp_acceptor(
     const boost::asio::any_io_executor& executor, const Uri& uri, int backlog) {
   using boost::asio::ip::tcp;
+  // A host-less URI names a local socket; resolving "" passively would bind every address.
+  if (uri.host.empty()) return Errc::InvalidUri;
   boost::system::error_code ec;
   tcp::resolver resolver(executor);
   const std::string port = std::to_string(uri.port);

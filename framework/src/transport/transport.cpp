@@ -8,7 +8,9 @@ namespace {
 
 const char* describe(Errc e) noexcept {
   switch (e) {
-    case Errc::InvalidUri: return "invalid transport URI (expected scheme://host:port[/path])";
+    case Errc::InvalidUri:
+      return "invalid transport URI (expected scheme://host:port[/path] or "
+             "scheme:///absolute/path)";
     case Errc::UnknownScheme: return "no transport plugin provides this URI scheme";
     case Errc::ConnectTimeout: return "connect timed out";
     case Errc::IdleTimeout: return "connection idle for too long";
@@ -36,8 +38,8 @@ base::Result<void> Listener::add_http_route(std::string, HttpHandler) { return E
 
 base::Result<Uri> parse_uri(std::string_view text) {
   auto uri = base::parse_uri(text);
-  if (!uri) return Errc::InvalidUri;
-  return uri;
+  if (!uri && uri.error() == base::Errc::InvalidUri) return Errc::InvalidUri;
+  return uri;  // a socket path too long keeps base::Errc::UriPathTooLong
 }
 
 base::Result<std::shared_ptr<TransportFactory>> resolve(const plugin::Host& host,

@@ -30,8 +30,9 @@ enum class Errc {
   InvalidLength,          ///< an input has the wrong length for its type
   LengthTooLarge,         ///< a length prefix exceeds the configured maximum
   LengthTooSmall,         ///< a length prefix is below the minimum for its message
-  InvalidUri,             ///< not scheme://host:port[/path]
+  InvalidUri,             ///< not scheme://host:port[/path] nor scheme:///absolute/path
   InvalidAddressRange,    ///< not an IP address or CIDR range
+  UriPathTooLong,         ///< a scheme:///path URI's path exceeds kMaxLocalPathBytes (uri.hpp)
 };
 
 /// The category of base::Errc ("portal.base").

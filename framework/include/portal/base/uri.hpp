@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -10,21 +11,31 @@
 
 namespace portal::base {
 
-/// A transport address: `scheme://host:port[/path]`. IPv6 literals are bracketed
-/// (`tcp://[::1]:4027`); `host` holds them without brackets.
-struct Uri {
-  std::string scheme;
-  std::string host;
-  std::uint16_t port = 0;
-  std::string path;  ///< empty, or starting with '/'
+/// The longest path of a host-less URI (`unix:///run/portal/relay.sock`): a Unix socket's
+/// `sun_path` holds 108 bytes, its terminating NUL included.
+inline constexpr std::size_t kMaxLocalPathBytes = 107;
 
-  /// Back to text, brackets restored for IPv6 literals.
+/// A transport address: `scheme://host:port[/path]`, or `scheme:///absolute/path` for a local
+/// socket (the authority is empty: `host` is empty, `port` 0 and `path` the absolute path).
+/// IPv6 literals are bracketed (`tcp://[::1]:4027`); `host` holds them without brackets.
+struct Uri {
+  std::string scheme;      ///< lower case: letters, digits, '+', '-', '.'
+  std::string host;        ///< empty for a host-less URI
+  std::uint16_t port = 0;  ///< 0 for a host-less URI, or "any" for a listener
+  std::string path;        ///< empty, or starting with '/'
+
+  /// Whether this is a host-less URI (`scheme:///absolute/path`).
+  [[nodiscard]] bool local() const noexcept { return host.empty(); }
+  /// Back to text, brackets restored for IPv6 literals (`scheme:///path` when host-less).
   [[nodiscard]] PORTAL_API std::string to_string() const;
   friend bool operator==(const Uri&, const Uri&) = default;
 };
 
-/// Parses `text`. The scheme is lower-cased letters, digits, '+', '-', '.'; the port is required
-/// (0 means "any" for listeners). Errors: Errc::InvalidUri.
+/// Parses `text`. The scheme is lower-cased letters, digits, '+', '-', '.'; with a host, the port
+/// is required (0 means "any" for listeners). With an empty authority (`unix:///run/x.sock`) the
+/// rest is an absolute path of at least one character after the '/', with no NUL and not ending
+/// in '/'. Errors: Errc::InvalidUri (relative and empty paths included), Errc::UriPathTooLong
+/// (a path longer than kMaxLocalPathBytes).
 [[nodiscard]] PORTAL_API Result<Uri> parse_uri(std::string_view text);
 
 /// An http:// or https:// URL as people write it, scheme://host[:port][/path]: without a port,

@@ -55,8 +55,9 @@ PORTAL_API void apply_json(std::string_view text, ClientConfig& config,
 
 /// Later v1's bootstrap normalisation (portal-v1 §11.1): `ws://`/`wss://`/`tcp://` URIs are kept
 /// (a missing port becomes 80 for ws, 443 for wss); `http(s)://host[:port][/]` becomes
-/// `ws(s)://host:port/relay`; a bare `host[:port]` becomes `wss://host:port/relay`. Returns
-/// empty when the text is none of these.
+/// `ws(s)://host:port/relay`; a bare `host[:port]` becomes `wss://host:port/relay`; another
+/// scheme's URI is kept as given when base::parse_uri accepts it (`unix:///run/relay.sock`).
+/// Returns empty when the text is none of these.
 [[nodiscard]] PORTAL_API std::string normalize_relay_uri(std::string_view text);
 
 }  // namespace portal::config

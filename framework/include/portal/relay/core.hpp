@@ -35,6 +35,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -99,6 +100,14 @@ enum class Step {
   Finish,   ///< flush, then half-close
   Abort,    ///< close now
 };
+
+/// The address the per-IP limits count a peer under (take_address(), connection_opened()): its
+/// own when it is an IP address. A peer without one (a Unix socket's peer has no address) is
+/// counted in its listener's bucket, "listener <listener>": every such peer of one listener
+/// shares one budget, apart from other listeners' and from every IP address. `listener` must
+/// name the listener uniquely within the relay.
+[[nodiscard]] PORTAL_API std::string accounting_address(std::string_view peer_address,
+                                                        std::string_view listener);
 
 /// Something the driver must do to an I/O object.
 struct Action {

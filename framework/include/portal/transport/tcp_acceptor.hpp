@@ -19,7 +19,8 @@ namespace portal::transport {
 
 /// A listening TCP acceptor for `uri` (host resolved passively, port 0 for any): opened,
 /// SO_REUSEADDR set, bound and listening with `backlog`. Shared by the transports that listen on
-/// TCP. Errors: resolver and socket errors; Errc::InvalidUri when the host resolves to nothing.
+/// TCP. Errors: resolver and socket errors; Errc::InvalidUri when the host is empty (a host-less
+/// URI) or resolves to nothing.
 [[nodiscard]] PORTAL_API base::Result<boost::asio::ip::tcp::acceptor> bind_tcp_acceptor(
     const boost::asio::any_io_executor& executor, const Uri& uri, int backlog);
 

@@ -26,7 +26,7 @@ namespace portal::transport {
 
 /// Errors of URI parsing, scheme resolution and transports.
 enum class Errc {
-  InvalidUri = 1,  ///< not scheme://host:port[/path]
+  InvalidUri = 1,  ///< not scheme://host:port[/path] nor scheme:///absolute/path
   UnknownScheme,   ///< no loaded transport plugin provides the URI's scheme
   ConnectTimeout,  ///< the connection was not established in time
   IdleTimeout,     ///< no byte moved in either direction for the idle timeout
@@ -46,7 +46,8 @@ inline base::ErrorCode make_error_code(Errc e) noexcept {
 /// A transport address (portal/base/uri.hpp).
 using Uri = base::Uri;
 
-/// base::parse_uri, with its error as Errc::InvalidUri.
+/// base::parse_uri, with its base::Errc::InvalidUri as Errc::InvalidUri (a path too long stays
+/// base::Errc::UriPathTooLong).
 [[nodiscard]] PORTAL_API base::Result<Uri> parse_uri(std::string_view text);
 
 /// Transport settings from the config file, as text; each plugin documents its keys.
