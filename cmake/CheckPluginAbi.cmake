@@ -17,16 +17,9 @@ set(include_dir "${PORTAL_SOURCE_DIR}/framework/include")
 set(lock "${PORTAL_SOURCE_DIR}/framework/plugin-abi.lock")
 
 # The version, from its one home.
+include("${CMAKE_CURRENT_LIST_DIR}/PortalAbiVersion.cmake")
 set(descriptor "${include_dir}/portal/plugin/descriptor.hpp")
-file(STRINGS "${descriptor}" major_line REGEX "^#define PORTAL_PLUGIN_ABI_MAJOR [0-9]+")
-file(STRINGS "${descriptor}" minor_line REGEX "kAbiMinor = [0-9]+")
-string(REGEX MATCH "[0-9]+$" major "${major_line}")
-string(REGEX MATCH "kAbiMinor = ([0-9]+)" _ "${minor_line}")
-set(minor "${CMAKE_MATCH_1}")
-if(major STREQUAL "" OR minor STREQUAL "")
-  message(FATAL_ERROR "cannot read the plugin ABI version from ${descriptor}")
-endif()
-set(version "${major}.${minor}")
+portal_read_plugin_abi("${descriptor}" version)
 
 # What a plugin sees: the SDK and the interfaces each kind implements, and all they include.
 set(pending portal/plugin/sdk.hpp portal/plugin/descriptor.hpp portal/plugin/settings.hpp

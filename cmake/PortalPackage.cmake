@@ -3,18 +3,9 @@
 # Included from the top-level CMakeLists.txt after every target exists.
 include(CMakePackageConfigHelpers)
 
-# The plugin ABI version, read from its one home (portal/plugin/descriptor.hpp).
-file(STRINGS "${PROJECT_SOURCE_DIR}/framework/include/portal/plugin/descriptor.hpp" abi_major_line
-  REGEX "^#define PORTAL_PLUGIN_ABI_MAJOR [0-9]+")
-file(STRINGS "${PROJECT_SOURCE_DIR}/framework/include/portal/plugin/descriptor.hpp" abi_minor_line
-  REGEX "kAbiMinor = [0-9]+;")
-string(REGEX MATCH "[0-9]+$" abi_major "${abi_major_line}")
-string(REGEX MATCH "kAbiMinor = ([0-9]+)" _ "${abi_minor_line}")
-set(abi_minor "${CMAKE_MATCH_1}")
-if(abi_major STREQUAL "" OR abi_minor STREQUAL "")
-  message(FATAL_ERROR "cannot read the plugin ABI version from portal/plugin/descriptor.hpp")
-endif()
-set(PORTAL_PLUGIN_ABI "${abi_major}.${abi_minor}")
+include(PortalAbiVersion)
+portal_read_plugin_abi("${PROJECT_SOURCE_DIR}/framework/include/portal/plugin/descriptor.hpp"
+  PORTAL_PLUGIN_ABI)
 
 set(PORTAL_CMAKEDIR "${PORTAL_LIBDIR}/cmake/Portal")
 install(EXPORT PortalTargets NAMESPACE portal:: DESTINATION ${PORTAL_CMAKEDIR}
