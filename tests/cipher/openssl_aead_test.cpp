@@ -10,8 +10,10 @@
 
 #include "chacha20_poly1305.hpp"
 #include "portal/base/encoding.hpp"
+#include "portal/base/random.hpp"
 #include "portal/cipher/aead_factory.hpp"
 #include "portal/plugin/host.hpp"
+#include "portal/secure_channel/secure_channel.hpp"
 #include "support/plugins.hpp"
 #include "support/vectors.hpp"
 
@@ -237,6 +239,29 @@ INSTANTIATE_TEST_SUITE_P(Cipher, OpensslAead, ::testing::Values(Linkage::Plugin,
                            return p.param == Linkage::Plugin ? std::string("Plugin")
                                                              : std::string("Static");
                          });
+
+std::shared_ptr<Aead> chacha(const Bytes& key) {
+  auto a = plugins::chacha::factory().create("chacha20-poly1305", key);
+  EXPECT_TRUE(a);
+  return std::shared_ptr<Aead>(std::move(*a));
+}
+
+// AES-256-GCM (cipher-openssl) has v1's sizes but is unsafe with v1's random nonces: refused,
+// for either direction, while ChaCha20-Poly1305 from either implementation is accepted.
+TEST(OpensslAeadOnTheV1Channel, RefusesAlgorithmsUnsafeWithRandomNonces) {
+  base::ReplayRandom random(Bytes(48));
+  auto gcm = plugins::openssl::factory().create("aes-256-gcm", Bytes(32, 3));
+  ASSERT_TRUE(gcm);
+  std::shared_ptr<Aead> g(std::move(*gcm));
+  EXPECT_EQ(secure_channel::SecureChannel::create(g, chacha(Bytes(32, 2)), random).error(),
+            secure_channel::Errc::InvalidOptions);
+  EXPECT_EQ(secure_channel::SecureChannel::create(chacha(Bytes(32, 1)), g, random).error(),
+            secure_channel::Errc::InvalidOptions);
+  auto fast = plugins::openssl::factory().create("chacha20-poly1305", Bytes(32, 4));
+  ASSERT_TRUE(fast);
+  EXPECT_TRUE(secure_channel::SecureChannel::create(std::shared_ptr<Aead>(std::move(*fast)),
+                                                    chacha(Bytes(32, 2)), random));
+}
 
 }  // namespace
 }  // namespace portal::cipher

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <string_view>
 
 #include "portal/base/byte_buffer.hpp"
 #include "portal/base/bytes.hpp"
@@ -49,6 +50,9 @@ inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), secure_channel_category()};
 }
 
+/// The one AEAD of the v1 channel (portal-v1 §9): ChaCha20-Poly1305.
+inline constexpr std::string_view kV1Algorithm = "chacha20-poly1305";
+
 struct Options {
   /// Plaintext bytes per frame the sender cuts writes into. v1 cut only above 32 MiB; 16 KiB
   /// keeps per-frame latency and receive buffers small while the AEAD runs at full speed.
@@ -63,7 +67,8 @@ class PORTAL_API SecureChannel {
   /// `encrypt` seals what this side sends, `decrypt` opens what the peer sends (each keyed with
   /// its direction's key). The first nonce is drawn from `random` (12 bytes); later frames count
   /// up from it as a 96-bit big-endian integer, so nonces never repeat under one key (v1 draws
-  /// each at random; receivers accept any nonce, portal-v1 §9.1).
+  /// each at random; receivers accept any nonce, portal-v1 §9.1). Both ciphers must be
+  /// kV1Algorithm: v1 peers choose nonces at random, which only it tolerates.
   /// Errors: Errc::InvalidOptions, base::Errc::RandomSourceFailed.
   [[nodiscard]] static base::Result<SecureChannel> create(std::shared_ptr<cipher::Aead> encrypt,
                                                           std::shared_ptr<cipher::Aead> decrypt,
