@@ -25,10 +25,14 @@ class PORTAL_API Ed25519KeyPair {
   /// Derives the key pair from a 32-byte seed. Errors: Errc::InvalidKeyLength.
   [[nodiscard]] static base::Result<Ed25519KeyPair> from_seed(base::ByteSpan seed) noexcept;
 
+  /// Moves the seed (the moved-from seed is zeroised) and copies the public key.
   Ed25519KeyPair(Ed25519KeyPair&&) noexcept = default;
+  /// Replaces this pair with the other's; the other's seed is zeroised.
   Ed25519KeyPair& operator=(Ed25519KeyPair&&) noexcept = default;
 
+  /// The 32-byte private seed (RFC 8032's private key). Secret: never log or send it.
   [[nodiscard]] const Ed25519Seed& seed() const noexcept { return seed_; }
+  /// The 32-byte public key derived from the seed, in RFC 8032 encoding.
   [[nodiscard]] const Ed25519PublicKey& public_key() const noexcept { return public_key_; }
 
   /// The deterministic RFC 8032 signature of `message`. Thread-safe (const).

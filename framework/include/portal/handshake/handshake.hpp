@@ -55,6 +55,8 @@ struct Established {
   base::SecretArray<32> encrypt_key;  ///< for frames this side sends
   base::SecretArray<32> decrypt_key;  ///< for frames this side receives
   identity::Identity peer;            ///< validated: the ID matches the key that signed
+  /// The application protocol both sides agreed on: the one the client asked for, which the server
+  /// found in its lease's list.
   std::string alpn;
 };
 
@@ -79,6 +81,7 @@ class PORTAL_API ClientHandshake {
 
   /// Bytes to send; valid until the next non-const call.
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
 
   /// Feeds bytes from the peer; returns how many were consumed (see the call order above). On a
@@ -88,7 +91,11 @@ class PORTAL_API ClientHandshake {
   /// The peer closed its side. Before completion this fails with PeerClosedDuringHandshake.
   void handle_eof() noexcept;
 
+  /// Idle until start(), AwaitingPeer until ServerInit is verified, then Established; Failed after
+  /// any error (see error()).
   [[nodiscard]] State state() const noexcept { return state_; }
+  /// Why the handshake failed (a handshake::Errc or a base length error); empty unless state() is
+  /// Failed.
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
   /// The session keys, once. Errors: Errc::InvalidState.
   [[nodiscard]] base::Result<Established> take_result();
@@ -120,7 +127,10 @@ class PORTAL_API ServerHandshake {
   ServerHandshake(const identity::Credential& self, std::vector<std::string> accepted_alpns,
                   ReplayCache& replay_cache, base::RandomSource& random, Limits limits = {});
 
+  /// Bytes to send to the dialer (ServerInit once ClientInit checked out); valid until the next
+  /// non-const call.
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
 
   /// Feeds bytes from the dialer. When ClientInit is complete it is checked in the order of
@@ -130,10 +140,18 @@ class PORTAL_API ServerHandshake {
   /// logs error().
   [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes,
                                                        base::Clock::SystemTime now);
+  /// The dialer closed its side. While ClientInit is still awaited this fails with
+  /// Errc::PeerClosedDuringHandshake; afterwards it changes nothing.
   void handle_eof() noexcept;
 
+  /// AwaitingPeer until ClientInit is complete and checked, then Established (ServerInit queued) or
+  /// Failed (see error()).
   [[nodiscard]] State state() const noexcept { return state_; }
+  /// Why the handshake failed (a handshake::Errc or a base length error); empty unless state() is
+  /// Failed.
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+  /// The session keys, the validated dialer and the ALPN, once, after Established. Errors:
+  /// Errc::InvalidState (not established, or already taken).
   [[nodiscard]] base::Result<Established> take_result();
 
  private:

@@ -49,6 +49,7 @@ inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), secure_channel_category()};
 }
 
+/// How a SecureChannel cuts and accepts frames; create() checks both sizes (Errc::InvalidOptions).
 struct Options {
   /// Plaintext bytes per frame the sender cuts writes into. v1 cut only above 32 MiB; 16 KiB
   /// keeps per-frame latency and receive buffers small while the AEAD runs at full speed.
@@ -70,7 +71,11 @@ class PORTAL_API SecureChannel {
                                                           base::RandomSource& random,
                                                           Options options = {});
 
+  /// Takes over the ciphers, the nonce counter and every buffered byte; the moved-from channel may
+  /// only be destroyed or assigned to.
   SecureChannel(SecureChannel&&) noexcept = default;
+  /// Replaces this channel's state with the other's (buffered bytes of this one are dropped); the
+  /// moved-from channel may only be destroyed or assigned to.
   SecureChannel& operator=(SecureChannel&&) noexcept = default;
 
   // ---- sending
@@ -81,6 +86,7 @@ class PORTAL_API SecureChannel {
   [[nodiscard]] base::Result<void> write(base::ByteSpan plaintext);
   /// Wire bytes to send; valid until the next non-const call.
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_.readable(); }
+  /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
   /// No more writes. v1 has no close message (§9.4): the caller half-closes the stream once
   /// pending_output() is sent.
@@ -104,7 +110,10 @@ class PORTAL_API SecureChannel {
   /// True after a clean end of the peer's stream, once every plaintext byte has been read.
   [[nodiscard]] bool peer_closed() const noexcept { return peer_eof_ && readable().empty(); }
 
+  /// The first error the channel failed with (a frame, authentication or AEAD error); empty while
+  /// healthy. A failed channel stays failed: drop the connection.
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+  /// The options given to create().
   [[nodiscard]] const Options& options() const noexcept { return options_; }
 
  private:
