@@ -25,11 +25,13 @@ inline constexpr std::size_t kProxyV2MaxBlockBytes = 4096;
 
 /// The outcome of parse_proxy_header().
 struct ProxyHeader {
+  /// How far parsing got.
   enum class State {
     NeedMore,  ///< call again with at least `need` bytes
     Done,      ///< the header is the first `size` bytes
     Invalid,   ///< not a PROXY header, or a malformed one: `problem` says why
   };
+  /// The outcome; the other fields are valid as their comments say.
   State state = State::NeedMore;
   std::size_t need = 1;  ///< NeedMore: the total byte count to have next (never past the header)
   std::size_t size = 0;  ///< Done: the header's length in bytes
@@ -39,6 +41,7 @@ struct ProxyHeader {
   /// check), or a v2 family other than IPv4/IPv6 (UNSPEC, UNIX). The connection is then the
   /// proxy's own, as the specification asks.
   std::string source;
+  /// Done: the client's TCP port (0 when `source` is empty).
   std::uint16_t source_port = 0;
   std::string problem;  ///< Invalid: one line
 };

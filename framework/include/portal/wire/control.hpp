@@ -61,44 +61,80 @@ enum class ResponseCode : std::uint32_t {
 
 /// The envelope: a type and the serialized inner message.
 struct Packet {
+  /// Which message `payload` holds.
   PacketType type = PacketType::RelayInfoRequest;
+  /// The serialized inner message (empty for a RelayInfoRequest); decode it with the decoder its
+  /// type names.
   base::Bytes payload;
+  /// Field-by-field equality.
   friend bool operator==(const Packet&, const Packet&) = default;
 };
 
+/// A lease (§4.6): an identity's announcement that it can be dialed through this relay, under an
+/// optional name, until `expires`.
 struct Lease {
+  /// The lease holder; its ID is the lease ID dialers ask for. Absent only in malformed requests,
+  /// which the relay answers with INVALID_IDENTITY.
   std::optional<identity::Identity> identity;
   std::int64_t expires = 0;  ///< Unix seconds
+  /// Human-readable name for lookups, may be empty; not unique across relays. The relay refuses a
+  /// name another identity holds (see lease::LeaseTable::update()).
   std::string name;
+  /// The application protocols the holder accepts (e.g. "http/1.1"); a dialer's ALPN must be one of
+  /// them.
   std::vector<std::string> alpn;
   std::string metadata;  ///< later v1: JSON text
+  /// Field-by-field equality.
   friend bool operator==(const Lease&, const Lease&) = default;
 };
 
+/// A relay's answer to RelayInfoRequest: who it is, where it says it listens, and its leases.
 struct RelayInfo {
+  /// The relay's own identity (its configured key's, or a fresh one per start); clients report
+  /// its ID (RelayStatus::relay_id) but do not authenticate the relay with it.
   std::optional<identity::Identity> identity;
+  /// The relay's configured public URLs (informational; clients do not dial them).
   std::vector<std::string> address;
+  /// Every unexpired lease, as last accepted, in no promised order.
   std::vector<Lease> leases;
+  /// Field-by-field equality.
   friend bool operator==(const RelayInfo&, const RelayInfo&) = default;
 };
 
+/// Registers or renews a lease (§6.3); sent signed by the lease holder inside a
+/// handshake::SignedPayload.
 struct LeaseUpdateRequest {
+  /// The full lease to register or renew; absent is INVALID_IDENTITY.
   std::optional<Lease> lease;
+  /// 12 random bytes; with the identity it keys this relay's replay cache (v1 relays ignore it).
   base::Bytes nonce;
+  /// The sender's clock, Unix seconds; this relay refuses it outside the allowed skew (v1 relays
+  /// ignore it).
   std::int64_t timestamp = 0;
+  /// Field-by-field equality.
   friend bool operator==(const LeaseUpdateRequest&, const LeaseUpdateRequest&) = default;
 };
 
+/// Deletes a lease before it expires (§6.4); signed by the lease holder like LeaseUpdateRequest.
 struct LeaseDeleteRequest {
+  /// Whose lease to delete: the signature must verify under this identity's key.
   std::optional<identity::Identity> identity;
+  /// 12 random bytes; keys the replay cache as in LeaseUpdateRequest.
   base::Bytes nonce;
+  /// The sender's clock, Unix seconds; checked against the allowed skew as in LeaseUpdateRequest.
   std::int64_t timestamp = 0;
+  /// Field-by-field equality.
   friend bool operator==(const LeaseDeleteRequest&, const LeaseDeleteRequest&) = default;
 };
 
+/// The first message on a stream a dialer opens (§6.5): which lease to be connected to.
 struct ConnectionRequest {
+  /// The ID of the lease to reach, exact and case-sensitive (a 26-character identity ID).
   std::string lease_id;
+  /// The dialer's identity as it claims it: informational only, never verified (the handshake
+  /// authenticates the dialer end to end).
   std::optional<identity::Identity> client_identity;
+  /// Field-by-field equality.
   friend bool operator==(const ConnectionRequest&, const ConnectionRequest&) = default;
 };
 

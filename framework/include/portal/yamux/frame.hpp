@@ -29,12 +29,20 @@ enum class GoAwayCode : std::uint32_t { Normal = 0, ProtocolError = 1, InternalE
 
 /// A decoded header. `type` is kept raw so that an unknown value can be reported, not guessed.
 struct Header {
+  /// Protocol version byte; kVersion (0) is the only one defined, anything else is a protocol
+  /// error.
   std::uint8_t version = kVersion;
+  /// A FrameType value as received; values above 3 are unknown and refused by the session.
   std::uint8_t type = 0;
+  /// A combination of flag::kSyn, kAck, kFin and kRst.
   std::uint16_t flags = 0;
+  /// The stream the frame belongs to; 0 for session-level frames (Ping, GoAway).
   std::uint32_t stream_id = 0;
+  /// Meaning depends on the type: Data: payload bytes that follow the header; WindowUpdate: window
+  /// increment in bytes; Ping: opaque value echoed by the reply; GoAway: a GoAwayCode.
   std::uint32_t length = 0;
 
+  /// Field-by-field equality.
   friend bool operator==(const Header&, const Header&) = default;
 };
 
