@@ -61,10 +61,15 @@ using StreamId = std::uint64_t;
 
 /// Counters and gauges (also served as /metrics).
 struct Stats {
+  /// Leases in the table now, expired but unswept ones included.
   std::size_t leases = 0;
+  /// Relay connections (mux sessions) open now.
   std::size_t connections = 0;
+  /// Splices running now: each is one dialer stream joined to one holder stream.
   std::size_t relayed_streams = 0;
+  /// Connections opened since the core was made.
   std::uint64_t connections_total = 0;
+  /// Splices started since the core was made.
   std::uint64_t relayed_streams_total = 0;
   std::uint64_t bytes_to_holder = 0;  ///< dialer → lease holder
   std::uint64_t bytes_to_dialer = 0;  ///< lease holder → dialer
@@ -81,11 +86,17 @@ struct Metrics {
 /// A response code outside v1's set is counted under this one "other" code.
 inline constexpr std::uint32_t kOtherCode = 0xffffffffu;
 
+/// The relay core's configuration, fixed for its life.
 struct CoreOptions {
+  /// Every per-connection, per-address, per-lease and timing limit the core enforces.
   config::RelayLimits limits;
   std::vector<std::string> advertise;  ///< RelayInfo.address
+  /// How often expired leases are removed from the table (at least 1 ms).
   std::chrono::milliseconds sweep_interval{30'000};
-  std::vector<std::string> reserved_names;  ///< lease names nobody may register
+  // A leading doc comment, not a trailing one: after `{30'000}` above, Doxygen 1.9.4 merges a
+  // trailing comment with the next member's.
+  /// Lease names nobody may register (compared under Unicode simple case folding).
+  std::vector<std::string> reserved_names;
   /// Where log lines go (null: base::log under the "relay" component).
   std::function<void(base::LogLevel, const std::string&)> log;
 };
@@ -102,16 +113,23 @@ enum class Step {
 
 /// Something the driver must do to an I/O object.
 struct Action {
+  /// What to do; the driver performs each action once, in the order given.
   enum class Kind {
     CloseConnection,  ///< close the connection's session (a timer fired)
     ResetStream,      ///< close the stream (a timer fired)
     Wake,             ///< a Forward stream's step changed while the driver waits to open its
                       ///< holder stream: stop waiting (a late holder stream is closed)
   };
+  /// What to do; `id` names the object.
   Kind kind;
   std::uint64_t id;  ///< a ConnectionId or a StreamId
 };
 
+/// The relay's protocol logic without I/O (ADR 0006): admission and limits, control streams,
+/// leases, forwarding and splice bookkeeping, and every timer. The driver (Relay) reports what
+/// happens to connections and streams, moves the bytes the core asks it to, performs the Actions
+/// from take_actions() and calls tick() at next_deadline(). Time comes in as base::Now; nothing
+/// here reads a clock, blocks or allocates per byte. Not thread-safe: use it from one executor.
 class PORTAL_API Core {
  public:
   /// `identity` (the relay's, for RelayInfo) must outlive the core.
@@ -125,6 +143,8 @@ class PORTAL_API Core {
   /// A TCP connection from `address` was accepted: true when it may go on (its count is then
   /// held until release_address()); false when the address has max_connections_per_ip.
   [[nodiscard]] bool take_address(const std::string& address, const std::string& scheme, Now now);
+  /// Gives back the connection slot take_address() held for `address` (the socket was closed or
+  /// never became a connection). Without a held slot nothing changes.
   void release_address(const std::string& address) noexcept;
   /// An accept on `where` failed; `descriptors`: the process is out of file descriptors, and
   /// the listener pauses `pause` between attempts.
@@ -145,8 +165,13 @@ class PORTAL_API Core {
 
   /// A peer opened a stream on `c`: its ID, or nothing when a limit refuses it (reset it).
   [[nodiscard]] std::optional<StreamId> stream_accepted(ConnectionId c, Now now);
+  /// What the driver must do with stream `s` next; Abort for a stream the core does not know (any
+  /// more).
   [[nodiscard]] Step step(StreamId s) const noexcept;
+  /// In step Read: bytes the core wants written to stream `s` (an answer, a forwarded request);
+  /// valid until the next non-const call. Empty for an unknown stream.
   [[nodiscard]] base::ByteSpan stream_output(StreamId s) const noexcept;
+  /// Drops the first `n` bytes of stream_output() once they are written (at most its size).
   void stream_consumed(StreamId s, std::size_t n) noexcept;
   /// Feeds received bytes; returns how many were taken (the rest waits until the output is sent).
   [[nodiscard]] std::size_t stream_input(StreamId s, base::ByteSpan bytes, Now now);
@@ -163,6 +188,8 @@ class PORTAL_API Core {
   [[nodiscard]] ConnectionId forward_target(StreamId dialer) const noexcept;
   /// The stream opened to the holder; drive it like any other (Read sends the request).
   [[nodiscard]] StreamId holder_opened(StreamId dialer, Now now);
+  /// The stream to the lease holder for Forward stream `dialer` could not be opened (`e` says why):
+  /// the dialer is answered REJECTED.
   void holder_open_failed(StreamId dialer, const base::ErrorCode& e, Now now);
   /// The other stream of a splice.
   [[nodiscard]] StreamId splice_peer(StreamId s) const noexcept;
@@ -183,16 +210,24 @@ class PORTAL_API Core {
 
   // --- State, for the HTTP surface and tests -------------------------------------------------
 
+  /// The lease table, read-only (the HTTP surface lists it).
   [[nodiscard]] const lease::LeaseTable& leases() const noexcept;
+  /// Current counters and gauges, copied.
   [[nodiscard]] Stats stats() const noexcept;
+  /// The labelled counters; the reference stays valid as long as the core, and its content changes
+  /// with every call into it.
   [[nodiscard]] const Metrics& metrics() const noexcept;
   /// Relayed streams per lease ID.
   [[nodiscard]] std::size_t relayed_streams(const std::string& lease_id) const noexcept;
+  /// Connections the core tracks now (tests check that nothing leaks).
   [[nodiscard]] std::size_t connections() const noexcept;
+  /// Streams the core tracks now, of every kind (control, forward, holder, spliced).
   [[nodiscard]] std::size_t streams() const noexcept;
+  /// Timers armed now, the sweep timer included.
   [[nodiscard]] std::size_t timers() const noexcept;
   /// Addresses with a connection, an accepted socket or a stream counted.
   [[nodiscard]] std::size_t addresses() const noexcept;
+  /// Lease IDs with at least one relayed stream counted (forwards in flight included).
   [[nodiscard]] std::size_t leases_with_relayed_streams() const noexcept;
 
   struct State;
