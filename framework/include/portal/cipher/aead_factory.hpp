@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The plugin side of ciphers: what a cipher plugin exports. Apart from aead.hpp so that the
-// protocol cores (secure_channel) see the Aead interface without the plugin ABI.
+/// \file
+/// The plugin side of ciphers: what a cipher plugin exports. Apart from aead.hpp so that the
+/// protocol cores (secure_channel) see the Aead interface without the plugin ABI.
 
 #include <memory>
 #include <string_view>

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// A client's configuration (the `portal` tool and embedders): the stack (mux, transports,
-// cipher, plugins) and the SDK's timers. Compiled-in defaults, overridden by a JSON file with
-// the same error reporting as the relay's (relay_config.hpp). See config/client.example.json.
+/// \file
+/// A client's configuration (the `portal` tool and embedders): the stack (mux, transports,
+/// cipher, plugins) and the SDK's timers. Compiled-in defaults, overridden by a JSON file with
+/// the same error reporting as the relay's (relay_config.hpp). See config/client.example.json.
 
 #include <cstdint>
 #include <map>

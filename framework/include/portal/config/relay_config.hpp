@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The relay's configuration: compiled-in defaults, a JSON file that overrides them, and precise
-// errors (file, key, reason; line and column for syntax errors). See docs/relay-config.md and
-// config/relay.example.json.
+/// \file
+/// The relay's configuration: compiled-in defaults, a JSON file that overrides them, and precise
+/// errors (file, key, reason; line and column for syntax errors). See docs/relay.md, the README and
+/// config/relay.example.json (every key with its default).
 
 #include <cstddef>
 #include <cstdint>

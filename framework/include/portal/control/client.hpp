@@ -36,8 +36,11 @@ enum class Errc {
   RateLimited,           ///< a request past the relay's rate limit (the relay closes the stream)
 };
 
+/// The category of control::Errc ("portal.control"): names the codes and gives their messages.
 PORTAL_API const boost::system::error_category& control_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), control_category()};
 }

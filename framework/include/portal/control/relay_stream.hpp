@@ -77,6 +77,7 @@ struct RelayContext {
   std::vector<std::string> reserved_names{};
 };
 
+/// Where a RelayControlStream is (see RelayControlStream::state()).
 enum class RelayStreamState { Open, AwaitingForward, Spliced, Closed };
 
 /// The relay's side of one stream a client opened (sans-IO): it reads control packets, answers

@@ -10,12 +10,18 @@
 
 namespace portal::crypto {
 
+/// Bytes of an Ed25519 seed (the private key of RFC 8032).
 inline constexpr std::size_t kEd25519SeedSize = 32;
+/// Bytes of an encoded Ed25519 public key.
 inline constexpr std::size_t kEd25519PublicKeySize = 32;
+/// Bytes of an Ed25519 signature (R then S).
 inline constexpr std::size_t kEd25519SignatureSize = 64;
 
+/// A private seed, zeroised when destroyed.
 using Ed25519Seed = base::SecretArray<kEd25519SeedSize>;
+/// An encoded public key (not secret).
 using Ed25519PublicKey = std::array<base::Byte, kEd25519PublicKeySize>;
+/// An encoded signature.
 using Ed25519Signature = std::array<base::Byte, kEd25519SignatureSize>;
 
 /// An Ed25519 key pair (RFC 8032): the 32-byte seed is the private key, the public key is

@@ -9,7 +9,9 @@
 
 namespace portal::crypto {
 
+/// Bytes of a SHA-256 digest.
 inline constexpr std::size_t kSha256Size = 32;
+/// A SHA-256 (or HMAC-SHA256) result.
 using Sha256Digest = std::array<base::Byte, kSha256Size>;
 
 /// SHA-256 of `data` in one call.

@@ -35,8 +35,12 @@ namespace portal::handshake {
 
 /// Protocol version value of PROTOCOL_VERSION_1.
 inline constexpr std::uint32_t kProtocolVersion1 = 0;
+/// Bytes of the nonce each side puts in its InitPayload; other lengths are refused
+/// (Errc::InvalidNonce).
 inline constexpr std::size_t kNonceSize = 12;
+/// HKDF info string of the key for frames the client sends (portal-v1 §8.6).
 inline constexpr std::string_view kInfoClientToServer = "RDSEC_KEY_CLIENT";
+/// HKDF info string of the key for frames the server sends (portal-v1 §8.6).
 inline constexpr std::string_view kInfoServerToClient = "RDSEC_KEY_SERVER";
 
 /// Limits and tolerances. The defaults keep v1 compatibility.
@@ -60,6 +64,7 @@ struct Established {
   std::string alpn;
 };
 
+/// Where a ClientHandshake or ServerHandshake is; Established and Failed are final.
 enum class State { Idle, AwaitingPeer, Established, Failed };
 
 /// (client) Fails with Errc::NoCommonAlpn unless `lease_alpns` contains `wanted`: checked before

@@ -40,10 +40,13 @@ struct SignedPayload {
 
 /// Serializes as the original does: fields in number order, proto3 defaults omitted.
 [[nodiscard]] PORTAL_API base::Bytes encode(const InitPayload& payload);
+/// Serializes a SignedPayload the same way: {1: data, 2: signature}, empty fields omitted.
 [[nodiscard]] PORTAL_API base::Bytes encode(const SignedPayload& payload);
 
 /// Parses peer bytes. Errors: Errc::MalformedMessage. Never throws, whatever the input.
 [[nodiscard]] PORTAL_API base::Result<InitPayload> decode_init_payload(base::ByteSpan bytes);
+/// Parses a SignedPayload from peer bytes (the signature is not checked here). Errors:
+/// Errc::MalformedMessage. Never throws.
 [[nodiscard]] PORTAL_API base::Result<SignedPayload> decode_signed_payload(base::ByteSpan bytes);
 
 }  // namespace portal::handshake

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The relay's lease table (portal-v1 §6) as a sans-IO core: rules for register/renew, delete,
-// expiry and disconnect, with time as an argument. Signature and identity checks happen before
-// (the caller verifies the signed request); this table applies the lease rules.
+/// \file
+/// The relay's lease table (portal-v1 §6) as a sans-IO core: rules for register/renew, delete,
+/// expiry and disconnect, with time as an argument. Signature and identity checks happen before
+/// (the caller verifies the signed request); this table applies the lease rules.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,31 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The relay's decisions as a sans-IO core (portal-v1 §4, §6, §7): admission and per-address
-// accounting, the control streams and the forwarding of connection requests with its deadline,
-// splice accounting, the first-frame, first-packet, idle and forward timers, and the lease sweep.
-// It takes events, bytes and `now`, and answers with bytes to send, steps for each stream and
-// actions (close a connection, reset a stream). It never blocks, never reads a clock and owns no
-// I/O object: the Asio driver (relay.cpp) moves bytes, and tests drive it in virtual time.
-//
-// Vocabulary:
-// - a *connection* is one transport with its mux session;
-// - a *stream* is one mux stream the core knows: a control stream a peer opened, or a stream the
-//   relay opened to a lease holder to forward a connection request (a *holder stream*);
-// - a *splice* joins a dialer's control stream and its holder stream after an ACCEPTED answer.
-//
-// Driving a stream: while step(s) is Read, send stream_output(s) (then stream_consumed), feed
-// received bytes to stream_input(s) (it returns how many it took; give it the rest again after
-// sending), and report the end of the stream with stream_eof(s). When step(s) changes:
-// - Forward: open a stream on connection forward_target(s) and report it with holder_opened()
-//   (or holder_open_failed()), unless a Wake action for the stream comes first (the forward
-//   ended meanwhile: close the holder stream when it opens); drive that holder stream the same way
-//   until its step leaves Read;
-// - Splice: copy bytes between the stream and splice_peer(s) (reporting spliced_moved()) until
-//   both directions end, then report splice_ended();
-// - Finish: flush and half-close; Abort: close. Either way, then stream_closed().
-// After every call, take_actions() and apply them (resetting a stream makes its reads fail;
-// report that with stream_failed()). Call tick(now) when next_deadline() is reached.
+/// \file
+/// The relay's decisions as a sans-IO core (portal-v1 §4, §6, §7): admission and per-address
+/// accounting, the control streams and the forwarding of connection requests with its deadline,
+/// splice accounting, the first-frame, first-packet, idle and forward timers, and the lease sweep.
+/// It takes events, bytes and `now`, and answers with bytes to send, steps for each stream and
+/// actions (close a connection, reset a stream). It never blocks, never reads a clock and owns no
+/// I/O object: the Asio driver (relay.cpp) moves bytes, and tests drive it in virtual time.
+///
+/// Vocabulary:
+/// - a *connection* is one transport with its mux session;
+/// - a *stream* is one mux stream the core knows: a control stream a peer opened, or a stream the
+///   relay opened to a lease holder to forward a connection request (a *holder stream*);
+/// - a *splice* joins a dialer's control stream and its holder stream after an ACCEPTED answer.
+///
+/// Driving a stream: while step(s) is Read, send stream_output(s) (then stream_consumed), feed
+/// received bytes to stream_input(s) (it returns how many it took; give it the rest again after
+/// sending), and report the end of the stream with stream_eof(s). When step(s) changes:
+/// - Forward: open a stream on connection forward_target(s) and report it with holder_opened()
+///   (or holder_open_failed()), unless a Wake action for the stream comes first (the forward
+///   ended meanwhile: close the holder stream when it opens); drive that holder stream the same way
+///   until its step leaves Read;
+/// - Splice: copy bytes between the stream and splice_peer(s) (reporting spliced_moved()) until
+///   both directions end, then report splice_ended();
+/// - Finish: flush and half-close; Abort: close. Either way, then stream_closed().
+/// After every call, take_actions() and apply them (resetting a stream makes its reads fail;
+/// report that with stream_failed()). Call tick(now) when next_deadline() is reached.
 
 #include <chrono>
 #include <cstdint>
@@ -56,7 +57,9 @@ namespace portal::relay {
 using base::Now;
 using base::now_of;
 
+/// Names one relay connection (a transport with its mux session) for the core's life; never reused.
 using ConnectionId = lease::ConnectionId;
+/// Names one stream the core tracks; never reused, and 0 names none.
 using StreamId = std::uint64_t;
 
 /// Counters and gauges (also served as /metrics).

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The relay server (portal-v1 §4, §6, §7, §10): listeners → mux sessions → one control core per
-// accepted stream → forwarded connection requests → spliced streams, plus the lease table, its
-// sweep, every limit of the config, the HTTP surface and graceful shutdown.
-//
-// Threading: a relay and everything it serves run on one executor (an io_context run by one
-// thread, or a strand). No thread per connection or stream. See docs/relay.md and ADR 0004.
+/// \file
+/// The relay server (portal-v1 §4, §6, §7, §10): listeners → mux sessions → one control core per
+/// accepted stream → forwarded connection requests → spliced streams, plus the lease table, its
+/// sweep, every limit of the config, the HTTP surface and graceful shutdown.
+///
+/// Threading: a relay and everything it serves run on one executor (an io_context run by one
+/// thread, or a strand). No thread per connection or stream. See docs/relay.md and ADR 0004.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>

@@ -26,7 +26,9 @@
 
 namespace portal::secure_channel {
 
+/// Bytes of the nonce that starts every frame (portal-v1 §9.1).
 inline constexpr std::size_t kNonceSize = 12;
+/// Bytes of the Poly1305 tag that ends every frame.
 inline constexpr std::size_t kTagSize = 16;
 inline constexpr std::size_t kFrameOverhead = kNonceSize + kTagSize;  ///< N = plaintext + 28
 /// The largest frame v1 peers may send and receivers must accept (portal-v1 §9.3: N <= 2^26).
@@ -45,6 +47,8 @@ enum class Errc {
 /// The category of secure_channel::Errc ("portal.secure_channel").
 PORTAL_API const boost::system::error_category& secure_channel_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), secure_channel_category()};
 }

@@ -19,8 +19,11 @@ namespace portal::transport {
 /// Limits of the PROXY header. Version 1 is one text line of at most 107 bytes, CRLF included;
 /// version 2 is a 16-byte head and a block whose length the head gives (addresses, then TLVs,
 /// which are skipped). Larger blocks are refused before anything is allocated for them.
+/// Longest version 1 header, CRLF included.
 inline constexpr std::size_t kProxyV1MaxBytes = 107;
+/// Bytes of the version 2 fixed head (signature, version and command, family, length).
 inline constexpr std::size_t kProxyV2HeadBytes = 16;
+/// Longest version 2 address-and-TLV block accepted; a longer one is Invalid.
 inline constexpr std::size_t kProxyV2MaxBlockBytes = 4096;
 
 /// The outcome of parse_proxy_header().

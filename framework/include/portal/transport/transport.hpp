@@ -37,8 +37,11 @@ enum class Errc {
   TlsPinMismatch,  ///< the server's public key matches none of the configured pins
 };
 
+/// The category of transport::Errc ("portal.transport"): names the codes and gives their messages.
 PORTAL_API const boost::system::error_category& transport_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), transport_category()};
 }

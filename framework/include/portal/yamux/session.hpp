@@ -26,10 +26,13 @@
 
 namespace portal::yamux {
 
+/// A monotonic instant, as the caller passes `now`.
 using Time = std::chrono::steady_clock::time_point;
+/// A span of monotonic time (timeouts, intervals, round-trip times).
 using Duration = std::chrono::steady_clock::duration;
 
-enum class Role { Client, Server };  ///< clients open odd ids, servers even ids
+/// Which end of the session this is: clients open odd stream ids, servers even ids.
+enum class Role { Client, Server };
 
 /// Session settings; the defaults are those of the original Portal v1 (portal-v1 §3.7).
 struct Config {
@@ -63,6 +66,7 @@ struct Config {
 /// Checks a Config. Errors: Errc::InvalidConfig.
 [[nodiscard]] PORTAL_API base::Result<void> validate(const Config& config);
 
+/// What an Event reports.
 enum class EventType {
   StreamIncoming,  ///< the peer opened `stream`; it waits in the backlog for accept()
   StreamAcked,     ///< the peer acknowledged `stream` that we opened
