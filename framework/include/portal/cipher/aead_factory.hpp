@@ -19,8 +19,8 @@ namespace portal::cipher {
 /// The factory a cipher plugin exports (interface "portal.cipher.aead/1").
 class PORTAL_API AeadFactory : public plugin::Factory {
  public:
-  /// The interface name the host matches a cipher plugin's factory against; the trailing number is
-  /// its version and changes with any incompatible change to this class or to Aead.
+  /// The name Plugin::factory() checks a cipher plugin's factory against (interface_name());
+  /// the number after the slash is the interface's version.
   static constexpr std::string_view kInterface = "portal.cipher.aead/1";
 
   [[nodiscard]] std::string_view interface_name() const noexcept final { return kInterface; }

@@ -44,7 +44,7 @@ struct Action {
     Up,        ///< tell the application the relay is up (`detail`: its relay ID)
     Down,      ///< tell the application the relay is down (`detail`: why)
   };
-  /// What to do.
+  /// What to do; `relay` and `session` say where, `detail` and `lease` carry what the kind needs.
   Kind kind = Kind::Connect;
   /// The relay concerned: an index into ClientCore::Config::relays.
   std::size_t relay = 0;

@@ -55,8 +55,8 @@ class PORTAL_API Session {
   /// Ends the session now: every stream fails, the transport is closed. Idempotent.
   virtual void close() noexcept = 0;
 
-  /// False once the session has ended (close(), a transport error, or the peer's GoAway and close);
-  /// async_open() then fails.
+  /// False once the session has ended (close(), a transport or protocol error, a keepalive
+  /// timeout); async_open() and async_accept() then fail.
   [[nodiscard]] virtual bool is_open() const noexcept = 0;
   /// Streams of either side that have not finished yet (open, or closed by one side only);
   /// async_drain() waits for this to reach 0.
@@ -66,8 +66,8 @@ class PORTAL_API Session {
 /// The factory a mux plugin exports (interface "portal.mux.session/1").
 class PORTAL_API MuxFactory : public plugin::Factory {
  public:
-  /// The interface name the host matches a mux plugin's factory against; the trailing number
-  /// changes with any incompatible change to this class or to Session.
+  /// The name Plugin::factory() checks a mux plugin's factory against (interface_name()); the
+  /// number after the slash is the interface's version.
   static constexpr std::string_view kInterface = "portal.mux.session/1";
   [[nodiscard]] std::string_view interface_name() const noexcept final { return kInterface; }
 

@@ -25,8 +25,8 @@ struct SecureStreamConfig {
   const identity::Credential* credential = nullptr;  ///< this side's identity
   std::shared_ptr<cipher::AeadFactory> cipher;       ///< e.g. the cipher-chacha plugin's
   std::string algorithm = "chacha20-poly1305";       ///< the AEAD (v1: ChaCha20-Poly1305)
-  /// Draws the ephemeral X25519 key and the handshake and frame nonces; must outlive the stream.
-  /// The default is the OS CSPRNG; only tests pass anything else.
+  /// Draws the ephemeral X25519 key, the handshake nonce and the first frame nonce; must outlive
+  /// the handshake call. The default is the OS CSPRNG; only tests pass anything else.
   base::RandomSource* random = &base::OsRandom::instance();
   base::Clock* clock = &base::SystemClock::instance();  ///< timestamps of the handshake
   /// Handshake message size and clock-skew bounds.

@@ -156,8 +156,8 @@ class PORTAL_API ReloadableListener {
 /// `provides` list holds its URI schemes.
 class PORTAL_API TransportFactory : public plugin::Factory {
  public:
-  /// The interface name the host matches a transport plugin's factory against; the trailing
-  /// number changes with any incompatible change to this class, Listener or stream::ByteStream.
+  /// The name Plugin::factory() checks a transport plugin's factory against
+  /// (interface_name()); the number after the slash is the interface's version.
   static constexpr std::string_view kInterface = "portal.transport/1";
   [[nodiscard]] std::string_view interface_name() const noexcept final { return kInterface; }
 
