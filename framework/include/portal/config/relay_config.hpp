@@ -58,8 +58,8 @@ struct RelayLimits {
 };
 
 /// Everything portal-relay reads from its JSON config file (docs/relay.md): the defaults are a
-/// relay for local testing. Fill it with apply_json() or in code; relay::Assembly turns it into a
-/// running relay.
+/// relay for local testing. Fill it with apply_json() or in code; relay::assemble() resolves its
+/// plugins and listeners into a relay::Assembly, and relay::listen_all() starts serving.
 struct RelayConfig {
   /// Transport URIs to listen on, each served by the transport plugin that provides its scheme
   /// (`ws://host:port/path`, `tcp://host:port`, ...); at least one. Port 0 picks a free port.
