@@ -57,7 +57,7 @@ struct Stack {
   std::string cipher_name = "chacha20-poly1305";
   /// One plugin that provides cipher_name, with its speed measured at assembly.
   struct CipherCandidate {
-    std::string plugin_id;
+    std::string plugin_id;        ///< the plugin's descriptor id, e.g. "portal.cipher.openssl"
     double bytes_per_second = 0;  ///< sealing 16 KiB messages, measured once (0: not measured)
   };
   /// Every plugin that provides cipher_name, the active one (cipher's) first. When there are
