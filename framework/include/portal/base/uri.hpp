@@ -19,15 +19,19 @@ inline constexpr std::size_t kMaxLocalPathBytes = 107;
 /// socket (the authority is empty: `host` is empty, `port` 0 and `path` the absolute path).
 /// IPv6 literals are bracketed (`tcp://[::1]:4027`); `host` holds them without brackets.
 struct Uri {
-  std::string scheme;      ///< lower case: letters, digits, '+', '-', '.'
-  std::string host;        ///< empty for a host-less URI
-  std::uint16_t port = 0;  ///< 0 for a host-less URI, or "any" for a listener
-  std::string path;        ///< empty, or starting with '/'
+  /// Lower-case scheme naming the transport that serves the address (`tcp`, `ws`, `unix`, ...).
+  std::string scheme;
+  /// Host name or IP literal; IPv6 without its brackets; empty for a host-less URI.
+  std::string host;
+  /// TCP port; 0 asks a listener for any free port; 0 for a host-less URI.
+  std::uint16_t port = 0;
+  std::string path;  ///< empty, or starting with '/'
 
   /// Whether this is a host-less URI (`scheme:///absolute/path`).
   [[nodiscard]] bool local() const noexcept { return host.empty(); }
   /// Back to text, brackets restored for IPv6 literals (`scheme:///path` when host-less).
   [[nodiscard]] PORTAL_API std::string to_string() const;
+  /// Field-by-field equality; hosts are compared as written.
   friend bool operator==(const Uri&, const Uri&) = default;
 };
 
