@@ -125,16 +125,40 @@ class TransportConformanceBase : public ::testing::TestWithParam<TransportParams
   }
 
   /// A connected pair: [0] dialled, [1] accepted. Either is null on failure (already reported).
+  /// The accepting side writes one byte first, which the dialling side reads before this
+  /// returns: a TLS server may run its handshake with its stream's first read or write, so a
+  /// dial is only complete once the accepted stream is used.
   boost::asio::awaitable<
       std::pair<std::unique_ptr<stream::ByteStream>, std::unique_ptr<stream::ByteStream>>>
   connect_pair(transport::Listener& listener,
                std::optional<transport::Settings> client = std::nullopt) {
     using namespace boost::asio::experimental::awaitable_operators;
-    auto [c, s] = co_await (dial(listener, std::move(client)) && listener.async_accept());
+    auto [c, s] = co_await (dial(listener, std::move(client)) && accept_and_greet(listener));
     std::pair<std::unique_ptr<stream::ByteStream>, std::unique_ptr<stream::ByteStream>> out;
-    if (ok(c, "async_connect")) out.first = std::move(*c);
-    if (ok(s, "async_accept")) out.second = std::move(*s);
+    if (!ok(c, "async_connect") || !s) co_return out;
+    base::Bytes greeting(1);
+    auto n = co_await (*c)->async_read_some(greeting);
+    if (!ok(n, "async_read_some (the accepting side's first byte)")) co_return out;
+    if (*n != 1 || greeting[0] != kGreeting) {
+      ADD_FAILURE() << "the accepting side's first byte did not arrive";
+      co_return out;
+    }
+    out.first = std::move(*c);
+    out.second = std::move(s);
     co_return out;
+  }
+
+  /// The byte connect_pair() sends from the accepting side.
+  static constexpr base::Byte kGreeting = 0x5a;
+
+  /// Accepts one stream and writes kGreeting on it; null on failure (already reported).
+  static boost::asio::awaitable<std::unique_ptr<stream::ByteStream>> accept_and_greet(
+      transport::Listener& listener) {
+    auto s = co_await listener.async_accept();
+    if (!ok(s, "async_accept")) co_return nullptr;
+    const base::Bytes greeting{kGreeting};
+    if (!ok(co_await (*s)->async_write(greeting), "async_write (first byte)")) co_return nullptr;
+    co_return std::move(*s);
   }
 
   /// Writes `total` bytes of pattern `seed` in writes of varying size (1 byte to 256 KiB).
