@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +34,7 @@
 #include "portal/base/result.hpp"
 #include "portal/plugin/descriptor.hpp"
 #include "portal/plugin/host.hpp"
+#include "portal/stream/byte_stream.hpp"
 
 /// The plugin conformance kit: GoogleTest suites that a transport, cipher or mux plugin runs
 /// against itself, loaded from its file the way the relay and the client load it.
@@ -232,6 +234,66 @@ bool ok(const base::Result<T>& r, std::string_view what) {
   ADD_FAILURE() << what << ": " << r.error().message() << " [" << r.error().category().name() << ":"
                 << r.error().value() << "]";
   return false;
+}
+
+/// Writes `total` bytes of pattern `seed` in writes of varying size (1 byte to 256 KiB).
+inline boost::asio::awaitable<bool> send_pattern(stream::ByteStream& s, std::uint64_t seed,
+                                                 std::size_t total) {
+  static constexpr std::size_t kSizes[] = {1, 7, 100, 1500, 4096, 65536, 262144, 33333};
+  base::Bytes chunk;
+  std::size_t i = 0;
+  for (std::size_t sent = 0; sent < total; ++i) {
+    chunk.resize(std::min(kSizes[i % std::size(kSizes)], total - sent));
+    fill_pattern(seed, sent, chunk);
+    if (!ok(co_await s.async_write(chunk), "async_write")) co_return false;
+    sent += chunk.size();
+  }
+  co_return true;
+}
+
+/// Reads exactly `total` bytes and checks they are pattern `seed`.
+inline boost::asio::awaitable<bool> expect_pattern(stream::ByteStream& s, std::uint64_t seed,
+                                                   std::size_t total) {
+  base::Bytes buf(64 * 1024);
+  for (std::size_t got = 0; got < total;) {
+    auto n = co_await s.async_read_some(
+        base::MutableByteSpan(buf).first(std::min(buf.size(), total - got)));
+    if (!ok(n, "async_read_some")) co_return false;
+    if (*n == 0) {
+      ADD_FAILURE() << "end of stream after " << got << " of " << total << " bytes";
+      co_return false;
+    }
+    const auto bad = pattern_mismatch(seed, got, base::ByteSpan(buf).first(*n));
+    if (bad != *n) {
+      ADD_FAILURE() << "byte " << got + bad << " of " << total << " differs";
+      co_return false;
+    }
+    got += *n;
+  }
+  co_return true;
+}
+
+/// Reads until the end of the stream; fails on bytes or an error.
+inline boost::asio::awaitable<bool> expect_end(stream::ByteStream& s) {
+  base::Bytes buf(16);
+  auto n = co_await s.async_read_some(buf);
+  if (!ok(n, "async_read_some (expecting the end of the stream)")) co_return false;
+  EXPECT_EQ(*n, 0u) << "bytes where the end of the stream was expected";
+  co_return *n == 0;
+}
+
+/// Reads exactly out.size() bytes into `out`; false (and a failure) on an error or an early end.
+inline boost::asio::awaitable<bool> read_exactly(stream::ByteStream& s, base::MutableByteSpan out) {
+  for (std::size_t got = 0; got < out.size();) {
+    auto n = co_await s.async_read_some(out.subspan(got));
+    if (!ok(n, "async_read_some")) co_return false;
+    if (*n == 0) {
+      ADD_FAILURE() << "end of stream after " << got << " of " << out.size() << " bytes";
+      co_return false;
+    }
+    got += *n;
+  }
+  co_return true;
 }
 
 /// The test-name suffix of a parameter: its `name` field (letters, digits and '_'), or its index
