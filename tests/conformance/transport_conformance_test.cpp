@@ -4,7 +4,9 @@
 #include "portal/conformance/transport.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,17 +21,26 @@ std::filesystem::path plugin_file(const std::string& name) {
   return std::filesystem::path(PORTAL_BUILD_PLUGIN_DIR) / (name + ".so");
 }
 
-// A CA and a certificate for 127.0.0.1 signed by it, made once per process with the openssl
-// command in a private directory that lives as long as the process.
-const portal::conformance::TempDir& pki() {
-  static const auto* dir = [] {
-    auto* d = new portal::conformance::TempDir();
-    const std::string p = d->path().string();
+// A CA and a certificate for 127.0.0.1 signed by it, made with the openssl command. Every test
+// runs in its own process (gtest_discover_tests), so the files are kept in the build tree and
+// made again only when older than a day (they are valid for two): made in a private directory,
+// then renamed into place, so concurrent processes never see a partial set.
+std::filesystem::path pki() {
+  static const std::filesystem::path dir = [] {
+    namespace fs = std::filesystem;
+    const fs::path final_dir = PORTAL_CONFORMANCE_PKI_DIR;
+    std::error_code ec;
+    const auto made = fs::last_write_time(final_dir / "relay.pem", ec);
+    if (!ec && fs::file_time_type::clock::now() - made < std::chrono::hours(24)) return final_dir;
+    fs::create_directories(final_dir.parent_path());
+    std::string tmpl = final_dir.string() + ".XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp " + tmpl);
+    const std::string p = tmpl;
     std::ofstream(p + "/san") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
-    const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    const std::string curve = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
     for (const std::string& args :
-         {"req -x509 " + ec + " -keyout ca.key -out ca.pem -days 2 -subj '/CN=Conformance CA'",
-          "req " + ec + " -keyout relay.key -out relay.csr -subj '/CN=relay'",
+         {"req -x509 " + curve + " -keyout ca.key -out ca.pem -days 2 -subj '/CN=Conformance CA'",
+          "req " + curve + " -keyout relay.key -out relay.csr -subj '/CN=relay'",
           std::string("x509 -req -in relay.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
                       "-out relay.pem -days 2 -extfile san")}) {
       const std::string cmd = "cd '" + p + "' && openssl " + args + " >/dev/null 2>&1";
@@ -37,19 +48,23 @@ const portal::conformance::TempDir& pki() {
     }
     ::chmod((p + "/ca.key").c_str(), 0600);
     ::chmod((p + "/relay.key").c_str(), 0600);
-    return d;
+    // Replace a stale set; if another process got there first, use its set.
+    const fs::path old = final_dir.string() + ".old." + std::to_string(::getpid());
+    fs::rename(final_dir, old, ec);
+    fs::rename(p, final_dir, ec);
+    fs::remove_all(ec ? fs::path(p) : old, ec);
+    fs::remove_all(old, ec);
+    return final_dir;
   }();
-  return *dir;
+  return dir;
 }
 
 portal::transport::Settings server_tls() {
-  return {{"cert_file", (pki().path() / "relay.pem").string()},
-          {"key_file", (pki().path() / "relay.key").string()}};
+  return {{"cert_file", (pki() / "relay.pem").string()},
+          {"key_file", (pki() / "relay.key").string()}};
 }
 
-portal::transport::Settings client_tls() {
-  return {{"ca_file", (pki().path() / "ca.pem").string()}};
-}
+portal::transport::Settings client_tls() { return {{"ca_file", (pki() / "ca.pem").string()}}; }
 
 TransportParams tcp() {
   TransportParams p;
