@@ -47,7 +47,7 @@ class WsStream final : public stream::ByteStream {
           ec == asio::ssl::error::stream_truncated) {
         co_return std::size_t{0};
       }
-      if (ec) co_return base::ErrorCode(ec);
+      if (ec) co_return error(ec);
       if (n > 0) co_return n;
       // An empty message (or the end of one) gave no bytes: keep reading.
     }
@@ -59,7 +59,7 @@ class WsStream final : public stream::ByteStream {
       const std::size_t n = std::min(d.size(), max_write_);
       auto [ec, written] =
           co_await ws_->async_write(asio::buffer(d.data(), n), asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return base::ErrorCode(ec);
+      if (ec) co_return error(ec);
       d = d.subspan(n);
     } while (!d.empty());
     co_return base::Result<void>{};
@@ -72,7 +72,7 @@ class WsStream final : public stream::ByteStream {
                                           asio::as_tuple(asio::use_awaitable));
     if (ec && ec != websocket::error::closed && ec != asio::error::eof &&
         ec != asio::ssl::error::stream_truncated) {
-      co_return base::ErrorCode(ec);
+      co_return error(ec);
     }
     co_return base::Result<void>{};
   }
@@ -83,6 +83,13 @@ class WsStream final : public stream::ByteStream {
   }
 
  private:
+  // Beast's idle timer (idle_timeout_ms) ends the stream with beast::error::timeout: report it
+  // as the interface says, transport::Errc::IdleTimeout.
+  static base::ErrorCode error(const beast::error_code& ec) {
+    if (ec == beast::error::timeout) return transport::Errc::IdleTimeout;
+    return ec;
+  }
+
   std::unique_ptr<WebSocketOn<Next>> ws_;
   std::size_t max_write_;
   std::shared_ptr<void> ticket_;
