@@ -31,7 +31,7 @@ fail() {
   echo "$tag: FAILED: $*" >&2
   exit 1
 }
-step() { echo "$tag: $*"; }
+step() { echo "$tag: [$((SECONDS))s] $*"; }
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap, podman)"
 missing=()
