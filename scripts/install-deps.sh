@@ -3,10 +3,15 @@
 # Installs every Debian 12 package that building and testing Portal needs.
 # Idempotent: packages already present are skipped, and `apt-get update` runs at most once,
 # only when something is missing. Runs as root (or through sudo when available).
+#
+#   scripts/install-deps.sh           # everything: build, tests, wasm, packaging tests
+#   scripts/install-deps.sh --build   # only what a native build and `cpack -G DEB` need
+#                                     # (the Containerfile's build stage)
 set -euo pipefail
 
-packages=(
-  build-essential cmake ninja-build ccache pkg-config git
+# A native build without tests, and its Debian packages.
+build_packages=(
+  build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev
   libcrypto++-dev
   libpoco-dev
@@ -14,22 +19,39 @@ packages=(
   libssl-dev         # TLS in the transport plugins (wss://, tls://)
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
+  libbenchmark-dev   # bench/ (built in every preset)
+  dpkg-dev file      # cpack -G DEB: dpkg-shlibdeps computes Depends, file finds the binaries
+)
+
+packages=(
+  "${build_packages[@]}"
+  git
   clang-format       # the BuildFormat test checks .clang-format
   doxygen            # the API reference (docs target, BuildApiDocs test)
   clang-14           # the clang preset (CI): what the WebAssembly path's clang 14 accepts
-  libbenchmark-dev   # bench/ (built in every preset)
   golang-go golang-github-hashicorp-yamux-dev  # tests/interop: the independent yamux peer
   python3 python3-websockets  # tests/interop: the independent WebSocket peer
   curl               # tests check the HTTP surface with curl
   openssl            # tests check key-file interop with `openssl genpkey` / `openssl pkey`
   emscripten         # the wasm preset: the cores and the JS SDK (docs/javascript.md)
-  dpkg-dev           # dpkg-source, which `apt-get source` needs (scripts/build-wasm-deps.sh)
+  # dpkg-dev (above) also gives dpkg-source, which `apt-get source` needs (build-wasm-deps.sh)
   nodejs             # runs the wasm tests and the JS SDK's tests
   chromium           # the browser path's end-to-end test (tests/js/browser.test.mjs)
+  # scripts/test-packages.sh: a debootstrap root booted with systemd-nspawn
+  debootstrap systemd-container
+  # scripts/test-container.sh: podman with runc (crun fails on hybrid cgroups, docs/deploy.md)
+  podman runc
 )
 # npm (the JS tests' packages): Debian's package, unless a Node distribution that ships its own
 # npm is installed already.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+if [ "${1:-}" = "--build" ]; then
+  packages=("${build_packages[@]}")
+elif [ $# -gt 0 ]; then
+  echo "usage: $0 [--build]" >&2
+  exit 2
+fi
 
 missing=()
 for p in "${packages[@]}"; do
