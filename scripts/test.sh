@@ -2,15 +2,22 @@
 # SPDX-License-Identifier: Apache-2.0
 # README command 2: installs what is missing, builds and runs the whole test suite: the ci preset
 # (warnings as errors), then the wasm preset (the cores inside WebAssembly and the JS SDK's Node
-# tests, which use the ci build's portal-relay and portal). With a preset name, only that one.
+# tests, which use the ci build's portal-relay and portal), then the packages preset (the .debs
+# booted with systemd-nspawn, the container image). With a preset name, only that one.
 #   scripts/test.sh [preset]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -eq 0 ]; then
   "$0" ci
-  exec "$0" wasm
+  "$0" wasm
+  exec "$0" packages
 fi
 preset="$1"
+# The packages preset (the .debs booted with systemd-nspawn, the container image) tests the ci
+# build, after the wasm build made the browser files the relay package carries.
+if [ "$preset" = packages ]; then
+  exec ctest --preset packages --output-on-failure
+fi
 ./scripts/build.sh "$preset"
 # The wasm preset's tests drive the JS SDK with npm packages pinned by tests/js/package-lock.json.
 if [ "$preset" = wasm ]; then ./scripts/install-js-deps.sh; fi
