@@ -98,6 +98,7 @@ class TransportConformanceBase : public ::testing::TestWithParam<TransportParams
   void TearDown() override {
     for (auto& l : listeners_) l->close();
     runner_.settle(std::chrono::milliseconds(20));
+    runner_.dispose(listeners_);
   }
 
   /// `base` with `extra` merged over it.
