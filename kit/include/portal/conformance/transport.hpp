@@ -316,7 +316,7 @@ TEST_P(TransportConformance, DialAndAccept) {
   EXPECT_EQ(seen, expected);
 }
 
-// Thousands of small writes of varying sizes each way at once arrive in order, byte for byte.
+// 500 small writes (1 to 509 bytes) each way at once arrive in order, byte for byte.
 TEST_P(TransportConformance, OrderingOfManySmallWrites) {
   auto* l = listen();
   ASSERT_NE(l, nullptr);
@@ -327,15 +327,15 @@ TEST_P(TransportConformance, OrderingOfManySmallWrites) {
                            std::uint64_t seed) -> boost::asio::awaitable<void> {
       base::Bytes chunk;
       std::size_t sent = 0;
-      for (int i = 0; i < 3000; ++i) {
-        chunk.resize(1 + static_cast<std::size_t>(i * 37) % 97);
+      for (int i = 0; i < 500; ++i) {
+        chunk.resize(1 + static_cast<std::size_t>(i * 37) % 509);
         fill_pattern(seed, sent, chunk);
         if (!ok(co_await st.async_write(chunk), "async_write")) co_return;
         sent += chunk.size();
       }
     };
     std::size_t total = 0;
-    for (int i = 0; i < 3000; ++i) total += 1 + static_cast<std::size_t>(i * 37) % 97;
+    for (int i = 0; i < 500; ++i) total += 1 + static_cast<std::size_t>(i * 37) % 509;
     Group g;
     const auto ex = runner_.executor();
     g.spawn(ex, [&]() { return small_writes(*c, 1); });
