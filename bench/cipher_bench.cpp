@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Seal and open throughput of cipher-chacha at the sizes the protocol uses, three ways in one
-// run: through the runtime-loaded plugin, linked statically (the plugin boundary's cost is the
-// difference), and a plain memcpy of the same bytes (the baseline: what moving them costs).
+// Seal and open throughput at the sizes the protocol uses, in one run: cipher-chacha (Crypto++)
+// through the runtime-loaded plugin and linked statically (the plugin boundary's cost is the
+// difference), cipher-openssl's ChaCha20-Poly1305 and AES-256-GCM through its plugin, and a plain
+// memcpy of the same bytes (the baseline: what moving them costs). The `impl` column:
+// 0 cipher-chacha plugin, 1 cipher-chacha static, 2 cipher-openssl chacha20-poly1305,
+// 3 cipher-openssl aes-256-gcm.
 //
 //   build/release/bench/portal-bench-cipher [--benchmark_min_time=0.5]
 
@@ -10,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 #include "chacha20_poly1305.hpp"
 #include "portal/cipher/aead_factory.hpp"
@@ -23,24 +27,35 @@ using portal::cipher::AeadFactory;
 
 constexpr std::size_t kTag = 16;
 
-std::shared_ptr<AeadFactory> plugin_factory() {
-  static std::shared_ptr<AeadFactory> factory = [] {
+std::shared_ptr<AeadFactory> plugin_factory(const char* id) {
+  static auto host = [] {
     portal::plugin::HostOptions options;
     options.directories = {PORTAL_BUILD_PLUGIN_DIR};
-    portal::plugin::Host host(options);
-    host.load_all();
-    auto p = host.find("portal.cipher.chacha20-poly1305");
-    if (!p) throw std::runtime_error("cipher-chacha plugin not found in " PORTAL_BUILD_PLUGIN_DIR);
-    auto f = (*p)->factory<AeadFactory>();
-    if (!f) throw std::runtime_error("cipher-chacha plugin has no AEAD factory");
-    return *f;
+    auto h = std::make_unique<portal::plugin::Host>(options);
+    h->load_all();
+    return h;
   }();
-  return factory;
+  auto p = host->find(id);
+  if (!p) throw std::runtime_error(std::string(id) + " not found in " PORTAL_BUILD_PLUGIN_DIR);
+  auto f = (*p)->factory<AeadFactory>();
+  if (!f) throw std::runtime_error(std::string(id) + " has no AEAD factory");
+  return *f;
 }
 
-AeadFactory& factory_for(int linkage) {
-  if (linkage == 0) return *plugin_factory();
-  return portal::plugins::chacha::factory();
+struct Impl {
+  AeadFactory* factory;
+  const char* algorithm;
+};
+
+Impl impl(std::int64_t which) {
+  static auto chacha = plugin_factory("portal.cipher.chacha20-poly1305");
+  static auto openssl = plugin_factory("portal.cipher.openssl");
+  switch (which) {
+    case 0: return {chacha.get(), "chacha20-poly1305"};
+    case 1: return {&portal::plugins::chacha::factory(), "chacha20-poly1305"};
+    case 2: return {openssl.get(), "chacha20-poly1305"};
+    default: return {openssl.get(), "aes-256-gcm"};
+  }
 }
 
 void set_rate(benchmark::State& state, std::size_t bytes) {
@@ -51,8 +66,8 @@ void set_rate(benchmark::State& state, std::size_t bytes) {
 
 void BM_Seal(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
-  auto aead =
-      factory_for(static_cast<int>(state.range(1))).create("chacha20-poly1305", Bytes(32, 7));
+  const auto [factory, algorithm] = impl(state.range(1));
+  auto aead = factory->create(algorithm, Bytes(32, 7));
   if (!aead) return state.SkipWithError("create failed");
   Bytes nonce(12, 1);
   Bytes buf(size + kTag, 0x5a);
@@ -66,8 +81,8 @@ void BM_Seal(benchmark::State& state) {
 
 void BM_Open(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
-  auto aead =
-      factory_for(static_cast<int>(state.range(1))).create("chacha20-poly1305", Bytes(32, 7));
+  const auto [factory, algorithm] = impl(state.range(1));
+  auto aead = factory->create(algorithm, Bytes(32, 7));
   if (!aead) return state.SkipWithError("create failed");
   const Bytes nonce(12, 1);
   Bytes sealed(size + kTag, 0x5a);
@@ -96,9 +111,9 @@ void BM_MemcpyBaseline(benchmark::State& state) {
 }
 
 void sizes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"bytes", "static"});
+  b->ArgNames({"bytes", "impl"});
   for (long size : {64L, 1024L, 16384L, 65536L}) {
-    for (long linkage : {0L, 1L}) b->Args({size, linkage});
+    for (long which : {0L, 1L, 2L, 3L}) b->Args({size, which});
   }
 }
 

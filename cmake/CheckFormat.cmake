@@ -7,6 +7,7 @@ file(GLOB_RECURSE files
   "${PORTAL_SOURCE_DIR}/apps/*.hpp" "${PORTAL_SOURCE_DIR}/apps/*.cpp"
   "${PORTAL_SOURCE_DIR}/tests/*.hpp" "${PORTAL_SOURCE_DIR}/tests/*.cpp"
   "${PORTAL_SOURCE_DIR}/bench/*.hpp" "${PORTAL_SOURCE_DIR}/bench/*.cpp"
+  "${PORTAL_SOURCE_DIR}/examples/*.hpp" "${PORTAL_SOURCE_DIR}/examples/*.cpp"
   "${PORTAL_SOURCE_DIR}/kit/*.hpp")
 list(FILTER files EXCLUDE REGEX "/tests/fixtures/")
 execute_process(COMMAND "${CLANG_FORMAT}" --dry-run --Werror ${files}

@@ -35,28 +35,11 @@ function(portal_configure_target target)
   endif()
 endfunction()
 
-# portal_add_plugin(<name> <sources>...): a runtime-loaded plugin (CMake MODULE) named
-# <name>.so in the shipped plugin folder, <build>/lib/portal/plugins, with hidden visibility so
-# that only its portal_plugin_v1 entry is exported.
-function(portal_add_plugin name)
-  cmake_parse_arguments(ARG "" "OUTPUT_DIRECTORY" "" ${ARGN})
-  if(NOT ARG_OUTPUT_DIRECTORY)
-    set(ARG_OUTPUT_DIRECTORY "${PORTAL_PLUGIN_OUTPUT_DIRECTORY}")
-    set(shipped TRUE)
-  endif()
-  add_library(${name} MODULE ${ARG_UNPARSED_ARGUMENTS})
-  set_target_properties(${name} PROPERTIES
-    PREFIX ""
-    LIBRARY_OUTPUT_DIRECTORY "${ARG_OUTPUT_DIRECTORY}"
-    # lib/portal/plugins/x.so -> lib/ holds libportal
-    INSTALL_RPATH "$ORIGIN/../..")
-  target_link_libraries(${name} PRIVATE portal::plugin_sdk)
-  if(NOT PORTAL_SANITIZE)
-    # Every symbol must resolve at link time, not at dlopen in the field.
-    target_link_options(${name} PRIVATE -Wl,-z,defs)
-  endif()
-  portal_configure_target(${name})
-  if(shipped)
-    install(TARGETS ${name} LIBRARY DESTINATION ${PORTAL_PLUGIN_SUBDIR})
-  endif()
+# Shipped plugins: portal_add_plugin (cmake/PortalPlugin.cmake, also installed with the SDK),
+# built into <build>/lib/portal/plugins and installed with the runtime component.
+include(PortalPlugin)
+
+function(portal_add_shipped_plugin name)
+  portal_add_plugin(${name} ${ARGN} OUTPUT_DIRECTORY "${PORTAL_PLUGIN_OUTPUT_DIRECTORY}")
+  install(TARGETS ${name} LIBRARY DESTINATION ${PORTAL_PLUGIN_SUBDIR} COMPONENT runtime)
 endfunction()

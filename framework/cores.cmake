@@ -65,11 +65,13 @@ add_library(portal_cores STATIC
   ${PORTAL_FRAMEWORK_DIR}/src/yamux/session.cpp
   $<TARGET_OBJECTS:portal_proto>)
 add_library(portal::cores ALIAS portal_cores)
-set_target_properties(portal_cores PROPERTIES POSITION_INDEPENDENT_CODE ON)
+set_target_properties(portal_cores PROPERTIES POSITION_INDEPENDENT_CODE ON EXPORT_NAME cores)
+target_compile_features(portal_cores PUBLIC cxx_std_20)
 target_include_directories(portal_cores
   PUBLIC
     "$<BUILD_INTERFACE:${PORTAL_FRAMEWORK_DIR}/include>"
     "$<BUILD_INTERFACE:${CMAKE_CURRENT_BINARY_DIR}/include>"
+    "$<INSTALL_INTERFACE:include>"
   PRIVATE
     "${PORTAL_PROTO_OUT}"
     "${PORTAL_FRAMEWORK_DIR}/src")

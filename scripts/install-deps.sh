@@ -15,6 +15,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev
   clang-format       # the BuildFormat test checks .clang-format
+  doxygen            # the API reference (docs target, BuildApiDocs test)
   clang-14           # the clang preset (CI): what the WebAssembly path's clang 14 accepts
   libbenchmark-dev   # bench/ (built in every preset)
   golang-go golang-github-hashicorp-yamux-dev  # tests/interop: the independent yamux peer

@@ -7,6 +7,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <set>
 #include <thread>
 
 #include "portal/client/blocking.hpp"
@@ -112,6 +113,36 @@ class ClientSdk : public RelayClientTest {
 
   std::vector<std::shared_ptr<client::Client>> clients_;
 };
+
+// Two plugins provide chacha20-poly1305 in the build (cipher-chacha and cipher-openssl): both are
+// timed and the faster one is made active; a single provider is not timed.
+TEST(ClientStack, TheFastestCipherPluginIsActive) {
+  const auto s = stack_for({"tcp://127.0.0.1:1"});
+  ASSERT_EQ(s->cipher_candidates.size(), 2u);
+  const auto& active = s->cipher_candidates[0];
+  const auto& other = s->cipher_candidates[1];
+  EXPECT_GT(active.bytes_per_second, 0);
+  EXPECT_GT(other.bytes_per_second, 0);
+  EXPECT_GE(active.bytes_per_second, other.bytes_per_second);
+  std::set<std::string> ids{active.plugin_id, other.plugin_id};
+  EXPECT_EQ(ids,
+            (std::set<std::string>{"portal.cipher.chacha20-poly1305", "portal.cipher.openssl"}));
+  // The active factory is the one from the active plugin.
+  auto p = s->host->find(active.plugin_id);
+  ASSERT_TRUE(p);
+  auto f = (*p)->factory<cipher::AeadFactory>();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->get(), s->cipher.get());
+
+  config::ClientConfig missing;
+  missing.plugin_dirs = {PORTAL_BUILD_PLUGIN_DIR};
+  missing.cipher = "no-such-cipher";
+  std::string error;
+  EXPECT_FALSE(client::assemble(missing, error));
+  EXPECT_NE(error.find("cipher: no cipher plugin provides 'no-such-cipher' (plugin directories: "),
+            std::string::npos)
+      << error;
+}
 
 TEST_F(ClientSdk, ListenAcceptAndDialByNameCaseInsensitivelyAndById) {
   RelayProcess relay;

@@ -64,6 +64,12 @@ TEST(ClientConfig, EveryProblemNamesItsKey) {
   for (const auto& p : problems) keys.push_back(p.key);
   EXPECT_EQ(keys, (std::vector<std::string>{"relays[0]", "colour", "cipher", "timers.lease_ttl_s",
                                             "timers.nope", "timers.reconnect_jitter_percent"}));
+  // A cipher a plugin provides but the v1 channel cannot run (random nonces).
+  const auto gcm = apply_text(R"({"cipher": "aes-256-gcm"})", c);
+  ASSERT_EQ(gcm.size(), 1u);
+  EXPECT_EQ(gcm.front().key, "cipher");
+  EXPECT_NE(gcm.front().reason.find("v1 channel"), std::string::npos);
+  EXPECT_EQ(c.cipher, "chacha20-poly1305");
   // A level the logger has but a config may not ask for.
   const auto off = apply_text(R"({"log_level": "off"})", c);
   ASSERT_EQ(off.size(), 1u);

@@ -13,6 +13,10 @@ namespace {
 namespace json = boost::json;
 using detail::Reader;
 
+// The one AEAD of the v1 channel, as secure_channel::kV1Algorithm (which the channel enforces;
+// config may not include it): checked here too so that a config names the key at fault.
+constexpr std::string_view kV1Cipher = "chacha20-poly1305";
+
 struct TimerKey {
   std::string_view name;
   std::uint32_t ClientTimers::*field;
@@ -101,7 +105,19 @@ void apply_json(std::string_view text, ClientConfig& c, std::vector<Problem>& pr
         }
       }
     } else if (key == "cipher") {
-      r.string(value, key, c.cipher);
+      // The v1 channel draws a random 96-bit nonce per frame (portal-v1 §9): only an algorithm
+      // that stays safe with random nonces may run there. AES-256-GCM (cipher-openssl) does not
+      // (one repeated nonce exposes its authentication key) and waits for a negotiated channel
+      // with counter nonces.
+      std::string name;
+      if (r.string(value, key, name)) {
+        if (name != kV1Cipher) {
+          r.problem(key, "'" + name + "' cannot run on the v1 channel (random nonces); use " +
+                             std::string(kV1Cipher));
+        } else {
+          c.cipher = name;
+        }
+      }
     } else if (key == "timers") {
       apply_timers(value, c.timers, r);
     } else {

@@ -84,7 +84,7 @@ class StackAssembly {
   std::unique_ptr<plugin::Host> host;
   std::vector<std::string> warnings;  ///< refused plugin files, one line each
 
- private:
+  // " (plugin directories: ...)", for errors about a missing plugin.
   std::string where() const {
     std::string dirs;
     for (const auto& d : dirs_) dirs += (dirs.empty() ? "" : ", ") + d;
@@ -95,6 +95,7 @@ class StackAssembly {
     return " (plugin directories: " + dirs + ")";
   }
 
+ private:
   std::vector<std::string> dirs_;
 };
 

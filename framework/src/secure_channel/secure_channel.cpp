@@ -46,7 +46,10 @@ base::Result<SecureChannel> SecureChannel::create(std::shared_ptr<cipher::Aead> 
     return Errc::InvalidOptions;
   }
   for (const auto* aead : {encrypt.get(), decrypt.get()}) {
-    if (aead->nonce_size() != kNonceSize || aead->tag_size() != kTagSize) {
+    // v1 peers pick their nonces at random (§9.1): only an algorithm that stays safe with random
+    // 96-bit nonces runs here. AES-GCM does not (one repeat exposes its authentication key).
+    if (aead->nonce_size() != kNonceSize || aead->tag_size() != kTagSize ||
+        aead->algorithm() != kV1Algorithm) {
       return Errc::InvalidOptions;
     }
   }

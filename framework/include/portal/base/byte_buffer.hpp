@@ -25,7 +25,11 @@ class PORTAL_API ByteBuffer {
  public:
   /// `limit` is the most bytes the buffer may hold at once.
   explicit ByteBuffer(std::size_t limit) noexcept : limit_(limit) {}
+  /// Takes over the other buffer's storage, bytes and limit. The moved-from buffer may only be
+  /// destroyed or assigned to.
   ByteBuffer(ByteBuffer&&) noexcept = default;
+  /// Frees this buffer's storage, then takes over the other's storage, bytes and limit. The
+  /// moved-from buffer may only be destroyed or assigned to.
   ByteBuffer& operator=(ByteBuffer&&) noexcept = default;
   ByteBuffer(const ByteBuffer&) = delete;
   ByteBuffer& operator=(const ByteBuffer&) = delete;
@@ -33,7 +37,9 @@ class PORTAL_API ByteBuffer {
 
   /// Bytes available to read.
   [[nodiscard]] std::size_t size() const noexcept { return end_ - begin_; }
+  /// True when no byte is available to read (size() == 0); storage may still be allocated.
   [[nodiscard]] bool empty() const noexcept { return begin_ == end_; }
+  /// The most bytes the buffer may hold at once, as given to the constructor.
   [[nodiscard]] std::size_t limit() const noexcept { return limit_; }
   /// Bytes of storage currently allocated.
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }

@@ -16,7 +16,9 @@ namespace portal::base {
 /// thread-safe.
 class PORTAL_API Clock {
  public:
+  /// A wall-clock reading: convert with unix_seconds() for signed timestamps and lease expiry.
   using SystemTime = std::chrono::system_clock::time_point;
+  /// A monotonic reading: the only kind of time deadlines and timeouts are computed from.
   using SteadyTime = std::chrono::steady_clock::time_point;
 
   Clock() = default;
@@ -33,10 +35,13 @@ class PORTAL_API Clock {
 /// Both readings of a clock at one instant, as the sans-IO cores take time: monotonic time for
 /// timers, wall time for leases and signed timestamps.
 struct Now {
+  /// Monotonic time: what timers, idle timeouts and keepalives are measured against.
   Clock::SteadyTime steady{};
+  /// Wall time: what lease expiry and the Unix timestamps of signed messages use.
   Clock::SystemTime system{};
 };
 
+/// Reads both of `clock`'s readings, steady first, as the cores' `now` argument.
 [[nodiscard]] inline Now now_of(const Clock& clock) noexcept {
   return {clock.steady_now(), clock.system_now()};
 }

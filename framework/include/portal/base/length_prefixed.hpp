@@ -30,6 +30,8 @@ PORTAL_API void append_length_prefixed(Bytes& out, ByteSpan body);
 /// Not thread-safe.
 class PORTAL_API LengthPrefixedReader {
  public:
+  /// Accepts bodies of `min_body` to `max_body` bytes (inclusive); longer or shorter announced
+  /// lengths fail feed(). No memory is allocated until a body starts to arrive.
   LengthPrefixedReader(std::size_t max_body, std::size_t min_body = 0) noexcept
       : max_body_(max_body), min_body_(min_body), buffer_(max_body) {}
 
@@ -48,6 +50,7 @@ class PORTAL_API LengthPrefixedReader {
 
   /// The complete body. Only while complete().
   [[nodiscard]] MutableByteSpan body() noexcept;
+  /// The complete body, read-only. Only while complete().
   [[nodiscard]] ByteSpan body() const noexcept { return buffer_.readable(); }
 
   /// Discards the current message and prepares for the next one.

@@ -16,6 +16,9 @@ namespace portal::base {
 /// before `now`. Not thread-safe.
 class PORTAL_API LogGate {
  public:
+  /// Offers `line` at monotonic time `now`. Returns it when no line passed in the second before
+  /// `now`, with " [N more not logged in the last second]" appended when N lines were held back
+  /// since the last one; otherwise counts it as held back and returns nothing.
   [[nodiscard]] std::optional<std::string> pass(std::string line,
                                                 std::chrono::steady_clock::time_point now);
 

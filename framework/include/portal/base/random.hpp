@@ -37,6 +37,8 @@ class PORTAL_API OsRandom final : public RandomSource {
 /// For known-answer tests that must reproduce a peer's random draws. Never use it for keys.
 class PORTAL_API ReplayRandom final : public RandomSource {
  public:
+  /// fill() hands out `sequence` from its first byte on, each call continuing where the last
+  /// stopped.
   explicit ReplayRandom(Bytes sequence) : bytes_(std::move(sequence)) {}
   [[nodiscard]] Result<void> fill(MutableByteSpan out) noexcept override;
   /// Bytes not yet handed out.

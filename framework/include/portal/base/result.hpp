@@ -37,6 +37,8 @@ enum class Errc {
 /// The category of base::Errc ("portal.base").
 PORTAL_API const boost::system::error_category& base_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline ErrorCode make_error_code(Errc e) noexcept { return {static_cast<int>(e), base_category()}; }
 
 }  // namespace portal::base

@@ -19,6 +19,7 @@ PORTAL_API void secure_zero(void* p, std::size_t n) noexcept;
 template <std::size_t N>
 class SecretArray {
  public:
+  /// The secret's length in bytes.
   static constexpr std::size_t kSize = N;
 
   /// All zeros.
@@ -29,7 +30,10 @@ class SecretArray {
     std::memcpy(s.bytes_.data(), src.data(), src.size() < N ? src.size() : N);
     return s;
   }
+  /// Copies `other`'s bytes and zeroises `other`.
   SecretArray(SecretArray&& other) noexcept : bytes_(other.bytes_) { other.wipe(); }
+  /// Overwrites this secret with `other`'s bytes and zeroises `other` (nothing happens on
+  /// self-assignment).
   SecretArray& operator=(SecretArray&& other) noexcept {
     if (this != &other) {
       bytes_ = other.bytes_;
@@ -48,10 +52,16 @@ class SecretArray {
     return s;
   }
 
+  /// The N bytes, borrowed: valid while this object lives; copying them out defeats the
+  /// zeroisation.
   [[nodiscard]] ByteSpan span() const noexcept { return bytes_; }
+  /// The N bytes, writable in place (to fill a key), valid while this object lives.
   [[nodiscard]] MutableByteSpan mutable_span() noexcept { return bytes_; }
+  /// Pointer to the first of the N bytes, for C-style APIs; valid while this object lives.
   [[nodiscard]] const Byte* data() const noexcept { return bytes_.data(); }
+  /// Writable pointer to the first of the N bytes; valid while this object lives.
   [[nodiscard]] Byte* data() noexcept { return bytes_.data(); }
+  /// N, the length in bytes.
   [[nodiscard]] static constexpr std::size_t size() noexcept { return N; }
 
   /// Zeroises the contents.
@@ -69,15 +79,21 @@ class PORTAL_API SecretBytes {
   explicit SecretBytes(std::size_t n);
   /// A copy of `src`.
   static SecretBytes from(ByteSpan src);
+  /// Takes over `other`'s heap block without copying; `other` becomes empty.
   SecretBytes(SecretBytes&& other) noexcept;
+  /// Zeroises and frees this secret's block, then takes over `other`'s; `other` becomes empty.
   SecretBytes& operator=(SecretBytes&& other) noexcept;
   SecretBytes(const SecretBytes&) = delete;
   SecretBytes& operator=(const SecretBytes&) = delete;
   ~SecretBytes();
 
+  /// The bytes, borrowed: valid until this object is destroyed, moved from or assigned to.
   [[nodiscard]] ByteSpan span() const noexcept { return {data_, size_}; }
+  /// The bytes, writable in place; same lifetime as span().
   [[nodiscard]] MutableByteSpan mutable_span() noexcept { return {data_, size_}; }
+  /// Length in bytes (0 for a default-constructed or moved-from secret).
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// True when the secret holds no byte (default-constructed or moved from).
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
 
  private:

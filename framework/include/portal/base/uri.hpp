@@ -13,13 +13,17 @@ namespace portal::base {
 /// A transport address: `scheme://host:port[/path]`. IPv6 literals are bracketed
 /// (`tcp://[::1]:4027`); `host` holds them without brackets.
 struct Uri {
+  /// Lower-case scheme naming the transport that serves the address (`tcp`, `ws`, `wss`, ...).
   std::string scheme;
+  /// Host name or IP literal; IPv6 without its brackets.
   std::string host;
+  /// TCP port; 0 asks a listener for any free port.
   std::uint16_t port = 0;
   std::string path;  ///< empty, or starting with '/'
 
   /// Back to text, brackets restored for IPv6 literals.
   [[nodiscard]] PORTAL_API std::string to_string() const;
+  /// Field-by-field equality; hosts are compared as written.
   friend bool operator==(const Uri&, const Uri&) = default;
 };
 

@@ -25,6 +25,8 @@ enum class Errc {
 /// The category of cipher::Errc ("portal.cipher").
 PORTAL_API const boost::system::error_category& cipher_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), cipher_category()};
 }
@@ -41,9 +43,16 @@ class PORTAL_API Aead {
   Aead& operator=(const Aead&) = delete;
   virtual ~Aead();
 
+  /// The algorithm's name as the plugin provides it, e.g. "chacha20-poly1305"; the string lives as
+  /// long as the plugin is loaded.
   [[nodiscard]] virtual std::string_view algorithm() const noexcept = 0;
+  /// Key length in bytes that AeadFactory::create() requires (32 for ChaCha20-Poly1305).
   [[nodiscard]] virtual std::size_t key_size() const noexcept = 0;
+  /// Nonce length in bytes that seal() and open() require (12 for ChaCha20-Poly1305). The caller
+  /// must never repeat a nonce under one key.
   [[nodiscard]] virtual std::size_t nonce_size() const noexcept = 0;
+  /// Authentication tag length in bytes: what seal() adds and open() removes (16 for
+  /// ChaCha20-Poly1305).
   [[nodiscard]] virtual std::size_t tag_size() const noexcept = 0;
 
   /// Encrypts `plaintext` and writes ciphertext || tag to `out`, which must be

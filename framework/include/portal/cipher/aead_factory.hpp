@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The plugin side of ciphers: what a cipher plugin exports. Apart from aead.hpp so that the
-// protocol cores (secure_channel) see the Aead interface without the plugin ABI.
+/// \file
+/// The plugin side of ciphers: what a cipher plugin exports. Apart from aead.hpp so that the
+/// protocol cores (secure_channel) see the Aead interface without the plugin ABI.
 
 #include <memory>
 #include <string_view>
@@ -18,6 +19,8 @@ namespace portal::cipher {
 /// The factory a cipher plugin exports (interface "portal.cipher.aead/1").
 class PORTAL_API AeadFactory : public plugin::Factory {
  public:
+  /// The name Plugin::factory() checks a cipher plugin's factory against (interface_name());
+  /// the number after the slash is the interface's version.
   static constexpr std::string_view kInterface = "portal.cipher.aead/1";
 
   [[nodiscard]] std::string_view interface_name() const noexcept final { return kInterface; }

@@ -47,10 +47,22 @@ namespace portal::client {
 /// What a client runs on: the loaded plugins and the factories resolved from them.
 struct Stack {
   std::unique_ptr<plugin::Host> host;  ///< keeps the plugins loaded
+  /// The mux plugin's factory: one session over each relay connection.
   std::shared_ptr<mux::MuxFactory> mux;
+  /// Validated settings for `mux`, passed to every session it creates.
   mux::Settings mux_settings;
+  /// The cipher plugin's factory for the end-to-end streams.
   std::shared_ptr<cipher::AeadFactory> cipher;
+  /// The AEAD algorithm `cipher` is asked for; v1 peers speak only "chacha20-poly1305".
   std::string cipher_name = "chacha20-poly1305";
+  /// One plugin that provides cipher_name, with its speed measured at assembly.
+  struct CipherCandidate {
+    std::string plugin_id;        ///< the plugin's descriptor id, e.g. "portal.cipher.openssl"
+    double bytes_per_second = 0;  ///< sealing 16 KiB messages, measured once (0: not measured)
+  };
+  /// Every plugin that provides cipher_name, the active one (cipher's) first. When there are
+  /// several, each was timed for a few milliseconds and the fastest made active.
+  std::vector<CipherCandidate> cipher_candidates;
   std::map<std::string, transport::Settings, std::less<>> transport_settings;  ///< by scheme
   /// By relay URI, where one differs from its scheme's (a relay's own pins).
   std::map<std::string, transport::Settings, std::less<>> relay_settings;
@@ -63,22 +75,33 @@ struct Stack {
 [[nodiscard]] PORTAL_API std::shared_ptr<Stack> assemble(const config::ClientConfig& config,
                                                          std::string& error);
 
+/// What Client::connect() needs besides the credential and the Stack.
 struct Options {
   std::vector<std::string> relays;  ///< relay URIs (config::normalize_relay_uri applied)
+  /// Lease TTL and renewal, health checks, reconnect back-off, request and handshake deadlines.
   config::ClientTimers timers;
+  /// Source of nonces, ephemeral keys and reconnect jitter; must outlive the client. Only tests
+  /// replace the OS CSPRNG.
   base::RandomSource* random = &base::OsRandom::instance();
+  /// Source of the timestamps in signed requests and handshakes, and of timer readings; must
+  /// outlive the client.
   base::Clock* clock = &base::SystemClock::instance();
 };
 
 /// A relay going up (connected, leases registered) or down (with the reason).
 struct RelayEvent {
   std::string relay;  ///< its URI
+  /// True: the relay is connected and the listener's lease (if any) registered on it; false: it
+  /// went down.
   bool up = false;
   std::string detail;  ///< why it went down, or the relay's ID when it came up
 };
 
+/// One relay's state, as Client::relays() reports it.
 struct RelayStatus {
+  /// The relay's URI, as in Options::relays.
   std::string relay;
+  /// True while a mux session to the relay is open; false while it is being (re)connected.
   bool up = false;
   std::string relay_id;    ///< from RelayInfo, once known
   std::string last_error;  ///< why the last attempt or session failed
@@ -86,7 +109,10 @@ struct RelayStatus {
 
 /// The answer of one relay to RelayInfo.
 struct RelayInfoResult {
+  /// The relay's URI, as in Options::relays.
   std::string relay;
+  /// Its answer, or why there is none (the request's error, its timeout, or Errc::NoRelay when
+  /// the session went away first).
   base::Result<wire::RelayInfo> info;
 };
 
@@ -94,6 +120,7 @@ struct RelayInfoResult {
 class PORTAL_API Listener {
  public:
   struct Impl;
+  /// Made by Client::listen() only (Impl is private to the SDK).
   explicit Listener(std::shared_ptr<Impl> impl);
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -108,7 +135,9 @@ class PORTAL_API Listener {
   /// pending accept() calls with Errc::Closed. Idempotent.
   boost::asio::awaitable<void> close();
 
+  /// The lease name given to Client::listen() (may be empty: an unnamed lease, reached by ID).
   [[nodiscard]] const std::string& name() const noexcept;
+  /// The application protocols the lease accepts, as given to Client::listen().
   [[nodiscard]] const std::vector<std::string>& alpns() const noexcept;
   /// The relays that accepted the lease at the last registration or renewal.
   [[nodiscard]] std::vector<std::string> registered_on() const;
@@ -117,6 +146,12 @@ class PORTAL_API Listener {
   std::shared_ptr<Impl> impl_;
 };
 
+/// A connection to a set of relays under one identity: publishes one lease (listen()), dials
+/// others' (dial()), and keeps every relay connected, renewing and reconnecting in the
+/// background. Shared ownership: Listener and background tasks hold it. Everything runs on the
+/// executor given to connect(), which must be single-threaded; call every member from it.
+/// Destroy the client before its io_context, and keep the Stack alive until the io_context is
+/// gone. For programs without an event loop, see BlockingClient.
 class PORTAL_API Client {
  public:
   struct Impl;
@@ -129,11 +164,13 @@ class PORTAL_API Client {
       boost::asio::any_io_executor executor, identity::Credential credential,
       std::shared_ptr<Stack> stack, Options options, std::string* detail = nullptr);
 
+  /// Made by connect() only (Impl is private to the SDK).
   explicit Client(std::shared_ptr<Impl> impl);
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
   ~Client();  ///< closes everything at once (use close() to delete leases first)
 
+  /// The identity the client signs its leases and handshakes with (the one given to connect()).
   [[nodiscard]] const identity::Credential& credential() const noexcept;
 
   /// Registers a lease for this client's identity on every connected relay, and on every relay

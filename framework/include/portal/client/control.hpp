@@ -53,6 +53,8 @@ namespace portal::client {
 /// The answer to a ConnectionRequest: the code, and when ACCEPTED the relayed stream (the
 /// handshake client runs on it next).
 struct Dialed {
+  /// The relay's answer: ACCEPTED when the lease holder took the connection, REJECTED when it
+  /// refused or could not be reached, INVALID_IDENTITY when no unexpired lease has that ID.
   wire::ResponseCode code = wire::ResponseCode::Unknown;
   std::unique_ptr<stream::ByteStream> stream;  ///< set only when ACCEPTED
 };
@@ -65,8 +67,12 @@ struct Dialed {
 
 /// A connection request the relay forwarded on a stream it opened (§7, lease holder side).
 struct Incoming {
+  /// The request as the relay forwarded it: the lease ID dialed and the dialer's unverified
+  /// identity claim.
   wire::ConnectionRequest request;
+  /// The stream the relay opened; after an ACCEPTED answer it carries the end-to-end connection.
   std::unique_ptr<stream::ByteStream> stream;
+  /// The sans-IO state that read the request and queues the answer (answer_incoming() uses it).
   control::IncomingConnection core;
   base::Bytes leftover;  ///< bytes after the request (a dialer that did not wait)
 };

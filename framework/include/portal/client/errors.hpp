@@ -27,6 +27,8 @@ enum class Errc {
 /// The category of client::Errc ("portal.client").
 PORTAL_API const boost::system::error_category& client_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), client_category()};
 }

@@ -23,13 +23,18 @@ namespace portal::client {
 
 /// One relay's RelayInfo, or null when it did not answer.
 struct Listing {
+  /// The relay's URI.
   std::string relay;
+  /// Its RelayInfo, borrowed for the call; null when the relay did not answer.
   const wire::RelayInfo* info = nullptr;
 };
 
 /// A lease as one relay lists it.
 struct Found {
+  /// The URI of the relay listing the lease.
   std::string relay;
+  /// The lease as that relay lists it; it has an identity, which is not validated here (the
+  /// handshake authenticates the holder).
   wire::Lease lease;
 };
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// A client's configuration (the `portal` tool and embedders): the stack (mux, transports,
-// cipher, plugins) and the SDK's timers. Compiled-in defaults, overridden by a JSON file with
-// the same error reporting as the relay's (relay_config.hpp). See config/client.example.json.
+/// \file
+/// A client's configuration (the `portal` tool and embedders): the stack (mux, transports,
+/// cipher, plugins) and the SDK's timers. Compiled-in defaults, overridden by a JSON file with
+/// the same error reporting as the relay's (relay_config.hpp). See config/client.example.json.
 
 #include <cstdint>
 #include <map>
@@ -30,18 +31,26 @@ struct ClientTimers {
   std::uint32_t accept_queue = 100;             ///< incoming connections waiting for accept()
 };
 
+/// Everything the `portal` tool and the client SDK read from a client config file (docs/client.md).
+/// Fill it with apply_json() or in code; client::assemble() loads the plugins it names, and its
+/// relays and timers go into client::Options.
 struct ClientConfig {
   std::vector<std::string> relays;  ///< relay URIs; the command line's --relay replaces them
+  /// The multiplexer over each relay connection: a name a mux plugin provides; v1 relays speak
+  /// "yamux".
   std::string mux = "yamux";
+  /// Settings passed to the mux plugin (its keys: docs/mux-yamux.md).
   Settings mux_settings;
   std::map<std::string, Settings, std::less<>> transport_settings;  ///< by URI scheme
   /// SPKI SHA-256 pins by relay URI (as in `relays`): for that relay only, the `spki_sha256`
   /// TLS setting (comma-separated hex), which replaces chain verification (docs/tls.md).
   Settings relay_pins;
   std::string cipher = "chacha20-poly1305";  ///< a name a cipher plugin provides
-  std::vector<std::string> plugin_dirs;      ///< empty: <prefix>/lib/portal/plugins
+  std::vector<std::string> plugin_dirs;      ///< empty: `<prefix>/lib/portal/plugins`
   Settings plugin_pins;                      ///< plugin file name -> sha256 hex
+  /// The least severe log level written: "debug", "info", "warn" or "error".
   std::string log_level = "info";
+  /// Lease renewal, health checks, reconnects and request deadlines (config key "timers").
   ClientTimers timers;
 };
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The relay's configuration: compiled-in defaults, a JSON file that overrides them, and precise
-// errors (file, key, reason; line and column for syntax errors). See docs/relay-config.md and
-// config/relay.example.json.
+/// \file
+/// The relay's configuration: compiled-in defaults, a JSON file that overrides them, and precise
+/// errors (file, key, reason; line and column for syntax errors). See docs/relay.md, the README and
+/// config/relay.example.json (every key with its default).
 
 #include <cstddef>
 #include <cstdint>
@@ -19,9 +20,18 @@ namespace portal::config {
 
 using Settings = base::Settings;  ///< read with plugin::SettingsReader
 
+/// The relay's limits (config key "limits"; docs/relay.md lists what hitting each one does). Every
+/// field is a count or a duration in milliseconds as its name says; the defaults suit a public
+/// relay. A per-IP limit counts by the client's address (behind a trusted proxy, the address it
+/// reports).
 struct RelayLimits {
+  /// Leases one relay connection may hold at once (at least 1); one more is REJECTED.
   std::uint32_t max_leases_per_connection = 64;
+  /// Connections from one address at once, counted from the TCP accept on every listener (at least
+  /// 1); one more is closed before a byte is read.
   std::uint32_t max_connections_per_ip = 256;
+  /// Relayed streams to one lease at once, forwards in flight included (at least 1); one more dial
+  /// is REJECTED.
   std::uint32_t max_streams_per_lease = 256;
   std::uint32_t session_idle_timeout_ms = 90'000;      ///< no frame at all (pings count)
   std::uint32_t spliced_idle_timeout_ms = 900'000;     ///< 0: none on spliced streams
@@ -41,17 +51,23 @@ struct RelayLimits {
   /// RelayInfo answer bytes (at least 1 KiB each) per minute; 0: no limit. v1 clients ask for
   /// RelayInfo before every dial, so this limits bytes (the amplification), not requests.
   std::uint32_t relay_info_kib_per_minute_per_session = 256 * 1024;
+  /// The same byte budget for all the sessions of one address together; 0: no limit.
   std::uint32_t relay_info_kib_per_minute_per_ip = 1024 * 1024;
   std::uint32_t replay_capacity = 65'536;  ///< (identity, nonce) entries of signed requests
   std::uint32_t replay_per_identity = 64;  ///< live entries of one identity (v1: ~7 per 30 s)
 };
 
+/// Everything portal-relay reads from its JSON config file (docs/relay.md): the defaults are a
+/// relay for local testing. Fill it with apply_json() or in code; relay::assemble() resolves its
+/// plugins and listeners into a relay::Assembly, and relay::listen_all() starts serving.
 struct RelayConfig {
+  /// Transport URIs to listen on, each served by the transport plugin that provides its scheme
+  /// (`ws://host:port/path`, `tcp://host:port`, ...); at least one. Port 0 picks a free port.
   std::vector<std::string> listeners{"ws://127.0.0.1:4017/relay", "tcp://127.0.0.1:4027"};
   std::string mux = "yamux";  ///< a name a mux plugin provides
   Settings mux_settings;      ///< passed to the mux plugin
   std::map<std::string, Settings, std::less<>> transport_settings;  ///< by URI scheme
-  std::vector<std::string> plugin_dirs;  ///< empty: <prefix>/lib/portal/plugins
+  std::vector<std::string> plugin_dirs;  ///< empty: `<prefix>/lib/portal/plugins`
   Settings plugin_pins;                  ///< plugin file name -> sha256 hex
   std::string identity_key_file;         ///< empty: a new identity at each start
   std::vector<std::string> advertise;    ///< RelayInfo.address and page links
@@ -68,14 +84,16 @@ struct RelayConfig {
   std::vector<std::string> reserved_names{"www",   "admin",  "api",      "login",
                                           "relay", "static", "frontend", "app"};
   /// Where the browser client's static files are; empty: found next to the executable
-  /// (<prefix>/share/portal/frontend), or in a build tree's build/wasm/frontend.
+  /// (`<prefix>/share/portal/frontend`), or in a build tree's build/wasm/frontend.
   std::string frontend_dir;
+  /// Resource limits (config key "limits").
   RelayLimits limits;
 };
 
 /// One problem in a config file.
 struct Problem {
   std::string key;  ///< dotted path, e.g. "limits.max_streams_per_lease"; empty for syntax
+  /// What is wrong, in one line (e.g. "unknown key", "expected an object").
   std::string reason;
   std::size_t line = 0;    ///< 1-based, for syntax errors (0 otherwise)
   std::size_t column = 0;  ///< 1-based, for syntax errors

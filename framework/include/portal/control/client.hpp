@@ -36,8 +36,11 @@ enum class Errc {
   RateLimited,           ///< a request past the relay's rate limit (the relay closes the stream)
 };
 
+/// The category of control::Errc ("portal.control"): names the codes and gives their messages.
 PORTAL_API const boost::system::error_category& control_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), control_category()};
 }
@@ -66,7 +69,10 @@ class PORTAL_API ClientRequest {
   [[nodiscard]] static ClientRequest connection(std::string lease_id,
                                                 std::optional<identity::Identity> client_identity);
 
+  /// The request packet (length prefix included) still to be written to the stream; valid until the
+  /// next non-const call.
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
 
   /// Lowers the largest answer accepted (default kMaxResponse); a relay reading a lease
@@ -79,7 +85,9 @@ class PORTAL_API ClientRequest {
   /// The stream ended. Before the answer: Errc::ClosedWithoutAnswer.
   void handle_eof() noexcept;
 
+  /// True once the whole answer arrived and parsed; code() or relay_info_response() then hold it.
   [[nodiscard]] bool done() const noexcept { return done_; }
+  /// Why the request failed (the first error of handle_input() or handle_eof()); empty otherwise.
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
   /// The answer's code (lease update/delete, connection). Unknown until done().
   [[nodiscard]] wire::ResponseCode code() const noexcept { return code_; }
@@ -109,17 +117,25 @@ class PORTAL_API IncomingConnection {
   /// Errors: Errc::ResponseTooLarge (request above `max_request`), Errc::UnexpectedPacket,
   /// wire::Errc.
   [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes);
+  /// The relay closed the stream. Before a complete request this records Errc::ClosedWithoutAnswer
+  /// in error(); afterwards it changes nothing.
   void handle_eof() noexcept;
 
+  /// True once the forwarded ConnectionRequest is complete: answer() may be called.
   [[nodiscard]] bool has_request() const noexcept { return request_.has_value(); }
+  /// The forwarded request (the lease ID dialed and the dialer's unverified identity), once
+  /// complete.
   [[nodiscard]] const std::optional<wire::ConnectionRequest>& request() const noexcept {
     return request_;
   }
+  /// Why reading the request failed; empty otherwise.
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
 
   /// Queues the answer (ACCEPTED, REJECTED, ...). Errors: Errc::InvalidState before a request.
   [[nodiscard]] base::Result<void> answer(wire::ResponseCode code);
+  /// The queued ConnectionResponse still to be written; valid until the next non-const call.
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
 
   /// A forwarded request is small; this bounds what a relay can make us buffer.

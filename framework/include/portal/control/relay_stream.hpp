@@ -37,16 +37,21 @@ namespace portal::control {
 /// The relay's RelayInfoResponse packet (length prefix included), serialized once and shared
 /// by every stream that sends it, until the lease table or the second changes.
 struct RelayInfoCache {
+  /// The lease table's LeaseTable::generation() the packet was built from.
   std::uint64_t generation = 0;
+  /// The Unix second the packet was built in (lease expiry is judged per second).
   std::int64_t at = 0;
+  /// The packet; null until the first RelayInfo request.
   std::shared_ptr<const base::Bytes> wire;
 };
 
 /// What every control stream of one relay shares. References outlive the streams.
 struct RelayContext {
+  /// The relay's lease table, which lease requests change and RelayInfo lists.
   lease::LeaseTable& leases;
   /// (identity ID, nonce) of accepted signed lease requests, entries living timestamp + 30 s.
   handshake::ReplayCache& replay;
+  /// The relay's own identity, sent in RelayInfo.
   const identity::Credential& relay_identity;
   std::vector<std::string> advertise;       ///< RelayInfo.address
   std::chrono::seconds max_clock_skew{30};  ///< inclusive
@@ -64,6 +69,7 @@ struct RelayContext {
   /// bound to it (a new lease, or one moving from another connection); false answers REJECTED
   /// (the hook counts the refusal). Null: no limit beyond the table's.
   std::function<bool(lease::ConnectionId connection, const std::string& id)> admit_lease{};
+  /// The shared RelayInfo answer, rebuilt by the first stream that finds it stale.
   RelayInfoCache relay_info{};
   /// Lease names nobody may register, compared under Unicode simple case folding as names are
   /// everywhere (browser app hosts are DNS labels, which arrive in lower case). Refused as
@@ -71,10 +77,18 @@ struct RelayContext {
   std::vector<std::string> reserved_names{};
 };
 
+/// Where a RelayControlStream is (see RelayControlStream::state()).
 enum class RelayStreamState { Open, AwaitingForward, Spliced, Closed };
 
+/// The relay's side of one stream a client opened (sans-IO): it reads control packets, answers
+/// RelayInfo and signed lease requests itself, and hands a ConnectionRequest to the caller to
+/// forward (take_forward(), answer_forward()). After an ACCEPTED forward the stream is Spliced: its
+/// further bytes belong to the end-to-end connection. Not thread-safe; use it from the relay's
+/// executor.
 class PORTAL_API RelayControlStream {
  public:
+  /// A stream of relay connection `connection`; `context` is shared by every stream of the relay
+  /// and must outlive this one.
   RelayControlStream(RelayContext& context, lease::ConnectionId connection);
 
   /// Consumes packets from `bytes` and answers them. Returns the bytes consumed.
@@ -86,6 +100,7 @@ class PORTAL_API RelayControlStream {
 
   /// What to send: an answer of this stream, or the shared RelayInfo packet.
   [[nodiscard]] base::ByteSpan pending_output() const noexcept;
+  /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
 
   /// The ConnectionRequest to forward (once, in state AwaitingForward), and the lease it names.
@@ -94,7 +109,10 @@ class PORTAL_API RelayControlStream {
   /// Errors: Errc::InvalidState outside AwaitingForward.
   [[nodiscard]] base::Result<void> answer_forward(wire::ResponseCode code);
 
+  /// Open (reading requests), AwaitingForward (a ConnectionRequest waits for answer_forward()),
+  /// Spliced (the stream now carries a relayed connection) or Closed (after an error).
   [[nodiscard]] RelayStreamState state() const noexcept { return state_; }
+  /// Why the stream was closed; empty unless state() is Closed.
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
 
  private:

@@ -10,10 +10,14 @@
 
 namespace portal::crypto {
 
+/// Bytes of an X25519 private scalar, public key or shared secret (RFC 7748).
 inline constexpr std::size_t kX25519KeySize = 32;
 
+/// A private scalar, zeroised when destroyed; any 32 bytes are valid (clamped when used).
 using X25519PrivateKey = base::SecretArray<kX25519KeySize>;
+/// A public key: the u-coordinate, little-endian.
 using X25519PublicKey = std::array<base::Byte, kX25519KeySize>;
+/// The Diffie-Hellman output, zeroised when destroyed; the handshake feeds it to HKDF.
 using X25519SharedSecret = base::SecretArray<kX25519KeySize>;
 
 /// The X25519 public key of a private scalar (RFC 7748; the scalar is clamped internally, so

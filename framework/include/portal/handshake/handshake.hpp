@@ -35,8 +35,12 @@ namespace portal::handshake {
 
 /// Protocol version value of PROTOCOL_VERSION_1.
 inline constexpr std::uint32_t kProtocolVersion1 = 0;
+/// Bytes of the nonce each side puts in its InitPayload; other lengths are refused
+/// (Errc::InvalidNonce).
 inline constexpr std::size_t kNonceSize = 12;
+/// HKDF info string of the key for frames the client sends (portal-v1 §8.6).
 inline constexpr std::string_view kInfoClientToServer = "RDSEC_KEY_CLIENT";
+/// HKDF info string of the key for frames the server sends (portal-v1 §8.6).
 inline constexpr std::string_view kInfoServerToClient = "RDSEC_KEY_SERVER";
 
 /// Limits and tolerances. The defaults keep v1 compatibility.
@@ -55,9 +59,12 @@ struct Established {
   base::SecretArray<32> encrypt_key;  ///< for frames this side sends
   base::SecretArray<32> decrypt_key;  ///< for frames this side receives
   identity::Identity peer;            ///< validated: the ID matches the key that signed
+  /// The application protocol both sides agreed on: the one the client asked for, which the server
+  /// found in its lease's list.
   std::string alpn;
 };
 
+/// Where a ClientHandshake or ServerHandshake is; Established and Failed are final.
 enum class State { Idle, AwaitingPeer, Established, Failed };
 
 /// (client) Fails with Errc::NoCommonAlpn unless `lease_alpns` contains `wanted`: checked before
@@ -79,6 +86,7 @@ class PORTAL_API ClientHandshake {
 
   /// Bytes to send; valid until the next non-const call.
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
 
   /// Feeds bytes from the peer; returns how many were consumed (see the call order above). On a
@@ -88,7 +96,11 @@ class PORTAL_API ClientHandshake {
   /// The peer closed its side. Before completion this fails with PeerClosedDuringHandshake.
   void handle_eof() noexcept;
 
+  /// Idle until start(), AwaitingPeer until ServerInit is verified, then Established; Failed after
+  /// any error (see error()).
   [[nodiscard]] State state() const noexcept { return state_; }
+  /// Why the handshake failed (a handshake::Errc or a base length error); empty unless state() is
+  /// Failed.
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
   /// The session keys, once. Errors: Errc::InvalidState.
   [[nodiscard]] base::Result<Established> take_result();
@@ -120,7 +132,10 @@ class PORTAL_API ServerHandshake {
   ServerHandshake(const identity::Credential& self, std::vector<std::string> accepted_alpns,
                   ReplayCache& replay_cache, base::RandomSource& random, Limits limits = {});
 
+  /// Bytes to send to the dialer (ServerInit once ClientInit checked out); valid until the next
+  /// non-const call.
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_; }
+  /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
 
   /// Feeds bytes from the dialer. When ClientInit is complete it is checked in the order of
@@ -130,10 +145,18 @@ class PORTAL_API ServerHandshake {
   /// logs error().
   [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes,
                                                        base::Clock::SystemTime now);
+  /// The dialer closed its side. While ClientInit is still awaited this fails with
+  /// Errc::PeerClosedDuringHandshake; afterwards it changes nothing.
   void handle_eof() noexcept;
 
+  /// AwaitingPeer until ClientInit is complete and checked, then Established (ServerInit queued) or
+  /// Failed (see error()).
   [[nodiscard]] State state() const noexcept { return state_; }
+  /// Why the handshake failed (a handshake::Errc or a base length error); empty unless state() is
+  /// Failed.
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+  /// The session keys, the validated dialer and the ALPN, once, after Established. Errors:
+  /// Errc::InvalidState (not established, or already taken).
   [[nodiscard]] base::Result<Established> take_result();
 
  private:

@@ -34,12 +34,18 @@ namespace portal::handshake {
 /// Thread-safe.
 class PORTAL_API ReplayCache {
  public:
+  /// Default bound on all entries together.
   static constexpr std::size_t kDefaultCapacity = 65536;
+  /// Default bound on the live entries of one identity.
   static constexpr std::size_t kDefaultPerIdentity = 4096;
 
+  /// At most `capacity` entries, `per_identity` of them for one identity (0 counts as 1 for
+  /// either); an entry expires `lifetime_seconds` after its message's timestamp, which should be
+  /// the allowed clock skew. Allocates nothing until insert().
   explicit ReplayCache(std::size_t capacity = kDefaultCapacity, std::int64_t lifetime_seconds = 30,
                        std::size_t per_identity = kDefaultPerIdentity);
 
+  /// The outcome of insert(); only Fresh lets the message through.
   enum class Verdict {
     Fresh,         ///< recorded: the message may be accepted
     Replayed,      ///< already present and unexpired
@@ -52,8 +58,11 @@ class PORTAL_API ReplayCache {
   [[nodiscard]] Verdict insert(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp,
                                std::int64_t now);
 
+  /// Entries held now (expired ones are dropped only by the next insert()).
   [[nodiscard]] std::size_t size() const;
+  /// The bound on all entries, as constructed (at least 1).
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  /// The bound on one identity's live entries, as constructed (at least 1).
   [[nodiscard]] std::size_t per_identity() const noexcept { return per_identity_; }
   /// Entries evicted while still live (each raised the floor).
   [[nodiscard]] std::uint64_t evictions() const;

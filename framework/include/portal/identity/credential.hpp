@@ -22,11 +22,16 @@ class PORTAL_API Credential {
   /// A new identity from 32 bytes of `random`. Errors: those of RandomSource::fill.
   [[nodiscard]] static base::Result<Credential> generate(base::RandomSource& random);
 
+  /// Takes over the key pair; the moved-from seed is zeroised and the object may only be destroyed
+  /// or assigned to.
   Credential(Credential&&) noexcept = default;
+  /// Replaces this credential with the other's key pair and ID; the other's seed is zeroised.
   Credential& operator=(Credential&&) noexcept = default;
 
   /// The 26-character v1 ID.
   [[nodiscard]] const std::string& id() const noexcept { return id_; }
+  /// The 32-byte Ed25519 public key that id() is derived from, and that peers verify signatures
+  /// with.
   [[nodiscard]] const crypto::Ed25519PublicKey& public_key() const noexcept {
     return keys_.public_key();
   }

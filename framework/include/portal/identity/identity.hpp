@@ -35,9 +35,13 @@ inline constexpr std::string_view kIdHmacKey = "RDVERB_PROTOCOL_VER_01_SHA256_ID
 /// An Identity as it travels on the wire (the v1 `rdsec.Identity` message): an ID and the
 /// public key it claims to belong to. Unvalidated until validate() says otherwise.
 struct Identity {
+  /// The claimed v1 ID: base32 of the first 16 bytes of HMAC-SHA256(kIdHmacKey, public_key), 26
+  /// characters; not yet checked against `public_key`.
   std::string id;
+  /// The claimed Ed25519 public key; validate() requires exactly 32 bytes.
   base::Bytes public_key;
 
+  /// Byte-exact equality of both fields (the ID compares case-sensitively).
   friend bool operator==(const Identity&, const Identity&) = default;
 };
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The relay's lease table (portal-v1 §6) as a sans-IO core: rules for register/renew, delete,
-// expiry and disconnect, with time as an argument. Signature and identity checks happen before
-// (the caller verifies the signed request); this table applies the lease rules.
+/// \file
+/// The relay's lease table (portal-v1 §6) as a sans-IO core: rules for register/renew, delete,
+/// expiry and disconnect, with time as an argument. Signature and identity checks happen before
+/// (the caller verifies the signed request); this table applies the lease rules.
 
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +27,8 @@ using ConnectionId = std::uint64_t;
 /// The name exempt from the conflict rule (portal-v1 §6.2).
 inline constexpr std::string_view kUnnamed = "(unnamed)";
 
+/// The table's bounds against clients that would fill a relay's memory. The defaults suit a public
+/// relay; each field is a relay setting (config::RelayLimits).
 struct Limits {
   /// Leases one connection may hold at once; more are REJECTED (v1 has no limit).
   std::size_t max_leases_per_connection = 64;
@@ -68,6 +71,7 @@ struct Entry {
 /// Not thread-safe: the relay owns one table and uses it from one executor.
 class PORTAL_API LeaseTable {
  public:
+  /// An empty table enforcing `limits`; nothing is allocated until the first update().
   explicit LeaseTable(Limits limits = {}) : limits_(limits) {}
 
   /// Register or renew (§6.3) for a verified request that arrived on `connection` at `now`:
@@ -104,11 +108,13 @@ class PORTAL_API LeaseTable {
 
   /// Leases currently bound to `connection`.
   [[nodiscard]] std::size_t count(ConnectionId connection) const;
+  /// Entries held, expired but unswept ones included (what Limits::max_leases is compared with).
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
   /// The identity holding `name` or a name equal to it under case folding, if any.
   [[nodiscard]] const std::string* holder_of_name(std::string_view name) const;
   /// Changes with every change of the table's content (for caches of what list() returns).
   [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+  /// The bounds given to the constructor.
   [[nodiscard]] const Limits& limits() const noexcept { return limits_; }
 
  private:

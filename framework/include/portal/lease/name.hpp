@@ -9,7 +9,7 @@
 namespace portal::lease {
 
 /// The v1 SDK's lease name rule (portal-v1 §6.2): empty, or one or more Unicode letters
-/// (\p{L}), Unicode numbers (\p{N}), '_' or '-', as valid UTF-8. No length limit in v1; the
+/// (`\p{L}`), Unicode numbers (`\p{N}`), '_' or '-', as valid UTF-8. No length limit in v1; the
 /// relay bounds names through its control-packet limit.
 [[nodiscard]] PORTAL_API bool is_valid_name(std::string_view name) noexcept;
 

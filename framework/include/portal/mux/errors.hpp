@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The mux errors every plugin shares, apart from mux.hpp (which is Asio) so that the relay's
-// sans-IO core can name them.
+/// \file
+/// The mux errors every plugin shares, apart from mux.hpp (which is Asio) so that the relay's
+/// sans-IO core can name them.
 
 #include <type_traits>
 
@@ -20,6 +21,8 @@ enum class Errc {
 /// The category of mux::Errc ("portal.mux").
 PORTAL_API const boost::system::error_category& mux_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), mux_category()};
 }

@@ -34,6 +34,8 @@ class PORTAL_API Session {
   Session& operator=(const Session&) = delete;
   virtual ~Session();
 
+  /// The executor the session runs on (the transport stream's): call every member, and resume every
+  /// coroutine that awaits one, on it.
   [[nodiscard]] virtual boost::asio::any_io_executor get_executor() = 0;
 
   /// Opens a stream. It is usable at once (data may flow before the peer acknowledges).
@@ -53,13 +55,19 @@ class PORTAL_API Session {
   /// Ends the session now: every stream fails, the transport is closed. Idempotent.
   virtual void close() noexcept = 0;
 
+  /// False once the session has ended (close(), a transport or protocol error, a keepalive
+  /// timeout); async_open() and async_accept() then fail.
   [[nodiscard]] virtual bool is_open() const noexcept = 0;
+  /// Streams of either side that have not finished yet (open, or closed by one side only);
+  /// async_drain() waits for this to reach 0.
   [[nodiscard]] virtual std::size_t stream_count() const noexcept = 0;
 };
 
 /// The factory a mux plugin exports (interface "portal.mux.session/1").
 class PORTAL_API MuxFactory : public plugin::Factory {
  public:
+  /// The name Plugin::factory() checks a mux plugin's factory against (interface_name()); the
+  /// number after the slash is the interface's version.
   static constexpr std::string_view kInterface = "portal.mux.session/1";
   [[nodiscard]] std::string_view interface_name() const noexcept final { return kInterface; }
 

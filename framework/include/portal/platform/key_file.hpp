@@ -7,7 +7,8 @@
 #include "portal/base/result.hpp"
 #include "portal/identity/credential.hpp"
 
-// Key files on disk: the part of an identity that needs a file system, kept out of the cores.
+/// \file
+/// Key files on disk: the part of an identity that needs a file system, kept out of the cores.
 namespace portal::platform {
 
 /// Largest key file read: a PEM Ed25519 key is about 120 bytes; anything past this is not one.

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The plugin ABI: what a plugin exports and what the host checks before using it.
-// See docs/plugins.md for the rules in prose.
+/// \file
+/// The plugin ABI: what a plugin exports and what the host checks before using it.
+/// See docs/plugins.md for the rules in prose.
 
 #include <boost/version.hpp>
 
@@ -142,7 +143,10 @@ struct Descriptor {
 #endif
 
 /// The build fingerprint of the translation unit that expands it: fields "name=value" joined by
-/// ';'. The host compares it with its own, field by field, and names the first difference.
+/// ';'. The host compares it with its own, field by field, and names the first difference. The
+/// fields: compiler and version, standard library and version, its debug mode, `__cplusplus`,
+/// Boost version, AddressSanitizer, RTTI, exceptions, Asio's TS executor default, Asio handler
+/// tracking, and the ABI major.
 #define PORTAL_PLUGIN_FINGERPRINT                                                                \
   "compiler=" PORTAL_FP_COMPILER ";stdlib=" PORTAL_FP_STDLIB                                     \
   ";stdlib-debug=" PORTAL_FP_STDLIB_DEBUG                                                        \

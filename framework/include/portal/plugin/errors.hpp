@@ -34,6 +34,8 @@ enum class Errc {
 /// The category of plugin::Errc ("portal.plugin").
 PORTAL_API const boost::system::error_category& plugin_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), plugin_category()};
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// plugin::guard, without the rest of the SDK (no Boost.DLL): for code that a plugin and a static
-// build share, such as the ChaCha20-Poly1305 AEAD that the WebAssembly build links directly.
+/// \file
+/// plugin::guard, without the rest of the SDK (no Boost.DLL): for code that a plugin and a static
+/// build share, such as the ChaCha20-Poly1305 AEAD that the WebAssembly build links directly.
 
 #include <exception>
 #include <new>

@@ -50,19 +50,31 @@ class Host;
 class PORTAL_API Plugin : public std::enable_shared_from_this<Plugin> {
  public:
   struct Private;
+  /// Made by Host only (Private is not constructible outside it): copies what `descriptor` says,
+  /// and keeps `library` (the loaded file) alive as long as this object.
   Plugin(const Private&, const Descriptor& descriptor, std::filesystem::path file,
          std::shared_ptr<void> library);
   Plugin(const Plugin&) = delete;
   Plugin& operator=(const Plugin&) = delete;
   ~Plugin();
 
+  /// The plugin's unique dotted id from its descriptor, e.g. "portal.cipher.chacha20-poly1305".
   [[nodiscard]] const std::string& id() const noexcept { return id_; }
+  /// What the plugin provides: a transport, a cipher, a mux or an extension.
   [[nodiscard]] Kind kind() const noexcept { return kind_; }
+  /// The plugin's own version string, as its author set it (e.g. "0.1.0"); not checked by the host.
   [[nodiscard]] const std::string& version() const noexcept { return version_; }
+  /// The names the plugin serves, at least one: URI schemes for a transport ("tcp"), algorithm
+  /// names for a cipher, protocol names for a mux.
   [[nodiscard]] const std::vector<std::string>& provides() const noexcept { return provides_; }
+  /// True when `name` is one of provides(), compared byte for byte.
   [[nodiscard]] bool provides(std::string_view name) const noexcept;
+  /// The absolute path the library was loaded from.
   [[nodiscard]] const std::filesystem::path& file() const noexcept { return file_; }
+  /// The build fingerprint the plugin was compiled with (PORTAL_PLUGIN_FINGERPRINT); equal to
+  /// host_fingerprint(), or the plugin would have been refused.
   [[nodiscard]] const std::string& fingerprint() const noexcept { return fingerprint_; }
+  /// The ABI minor the plugin was built against: at most the host's kAbiMinor.
   [[nodiscard]] std::uint32_t abi_minor() const noexcept { return abi_minor_; }
 
   /// The plugin's factory as interface F (F::kInterface names it). The returned pointer keeps
@@ -107,8 +119,14 @@ class PORTAL_API Plugin : public std::enable_shared_from_this<Plugin> {
 /// Not thread-safe while loading; const methods are safe once loading is done.
 class PORTAL_API Host {
  public:
+  /// A host that will scan `options.directories`; nothing is loaded until load_all() or
+  /// load_file().
   explicit Host(HostOptions options = {});
+  /// Takes over the loaded plugins, refusals and options; the moved-from host may only be destroyed
+  /// or assigned to.
   Host(Host&&) noexcept;
+  /// Releases this host's references to its plugins (each library stays loaded while objects it
+  /// made live), then takes over the other's.
   Host& operator=(Host&&) noexcept;
   ~Host();
 
@@ -119,10 +137,13 @@ class PORTAL_API Host {
   /// Loads one file, applying every check. A refusal is also recorded in refusals().
   base::Result<std::shared_ptr<const Plugin>> load_file(const std::filesystem::path& file);
 
+  /// Every plugin loaded so far, in load order (directory order, then file name).
   [[nodiscard]] const std::vector<std::shared_ptr<const Plugin>>& plugins() const noexcept {
     return plugins_;
   }
+  /// Every file refused so far, with its reason, in the order met.
   [[nodiscard]] const std::vector<Refusal>& refusals() const noexcept { return refusals_; }
+  /// The options given to the constructor.
   [[nodiscard]] const HostOptions& options() const noexcept { return options_; }
 
   /// The plugin with this id. Errors: Errc::UnknownPlugin.

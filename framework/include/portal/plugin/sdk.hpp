@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The plugin SDK: include this in the one .cpp file of a plugin that declares it.
-//
-//   namespace {
-//   portal::plugin::Factory* make_factory() noexcept { static MyFactory f; return &f; }
-//   }
-//   PORTAL_PLUGIN(portal::plugin::Kind::Cipher, "example.cipher.rot13", "1.0.0", make_factory,
-//                 "rot13")
-//
-// The macro writes the descriptor (ABI version, kind, id, version, provided names, build
-// fingerprint) and exports it under the unmangled name `portal_plugin_v1` with BOOST_DLL_ALIAS.
-// Build the plugin as a CMake MODULE with hidden visibility and BOOST_DLL_USE_STD_FS defined
-// (the portal::plugin_sdk target does both).
+/// \file
+/// The plugin SDK: include this in the one .cpp file of a plugin that declares it.
+///
+/// ```
+///   namespace {
+///   portal::plugin::Factory* make_factory() noexcept { static MyFactory f; return &f; }
+///   }
+///   PORTAL_PLUGIN(portal::plugin::Kind::Cipher, "example.cipher.rot13", "1.0.0", make_factory,
+///                 "rot13")
+/// ```
+///
+/// The macro writes the descriptor (ABI version, kind, id, version, provided names, build
+/// fingerprint) and exports it under the unmangled name `portal_plugin_v1` with BOOST_DLL_ALIAS.
+/// Build the plugin as a CMake MODULE with hidden visibility and BOOST_DLL_USE_STD_FS defined
+/// (the portal::plugin_sdk target does both).
 
 #include <boost/dll/alias.hpp>
 

@@ -26,6 +26,13 @@
 
 namespace portal::plugin {
 
+/// Reads a plugin's string settings into typed fields, with one readable error: each call reads one
+/// key when present (absent keys keep the field's default), the first bad value is remembered, and
+/// done() also reports keys nobody read, so that a misspelt setting is an error rather than
+/// silently ignored. Borrows the settings: they must outlive the reader. Not thread-safe.
+///
+/// Typical use (the yamux plugin): `SettingsReader r(settings, "yamux");`, then
+/// `r.number("max_streams", c.max_streams, 0, 1u << 20)`, and `if (!r.done(problem))` refuse.
 class SettingsReader {
  public:
   /// `component` names the plugin in the unknown-key error ("tcp", "ws", "yamux").

@@ -1,31 +1,32 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The relay's decisions as a sans-IO core (portal-v1 §4, §6, §7): admission and per-address
-// accounting, the control streams and the forwarding of connection requests with its deadline,
-// splice accounting, the first-frame, first-packet, idle and forward timers, and the lease sweep.
-// It takes events, bytes and `now`, and answers with bytes to send, steps for each stream and
-// actions (close a connection, reset a stream). It never blocks, never reads a clock and owns no
-// I/O object: the Asio driver (relay.cpp) moves bytes, and tests drive it in virtual time.
-//
-// Vocabulary:
-// - a *connection* is one transport with its mux session;
-// - a *stream* is one mux stream the core knows: a control stream a peer opened, or a stream the
-//   relay opened to a lease holder to forward a connection request (a *holder stream*);
-// - a *splice* joins a dialer's control stream and its holder stream after an ACCEPTED answer.
-//
-// Driving a stream: while step(s) is Read, send stream_output(s) (then stream_consumed), feed
-// received bytes to stream_input(s) (it returns how many it took; give it the rest again after
-// sending), and report the end of the stream with stream_eof(s). When step(s) changes:
-// - Forward: open a stream on connection forward_target(s) and report it with holder_opened()
-//   (or holder_open_failed()), unless a Wake action for the stream comes first (the forward
-//   ended meanwhile: close the holder stream when it opens); drive that holder stream the same way
-//   until its step leaves Read;
-// - Splice: copy bytes between the stream and splice_peer(s) (reporting spliced_moved()) until
-//   both directions end, then report splice_ended();
-// - Finish: flush and half-close; Abort: close. Either way, then stream_closed().
-// After every call, take_actions() and apply them (resetting a stream makes its reads fail;
-// report that with stream_failed()). Call tick(now) when next_deadline() is reached.
+/// \file
+/// The relay's decisions as a sans-IO core (portal-v1 §4, §6, §7): admission and per-address
+/// accounting, the control streams and the forwarding of connection requests with its deadline,
+/// splice accounting, the first-frame, first-packet, idle and forward timers, and the lease sweep.
+/// It takes events, bytes and `now`, and answers with bytes to send, steps for each stream and
+/// actions (close a connection, reset a stream). It never blocks, never reads a clock and owns no
+/// I/O object: the Asio driver (relay.cpp) moves bytes, and tests drive it in virtual time.
+///
+/// Vocabulary:
+/// - a *connection* is one transport with its mux session;
+/// - a *stream* is one mux stream the core knows: a control stream a peer opened, or a stream the
+///   relay opened to a lease holder to forward a connection request (a *holder stream*);
+/// - a *splice* joins a dialer's control stream and its holder stream after an ACCEPTED answer.
+///
+/// Driving a stream: while step(s) is Read, send stream_output(s) (then stream_consumed), feed
+/// received bytes to stream_input(s) (it returns how many it took; give it the rest again after
+/// sending), and report the end of the stream with stream_eof(s). When step(s) changes:
+/// - Forward: open a stream on connection forward_target(s) and report it with holder_opened()
+///   (or holder_open_failed()), unless a Wake action for the stream comes first (the forward
+///   ended meanwhile: close the holder stream when it opens); drive that holder stream the same way
+///   until its step leaves Read;
+/// - Splice: copy bytes between the stream and splice_peer(s) (reporting spliced_moved()) until
+///   both directions end, then report splice_ended();
+/// - Finish: flush and half-close; Abort: close. Either way, then stream_closed().
+/// After every call, take_actions() and apply them (resetting a stream makes its reads fail;
+/// report that with stream_failed()). Call tick(now) when next_deadline() is reached.
 
 #include <chrono>
 #include <cstdint>
@@ -56,15 +57,22 @@ namespace portal::relay {
 using base::Now;
 using base::now_of;
 
+/// Names one relay connection (a transport with its mux session) for the core's life; never reused.
 using ConnectionId = lease::ConnectionId;
+/// Names one stream the core tracks; never reused, and 0 names none.
 using StreamId = std::uint64_t;
 
 /// Counters and gauges (also served as /metrics).
 struct Stats {
+  /// Leases in the table now, expired but unswept ones included.
   std::size_t leases = 0;
+  /// Relay connections (mux sessions) open now.
   std::size_t connections = 0;
+  /// Splices running now: each is one dialer stream joined to one holder stream.
   std::size_t relayed_streams = 0;
+  /// Connections opened since the core was made.
   std::uint64_t connections_total = 0;
+  /// Splices started since the core was made.
   std::uint64_t relayed_streams_total = 0;
   std::uint64_t bytes_to_holder = 0;  ///< dialer → lease holder
   std::uint64_t bytes_to_dialer = 0;  ///< lease holder → dialer
@@ -81,11 +89,17 @@ struct Metrics {
 /// A response code outside v1's set is counted under this one "other" code.
 inline constexpr std::uint32_t kOtherCode = 0xffffffffu;
 
+/// The relay core's configuration, fixed for its life.
 struct CoreOptions {
+  /// Every per-connection, per-address, per-lease and timing limit the core enforces.
   config::RelayLimits limits;
   std::vector<std::string> advertise;  ///< RelayInfo.address
+  /// How often expired leases are removed from the table (at least 1 ms).
   std::chrono::milliseconds sweep_interval{30'000};
-  std::vector<std::string> reserved_names;  ///< lease names nobody may register
+  // A leading doc comment, not a trailing one: after `{30'000}` above, Doxygen 1.9.4 merges a
+  // trailing comment with the next member's.
+  /// Lease names nobody may register (compared under Unicode simple case folding).
+  std::vector<std::string> reserved_names;
   /// Where log lines go (null: base::log under the "relay" component).
   std::function<void(base::LogLevel, const std::string&)> log;
 };
@@ -102,16 +116,23 @@ enum class Step {
 
 /// Something the driver must do to an I/O object.
 struct Action {
+  /// What to do; the driver performs each action once, in the order given.
   enum class Kind {
     CloseConnection,  ///< close the connection's session (a timer fired)
     ResetStream,      ///< close the stream (a timer fired)
     Wake,             ///< a Forward stream's step changed while the driver waits to open its
                       ///< holder stream: stop waiting (a late holder stream is closed)
   };
+  /// What to do; `id` names the object.
   Kind kind;
   std::uint64_t id;  ///< a ConnectionId or a StreamId
 };
 
+/// The relay's protocol logic without I/O (ADR 0006): admission and limits, control streams,
+/// leases, forwarding and splice bookkeeping, and every timer. The driver (Relay) reports what
+/// happens to connections and streams, moves the bytes the core asks it to, performs the Actions
+/// from take_actions() and calls tick() at next_deadline(). Time comes in as base::Now; nothing
+/// here reads a clock, blocks or allocates per byte. Not thread-safe: use it from one executor.
 class PORTAL_API Core {
  public:
   /// `identity` (the relay's, for RelayInfo) must outlive the core.
@@ -125,6 +146,8 @@ class PORTAL_API Core {
   /// A TCP connection from `address` was accepted: true when it may go on (its count is then
   /// held until release_address()); false when the address has max_connections_per_ip.
   [[nodiscard]] bool take_address(const std::string& address, const std::string& scheme, Now now);
+  /// Gives back the connection slot take_address() held for `address` (the socket was closed or
+  /// never became a connection). Without a held slot nothing changes.
   void release_address(const std::string& address) noexcept;
   /// An accept on `where` failed; `descriptors`: the process is out of file descriptors, and
   /// the listener pauses `pause` between attempts.
@@ -145,8 +168,13 @@ class PORTAL_API Core {
 
   /// A peer opened a stream on `c`: its ID, or nothing when a limit refuses it (reset it).
   [[nodiscard]] std::optional<StreamId> stream_accepted(ConnectionId c, Now now);
+  /// What the driver must do with stream `s` next; Abort for a stream the core does not know (any
+  /// more).
   [[nodiscard]] Step step(StreamId s) const noexcept;
+  /// In step Read: bytes the core wants written to stream `s` (an answer, a forwarded request);
+  /// valid until the next non-const call. Empty for an unknown stream.
   [[nodiscard]] base::ByteSpan stream_output(StreamId s) const noexcept;
+  /// Drops the first `n` bytes of stream_output() once they are written (at most its size).
   void stream_consumed(StreamId s, std::size_t n) noexcept;
   /// Feeds received bytes; returns how many were taken (the rest waits until the output is sent).
   [[nodiscard]] std::size_t stream_input(StreamId s, base::ByteSpan bytes, Now now);
@@ -163,6 +191,8 @@ class PORTAL_API Core {
   [[nodiscard]] ConnectionId forward_target(StreamId dialer) const noexcept;
   /// The stream opened to the holder; drive it like any other (Read sends the request).
   [[nodiscard]] StreamId holder_opened(StreamId dialer, Now now);
+  /// The stream to the lease holder for Forward stream `dialer` could not be opened (`e` says why):
+  /// the dialer is answered REJECTED.
   void holder_open_failed(StreamId dialer, const base::ErrorCode& e, Now now);
   /// The other stream of a splice.
   [[nodiscard]] StreamId splice_peer(StreamId s) const noexcept;
@@ -183,16 +213,24 @@ class PORTAL_API Core {
 
   // --- State, for the HTTP surface and tests -------------------------------------------------
 
+  /// The lease table, read-only (the HTTP surface lists it).
   [[nodiscard]] const lease::LeaseTable& leases() const noexcept;
+  /// Current counters and gauges, copied.
   [[nodiscard]] Stats stats() const noexcept;
+  /// The labelled counters; the reference stays valid as long as the core, and its content changes
+  /// with every call into it.
   [[nodiscard]] const Metrics& metrics() const noexcept;
   /// Relayed streams per lease ID.
   [[nodiscard]] std::size_t relayed_streams(const std::string& lease_id) const noexcept;
+  /// Connections the core tracks now (tests check that nothing leaks).
   [[nodiscard]] std::size_t connections() const noexcept;
+  /// Streams the core tracks now, of every kind (control, forward, holder, spliced).
   [[nodiscard]] std::size_t streams() const noexcept;
+  /// Timers armed now, the sweep timer included.
   [[nodiscard]] std::size_t timers() const noexcept;
   /// Addresses with a connection, an accepted socket or a stream counted.
   [[nodiscard]] std::size_t addresses() const noexcept;
+  /// Lease IDs with at least one relayed stream counted (forwards in flight included).
   [[nodiscard]] std::size_t leases_with_relayed_streams() const noexcept;
 
   struct State;

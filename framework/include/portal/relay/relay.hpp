@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-// The relay server (portal-v1 §4, §6, §7, §10): listeners → mux sessions → one control core per
-// accepted stream → forwarded connection requests → spliced streams, plus the lease table, its
-// sweep, every limit of the config, the HTTP surface and graceful shutdown.
-//
-// Threading: a relay and everything it serves run on one executor (an io_context run by one
-// thread, or a strand). No thread per connection or stream. See docs/relay.md and ADR 0004.
+/// \file
+/// The relay server (portal-v1 §4, §6, §7, §10): listeners → mux sessions → one control core per
+/// accepted stream → forwarded connection requests → spliced streams, plus the lease table, its
+/// sweep, every limit of the config, the HTTP surface and graceful shutdown.
+///
+/// Threading: a relay and everything it serves run on one executor (an io_context run by one
+/// thread, or a strand). No thread per connection or stream. See docs/relay.md and ADR 0004.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -30,12 +31,18 @@ namespace portal::relay {
 
 /// A loaded plugin, as /metrics reports it.
 struct PluginInfo {
+  /// The plugin's unique dotted id (plugin::Plugin::id()).
   std::string id;
+  /// "transport", "cipher", "mux" or "extension" (plugin::to_string(Kind)).
   std::string kind;
+  /// The plugin's own version string.
   std::string version;
 };
 
+/// What a Relay needs besides its executor and identity; relay::assemble() fills it from a
+/// config::RelayConfig, an embedder may fill it in code.
 struct Options {
+  /// Every limit the relay enforces (docs/relay.md).
   config::RelayLimits limits;
   std::vector<std::string> advertise;       ///< RelayInfo.address and lease page links
   std::vector<std::string> reserved_names;  ///< lease names nobody may register
@@ -45,22 +52,35 @@ struct Options {
   std::string frontend_dir;  ///< the browser client's files; empty: next to the executable
   /// Reverse proxies whose X-Forwarded-For names the client (ws://, wss://); parsed CIDRs.
   std::vector<std::string> trusted_proxies;
+  /// The mux plugin's factory: one session per accepted connection. Required.
   std::shared_ptr<mux::MuxFactory> mux;
+  /// Settings for every mux session, already validated by the factory.
   mux::Settings mux_settings;
+  /// The loaded plugins, reported by /metrics (informational only).
   std::vector<PluginInfo> plugins;
   const base::Clock* clock = nullptr;  ///< null: the system clock
+  /// How often expired leases are removed from the table.
   std::chrono::milliseconds sweep_interval{30'000};
   std::size_t splice_chunk = 32 * 1024;  ///< copy buffer per spliced direction
 };
 
+/// A Portal relay: accepts connections on the listeners given to serve(), runs a mux session on
+/// each, answers control requests, keeps the lease table and splices dialers to lease holders. It
+/// serves the HTTP surface (/healthz, /metrics, /api/leases, /api/relay, the lease page, the
+/// browser path) on listeners whose transport speaks HTTP. Everything runs on the executor given to
+/// the constructor, which must be single-threaded; call every member from it. See docs/relay.md and
+/// docs/embedding.md.
 class PORTAL_API Relay {
  public:
+  /// A relay on `executor` with `identity` (sent in RelayInfo) and `options`; it accepts nothing
+  /// until serve().
   Relay(boost::asio::any_io_executor executor, identity::Credential identity, Options options);
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
   /// Closes every listener, session and stream at once (use shutdown() for a graceful stop).
   ~Relay();
 
+  /// The relay's identity ID (26 characters, base32), as RelayInfo reports it.
   [[nodiscard]] const std::string& id() const noexcept;
 
   /// Starts accepting on `listener` and registers the HTTP routes when its transport speaks
@@ -76,11 +96,16 @@ class PORTAL_API Relay {
   /// for relayed streams to finish, then closes everything.
   boost::asio::awaitable<void> shutdown(std::chrono::milliseconds drain);
 
+  /// Current counters and gauges (leases, connections, relayed streams, bytes), copied.
   [[nodiscard]] Stats stats() const;
   /// The HTTP surface, also callable directly (embedders, tests).
   [[nodiscard]] std::string metrics_text() const;
+  /// The body /api/leases serves: the unexpired, not hidden leases as JSON, without connection IDs.
   [[nodiscard]] std::string leases_json() const;
+  /// The body /api/relay serves: identity, advertised addresses, version, uptime and counts as
+  /// JSON.
   [[nodiscard]] std::string relay_json() const;
+  /// The HTML lease list `/` serves, every user-supplied string escaped.
   [[nodiscard]] std::string lease_page() const;
 
   struct Impl;
@@ -92,20 +117,30 @@ class PORTAL_API Relay {
 /// A relay stack assembled from a config: plugins loaded, the mux and every listener's transport
 /// resolved, all settings validated, the identity loaded (or created). Nothing is bound yet.
 struct Assembly {
+  /// The plugin host: keeps every plugin loaded; destroy it after the relay and its io_context.
   std::unique_ptr<plugin::Host> host;
+  /// The mux plugin's factory (also in `options`).
   std::shared_ptr<mux::MuxFactory> mux;
+  /// One configured listener, resolved but not bound.
   struct Listen {
+    /// The address to listen on, parsed from RelayConfig::listeners.
     transport::Uri uri;
+    /// The transport plugin's factory that provides the URI's scheme.
     std::shared_ptr<transport::TransportFactory> transport;
+    /// The settings for that scheme (RelayConfig::transport_settings), validated.
     transport::Settings settings;
   };
+  /// Every listener of the config, in order; listen_all() binds them.
   std::vector<Listen> listeners;
+  /// The relay's identity: from identity_key_file, or a new one.
   std::unique_ptr<identity::Credential> identity;
+  /// True when no identity_key_file is configured: the identity is new at each start.
   bool ephemeral_identity = false;
   /// identity_key_file did not exist: a new identity was written there (create_identity), or,
   /// in a check, will be at the first start.
   bool identity_created = false;
   std::vector<std::string> warnings;  ///< refused plugin files, one line each
+  /// The Relay's options, filled from the config; move it into the Relay's constructor.
   Options options;
 };
 

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <string_view>
 
 #include "portal/base/byte_buffer.hpp"
 #include "portal/base/bytes.hpp"
@@ -26,7 +27,9 @@
 
 namespace portal::secure_channel {
 
+/// Bytes of the nonce that starts every frame (portal-v1 §9.1).
 inline constexpr std::size_t kNonceSize = 12;
+/// Bytes of the Poly1305 tag that ends every frame.
 inline constexpr std::size_t kTagSize = 16;
 inline constexpr std::size_t kFrameOverhead = kNonceSize + kTagSize;  ///< N = plaintext + 28
 /// The largest frame v1 peers may send and receivers must accept (portal-v1 §9.3: N <= 2^26).
@@ -45,10 +48,16 @@ enum class Errc {
 /// The category of secure_channel::Errc ("portal.secure_channel").
 PORTAL_API const boost::system::error_category& secure_channel_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), secure_channel_category()};
 }
 
+/// The one AEAD of the v1 channel (portal-v1 §9): ChaCha20-Poly1305.
+inline constexpr std::string_view kV1Algorithm = "chacha20-poly1305";
+
+/// How a SecureChannel cuts and accepts frames; create() checks both sizes (Errc::InvalidOptions).
 struct Options {
   /// Plaintext bytes per frame the sender cuts writes into. v1 cut only above 32 MiB; 16 KiB
   /// keeps per-frame latency and receive buffers small while the AEAD runs at full speed.
@@ -63,14 +72,19 @@ class PORTAL_API SecureChannel {
   /// `encrypt` seals what this side sends, `decrypt` opens what the peer sends (each keyed with
   /// its direction's key). The first nonce is drawn from `random` (12 bytes); later frames count
   /// up from it as a 96-bit big-endian integer, so nonces never repeat under one key (v1 draws
-  /// each at random; receivers accept any nonce, portal-v1 §9.1).
+  /// each at random; receivers accept any nonce, portal-v1 §9.1). Both ciphers must be
+  /// kV1Algorithm: v1 peers choose nonces at random, which only it tolerates.
   /// Errors: Errc::InvalidOptions, base::Errc::RandomSourceFailed.
   [[nodiscard]] static base::Result<SecureChannel> create(std::shared_ptr<cipher::Aead> encrypt,
                                                           std::shared_ptr<cipher::Aead> decrypt,
                                                           base::RandomSource& random,
                                                           Options options = {});
 
+  /// Takes over the ciphers, the nonce counter and every buffered byte; the moved-from channel may
+  /// only be destroyed or assigned to.
   SecureChannel(SecureChannel&&) noexcept = default;
+  /// Replaces this channel's state with the other's (buffered bytes of this one are dropped); the
+  /// moved-from channel may only be destroyed or assigned to.
   SecureChannel& operator=(SecureChannel&&) noexcept = default;
 
   // ---- sending
@@ -81,6 +95,7 @@ class PORTAL_API SecureChannel {
   [[nodiscard]] base::Result<void> write(base::ByteSpan plaintext);
   /// Wire bytes to send; valid until the next non-const call.
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_.readable(); }
+  /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
   /// No more writes. v1 has no close message (§9.4): the caller half-closes the stream once
   /// pending_output() is sent.
@@ -104,7 +119,10 @@ class PORTAL_API SecureChannel {
   /// True after a clean end of the peer's stream, once every plaintext byte has been read.
   [[nodiscard]] bool peer_closed() const noexcept { return peer_eof_ && readable().empty(); }
 
+  /// The first error the channel failed with (a frame, authentication or AEAD error); empty while
+  /// healthy. A failed channel stays failed: drop the connection.
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+  /// The options given to create().
   [[nodiscard]] const Options& options() const noexcept { return options_; }
 
  private:

@@ -25,9 +25,13 @@ struct SecureStreamConfig {
   const identity::Credential* credential = nullptr;  ///< this side's identity
   std::shared_ptr<cipher::AeadFactory> cipher;       ///< e.g. the cipher-chacha plugin's
   std::string algorithm = "chacha20-poly1305";       ///< the AEAD (v1: ChaCha20-Poly1305)
+  /// Draws the ephemeral X25519 key, the handshake nonce and the first frame nonce; must outlive
+  /// the handshake call. The default is the OS CSPRNG; only tests pass anything else.
   base::RandomSource* random = &base::OsRandom::instance();
   base::Clock* clock = &base::SystemClock::instance();  ///< timestamps of the handshake
+  /// Handshake message size and clock-skew bounds.
   handshake::Limits limits;
+  /// Frame sizes of the channel after the handshake.
   secure_channel::Options channel;
   /// Whole-handshake deadline, from the first byte sent or awaited to the keys.
   std::chrono::milliseconds handshake_timeout{10'000};
@@ -43,8 +47,10 @@ class PORTAL_API SecureStream final : public ByteStream {
  public:
   /// The authenticated peer identity and the negotiated ALPN.
   [[nodiscard]] const identity::Identity& peer() const noexcept { return peer_; }
+  /// The application protocol agreed in the handshake (what the dialer asked for).
   [[nodiscard]] const std::string& alpn() const noexcept { return alpn_; }
 
+  /// The executor of the stream underneath: call every operation from it.
   boost::asio::any_io_executor get_executor() override { return inner_->get_executor(); }
   boost::asio::awaitable<base::Result<std::size_t>> async_read_some(
       base::MutableByteSpan buffer) override;
@@ -53,6 +59,9 @@ class PORTAL_API SecureStream final : public ByteStream {
   void close() noexcept override;
 
   struct Private;
+  /// Made by async_secure_connect() and async_secure_accept() only (Private is not constructible
+  /// outside them): takes over `inner` and the established `channel`; `early_input` holds wire
+  /// bytes the handshake read past its last message, fed to the channel first.
   SecureStream(const Private&, std::unique_ptr<ByteStream> inner,
                std::shared_ptr<cipher::AeadFactory> cipher, secure_channel::SecureChannel channel,
                identity::Identity peer, std::string alpn, base::Bytes early_input);

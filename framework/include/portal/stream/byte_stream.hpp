@@ -34,6 +34,8 @@ class PORTAL_API ByteStream {
   ByteStream& operator=(const ByteStream&) = delete;
   virtual ~ByteStream();
 
+  /// The executor every operation of this stream runs on and must be started from; fixed for the
+  /// stream's life.
   [[nodiscard]] virtual boost::asio::any_io_executor get_executor() = 0;
 
   /// Reads at least one byte into `buffer` (which must not be empty) and returns how many.

@@ -16,6 +16,8 @@ namespace portal::stream {
 /// must be single-threaded.
 class Deadline {
  public:
+  /// Arms the timer on `executor`: `on_expiry` runs there once, `timeout` from now, unless this
+  /// guard is destroyed first. A timeout of zero or less arms nothing.
   Deadline(const boost::asio::any_io_executor& executor, std::chrono::milliseconds timeout,
            std::function<void()> on_expiry) {
     if (timeout.count() <= 0) return;
@@ -38,6 +40,7 @@ class Deadline {
     }
   }
 
+  /// True once `on_expiry` has run: the wait's error is then a timeout, not the stream's own.
   [[nodiscard]] bool expired() const noexcept { return state_ && state_->expired; }
 
  private:

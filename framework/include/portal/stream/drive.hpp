@@ -33,6 +33,7 @@ concept DriveEndpoint = requires(E& e, const E& ce, base::ByteSpan bytes, std::s
   { ce.finished() } -> std::convertible_to<bool>;
 };
 
+/// How drive() reads from the stream.
 struct DriveOptions {
   std::size_t chunk = 16 * 1024;  ///< the read buffer
   bool reset_is_eof = false;      ///< a connection reset counts as the end of the stream

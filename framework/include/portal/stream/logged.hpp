@@ -13,9 +13,15 @@
 
 namespace portal::stream {
 
+/// The completion handler that logged() makes for `boost::asio::co_spawn`: a coroutine that ends
+/// with an exception is logged as an error ("<task> failed: <what>") instead of being lost or
+/// terminating the process; a normal end logs nothing.
 struct LogFailure {
+  /// The log component (e.g. "relay"); a string literal, or anything that outlives the task.
   const char* component;
+  /// What the coroutine was doing, for the log line (e.g. "connection 7").
   std::string task;
+  /// Called by co_spawn when the coroutine ends; logs `e` when it holds an exception.
   void operator()(std::exception_ptr e) const noexcept {
     if (!e) return;
     try {

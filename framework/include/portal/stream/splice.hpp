@@ -15,17 +15,20 @@ namespace portal::stream {
 
 /// Bytes moved by splice().
 struct SpliceStats {
+  /// Bytes written to `b`: a_prefix, then what was read from `a`.
   std::uint64_t a_to_b = 0;
+  /// Bytes written to `a`: b_prefix, then what was read from `b`.
   std::uint64_t b_to_a = 0;
   bool clean = false;  ///< both directions ended with end-of-stream, not an error
 };
 
+/// How splice() copies: buffer size, bytes to deliver first, and a progress callback.
 struct SpliceOptions {
   std::size_t chunk = 32 * 1024;  ///< the largest copy buffer of each direction (it starts at
                                   ///< 2 KiB and doubles while reads fill it)
-  /// Bytes already read from `a` (after a protocol exchange) that `b` gets first; likewise
-  /// from `b` for `a`.
+  /// Bytes already read from `a` (after a protocol exchange) that `b` gets first.
   base::Bytes a_prefix;
+  /// Bytes already read from `b` that `a` gets first.
   base::Bytes b_prefix;
   /// Called after each write with the direction (true: a to b) and the byte count.
   std::function<void(bool a_to_b, std::size_t n)> on_moved;

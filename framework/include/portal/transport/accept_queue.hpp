@@ -21,9 +21,13 @@ namespace portal::transport {
 /// next() keeps the queue alive until it returns.
 class AcceptQueue {
  public:
+  /// An open, empty queue on `executor` (the listener's, single-threaded) that holds at most
+  /// `capacity` streams not yet taken.
   AcceptQueue(const boost::asio::any_io_executor& executor, std::size_t capacity)
       : ready_(executor), capacity_(capacity) {}
 
+  /// Hands a ready stream to the next next(). When the queue is closed or holds `capacity` streams
+  /// already, `s` is closed and dropped instead (the client sees its connection end).
   void push(std::unique_ptr<stream::ByteStream> s) {
     if (closed_ || pending_.size() >= capacity_) {
       s->close();
@@ -52,12 +56,14 @@ class AcceptQueue {
     pending_.clear();
     ready_.notify();
   }
+  /// True once close() was called: push() drops everything and next() fails.
   [[nodiscard]] bool closed() const noexcept { return closed_; }
 
   /// Closes the queue when it goes out of scope. An accept loop holds one, so that however the
   /// loop ends (the acceptor closed, or an exception), async_accept() ends too.
   class CloseOnExit {
    public:
+    /// Closes `queue`, which must outlive this guard, when the guard is destroyed.
     explicit CloseOnExit(AcceptQueue& queue) noexcept : queue_(queue) {}
     ~CloseOnExit() { queue_.close(); }
     CloseOnExit(const CloseOnExit&) = delete;

@@ -25,6 +25,7 @@ namespace portal::transport {
 
 /// A connection accept_tcp() let in.
 struct AcceptedTcp {
+  /// The connected socket, on the acceptor's executor; nothing has been read from it yet.
   boost::asio::ip::tcp::socket socket;
   stream::PeerInfo peer;         ///< address and accept time
   std::shared_ptr<void> ticket;  ///< from AcceptHooks::admit; keep it as long as the socket

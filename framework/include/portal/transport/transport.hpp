@@ -37,8 +37,11 @@ enum class Errc {
   TlsPinMismatch,  ///< the server's public key matches none of the configured pins
 };
 
+/// The category of transport::Errc ("portal.transport"): names the codes and gives their messages.
 PORTAL_API const boost::system::error_category& transport_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), transport_category()};
 }
@@ -56,13 +59,19 @@ using Settings = base::Settings;  ///< read with plugin::SettingsReader
 struct HttpRequest {
   std::string method;  ///< "GET", "POST", ...
   std::string target;  ///< path and query, as sent
+  /// Every header field in the order received: name as the client spelt it (compare names
+  /// case-insensitively), value without surrounding whitespace. Repeated fields stay separate.
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
 /// The answer to an HttpRequest.
 struct HttpResponse {
+  /// The HTTP status code sent. Only for the gate route "*": 0 means "not mine", and the
+  /// request goes on to the other routes and the WebSocket upgrade.
   unsigned status = 200;
+  /// The Content-Type header's value.
   std::string content_type = "text/plain; charset=utf-8";
+  /// The response body, sent with a Content-Length; it is held in memory whole.
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers
 };
@@ -147,6 +156,8 @@ class PORTAL_API ReloadableListener {
 /// `provides` list holds its URI schemes.
 class PORTAL_API TransportFactory : public plugin::Factory {
  public:
+  /// The name Plugin::factory() checks a transport plugin's factory against
+  /// (interface_name()); the number after the slash is the interface's version.
   static constexpr std::string_view kInterface = "portal.transport/1";
   [[nodiscard]] std::string_view interface_name() const noexcept final { return kInterface; }
 

@@ -33,8 +33,11 @@ enum class Errc {
   PeerNotReading,      ///< control frames owed to the peer stayed above the budget too long
 };
 
+/// The category of yamux::Errc ("portal.yamux"): names the codes and gives their messages.
 PORTAL_API const boost::system::error_category& yamux_category() noexcept;
 
+/// `e` as an error code of this module's category. Found by argument-dependent lookup, it
+/// lets an Errc convert to base::ErrorCode and compare with one.
 inline base::ErrorCode make_error_code(Errc e) noexcept {
   return {static_cast<int>(e), yamux_category()};
 }

@@ -26,21 +26,32 @@
 
 namespace portal::yamux {
 
+/// A monotonic instant, as the caller passes `now`.
 using Time = std::chrono::steady_clock::time_point;
+/// A span of monotonic time (timeouts, intervals, round-trip times).
 using Duration = std::chrono::steady_clock::duration;
 
-enum class Role { Client, Server };  ///< clients open odd ids, servers even ids
+/// Which end of the session this is: clients open odd stream ids, servers even ids.
+enum class Role { Client, Server };
 
 /// Session settings; the defaults are those of the original Portal v1 (portal-v1 §3.7).
 struct Config {
   std::uint32_t accept_backlog = 256;  ///< inbound streams not yet accepted; more get RST
+  /// Whether the session pings the peer every keepalive_interval; an unanswered keepalive ping
+  /// closes the session with Errc::KeepaliveTimeout after ping_timeout.
   bool enable_keepalive = true;
+  /// Time from the last keepalive reply (or the session's start) to the next keepalive ping; must
+  /// be positive.
   Duration keepalive_interval = std::chrono::seconds(30);
   Duration ping_timeout = std::chrono::seconds(10);  ///< ConnectionWriteTimeout in v0.1.2
   /// Receive window each stream grows to (256 KiB in c6f13b8, 16 MiB in later v1). Any size a
   /// peer advertises is accepted for the send direction.
   std::uint32_t max_stream_window = kInitialWindow;
+  /// How long a stream we opened may wait for the peer's ACK; past it the whole session closes with
+  /// Errc::StreamOpenTimeout, as v1 does. Must be positive.
   Duration stream_open_timeout = std::chrono::seconds(75);
+  /// How long a stream we half-closed may wait for the peer's FIN before it is reset. Must be
+  /// positive.
   Duration stream_close_timeout = std::chrono::minutes(5);
   std::uint32_t max_streams = 8192;  ///< live streams (both directions) per session
   /// Control output (pending_control_output()) above which input_paused() asks the driver to
@@ -55,6 +66,7 @@ struct Config {
 /// Checks a Config. Errors: Errc::InvalidConfig.
 [[nodiscard]] PORTAL_API base::Result<void> validate(const Config& config);
 
+/// What an Event reports.
 enum class EventType {
   StreamIncoming,  ///< the peer opened `stream`; it waits in the backlog for accept()
   StreamAcked,     ///< the peer acknowledged `stream` that we opened
@@ -68,15 +80,28 @@ enum class EventType {
   SessionClosed,   ///< the session ended; error() says why
 };
 
+/// Something the driver must react to, taken with Session::poll_event(). Which fields are set
+/// depends on `type` (see EventType).
 struct Event {
+  /// What happened.
   EventType type;
+  /// The stream concerned (Stream* events); 0 otherwise.
   std::uint32_t stream = 0;
+  /// PingReply: the ping's id; GoAwayReceived: the GoAwayCode; 0 otherwise.
   std::uint32_t value = 0;
+  /// PingReply: the round-trip time from sending the ping to its reply.
   Duration rtt{};
 };
 
+/// One end of a yamux session (portal-v1 §3), sans-IO: the caller feeds transport bytes with
+/// handle_input(), sends pending_output(), reacts to poll_event() and calls handle_timeout() at
+/// poll_deadline(). Time is passed in by the caller (a steady clock). No I/O, no threads, no clock
+/// reads; not thread-safe.
 class PORTAL_API Session {
  public:
+  /// A new open session for `role` (which decides the stream-id parity) with `config` (check it
+  /// with validate() first); `now` starts the keepalive timer. Nothing is queued until the first
+  /// command or input.
   Session(Role role, Config config, Time now);
 
   // ---- input
@@ -121,7 +146,10 @@ class PORTAL_API Session {
   void close(base::ErrorCode reason);
 
   // ---- output
+  /// Frames to write to the transport, oldest first; valid until the next non-const call. The
+  /// session never drops output: the caller must write it all, in order.
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_.readable(); }
+  /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
   /// Bytes of control frames (everything but DATA: ping answers, RSTs, window updates, ACKs,
   /// FINs) in pending_output(). A peer makes the session owe these by sending, whether or not
@@ -137,16 +165,28 @@ class PORTAL_API Session {
   [[nodiscard]] bool input_paused() const noexcept {
     return !closed_ && pending_control_output() > config_.max_control_output;
   }
+  /// The oldest event not taken yet, or nothing. Drain it after every input, command and timeout.
   [[nodiscard]] std::optional<Event> poll_event();
+  /// When handle_timeout() must next be called (the earliest keepalive, ping, open or close timer),
+  /// or nothing when no timer runs or the session is closed.
   [[nodiscard]] std::optional<Time> poll_deadline() const;
 
   // ---- state
+  /// True once the session has ended (error() says why); no input is taken and no command succeeds.
   [[nodiscard]] bool is_closed() const noexcept { return closed_; }
+  /// Why the session closed (a yamux::Errc, or the reason given to close() or
+  /// handle_transport_closed()); empty while open.
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
+  /// True once go_away() was called: new inbound streams are refused and open() fails.
   [[nodiscard]] bool go_away_sent() const noexcept { return local_go_away_; }
+  /// True once the peer sent GO_AWAY: it accepts no new streams, so open() fails.
   [[nodiscard]] bool go_away_received() const noexcept { return remote_go_away_; }
+  /// Streams of both directions the session still tracks: every stream until it is reset or until
+  /// both sides half-closed and its data was read (inbound streams in the backlog included).
   [[nodiscard]] std::size_t stream_count() const noexcept { return streams_.size(); }
+  /// The role given to the constructor.
   [[nodiscard]] Role role() const noexcept { return role_; }
+  /// The configuration given to the constructor.
   [[nodiscard]] const Config& config() const noexcept { return config_; }
 
  private:
