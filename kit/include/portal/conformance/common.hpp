@@ -36,8 +36,7 @@
 #include "portal/plugin/host.hpp"
 #include "portal/stream/byte_stream.hpp"
 
-/// The plugin conformance kit: GoogleTest suites that a transport, cipher or mux plugin runs
-/// against itself, loaded from its file the way the relay and the client load it.
+// The plugin conformance kit (namespace described in docs/api-namespaces.dox).
 namespace portal::conformance {
 
 /// A plugin loaded through its own plugin::Host. The host stays alive as long as this does.
