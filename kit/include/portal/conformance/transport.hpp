@@ -17,8 +17,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -133,10 +131,20 @@ class TransportConformanceBase : public ::testing::TestWithParam<TransportParams
       std::pair<std::unique_ptr<stream::ByteStream>, std::unique_ptr<stream::ByteStream>>>
   connect_pair(transport::Listener& listener,
                std::optional<transport::Settings> client = std::nullopt) {
-    using namespace boost::asio::experimental::awaitable_operators;
-    auto [c, s] = co_await (dial(listener, std::move(client)) && accept_and_greet(listener));
     std::pair<std::unique_ptr<stream::ByteStream>, std::unique_ptr<stream::ByteStream>> out;
-    if (!ok(c, "async_connect") || !s) co_return out;
+    std::unique_ptr<stream::ByteStream> s;
+    Group accepting;
+    accepting.spawn(runner_.executor(), [&]() -> boost::asio::awaitable<void> {
+      s = co_await accept_and_greet(listener);
+    });
+    auto c = co_await dial(listener, std::move(client));
+    if (!ok(c, "async_connect")) {
+      listener.close();  // ends the pending accept
+      co_await accepting.wait();
+      co_return out;
+    }
+    co_await accepting.wait();
+    if (!s) co_return out;
     base::Bytes greeting(1);
     auto n = co_await (*c)->async_read_some(greeting);
     if (!ok(n, "async_read_some (the accepting side's first byte)")) co_return out;
