@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "support/scale.hpp"
+
 namespace {
 
 using portal::conformance::TransportParams;
@@ -71,6 +73,7 @@ TransportParams tcp() {
   p.name = "tcp";
   p.plugin = plugin_file("portal-transport-tcp");
   p.listen_uri = "tcp://127.0.0.1:0";
+  p.large_transfer_bytes = portal::test::scaled(4u << 20, 1u << 20);
   p.bad_connect_uris = {"tcp://127.0.0.1:0", "tcp://0.0.0.0:0"};
   p.idle_settings = {{"idle_timeout_ms", "300"}};
   p.idle_timeout = std::chrono::milliseconds(300);
@@ -92,6 +95,7 @@ TransportParams ws() {
   p.name = "ws";
   p.plugin = plugin_file("portal-transport-ws");
   p.listen_uri = "ws://127.0.0.1:0/relay";
+  p.large_transfer_bytes = portal::test::scaled(4u << 20, 1u << 20);
   p.half_close = false;  // WebSocket: async_shutdown_write is the closing handshake
   p.bad_connect_uris = {"ws://127.0.0.1:0/relay"};
   p.idle_settings = {{"idle_timeout_ms", "300"}};

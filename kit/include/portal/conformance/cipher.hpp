@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <ostream>
@@ -208,7 +209,8 @@ TEST_P(CipherConformance, TagFailure) {
       EXPECT_EQ(r.error(), cipher::Errc::AuthenticationFailed)
           << what << ": " << r.error().message();
     }
-    EXPECT_EQ(out, base::Bytes(out.size(), 0)) << what << ": unauthenticated output released";
+    EXPECT_TRUE(std::all_of(out.begin(), out.end(), [](base::Byte b) { return b == 0; }))
+        << what << ": unauthenticated output released (the output is not zeroed)";
   };
   for (std::size_t i = 0; i < sealed.size(); ++i) {
     base::Bytes bad = sealed;
@@ -330,9 +332,9 @@ TEST_P(CipherConformance, InPlace) {
   bad[500] ^= 4;
   auto r = aead->open(nonce, aad, bad, base::MutableByteSpan(bad).first(plain.size()));
   EXPECT_FALSE(r) << "a tampered buffer opened in place";
-  EXPECT_EQ(base::Bytes(bad.begin(), bad.begin() + static_cast<std::ptrdiff_t>(plain.size())),
-            base::Bytes(plain.size(), 0))
-      << "unauthenticated plaintext released in place";
+  EXPECT_TRUE(std::all_of(bad.begin(), bad.begin() + static_cast<std::ptrdiff_t>(plain.size()),
+                          [](base::Byte b) { return b == 0; }))
+      << "unauthenticated plaintext released in place (the buffer is not zeroed)";
 
   base::Bytes shifted(plain.size() + tag + 1);
   std::copy(plain.begin(), plain.end(), shifted.begin());

@@ -36,8 +36,7 @@
 #include "portal/plugin/host.hpp"
 #include "portal/stream/byte_stream.hpp"
 
-/// The plugin conformance kit: GoogleTest suites that a transport, cipher or mux plugin runs
-/// against itself, loaded from its file the way the relay and the client load it.
+// The plugin conformance kit (namespace described in docs/api-namespaces.dox).
 namespace portal::conformance {
 
 /// A plugin loaded through its own plugin::Host. The host stays alive as long as this does.
@@ -142,27 +141,56 @@ class Runner {
  public:
   /// A runner whose run() gives up after `limit`.
   explicit Runner(std::chrono::milliseconds limit) : limit_(limit) {}
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+  /// Destroys the io_context and the work left in it, unless the runner was abandoned: then
+  /// it is left alone (never run, never destroyed), since the suspended coroutines may refer to
+  /// objects that are gone.
+  ~Runner() {
+    if (abandoned_) static_cast<void>(io_.release());
+  }
 
   /// The io_context the plugin objects run on.
-  [[nodiscard]] boost::asio::io_context& io() noexcept { return io_; }
+  [[nodiscard]] boost::asio::io_context& io() noexcept { return *io_; }
   /// Its executor.
-  [[nodiscard]] boost::asio::any_io_executor executor() { return io_.get_executor(); }
+  [[nodiscard]] boost::asio::any_io_executor executor() { return io_->get_executor(); }
+  /// Whether a run() timed out.
+  [[nodiscard]] bool abandoned() const noexcept { return abandoned_; }
+
+  /// Keeps `objects` alive for the rest of the process if the runner was abandoned (a plugin
+  /// object destroyed under a suspended operation, or after its io_context, is undefined
+  /// behaviour); otherwise destroys them now. Used by the fixtures' TearDown.
+  template <class T>
+  void dispose(T& objects) {
+    if (abandoned_) {
+      static_cast<void>(new T(std::move(objects)));
+    } else {
+      T gone = std::move(objects);
+    }
+  }
 
   /// Runs `body` until it completes. A body still running after the limit, or one that throws,
-  /// is a test failure (and the return value is false). Work the body left behind is destroyed
-  /// with the runner.
+  /// is a test failure (and the return value is false). After a time-out the runner is
+  /// abandoned: the io_context never runs again (the body's coroutines may refer to the
+  /// caller's variables, which are gone once the test returns), later run() calls fail at once,
+  /// settle() does nothing, and the pending work is destroyed with the runner.
   bool run(std::function<boost::asio::awaitable<void>()> body) {
+    if (abandoned_) {
+      ADD_FAILURE() << "not run: an earlier step of this test timed out";
+      return false;
+    }
     auto state = std::make_shared<std::pair<bool, std::exception_ptr>>(false, nullptr);
-    io_.restart();
-    boost::asio::co_spawn(io_, std::move(body), [state](std::exception_ptr e) {
+    io_->restart();
+    boost::asio::co_spawn(*io_, std::move(body), [state](std::exception_ptr e) {
       state->first = true;
       state->second = std::move(e);
     });
     const auto deadline = std::chrono::steady_clock::now() + limit_;
     while (!state->first && std::chrono::steady_clock::now() < deadline) {
-      io_.run_for(std::chrono::milliseconds(10));
+      io_->run_for(std::chrono::milliseconds(10));
     }
     if (!state->first) {
+      abandoned_ = true;
       ADD_FAILURE() << "timed out: the plugin did not complete within " << limit_.count() << " ms";
       return false;
     }
@@ -179,10 +207,11 @@ class Runner {
     return true;
   }
 
-  /// Lets the io_context run for `d` (lets closes and resets propagate between tests' steps).
+  /// Lets the io_context run for `d` (lets closes and resets propagate between a test's steps).
   void settle(std::chrono::milliseconds d) {
-    io_.restart();
-    io_.run_for(d);
+    if (abandoned_) return;
+    io_->restart();
+    io_->run_for(d);
   }
 
   /// Suspends the calling coroutine for `d`.
@@ -192,8 +221,9 @@ class Runner {
   }
 
  private:
-  boost::asio::io_context io_;
+  std::unique_ptr<boost::asio::io_context> io_ = std::make_unique<boost::asio::io_context>();
   std::chrono::milliseconds limit_;
+  bool abandoned_ = false;
 };
 
 /// Coroutines running side by side, joined with wait(). An exception in one is a test failure.

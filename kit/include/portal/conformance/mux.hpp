@@ -86,6 +86,10 @@ class MuxConformanceBase : public ::testing::TestWithParam<MuxParams> {
   void TearDown() override {
     for (auto& s : sessions_) s->close();
     runner_.settle(std::chrono::milliseconds(50));
+    for (auto& r : raw_peers_) r->close();
+    runner_.settle(std::chrono::milliseconds(10));
+    runner_.dispose(sessions_);
+    runner_.dispose(raw_peers_);
   }
 
   /// `base` with `extra` merged over it.
@@ -103,6 +107,16 @@ class MuxConformanceBase : public ::testing::TestWithParam<MuxParams> {
     return *s;
   }
 
+  /// A session over one end of an in-memory pipe; the other end, which the test drives as a raw
+  /// peer, is kept by the fixture and returned in `raw`.
+  std::shared_ptr<mux::Session> with_raw_peer(mux::Role role, const mux::Settings& settings,
+                                              stream::ByteStream*& raw) {
+    auto [mine, theirs] = stream::make_memory_pipe(runner_.executor(), params().pipe_capacity);
+    raw = theirs.get();
+    raw_peers_.push_back(std::move(theirs));
+    return session(std::move(mine), role, settings);
+  }
+
   /// A client and a server session over one in-memory pipe, with `settings`.
   std::pair<std::shared_ptr<mux::Session>, std::shared_ptr<mux::Session>> pair(
       const mux::Settings& settings) {
@@ -112,10 +126,11 @@ class MuxConformanceBase : public ::testing::TestWithParam<MuxParams> {
     return {c, s};
   }
 
-  Runner runner_{GetParam().time_limit};                 ///< runs the test's coroutines
-  LoadedPlugin loaded_;                                  ///< the plugin under test
-  std::shared_ptr<mux::MuxFactory> factory_;             ///< its factory
-  std::vector<std::shared_ptr<mux::Session>> sessions_;  ///< closed at TearDown
+  Runner runner_{GetParam().time_limit};                        ///< runs the test's coroutines
+  LoadedPlugin loaded_;                                         ///< the plugin under test
+  std::shared_ptr<mux::MuxFactory> factory_;                    ///< its factory
+  std::vector<std::shared_ptr<mux::Session>> sessions_;         ///< closed at TearDown
+  std::vector<std::unique_ptr<stream::ByteStream>> raw_peers_;  ///< of with_raw_peer()
 };
 
 /// The mux suite: streams, windows, resets, GoAway (drain), ping, transport loss, garbage.
@@ -470,8 +485,8 @@ TEST_P(MuxConformance, CloseEndsBothSessions) {
 
 // The transport failing under a session ends it with an error reason, and its streams fail.
 TEST_P(MuxConformance, TransportLossEndsTheSession) {
-  auto [mine, raw] = stream::make_memory_pipe(runner_.executor(), params().pipe_capacity);
-  auto s = session(std::move(mine), mux::Role::Client, params().settings);
+  stream::ByteStream* raw = nullptr;
+  auto s = with_raw_peer(mux::Role::Client, params().settings, raw);
   ASSERT_NE(s, nullptr);
   runner_.run([&]() -> boost::asio::awaitable<void> {
     auto o = co_await s->async_open();
@@ -490,8 +505,8 @@ TEST_P(MuxConformance, TransportLossEndsTheSession) {
 // Garbage from the peer, then the end of the transport: the session ends (no crash, no hang)
 // and accepts nothing.
 TEST_P(MuxConformance, GarbageEndsTheSession) {
-  auto [mine, raw] = stream::make_memory_pipe(runner_.executor(), params().pipe_capacity);
-  auto s = session(std::move(mine), mux::Role::Server, params().settings);
+  stream::ByteStream* raw = nullptr;
+  auto s = with_raw_peer(mux::Role::Server, params().settings, raw);
   ASSERT_NE(s, nullptr);
   runner_.run([&]() -> boost::asio::awaitable<void> {
     Group g;
@@ -518,9 +533,9 @@ TEST_P(MuxConformance, GarbageEndsTheSession) {
 // sends keepalives and ends within keepalive_deadline, with an error reason.
 TEST_P(MuxKeepaliveConformance, SilentPeerEndsTheSession) {
   ASSERT_FALSE(params().keepalive_settings.empty()) << "MuxParams::keepalive_settings is empty";
-  auto [mine, raw] = stream::make_memory_pipe(runner_.executor(), params().pipe_capacity);
-  auto s = session(std::move(mine), mux::Role::Client,
-                   merged(params().settings, params().keepalive_settings));
+  stream::ByteStream* raw = nullptr;
+  auto s =
+      with_raw_peer(mux::Role::Client, merged(params().settings, params().keepalive_settings), raw);
   ASSERT_NE(s, nullptr);
   runner_.run([&]() -> boost::asio::awaitable<void> {
     std::size_t heard = 0;

@@ -17,8 +17,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -98,6 +96,7 @@ class TransportConformanceBase : public ::testing::TestWithParam<TransportParams
   void TearDown() override {
     for (auto& l : listeners_) l->close();
     runner_.settle(std::chrono::milliseconds(20));
+    runner_.dispose(listeners_);
   }
 
   /// `base` with `extra` merged over it.
@@ -132,10 +131,20 @@ class TransportConformanceBase : public ::testing::TestWithParam<TransportParams
       std::pair<std::unique_ptr<stream::ByteStream>, std::unique_ptr<stream::ByteStream>>>
   connect_pair(transport::Listener& listener,
                std::optional<transport::Settings> client = std::nullopt) {
-    using namespace boost::asio::experimental::awaitable_operators;
-    auto [c, s] = co_await (dial(listener, std::move(client)) && accept_and_greet(listener));
     std::pair<std::unique_ptr<stream::ByteStream>, std::unique_ptr<stream::ByteStream>> out;
-    if (!ok(c, "async_connect") || !s) co_return out;
+    std::unique_ptr<stream::ByteStream> s;
+    Group accepting;
+    accepting.spawn(runner_.executor(), [&]() -> boost::asio::awaitable<void> {
+      s = co_await accept_and_greet(listener);
+    });
+    auto c = co_await dial(listener, std::move(client));
+    if (!ok(c, "async_connect")) {
+      listener.close();  // ends the pending accept
+      co_await accepting.wait();
+      co_return out;
+    }
+    co_await accepting.wait();
+    if (!s) co_return out;
     base::Bytes greeting(1);
     auto n = co_await (*c)->async_read_some(greeting);
     if (!ok(n, "async_read_some (the accepting side's first byte)")) co_return out;
@@ -315,7 +324,7 @@ TEST_P(TransportConformance, DialAndAccept) {
   EXPECT_EQ(seen, expected);
 }
 
-// Thousands of small writes of varying sizes each way at once arrive in order, byte for byte.
+// 500 small writes (1 to 509 bytes) each way at once arrive in order, byte for byte.
 TEST_P(TransportConformance, OrderingOfManySmallWrites) {
   auto* l = listen();
   ASSERT_NE(l, nullptr);
@@ -326,15 +335,15 @@ TEST_P(TransportConformance, OrderingOfManySmallWrites) {
                            std::uint64_t seed) -> boost::asio::awaitable<void> {
       base::Bytes chunk;
       std::size_t sent = 0;
-      for (int i = 0; i < 3000; ++i) {
-        chunk.resize(1 + static_cast<std::size_t>(i * 37) % 97);
+      for (int i = 0; i < 500; ++i) {
+        chunk.resize(1 + static_cast<std::size_t>(i * 37) % 509);
         fill_pattern(seed, sent, chunk);
         if (!ok(co_await st.async_write(chunk), "async_write")) co_return;
         sent += chunk.size();
       }
     };
     std::size_t total = 0;
-    for (int i = 0; i < 3000; ++i) total += 1 + static_cast<std::size_t>(i * 37) % 97;
+    for (int i = 0; i < 500; ++i) total += 1 + static_cast<std::size_t>(i * 37) % 509;
     Group g;
     const auto ex = runner_.executor();
     g.spawn(ex, [&]() { return small_writes(*c, 1); });
