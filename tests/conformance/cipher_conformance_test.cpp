@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The cipher conformance suite (kit/) on portal-cipher-chacha, loaded from the build tree's
-// plugin folder, with the RFC 8439 AEAD vector and every frame of secure_frames.json as known
-// answers.
+// The cipher conformance suite (kit/) on the shipped cipher plugins, loaded from the build tree's
+// plugin folder: ChaCha20-Poly1305 from cipher-chacha (Crypto++) and cipher-openssl, with the
+// RFC 8439 AEAD vector and every frame of secure_frames.json as known answers, and cipher-openssl's
+// AES-256-GCM with test cases 13, 14 and 16 of McGrew and Viega (NIST SP 800-38D).
 #include "portal/conformance/cipher.hpp"
 
 #include <string>
@@ -14,10 +15,10 @@ namespace {
 using portal::conformance::CipherParams;
 using portal::conformance::CipherVector;
 
-CipherParams chacha() {
+CipherParams chacha(const char* name, const char* file) {
   CipherParams p;
-  p.name = "chacha20_poly1305";
-  p.plugin = std::filesystem::path(PORTAL_BUILD_PLUGIN_DIR) / "portal-cipher-chacha.so";
+  p.name = name;
+  p.plugin = std::filesystem::path(PORTAL_BUILD_PLUGIN_DIR) / file;
   p.algorithm = "chacha20-poly1305";
   // RFC 8439 §2.8.2.
   p.vectors.push_back(CipherVector{
@@ -41,6 +42,30 @@ CipherParams chacha() {
   return p;
 }
 
+CipherParams aes_gcm() {
+  CipherParams p;
+  p.name = "openssl_aes_256_gcm";
+  p.plugin = std::filesystem::path(PORTAL_BUILD_PLUGIN_DIR) / "portal-cipher-openssl.so";
+  p.algorithm = "aes-256-gcm";
+  const std::string zero_key(64, '0'), zero_nonce(24, '0');
+  p.vectors.push_back(CipherVector{"GCM test case 13", zero_key, zero_nonce, "", "",
+                                   "530f8afbc74536b9a963b4f1c4cb738b"});
+  p.vectors.push_back(
+      CipherVector{"GCM test case 14", zero_key, zero_nonce, "", "00000000000000000000000000000000",
+                   "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919"});
+  p.vectors.push_back(CipherVector{
+      "GCM test case 16", "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
+      "cafebabefacedbaddecaf888", "feedfacedeadbeeffeedfacedeadbeefabaddad2",
+      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6"
+      "b525b16aedf5aa0de657ba637b39",
+      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b105682"
+      "8838c5f61e6393ba7a0abcc9f66276fc6ece0f4e1768cddf8853bb2d551b"});
+  return p;
+}
+
 }  // namespace
 
-PORTAL_CIPHER_CONFORMANCE(Shipped, ::testing::Values(chacha()));
+PORTAL_CIPHER_CONFORMANCE(
+    Shipped,
+    ::testing::Values(chacha("chacha20_poly1305", "portal-cipher-chacha.so"),
+                      chacha("openssl_chacha20_poly1305", "portal-cipher-openssl.so"), aes_gcm()));
