@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// portal: the Portal client tool. Subcommands: keygen, id, vanity, expose, connect, info.
+// portal: the Portal client tool. Subcommands: keygen, id, vanity, expose, connect, info; and
+// `portal --list-plugins [--plugin-dir DIR]...`.
 
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "../common/cli_main.hpp"
 #include "commands.hpp"
 #include "keys.hpp"
 #include "portal/base/random.hpp"
+#include "portal/client/client.hpp"
+#include "portal/config/client_config.hpp"
 #include "portal/identity/credential.hpp"
 #include "portal/platform/key_file.hpp"
 #include "portal/version.hpp"
@@ -22,13 +26,64 @@ namespace platform = portal::platform;
 using portal::apps::fail_key_file;
 using portal::apps::load_key;
 
+// One line per plugin (id, kind, version, file) and per refused file, then one line per plugin
+// that provides the client's cipher algorithm: the active one first (the fastest here, timed at
+// assembly; docs/client.md), with its measured speed. Exit status 1 when a file was refused or
+// the client's stack cannot be assembled from these plugins.
+int list_plugins(const std::vector<std::string>& dirs) {
+  portal::config::ClientConfig cfg;
+  cfg.relays.clear();
+  if (!dirs.empty()) cfg.plugin_dirs = dirs;
+  std::string error;
+  auto stack = portal::client::assemble(cfg, error);
+  if (!stack) {
+    // The plugins as found, then why the stack is unusable.
+    portal::plugin::HostOptions options;
+    options.directories.assign(cfg.plugin_dirs.begin(), cfg.plugin_dirs.end());
+    portal::plugin::Host host(options);
+    host.load_all();
+    for (const auto& p : host.plugins()) {
+      std::cout << "plugin  " << p->id() << "  " << portal::plugin::to_string(p->kind()) << "  "
+                << p->version() << "  " << p->file().string() << '\n';
+    }
+    for (const auto& r : host.refusals()) std::cout << "refused " << r.to_string() << '\n';
+    throw UsageError(error);
+  }
+  for (const auto& p : stack->host->plugins()) {
+    std::cout << "plugin  " << p->id() << "  " << portal::plugin::to_string(p->kind()) << "  "
+              << p->version() << "  " << p->file().string() << '\n';
+  }
+  for (const auto& r : stack->host->refusals()) std::cout << "refused " << r.to_string() << '\n';
+  bool first = true;
+  for (const auto& c : stack->cipher_candidates) {
+    std::cout << "cipher  " << stack->cipher_name << "  " << c.plugin_id << "  "
+              << (first ? "active" : "standby");
+    if (c.bytes_per_second > 0) {
+      std::cout << "  " << static_cast<long long>(c.bytes_per_second / 1e6) << " MB/s";
+    }
+    std::cout << '\n';
+    first = false;
+  }
+  return stack->host->refusals().empty() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Portal client: identities, exposing services and connecting to them", "portal"};
   portal::apps::use_one_line_errors(app);
   app.set_version_flag("--version", std::string("portal ") + portal::kVersion);
-  app.require_subcommand(1);
+  // A subcommand, or --list-plugins on its own.
+  app.require_subcommand(0, 1);
+  bool list = false;
+  std::vector<std::string> list_dirs;
+  auto* list_flag = app.add_flag(
+      "--list-plugins", list,
+      "List the plugins, the refused files, and which cipher implementation is active, then exit");
+  app.add_option("--plugin-dir", list_dirs,
+                 "With --list-plugins: a plugin directory (repeatable; default: "
+                 "<prefix>/lib/portal/plugins)")
+      ->needs(list_flag);
 
   auto* keygen = app.add_subcommand(
       "keygen",
@@ -54,6 +109,9 @@ int main(int argc, char** argv) {
   auto* info = portal::apps::add_info(app, info_flags);
 
   return portal::apps::run_cli(app, argc, argv, [&]() -> int {
+    if (list && !app.get_subcommands().empty()) {
+      throw UsageError("--list-plugins takes no command");
+    }
     if (keygen->parsed()) {
       auto credential = identity::Credential::generate(portal::base::OsRandom::instance());
       if (!credential) throw UsageError("cannot create a key: " + credential.error().message());
@@ -72,6 +130,9 @@ int main(int argc, char** argv) {
     if (expose->parsed()) return portal::apps::run_expose(expose_flags);
     if (connect->parsed()) return portal::apps::run_connect(connect_flags);
     if (info->parsed()) return portal::apps::run_info(info_flags);
-    return 1;  // unreachable: require_subcommand(1)
+    if (list) return list_plugins(list_dirs);
+    throw UsageError(
+        "a command is required (keygen, id, vanity, expose, connect, info) or "
+        "--list-plugins; see --help");
   });
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The `portal` command line (apps/client/main.cpp): keygen, id and vanity.
+// The `portal` command line (apps/client/main.cpp): keygen, id, vanity and --list-plugins.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -70,6 +70,38 @@ TEST(ClientCliId, MissingFileAndMissingOptionAreOneLineErrors) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(lines(r.err), 1u) << r.err;
   EXPECT_NE(r.err.find("--key"), std::string::npos) << r.err;
+}
+
+// The build tree's plugins (the default directory next to bin/): every plugin on a line, then the
+// two implementations of chacha20-poly1305 with the faster one active.
+TEST(ClientCliListPlugins, ListsPluginsAndTheActiveCipher) {
+  const auto r = run_process({bin_path("portal"), "--list-plugins"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const char* id : {"portal.cipher.chacha20-poly1305", "portal.cipher.openssl",
+                         "portal.mux.yamux", "portal.transport.tcp", "portal.transport.ws"}) {
+    EXPECT_NE(r.out.find(std::string("plugin  ") + id + "  "), std::string::npos) << id << r.out;
+  }
+  const auto active = r.out.find("cipher  chacha20-poly1305  ");
+  ASSERT_NE(active, std::string::npos) << r.out;
+  const auto line_end = r.out.find('\n', active);
+  const std::string first = r.out.substr(active, line_end - active);
+  EXPECT_NE(first.find("  active  "), std::string::npos) << first;
+  EXPECT_NE(first.find(" MB/s"), std::string::npos) << first;
+  EXPECT_NE(r.out.find("  standby  ", line_end), std::string::npos) << r.out;
+
+  // A directory without the stack's plugins: the listing, then one error line.
+  test::TempDir empty;
+  const auto e =
+      run_process({bin_path("portal"), "--list-plugins", "--plugin-dir", empty.path().string()});
+  EXPECT_NE(e.exit_code, 0);
+  EXPECT_EQ(e.out, "");
+  EXPECT_EQ(lines(e.err), 1u) << e.err;
+  EXPECT_NE(e.err.find("no mux plugin provides 'yamux'"), std::string::npos) << e.err;
+  // Neither a command with it, nor nothing at all.
+  EXPECT_NE(run_process({bin_path("portal"), "--list-plugins", "id", "--key", "x"}).exit_code, 0);
+  const auto none = run_process({bin_path("portal")});
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_EQ(lines(none.err), 1u) << none.err;
 }
 
 TEST(ClientCliKeygen, WritesA0600KeyAndPrintsItsId) {
