@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "unix_transport.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,6 +172,62 @@ base::Result<void> clear_stale(const asio::any_io_executor& executor, const std:
   return base::ErrorCode(ec);
 }
 
+// The socket's directory must not let others replace its entries: otherwise another user could
+// swap the socket for a link between bind() and chmod(), or remove it. Writable by the owner
+// (this process's user or root) only, or sticky (like /tmp: others cannot remove our entries).
+base::Result<void> check_directory(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    const auto e = errno_code(errno);
+    log_error(dir + ": " + e.message());
+    return e;
+  }
+  const bool others_write = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+  const bool trusted_owner = st.st_uid == ::geteuid() || st.st_uid == 0;
+  if (!trusted_owner || (others_write && (st.st_mode & S_ISVTX) == 0)) {
+    log_error(dir +
+              ": the socket's directory is writable by other users (and not sticky) or "
+              "owned by another user; use a private directory");
+    return errno_code(EPERM);
+  }
+  return {};
+}
+
+// An exclusive lock on "<path>.lock", held as long as the listener: two listeners starting on
+// one path cannot both decide the socket is stale and remove each other's. The lock file stays
+// (removing it would race with the next listener).
+struct PathLock {
+  int fd = -1;
+  PathLock() = default;
+  PathLock(const PathLock&) = delete;
+  PathLock& operator=(const PathLock&) = delete;
+  ~PathLock() {
+    if (fd >= 0) ::close(fd);  // releases the lock
+  }
+};
+
+base::Result<void> lock_path(const std::string& path, PathLock& lock) {
+  const std::string lock_path = path + ".lock";
+  lock.fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock.fd < 0) {
+    const auto e = errno_code(errno);
+    log_error(lock_path + ": " + e.message());
+    return e;
+  }
+  if (::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    if (err == EWOULDBLOCK) {
+      log_error(path + ": another listener holds " + lock_path);
+      return errno_code(EADDRINUSE);
+    }
+    log_error(lock_path + ": " + errno_code(err).message());
+    return errno_code(err);
+  }
+  return {};
+}
+
 // The listener's state, shared with its accept loop (which may outlive the listener a moment).
 struct ListenerState {
   ListenerState(stream_protocol::acceptor a, std::string p, Options o)
@@ -184,6 +242,7 @@ struct ListenerState {
   std::shared_ptr<const transport::AcceptHooks> hooks;  // the listener's
   dev_t device = 0;                                     // the socket file this listener made
   ino_t inode = 0;
+  PathLock lock;  // held until the state goes
 };
 
 asio::awaitable<void> accept_loop(std::shared_ptr<ListenerState> s) {
@@ -253,6 +312,11 @@ class Listener final : public transport::Listener {
 
 base::Result<std::unique_ptr<transport::Listener>> bind_listener(
     const asio::any_io_executor& executor, const std::string& path, const Options& options) {
+  if (auto ok = check_directory(path); !ok) return ok.error();
+  auto lock = std::make_unique<PathLock>();
+  if (auto ok = lock_path(path, *lock); !ok) return ok.error();
+  // Under the lock, a socket at the path is live (another process, which would hold the lock
+  // too if it were a listener of this plugin) or stale.
   if (auto ok = clear_stale(executor, path); !ok) return ok.error();
   stream_protocol::acceptor acceptor(executor);
   boost::system::error_code ec;
@@ -263,6 +327,7 @@ base::Result<std::unique_ptr<transport::Listener>> bind_listener(
     return base::ErrorCode(ec);
   }
   auto state = std::make_shared<ListenerState>(std::move(acceptor), path, options);
+  state->lock.fd = std::exchange(lock->fd, -1);
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     state->device = st.st_dev;

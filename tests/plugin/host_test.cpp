@@ -12,6 +12,7 @@
 #include "plugin/echo_service.hpp"
 #include "portal/base/encoding.hpp"
 #include "portal/crypto/sha256.hpp"
+#include "portal/transport/transport.hpp"
 #include "support/temp_dir.hpp"
 
 namespace portal::plugin {
@@ -81,6 +82,18 @@ TEST(PluginHost, RefusesALibraryWithoutTheEntry) {
 
 TEST(PluginHost, RefusesAnEntryWithoutDescriptor) {
   EXPECT_EQ(refusal_of(test_plugin("null-descriptor")), Errc::NoDescriptor);
+}
+
+// A transport built for ABI 2.1 is loaded (an older minor), but never given a host-less URI,
+// which it could take for "every address"; its usual URIs still resolve.
+TEST(PluginHost, AnOlderTransportIsNotGivenHostlessUris) {
+  Host host;
+  auto p = host.load_file(test_plugin("old-transport"));
+  ASSERT_TRUE(p) << (host.refusals().empty() ? "" : host.refusals()[0].to_string());
+  EXPECT_EQ((*p)->abi_minor(), 1u);
+  EXPECT_EQ(transport::resolve(host, "oldtcp:///tmp/relay.sock").error(),
+            transport::Errc::InvalidUri);
+  EXPECT_TRUE(transport::resolve(host, "oldtcp://127.0.0.1:1"));
 }
 
 TEST(PluginHost, RefusesADifferentAbiMajor) {

@@ -71,6 +71,16 @@ class StackAssembly {
     auto f = find<transport::TransportFactory>(plugin::Kind::Transport, uri->scheme,
                                                key + ": '" + text + "'", "transport", error);
     if (!f) return nullptr;
+    // Host-less URIs (scheme:///path) came with ABI 2.2: a plugin built for an older minor was
+    // never given one and might take the empty host for "every address".
+    if (uri->local()) {
+      auto p = host->find_provider(plugin::Kind::Transport, uri->scheme);
+      if (p && (*p)->abi_minor() < 2) {
+        error = key + ": '" + text + "': " + (*p)->id() + " was built for plugin ABI 2." +
+                std::to_string((*p)->abi_minor()) + ", before host-less URIs (2.2)";
+        return nullptr;
+      }
+    }
     settings.clear();
     if (auto it = by_scheme.find(uri->scheme); it != by_scheme.end()) settings = it->second;
     std::string problem;

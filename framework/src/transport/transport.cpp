@@ -48,6 +48,9 @@ base::Result<std::shared_ptr<TransportFactory>> resolve(const plugin::Host& host
   if (!uri) return uri.error();
   auto p = host.find_provider(plugin::Kind::Transport, uri->scheme);
   if (!p) return Errc::UnknownScheme;
+  // Host-less URIs came with ABI 2.2: an older plugin might take the empty host for "every
+  // address" (as stack_assembly.hpp refuses with a message naming the config key).
+  if (uri->local() && (*p)->abi_minor() < 2) return Errc::InvalidUri;
   return (*p)->factory<TransportFactory>();
 }
 
