@@ -21,9 +21,16 @@ include("${CMAKE_CURRENT_LIST_DIR}/PortalAbiVersion.cmake")
 set(descriptor "${include_dir}/portal/plugin/descriptor.hpp")
 portal_read_plugin_abi("${descriptor}" version)
 
-# What a plugin sees: the SDK and the interfaces each kind implements, and all they include.
+# What a plugin sees: the SDK, the interfaces each kind implements, and the kernel headers the
+# shipped and example plugins use (libportal code they call), and all those include.
 set(pending portal/plugin/sdk.hpp portal/plugin/descriptor.hpp portal/plugin/settings.hpp
-    portal/transport/transport.hpp portal/mux/mux.hpp portal/cipher/aead_factory.hpp)
+    portal/plugin/guard.hpp portal/plugin/errors.hpp
+    portal/transport/transport.hpp portal/transport/accept_queue.hpp
+    portal/transport/tcp_acceptor.hpp portal/transport/forwarded.hpp
+    portal/mux/mux.hpp portal/cipher/aead_factory.hpp portal/yamux/session.hpp
+    portal/stream/byte_stream.hpp portal/stream/logged.hpp portal/stream/async_signal.hpp
+    portal/base/log.hpp portal/base/log_gate.hpp portal/base/secret.hpp portal/base/parse.hpp
+    portal/base/uri.hpp)
 set(closure "")
 while(pending)
   list(POP_FRONT pending header)

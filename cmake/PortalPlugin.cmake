@@ -21,6 +21,9 @@ function(portal_add_plugin name)
     PREFIX ""
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON
+    # Exactly C++20, whatever the including project asks for: __cplusplus is a fingerprint field.
+    CXX_STANDARD 20
+    CXX_STANDARD_REQUIRED ON
     CXX_EXTENSIONS OFF
     # <prefix>/lib/portal/plugins/x.so -> <prefix>/lib holds libportal
     INSTALL_RPATH "$ORIGIN/../..")

@@ -43,14 +43,22 @@ if [ -f "$root/.portal-rootfs-complete" ]; then
 fi
 
 tmp="$root.partial"
-rm -rf "$tmp"
+# A debootstrap killed by its timeout can leave proc/sys (and dev) mounted inside the partial
+# root: unmount them before removing it, and never cross into another file system.
+discard_partial() {
+  if grep -q " $tmp/" /proc/mounts; then
+    grep " $tmp/" /proc/mounts | cut -d' ' -f2 | sort -r | xargs -r -n1 umount -l || true
+  fi
+  rm -rf --one-file-system "$tmp"
+}
+discard_partial
 args=(--variant=minbase)
 [ -n "$include" ] && args+=("--include=$include")
 echo "cached-rootfs: debootstrap ${args[*]} bookworm (first use of this package list)" >&2
 if ! timeout 900 debootstrap "${args[@]}" bookworm "$tmp" "$mirror" >"$cache/debootstrap-$key.log" 2>&1; then
   echo "cached-rootfs: debootstrap failed; the end of $cache/debootstrap-$key.log:" >&2
   tail -n 20 "$cache/debootstrap-$key.log" >&2
-  rm -rf "$tmp"
+  discard_partial
   exit 1
 fi
 security="${PORTAL_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
@@ -62,7 +70,7 @@ EOF
 cp /etc/resolv.conf "$tmp/etc/resolv.conf"
 if ! timeout 300 chroot "$tmp" apt-get update -qq >>"$cache/debootstrap-$key.log" 2>&1; then
   echo "cached-rootfs: apt-get update in the new root failed (see $cache/debootstrap-$key.log)" >&2
-  rm -rf "$tmp"
+  discard_partial
   exit 1
 fi
 rm -f "$tmp/var/cache/apt/archives/"*.deb

@@ -80,15 +80,15 @@ trap 'exit 130' INT TERM
 work=$(mktemp -d /var/tmp/portal-test-container.XXXXXX)
 start=$SECONDS
 
-# 1. The .debs: the build tree's when they are newer than its programs, otherwise cpack.
+# 1. The .debs: the build tree's when nothing they are made of (programs, libraries, plugins,
+#    browser files, the packaging files) changed after the oldest of them, otherwise cpack.
 debs=("$build"/packages/*.deb)
 fresh=yes
 if [ ${#debs[@]} -ne 4 ] || [ ! -e "${debs[0]}" ]; then fresh=no; else
-  for d in "${debs[@]}"; do
-    for bin in "$build/bin/portal-relay" "$build/bin/portal" "$build/lib/libportal.so.0"; do
-      [ "$d" -nt "$bin" ] || fresh=no
-    done
-  done
+  oldest=$(ls -tr "${debs[@]}" | head -1)
+  inputs=("$build/bin" "$build/lib" "$src/packaging" "$src/cmake/PortalPackaging.cmake")
+  [ -d "$src/build/wasm/frontend" ] && inputs+=("$src/build/wasm/frontend")
+  if [ -n "$(find "${inputs[@]}" -newer "$oldest" -print -quit)" ]; then fresh=no; fi
 fi
 if [ $fresh = no ]; then
   step "cpack -G DEB in $build"

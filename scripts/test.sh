@@ -15,8 +15,14 @@ fi
 preset="$1"
 # The packages preset (the .debs booted with systemd-nspawn, the container image) tests the ci
 # build, after the wasm build made the browser files the relay package carries.
+# It needs root (debootstrap, systemd-nspawn, podman), through sudo like install-deps.sh.
 if [ "$preset" = packages ]; then
-  exec ctest --preset packages --output-on-failure
+  if [ "$(id -u)" -eq 0 ]; then exec ctest --preset packages --output-on-failure; fi
+  if command -v sudo > /dev/null; then
+    exec sudo --preserve-env=PATH ctest --preset packages --output-on-failure
+  fi
+  echo "test.sh: the packages preset needs root (debootstrap, systemd-nspawn, podman): run it as root or install sudo" >&2
+  exit 1
 fi
 ./scripts/build.sh "$preset"
 # The wasm preset's tests drive the JS SDK with npm packages pinned by tests/js/package-lock.json.

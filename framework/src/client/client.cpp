@@ -71,46 +71,72 @@ double seal_rate(cipher::AeadFactory& factory, const std::string& algorithm) {
   return seconds > 0 ? static_cast<double>(messages * kMessage) / seconds : 0;
 }
 
-// The cipher: among the plugins that provide `algorithm`, the fastest one here (they implement
-// the same algorithm, so peers cannot tell which one runs). Null with `error` set when none
-// provides it.
+// RFC 8439 §2.8.2, checked on every implementation of chacha20-poly1305 before it may carry
+// traffic: a plugin that claims the algorithm but gets it wrong is never chosen.
+bool passes_known_answer(cipher::AeadFactory& factory, const std::string& algorithm) {
+  if (algorithm != "chacha20-poly1305") return true;  // no known answer here for others
+  base::Bytes key(32);
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<base::Byte>(0x80 + i);
+  const base::Bytes nonce{0x07, 0x00, 0x00, 0x00, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47};
+  const base::Bytes aad{0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7};
+  const std::string text =
+      "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the "
+      "future, sunscreen would be it.";
+  const base::Bytes tag{0x1a, 0xe1, 0x0b, 0x59, 0x4f, 0x09, 0xe2, 0x6a,
+                        0x7e, 0x90, 0x2e, 0xcb, 0xd0, 0x60, 0x06, 0x91};
+  auto aead = factory.create(algorithm, key);
+  if (!aead || (*aead)->tag_size() != tag.size()) return false;
+  base::Bytes sealed(text.size() + tag.size());
+  if (!(*aead)->seal(nonce, aad, base::as_bytes(text), sealed)) return false;
+  if (!std::equal(tag.begin(), tag.end(), sealed.end() - static_cast<long>(tag.size()))) {
+    return false;
+  }
+  base::Bytes opened(text.size());
+  return (*aead)->open(nonce, aad, sealed, opened) && base::as_chars(opened) == text;
+}
+
+// The cipher: among the plugins that provide `algorithm` and pass its known answer, the fastest
+// one here (they implement the same algorithm, so peers cannot tell which one runs). A plugin
+// that fails is skipped with a warning. Null with `error` set when none is usable.
 std::shared_ptr<cipher::AeadFactory> pick_cipher(const detail::StackAssembly& assembly,
                                                  const std::string& algorithm, Stack& stack,
                                                  std::string& error) {
-  const plugin::Host& host = *assembly.host;
-  std::shared_ptr<cipher::AeadFactory> best;
-  double best_rate = -1;
   std::vector<std::pair<std::shared_ptr<cipher::AeadFactory>, Stack::CipherCandidate>> found;
-  for (const auto& p : host.plugins()) {
+  std::string last_problem;
+  for (const auto& p : assembly.host->plugins()) {
     if (p->kind() != plugin::Kind::Cipher || !p->provides(algorithm)) continue;
     auto f = p->factory<cipher::AeadFactory>();
     if (!f) {
-      error = "cipher: " + p->file().string() + ": " + f.error().message();
-      return nullptr;
+      last_problem = p->file().string() + ": " + f.error().message();
+    } else if (!passes_known_answer(**f, algorithm)) {
+      last_problem = p->file().string() + ": " + std::string(p->id()) + " fails the " + algorithm +
+                     " known answer (RFC 8439)";
+    } else {
+      found.push_back({*f, {std::string(p->id()), 0}});
+      continue;
     }
-    found.push_back({*f, {std::string(p->id()), 0}});
+    stack.warnings.push_back(last_problem);
   }
   if (found.empty()) {
-    error = "cipher: no cipher plugin provides '" + algorithm + "'" + assembly.where();
+    error = "cipher: " + (last_problem.empty()
+                              ? "no cipher plugin provides '" + algorithm + "'" + assembly.where()
+                              : last_problem);
     return nullptr;
   }
   if (found.size() > 1) {
-    for (auto& [factory, candidate] : found)
+    for (auto& [factory, candidate] : found) {
       candidate.bytes_per_second = seal_rate(*factory, algorithm);
-  }
-  std::size_t winner = 0;
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    if (found[i].second.bytes_per_second > best_rate) {
-      best_rate = found[i].second.bytes_per_second;
-      winner = i;
     }
   }
-  best = found[winner].first;
+  std::size_t winner = 0;
+  for (std::size_t i = 1; i < found.size(); ++i) {
+    if (found[i].second.bytes_per_second > found[winner].second.bytes_per_second) winner = i;
+  }
   stack.cipher_candidates.push_back(found[winner].second);
   for (std::size_t i = 0; i < found.size(); ++i) {
     if (i != winner) stack.cipher_candidates.push_back(found[i].second);
   }
-  return best;
+  return found[winner].first;
 }
 
 }  // namespace
