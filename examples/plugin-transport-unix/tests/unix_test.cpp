@@ -7,9 +7,13 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
+#include <array>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -124,20 +128,49 @@ TEST_F(UnixTransport, ReplacesAStaleSocketButNotALiveOne) {
   auto l = listen(path);
   ASSERT_TRUE(l) << l.error().message();
   EXPECT_TRUE(round_trip(**l));
+  // A second listener of this plugin on the path is refused by the first one's lock, without
+  // touching the socket.
   auto second = listen(path);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().value(), EADDRINUSE);
-  // The probe that found the socket live reached the first listener as a connection that ends
-  // at once; after it, the first listener serves as before.
-  runner_.run([&]() -> asio::awaitable<void> {
-    auto probe = co_await (*l)->async_accept();
-    EXPECT_TRUE(probe);
-    if (!probe) co_return;
-    portal::base::Bytes buf(8);
-    auto n = co_await (*probe)->async_read_some(buf);
-    EXPECT_TRUE(!n || *n == 0) << "the probe sent bytes";
-  });
   EXPECT_TRUE(round_trip(**l));  // the first listener keeps its socket
+}
+
+// A socket some other program listens on (no lock of ours) is found live by a connection
+// attempt, which that program sees as a connection that ends at once; it is left alone.
+TEST_F(UnixTransport, LeavesAnotherProgramsLiveSocketAlone) {
+  const auto path = tmp_.path() / "other.sock";
+  asio::local::stream_protocol::acceptor other(runner_.io());
+  other.open();
+  other.bind(asio::local::stream_protocol::endpoint(path.string()));
+  other.listen();
+  auto refused = listen(path);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().value(), EADDRINUSE);
+  ASSERT_TRUE(socket_file(path));
+  runner_.run([&]() -> asio::awaitable<void> {
+    auto [ec, probe] = co_await other.async_accept(asio::as_tuple(asio::use_awaitable));
+    EXPECT_FALSE(ec) << ec.message();
+    if (ec) co_return;
+    std::array<char, 8> buf{};
+    auto [rec, n] =
+        co_await probe.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+    EXPECT_TRUE(rec == asio::error::eof || n == 0) << "the probe sent bytes";
+  });
+}
+
+// The socket's directory must not be one other users may change (they could swap the socket).
+TEST_F(UnixTransport, RefusesADirectoryOthersMayChange) {
+  const auto dir = tmp_.path() / "open";
+  fs::create_directory(dir);
+  fs::permissions(dir, fs::perms::all);  // 0777, not sticky
+  auto refused = listen(dir / "relay.sock");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().value(), EPERM);
+  fs::permissions(dir, fs::perms::all | fs::perms::sticky_bit);  // like /tmp
+  auto l = listen(dir / "relay.sock");
+  ASSERT_TRUE(l) << l.error().message();
+  EXPECT_TRUE(round_trip(**l));
 }
 
 // sun_path holds 108 bytes with the NUL: a 107-byte path works, a longer one is refused before
