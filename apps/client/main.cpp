@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../common/cli_main.hpp"
+#include "../common/plugin_list.hpp"
 #include "commands.hpp"
 #include "keys.hpp"
 #include "portal/base/random.hpp"
@@ -42,18 +43,10 @@ int list_plugins(const std::vector<std::string>& dirs) {
     options.directories.assign(cfg.plugin_dirs.begin(), cfg.plugin_dirs.end());
     portal::plugin::Host host(options);
     host.load_all();
-    for (const auto& p : host.plugins()) {
-      std::cout << "plugin  " << p->id() << "  " << portal::plugin::to_string(p->kind()) << "  "
-                << p->version() << "  " << p->file().string() << '\n';
-    }
-    for (const auto& r : host.refusals()) std::cout << "refused " << r.to_string() << '\n';
+    portal::apps::print_plugins(host);
     throw UsageError(error);
   }
-  for (const auto& p : stack->host->plugins()) {
-    std::cout << "plugin  " << p->id() << "  " << portal::plugin::to_string(p->kind()) << "  "
-              << p->version() << "  " << p->file().string() << '\n';
-  }
-  for (const auto& r : stack->host->refusals()) std::cout << "refused " << r.to_string() << '\n';
+  const bool clean = portal::apps::print_plugins(*stack->host);
   bool first = true;
   for (const auto& c : stack->cipher_candidates) {
     std::cout << "cipher  " << stack->cipher_name << "  " << c.plugin_id << "  "
@@ -64,7 +57,7 @@ int list_plugins(const std::vector<std::string>& dirs) {
     std::cout << '\n';
     first = false;
   }
-  return stack->host->refusals().empty() ? 0 : 1;
+  return clean ? 0 : 1;
 }
 
 }  // namespace

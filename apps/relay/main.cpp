@@ -19,6 +19,7 @@
 
 #include "../common/cli_main.hpp"
 #include "../common/config_file.hpp"
+#include "../common/plugin_list.hpp"
 #include "portal/base/log.hpp"
 #include "portal/base/uri.hpp"
 #include "portal/config/relay_config.hpp"
@@ -40,12 +41,7 @@ int list_plugins(const std::vector<std::string>& dirs) {
   options.directories.assign(dirs.begin(), dirs.end());
   portal::plugin::Host host(options);
   host.load_all();
-  for (const auto& p : host.plugins()) {
-    std::cout << "plugin  " << p->id() << "  " << portal::plugin::to_string(p->kind()) << "  "
-              << p->version() << "  " << p->file().string() << '\n';
-  }
-  for (const auto& r : host.refusals()) std::cout << "refused " << r.to_string() << '\n';
-  return host.refusals().empty() ? 0 : 1;
+  return portal::apps::print_plugins(host) ? 0 : 1;
 }
 
 // Every connection takes a descriptor: the soft limit (often 1024) is raised to the hard one.
