@@ -28,9 +28,9 @@ using portal::apps::fail_key_file;
 using portal::apps::load_key;
 
 // One line per plugin (id, kind, version, file) and per refused file, then one line per plugin
-// that provides the client's cipher algorithm: the active one first (the fastest here, timed at
-// assembly; docs/client.md), with its measured speed. Exit status 1 when a file was refused or
-// the client's stack cannot be assembled from these plugins.
+// that provides each of the client's cipher algorithms: the active one first (the fastest here,
+// timed at assembly; docs/client.md), with its measured speed. Exit status 1 when a file was
+// refused or the client's stack cannot be assembled from these plugins.
 int list_plugins(const std::vector<std::string>& dirs) {
   portal::config::ClientConfig cfg;
   cfg.relays.clear();
@@ -47,15 +47,17 @@ int list_plugins(const std::vector<std::string>& dirs) {
     throw UsageError(error);
   }
   const bool clean = portal::apps::print_plugins(*stack->host);
-  bool first = true;
-  for (const auto& c : stack->cipher_candidates) {
-    std::cout << "cipher  " << stack->cipher_name << "  " << c.plugin_id << "  "
-              << (first ? "active" : "standby");
-    if (c.bytes_per_second > 0) {
-      std::cout << "  " << static_cast<long long>(c.bytes_per_second / 1e6) << " MB/s";
+  for (const auto& cipher : stack->ciphers) {
+    bool first = true;
+    for (const auto& c : cipher.candidates) {
+      std::cout << "cipher  " << cipher.algorithm << "  " << c.plugin_id << "  "
+                << (first ? "active" : "standby");
+      if (c.bytes_per_second > 0) {
+        std::cout << "  " << static_cast<long long>(c.bytes_per_second / 1e6) << " MB/s";
+      }
+      std::cout << '\n';
+      first = false;
     }
-    std::cout << '\n';
-    first = false;
   }
   return clean ? 0 : 1;
 }

@@ -118,9 +118,16 @@ class ClientSdk : public RelayClientTest {
 // timed and the faster one is made active; a single provider is not timed.
 TEST(ClientStack, TheFastestCipherPluginIsActive) {
   const auto s = stack_for({"tcp://127.0.0.1:1"});
-  ASSERT_EQ(s->cipher_candidates.size(), 2u);
-  const auto& active = s->cipher_candidates[0];
-  const auto& other = s->cipher_candidates[1];
+  // The default list: chacha20-poly1305 (both plugins), then aes-256-gcm (cipher-openssl).
+  ASSERT_EQ(s->ciphers.size(), 2u);
+  EXPECT_EQ(s->ciphers[0].algorithm, "chacha20-poly1305");
+  EXPECT_EQ(s->ciphers[1].algorithm, "aes-256-gcm");
+  ASSERT_EQ(s->ciphers[1].candidates.size(), 1u);
+  EXPECT_EQ(s->ciphers[1].candidates[0].plugin_id, "portal.cipher.openssl");
+  EXPECT_EQ(s->channel_mode, handshake::ChannelMode::Auto);
+  ASSERT_EQ(s->ciphers[0].candidates.size(), 2u);
+  const auto& active = s->ciphers[0].candidates[0];
+  const auto& other = s->ciphers[0].candidates[1];
   EXPECT_GT(active.bytes_per_second, 0);
   EXPECT_GT(other.bytes_per_second, 0);
   EXPECT_GE(active.bytes_per_second, other.bytes_per_second);
@@ -136,10 +143,26 @@ TEST(ClientStack, TheFastestCipherPluginIsActive) {
 
   config::ClientConfig missing;
   missing.plugin_dirs = {PORTAL_BUILD_PLUGIN_DIR};
-  missing.cipher = "no-such-cipher";
+  missing.ciphers = {{"no-such-cipher", ""}};
+  missing.channel = "negotiated";
   std::string error;
   EXPECT_FALSE(client::assemble(missing, error));
-  EXPECT_NE(error.find("cipher: no cipher plugin provides 'no-such-cipher' (plugin directories: "),
+  EXPECT_NE(error.find("ciphers: no cipher plugin provides 'no-such-cipher' (plugin directories: "),
+            std::string::npos)
+      << error;
+
+  // A pinned implementation is the only one taken; a pin no plugin matches is an error.
+  config::ClientConfig pinned;
+  pinned.plugin_dirs = {PORTAL_BUILD_PLUGIN_DIR};
+  pinned.ciphers = {{"chacha20-poly1305", "portal.cipher.chacha20-poly1305"}};
+  auto p1 = client::assemble(pinned, error);
+  ASSERT_TRUE(p1) << error;
+  ASSERT_EQ(p1->ciphers.size(), 1u);
+  ASSERT_EQ(p1->ciphers[0].candidates.size(), 1u);
+  EXPECT_EQ(p1->ciphers[0].candidates[0].plugin_id, "portal.cipher.chacha20-poly1305");
+  pinned.ciphers = {{"chacha20-poly1305", "portal.cipher.nobody"}};
+  EXPECT_FALSE(client::assemble(pinned, error));
+  EXPECT_NE(error.find("no cipher plugin 'portal.cipher.nobody' provides 'chacha20-poly1305'"),
             std::string::npos)
       << error;
 }

@@ -25,7 +25,8 @@ TEST(ClientConfig, DefaultsMatchTheV1Cadence) {
   EXPECT_EQ(c.timers.reconnect_jitter_percent, 20u);
   EXPECT_EQ(c.timers.accept_queue, 100u);
   EXPECT_EQ(c.mux, "yamux");
-  EXPECT_EQ(c.cipher, "chacha20-poly1305");
+  EXPECT_TRUE(c.ciphers.empty());  // the default list: chacha20-poly1305, then aes-256-gcm
+  EXPECT_EQ(c.channel, "auto");
 }
 
 TEST(ClientConfig, AppliesEveryKeyAndRoundTrips) {
@@ -64,12 +65,18 @@ TEST(ClientConfig, EveryProblemNamesItsKey) {
   for (const auto& p : problems) keys.push_back(p.key);
   EXPECT_EQ(keys, (std::vector<std::string>{"relays[0]", "colour", "cipher", "timers.lease_ttl_s",
                                             "timers.nope", "timers.reconnect_jitter_percent"}));
-  // A cipher a plugin provides but the v1 channel cannot run (random nonces).
-  const auto gcm = apply_text(R"({"cipher": "aes-256-gcm"})", c);
-  ASSERT_EQ(gcm.size(), 1u);
-  EXPECT_EQ(gcm.front().key, "cipher");
-  EXPECT_NE(gcm.front().reason.find("v1 channel"), std::string::npos);
-  EXPECT_EQ(c.cipher, "chacha20-poly1305");
+  // A cipher a plugin provides but the v1 channel cannot run (random nonces): refused when only
+  // v1 is spoken, and without chacha20-poly1305 when v1 peers are to be reached.
+  config::ClientConfig v1_only;
+  const auto gcm_v1 = apply_text(R"({"cipher": "aes-256-gcm", "channel": "v1"})", v1_only);
+  ASSERT_EQ(gcm_v1.size(), 1u);
+  EXPECT_EQ(gcm_v1.front().key, "ciphers");
+  EXPECT_NE(gcm_v1.front().reason.find("v1 channel"), std::string::npos);
+  config::ClientConfig fresh;
+  const auto gcm_auto = apply_text(R"({"cipher": "aes-256-gcm"})", fresh);
+  ASSERT_EQ(gcm_auto.size(), 1u);
+  EXPECT_EQ(gcm_auto.front().key, "ciphers");
+  EXPECT_NE(gcm_auto.front().reason.find("no v1 peer can be reached"), std::string::npos);
   // A level the logger has but a config may not ask for.
   const auto off = apply_text(R"({"log_level": "off"})", c);
   ASSERT_EQ(off.size(), 1u);
@@ -77,6 +84,52 @@ TEST(ClientConfig, EveryProblemNamesItsKey) {
   const auto syntax = apply_text("{\n  \"relays\": [,]\n}", c);
   ASSERT_EQ(syntax.size(), 1u);
   EXPECT_EQ(syntax.front().line, 2u);
+}
+
+// The cipher list (docs/client.md): names or {algorithm, implementation}, in preference order;
+// `cipher` is a one-element shorthand; `channel` says whether v1 peers are still served.
+TEST(ClientConfig, CiphersAndChannel) {
+  ClientConfig c;
+  ASSERT_TRUE(apply_text(R"({"ciphers": [{"algorithm": "aes-256-gcm",
+    "implementation": "portal.cipher.openssl"}, "chacha20-poly1305"], "channel": "auto"})",
+                         c)
+                  .empty());
+  EXPECT_EQ(c.ciphers, (std::vector<config::CipherChoice>{{"aes-256-gcm", "portal.cipher.openssl"},
+                                                          {"chacha20-poly1305", ""}}));
+  ClientConfig again;
+  ASSERT_TRUE(apply_text(to_json(c), again).empty()) << to_json(c);
+  EXPECT_EQ(again.ciphers, c.ciphers);
+  EXPECT_EQ(to_json(again), to_json(c));
+
+  ClientConfig shorthand;
+  ASSERT_TRUE(apply_text(R"({"cipher": "chacha20-poly1305"})", shorthand).empty());
+  EXPECT_EQ(shorthand.ciphers, (std::vector<config::CipherChoice>{{"chacha20-poly1305", ""}}));
+  ClientConfig only_gcm;
+  EXPECT_TRUE(
+      apply_text(R"({"ciphers": ["aes-256-gcm"], "channel": "negotiated"})", only_gcm).empty());
+
+  auto keys_of = [](const std::vector<Problem>& problems) {
+    std::vector<std::string> keys;
+    for (const auto& p : problems) keys.push_back(p.key);
+    return keys;
+  };
+  auto problems_of = [&](const std::string& text) {
+    ClientConfig fresh;
+    return keys_of(apply_text(text, fresh));
+  };
+  EXPECT_EQ(problems_of(R"({"cipher": "chacha20-poly1305", "ciphers": []})"),
+            (std::vector<std::string>{"ciphers"}));
+  EXPECT_EQ(problems_of(R"({"ciphers": ["chacha20-poly1305", "chacha20-poly1305"]})"),
+            (std::vector<std::string>{"ciphers[1]"}));
+  EXPECT_EQ(problems_of(R"({"ciphers": [{"algorithm": "x", "colour": 1}]})"),
+            (std::vector<std::string>{"ciphers[0].colour"}));
+  EXPECT_EQ(problems_of(R"({"ciphers": [{"implementation": "y"}]})"),
+            (std::vector<std::string>{"ciphers[0].algorithm"}));
+  EXPECT_EQ(problems_of(R"({"ciphers": [7]})"), (std::vector<std::string>{"ciphers[0]"}));
+  EXPECT_EQ(problems_of(R"({"channel": "v2"})"), (std::vector<std::string>{"channel"}));
+  std::string seventeen = R"({"ciphers": [)";
+  for (int i = 0; i < 17; ++i) seventeen += (i ? ", \"c" : "\"c") + std::to_string(i) + "\"";
+  EXPECT_EQ(problems_of(seventeen + "]}"), (std::vector<std::string>{"ciphers"}));
 }
 
 TEST(ClientConfig, RelayAddressesAreNormalisedAsLaterV1Does) {

@@ -74,6 +74,19 @@ double seal_rate(cipher::AeadFactory& factory, const std::string& algorithm) {
 // RFC 8439 §2.8.2, checked on every implementation of chacha20-poly1305 before it may carry
 // traffic: a plugin that claims the algorithm but gets it wrong is never chosen.
 bool passes_known_answer(cipher::AeadFactory& factory, const std::string& algorithm) {
+  if (algorithm == "aes-256-gcm") {
+    // McGrew and Viega's GCM test case 14 (NIST SP 800-38D): zero key, nonce and plaintext.
+    const base::Bytes zero_key(32, 0), zero_nonce(12, 0), zero_text(16, 0);
+    const base::Bytes expected{0xce, 0xa7, 0x40, 0x3d, 0x4d, 0x60, 0x6b, 0x6e, 0x07, 0x4e, 0xc5,
+                               0xd3, 0xba, 0xf3, 0x9d, 0x18, 0xd0, 0xd1, 0xc8, 0xa7, 0x99, 0x99,
+                               0x6b, 0xf0, 0x26, 0x5b, 0x98, 0xb5, 0xd4, 0x8a, 0xb9, 0x19};
+    auto aead = factory.create(algorithm, zero_key);
+    if (!aead || (*aead)->tag_size() != 16) return false;
+    base::Bytes sealed(expected.size());
+    if (!(*aead)->seal(zero_nonce, {}, zero_text, sealed) || sealed != expected) return false;
+    base::Bytes opened(zero_text.size(), 1);
+    return (*aead)->open(zero_nonce, {}, sealed, opened) && opened == zero_text;
+  }
   if (algorithm != "chacha20-poly1305") return true;  // no known answer here for others
   base::Bytes key(32);
   for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<base::Byte>(0x80 + i);
@@ -95,16 +108,20 @@ bool passes_known_answer(cipher::AeadFactory& factory, const std::string& algori
   return (*aead)->open(nonce, aad, sealed, opened) && base::as_chars(opened) == text;
 }
 
-// The cipher: among the plugins that provide `algorithm` and pass its known answer, the fastest
-// one here (they implement the same algorithm, so peers cannot tell which one runs). A plugin
-// that fails is skipped with a warning. Null with `error` set when none is usable.
+// A cipher: among the plugins that provide `algorithm` (only `implementation`, when it is set)
+// and pass its known answer, the fastest one here (they implement the same algorithm, so peers
+// cannot tell which one runs). A plugin that fails is skipped with a warning. Null with `error`
+// set when none is usable.
 std::shared_ptr<cipher::AeadFactory> pick_cipher(const detail::StackAssembly& assembly,
-                                                 const std::string& algorithm, Stack& stack,
+                                                 const config::CipherChoice& choice, Stack& stack,
+                                                 std::vector<Stack::CipherCandidate>& candidates,
                                                  std::string& error) {
+  const std::string& algorithm = choice.algorithm;
   std::vector<std::pair<std::shared_ptr<cipher::AeadFactory>, Stack::CipherCandidate>> found;
   std::string last_problem;
   for (const auto& p : assembly.host->plugins()) {
     if (p->kind() != plugin::Kind::Cipher || !p->provides(algorithm)) continue;
+    if (!choice.implementation.empty() && p->id() != choice.implementation) continue;
     auto f = p->factory<cipher::AeadFactory>();
     if (!f) {
       last_problem = p->file().string() + ": " + f.error().message();
@@ -118,9 +135,11 @@ std::shared_ptr<cipher::AeadFactory> pick_cipher(const detail::StackAssembly& as
     stack.warnings.push_back(last_problem);
   }
   if (found.empty()) {
-    error = "cipher: " + (last_problem.empty()
-                              ? "no cipher plugin provides '" + algorithm + "'" + assembly.where()
-                              : last_problem);
+    const std::string which =
+        choice.implementation.empty()
+            ? "no cipher plugin provides '" + algorithm + "'"
+            : "no cipher plugin '" + choice.implementation + "' provides '" + algorithm + "'";
+    error = "ciphers: " + (last_problem.empty() ? which + assembly.where() : last_problem);
     return nullptr;
   }
   if (found.size() > 1) {
@@ -132,11 +151,47 @@ std::shared_ptr<cipher::AeadFactory> pick_cipher(const detail::StackAssembly& as
   for (std::size_t i = 1; i < found.size(); ++i) {
     if (found[i].second.bytes_per_second > found[winner].second.bytes_per_second) winner = i;
   }
-  stack.cipher_candidates.push_back(found[winner].second);
+  candidates.push_back(found[winner].second);
   for (std::size_t i = 0; i < found.size(); ++i) {
-    if (i != winner) stack.cipher_candidates.push_back(found[i].second);
+    if (i != winner) candidates.push_back(found[i].second);
   }
   return found[winner].first;
+}
+
+// Whether any loaded cipher plugin provides `algorithm`.
+bool provided(const detail::StackAssembly& assembly, std::string_view algorithm) {
+  for (const auto& p : assembly.host->plugins()) {
+    if (p->kind() == plugin::Kind::Cipher && p->provides(algorithm)) return true;
+  }
+  return false;
+}
+
+// The config's cipher list resolved to plugins, and the channel mode. The default list is
+// chacha20-poly1305 (required: v1 peers speak nothing else), then aes-256-gcm when present.
+bool resolve_ciphers(const detail::StackAssembly& assembly, const config::ClientConfig& config,
+                     Stack& s, std::string& error) {
+  auto list = config.ciphers;
+  if (list.empty()) {
+    list.push_back({std::string(handshake::kV1Cipher), {}});
+    if (provided(assembly, "aes-256-gcm")) list.push_back({"aes-256-gcm", {}});
+  }
+  s.channel_mode = config.channel == "v1"           ? handshake::ChannelMode::V1
+                   : config.channel == "negotiated" ? handshake::ChannelMode::Negotiated
+                                                    : handshake::ChannelMode::Auto;
+  for (const auto& choice : list) {
+    Stack::Cipher c;
+    c.algorithm = choice.algorithm;
+    c.factory = pick_cipher(assembly, choice, s, c.candidates, error);
+    if (!c.factory) return false;
+    if (c.algorithm == handshake::kV1Cipher) s.cipher = c.factory;
+    s.ciphers.push_back(std::move(c));
+  }
+  if (!s.cipher && s.channel_mode != handshake::ChannelMode::Negotiated) {
+    error = "ciphers: without " + std::string(handshake::kV1Cipher) +
+            " no v1 peer can be reached; add it or set \"channel\": \"negotiated\"";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -151,9 +206,7 @@ std::shared_ptr<Stack> assemble(const config::ClientConfig& config, std::string&
   s->mux = stack.mux(config.mux, config.mux_settings, error);
   if (!s->mux) return nullptr;
   s->mux_settings = config.mux_settings;
-  s->cipher = pick_cipher(stack, config.cipher, *s, error);
-  if (!s->cipher) return nullptr;
-  s->cipher_name = config.cipher;
+  if (!resolve_ciphers(stack, config, *s, error)) return nullptr;
   for (const auto& text : config.relays) {
     transport::Settings settings;
     auto tf = stack.transport(text, "relays", config.transport_settings, settings, error);
@@ -225,6 +278,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     secure.credential = &cred;
     secure.cipher = stack->cipher;
     secure.algorithm = stack->cipher_name;
+    secure.channel_mode = stack->channel_mode;
+    for (const auto& c : stack->ciphers) secure.ciphers.push_back({c.algorithm, c.factory});
     secure.random = o.random;
     secure.clock = o.clock;
     secure.handshake_timeout = milliseconds(o.timers.handshake_timeout_ms);
@@ -592,7 +647,7 @@ const identity::Credential& Client::credential() const noexcept { return impl_->
 asio::awaitable<base::Result<std::shared_ptr<Client>>> Client::connect(
     asio::any_io_executor executor, identity::Credential credential, std::shared_ptr<Stack> stack,
     Options options, std::string* detail) {
-  if (!stack || !stack->host || !stack->mux || !stack->cipher) {
+  if (!stack || !stack->host || !stack->mux || (!stack->cipher && stack->ciphers.empty())) {
     co_return make_error_code(Errc::NoRelay);
   }
   if (options.relays.empty()) {

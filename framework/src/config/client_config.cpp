@@ -2,6 +2,8 @@
 #include "portal/config/client_config.hpp"
 
 #include <boost/json.hpp>
+
+#include <algorithm>
 #include <sstream>
 
 #include "portal/base/uri.hpp"
@@ -16,6 +18,9 @@ using detail::Reader;
 // The one AEAD of the v1 channel, as secure_channel::kV1Algorithm (which the channel enforces;
 // config may not include it): checked here too so that a config names the key at fault.
 constexpr std::string_view kV1Cipher = "chacha20-poly1305";
+// As handshake::kMaxOfferedCiphers and kMaxCipherNameSize (config does not link the handshake).
+constexpr std::size_t kMaxCiphers = 16;
+constexpr std::size_t kMaxCipherName = 64;
 
 struct TimerKey {
   std::string_view name;
@@ -60,6 +65,84 @@ void apply_timers(const json::value& v, ClientTimers& t, Reader& r) {
   }
 }
 
+// One entry of `ciphers`: "name" or {"algorithm": "name", "implementation": "plugin id"}.
+bool cipher_entry(const json::value& v, const std::string& key, CipherChoice& out, Reader& r) {
+  if (v.is_string()) return r.string(v, key, out.algorithm);
+  if (!v.is_object()) {
+    r.problem(key, "expected a cipher name or {\"algorithm\": ..., \"implementation\": ...}");
+    return false;
+  }
+  bool ok = true;
+  for (const auto& [k, value] : v.as_object()) {
+    const std::string sub = key + "." + std::string(k);
+    if (k == "algorithm") {
+      ok = r.string(value, sub, out.algorithm) && ok;
+    } else if (k == "implementation") {
+      ok = r.string(value, sub, out.implementation) && ok;
+    } else {
+      r.problem(sub, "unknown key");
+      ok = false;
+    }
+  }
+  if (ok && out.algorithm.empty()) {
+    r.problem(key + ".algorithm", "required");
+    return false;
+  }
+  return ok;
+}
+
+void apply_ciphers(const json::value& v, const std::string& key, ClientConfig& c, Reader& r) {
+  if (!v.is_array()) return r.problem(key, "expected a list of ciphers");
+  const auto& list = v.as_array();
+  if (list.size() > kMaxCiphers) {
+    return r.problem(key, "at most " + std::to_string(kMaxCiphers) + " ciphers");
+  }
+  std::vector<CipherChoice> out;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string at = key + "[" + std::to_string(i) + "]";
+    CipherChoice choice;
+    if (!cipher_entry(list[i], at, choice, r)) return;
+    if (choice.algorithm.empty() || choice.algorithm.size() > kMaxCipherName) {
+      return r.problem(at, "a cipher name is 1 to " + std::to_string(kMaxCipherName) + " bytes");
+    }
+    for (const auto& earlier : out) {
+      if (earlier.algorithm == choice.algorithm) {
+        return r.problem(at, "'" + choice.algorithm + "' is listed twice");
+      }
+    }
+    out.push_back(std::move(choice));
+  }
+  c.ciphers = std::move(out);
+}
+
+// The rules between `ciphers` and `channel`, once every key is read.
+void check_ciphers(const ClientConfig& c, bool listed, Reader& r) {
+  if (c.channel != "auto" && c.channel != "v1" && c.channel != "negotiated") {
+    r.problem("channel", "'" + c.channel + "' is not one of auto, v1, negotiated");
+    return;
+  }
+  if (!listed) return;
+  const bool has_v1 = std::any_of(c.ciphers.begin(), c.ciphers.end(),
+                                  [](const CipherChoice& x) { return x.algorithm == kV1Cipher; });
+  if (c.channel == "v1") {
+    for (const auto& x : c.ciphers) {
+      if (x.algorithm != kV1Cipher) {
+        // The v1 channel draws a random 96-bit nonce per frame (portal-v1 §9): AES-256-GCM is
+        // unsafe there (one repeated nonce exposes its authentication key).
+        r.problem("ciphers", "'" + x.algorithm + "' cannot run on the v1 channel (random " +
+                                 "nonces): only " + std::string(kV1Cipher) +
+                                 " can; use \"channel\": \"auto\" to offer it to peers " +
+                                 "that negotiate");
+        return;
+      }
+    }
+  } else if (!has_v1 && c.channel == "auto") {
+    r.problem("ciphers",
+              "without " + std::string(kV1Cipher) +
+                  " no v1 peer can be reached: add it, or set \"channel\": " + "\"negotiated\"");
+  }
+}
+
 bool is_port(std::string_view s) {
   if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string_view::npos) {
     return false;
@@ -73,6 +156,7 @@ void apply_json(std::string_view text, ClientConfig& c, std::vector<Problem>& pr
   const auto root = detail::parse_object(text, problems);
   if (!root) return;
   Reader r(problems);
+  bool listed = !c.ciphers.empty();
   for (const auto& [k, value] : *root) {
     const std::string key(k);
     if (r.stack_key(key, value, c)) continue;
@@ -105,26 +189,35 @@ void apply_json(std::string_view text, ClientConfig& c, std::vector<Problem>& pr
           }
         }
       }
-    } else if (key == "cipher") {
-      // The v1 channel draws a random 96-bit nonce per frame (portal-v1 §9): only an algorithm
-      // that stays safe with random nonces may run there. AES-256-GCM (cipher-openssl) does not
-      // (one repeated nonce exposes its authentication key) and waits for a negotiated channel
-      // with counter nonces.
-      std::string name;
-      if (r.string(value, key, name)) {
-        if (name != kV1Cipher) {
-          r.problem(key, "'" + name + "' cannot run on the v1 channel (random nonces); use " +
-                             std::string(kV1Cipher));
-        } else {
-          c.cipher = name;
-        }
+    } else if (key == "cipher" || key == "ciphers") {
+      if (root->contains("cipher") && root->contains("ciphers")) {
+        if (key == "ciphers") r.problem(key, "set either cipher or ciphers, not both");
+        continue;
       }
+      if (key == "cipher") {
+        // A one-element shorthand for `ciphers`.
+        std::string name;
+        if (r.string(value, key, name)) {
+          if (name.empty() || name.size() > kMaxCipherName) {
+            r.problem(key, "a cipher name is 1 to " + std::to_string(kMaxCipherName) + " bytes");
+          } else {
+            c.ciphers = {CipherChoice{name, {}}};
+            listed = true;
+          }
+        }
+      } else {
+        apply_ciphers(value, key, c, r);
+        listed = !c.ciphers.empty();
+      }
+    } else if (key == "channel") {
+      r.string(value, key, c.channel);
     } else if (key == "timers") {
       apply_timers(value, c.timers, r);
     } else {
       r.problem(key, "unknown key");
     }
   }
+  check_ciphers(c, listed, r);
 }
 
 std::string to_json(const ClientConfig& c) {
@@ -138,7 +231,19 @@ std::string to_json(const ClientConfig& c) {
   o << "  \"relays\": " << list(c.relays) << ",\n";
   o << detail::json_stack(c.mux, c.mux_settings, c.transport_settings);
   o << "  \"relay_pins\": " << json_settings(c.relay_pins, "  ") << ",\n";
-  o << "  \"cipher\": " << str(c.cipher) << ",\n";
+  o << "  \"ciphers\": [";
+  for (std::size_t i = 0; i < c.ciphers.size(); ++i) {
+    const auto& x = c.ciphers[i];
+    if (i > 0) o << ", ";
+    if (x.implementation.empty()) {
+      o << str(x.algorithm);
+    } else {
+      o << "{\"algorithm\": " << str(x.algorithm)
+        << ", \"implementation\": " << str(x.implementation) << "}";
+    }
+  }
+  o << "],\n";
+  o << "  \"channel\": " << str(c.channel) << ",\n";
   o << "  \"plugin_dirs\": " << list(c.plugin_dirs) << ",\n";
   o << "  \"plugin_pins\": " << json_settings(c.plugin_pins, "  ") << ",\n";
   o << "  \"log_level\": " << str(c.log_level) << ",\n";

@@ -28,6 +28,11 @@ const char* describe(Errc e) noexcept {
     case Errc::RandomSourceFailed: return "random source failed";
     case Errc::InvalidState: return "handshake call out of order";
     case Errc::Timeout: return "handshake timed out";
+    case Errc::NegotiationRequired:
+      return "peer speaks only the v1 channel; the negotiated channel is required";
+    case Errc::NoCommonCipher: return "no cipher both sides accept";
+    case Errc::BadCapabilities: return "malformed or unexpected channel capabilities";
+    case Errc::TranscriptMismatch: return "server answer is bound to another ClientInit";
   }
   return nullptr;
 }

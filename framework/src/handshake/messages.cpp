@@ -23,6 +23,12 @@ base::Bytes encode(const InitPayload& p) {
   id->set_public_key(to_string(p.identity.public_key));
   msg.set_alpn(p.alpn);
   msg.set_session_public_key(to_string(p.session_public_key));
+  if (p.capabilities) {
+    auto* caps = msg.mutable_capabilities();
+    caps->set_version(p.capabilities->version);
+    for (const auto& c : p.capabilities->ciphers) caps->add_ciphers(c);
+    caps->set_client_init_hash(to_string(p.capabilities->client_init_hash));
+  }
   return detail::serialize_message(msg);
 }
 
@@ -45,6 +51,14 @@ base::Result<InitPayload> decode_init_payload(base::ByteSpan bytes) {
   p.identity.public_key = to_bytes(msg.identity().public_key());
   p.alpn = msg.alpn();
   p.session_public_key = to_bytes(msg.session_public_key());
+  if (msg.has_capabilities()) {
+    const auto& caps = msg.capabilities();
+    Capabilities c;
+    c.version = caps.version();
+    c.ciphers.assign(caps.ciphers().begin(), caps.ciphers().end());
+    c.client_init_hash = to_bytes(caps.client_init_hash());
+    p.capabilities = std::move(c);
+  }
   return p;
 }
 

@@ -18,9 +18,33 @@ const char* describe(Errc e) noexcept {
     case Errc::TruncatedFrame: return "stream ended inside a secure frame";
     case Errc::WriteAfterClose: return "write after close";
     case Errc::InvalidOptions: return "invalid secure channel options";
+    case Errc::OutOfSequence:
+      return "secure frame out of sequence (replayed, reordered or a frame dropped)";
+    case Errc::InvalidFrameType: return "secure frame of an unknown type";
+    case Errc::FrameAfterEnd: return "secure frame after the peer's end of stream";
+    case Errc::Truncated: return "stream ended without the peer's authenticated end (truncated)";
+    case Errc::NonceExhausted: return "secure channel nonce space exhausted";
   }
   return nullptr;
 }
+
+// The 96-bit big-endian increment shared by both nonce counters.
+void increment(std::array<base::Byte, kNonceSize>& nonce) noexcept {
+  for (std::size_t i = kNonceSize; i-- > 0;) {
+    if (++nonce[i] != 0) break;
+  }
+}
+
+bool sizes_ok(const cipher::Aead* aead) {
+  return aead->nonce_size() == kNonceSize && aead->tag_size() == kTagSize && aead->key_size() == 32;
+}
+
+bool options_ok(const Options& o, std::size_t overhead) {
+  return o.max_plaintext_per_frame != 0 && o.max_plaintext_per_frame + overhead <= kV1MaxFrame &&
+         o.max_frame_size <= kV1MaxFrame && o.max_frame_size >= overhead;
+}
+
+constexpr std::size_t kNegotiatedOverhead = kFrameOverhead + kFrameTypeSize;
 
 }  // namespace
 
@@ -30,32 +54,39 @@ const boost::system::error_category& secure_channel_category() noexcept {
 }
 
 SecureChannel::SecureChannel(std::shared_ptr<cipher::Aead> encrypt,
-                             std::shared_ptr<cipher::Aead> decrypt, Options options)
+                             std::shared_ptr<cipher::Aead> decrypt, Options options,
+                             bool negotiated)
     : encrypt_(std::move(encrypt)),
       decrypt_(std::move(decrypt)),
       options_(options),
       output_(std::numeric_limits<std::size_t>::max()),
-      reader_(options.max_frame_size, kFrameOverhead) {}
+      reader_(options.max_frame_size, negotiated ? kNegotiatedOverhead : kFrameOverhead),
+      negotiated_(negotiated) {}
 
 base::Result<SecureChannel> SecureChannel::create(std::shared_ptr<cipher::Aead> encrypt,
                                                   std::shared_ptr<cipher::Aead> decrypt,
                                                   base::RandomSource& random, Options options) {
-  if (!encrypt || !decrypt || options.max_plaintext_per_frame == 0 ||
-      options.max_plaintext_per_frame + kFrameOverhead > kV1MaxFrame ||
-      options.max_frame_size > kV1MaxFrame || options.max_frame_size < kFrameOverhead) {
-    return Errc::InvalidOptions;
-  }
+  if (!encrypt || !decrypt || !options_ok(options, kFrameOverhead)) return Errc::InvalidOptions;
   for (const auto* aead : {encrypt.get(), decrypt.get()}) {
     // v1 peers pick their nonces at random (§9.1): only an algorithm that stays safe with random
     // 96-bit nonces runs here. AES-GCM does not (one repeat exposes its authentication key).
-    if (aead->nonce_size() != kNonceSize || aead->tag_size() != kTagSize ||
-        aead->algorithm() != kV1Algorithm) {
-      return Errc::InvalidOptions;
-    }
+    if (!sizes_ok(aead) || aead->algorithm() != kV1Algorithm) return Errc::InvalidOptions;
   }
-  SecureChannel channel(std::move(encrypt), std::move(decrypt), options);
+  SecureChannel channel(std::move(encrypt), std::move(decrypt), options, false);
   if (auto r = random.fill(channel.nonce_); !r) return r.error();
   return channel;
+}
+
+base::Result<SecureChannel> SecureChannel::create_negotiated(std::shared_ptr<cipher::Aead> encrypt,
+                                                             std::shared_ptr<cipher::Aead> decrypt,
+                                                             Options options) {
+  if (!encrypt || !decrypt || !options_ok(options, kNegotiatedOverhead) ||
+      !sizes_ok(encrypt.get()) || !sizes_ok(decrypt.get()) ||
+      encrypt->algorithm() != decrypt->algorithm()) {
+    return Errc::InvalidOptions;
+  }
+  // Both counters start at zero: the keys are fresh for every connection (docs/adr/0014).
+  return SecureChannel(std::move(encrypt), std::move(decrypt), options, true);
 }
 
 base::ErrorCode SecureChannel::fail(base::ErrorCode e) noexcept {
@@ -63,26 +94,41 @@ base::ErrorCode SecureChannel::fail(base::ErrorCode e) noexcept {
   return error_;
 }
 
-void SecureChannel::next_nonce() noexcept {
-  for (std::size_t i = kNonceSize; i-- > 0;) {
-    if (++nonce_[i] != 0) break;
-  }
-}
+void SecureChannel::next_nonce() noexcept { increment(nonce_); }
 
-base::Result<void> SecureChannel::seal_frame(base::ByteSpan plaintext) {
-  const std::size_t n = kFrameOverhead + plaintext.size();
+base::Result<void> SecureChannel::seal_frame(base::ByteSpan plaintext, base::Byte type) {
+  if (negotiated_ && (nonce_[0] | nonce_[1] | nonce_[2] | nonce_[3]) != 0) {
+    return fail(Errc::NonceExhausted);  // the 64-bit sequence number wrapped
+  }
+  const std::size_t header = negotiated_ ? kNonceSize + kFrameTypeSize : kNonceSize;
+  const std::size_t n = header + plaintext.size() + kTagSize;
   auto space = output_.prepare(base::kLengthPrefixSize + n);
   if (!space) return fail(space.error());
   base::Byte* p = space->data();
   base::store_be32(p, static_cast<std::uint32_t>(n));
   std::memcpy(p + base::kLengthPrefixSize, nonce_.data(), kNonceSize);
-  // portal-v1 §9.1: no associated data.
+  // portal-v1 §9.1: no associated data. The negotiated channel authenticates the length prefix
+  // and the type: AAD = N (4 bytes) || type.
+  std::array<base::Byte, base::kLengthPrefixSize + kFrameTypeSize> aad{};
+  base::ByteSpan ad;
+  if (negotiated_) {
+    p[base::kLengthPrefixSize + kNonceSize] = type;
+    std::memcpy(aad.data(), p, base::kLengthPrefixSize);
+    aad[base::kLengthPrefixSize] = type;
+    ad = aad;
+  }
   auto sealed =
-      encrypt_->seal(nonce_, {}, plaintext, space->subspan(base::kLengthPrefixSize + kNonceSize));
+      encrypt_->seal(nonce_, ad, plaintext, space->subspan(base::kLengthPrefixSize + header));
   if (!sealed) return fail(sealed.error());
   output_.commit(base::kLengthPrefixSize + n);
   next_nonce();
   return {};
+}
+
+void SecureChannel::close_write() noexcept {
+  if (write_closed_) return;
+  write_closed_ = true;
+  if (negotiated_ && !error_) (void)seal_frame({}, kFrameEnd);
 }
 
 base::Result<void> SecureChannel::write(base::ByteSpan plaintext) {
@@ -112,24 +158,55 @@ base::Result<std::size_t> SecureChannel::handle_input(base::ByteSpan wire) {
                                                              : used.error());
   }
   if (reader_.complete()) {
-    auto body = reader_.body();
-    const auto nonce = body.first(kNonceSize);
-    const auto sealed = body.subspan(kNonceSize);
-    const auto plain = sealed.first(sealed.size() - kTagSize);
-    // Opened in place: the plaintext overwrites the ciphertext in the receive buffer.
-    if (auto r = decrypt_->open(nonce, {}, sealed, plain); !r) {
-      return fail(r.error() == cipher::Errc::AuthenticationFailed
-                      ? make_error_code(Errc::AuthenticationFailed)
-                      : r.error());
-    }
-    if (plain.empty()) {
-      reader_.next();  // an empty frame carries nothing to read
-    } else {
-      plain_begin_ = kNonceSize;
-      plain_end_ = kNonceSize + plain.size();
-    }
+    if (auto r = open_frame(reader_.body()); !r) return r.error();
   }
   return *used;
+}
+
+base::Result<void> SecureChannel::open_frame(base::MutableByteSpan body) {
+  const auto nonce = body.first(kNonceSize);
+  std::size_t header = kNonceSize;
+  std::array<base::Byte, base::kLengthPrefixSize + kFrameTypeSize> aad{};
+  base::ByteSpan ad;
+  base::Byte type = kFrameData;
+  if (negotiated_) {
+    if (peer_ended_) return fail(Errc::FrameAfterEnd);
+    // The sequence is checked before the tag: a replayed or reordered frame would also fail
+    // authentication, but this names what happened.
+    if (!std::equal(nonce.begin(), nonce.end(), expected_nonce_.begin())) {
+      return fail(Errc::OutOfSequence);
+    }
+    type = body[kNonceSize];
+    header += kFrameTypeSize;
+    base::store_be32(aad.data(), static_cast<std::uint32_t>(body.size()));
+    aad[base::kLengthPrefixSize] = type;
+    ad = aad;
+  }
+  const auto sealed = body.subspan(header);
+  const auto plain = sealed.first(sealed.size() - kTagSize);
+  // Opened in place: the plaintext overwrites the ciphertext in the receive buffer.
+  if (auto r = decrypt_->open(nonce, ad, sealed, plain); !r) {
+    return fail(r.error() == cipher::Errc::AuthenticationFailed
+                    ? make_error_code(Errc::AuthenticationFailed)
+                    : r.error());
+  }
+  if (negotiated_) {
+    // Only authenticated frames move the sequence and only they can end the stream.
+    increment(expected_nonce_);
+    if (type == kFrameEnd && plain.empty()) {
+      peer_ended_ = true;
+      peer_eof_ = true;
+    } else if (type != kFrameData) {
+      return fail(Errc::InvalidFrameType);
+    }
+  }
+  if (plain.empty()) {
+    reader_.next();  // an empty frame carries nothing to read
+  } else {
+    plain_begin_ = header;
+    plain_end_ = header + plain.size();
+  }
+  return {};
 }
 
 base::ByteSpan SecureChannel::readable() const noexcept {
@@ -156,6 +233,7 @@ std::size_t SecureChannel::read(base::MutableByteSpan out) noexcept {
 base::Result<void> SecureChannel::handle_eof() {
   if (error_) return error_;
   if (reader_.partial() && plain_end_ == 0) return fail(Errc::TruncatedFrame);
+  if (negotiated_ && !peer_ended_) return fail(Errc::Truncated);
   peer_eof_ = true;
   return {};
 }

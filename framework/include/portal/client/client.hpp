@@ -51,18 +51,28 @@ struct Stack {
   std::shared_ptr<mux::MuxFactory> mux;
   /// Validated settings for `mux`, passed to every session it creates.
   mux::Settings mux_settings;
-  /// The cipher plugin's factory for the end-to-end streams.
+  /// The v1 channel's cipher factory (chacha20-poly1305); null when the config's `ciphers` leave
+  /// it out (then `channel_mode` is Negotiated).
   std::shared_ptr<cipher::AeadFactory> cipher;
-  /// The AEAD algorithm `cipher` is asked for; v1 peers speak only "chacha20-poly1305".
+  /// The v1 channel's AEAD; v1 peers speak only "chacha20-poly1305".
   std::string cipher_name = "chacha20-poly1305";
-  /// One plugin that provides cipher_name, with its speed measured at assembly.
+  /// One plugin that provides an algorithm, with its speed measured at assembly.
   struct CipherCandidate {
     std::string plugin_id;        ///< the plugin's descriptor id, e.g. "portal.cipher.openssl"
     double bytes_per_second = 0;  ///< sealing 16 KiB messages, measured once (0: not measured)
   };
-  /// Every plugin that provides cipher_name, the active one (cipher's) first. When there are
-  /// several, each was timed for a few milliseconds and the fastest made active.
-  std::vector<CipherCandidate> cipher_candidates;
+  /// One algorithm of the client's cipher list, resolved to a plugin.
+  struct Cipher {
+    std::string algorithm;                         ///< e.g. "aes-256-gcm"
+    std::shared_ptr<cipher::AeadFactory> factory;  ///< the active implementation
+    /// Every plugin that provides it (or the configured one), the active one first. When there
+    /// are several, each was timed for a few milliseconds and the fastest made active.
+    std::vector<CipherCandidate> candidates;
+  };
+  /// The end-to-end ciphers in preference order: what the negotiated channel offers.
+  std::vector<Cipher> ciphers;
+  /// Which channel to speak (config key `channel`).
+  handshake::ChannelMode channel_mode = handshake::ChannelMode::Auto;
   std::map<std::string, transport::Settings, std::less<>> transport_settings;  ///< by scheme
   /// By relay URI, where one differs from its scheme's (a relay's own pins).
   std::map<std::string, transport::Settings, std::less<>> relay_settings;

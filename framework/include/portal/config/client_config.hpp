@@ -31,6 +31,16 @@ struct ClientTimers {
   std::uint32_t accept_queue = 100;             ///< incoming connections waiting for accept()
 };
 
+/// One entry of the client's `ciphers` list: an AEAD algorithm and, optionally, the plugin that
+/// must implement it.
+struct CipherChoice {
+  std::string algorithm;       ///< e.g. "chacha20-poly1305" or "aes-256-gcm"
+  std::string implementation;  ///< a cipher plugin's id; empty: the fastest plugin present
+
+  /// Field-by-field equality.
+  friend bool operator==(const CipherChoice&, const CipherChoice&) = default;
+};
+
 /// Everything the `portal` tool and the client SDK read from a client config file (docs/client.md).
 /// Fill it with apply_json() or in code; client::assemble() loads the plugins it names, and its
 /// relays and timers go into client::Options.
@@ -45,9 +55,17 @@ struct ClientConfig {
   /// SPKI SHA-256 pins by relay URI (as in `relays`): for that relay only, the `spki_sha256`
   /// TLS setting (comma-separated hex), which replaces chain verification (docs/tls.md).
   Settings relay_pins;
-  std::string cipher = "chacha20-poly1305";  ///< a name a cipher plugin provides
-  std::vector<std::string> plugin_dirs;      ///< empty: `<prefix>/lib/portal/plugins`
-  Settings plugin_pins;                      ///< plugin file name -> sha256 hex
+  /// The end-to-end ciphers, most preferred first (config key `ciphers`; `cipher` is a
+  /// one-element shorthand). The negotiated channel offers them all; a v1 peer always gets
+  /// chacha20-poly1305, which must then be in the list. Empty: chacha20-poly1305, then
+  /// aes-256-gcm when a plugin provides it.
+  std::vector<CipherChoice> ciphers;
+  /// Which channel to speak (docs/adr/0014-negotiated-channel.md): "auto" (the negotiated
+  /// channel with peers that offer it, v1 with the others), "v1" or "negotiated" (v1 peers
+  /// refused).
+  std::string channel = "auto";
+  std::vector<std::string> plugin_dirs;  ///< empty: `<prefix>/lib/portal/plugins`
+  Settings plugin_pins;                  ///< plugin file name -> sha256 hex
   /// The least severe log level written: "debug", "info", "warn" or "error".
   std::string log_level = "info";
   /// Lease renewal, health checks, reconnects and request deadlines (config key "timers").

@@ -30,6 +30,13 @@ enum class Errc {
   Timeout,                    ///< (driver) the handshake did not complete in time
   ReplayCacheFull,            ///< (server) this client has its quota of live ClientInits in
                               ///< the replay cache
+  NegotiationRequired,        ///< the peer speaks only v1, and this side requires the
+                              ///< negotiated channel
+  NoCommonCipher,             ///< no cipher both sides accept, or the server chose one that was
+                              ///< not offered
+  BadCapabilities,            ///< a capability extension that breaks its rules (version, list
+                              ///< size, or an answer to no offer)
+  TranscriptMismatch,         ///< (client) the server's answer covers another ClientInit
 };
 
 /// The category of handshake::Errc ("portal.handshake").

@@ -43,6 +43,34 @@ inline constexpr std::string_view kInfoClientToServer = "RDSEC_KEY_CLIENT";
 /// HKDF info string of the key for frames the server sends (portal-v1 §8.6).
 inline constexpr std::string_view kInfoServerToClient = "RDSEC_KEY_SERVER";
 
+/// Version of the negotiated channel in the capability extension (docs/adr/0014).
+inline constexpr std::uint32_t kNegotiatedChannelVersion = 2;
+/// Most ciphers a capability offer may list; a longer offer is refused (Errc::BadCapabilities).
+inline constexpr std::size_t kMaxOfferedCiphers = 16;
+/// Longest cipher name accepted in an offer.
+inline constexpr std::size_t kMaxCipherNameSize = 64;
+/// The v1 channel's only cipher (portal-v1 §9.1).
+inline constexpr std::string_view kV1Cipher = "chacha20-poly1305";
+/// HKDF info prefix of the negotiated channel's client-to-server key; the transcript hash follows.
+inline constexpr std::string_view kInfoNegotiatedClientToServer = "PORTAL2_KEY_C2S";
+/// HKDF info prefix of the negotiated channel's server-to-client key; the transcript hash follows.
+inline constexpr std::string_view kInfoNegotiatedServerToClient = "PORTAL2_KEY_S2C";
+
+/// Which channel a side speaks.
+enum class ChannelMode {
+  V1,          ///< v1 only: offer nothing, answer nothing (byte-exact v1)
+  Auto,        ///< offer or accept the negotiated channel; fall back to v1 with a v1 peer
+  Negotiated,  ///< the negotiated channel or nothing: a v1 peer is refused
+};
+
+/// This side's channel policy.
+struct Negotiation {
+  ChannelMode mode = ChannelMode::V1;  ///< the core's default is byte-exact v1
+  /// AEAD algorithms for the negotiated channel, most preferred first (client: the offer; server:
+  /// what it accepts). At most kMaxOfferedCiphers; needed unless mode is V1.
+  std::vector<std::string> ciphers;
+};
+
 /// Limits and tolerances. The defaults keep v1 compatibility.
 struct Limits {
   /// Largest handshake message accepted. v1 allows 2^26, but a real ClientInit or ServerInit is
@@ -62,6 +90,10 @@ struct Established {
   /// The application protocol both sides agreed on: the one the client asked for, which the server
   /// found in its lease's list.
   std::string alpn;
+  /// The channel both sides speak: 1 (v1, portal-v1 §9) or kNegotiatedChannelVersion.
+  std::uint32_t channel = 1;
+  /// The AEAD algorithm of the channel; always kV1Cipher on channel 1.
+  std::string cipher{kV1Cipher};
 };
 
 /// Where a ClientHandshake or ServerHandshake is; Established and Failed are final.
@@ -77,11 +109,14 @@ class PORTAL_API ClientHandshake {
  public:
   /// `self` and `random` must outlive the handshake. `expected_peer_id` is the lease ID dialed:
   /// the responder must be that identity (portal-v1 §8.5, last step).
+  /// `negotiation` says whether ClientInit offers the negotiated channel; the default offers
+  /// nothing, byte for byte what a v1 client sends.
   ClientHandshake(const identity::Credential& self, std::string expected_peer_id, std::string alpn,
-                  base::RandomSource& random, Limits limits = {});
+                  base::RandomSource& random, Limits limits = {}, Negotiation negotiation = {});
 
   /// Draws the ephemeral key (32 bytes) then the nonce (12 bytes), in the order a v1 client does,
-  /// and queues ClientInit. Errors: Errc::RandomSourceFailed, Errc::InvalidState.
+  /// and queues ClientInit. Errors: Errc::RandomSourceFailed, Errc::InvalidState (also for a
+  /// negotiation without ciphers or with more than kMaxOfferedCiphers).
   [[nodiscard]] base::Result<void> start(base::Clock::SystemTime now);
 
   /// Bytes to send; valid until the next non-const call.
@@ -114,10 +149,12 @@ class PORTAL_API ClientHandshake {
   std::string alpn_;
   base::RandomSource& random_;
   Limits limits_;
+  Negotiation negotiation_;
   State state_ = State::Idle;
   base::ErrorCode error_;
   crypto::X25519PrivateKey ephemeral_;
   base::Bytes nonce_;
+  base::Bytes sent_data_;  // ClientInit's signed bytes: the transcript starts with them
   base::Bytes output_;
   base::LengthPrefixedReader reader_;
   Established result_;
@@ -129,8 +166,11 @@ class PORTAL_API ServerHandshake {
  public:
   /// `self`, `replay_cache` and `random` must outlive the handshake. `accepted_alpns` is the
   /// lease's ALPN list. The replay cache is the one shared by every handshake of `self`.
+  /// `negotiation` says whether an offer of the negotiated channel is taken; the default answers
+  /// as v1 does, whatever the ClientInit carries.
   ServerHandshake(const identity::Credential& self, std::vector<std::string> accepted_alpns,
-                  ReplayCache& replay_cache, base::RandomSource& random, Limits limits = {});
+                  ReplayCache& replay_cache, base::RandomSource& random, Limits limits = {},
+                  Negotiation negotiation = {});
 
   /// Bytes to send to the dialer (ServerInit once ClientInit checked out); valid until the next
   /// non-const call.
@@ -168,6 +208,7 @@ class PORTAL_API ServerHandshake {
   ReplayCache& replay_cache_;
   base::RandomSource& random_;
   Limits limits_;
+  Negotiation negotiation_;
   State state_ = State::AwaitingPeer;
   base::ErrorCode error_;
   base::Bytes output_;

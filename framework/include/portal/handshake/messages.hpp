@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "portal/base/bytes.hpp"
 #include "portal/base/export.hpp"
@@ -10,6 +12,20 @@
 #include "portal/identity/identity.hpp"
 
 namespace portal::handshake {
+
+/// The capability extension of the negotiated channel (docs/adr/0014-negotiated-channel.md),
+/// carried in InitPayload field 15, which v1 peers skip.
+struct Capabilities {
+  /// The negotiated channel's version; kNegotiatedChannelVersion is the only one.
+  std::uint32_t version = 0;
+  /// Client: the AEAD algorithms it offers, most preferred first. Server: exactly the one chosen.
+  std::vector<std::string> ciphers;
+  /// Server only: SHA-256 of the ClientInit's signed `data` bytes; empty from a client.
+  base::Bytes client_init_hash;
+
+  /// Field-by-field equality.
+  friend bool operator==(const Capabilities&, const Capabilities&) = default;
+};
 
 /// ClientInitPayload / ServerInitPayload (portal-v1 §4.6, §8.2, §8.4): one layout for both.
 struct InitPayload {
@@ -21,6 +37,8 @@ struct InitPayload {
   identity::Identity identity;
   std::string alpn;                ///< client: the requested protocol; server: its echo
   base::Bytes session_public_key;  ///< 32-byte X25519 ephemeral public key
+  /// Ours (field 15): present only when the sender speaks the negotiated channel.
+  std::optional<Capabilities> capabilities;
 
   /// Field-by-field equality (for tests and round-trip checks).
   friend bool operator==(const InitPayload&, const InitPayload&) = default;

@@ -43,6 +43,12 @@ enum class Errc {
   TruncatedFrame,        ///< the stream ended in the middle of a frame
   WriteAfterClose,       ///< write() after close_write()
   InvalidOptions,        ///< a frame size outside what v1 allows, or a cipher with other sizes
+  OutOfSequence,         ///< (negotiated) a frame that is not the next one: replayed, reordered or
+                         ///< one before it dropped
+  InvalidFrameType,      ///< (negotiated) an unknown frame type, or an end frame with data
+  FrameAfterEnd,         ///< (negotiated) a frame after the peer's authenticated end of stream
+  Truncated,             ///< (negotiated) the stream ended without the authenticated end
+  NonceExhausted,        ///< (negotiated) 2^64 frames sent under one key
 };
 
 /// The category of secure_channel::Errc ("portal.secure_channel").
@@ -56,6 +62,13 @@ inline base::ErrorCode make_error_code(Errc e) noexcept {
 
 /// The one AEAD of the v1 channel (portal-v1 §9): ChaCha20-Poly1305.
 inline constexpr std::string_view kV1Algorithm = "chacha20-poly1305";
+
+/// Bytes of the negotiated channel's frame type, between the nonce and the ciphertext.
+inline constexpr std::size_t kFrameTypeSize = 1;
+/// Negotiated frame type: application data.
+inline constexpr base::Byte kFrameData = 0x00;
+/// Negotiated frame type: the authenticated end of the sender's stream (no data).
+inline constexpr base::Byte kFrameEnd = 0x01;
 
 /// How a SecureChannel cuts and accepts frames; create() checks both sizes (Errc::InvalidOptions).
 struct Options {
@@ -80,6 +93,17 @@ class PORTAL_API SecureChannel {
                                                           base::RandomSource& random,
                                                           Options options = {});
 
+  /// The negotiated channel (docs/adr/0014-negotiated-channel.md) on keys from a negotiated
+  /// handshake: frames LP(nonce || type || AEAD(plaintext)) whose nonce is a counter from zero
+  /// (4 zero bytes, then a 64-bit big-endian sequence number) that the receiver requires in
+  /// order, with the length prefix and the type as associated data, and an end frame that
+  /// close_write() sends and without which the peer's end of stream is Errc::Truncated. Any AEAD
+  /// with 12-byte nonces and 16-byte tags may run here (AES-256-GCM included: nonces never
+  /// repeat). Errors: Errc::InvalidOptions.
+  [[nodiscard]] static base::Result<SecureChannel> create_negotiated(
+      std::shared_ptr<cipher::Aead> encrypt, std::shared_ptr<cipher::Aead> decrypt,
+      Options options = {});
+
   /// Takes over the ciphers, the nonce counter and every buffered byte; the moved-from channel may
   /// only be destroyed or assigned to.
   SecureChannel(SecureChannel&&) noexcept = default;
@@ -98,8 +122,9 @@ class PORTAL_API SecureChannel {
   /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
   /// No more writes. v1 has no close message (§9.4): the caller half-closes the stream once
-  /// pending_output() is sent.
-  void close_write() noexcept { write_closed_ = true; }
+  /// pending_output() is sent. The negotiated channel queues its end frame first (if sealing it
+  /// fails, the channel fails: see error()). A second call does nothing.
+  void close_write() noexcept;
 
   // ---- receiving
 
@@ -114,7 +139,8 @@ class PORTAL_API SecureChannel {
   /// Copies up to out.size() bytes of readable() into `out` and consumes them.
   std::size_t read(base::MutableByteSpan out) noexcept;
   /// The peer's stream ended. Between frames this is a clean end (peer_closed() becomes true);
-  /// inside a frame it is Errc::TruncatedFrame.
+  /// inside a frame it is Errc::TruncatedFrame. On the negotiated channel only an end frame
+  /// received before makes it clean; otherwise it is Errc::Truncated.
   [[nodiscard]] base::Result<void> handle_eof();
   /// True after a clean end of the peer's stream, once every plaintext byte has been read.
   [[nodiscard]] bool peer_closed() const noexcept { return peer_eof_ && readable().empty(); }
@@ -124,12 +150,15 @@ class PORTAL_API SecureChannel {
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
   /// The options given to create().
   [[nodiscard]] const Options& options() const noexcept { return options_; }
+  /// True for a channel made by create_negotiated().
+  [[nodiscard]] bool negotiated() const noexcept { return negotiated_; }
 
  private:
   SecureChannel(std::shared_ptr<cipher::Aead> encrypt, std::shared_ptr<cipher::Aead> decrypt,
-                Options options);
+                Options options, bool negotiated);
   base::ErrorCode fail(base::ErrorCode e) noexcept;
-  base::Result<void> seal_frame(base::ByteSpan plaintext);
+  base::Result<void> seal_frame(base::ByteSpan plaintext, base::Byte type = kFrameData);
+  base::Result<void> open_frame(base::MutableByteSpan body);
   void next_nonce() noexcept;
 
   std::shared_ptr<cipher::Aead> encrypt_;
@@ -140,8 +169,11 @@ class PORTAL_API SecureChannel {
   base::LengthPrefixedReader reader_;
   std::size_t plain_begin_ = 0;  ///< within the current frame's body
   std::size_t plain_end_ = 0;
+  std::array<base::Byte, kNonceSize> expected_nonce_{};  ///< negotiated: the next frame's
+  bool negotiated_ = false;
   bool write_closed_ = false;
   bool peer_eof_ = false;
+  bool peer_ended_ = false;  ///< negotiated: the peer's end frame arrived
   base::ErrorCode error_;
 };
 

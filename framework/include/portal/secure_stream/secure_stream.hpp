@@ -19,12 +19,27 @@
 
 namespace portal::stream {
 
+/// One cipher of the negotiated channel's list: the algorithm and the factory that makes it.
+struct CipherOffer {
+  std::string algorithm;                         ///< e.g. "aes-256-gcm"
+  std::shared_ptr<cipher::AeadFactory> factory;  ///< a cipher plugin's factory that provides it
+};
+
 /// Everything a secure stream needs besides the byte stream under it. References must outlive
 /// the handshake call; `cipher` is kept by the resulting stream.
 struct SecureStreamConfig {
   const identity::Credential* credential = nullptr;  ///< this side's identity
-  std::shared_ptr<cipher::AeadFactory> cipher;       ///< e.g. the cipher-chacha plugin's
-  std::string algorithm = "chacha20-poly1305";       ///< the AEAD (v1: ChaCha20-Poly1305)
+  /// The v1 channel's cipher, e.g. the cipher-chacha plugin's; may be null only when
+  /// channel_mode is Negotiated and `ciphers` is not empty.
+  std::shared_ptr<cipher::AeadFactory> cipher;
+  std::string algorithm = "chacha20-poly1305";  ///< the v1 channel's AEAD: ChaCha20-Poly1305
+  /// Which channel to speak (docs/adr/0014-negotiated-channel.md): Auto offers (or, accepting,
+  /// takes) the negotiated channel and falls back to v1 with a v1 peer; V1 is byte-exact v1;
+  /// Negotiated refuses v1 peers.
+  handshake::ChannelMode channel_mode = handshake::ChannelMode::Auto;
+  /// The negotiated channel's ciphers, most preferred first (a dialer's offer, a lease holder's
+  /// accepted set). Empty: `algorithm` with `cipher` alone.
+  std::vector<CipherOffer> ciphers;
   /// Draws the ephemeral X25519 key, the handshake nonce and the first frame nonce; must outlive
   /// the handshake call. The default is the OS CSPRNG; only tests pass anything else.
   base::RandomSource* random = &base::OsRandom::instance();
@@ -49,6 +64,12 @@ class PORTAL_API SecureStream final : public ByteStream {
   [[nodiscard]] const identity::Identity& peer() const noexcept { return peer_; }
   /// The application protocol agreed in the handshake (what the dialer asked for).
   [[nodiscard]] const std::string& alpn() const noexcept { return alpn_; }
+  /// The channel in use: 1 (v1) or handshake::kNegotiatedChannelVersion.
+  [[nodiscard]] std::uint32_t channel_version() const noexcept {
+    return channel_.negotiated() ? handshake::kNegotiatedChannelVersion : 1;
+  }
+  /// The AEAD algorithm of the channel, e.g. "chacha20-poly1305".
+  [[nodiscard]] const std::string& cipher_algorithm() const noexcept { return algorithm_; }
 
   /// The executor of the stream underneath: call every operation from it.
   boost::asio::any_io_executor get_executor() override { return inner_->get_executor(); }
@@ -64,7 +85,8 @@ class PORTAL_API SecureStream final : public ByteStream {
   /// bytes the handshake read past its last message, fed to the channel first.
   SecureStream(const Private&, std::unique_ptr<ByteStream> inner,
                std::shared_ptr<cipher::AeadFactory> cipher, secure_channel::SecureChannel channel,
-               identity::Identity peer, std::string alpn, base::Bytes early_input);
+               identity::Identity peer, std::string alpn, base::Bytes early_input,
+               std::string algorithm = "chacha20-poly1305");
   ~SecureStream() override;
 
  private:
@@ -73,6 +95,7 @@ class PORTAL_API SecureStream final : public ByteStream {
   secure_channel::SecureChannel channel_;
   identity::Identity peer_;
   std::string alpn_;
+  std::string algorithm_;
   base::Bytes rx_;  // wire bytes read but not yet fed to the channel
   std::size_t rx_begin_ = 0;
   std::size_t rx_end_ = 0;
