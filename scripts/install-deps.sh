@@ -30,6 +30,8 @@ packages=(
   doxygen            # the API reference (docs target, BuildApiDocs test)
   clang-14           # the clang preset (CI): what the WebAssembly path's clang 14 accepts
   golang-go golang-github-hashicorp-yamux-dev  # tests/interop: the independent yamux peer
+  # tests/interop: the independent v1 handshake peer (Go protobuf runtime, X25519, HKDF, ChaCha)
+  golang-google-protobuf-dev golang-golang-x-crypto-dev
   python3 python3-websockets  # tests/interop: the independent WebSocket peer
   curl               # tests check the HTTP surface with curl
   openssl            # tests check key-file interop with `openssl genpkey` / `openssl pkey`
