@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzz target: the secure-channel frame decoder, with a small receive limit so that length
-// checks, partial frames, empty frames and authentication failures all get reached.
+// checks, partial frames, empty frames and authentication failures all get reached. Every input
+// goes to both channels: v1 and the negotiated one (sequence, type and end-of-stream checks).
 #include <cstdint>
 
 #include "chacha20_poly1305.hpp"
@@ -13,21 +14,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto a = plugins::chacha::factory().create("chacha20-poly1305", base::Bytes(32, 3));
     return std::shared_ptr<cipher::Aead>(std::move(*a));
   };
-  base::ReplayRandom random(base::Bytes(12));
   secure_channel::Options options;
   options.max_frame_size = 4096;
-  auto channel = secure_channel::SecureChannel::create(make(), make(), random, options);
-  if (!channel) return 0;
-  base::ByteSpan rest(data, size);
-  base::Byte out[512];
-  while (!rest.empty()) {
-    auto used = channel->handle_input(rest);
-    if (!used) break;
-    rest = rest.subspan(*used);
-    while (channel->read(out) > 0) {
+  for (bool negotiated : {false, true}) {
+    base::ReplayRandom random(base::Bytes(12));
+    auto channel = negotiated
+                       ? secure_channel::SecureChannel::create_negotiated(make(), make(), options)
+                       : secure_channel::SecureChannel::create(make(), make(), random, options);
+    if (!channel) return 0;
+    base::ByteSpan rest(data, size);
+    base::Byte out[512];
+    while (!rest.empty()) {
+      auto used = channel->handle_input(rest);
+      if (!used) break;
+      rest = rest.subspan(*used);
+      while (channel->read(out) > 0) {
+      }
+      if (*used == 0 && channel->readable().empty()) break;
     }
-    if (*used == 0 && channel->readable().empty()) break;
+    (void)channel->handle_eof();
   }
-  (void)channel->handle_eof();
   return 0;
 }
