@@ -163,7 +163,9 @@ base::Result<std::size_t> SecureChannel::handle_input(base::ByteSpan wire) {
   return *used;
 }
 
-base::Result<void> SecureChannel::open_frame(base::MutableByteSpan body) {
+// Checks and opens one frame body (nonce || [type] || sealed) into `out`, which is either the
+// body's own ciphertext (in place) or memory apart from it; returns the plaintext size.
+base::Result<std::size_t> SecureChannel::open_into(base::ByteSpan body, base::MutableByteSpan out) {
   const auto nonce = body.first(kNonceSize);
   std::size_t header = kNonceSize;
   std::array<base::Byte, base::kLengthPrefixSize + kFrameTypeSize> aad{};
@@ -183,9 +185,8 @@ base::Result<void> SecureChannel::open_frame(base::MutableByteSpan body) {
     ad = aad;
   }
   const auto sealed = body.subspan(header);
-  const auto plain = sealed.first(sealed.size() - kTagSize);
-  // Opened in place: the plaintext overwrites the ciphertext in the receive buffer.
-  if (auto r = decrypt_->open(nonce, ad, sealed, plain); !r) {
+  const std::size_t plain = sealed.size() - kTagSize;
+  if (auto r = decrypt_->open(nonce, ad, sealed, out.first(plain)); !r) {
     return fail(r.error() == cipher::Errc::AuthenticationFailed
                     ? make_error_code(Errc::AuthenticationFailed)
                     : r.error());
@@ -193,20 +194,47 @@ base::Result<void> SecureChannel::open_frame(base::MutableByteSpan body) {
   if (negotiated_) {
     // Only authenticated frames move the sequence and only they can end the stream.
     increment(expected_nonce_);
-    if (type == kFrameEnd && plain.empty()) {
+    if (type == kFrameEnd && plain == 0) {
       peer_ended_ = true;
       peer_eof_ = true;
     } else if (type != kFrameData) {
       return fail(Errc::InvalidFrameType);
     }
   }
-  if (plain.empty()) {
+  return plain;
+}
+
+base::Result<void> SecureChannel::open_frame(base::MutableByteSpan body) {
+  const std::size_t header = negotiated_ ? kNonceSize + kFrameTypeSize : kNonceSize;
+  // Opened in place: the plaintext overwrites the ciphertext in the receive buffer.
+  auto plain = open_into(body, body.subspan(header));
+  if (!plain) return plain.error();
+  if (*plain == 0) {
     reader_.next();  // an empty frame carries nothing to read
   } else {
     plain_begin_ = header;
-    plain_end_ = header + plain.size();
+    plain_end_ = header + *plain;
   }
   return {};
+}
+
+base::Result<SecureChannel::Direct> SecureChannel::read_direct(base::ByteSpan wire,
+                                                               base::MutableByteSpan out) {
+  if (error_) return error_;
+  if (!readable().empty() || reader_.partial() || reader_.complete() ||
+      wire.size() < base::kLengthPrefixSize) {
+    return Direct{};
+  }
+  const std::size_t n = base::load_be32(wire.data());
+  const std::size_t overhead = negotiated_ ? kFrameOverhead + kFrameTypeSize : kFrameOverhead;
+  // Out-of-range lengths and frames still arriving take the buffered path, which reports them.
+  if (n < overhead || n > options_.max_frame_size || wire.size() - base::kLengthPrefixSize < n ||
+      n - overhead > out.size()) {
+    return Direct{};
+  }
+  auto plain = open_into(wire.subspan(base::kLengthPrefixSize, n), out);
+  if (!plain) return plain.error();
+  return Direct{base::kLengthPrefixSize + n, *plain};
 }
 
 base::ByteSpan SecureChannel::readable() const noexcept {
@@ -215,6 +243,9 @@ base::ByteSpan SecureChannel::readable() const noexcept {
 }
 
 void SecureChannel::consume(std::size_t n) noexcept {
+  // With nothing readable there is nothing to release; above all, a frame still arriving in the
+  // reader must not be dropped (a read() between two partial inputs used to lose it).
+  if (plain_begin_ == plain_end_) return;
   plain_begin_ += std::min(n, plain_end_ - plain_begin_);
   if (plain_begin_ == plain_end_) {
     plain_begin_ = plain_end_ = 0;

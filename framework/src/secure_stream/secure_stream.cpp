@@ -146,8 +146,20 @@ asio::awaitable<base::Result<std::size_t>> SecureStream::async_read_some(
     if (channel_.error()) co_return channel_.error();
     if (channel_.peer_closed()) co_return std::size_t{0};
     if (rx_begin_ < rx_end_) {
-      auto used =
-          channel_.handle_input(base::ByteSpan(rx_).subspan(rx_begin_, rx_end_ - rx_begin_));
+      const auto wire = base::ByteSpan(rx_).subspan(rx_begin_, rx_end_ - rx_begin_);
+      // A whole frame that fits the caller's buffer opens straight into it: no copy into the
+      // channel's receive buffer and none out of it.
+      auto direct = channel_.read_direct(wire, buffer);
+      if (!direct) {
+        inner_->close();  // a forged or corrupt frame ends the connection
+        co_return direct.error();
+      }
+      if (direct->consumed > 0) {
+        rx_begin_ += direct->consumed;
+        if (direct->produced > 0) co_return direct->produced;
+        continue;
+      }
+      auto used = channel_.handle_input(wire);
       if (!used) {
         inner_->close();  // a forged or corrupt frame ends the connection
         co_return used.error();

@@ -132,6 +132,16 @@ class PORTAL_API SecureChannel {
   /// While readable() is not empty nothing is consumed. Errors: Errc::FrameTooLarge,
   /// Errc::FrameTooShort, Errc::AuthenticationFailed (the channel is then failed for good).
   [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan wire);
+  /// What read_direct() did: wire bytes consumed and plaintext bytes written.
+  struct Direct {
+    std::size_t consumed = 0;  ///< 0: nothing done, use handle_input()
+    std::size_t produced = 0;  ///< plaintext written to the output (0 for an empty frame)
+  };
+  /// The copy-free path: when nothing is buffered, `wire` starts with a whole frame and its
+  /// plaintext fits `out`, opens the frame from `wire` straight into `out` (which must not overlap
+  /// it), with every check handle_input() makes. Otherwise does nothing ({0, 0}): call
+  /// handle_input(). Errors: as handle_input().
+  [[nodiscard]] base::Result<Direct> read_direct(base::ByteSpan wire, base::MutableByteSpan out);
   /// Decrypted plaintext not yet consumed.
   [[nodiscard]] base::ByteSpan readable() const noexcept;
   /// Releases `n` bytes of readable().
@@ -159,6 +169,7 @@ class PORTAL_API SecureChannel {
   base::ErrorCode fail(base::ErrorCode e) noexcept;
   base::Result<void> seal_frame(base::ByteSpan plaintext, base::Byte type = kFrameData);
   base::Result<void> open_frame(base::MutableByteSpan body);
+  base::Result<std::size_t> open_into(base::ByteSpan body, base::MutableByteSpan out);
   void next_nonce() noexcept;
 
   std::shared_ptr<cipher::Aead> encrypt_;
