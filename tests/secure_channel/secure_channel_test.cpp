@@ -216,7 +216,10 @@ TEST(SecureChannelDirect, ReadDirectMatchesTheBufferedPath) {
   for (bool negotiated : {false, true}) {
     SCOPED_TRACE(negotiated ? "negotiated" : "v1");
     auto make = [&](const Bytes& send, const Bytes& recv) {
-      if (negotiated) return std::move(*SecureChannel::create_negotiated(aead(send), aead(recv)));
+      if (negotiated) {
+        auto c = SecureChannel::create_negotiated(aead(send), aead(recv));
+        return std::move(*c);
+      }
       return channel(send, recv, Bytes(12));
     };
     auto a = make(k1, k2);

@@ -60,6 +60,11 @@ void put_le32(std::vector<base::Byte>& out, T v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<base::Byte>(x >> (8 * i)));
 }
 
+// Both handshakes offer or take the negotiated channel with the one cipher this build has.
+handshake::Negotiation negotiation() {
+  return {handshake::ChannelMode::Auto, {std::string(plugins::chacha::kAlgorithm)}};
+}
+
 }  // namespace
 
 // One yamux stream's job. It moves through stages; the bytes a stage leaves unsent move to
@@ -595,8 +600,8 @@ bool Engine::pump_input(std::uint32_t relay, std::uint32_t stream, Task& t) {
         }
         t.counted = true;
         t.kind = Task::Kind::ServerHs;
-        t.server_hs = std::make_unique<handshake::ServerHandshake>(credential_, listen_alpns_,
-                                                                   replay_, random_);
+        t.server_hs = std::make_unique<handshake::ServerHandshake>(
+            credential_, listen_alpns_, replay_, random_, handshake::Limits{}, negotiation());
         t.deadline = now().steady + ms(o_.timers.handshake_timeout_ms);
         progress = true;
       }
@@ -718,8 +723,8 @@ void Engine::request_done(std::uint32_t relay, std::uint32_t stream, Task& t) {
         // The stream now carries the end-to-end handshake; bytes after the answer are its.
         t.kind = Task::Kind::ClientHs;
         t.request.reset();
-        t.client_hs =
-            std::make_unique<handshake::ClientHandshake>(*t.self, t.lease_id, dial.alpn, random_);
+        t.client_hs = std::make_unique<handshake::ClientHandshake>(
+            *t.self, t.lease_id, dial.alpn, random_, handshake::Limits{}, negotiation());
         if (auto s = t.client_hs->start(clock_.system_now()); !s) {
           dial.last = s.error();
           dial.tried +=
@@ -769,9 +774,13 @@ void Engine::handshake_done(std::uint32_t relay, std::uint32_t stream, Task& t) 
     if (!enc || !dec) {
       error = !enc ? enc.error() : dec.error();
     } else {
-      auto ch = secure_channel::SecureChannel::create(
-          std::shared_ptr<cipher::Aead>(std::move(*enc)),
-          std::shared_ptr<cipher::Aead>(std::move(*dec)), random_);
+      // The negotiated channel (docs/adr/0014) with peers that offer or take it; v1 with the
+      // others. The only cipher here is chacha20-poly1305 (Crypto++), so it is the one agreed.
+      std::shared_ptr<cipher::Aead> e(std::move(*enc));
+      std::shared_ptr<cipher::Aead> d(std::move(*dec));
+      auto ch = keys->channel == handshake::kNegotiatedChannelVersion
+                    ? secure_channel::SecureChannel::create_negotiated(std::move(e), std::move(d))
+                    : secure_channel::SecureChannel::create(std::move(e), std::move(d), random_);
       if (!ch) {
         error = ch.error();
       } else {
