@@ -110,7 +110,8 @@ base::Result<std::unique_ptr<SecureStream>> make_stream(std::unique_ptr<ByteStre
   if (!channel) return channel.error();
   return std::make_unique<SecureStream>(
       SecureStream::Private{}, std::move(inner), std::move(factory), std::move(*channel),
-      std::move(keys.peer), std::move(keys.alpn), std::move(early), std::move(keys.cipher));
+      std::move(keys.peer), std::move(keys.alpn), std::move(early), std::move(keys.cipher),
+      config.max_write_batch);
 }
 
 bool config_ok(const SecureStreamConfig& c) {
@@ -127,13 +128,15 @@ bool config_ok(const SecureStreamConfig& c) {
 SecureStream::SecureStream(const Private&, std::unique_ptr<ByteStream> inner,
                            std::shared_ptr<cipher::AeadFactory> cipher,
                            secure_channel::SecureChannel channel, identity::Identity peer,
-                           std::string alpn, base::Bytes early_input, std::string algorithm)
+                           std::string alpn, base::Bytes early_input, std::string algorithm,
+                           std::size_t write_batch)
     : cipher_(std::move(cipher)),
       inner_(std::move(inner)),
       channel_(std::move(channel)),
       peer_(std::move(peer)),
       alpn_(std::move(alpn)),
       algorithm_(std::move(algorithm)),
+      write_batch_(std::max<std::size_t>(write_batch, 1)),
       rx_(std::move(early_input)),
       rx_end_(rx_.size()) {}
 
@@ -185,7 +188,7 @@ asio::awaitable<base::Result<std::size_t>> SecureStream::async_read_some(
 asio::awaitable<base::Result<void>> SecureStream::async_write(base::ByteSpan data) {
   // Seal and send in batches so that a large write never holds more than one batch of frames.
   do {
-    const std::size_t n = std::min(data.size(), std::size_t{256} * 1024);
+    const std::size_t n = std::min(data.size(), write_batch_);
     if (auto r = channel_.write(data.first(n)); !r) co_return r;
     data = data.subspan(n);
     while (!channel_.pending_output().empty()) {

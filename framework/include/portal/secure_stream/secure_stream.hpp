@@ -86,7 +86,7 @@ class PORTAL_API SecureStream final : public ByteStream {
   SecureStream(const Private&, std::unique_ptr<ByteStream> inner,
                std::shared_ptr<cipher::AeadFactory> cipher, secure_channel::SecureChannel channel,
                identity::Identity peer, std::string alpn, base::Bytes early_input,
-               std::string algorithm = "chacha20-poly1305");
+               std::string algorithm = "chacha20-poly1305", std::size_t write_batch = 256 * 1024);
   ~SecureStream() override;
 
  private:
@@ -96,6 +96,7 @@ class PORTAL_API SecureStream final : public ByteStream {
   identity::Identity peer_;
   std::string alpn_;
   std::string algorithm_;
+  std::size_t write_batch_;
   base::Bytes rx_;  // wire bytes read but not yet fed to the channel
   std::size_t rx_begin_ = 0;
   std::size_t rx_end_ = 0;
