@@ -189,8 +189,8 @@ asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
         ex,
         [](StreamPtr in, const portal::stream::SecureStreamConfig* cfg,
            portal::handshake::ReplayCache* cache) -> asio::awaitable<void> {
-          auto s = co_await portal::stream::async_secure_accept(std::move(in), *cfg,
-                                                                {std::string(kAlpn)}, *cache);
+          auto s = co_await portal::stream::async_secure_accept(
+              std::move(in), *cfg, std::vector<std::string>(1, kAlpn), *cache);
           if (!s) co_return;
           co_await serve(std::shared_ptr<portal::stream::ByteStream>(std::move(*s)));
         }(std::move(*raw), secure, replay),
@@ -328,7 +328,8 @@ struct World {
   std::unique_ptr<portal::identity::Credential> me;
   portal::stream::SecureStreamConfig secure;
   std::string holder_id;
-  std::map<std::string, std::unique_ptr<client::Client>> clients;  // by transport
+  pid_t holder_pid = -1;
+  std::map<std::string, std::shared_ptr<client::Client>> clients;  // by transport
 
   asio::awaitable<StreamPtr> connect_tcp(std::uint16_t port) {
     auto tcp = *portal::transport::resolve(*stack->host, "tcp://127.0.0.1:0");
@@ -399,15 +400,17 @@ std::unique_ptr<asio::steady_timer> watchdog(asio::io_context& io, std::string w
 
 void bulk_rows(World& w, const std::vector<Target>& targets) {
   if (!args.json) {
-    std::printf("| %-44s | %-13s | %-13s | %-18s |\n", "end-to-end bulk, one stream", "download",
-                "upload", "relay CPU");
-    std::printf("|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(15, '-').c_str(),
-                std::string(15, '-').c_str(), std::string(20, '-').c_str());
+    std::printf("| %-44s | %-13s | %-13s | %-18s | %-19s |\n", "end-to-end bulk, one stream",
+                "download", "upload", "relay CPU", "both ends' CPU");
+    std::printf("|%s|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(15, '-').c_str(),
+                std::string(15, '-').c_str(), std::string(20, '-').c_str(),
+                std::string(21, '-').c_str());
   }
   const double mb = static_cast<double>(args.bulk) / 1e6;
   const double gib = 2.0 * static_cast<double>(args.bulk) / (1024.0 * 1024.0 * 1024.0);
   for (const auto& t : targets) {
     const double cpu0 = t.relay_pid > 0 ? cpu_seconds(t.relay_pid) : 0;
+    const double ends0 = cpu_seconds(::getpid()) + cpu_seconds(w.holder_pid);
     double secs[2];
     for (int up = 0; up < 2; ++up) {
       auto dog = watchdog(w.io, "bulk " + t.name, 120 + static_cast<double>(args.bulk) / 20e6);
@@ -419,6 +422,7 @@ void bulk_rows(World& w, const std::vector<Target>& targets) {
       if (!ok) fail("bulk " + t.name + ": transfer failed");
     }
     const double cpu = t.relay_pid > 0 ? (cpu_seconds(t.relay_pid) - cpu0) / gib : -1;
+    const double ends = (cpu_seconds(::getpid()) + cpu_seconds(w.holder_pid) - ends0) / gib;
     if (args.json) {
       JsonLine line;
       line.str("bench", "e2e")
@@ -427,14 +431,15 @@ void bulk_rows(World& w, const std::vector<Target>& targets) {
           .str("transport", t.transport)
           .num("bytes", static_cast<double>(args.bulk))
           .num("down_MBps", mb / secs[0])
-          .num("up_MBps", mb / secs[1]);
+          .num("up_MBps", mb / secs[1])
+          .num("ends_cpu_s_per_GiB", ends);
       if (cpu >= 0) line.num("relay_cpu_s_per_GiB", cpu);
       line.print();
     } else {
       char c[32] = "-";
       if (cpu >= 0) std::snprintf(c, sizeof c, "%.2f CPU-s/GiB", cpu);
-      std::printf("| %-44s | %8.0f MB/s | %8.0f MB/s | %18s |\n", t.name.c_str(), mb / secs[0],
-                  mb / secs[1], c);
+      std::printf("| %-44s | %8.0f MB/s | %8.0f MB/s | %18s | %9.2f CPU-s/GiB |\n", t.name.c_str(),
+                  mb / secs[0], mb / secs[1], c, ends);
     }
   }
 }
@@ -693,6 +698,7 @@ int main(int argc, char** argv) {
 
   World w;
   w.holder_id = id;
+  w.holder_pid = holder_pid;
   w.stack = stack_for({relay.tcp}, relay.ca_file);
   w.stacks.push_back(w.stack);
   w.me = std::make_unique<portal::identity::Credential>(

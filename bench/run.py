@@ -521,7 +521,8 @@ def markdown(res, info, notes, mode, runs, now, elapsed, thread_settings):
                 if s:
                     idle_cells.append(f"{fmt(s, 1)} KiB {tr}")
     target_rows.append(["relay RSS per idle lease connection at 10,000", V1["idle"],
-                        ", ".join(idle_cells) or "not measured (see notes)", TARGET["idle"]])
+                        ", ".join(idle_cells) or "not in this run (full mode, or see notes)",
+                        TARGET["idle"]])
     cpu_cells = []
     for tr in ("tcp", "ws"):
         for k in res.keys("relay-bulk"):
@@ -538,9 +539,11 @@ def markdown(res, info, notes, mode, runs, now, elapsed, thread_settings):
     rows = []
     for k in res.keys("e2e-bulk"):
         rows.append([k[1], k[2], fmt(res.get(k, "down_MBps")), fmt(res.get(k, "up_MBps")),
-                     fmt(res.get(k, "relay_cpu_s_per_GiB"), 2)])
-    table("Bulk, one stream, both ways (MB/s); CPU of the relay (or copy relay) per GiB",
-          ["path", "relay threads", "download MB/s", "upload MB/s", "relay CPU-s/GiB"], rows)
+                     fmt(res.get(k, "relay_cpu_s_per_GiB"), 2),
+                     fmt(res.get(k, "ends_cpu_s_per_GiB"), 2)])
+    table("Bulk, one stream, both ways (MB/s); CPU per GiB moved",
+          ["path", "relay threads", "download MB/s", "upload MB/s",
+           "relay (or copy relay) CPU-s/GiB", "both ends' CPU-s/GiB"], rows)
 
     rows = []
     for k in res.keys("relay-bulk"):
