@@ -385,7 +385,10 @@ def main():
                         raw.append(dict(r, run=run, threads=tl))
                         table = r["table"]
                         if table == "info":
-                            info["cipher"] = f"{r['cipher']} from {r['cipher_plugin']}"
+                            info.setdefault("ciphers", []).append(
+                                f"run {run}, threads {tl}: {r['cipher']}, dialer "
+                                f"{r['dialer_cipher_plugin']}, holder "
+                                f"{r['holder_cipher_plugin']}")
                             continue
                         # Baselines do not touch the relay: their threads column is "-".
                         rt = tl if r["transport"] not in ("direct", "copy") else "-"
@@ -462,9 +465,10 @@ def markdown(res, info, notes, mode, runs, now, elapsed, thread_settings):
     L.append(f"- mode: {mode}, {runs} run(s) per row, each cell the median (min–max); "
              f"{elapsed:.0f} s; load average {info['load_before']:.1f} before, "
              f"{info['load_after']:.1f} after")
-    if "cipher" in info:
-        L.append(f"- cipher at both ends: {info['cipher']} (the fastest present, "
-                 f"client::assemble)")
+    if info.get("ciphers"):
+        plugins = sorted(set(c.split(": ", 1)[1] for c in info["ciphers"]))
+        L.append("- E2EE cipher (each end times the plugins present and takes the fastest, "
+                 "client::assemble): " + "; ".join(plugins))
     for n in notes:
         L.append(f"- {n}")
     L.append("")
