@@ -281,6 +281,69 @@ class Results:
         return [k for k in self.rows if k[0] == table]
 
 
+def ingest_cipher(res, rows):
+    for r in rows:
+        res.add(("cipher", r["row"], r["op"], r["bytes"]), r, {"GBps": r["GBps"]})
+
+
+def ingest_e2e(res, info, rows, run, tl):
+    for r in rows:
+        table = r["table"]
+        if table == "info":
+            info.setdefault("ciphers", []).append(
+                f"run {run}, threads {tl}: {r['cipher']}, dialer "
+                f"{r.get('dialer_cipher_plugin', r.get('cipher_plugin', '?'))}, holder "
+                f"{r.get('holder_cipher_plugin', '?')}")
+            continue
+        # Baselines do not touch the relay: their threads column is "-".
+        rt = tl if r["transport"] not in ("direct", "copy") else "-"
+        extra = r.get("streams", r.get("parallel", 0))
+        res.add(("e2e-" + table, r["row"], rt, extra), dict(r, threads=rt), r)
+
+
+def ingest_relay(res, notes, rows, tl):
+    copy = next((r for r in rows if r["table"] == "bulk" and r["transport"] == "copy"), None)
+    for r in rows:
+        if r.get("error"):
+            note = f"{r['row']} at {r['connections']:,}: {r['error']}"
+            if note not in notes:
+                notes.append(note)
+        rt = tl if r["transport"] not in ("copy", "-") else "-"
+        if r["table"] == "bulk":
+            m = dict(r)
+            if copy and r is not copy and copy["relay_cpu_s_per_GiB"] > 0:
+                m["ratio_to_copy"] = r["relay_cpu_s_per_GiB"] / copy["relay_cpu_s_per_GiB"]
+            res.add(("relay-bulk", r["row"], rt, 0), dict(r, threads=rt), m)
+        else:
+            res.add(("relay-idle", r["row"], rt, r["connections"]), dict(r, threads=rt), r)
+
+
+def rerender(path):
+    """--from-json: the Markdown and the plot again from a saved JSON file, nothing run."""
+    with open(path) as f:
+        doc = json.load(f)
+    res, info, notes = Results(), dict(doc["machine"]), list(doc["notes"])
+    info.pop("ciphers", None)
+    groups = {}  # (bench, run, threads) -> rows, in the order they were printed
+    for r in doc["raw"]:
+        groups.setdefault((r["bench"], r["run"], r.get("threads")), []).append(r)
+    for (bench, run, tl), rows in groups.items():
+        if bench == "cipher":
+            ingest_cipher(res, rows)
+        elif bench == "e2e":
+            ingest_e2e(res, info, rows, run, tl)
+        else:
+            ingest_relay(res, notes, rows, tl)
+    now = datetime.datetime.fromisoformat(doc["date"])
+    md = markdown(res, info, notes, doc["mode"], doc["runs"], now, doc["seconds"], None)
+    print(md)
+    stem = path[:-5] if path.endswith(".json") else path
+    with open(stem + ".md", "w") as f:
+        f.write(md + "\n")
+    ok = plot(res, stem + ".png", info, now) if res.keys("e2e-streams") else True
+    return 0 if ok else 1
+
+
 def main():
     p = argparse.ArgumentParser(
         prog="bench/run",
@@ -299,14 +362,25 @@ def main():
                         "'default': never set it")
     p.add_argument("--only", default="cipher,bulk,relay,idle,streams,rtt,conn",
                    help="tables to run (comma-separated; default all)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds each bench program may take (default 900, quick 180)")
     p.add_argument("--build-dir", default=os.path.join(ROOT, "build", "release"))
     p.add_argument("--no-build", action="store_true", help="(bench/run) do not build first")
     p.add_argument("--no-install", action="store_true",
                    help="(bench/run) do not install missing packages first")
+    p.add_argument("--from-json", metavar="FILE",
+                   help="run nothing: print the Markdown and redraw the plot from a JSON file "
+                        "written before (its .md and .png are rewritten)")
     a = p.parse_args()
+    if a.from_json:
+        return rerender(a.from_json)
 
     mode = "quick" if a.quick else "full"
-    size = SIZES[mode]
+    size = dict(SIZES[mode])
+    if a.timeout is not None:
+        if a.timeout <= 0:
+            p.error("--timeout must be positive")
+        size["timeout"] = a.timeout
     runs = a.runs if a.runs is not None else (1 if a.quick else 3)
     if runs < 1:
         p.error("--runs must be at least 1")
@@ -369,9 +443,9 @@ def main():
                                  "--benchmark_filter=/bytes:(16384|65536)",
                                  f"--benchmark_min_time={size['cipher_min_time']}"],
                                 size["timeout"], what)
-                for r in cipher_rows(out, what):
-                    raw.append(dict(r, run=run))
-                    res.add(("cipher", r["row"], r["op"], r["bytes"]), r, {"GBps": r["GBps"]})
+                rows = cipher_rows(out, what)
+                raw.extend(dict(r, run=run) for r in rows)
+                ingest_cipher(res, rows)
             for t in thread_settings:
                 tl = threads_label(t)
                 if e2e_rows:
@@ -381,20 +455,9 @@ def main():
                            "--stream-mib", str(size["stream_mib"]), "--rtts", str(size["rtts"]),
                            "--seq", str(size["seq"]), "--par", str(size["par"]),
                            "--budget", str(size["budget"])] + relay_json(t)
-                    for r in json_lines(run_child(cmd, size["timeout"], what), what):
-                        raw.append(dict(r, run=run, threads=tl))
-                        table = r["table"]
-                        if table == "info":
-                            info.setdefault("ciphers", []).append(
-                                f"run {run}, threads {tl}: {r['cipher']}, dialer "
-                                f"{r['dialer_cipher_plugin']}, holder "
-                                f"{r['holder_cipher_plugin']}")
-                            continue
-                        # Baselines do not touch the relay: their threads column is "-".
-                        rt = tl if r["transport"] not in ("direct", "copy") else "-"
-                        extra = r.get("streams", r.get("parallel", 0))
-                        key = ("e2e-" + table, r["row"], rt, extra)
-                        res.add(key, dict(r, threads=rt), r)
+                    rows = json_lines(run_child(cmd, size["timeout"], what), what)
+                    raw.extend(dict(r, run=run, threads=tl) for r in rows)
+                    ingest_e2e(res, info, rows, run, tl)
                 relay_tables = ("relay" in only, "idle" in only and t == thread_settings[0])
                 if any(relay_tables):
                     what = f"relay, threads {tl}, run {run}"
@@ -402,22 +465,8 @@ def main():
                            str(size["relay_mib"] if relay_tables[0] else 0),
                            size["idle"] if relay_tables[1] else "0", "0", "--json"] + relay_json(t)
                     rows = json_lines(run_child(cmd, size["timeout"], what), what)
-                    copy = next((r for r in rows if r["table"] == "bulk"
-                                 and r["transport"] == "copy"), None)
-                    for r in rows:
-                        raw.append(dict(r, run=run, threads=tl))
-                        if r.get("error"):
-                            notes.append(f"{r['row']} at {r['connections']}: {r['error']}")
-                        rt = tl if r["transport"] not in ("copy", "-") else "-"
-                        if r["table"] == "bulk":
-                            m = dict(r)
-                            if copy and r is not copy:
-                                m["ratio_to_copy"] = (r["relay_cpu_s_per_GiB"]
-                                                      / copy["relay_cpu_s_per_GiB"])
-                            res.add(("relay-bulk", r["row"], rt, 0), dict(r, threads=rt), m)
-                        else:
-                            res.add(("relay-idle", r["row"], rt, r["connections"]),
-                                    dict(r, threads=rt), r)
+                    raw.extend(dict(r, run=run, threads=tl) for r in rows)
+                    ingest_relay(res, notes, rows, tl)
     except BenchError as e:
         _kill_live()
         sys.stderr.write(f"bench/run: FAILED: {e}\n")
@@ -645,7 +694,9 @@ def plot(res, png, info, now):
             "set xlabel \"concurrent streams\"",
             "set ylabel \"MB/s (all streams together)\"",
             "set yrange [0:*]",
-            "set key bottom right",
+            "set key below",
+            "set xtics (1, 2, 4, 8, 16, 32, 64)",
+            "set xrange [0.8:80]",
             "set grid",
             "plot " + ", ".join(plots),
         ])
