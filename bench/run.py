@@ -278,7 +278,12 @@ class Results:
         return summarise([m.get(metric) for m in entry["runs"]])
 
     def keys(self, table):
-        return [k for k in self.rows if k[0] == table]
+        """The table's keys: rows in the order first printed, then by threads and count."""
+        keys = [k for k in self.rows if k[0] == table]
+        first = {}
+        for k in keys:
+            first.setdefault(k[1], len(first))
+        return sorted(keys, key=lambda k: (first[k[1]], str(k[2]), k[3]))
 
 
 def ingest_cipher(res, rows):
