@@ -426,8 +426,8 @@ def main():
                 thread_settings = [int(x) for x in wanted.split(",") if x]
             except ValueError:
                 p.error(f"--relay-threads: not a list of numbers: {wanted}")
-            if not thread_settings or min(thread_settings) < 1:
-                p.error("--relay-threads: give numbers of at least 1")
+            if not thread_settings or min(thread_settings) < 0:
+                p.error("--relay-threads: give numbers (0: the relay's one per core)")
 
     def threads_label(t):
         return "default" if t is None else str(t)
