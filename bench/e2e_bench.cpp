@@ -22,6 +22,8 @@
 //     --streams 1,8,64      --stream-mib 512 (in all, split over the streams)
 //     --rtts 2000           --seq 500   --par 1000   --parallel 32   --budget 10 (s per row)
 //     --relay-json '{...}'  extra top-level members of the relay's config (e.g. threads)
+//     --cipher-file portal-cipher-openssl.so   the one cipher plugin both ends load (default:
+//                           all, and each process takes the fastest, as client::assemble does)
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -37,6 +39,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
@@ -75,6 +78,10 @@ struct Args {
   std::uint64_t stream_total = std::uint64_t{512} << 20;
   int rtts = 2000, seq = 500, par = 1000, parallel = 32;
   double budget = 10;
+  // --cipher-file: the only cipher plugin file both ends load (empty: every one present, and
+  // each process takes the fastest, as client::assemble does).
+  std::string cipher_file;
+  std::string plugin_dir = PORTAL_BUILD_PLUGIN_DIR;
 };
 Args args;
 
@@ -113,7 +120,7 @@ double percentile(std::vector<double> v, double p) {
 std::shared_ptr<client::Stack> stack_for(const std::vector<std::string>& relays,
                                          const std::string& ca_file) {
   portal::config::ClientConfig cfg;
-  cfg.plugin_dirs = {PORTAL_BUILD_PLUGIN_DIR};
+  cfg.plugin_dirs = {args.plugin_dir};
   cfg.relays = relays;
   cfg.transport_settings["tls"]["ca_file"] = ca_file;
   cfg.transport_settings["wss"]["ca_file"] = ca_file;
@@ -620,6 +627,36 @@ void conn_rows(World& w, const std::vector<Target>& targets) {
   }
 }
 
+// For --cipher-file: a private directory of links to every plugin of the build except the
+// other cipher plugins (portal-cipher-*), so that both ends load exactly one implementation.
+void restrict_cipher_plugins() {
+  namespace fs = std::filesystem;
+  const fs::path build(PORTAL_BUILD_PLUGIN_DIR);
+  if (!fs::is_regular_file(build / args.cipher_file)) {
+    fail("--cipher-file: no " + args.cipher_file + " in " + build.string());
+  }
+  static std::string dir;  // removed at exit
+  dir = "/tmp/portal-bench-plugins-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::create_directory(dir, ec);
+  if (ec) fail("cannot create " + dir + ": " + ec.message());
+  fs::permissions(dir, fs::perms::owner_all, ec);
+  for (const auto& entry : fs::directory_iterator(build)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("portal-cipher-", 0) == 0 && name != args.cipher_file) continue;
+    fs::create_symlink(entry.path(), fs::path(dir) / name, ec);
+    if (ec) fail("cannot link " + name + " into " + dir + ": " + ec.message());
+  }
+  args.plugin_dir = dir;
+  static const pid_t owner = ::getpid();
+  std::atexit([] {
+    if (::getpid() == owner) {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  });
+}
+
 void parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -655,6 +692,11 @@ void parse(int argc, char** argv) {
       args.parallel = static_cast<int>(number(a, value()));
     } else if (a == "--budget") {
       args.budget = static_cast<double>(number(a, value()));
+    } else if (a == "--cipher-file") {
+      args.cipher_file = value();
+      if (args.cipher_file.find('/') != std::string::npos || args.cipher_file.empty()) {
+        fail("--cipher-file: a file name in the build's plugin directory");
+      }
     } else if (a == "--relay-json") {
       if (!portal::bench::set_relay_config_extra(value())) fail("--relay-json: not a {...} object");
     } else if (!a.empty() && a[0] != '-') {
@@ -670,6 +712,7 @@ void parse(int argc, char** argv) {
 int main(int argc, char** argv) {
   parse(argc, argv);
   std::atexit(portal::bench::kill_children);
+  if (!args.cipher_file.empty()) restrict_cipher_plugins();
   portal::base::set_log_level(portal::base::LogLevel::Warn);
   // Up to 64 streams, 32 connections in flight: far below any limit, but raise it anyway.
   std::string why;
