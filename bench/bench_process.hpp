@@ -7,13 +7,16 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -47,6 +50,88 @@ inline double rss_bytes(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) * 1024.0;
   }
   return 0;
+}
+
+// Raises this process's descriptor soft limit to the hard limit (children inherit it) and
+// returns the soft limit now in force; `why` says what failed, if anything.
+inline rlim_t raise_descriptor_limit(std::string& why) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    why = std::string("getrlimit: ") + std::strerror(errno);
+    return 0;
+  }
+  if (lim.rlim_cur != lim.rlim_max) {
+    const rlim_t before = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+      why = "cannot raise the descriptor soft limit from " + std::to_string(before) + " to " +
+            std::to_string(lim.rlim_max) + ": " + std::strerror(errno);
+      return before;
+    }
+  }
+  return lim.rlim_cur;
+}
+
+// One JSON object on one line of stdout (the benches' --json output, read by bench/run).
+class JsonLine {
+ public:
+  JsonLine& str(const std::string& key, const std::string& value) {
+    field(key);
+    quote(value);
+    return *this;
+  }
+  JsonLine& num(const std::string& key, double value) {
+    field(key);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6g", value);
+    text_ += buf;
+    return *this;
+  }
+  void print() {
+    std::printf("%s}\n", text_.c_str());
+    std::fflush(stdout);
+  }
+
+ private:
+  void field(const std::string& key) {
+    text_ += text_.size() == 1 ? "" : ", ";
+    quote(key);
+    text_ += ": ";
+  }
+  void quote(const std::string& v) {
+    text_ += '"';
+    for (const char c : v) {
+      if (c == '"' || c == '\\') {
+        text_ += '\\';
+        text_ += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+        text_ += buf;
+      } else {
+        text_ += c;
+      }
+    }
+    text_ += '"';
+  }
+  std::string text_ = "{";
+};
+
+// Extra top-level members of every portal-relay child's config (the text inside the braces of
+// the benches' --relay-json argument, e.g. `"threads": 2`); empty by default.
+inline std::string& relay_config_extra() {
+  static std::string extra;
+  return extra;
+}
+
+// Sets relay_config_extra() from a JSON object's text; false when it is not `{...}`.
+inline bool set_relay_config_extra(const std::string& object) {
+  const auto open = object.find_first_not_of(" \t\n");
+  const auto close = object.find_last_not_of(" \t\n");
+  if (open == std::string::npos || object[open] != '{' || object[close] != '}') return false;
+  const std::string inner = object.substr(open + 1, close - open - 1);
+  relay_config_extra() = inner.find_first_not_of(" \t\n") == std::string::npos ? "" : inner;
+  return true;
 }
 
 // Children still running; killed at exit, so a failed run (std::exit) leaves nothing behind.
@@ -96,7 +181,8 @@ struct RelayChild {
       "max_spliced_per_dialer_session": 100000, "max_spliced_per_dialer_ip": 100000,
       "max_control_streams_per_session": 100000, "max_control_streams_per_ip": 100000,
       "max_leases_per_ip": 1000000, "relay_info_kib_per_minute_per_session": 0,
-      "relay_info_kib_per_minute_per_ip": 0}})";
+      "relay_info_kib_per_minute_per_ip": 0})"
+                       << (relay_config_extra().empty() ? "" : ", " + relay_config_extra()) << "}";
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -132,6 +218,13 @@ struct RelayChild {
     };
     for (int i = 0; i < 500 && missing(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        std::erase(children(), pid);
+        std::fprintf(stderr, "portal-relay exited at start (status %d); its config: %s\n", status,
+                     cfg.c_str());
+        std::exit(1);
+      }
       std::ifstream in(out);
       std::string line;
       while (std::getline(in, line)) {

@@ -1,20 +1,48 @@
 // SPDX-License-Identifier: Apache-2.0
-// End-to-end encrypted bulk transfer through the real portal-relay, as users run it: three
-// processes (the relay, a lease holder, a dialer; this process is the dialer), the client SDK at
-// both ends, ChaCha20-Poly1305 from the cipher plugin. Rows: download (holder -> dialer) and
-// upload (dialer -> holder) over ws:// and tcp://, next to the same secure channel over a direct
-// loopback TCP connection (no relay) measured in the same run.
+// End-to-end encrypted traffic through the real portal-relay, as users run it: three processes
+// (the relay, a lease holder, a dialer; this process is the dialer), the client SDK at both
+// ends, the v1 handshake and the active cipher implementation (client::assemble picks the
+// fastest plugin). Every relay row runs over each transport asked for (ws://, tcp://, and the
+// TLS transports tls:// and wss:// with a throwaway certificate). Tables (--rows):
+//   - bulk: download (holder -> dialer) and upload (dialer -> holder) of one stream, with the
+//     relay's CPU per GiB; baselines in the same run: direct TCP between the two processes (no
+//     encryption), the same through a plain copy relay (a child process that copies bytes),
+//     the direct secure channel (no relay), and the secure channel through the copy relay;
+//   - streams: aggregate download over 1, 8, 64... concurrent streams (E2EE, one relay session
+//     per side), against the direct secure channel with as many connections;
+//   - rtt: 64-byte round trips over one open connection, p50 and p99, against direct TCP and the
+//     direct secure channel;
+//   - conn: new E2EE connections (dial by ID: the relay's ConnectionRequest and the v1
+//     handshake, one 32-byte echo, both ends close), sequential and with 32 in parallel, against
+//     the direct secure channel (TCP connect and the same handshake).
 //
-//   build/release/bench/portal-bench-e2e [MiB per row, default 1024]
+//   build/release/bench/portal-bench-e2e [MiB per bulk row, default 1024] [options]
+//     --json                one JSON object per row on stdout instead of tables
+//     --rows bulk,streams,rtt,conn      --transports ws,tcp,tls,wss
+//     --streams 1,8,64      --stream-mib 512 (in all, split over the streams)
+//     --rtts 2000           --seq 500   --par 1000   --parallel 32   --budget 10 (s per row)
+//     --relay-json '{...}'  extra top-level members of the relay's config (e.g. threads)
+//     --cipher-file portal-cipher-openssl.so   the one cipher plugin both ends load (default:
+//                           all, and each process takes the fastest, as client::assemble does)
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <map>
 #include <optional>
+#include <set>
 
 #include "bench_io.hpp"
 #include "bench_process.hpp"
@@ -31,35 +59,96 @@ namespace client = portal::client;
 using portal::base::Byte;
 using portal::base::Bytes;
 using portal::bench::cpu_seconds;
+using portal::bench::JsonLine;
 using portal::bench::run;
 using Clock = std::chrono::steady_clock;
+using StreamPtr = std::unique_ptr<portal::stream::ByteStream>;
 
 constexpr std::size_t kChunk = 256 * 1024;
+constexpr std::size_t kRtt = 64;   // bytes per round trip
+constexpr std::size_t kPing = 32;  // bytes echoed per new connection
 constexpr const char* kAlpn = "bench/1";
 
-std::shared_ptr<client::Stack> stack_for(const std::vector<std::string>& relays) {
+struct Args {
+  bool json = false;
+  std::uint64_t bulk = std::uint64_t{1024} << 20;
+  std::set<std::string> rows{"bulk", "streams", "rtt", "conn"};
+  std::vector<std::string> transports{"ws", "tcp", "tls", "wss"};
+  std::vector<int> streams{1, 8, 64};
+  std::uint64_t stream_total = std::uint64_t{512} << 20;
+  int rtts = 2000, seq = 500, par = 1000, parallel = 32;
+  double budget = 10;
+  // --cipher-file: the only cipher plugin file both ends load (empty: every one present, and
+  // each process takes the fastest, as client::assemble does).
+  std::string cipher_file;
+  std::string plugin_dir = PORTAL_BUILD_PLUGIN_DIR;
+};
+Args args;
+
+[[noreturn]] void fail(const std::string& what) {
+  std::fprintf(stderr, "portal-bench-e2e: %s\n", what.c_str());
+  std::exit(1);
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const auto comma = s.find(',', start);
+    const auto end = comma == std::string::npos ? s.size() : comma;
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+long number(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  const long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v < 0) fail(flag + ": not a number: '" + text + "'");
+  return v;
+}
+
+// Nearest-rank percentile of `v`.
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size())));
+  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+std::shared_ptr<client::Stack> stack_for(const std::vector<std::string>& relays,
+                                         const std::string& ca_file) {
   portal::config::ClientConfig cfg;
-  cfg.plugin_dirs = {PORTAL_BUILD_PLUGIN_DIR};
+  cfg.plugin_dirs = {args.plugin_dir};
   cfg.relays = relays;
+  cfg.transport_settings["tls"]["ca_file"] = ca_file;
+  cfg.transport_settings["wss"]["ca_file"] = ca_file;
   std::string error;
   auto s = client::assemble(cfg, error);
-  if (!s) {
-    std::fprintf(stderr, "stack: %s\n", error.c_str());
-    std::exit(1);
-  }
+  if (!s) fail("stack: " + error);
   return s;
 }
 
-// The protocol between the two ends: one byte, 'u' (the dialer sends until EOF, the holder
-// answers one byte) or 'd' followed by 8 bytes (the holder sends that many bytes).
-asio::awaitable<void> serve(std::shared_ptr<portal::stream::ByteStream> s) {
-  std::array<Byte, 9> head{};
-  std::size_t got = 0;
-  while (got < 1) {
-    auto n = co_await s->async_read_some(portal::base::MutableByteSpan(head.data(), 1));
-    if (!n || *n == 0) co_return;
+// ---- the lease holder ------------------------------------------------------------------------
+
+asio::awaitable<bool> read_exact(portal::stream::ByteStream& s, portal::base::MutableByteSpan buf) {
+  for (std::size_t got = 0; got < buf.size();) {
+    auto n = co_await s.async_read_some(buf.subspan(got));
+    if (!n || *n == 0) co_return false;
     got += *n;
   }
+  co_return true;
+}
+
+// The protocol between the two ends, chosen by the first byte:
+//   'u': the dialer sends until its FIN, the holder answers one byte;
+//   'd' and 8 bytes (big endian): the holder sends that many bytes;
+//   'e': the holder echoes everything until the dialer's FIN.
+// The holder half-closes at the end of each.
+asio::awaitable<void> serve(std::shared_ptr<portal::stream::ByteStream> s) {
+  std::array<Byte, 9> head{};
+  if (!co_await read_exact(*s, portal::base::MutableByteSpan(head.data(), 1))) co_return;
   Bytes buf(kChunk);
   if (head[0] == 'u') {
     for (;;) {
@@ -67,25 +156,29 @@ asio::awaitable<void> serve(std::shared_ptr<portal::stream::ByteStream> s) {
       if (!n || *n == 0) break;
     }
     const Byte ack = 'k';
-    (void)co_await s->async_write(portal::base::ByteSpan(&ack, 1));
-  } else {
-    while (got < 9) {
-      auto n =
-          co_await s->async_read_some(portal::base::MutableByteSpan(head.data() + got, 9 - got));
-      if (!n || *n == 0) co_return;
-      got += *n;
+    if (!co_await s->async_write(portal::base::ByteSpan(&ack, 1))) co_return;
+  } else if (head[0] == 'e') {
+    for (;;) {
+      auto n = co_await s->async_read_some(buf);
+      if (!n || *n == 0) break;
+      if (!co_await s->async_write(portal::base::ByteSpan(buf.data(), *n))) co_return;
     }
+  } else if (head[0] == 'd') {
+    if (!co_await read_exact(*s, portal::base::MutableByteSpan(head.data() + 1, 8))) co_return;
     std::uint64_t total = 0;
     for (std::size_t i = 1; i < 9; ++i) total = (total << 8) | head[i];
     for (std::uint64_t sent = 0; sent < total; sent += kChunk) {
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, total - sent));
       if (!co_await s->async_write(portal::base::ByteSpan(buf.data(), n))) co_return;
     }
+  } else {
+    co_return;
   }
   (void)co_await s->async_shutdown_write();
 }
 
-// Serves the direct (no relay) secure channel: the baseline.
+// Accepts on `server`; with `secure`, runs the holder's handshake first (the secure-channel
+// baselines), otherwise serves the raw TCP stream (the direct TCP baselines).
 asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
                                          const portal::stream::SecureStreamConfig* secure,
                                          portal::handshake::ReplayCache* replay) {
@@ -93,18 +186,31 @@ asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
   for (;;) {
     auto raw = co_await server->async_accept();
     if (!raw) co_return;
-    auto s = co_await portal::stream::async_secure_accept(std::move(*raw), *secure, alpns, *replay);
-    if (!s) continue;
-    auto shared = std::shared_ptr<portal::stream::ByteStream>(std::move(*s));
-    asio::co_spawn(shared->get_executor(), serve(shared), asio::detached);
+    auto ex = co_await asio::this_coro::executor;
+    if (!secure) {
+      asio::co_spawn(ex, serve(std::shared_ptr<portal::stream::ByteStream>(std::move(*raw))),
+                     asio::detached);
+      continue;
+    }
+    asio::co_spawn(
+        ex,
+        [](StreamPtr in, const portal::stream::SecureStreamConfig* cfg,
+           portal::handshake::ReplayCache* cache) -> asio::awaitable<void> {
+          auto s = co_await portal::stream::async_secure_accept(
+              std::move(in), *cfg, std::vector<std::string>(1, kAlpn), *cache);
+          if (!s) co_return;
+          co_await serve(std::shared_ptr<portal::stream::ByteStream>(std::move(*s)));
+        }(std::move(*raw), secure, replay),
+        asio::detached);
   }
 }
 
-// The lease holder process: listens on every relay and on a direct TCP port; reports the port
-// and its ID on `report`, then serves until killed.
-[[noreturn]] void holder(const std::vector<std::string>& relays, int report) {
+// The lease holder process: a lease on every relay URI, a raw TCP port and a secure TCP port;
+// reports "<raw port> <secure port> <ID> <cipher plugin>" on `report`, then serves until killed.
+[[noreturn]] void holder(const std::vector<std::string>& relays, const std::string& ca_file,
+                         int report) {
   asio::io_context io(1);
-  auto stack = stack_for(relays);
+  auto stack = stack_for(relays, ca_file);
   auto me = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
   const std::string id = me.id();
   portal::stream::SecureStreamConfig secure;
@@ -113,8 +219,9 @@ asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
   secure.cipher = stack->cipher;
   portal::handshake::ReplayCache replay;
   auto tcp = *portal::transport::resolve(*stack->host, "tcp://127.0.0.1:0");
-  auto listener =
-      *tcp->listen(io.get_executor(), *portal::transport::parse_uri("tcp://127.0.0.1:0"), {});
+  const auto any = *portal::transport::parse_uri("tcp://127.0.0.1:0");
+  auto raw_listener = *tcp->listen(io.get_executor(), any, {});
+  auto secure_listener = *tcp->listen(io.get_executor(), any, {});
   client::Options options;
   options.relays = relays;
   auto c = run(io, client::Client::connect(io.get_executor(), std::move(me), stack, options));
@@ -133,8 +240,13 @@ asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
         }
       },
       asio::detached);
-  asio::co_spawn(io, direct_accept_loop(listener.get(), &secure, &replay), asio::detached);
-  const std::string line = std::to_string(listener->local_uri().port) + " " + id + "\n";
+  asio::co_spawn(io, direct_accept_loop(raw_listener.get(), nullptr, &replay), asio::detached);
+  asio::co_spawn(io, direct_accept_loop(secure_listener.get(), &secure, &replay), asio::detached);
+  const std::string plugin =
+      stack->cipher_candidates.empty() ? "?" : stack->cipher_candidates.front().plugin_id;
+  const std::string line = std::to_string(raw_listener->local_uri().port) + " " +
+                           std::to_string(secure_listener->local_uri().port) + " " + id + " " +
+                           plugin + "\n";
   (void)!::write(report, line.data(), line.size());
   ::close(report);
   io.restart();
@@ -142,66 +254,479 @@ asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
   std::_Exit(0);
 }
 
-// Moves `total` bytes in one direction over `s`; returns the seconds it took.
-double transfer(asio::io_context& io, portal::stream::ByteStream& s, bool upload,
-                std::uint64_t total) {
-  const auto start = Clock::now();
-  const bool ok = run(io, [&]() -> asio::awaitable<bool> {
-    Bytes buf(kChunk, 7);
-    if (upload) {
-      const Byte u = 'u';
-      if (!co_await s.async_write(portal::base::ByteSpan(&u, 1))) co_return false;
-      for (std::uint64_t sent = 0; sent < total; sent += kChunk) {
-        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, total - sent));
-        if (!co_await s.async_write(portal::base::ByteSpan(buf.data(), n))) co_return false;
-      }
-      if (!co_await s.async_shutdown_write()) co_return false;
-      auto n = co_await s.async_read_some(buf);  // the ack
-      co_return n&&* n == 1;
+// ---- the copy relay (baseline) -------------------------------------------------------------
+
+// A child process that listens on one port per target and, for each connection, connects to
+// its target port and copies bytes both ways (no framing, no mux): the floor for any relay.
+pid_t start_copy_relay(const std::vector<std::uint16_t>& targets,
+                       std::vector<std::uint16_t>& ports) {
+  int fds[2];
+  if (::pipe(fds) != 0) fail("pipe");
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    asio::io_context io(1);
+    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors;
+    const auto loopback = asio::ip::make_address("127.0.0.1");
+    for (const auto target : targets) {
+      acceptors.push_back(
+          std::make_unique<asio::ip::tcp::acceptor>(io, asio::ip::tcp::endpoint{loopback, 0}));
+      const std::uint16_t p = acceptors.back()->local_endpoint().port();
+      (void)!::write(fds[1], &p, sizeof p);
+      asio::co_spawn(
+          io,
+          [&acc = *acceptors.back(), target, loopback]() -> asio::awaitable<void> {
+            for (;;) {
+              auto in = std::make_shared<asio::ip::tcp::socket>(
+                  co_await acc.async_accept(asio::use_awaitable));
+              auto out = std::make_shared<asio::ip::tcp::socket>(acc.get_executor());
+              co_await out->async_connect({loopback, target}, asio::use_awaitable);
+              in->set_option(asio::ip::tcp::no_delay(true));
+              out->set_option(asio::ip::tcp::no_delay(true));
+              auto pump = [](std::shared_ptr<asio::ip::tcp::socket> from,
+                             std::shared_ptr<asio::ip::tcp::socket> to) -> asio::awaitable<void> {
+                std::vector<char> buf(64 * 1024);
+                for (;;) {
+                  boost::system::error_code ec;
+                  const std::size_t n = co_await from->async_read_some(
+                      asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+                  if (ec) break;
+                  co_await asio::async_write(*to, asio::buffer(buf.data(), n),
+                                             asio::redirect_error(asio::use_awaitable, ec));
+                  if (ec) break;
+                }
+                boost::system::error_code ignored;
+                to->shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+              };
+              asio::co_spawn(acc.get_executor(), pump(in, out), asio::detached);
+              asio::co_spawn(acc.get_executor(), pump(out, in), asio::detached);
+            }
+          },
+          asio::detached);
     }
-    std::array<Byte, 9> head{'d'};
-    for (std::size_t i = 0; i < 8; ++i) head[8 - i] = static_cast<Byte>(total >> (8 * i));
-    if (!co_await s.async_write(head)) co_return false;
-    std::uint64_t got = 0;
-    for (;;) {
-      auto n = co_await s.async_read_some(buf);
-      if (!n || *n == 0) break;
-      got += *n;
-    }
-    co_return got == total;
-  }());
-  if (!ok) {
-    std::fprintf(stderr, "transfer failed\n");
-    std::exit(1);
+    ::close(fds[1]);
+    io.run();
+    std::_Exit(0);
   }
-  return std::chrono::duration<double>(Clock::now() - start).count();
+  ::close(fds[1]);
+  portal::bench::children().push_back(pid);
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    std::uint16_t p = 0;
+    if (::read(fds[0], &p, sizeof p) != sizeof p) fail("the copy relay did not start");
+    ports.push_back(p);
+  }
+  ::close(fds[0]);
+  return pid;
 }
 
-void row(const char* what, double down_s, double up_s, double relay_cpu, std::uint64_t total) {
-  const double mb = static_cast<double>(total) / 1e6;
-  const double gib = static_cast<double>(total) * 2 / (1024.0 * 1024.0 * 1024.0);
-  if (relay_cpu < 0) {
-    std::printf("| %-38s | %8.0f MB/s | %8.0f MB/s | %16s |\n", what, mb / down_s, mb / up_s, "-");
-  } else {
-    std::printf("| %-38s | %8.0f MB/s | %8.0f MB/s | %9.2f CPU-s/GiB |\n", what, mb / down_s,
-                mb / up_s, relay_cpu / gib);
+// ---- the dialer --------------------------------------------------------------------------------
+
+// One way to reach the holder: opens a new stream (a direct TCP connection, with or without the
+// secure handshake, or a dial through a relay).
+struct Target {
+  std::string name;       // row label
+  std::string transport;  // "ws", ..., or "direct"
+  pid_t relay_pid = -1;   // whose CPU is charged to the row (-1: none)
+  std::function<asio::awaitable<StreamPtr>()> open;
+};
+
+struct World {
+  // Every Stack outlives the io_context (its plugins' handlers may still be queued there).
+  std::vector<std::shared_ptr<client::Stack>> stacks;
+  asio::io_context io{1};
+  std::shared_ptr<client::Stack> stack;
+  std::unique_ptr<portal::identity::Credential> me;
+  portal::stream::SecureStreamConfig secure;
+  std::string holder_id;
+  pid_t holder_pid = -1;
+  std::map<std::string, std::shared_ptr<client::Client>> clients;  // by transport
+
+  asio::awaitable<StreamPtr> connect_tcp(std::uint16_t port) {
+    auto tcp = *portal::transport::resolve(*stack->host, "tcp://127.0.0.1:0");
+    auto raw = co_await tcp->async_connect(
+        io.get_executor(), *portal::transport::parse_uri("tcp://127.0.0.1:" + std::to_string(port)),
+        {});
+    if (!raw) fail("connect to port " + std::to_string(port) + ": " + raw.error().message());
+    co_return std::move(*raw);
+  }
+  asio::awaitable<StreamPtr> connect_secure(std::uint16_t port) {
+    auto s = co_await portal::stream::async_secure_connect(co_await connect_tcp(port), secure,
+                                                           holder_id, kAlpn);
+    if (!s) fail("direct handshake: " + s.error().message());
+    co_return std::move(*s);
+  }
+  asio::awaitable<StreamPtr> dial(const std::string& transport) {
+    std::string detail;
+    auto s = co_await clients.at(transport)->dial(holder_id, kAlpn, &detail);
+    if (!s) fail("dial over " + transport + "://: " + s.error().message() + " " + detail);
+    co_return std::move(*s);
+  }
+};
+
+asio::awaitable<bool> write_all(portal::stream::ByteStream& s, portal::base::ByteSpan b) {
+  co_return static_cast<bool>(co_await s.async_write(b));
+}
+
+// Moves `total` bytes in one direction over `s` (the stream is done after it).
+asio::awaitable<bool> transfer(portal::stream::ByteStream& s, bool upload, std::uint64_t total) {
+  Bytes buf(kChunk, 7);
+  if (upload) {
+    const Byte u = 'u';
+    if (!co_await write_all(s, portal::base::ByteSpan(&u, 1))) co_return false;
+    for (std::uint64_t sent = 0; sent < total; sent += kChunk) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, total - sent));
+      if (!co_await write_all(s, portal::base::ByteSpan(buf.data(), n))) co_return false;
+    }
+    if (!co_await s.async_shutdown_write()) co_return false;
+    Byte ack = 0;
+    co_return co_await read_exact(s, portal::base::MutableByteSpan(&ack, 1)) && ack == 'k';
+  }
+  std::array<Byte, 9> head{'d'};
+  for (std::size_t i = 0; i < 8; ++i) head[8 - i] = static_cast<Byte>(total >> (8 * i));
+  if (!co_await write_all(s, head)) co_return false;
+  std::uint64_t got = 0;
+  for (;;) {
+    auto n = co_await s.async_read_some(buf);
+    if (!n || *n == 0) break;
+    got += *n;
+  }
+  co_return got == total;
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// A stuck run must not hang: after `limit`, exits (std::exit kills the children) naming `what`.
+std::unique_ptr<asio::steady_timer> watchdog(asio::io_context& io, std::string what,
+                                             double limit_s) {
+  auto t = std::make_unique<asio::steady_timer>(
+      io, std::chrono::milliseconds(static_cast<long>(limit_s * 1000)));
+  t->async_wait([what = std::move(what)](const boost::system::error_code& ec) {
+    if (!ec) fail(what + ": no result in time, giving up");
+  });
+  return t;
+}
+
+void bulk_rows(World& w, const std::vector<Target>& targets) {
+  if (!args.json) {
+    std::printf("| %-44s | %-13s | %-13s | %-18s | %-19s |\n", "end-to-end bulk, one stream",
+                "download", "upload", "relay CPU", "both ends' CPU");
+    std::printf("|%s|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(15, '-').c_str(),
+                std::string(15, '-').c_str(), std::string(20, '-').c_str(),
+                std::string(21, '-').c_str());
+  }
+  const double mb = static_cast<double>(args.bulk) / 1e6;
+  const double gib = 2.0 * static_cast<double>(args.bulk) / (1024.0 * 1024.0 * 1024.0);
+  for (const auto& t : targets) {
+    const double cpu0 = t.relay_pid > 0 ? cpu_seconds(t.relay_pid) : 0;
+    const double ends0 = cpu_seconds(::getpid()) + cpu_seconds(w.holder_pid);
+    double secs[2];
+    for (int up = 0; up < 2; ++up) {
+      auto dog = watchdog(w.io, "bulk " + t.name, 120 + static_cast<double>(args.bulk) / 20e6);
+      auto s = run(w.io, t.open());
+      const auto start = Clock::now();
+      const bool ok = run(w.io, transfer(*s, up == 1, args.bulk));
+      secs[up] = seconds_since(start);
+      dog->cancel();
+      if (!ok) fail("bulk " + t.name + ": transfer failed");
+    }
+    const double cpu = t.relay_pid > 0 ? (cpu_seconds(t.relay_pid) - cpu0) / gib : -1;
+    const double ends = (cpu_seconds(::getpid()) + cpu_seconds(w.holder_pid) - ends0) / gib;
+    if (args.json) {
+      JsonLine line;
+      line.str("bench", "e2e")
+          .str("table", "bulk")
+          .str("row", t.name)
+          .str("transport", t.transport)
+          .num("bytes", static_cast<double>(args.bulk))
+          .num("down_MBps", mb / secs[0])
+          .num("up_MBps", mb / secs[1])
+          .num("ends_cpu_s_per_GiB", ends);
+      if (cpu >= 0) line.num("relay_cpu_s_per_GiB", cpu);
+      line.print();
+    } else {
+      char c[32] = "-";
+      if (cpu >= 0) std::snprintf(c, sizeof c, "%.2f CPU-s/GiB", cpu);
+      std::printf("| %-44s | %8.0f MB/s | %8.0f MB/s | %18s | %9.2f CPU-s/GiB |\n", t.name.c_str(),
+                  mb / secs[0], mb / secs[1], c, ends);
+    }
+  }
+}
+
+void stream_rows(World& w, const std::vector<Target>& targets) {
+  if (!args.json) {
+    std::printf("\n| %-44s | %7s | %13s |\n", "aggregate download, concurrent streams", "streams",
+                "throughput");
+    std::printf("|%s|---------|---------------|\n", std::string(46, '-').c_str());
+  }
+  for (const auto& t : targets) {
+    for (const int k : args.streams) {
+      if (k <= 0) continue;
+      auto dog =
+          watchdog(w.io, "streams " + t.name, 120 + static_cast<double>(args.stream_total) / 20e6);
+      std::vector<StreamPtr> streams;
+      for (int i = 0; i < k; ++i) streams.push_back(run(w.io, t.open()));
+      const std::uint64_t each = args.stream_total / static_cast<std::uint64_t>(k);
+      int done = 0, failed = 0;
+      const auto start = Clock::now();
+      for (auto& s : streams) {
+        asio::co_spawn(
+            w.io,
+            [&, s = s.get()]() -> asio::awaitable<void> {
+              if (!co_await transfer(*s, false, each)) ++failed;
+              ++done;
+            },
+            asio::detached);
+      }
+      w.io.restart();
+      while (done < k) w.io.run_one();
+      const double secs = seconds_since(start);
+      dog->cancel();
+      if (failed > 0) fail("streams " + t.name + ": " + std::to_string(failed) + " failed");
+      const double rate = static_cast<double>(each) * k / secs / 1e6;
+      if (args.json) {
+        JsonLine()
+            .str("bench", "e2e")
+            .str("table", "streams")
+            .str("row", t.name)
+            .str("transport", t.transport)
+            .num("streams", k)
+            .num("bytes", static_cast<double>(each) * k)
+            .num("MBps", rate)
+            .print();
+      } else {
+        std::printf("| %-44s | %7d | %8.0f MB/s |\n", t.name.c_str(), k, rate);
+      }
+    }
+  }
+}
+
+void rtt_rows(World& w, const std::vector<Target>& targets) {
+  if (!args.json) {
+    std::printf("\n| %-44s | %6s | %9s | %9s |\n", "64-byte round trips, open connection", "count",
+                "p50 us", "p99 us");
+    std::printf("|%s|--------|-----------|-----------|\n", std::string(46, '-').c_str());
+  }
+  for (const auto& t : targets) {
+    auto dog = watchdog(w.io, "round trips " + t.name, 60 + args.rtts * 0.01);
+    auto s = run(w.io, t.open());
+    std::vector<double> us;
+    const bool ok = run(w.io, [&]() -> asio::awaitable<bool> {
+      const Byte e = 'e';
+      if (!co_await write_all(*s, portal::base::ByteSpan(&e, 1))) co_return false;
+      Bytes ping(kRtt, 9), pong(kRtt);
+      const int warmup = 50;
+      for (int i = 0; i < args.rtts + warmup; ++i) {
+        const auto t0 = Clock::now();
+        if (!co_await write_all(*s, ping)) co_return false;
+        if (!co_await read_exact(*s, pong) || pong != ping) co_return false;
+        if (i >= warmup) {
+          us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+        }
+      }
+      if (!co_await s->async_shutdown_write()) co_return false;
+      for (;;) {
+        auto n = co_await s->async_read_some(pong);
+        if (!n || *n == 0) break;
+      }
+      co_return true;
+    }());
+    dog->cancel();
+    if (!ok) fail("round trips " + t.name + ": echo failed");
+    if (args.json) {
+      JsonLine()
+          .str("bench", "e2e")
+          .str("table", "rtt")
+          .str("row", t.name)
+          .str("transport", t.transport)
+          .num("count", static_cast<double>(us.size()))
+          .num("p50_us", percentile(us, 0.50))
+          .num("p99_us", percentile(us, 0.99))
+          .print();
+    } else {
+      std::printf("| %-44s | %6zu | %9.1f | %9.1f |\n", t.name.c_str(), us.size(),
+                  percentile(us, 0.50), percentile(us, 0.99));
+    }
+  }
+}
+
+// One new connection: open, 'e' and kPing bytes, read the echo, FIN, read the holder's FIN.
+asio::awaitable<bool> one_connection(const Target& t) {
+  auto s = co_await t.open();
+  Bytes msg(kPing + 1, 7), echo(kPing);
+  msg[0] = 'e';
+  if (!co_await write_all(*s, msg)) co_return false;
+  if (!co_await read_exact(*s, echo)) co_return false;
+  if (!co_await s->async_shutdown_write()) co_return false;
+  for (;;) {
+    auto n = co_await s->async_read_some(echo);
+    if (!n || *n == 0) break;
+  }
+  co_return true;
+}
+
+void conn_rows(World& w, const std::vector<Target>& targets) {
+  if (!args.json) {
+    std::printf("\n| %-44s | %8s | %5s | %9s | %7s | %7s |\n", "new E2EE connections", "parallel",
+                "done", "rate", "p50 ms", "p99 ms");
+    std::printf("|%s|----------|-------|-----------|---------|---------|\n",
+                std::string(46, '-').c_str());
+  }
+  for (const auto& t : targets) {
+    for (const int width : {1, args.parallel}) {
+      const int n = width == 1 ? args.seq : args.par;
+      if (n <= 0 || width <= 0) continue;
+      auto dog = watchdog(w.io, "connections " + t.name, args.budget + 60);
+      std::vector<double> ms;
+      int started = 0, finished = 0, failed = 0;
+      const auto start = Clock::now();
+      const auto budget = std::chrono::duration<double>(args.budget);
+      for (int worker = 0; worker < width; ++worker) {
+        asio::co_spawn(
+            w.io,
+            [&]() -> asio::awaitable<void> {
+              while (started < n && Clock::now() - start < budget) {
+                ++started;
+                const auto t0 = Clock::now();
+                if (!co_await one_connection(t)) {
+                  ++failed;
+                } else {
+                  ms.push_back(
+                      std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+                }
+              }
+              ++finished;
+            },
+            asio::detached);
+      }
+      w.io.restart();
+      while (finished < width) w.io.run_one();
+      const double secs = seconds_since(start);
+      dog->cancel();
+      if (failed > 0) fail("connections " + t.name + ": " + std::to_string(failed) + " failed");
+      const double rate = static_cast<double>(ms.size()) / secs;
+      if (args.json) {
+        JsonLine()
+            .str("bench", "e2e")
+            .str("table", "conn")
+            .str("row", t.name)
+            .str("transport", t.transport)
+            .num("parallel", width)
+            .num("done", static_cast<double>(ms.size()))
+            .num("seconds", secs)
+            .num("per_s", rate)
+            .num("p50_ms", percentile(ms, 0.50))
+            .num("p99_ms", percentile(ms, 0.99))
+            .print();
+      } else {
+        std::printf("| %-44s | %8d | %5zu | %7.0f/s | %7.2f | %7.2f |\n", t.name.c_str(), width,
+                    ms.size(), rate, percentile(ms, 0.50), percentile(ms, 0.99));
+      }
+    }
+  }
+}
+
+// For --cipher-file: a private directory of links to every plugin of the build except the
+// other cipher plugins (portal-cipher-*), so that both ends load exactly one implementation.
+void restrict_cipher_plugins() {
+  namespace fs = std::filesystem;
+  const fs::path build(PORTAL_BUILD_PLUGIN_DIR);
+  if (!fs::is_regular_file(build / args.cipher_file)) {
+    fail("--cipher-file: no " + args.cipher_file + " in " + build.string());
+  }
+  static std::string dir;  // removed at exit
+  dir = "/tmp/portal-bench-plugins-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::create_directory(dir, ec);
+  if (ec) fail("cannot create " + dir + ": " + ec.message());
+  fs::permissions(dir, fs::perms::owner_all, ec);
+  for (const auto& entry : fs::directory_iterator(build)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("portal-cipher-", 0) == 0 && name != args.cipher_file) continue;
+    fs::create_symlink(entry.path(), fs::path(dir) / name, ec);
+    if (ec) fail("cannot link " + name + " into " + dir + ": " + ec.message());
+  }
+  args.plugin_dir = dir;
+  static const pid_t owner = ::getpid();
+  std::atexit([] {
+    if (::getpid() == owner) {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  });
+}
+
+void parse(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) fail(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--json") {
+      args.json = true;
+    } else if (a == "--rows") {
+      const auto v = split(value());
+      args.rows = {v.begin(), v.end()};
+      for (const auto& r : args.rows) {
+        if (r != "bulk" && r != "streams" && r != "rtt" && r != "conn") fail("unknown row " + r);
+      }
+    } else if (a == "--transports") {
+      args.transports = split(value());
+      for (const auto& t : args.transports) {
+        if (t != "ws" && t != "tcp" && t != "tls" && t != "wss") fail("unknown transport " + t);
+      }
+    } else if (a == "--streams") {
+      args.streams.clear();
+      for (const auto& s : split(value())) args.streams.push_back(static_cast<int>(number(a, s)));
+    } else if (a == "--stream-mib") {
+      args.stream_total = static_cast<std::uint64_t>(number(a, value())) << 20;
+    } else if (a == "--rtts") {
+      args.rtts = static_cast<int>(number(a, value()));
+    } else if (a == "--seq") {
+      args.seq = static_cast<int>(number(a, value()));
+    } else if (a == "--par") {
+      args.par = static_cast<int>(number(a, value()));
+    } else if (a == "--parallel") {
+      args.parallel = static_cast<int>(number(a, value()));
+    } else if (a == "--budget") {
+      args.budget = static_cast<double>(number(a, value()));
+    } else if (a == "--cipher-file") {
+      args.cipher_file = value();
+      if (args.cipher_file.find('/') != std::string::npos || args.cipher_file.empty()) {
+        fail("--cipher-file: a file name in the build's plugin directory");
+      }
+    } else if (a == "--relay-json") {
+      if (!portal::bench::set_relay_config_extra(value())) fail("--relay-json: not a {...} object");
+    } else if (!a.empty() && a[0] != '-') {
+      args.bulk = static_cast<std::uint64_t>(number("MiB", a)) << 20;
+    } else {
+      fail("unknown option " + a);
+    }
   }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::uint64_t total = (argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1024) << 20;
+  parse(argc, argv);
   std::atexit(portal::bench::kill_children);
+  if (!args.cipher_file.empty()) restrict_cipher_plugins();
   portal::base::set_log_level(portal::base::LogLevel::Warn);
-  portal::bench::RelayChild relay;
+  // Up to 64 streams, 32 connections in flight: far below any limit, but raise it anyway.
+  std::string why;
+  portal::bench::raise_descriptor_limit(why);
+  portal::bench::RelayChild relay("{}", true);
+  const std::map<std::string, std::string> uris{
+      {"ws", relay.ws}, {"tcp", relay.tcp}, {"tls", relay.tls}, {"wss", relay.wss}};
 
   int fds[2];
   if (::pipe(fds) != 0) return 1;
   const pid_t holder_pid = ::fork();
   if (holder_pid == 0) {
     ::close(fds[0]);
-    holder({relay.ws, relay.tcp}, fds[1]);
+    holder({relay.ws, relay.tcp, relay.tls, relay.wss}, relay.ca_file, fds[1]);
   }
   portal::bench::children().push_back(holder_pid);
   ::close(fds[1]);
@@ -209,69 +734,91 @@ int main(int argc, char** argv) {
   char ch = 0;
   while (::read(fds[0], &ch, 1) == 1 && ch != '\n') line.push_back(ch);
   ::close(fds[0]);
-  const auto space = line.find(' ');
-  if (space == std::string::npos) {
-    std::fprintf(stderr, "the holder did not start\n");
-    return 1;
+  std::uint16_t raw_port = 0, secure_port = 0;
+  char id[128] = {}, holder_cipher[128] = {};
+  if (std::sscanf(line.c_str(), "%hu %hu %127s %127s", &raw_port, &secure_port, id,
+                  holder_cipher) != 4) {
+    fail("the holder did not start");
   }
-  const std::string direct_port = line.substr(0, space), holder_id = line.substr(space + 1);
+  std::vector<std::uint16_t> copy_ports;
+  const pid_t copy = start_copy_relay({raw_port, secure_port}, copy_ports);
 
-  asio::io_context io(1);
-  std::printf("| %-38s | %-13s | %-13s | %-18s |\n", "end-to-end encrypted, 3 processes",
-              "download", "upload", "relay CPU");
-  std::printf(
-      "|----------------------------------------|---------------|---------------|--------------"
-      "------|\n");
-  {
-    // Baseline: the same secure channel, direct over loopback TCP.
-    auto stack = stack_for({relay.tcp});
-    auto me = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
-    portal::stream::SecureStreamConfig secure;
-    secure.credential = &me;
-    secure.cipher = stack->cipher;
-    auto tcp = *portal::transport::resolve(*stack->host, "tcp://127.0.0.1:0");
-    double secs[2];
-    for (int up = 0; up < 2; ++up) {
-      auto raw = run(io, tcp->async_connect(
-                             io.get_executor(),
-                             *portal::transport::parse_uri("tcp://127.0.0.1:" + direct_port), {}));
-      auto s =
-          run(io, portal::stream::async_secure_connect(std::move(*raw), secure, holder_id, kAlpn));
-      if (!s) {
-        std::fprintf(stderr, "direct handshake: %s\n", s.error().message().c_str());
-        return 1;
-      }
-      secs[up] = transfer(io, **s, up == 1, total);
-    }
-    row("direct secure channel, no relay (base)", secs[0], secs[1], -1, total);
+  World w;
+  w.holder_id = id;
+  w.holder_pid = holder_pid;
+  w.stack = stack_for({relay.tcp}, relay.ca_file);
+  w.stacks.push_back(w.stack);
+  w.me = std::make_unique<portal::identity::Credential>(
+      *portal::identity::Credential::generate(portal::base::OsRandom::instance()));
+  w.secure.credential = w.me.get();
+  w.secure.cipher = w.stack->cipher;
+  // Each process times the cipher plugins present and takes the fastest (client::assemble): say
+  // which each end took, since on a loaded machine the two may differ.
+  const std::string dialer_cipher =
+      w.stack->cipher_candidates.empty() ? "?" : w.stack->cipher_candidates.front().plugin_id;
+  if (args.json) {
+    JsonLine()
+        .str("bench", "e2e")
+        .str("table", "info")
+        .str("cipher", w.stack->cipher_name)
+        .str("dialer_cipher_plugin", dialer_cipher)
+        .str("holder_cipher_plugin", holder_cipher)
+        .print();
+  } else {
+    std::printf("cipher: %s; dialer's plugin %s, holder's %s\n\n", w.stack->cipher_name.c_str(),
+                dialer_cipher.c_str(), holder_cipher);
   }
-  for (const auto& [uri, name] : {std::pair{relay.ws, "through portal-relay, ws://"},
-                                  std::pair{relay.tcp, "through portal-relay, tcp://"}}) {
+  for (const auto& t : args.transports) {
     auto me = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
     client::Options options;
-    options.relays = {uri};
-    auto c = run(
-        io, client::Client::connect(io.get_executor(), std::move(me), stack_for({uri}), options));
-    if (!c) return 1;
-    const double cpu0 = cpu_seconds(relay.pid);
-    double secs[2];
-    for (int up = 0; up < 2; ++up) {
-      std::string detail;
-      auto s = run(io, (*c)->dial("bench-e2e", kAlpn, &detail));
-      if (!s) {
-        std::fprintf(stderr, "dial: %s %s\n", s.error().message().c_str(), detail.c_str());
-        return 1;
-      }
-      secs[up] = transfer(io, **s, up == 1, total);
+    options.relays = {uris.at(t)};
+    w.stacks.push_back(stack_for({uris.at(t)}, relay.ca_file));
+    auto c = run(w.io, client::Client::connect(w.io.get_executor(), std::move(me), w.stacks.back(),
+                                               options));
+    if (!c) fail("client over " + t + "://: " + c.error().message());
+    w.clients[t] = std::move(*c);
+  }
+
+  const Target direct_tcp{"direct TCP, no encryption (baseline)", "direct", -1,
+                          [&w, raw_port]() { return w.connect_tcp(raw_port); }};
+  const Target copy_tcp{"plain copy relay, no encryption (baseline)", "copy", copy,
+                        [&w, p = copy_ports[0]]() { return w.connect_tcp(p); }};
+  const Target direct_secure{"direct secure channel, no relay (baseline)", "direct", -1,
+                             [&w, secure_port]() { return w.connect_secure(secure_port); }};
+  const Target copy_secure{"secure channel through the copy relay", "copy", copy,
+                           [&w, p = copy_ports[1]]() { return w.connect_secure(p); }};
+  std::vector<Target> through;
+  for (const auto& t : args.transports) {
+    through.push_back(
+        {"E2EE through portal-relay, " + t + "://", t, relay.pid, [&w, t]() { return w.dial(t); }});
+  }
+  auto with = [&](std::vector<Target> head) {
+    head.insert(head.end(), through.begin(), through.end());
+    return head;
+  };
+  if (args.rows.count("bulk"))
+    bulk_rows(w, with({direct_tcp, copy_tcp, direct_secure, copy_secure}));
+  if (args.rows.count("streams")) {
+    std::vector<Target> t{direct_secure};
+    for (const auto& x : through) {
+      if (x.transport == "ws" || x.transport == "tcp") t.push_back(x);
     }
-    row(name, secs[0], secs[1], cpu_seconds(relay.pid) - cpu0, total);
-    run(io, [&]() -> asio::awaitable<bool> {
-      co_await (*c)->close();
+    stream_rows(w, t);
+  }
+  if (args.rows.count("rtt")) rtt_rows(w, with({direct_tcp, direct_secure}));
+  if (args.rows.count("conn")) conn_rows(w, with({direct_secure}));
+
+  for (auto& [t, c] : w.clients) {
+    run(w.io, [&c]() -> asio::awaitable<bool> {
+      co_await c->close();
       co_return true;
     }());
   }
-  ::kill(holder_pid, SIGKILL);
-  ::waitpid(holder_pid, nullptr, 0);
-  std::erase(portal::bench::children(), holder_pid);
+  w.clients.clear();
+  for (const pid_t pid : {holder_pid, copy}) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    std::erase(portal::bench::children(), pid);
+  }
   return 0;
 }

@@ -14,8 +14,12 @@
 //     wss://, yamux, one RelayInfo): the rate, and the relay's CPU per session.
 //
 //   build/release/bench/portal-bench-relay [MiB per row, default 1024] [idle connections, 1000]
-//                                          [connections per setup row, 500]
-// A count of 0 skips its table.
+//                                          [connections per setup row, 500] [options]
+// A count of 0 skips its table; the idle count may be a list (1000,10000), one row per count
+// and transport. Options:
+//   --json               one JSON object per row of the bulk and idle tables on stdout (the
+//                        setup tables are not printed then: give 0 connections per setup row)
+//   --relay-json '{...}' extra top-level members of every relay child's config (e.g. threads)
 
 #include <fcntl.h>
 #include <signal.h>
@@ -57,12 +61,14 @@ namespace asio = boost::asio;
 using portal::base::Bytes;
 using portal::bench::children;
 using portal::bench::cpu_seconds;
+using portal::bench::JsonLine;
 using portal::bench::kill_children;
 using portal::bench::RelayChild;
 using portal::bench::rss_bytes;
 using portal::bench::run;
 using Clock = std::chrono::steady_clock;
 constexpr std::size_t kChunk = 256 * 1024;
+bool json = false;  // --json
 
 // The baseline: a child process that accepts two TCP connections and copies between them.
 pid_t start_copy_relay(std::uint16_t& port) {
@@ -190,8 +196,21 @@ double copy_transfer(asio::io_context& io, std::uint16_t port, std::size_t total
   return portal::bench::socket_transfer(io, a, b, total, kChunk);
 }
 
-void row(const char* what, double secs, double cpu, std::size_t total) {
+void row(const char* what, const std::string& transport, double secs, double cpu,
+         std::size_t total) {
   const double gib = static_cast<double>(total) / (1024.0 * 1024.0 * 1024.0);
+  if (json) {
+    JsonLine()
+        .str("bench", "relay")
+        .str("table", "bulk")
+        .str("row", what)
+        .str("transport", transport)
+        .num("bytes", static_cast<double>(total))
+        .num("MBps", static_cast<double>(total) / secs / 1e6)
+        .num("relay_cpu_s_per_GiB", cpu / gib)
+        .print();
+    return;
+  }
   std::printf("| %-34s | %8.0f MB/s | %6.2f CPU-s/GiB |\n", what,
               static_cast<double>(total) / secs / 1e6, cpu / gib);
 }
@@ -211,8 +230,21 @@ void idle_leases(asio::io_context& io, Stack& stack, bool ws, const char* name, 
   io.restart();
   io.run_for(std::chrono::milliseconds(500));
   const double after = rss_bytes(relay.pid);
-  std::printf("| %-34s | %6d leases | %7.1f KiB per connection |\n", name, n,
-              (after - before) / n / 1024.0);
+  if (json) {
+    JsonLine()
+        .str("bench", "relay")
+        .str("table", "idle")
+        .str("row", name)
+        .str("transport", tag)
+        .num("connections", n)
+        .num("rss_before_MiB", before / 1048576.0)
+        .num("rss_after_MiB", after / 1048576.0)
+        .num("KiB_per_connection", (after - before) / n / 1024.0)
+        .print();
+  } else {
+    std::printf("| %-34s | %6d leases | %7.1f KiB per connection |\n", name, n,
+                (after - before) / n / 1024.0);
+  }
   for (auto& s : sessions) s->close();
   io.restart();
   io.run_for(std::chrono::milliseconds(200));
@@ -395,17 +427,53 @@ void session_row(const char* what, const SessionResult& r, const std::string& no
               r.done > 0 ? 1000 * r.relay_cpu / r.done : 0.0, note.c_str());
 }
 
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr, "portal-bench-relay: %s\n", why.c_str());
+  std::exit(2);
+}
+
+long count(const std::string& text) {
+  char* end = nullptr;
+  const long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || v < 0) usage("not a count: '" + text + "'");
+  return v;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::size_t total = (argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 1024) << 20;
-  const int idle = argc > 2 ? std::atoi(argv[2]) : 1000;
-  const int setups = argc > 3 ? std::atoi(argv[3]) : 500;
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0) {
-    lim.rlim_cur = lim.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &lim);
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--relay-json") {
+      if (i + 1 >= argc || !portal::bench::set_relay_config_extra(argv[++i])) {
+        usage("--relay-json needs a JSON object");
+      }
+    } else if (a.rfind("--", 0) == 0) {
+      usage("unknown option " + a);
+    } else {
+      positional.push_back(a);
+    }
   }
+  const std::size_t total =
+      static_cast<std::size_t>(positional.size() > 0 ? count(positional[0]) : 1024) << 20;
+  std::vector<int> idle_counts;
+  {
+    const std::string list = positional.size() > 1 ? positional[1] : "1000";
+    std::size_t start = 0;
+    while (start <= list.size()) {
+      const auto comma = std::min(list.find(',', start), list.size());
+      const int n = static_cast<int>(count(list.substr(start, comma - start)));
+      if (n > 0) idle_counts.push_back(n);
+      start = comma + 1;
+    }
+  }
+  const int setups = positional.size() > 2 ? static_cast<int>(count(positional[2])) : 500;
+  if (json && setups > 0) usage("--json prints only the bulk and idle tables: give 0 setups");
+  std::string limit_error;
+  const rlim_t fd_limit = portal::bench::raise_descriptor_limit(limit_error);
   std::atexit(kill_children);
   std::uint16_t copy_port = 0;
   const pid_t copy = start_copy_relay(copy_port);
@@ -422,34 +490,82 @@ int main(int argc, char** argv) {
   const portal::transport::Settings trust{{"ca_file", relay.ca_file}};
 
   if (total > 0) {
-    std::printf("| %-34s | %-13s | %-16s |\n", "relay (one direction)", "throughput", "relay CPU");
-    std::printf("|------------------------------------|---------------|------------------|\n");
+    if (!json) {
+      std::printf("| %-34s | %-13s | %-16s |\n", "relay (one direction)", "throughput",
+                  "relay CPU");
+      std::printf("|------------------------------------|---------------|------------------|\n");
+    }
     double c0 = cpu_seconds(copy);
     double secs = copy_transfer(io, copy_port, total);
-    row("plain copy relay, TCP (baseline)", secs, cpu_seconds(copy) - c0, total);
-    for (const auto& [uri, name] : {std::pair{relay.tcp, "portal-relay, yamux over tcp://"},
-                                    std::pair{relay.tls, "portal-relay, yamux over tls://"},
-                                    std::pair{relay.ws, "portal-relay, yamux over ws://"},
-                                    std::pair{relay.wss, "portal-relay, yamux over wss://"}}) {
+    row("plain copy relay, TCP (baseline)", "copy", secs, cpu_seconds(copy) - c0, total);
+    for (const auto& [uri, name, tag] :
+         {std::tuple{relay.tcp, "portal-relay, yamux over tcp://", "tcp"},
+          std::tuple{relay.tls, "portal-relay, yamux over tls://", "tls"},
+          std::tuple{relay.ws, "portal-relay, yamux over ws://", "ws"},
+          std::tuple{relay.wss, "portal-relay, yamux over wss://", "wss"}}) {
       c0 = cpu_seconds(relay.pid);
       secs = portal_transfer(
           io, stack, uri, total,
           uri == relay.tls || uri == relay.wss ? trust : portal::transport::Settings{});
-      row(name, secs, cpu_seconds(relay.pid) - c0, total);
+      row(name, tag, secs, cpu_seconds(relay.pid) - c0, total);
     }
   }
   ::kill(copy, SIGTERM);
   ::waitpid(copy, nullptr, 0);
   std::erase(children(), copy);
 
-  if (idle > 0) {
-    std::printf("\n| %-34s | %-13s | %-26s |\n", "idle lease connections", "count", "relay RSS");
-    std::printf(
-        "|------------------------------------|---------------|----------------------------|\n");
-    std::printf("| %-34s | %13s | %17.1f MiB total |\n", "portal-relay, no connections", "-",
-                rss_bytes(relay.pid) / 1048576.0);
-    idle_leases(io, stack, true, "portal-relay over ws://", idle);
-    idle_leases(io, stack, false, "portal-relay over tcp://", idle);
+  if (!idle_counts.empty()) {
+    double fresh_rss = 0;  // a relay that has served nothing yet (`relay` above has)
+    {
+      RelayChild fresh;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      fresh_rss = rss_bytes(fresh.pid);
+    }
+    if (json) {
+      JsonLine()
+          .str("bench", "relay")
+          .str("table", "idle")
+          .str("row", "portal-relay, no connections")
+          .str("transport", "-")
+          .num("connections", 0)
+          .num("rss_after_MiB", fresh_rss / 1048576.0)
+          .print();
+    } else {
+      std::printf("\n| %-34s | %-13s | %-26s |\n", "idle lease connections", "count", "relay RSS");
+      std::printf(
+          "|------------------------------------|---------------|----------------------------|\n");
+      std::printf("| %-34s | %13s | %17.1f MiB total |\n", "portal-relay, no connections", "-",
+                  fresh_rss / 1048576.0);
+    }
+    for (const int n : idle_counts) {
+      // Each connection takes one descriptor here and one in the relay (which raises its own
+      // soft limit to the hard one, inherited from this process), plus a few for the rest.
+      const rlim_t needed = static_cast<rlim_t>(n) + 256;
+      if (fd_limit < needed) {
+        const std::string why = "descriptor limit " + std::to_string(fd_limit) + " < " +
+                                std::to_string(needed) + " needed" +
+                                (limit_error.empty() ? "" : " (" + limit_error + ")") +
+                                "; raise the hard limit (ulimit -Hn) to run this row";
+        for (const char* tag : {"ws", "tcp"}) {
+          if (json) {
+            JsonLine()
+                .str("bench", "relay")
+                .str("table", "idle")
+                .str("row", std::string("portal-relay over ") + tag + "://")
+                .str("transport", tag)
+                .num("connections", n)
+                .str("error", why)
+                .print();
+          } else {
+            std::printf("| portal-relay over %s:// | %6d leases | not run: %s |\n", tag, n,
+                        why.c_str());
+          }
+        }
+        continue;
+      }
+      idle_leases(io, stack, true, "portal-relay over ws://", n);
+      idle_leases(io, stack, false, "portal-relay over tcp://", n);
+    }
   }
 
   if (setups > 0) {

@@ -7,7 +7,11 @@
 #   scripts/install-deps.sh           # everything: build, tests, wasm, packaging tests
 #   scripts/install-deps.sh --build   # only what a native build and `cpack -G DEB` need
 #                                     # (the Containerfile's build stage)
+#   scripts/install-deps.sh --bench   # a native build and bench/run (python3, gnuplot, openssl)
 set -euo pipefail
+
+# bench/run: its Python 3 helper, the plot, and the throwaway certificates of the TLS rows.
+bench_packages=(python3 gnuplot-nox openssl)
 
 # A native build without tests, and its Debian packages.
 build_packages=(
@@ -35,6 +39,7 @@ packages=(
   python3 python3-websockets  # tests/interop: the independent WebSocket peer
   curl               # tests check the HTTP surface with curl
   openssl            # tests check key-file interop with `openssl genpkey` / `openssl pkey`
+  gnuplot-nox        # bench/run's plot
   emscripten         # the wasm preset: the cores and the JS SDK (docs/javascript.md)
   # dpkg-dev (above) also gives dpkg-source, which `apt-get source` needs (build-wasm-deps.sh)
   nodejs             # runs the wasm tests and the JS SDK's tests
@@ -50,8 +55,10 @@ command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 if [ "${1:-}" = "--build" ]; then
   packages=("${build_packages[@]}")
+elif [ "${1:-}" = "--bench" ]; then
+  packages=("${build_packages[@]}" "${bench_packages[@]}")
 elif [ $# -gt 0 ]; then
-  echo "usage: $0 [--build]" >&2
+  echo "usage: $0 [--build | --bench]" >&2
   exit 2
 fi
 
