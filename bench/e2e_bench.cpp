@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // End-to-end encrypted traffic through the real portal-relay, as users run it: three processes
 // (the relay, a lease holder, a dialer; this process is the dialer), the client SDK at both
-// ends, the v1 handshake and the active cipher implementation (client::assemble picks the
-// fastest plugin). Every relay row runs over each transport asked for (ws://, tcp://, and the
+// ends, the SDK's default channel (the negotiated one of docs/adr/0014 between our peers) and
+// the active cipher implementation (client::assemble picks the fastest plugin; --ciphers sets
+// the list). Every relay row runs over each transport asked for (ws://, tcp://, and the
 // TLS transports tls:// and wss:// with a throwaway certificate). Tables (--rows):
 //   - bulk: download (holder -> dialer) and upload (dialer -> holder) of one stream, with the
 //     relay's CPU per GiB; baselines in the same run: direct TCP between the two processes (no
@@ -22,6 +23,7 @@
 //     --streams 1,8,64      --stream-mib 512 (in all, split over the streams)
 //     --rtts 2000           --seq 500   --par 1000   --parallel 32   --budget 10 (s per row)
 //     --relay-json '{...}'  extra top-level members of the relay's config (e.g. threads)
+//     --ciphers aes-256-gcm,chacha20-poly1305  the client config's `ciphers` at both ends
 //     --cipher-file portal-cipher-openssl.so   the one cipher plugin both ends load (default:
 //                           all, and each process takes the fastest, as client::assemble does)
 
@@ -81,6 +83,9 @@ struct Args {
   // --cipher-file: the only cipher plugin file both ends load (empty: every one present, and
   // each process takes the fastest, as client::assemble does).
   std::string cipher_file;
+  // --ciphers: the client config's `ciphers` at both ends, most preferred first (empty: the
+  // default list; the negotiated channel takes the first both have).
+  std::vector<std::string> ciphers;
   std::string plugin_dir = PORTAL_BUILD_PLUGIN_DIR;
 };
 Args args;
@@ -124,10 +129,29 @@ std::shared_ptr<client::Stack> stack_for(const std::vector<std::string>& relays,
   cfg.relays = relays;
   cfg.transport_settings["tls"]["ca_file"] = ca_file;
   cfg.transport_settings["wss"]["ca_file"] = ca_file;
+  for (const auto& c : args.ciphers) cfg.ciphers.push_back({c, {}});
+  if (!args.ciphers.empty() && std::find(args.ciphers.begin(), args.ciphers.end(),
+                                         "chacha20-poly1305") == args.ciphers.end()) {
+    cfg.channel = "negotiated";
+  }
   std::string error;
   auto s = client::assemble(cfg, error);
   if (!s) fail("stack: " + error);
   return s;
+}
+
+// The direct secure channel's config from a stack: the same ciphers and channel as the SDK's.
+void use_stack(portal::stream::SecureStreamConfig& secure, const client::Stack& stack) {
+  secure.cipher = stack.cipher;
+  secure.channel_mode = stack.channel_mode;
+  secure.ciphers.clear();
+  for (const auto& c : stack.ciphers) secure.ciphers.push_back({c.algorithm, c.factory});
+}
+
+// The implementation (plugin id) of the stack's first cipher.
+std::string first_plugin(const client::Stack& stack) {
+  if (stack.ciphers.empty() || stack.ciphers.front().candidates.empty()) return "?";
+  return stack.ciphers.front().algorithm + ":" + stack.ciphers.front().candidates.front().plugin_id;
 }
 
 // ---- the lease holder ------------------------------------------------------------------------
@@ -216,7 +240,7 @@ asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
   portal::stream::SecureStreamConfig secure;
   auto direct_cred = *portal::identity::Credential::from_seed(me.seed().span());
   secure.credential = &direct_cred;
-  secure.cipher = stack->cipher;
+  use_stack(secure, *stack);
   portal::handshake::ReplayCache replay;
   auto tcp = *portal::transport::resolve(*stack->host, "tcp://127.0.0.1:0");
   const auto any = *portal::transport::parse_uri("tcp://127.0.0.1:0");
@@ -242,8 +266,7 @@ asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
       asio::detached);
   asio::co_spawn(io, direct_accept_loop(raw_listener.get(), nullptr, &replay), asio::detached);
   asio::co_spawn(io, direct_accept_loop(secure_listener.get(), &secure, &replay), asio::detached);
-  const std::string plugin =
-      stack->cipher_candidates.empty() ? "?" : stack->cipher_candidates.front().plugin_id;
+  const std::string plugin = first_plugin(*stack);
   const std::string line = std::to_string(raw_listener->local_uri().port) + " " +
                            std::to_string(secure_listener->local_uri().port) + " " + id + " " +
                            plugin + "\n";
@@ -697,6 +720,8 @@ void parse(int argc, char** argv) {
       if (args.cipher_file.find('/') != std::string::npos || args.cipher_file.empty()) {
         fail("--cipher-file: a file name in the build's plugin directory");
       }
+    } else if (a == "--ciphers") {
+      args.ciphers = split(value());
     } else if (a == "--relay-json") {
       if (!portal::bench::set_relay_config_extra(value())) fail("--relay-json: not a {...} object");
     } else if (!a.empty() && a[0] != '-') {
@@ -751,22 +776,21 @@ int main(int argc, char** argv) {
   w.me = std::make_unique<portal::identity::Credential>(
       *portal::identity::Credential::generate(portal::base::OsRandom::instance()));
   w.secure.credential = w.me.get();
-  w.secure.cipher = w.stack->cipher;
+  use_stack(w.secure, *w.stack);
   // Each process times the cipher plugins present and takes the fastest (client::assemble): say
   // which each end took, since on a loaded machine the two may differ.
-  const std::string dialer_cipher =
-      w.stack->cipher_candidates.empty() ? "?" : w.stack->cipher_candidates.front().plugin_id;
+  const std::string dialer_cipher = first_plugin(*w.stack);
   if (args.json) {
     JsonLine()
         .str("bench", "e2e")
         .str("table", "info")
-        .str("cipher", w.stack->cipher_name)
+        .str("cipher", w.stack->ciphers.front().algorithm)
         .str("dialer_cipher_plugin", dialer_cipher)
         .str("holder_cipher_plugin", holder_cipher)
         .print();
   } else {
-    std::printf("cipher: %s; dialer's plugin %s, holder's %s\n\n", w.stack->cipher_name.c_str(),
-                dialer_cipher.c_str(), holder_cipher);
+    std::printf("cipher: %s; dialer's plugin %s, holder's %s\n\n",
+                w.stack->ciphers.front().algorithm.c_str(), dialer_cipher.c_str(), holder_cipher);
   }
   for (const auto& t : args.transports) {
     auto me = *portal::identity::Credential::generate(portal::base::OsRandom::instance());

@@ -303,9 +303,13 @@ def ingest_cipher(res, rows):
         res.add(("cipher", r["row"], r["op"], r["bytes"]), r, {"GBps": r["GBps"]})
 
 
-def ingest_e2e(res, info, rows, run, tl):
+def ingest_e2e(res, info, rows, run, tl, suffix=""):
     for r in rows:
         table = r["table"]
+        if suffix:
+            if table == "info":
+                continue
+            r = dict(r, row=r["row"] + suffix)
         if table == "info":
             info.setdefault("ciphers", []).append(
                 f"run {run}, threads {tl}: {r['cipher']}, dialer "
@@ -499,6 +503,18 @@ def main():
                     rows = json_lines(run_child(cmd, size["timeout"], what), what)
                     raw.extend(dict(r, run=run, threads=tl) for r in rows)
                     ingest_e2e(res, info, rows, run, tl)
+                if "bulk" in e2e_rows:
+                    # The negotiated channel with AES-256-GCM first at both ends (docs/adr/0014),
+                    # over ws:// and tcp://, next to the default (ChaCha20-Poly1305) rows.
+                    what = f"e2e AES-256-GCM, threads {tl}, run {run}"
+                    cmd = [bins["portal-bench-e2e"], str(size["bulk_mib"]), "--json",
+                           "--rows", "bulk", "--transports", "ws,tcp",
+                           "--ciphers", "aes-256-gcm,chacha20-poly1305"] + relay_json(t)
+                    if e2e_cipher:
+                        cmd += ["--cipher-file", "portal-cipher-openssl.so"]  # AES's only plugin
+                    rows = json_lines(run_child(cmd, size["timeout"], what), what)
+                    raw.extend(dict(r, run=run, threads=tl, ciphers="aes-256-gcm") for r in rows)
+                    ingest_e2e(res, info, rows, run, tl, " (AES-256-GCM)")
                 relay_tables = ("relay" in only, "idle" in only and t == thread_settings[0])
                 if any(relay_tables):
                     what = f"relay, threads {tl}, run {run}"
