@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
@@ -317,9 +318,12 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
 
   asio::awaitable<void> write_loop() {
     auto self = shared_from_this();
-    // Two buffers take turns: the core appends to one while the other is being written, so
-    // nothing is copied (ADR 0012). An idle session holds neither.
-    base::ByteBuffer out(std::numeric_limits<std::size_t>::max());
+    // Two buffers take turns: the core appends to one while the other (out_) is being written,
+    // so nothing is copied (ADR 0012).
+    auto& out = out_;
+    // Let the commands that are ready run first, so that one write carries all they queue
+    // (co_spawn may start this coroutine inside the command that queued the first frame).
+    co_await asio::post(executor_, asio::use_awaitable);
     while (!core_.pending_output().empty()) {
       core_.take_output(out);
       output_drained_.notify();
@@ -330,11 +334,9 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
         break;
       }
       out.clear();
-      // Keep the storage for the next turn only while output keeps coming, and never a large
-      // one: an idle session frees both buffers.
-      if (core_.pending_output().empty() || out.capacity() > 4 * kReadChunk) {
-        out.release_if_empty();
-      }
+      // Keep the storage for the next turn: freeing it makes the core regrow its buffer from
+      // nothing (and copy as it doubles) on every turn. The timer frees it once idle.
+      if (out.capacity() > 2 * kOutputHighWater) out.release_if_empty();
     }
     writing_ = false;
     output_drained_.notify();
@@ -355,6 +357,7 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
 
   void on_timer() {
     if (core_.is_closed()) return;
+    if (!writing_) out_.release_if_empty();  // idle since the last turn: keep no buffer
     // Fired early for a deadline that moved later: only re-read it.
     if (now() >= armed_) {
       core_.handle_timeout(now());
@@ -377,8 +380,9 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
   AsyncSignal changed_;
   AsyncSignal closed_signal_;
   asio::steady_timer timer_;
-  Time armed_ = Time::max();  // what timer_ waits for
-  bool writing_ = false;      // a write_loop runs
+  Time armed_ = Time::max();                                       // what timer_ waits for
+  bool writing_ = false;                                           // a write_loop runs
+  base::ByteBuffer out_{std::numeric_limits<std::size_t>::max()};  // being written
 };
 
 // ---- stream --------------------------------------------------------------------------------
