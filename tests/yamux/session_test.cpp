@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "portal/base/encoding.hpp"
 #include "support/vectors.hpp"
 
@@ -304,6 +306,93 @@ TEST(YamuxSession, DataIsNotControlOutput) {
   EXPECT_EQ(s.pending_control_output(), 0u);
   EXPECT_GT(s.pending_output().size(), big.size());
   EXPECT_FALSE(s.input_paused());
+}
+
+// take_output() hands the queued frames over without copying and keeps the order: what the
+// session queues while the caller writes goes into the caller's old buffer, and comes next.
+TEST(YamuxSession, TakeOutputSwapsBuffersAndKeepsTheOrder) {
+  Config c;
+  c.max_control_output = 24;  // two frames
+  c.enable_keepalive = false;
+  Session s(Role::Server, c, t0);
+  ASSERT_TRUE(s.handle_input(pings(3), t0));  // three answers owed: reading pauses
+  EXPECT_TRUE(s.input_paused());
+  ASSERT_TRUE(s.poll_deadline());
+
+  base::ByteBuffer a(std::numeric_limits<std::size_t>::max());
+  const base::Byte* queued = s.pending_output().data();
+  s.take_output(a);
+  EXPECT_EQ(a.readable().data(), queued);  // the same storage: nothing was copied
+  EXPECT_EQ(a.size(), 36u);
+  EXPECT_TRUE(s.pending_output().empty());
+  EXPECT_EQ(s.pending_control_output(), 0u);  // taken output counts as consumed
+  EXPECT_FALSE(s.input_paused());
+  EXPECT_FALSE(s.poll_deadline());
+
+  // More frames while `a` is "being written": they queue in a fresh buffer, in order.
+  ASSERT_TRUE(s.handle_input(pings(2, 100), t0));
+  base::ByteBuffer b(std::numeric_limits<std::size_t>::max());
+  ASSERT_TRUE(b.reserve(64));
+  const base::Byte* spare = b.readable().data();
+  s.take_output(b);
+  EXPECT_EQ(b.size(), 24u);
+  // `a` is written and emptied; its storage goes back to the session for what comes next.
+  a.clear();
+  ASSERT_TRUE(s.handle_input(pings(1, 200), t0));
+  EXPECT_EQ(s.pending_output().data(), spare);  // b's old storage, now the session's
+  s.take_output(a);
+  Bytes all = base::to_bytes(b.readable());
+  const Bytes last = base::to_bytes(a.readable());
+  all.insert(all.end(), last.begin(), last.end());
+  Bytes expected;
+  for (std::uint32_t id : {100u, 101u, 200u}) {
+    const Bytes h = header(FrameType::Ping, flag::kAck, 0, id);
+    expected.insert(expected.end(), h.begin(), h.end());
+  }
+  EXPECT_EQ(all, expected);
+
+  // A spare that still holds bytes, or has a limit, is refused: nothing moves.
+  ASSERT_TRUE(s.handle_input(pings(1, 300), t0));
+  s.take_output(a);
+  EXPECT_EQ(a.size(), 12u);  // unchanged
+  EXPECT_EQ(s.pending_output().size(), 12u);
+  base::ByteBuffer limited(1024);
+  s.take_output(limited);
+  EXPECT_TRUE(limited.empty());
+  EXPECT_EQ(s.pending_output().size(), 12u);
+}
+
+// The session's queues allocate nothing until used and give their storage back when they empty
+// out (an idle session on a relay holds none; each std::deque held 576 bytes).
+TEST(YamuxFifo, KeepsOrderAndFreesItsStorageWhenEmpty) {
+  detail::Fifo<std::uint32_t> q;
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.capacity_bytes(), 0u);
+  for (std::uint32_t i = 0; i < 100; ++i) q.push_back(i);
+  q.erase(50);
+  q.erase(1000);  // absent: nothing happens
+  EXPECT_EQ(q.size(), 99u);
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    if (i == 50) continue;
+    ASSERT_FALSE(q.empty());
+    EXPECT_EQ(q.front(), i);
+    q.pop_front();
+  }
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.capacity_bytes(), 0u);
+  // A few slots are kept for the next burst; erasing the last elements empties it too.
+  q.push_back(7);
+  q.push_back(8);
+  q.pop_front();
+  q.push_back(9);
+  EXPECT_EQ(q.front(), 8u);
+  q.erase(8);
+  q.erase(9);
+  EXPECT_TRUE(q.empty());
+  EXPECT_LE(q.capacity_bytes(), 8 * sizeof(std::uint32_t));
+  q.push_back(1);
+  q.clear();
+  EXPECT_EQ(q.capacity_bytes(), 0u);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
-#include <vector>
+#include <memory>
 
 namespace portal::stream {
 namespace {
@@ -27,24 +27,28 @@ asio::awaitable<bool> pump(std::shared_ptr<ByteStream> from, std::shared_ptr<Byt
   // The buffer grows with use: an idle or chatty pair keeps 2 KiB per direction, a bulk one
   // doubles up to o.chunk when reads fill it, and goes back after a run of small reads.
   const std::size_t small = std::min<std::size_t>(kSpliceStartChunk, o.chunk);
-  std::vector<base::Byte> buffer(small);
+  // Not zero-filled: reads overwrite it, and a bulk pair regrows it often.
+  std::size_t size = small;
+  auto storage = std::make_unique_for_overwrite<base::Byte[]>(size);
   int small_reads = 0;
   while (ok) {
-    auto n = co_await from->async_read_some(buffer);
+    auto n = co_await from->async_read_some(base::MutableByteSpan(storage.get(), size));
     if (!n) break;
     if (*n == 0) {
       if (co_await to->async_shutdown_write()) co_return true;
       break;
     }
-    if (!co_await to->async_write(base::ByteSpan(buffer.data(), *n))) break;
+    if (!co_await to->async_write(base::ByteSpan(storage.get(), *n))) break;
     wrote(*n);
-    if (*n == buffer.size() && buffer.size() < o.chunk) {
-      buffer.assign(std::min(buffer.size() * 2, o.chunk), base::Byte{0});
+    if (*n == size && size < o.chunk) {
+      size = std::min(size * 2, o.chunk);
+      storage = std::make_unique_for_overwrite<base::Byte[]>(size);
       small_reads = 0;
-    } else if (buffer.size() > small) {
+    } else if (size > small) {
       small_reads = *n <= small ? small_reads + 1 : 0;
       if (small_reads >= 16) {
-        std::vector<base::Byte>(small).swap(buffer);
+        size = small;
+        storage = std::make_unique_for_overwrite<base::Byte[]>(size);
         small_reads = 0;
       }
     }

@@ -235,7 +235,7 @@ bool Session::apply_flags(std::uint32_t id, Stream& s, std::uint16_t flags) {
   }
   if (flags & flag::kRst) {
     if (!s.inbound && !s.acked && unacked_opens_ > 0) --unacked_opens_;
-    backlog_.erase(std::remove(backlog_.begin(), backlog_.end(), id), backlog_.end());
+    backlog_.erase(id);
     streams_.erase(id);
     emit(EventType::StreamReset, id);
     return false;
@@ -416,7 +416,7 @@ void Session::reset(std::uint32_t id) {
   if (it == streams_.end()) return;
   if (!closed_) send_header(FrameType::WindowUpdate, flag::kRst, id, 0);
   if (!it->second.inbound && !it->second.acked && unacked_opens_ > 0) --unacked_opens_;
-  backlog_.erase(std::remove(backlog_.begin(), backlog_.end(), id), backlog_.end());
+  backlog_.erase(id);
   streams_.erase(it);
   emit(EventType::StreamReset, id);
 }
@@ -444,6 +444,15 @@ void Session::consume_output(std::size_t n) noexcept {
   while (!control_ends_.empty() && control_ends_.front() <= consumed_) control_ends_.pop_front();
   if (paused_since_ && !input_paused()) paused_since_.reset();
   if (output_.empty() && output_.capacity() > 1024 * 1024) output_.release_if_empty();
+}
+
+void Session::take_output(base::ByteBuffer& spare) noexcept {
+  if (!spare.empty() || output_.empty() || spare.limit() != output_.limit()) return;
+  const std::size_t n = output_.size();
+  std::swap(output_, spare);
+  consumed_ += n;
+  control_ends_.clear();  // every queued control frame left with the output
+  if (paused_since_ && !input_paused()) paused_since_.reset();
 }
 
 std::optional<Event> Session::poll_event() {

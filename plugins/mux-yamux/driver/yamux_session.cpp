@@ -5,10 +5,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include <limits>
 #include <map>
+#include <memory>
 #include <unordered_map>
 
 #include "portal/base/log.hpp"
@@ -27,12 +30,29 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 // that only see pings, and a 64 KiB buffer held by each pending read would be most of their
 // memory. A read that fills the small buffer switches to the large one; a run of small reads
 // switches back.
-constexpr std::size_t kIdleReadChunk = 2 * 1024;
+constexpr std::size_t kIdleReadChunk = 512;
 constexpr int kSmallReadsBeforeShrink = 8;
 /// Writers wait while more than this is queued for the transport: bounds session memory.
 constexpr std::size_t kOutputHighWater = 1024 * 1024;
 
 Time now() { return std::chrono::steady_clock::now(); }
+
+// A read buffer that is not zero-filled when it grows (the bytes are overwritten by reads).
+class ReadBuffer {
+ public:
+  explicit ReadBuffer(std::size_t n) { resize(n); }
+  void resize(std::size_t n) {
+    data_ = std::make_unique_for_overwrite<base::Byte[]>(n);
+    size_ = n;
+  }
+  base::MutableByteSpan span() noexcept { return {data_.get(), size_}; }
+  const base::Byte* data() const noexcept { return data_.get(); }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  std::unique_ptr<base::Byte[]> data_;
+  std::size_t size_ = 0;
+};
 
 class YamuxSession;
 
@@ -71,7 +91,6 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
       : executor_(transport->get_executor()),
         transport_(std::move(transport)),
         core_(role, config, now()),
-        output_ready_(executor_),
         output_drained_(executor_),
         incoming_(executor_),
         acked_(executor_),
@@ -84,10 +103,7 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
     auto self = shared_from_this();
     asio::co_spawn(
         executor_, [self]() { return self->read_loop(); }, stream::logged("yamux", "read loop"));
-    asio::co_spawn(
-        executor_, [self]() { return self->write_loop(); }, stream::logged("yamux", "write loop"));
-    asio::co_spawn(
-        executor_, [self]() { return self->timer_loop(); }, stream::logged("yamux", "timer loop"));
+    arm_timer(core_.poll_deadline());
   }
 
   asio::any_io_executor get_executor() override { return executor_; }
@@ -99,6 +115,7 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
       auto id = core_.open(now());
       if (id) {
         after_command();
+        rearm_timer(core_.config().stream_open_timeout);
         co_return make_stream(*id);
       }
       if (id.error() != Errc::OpenBacklogFull) co_return id.error();
@@ -122,6 +139,7 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
     auto id = core_.ping(now());
     if (!id) co_return id.error();
     after_command();
+    rearm_timer(core_.config().ping_timeout);
     const Time deadline = now() + core_.config().ping_timeout;
     for (;;) {
       if (auto it = ping_replies_.find(*id); it != ping_replies_.end()) {
@@ -180,11 +198,18 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
   bool output_full() const { return core_.pending_output().size() > kOutputHighWater; }
   AsyncSignal& output_drained() { return output_drained_; }
 
-  /// After any command on the core: wake the writer, handle events, re-arm the timer.
+  /// After any command on the core: handle events, start the writer. The timer is left alone:
+  /// commands that can bring the next deadline forward call rearm_timer(); a deadline that
+  /// moved later only makes the timer fire early and re-read it.
   void after_command() {
     dispatch_events();
-    if (!core_.pending_output().empty()) output_ready_.notify();
-    timer_.cancel();  // the timer loop re-reads the deadline
+    start_writer();
+  }
+
+  /// A command started a core timer that runs out `after` from now (an open, ping, close or
+  /// drain timeout): re-arms the timer if that is earlier than the deadline it waits for.
+  void rearm_timer(Duration after) {
+    if (now() + after < armed_) arm_timer(core_.poll_deadline());
   }
 
   void forget(std::uint32_t id) { streams_.erase(id); }
@@ -237,8 +262,10 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
           acked_.notify();
           pinged_.notify();
           closed_signal_.notify();
-          output_ready_.notify();
           output_drained_.notify();
+          timer_.cancel();
+          // Frames queued before the end (a GO_AWAY) still go out; then the transport closes.
+          if (core_.pending_output().empty() && !writing_) transport_->close();
           break;
       }
     }
@@ -247,10 +274,10 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
 
   asio::awaitable<void> read_loop() {
     auto self = shared_from_this();
-    std::vector<base::Byte> buf(kIdleReadChunk);
+    ReadBuffer buf(kIdleReadChunk);
     int small_reads = 0;
     while (!core_.is_closed()) {
-      auto n = co_await transport_->async_read_some(buf);
+      auto n = co_await transport_->async_read_some(buf.span());
       if (!n || *n == 0) {
         core_.handle_transport_closed(n ? make_error_code(Errc::SessionClosed) : n.error());
         after_command();
@@ -258,13 +285,16 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
       }
       (void)core_.handle_input(base::ByteSpan(buf.data(), *n), now());
       after_command();
+      // Input can bring the next deadline forward: a keepalive answer schedules the next ping
+      // sooner than the answer's timeout, a paused reader starts the drain timeout.
+      if (const auto d = core_.poll_deadline(); d && *d < armed_) arm_timer(d);
       if (*n == buf.size() && buf.size() < kReadChunk) {
-        buf.assign(kReadChunk, base::Byte{0});
+        buf.resize(kReadChunk);
         small_reads = 0;
       } else if (buf.size() > kIdleReadChunk) {
         small_reads = *n <= kIdleReadChunk ? small_reads + 1 : 0;
         if (small_reads >= kSmallReadsBeforeShrink) {
-          std::vector<base::Byte>(kIdleReadChunk).swap(buf);
+          buf.resize(kIdleReadChunk);
           small_reads = 0;
         }
       }
@@ -277,44 +307,65 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
     }
   }
 
+  // The writer runs only while there is output: an idle session keeps no writer coroutine.
+  void start_writer() {
+    if (writing_ || core_.pending_output().empty()) return;
+    writing_ = true;
+    asio::co_spawn(
+        executor_, [self = shared_from_this()]() { return self->write_loop(); },
+        stream::logged("yamux", "writer"));
+  }
+
   asio::awaitable<void> write_loop() {
     auto self = shared_from_this();
-    std::vector<base::Byte> out;
-    for (;;) {
-      if (core_.pending_output().empty()) {
-        if (core_.is_closed()) break;
-        co_await output_ready_.wait();
-        continue;
-      }
-      // Copy out: the core may append (and reallocate) while the write is in flight.
-      const auto pending = core_.pending_output();
-      out.assign(pending.begin(), pending.end());
-      core_.consume_output(out.size());
+    // Two buffers take turns: the core appends to one while the other (out_) is being written,
+    // so nothing is copied (ADR 0012).
+    auto& out = out_;
+    // Let the commands that are ready run first, so that one write carries all they queue
+    // (co_spawn may start this coroutine inside the command that queued the first frame).
+    co_await asio::post(executor_, asio::use_awaitable);
+    while (!core_.pending_output().empty()) {
+      core_.take_output(out);
       output_drained_.notify();
-      auto r = co_await transport_->async_write(out);
+      auto r = co_await transport_->async_write(out.readable());
       if (!r) {
         core_.handle_transport_closed(r.error());
         after_command();
         break;
       }
-      if (out.capacity() > 4 * kReadChunk) out = {};  // do not keep a large buffer idle
+      out.clear();
+      // Keep the storage for the next turn: freeing it makes the core regrow its buffer from
+      // nothing (and copy as it doubles) on every turn. The timer frees it once idle.
+      if (out.capacity() > 2 * kOutputHighWater) out.release_if_empty();
     }
+    writing_ = false;
     output_drained_.notify();
-    transport_->close();
+    if (core_.is_closed()) transport_->close();
   }
 
-  asio::awaitable<void> timer_loop() {
-    auto self = shared_from_this();
-    while (!core_.is_closed()) {
-      const auto deadline = core_.poll_deadline();
-      timer_.expires_at(deadline ? *deadline : Time::max());
-      (void)co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (core_.is_closed()) break;
+  // The timer is a plain handler, not a coroutine: an idle session keeps one pending wait.
+  // Re-arming cancels the pending wait, whose handler then does nothing.
+  void arm_timer(std::optional<Time> deadline) {
+    armed_ = deadline ? *deadline : Time::max();
+    if (core_.is_closed()) return;
+    timer_.expires_at(armed_);
+    timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      if (ec == asio::error::operation_aborted) return;
+      if (auto self = weak.lock()) self->on_timer();
+    });
+  }
+
+  void on_timer() {
+    if (core_.is_closed()) return;
+    if (!writing_) out_.release_if_empty();  // idle since the last turn: keep no buffer
+    // Fired early for a deadline that moved later: only re-read it.
+    if (now() >= armed_) {
       core_.handle_timeout(now());
       dispatch_events();
-      if (!core_.pending_output().empty()) output_ready_.notify();
+      start_writer();
       pinged_.notify();  // ping waiters re-check their deadline
     }
+    arm_timer(core_.poll_deadline());
   }
 
   asio::any_io_executor executor_;
@@ -322,7 +373,6 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
   yamux::Session core_;
   std::unordered_map<std::uint32_t, std::shared_ptr<StreamState>> streams_;
   std::map<std::uint32_t, Duration> ping_replies_;
-  AsyncSignal output_ready_;
   AsyncSignal output_drained_;
   AsyncSignal incoming_;
   AsyncSignal acked_;
@@ -330,6 +380,9 @@ class YamuxSession final : public mux::Session, public std::enable_shared_from_t
   AsyncSignal changed_;
   AsyncSignal closed_signal_;
   asio::steady_timer timer_;
+  Time armed_ = Time::max();                                       // what timer_ waits for
+  bool writing_ = false;                                           // a write_loop runs
+  base::ByteBuffer out_{std::numeric_limits<std::size_t>::max()};  // being written
 };
 
 // ---- stream --------------------------------------------------------------------------------
@@ -386,6 +439,7 @@ asio::awaitable<base::Result<void>> YamuxStream::async_shutdown_write() {
   shut_down_ = true;
   auto r = session_->core().close_stream(id_, now());
   session_->after_command();
+  session_->rearm_timer(session_->core().config().stream_close_timeout);
   co_return r;
 }
 

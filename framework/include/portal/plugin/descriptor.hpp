@@ -23,7 +23,9 @@ namespace portal::plugin {
 inline constexpr std::uint32_t kAbiMajor = PORTAL_PLUGIN_ABI_MAJOR;
 /// ABI minor: bumped when the kernel adds something plugins may use. A host loads plugins built
 /// for its minor or an older one, and refuses a newer one.
-inline constexpr std::uint32_t kAbiMinor = 2;  ///< 2.2: host-less URIs (scheme:///path)
+/// 2.2: host-less URIs (scheme:///path). 2.3: yamux::Session::take_output(), and the yamux core's
+/// queues no longer allocate while idle (its layout changed: rebuild a plugin that embeds it).
+inline constexpr std::uint32_t kAbiMinor = 3;
 
 /// The unmangled name of the entry every plugin exports (a BOOST_DLL_ALIAS to a function
 /// `const Descriptor* ()`).

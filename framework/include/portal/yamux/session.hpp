@@ -10,12 +10,13 @@
 // on peer input. A protocol violation queues GO_AWAY(protocol error) and closes the session with
 // the reason in error().
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "portal/base/byte_buffer.hpp"
 #include "portal/base/bytes.hpp"
@@ -25,6 +26,57 @@
 #include "portal/yamux/frame.hpp"
 
 namespace portal::yamux {
+
+namespace detail {
+
+/// A first-in first-out queue on a vector that allocates nothing until the first push and frees
+/// its storage when it empties out with more than a few slots, so an idle session holds none
+/// (a std::deque allocates a 512-byte block and its map on construction).
+template <class T>
+class Fifo {
+ public:
+  /// True when no element is queued.
+  [[nodiscard]] bool empty() const noexcept { return head_ == items_.size(); }
+  /// Elements queued.
+  [[nodiscard]] std::size_t size() const noexcept { return items_.size() - head_; }
+  /// The oldest element; the queue must not be empty.
+  [[nodiscard]] const T& front() const noexcept { return items_[head_]; }
+  /// Queues `v` after the others.
+  void push_back(const T& v) {
+    if (head_ > 0 && head_ == items_.size()) items_.clear(), head_ = 0;
+    items_.push_back(v);
+  }
+  /// Drops the oldest element; the queue must not be empty.
+  void pop_front() noexcept {
+    if (++head_ == items_.size()) reset_storage();
+  }
+  /// Drops every element equal to `v`.
+  void erase(const T& v) {
+    items_.erase(std::remove(items_.begin() + static_cast<std::ptrdiff_t>(head_), items_.end(), v),
+                 items_.end());
+    if (head_ == items_.size()) reset_storage();
+  }
+  /// Drops every element and frees the storage.
+  void clear() noexcept { std::vector<T>().swap(items_), head_ = 0; }
+  /// Bytes of storage held (for tests of idle memory).
+  [[nodiscard]] std::size_t capacity_bytes() const noexcept {
+    return items_.capacity() * sizeof(T);
+  }
+
+ private:
+  void reset_storage() noexcept {
+    head_ = 0;
+    if (items_.capacity() > 8) {
+      std::vector<T>().swap(items_);
+    } else {
+      items_.clear();
+    }
+  }
+  std::vector<T> items_;
+  std::size_t head_ = 0;
+};
+
+}  // namespace detail
 
 /// A monotonic instant, as the caller passes `now`.
 using Time = std::chrono::steady_clock::time_point;
@@ -151,6 +203,13 @@ class PORTAL_API Session {
   [[nodiscard]] base::ByteSpan pending_output() const noexcept { return output_.readable(); }
   /// Drops the first `n` bytes of pending_output() once they are written (at most its size).
   void consume_output(std::size_t n) noexcept;
+  /// Hands all of pending_output() to the caller without copying: swaps it with `spare`, which
+  /// must hold no bytes, and counts it as consumed (as consume_output() would). The session
+  /// queues new output in `spare`'s old storage, so a driver that writes `spare` and passes it
+  /// back, emptied, on the next call alternates between two buffers and never copies (the
+  /// session keeps appending while a write is in flight). Nothing happens when `spare` holds
+  /// bytes or has a limit (construct it with std::numeric_limits<std::size_t>::max()).
+  void take_output(base::ByteBuffer& spare) noexcept;
   /// Bytes of control frames (everything but DATA: ping answers, RSTs, window updates, ACKs,
   /// FINs) in pending_output(). A peer makes the session owe these by sending, whether or not
   /// it reads; a driver bounds them by not reading from a peer that owes too many (DATA is
@@ -217,13 +276,13 @@ class PORTAL_API Session {
   Role role_;
   Config config_;
   std::unordered_map<std::uint32_t, Stream> streams_;
-  std::deque<std::uint32_t> backlog_;
-  std::deque<Event> events_;
+  detail::Fifo<std::uint32_t> backlog_;
+  detail::Fifo<Event> events_;
   base::ByteBuffer output_;
-  std::uint64_t appended_ = 0;              // bytes ever queued in output_
-  std::uint64_t consumed_ = 0;              // bytes ever consumed from output_
-  std::deque<std::uint64_t> control_ends_;  // end offsets of control frames still queued
-  std::optional<Time> paused_since_;        // when input_paused() last became true
+  std::uint64_t appended_ = 0;                // bytes ever queued in output_
+  std::uint64_t consumed_ = 0;                // bytes ever consumed from output_
+  detail::Fifo<std::uint64_t> control_ends_;  // end offsets of control frames still queued
+  std::optional<Time> paused_since_;          // when input_paused() last became true
   std::uint32_t next_id_;
   std::size_t unacked_opens_ = 0;
 
