@@ -7,8 +7,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,40 @@ base::Result<boost::asio::ip::tcp::acceptor> bind_tcp_acceptor(
   if (!ec) acceptor.listen(backlog, ec);
   if (ec) return base::ErrorCode(ec);
   return acceptor;
+}
+
+namespace {
+
+// Where the connection accept_tcp() is admitting on this thread goes (place_accepted()); null
+// outside of accept_tcp()'s call to AcceptHooks::admit.
+thread_local std::optional<boost::asio::any_io_executor>* t_placement = nullptr;
+
+// Moves `socket` onto `executor`: the descriptor leaves the acceptor's reactor for the other one.
+// On failure the socket stays where it was (still usable), or, when the descriptor could not be
+// registered with the other reactor, it is closed.
+void move_socket(boost::asio::ip::tcp::socket& socket, const boost::asio::any_io_executor& ex) {
+  using boost::asio::ip::tcp;
+  boost::system::error_code ec;
+  const auto protocol = socket.local_endpoint(ec).protocol();
+  if (ec) return;
+  tcp::socket moved(ex);
+  const auto fd = socket.release(ec);
+  if (ec) return;
+  moved.assign(protocol, fd, ec);
+  if (ec) {
+    // Not registered anywhere now: nothing but a plain close can give it back.
+    ::close(fd);
+    return;
+  }
+  socket = std::move(moved);
+}
+
+}  // namespace
+
+bool place_accepted(boost::asio::any_io_executor executor) {
+  if (t_placement == nullptr) return false;
+  *t_placement = std::move(executor);
+  return true;
 }
 
 bool is_descriptor_shortage(const base::ErrorCode& e) noexcept {
@@ -73,10 +110,22 @@ boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
       co_return out;
     }
     if (hooks && hooks->admit) {
-      out.ticket = hooks->admit(out.peer);
+      std::optional<asio::any_io_executor> placement;
+      t_placement = &placement;
+      try {
+        out.ticket = hooks->admit(out.peer);
+      } catch (...) {
+        t_placement = nullptr;
+        throw;
+      }
+      t_placement = nullptr;
       if (!out.ticket) {
         out.socket.close(ignored);
         continue;
+      }
+      if (placement && *placement != out.socket.get_executor()) {
+        move_socket(out.socket, *placement);
+        if (!out.socket.is_open()) continue;  // lost in the move (the ticket goes with it)
       }
     }
     co_return out;
