@@ -15,7 +15,8 @@
 //
 //   build/release/bench/portal-bench-relay [MiB per row, default 1024] [idle connections, 1000]
 //                                          [connections per setup row, 500]
-// A count of 0 skips its table.
+// A count of 0 skips its table. PORTAL_BENCH_RELAY_THREADS=N runs every relay with "threads": N
+// (ADR 0013).
 
 #include <fcntl.h>
 #include <signal.h>

@@ -37,6 +37,12 @@ std::vector<long long> loop_connections(const std::string& metrics) {
   return out;
 }
 
+asio::awaitable<void> count_closed(std::shared_ptr<mux::Session> session,
+                                   std::shared_ptr<int> count) {
+  (void)co_await session->async_wait_closed();
+  ++*count;
+}
+
 class RelayThreads : public RelayClientTest, public ::testing::WithParamInterface<unsigned> {
  protected:
   // Runs both transfers until both ends have read everything (at most `limit`).
@@ -260,15 +266,7 @@ TEST_P(RelayThreads, GracefulShutdownOnSigterm) {
   ASSERT_TRUE(dialed);
   ASSERT_EQ(dialed->code, ResponseCode::Accepted);
   auto closed = std::make_shared<int>(0);
-  for (auto& s : sessions) {
-    asio::co_spawn(
-        io_,
-        [](std::shared_ptr<mux::Session> s, std::shared_ptr<int> closed) -> asio::awaitable<void> {
-          (void)co_await s->async_wait_closed();
-          ++*closed;
-        }(s, closed),
-        asio::detached);
-  }
+  for (auto& s : sessions) asio::co_spawn(io_, count_closed(s, closed), asio::detached);
   relay.child().signal(SIGTERM);
   const auto n = static_cast<int>(sessions.size());
   for (int i = 0; i < 400 && *closed < n; ++i) pump(20ms);

@@ -142,16 +142,15 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       s->close();
       return;
     }
-    asio::post(owner, [p = std::shared_ptr<stream::ByteStream>(std::move(s)), keep = workers] {
-      p->close();
-    });
+    asio::post(owner, [p = std::shared_ptr<stream::ByteStream>(std::move(s))] { p->close(); });
   }
 
   // Runs f() (an awaitable on the connection's session) where the session lives.
+  // `f` by reference, as detail::run_on() takes it (a temporary of the caller's co_await).
   template <class T, class F>
-  asio::awaitable<T> on_conn(const Connection& c, F f) {
+  asio::awaitable<T> on_conn(const Connection& c, F&& f) {
     if (c.local) co_return co_await f();
-    co_return co_await detail::run_on<T>(c.ex, std::move(f));
+    co_return co_await detail::run_on<T>(c.ex, f);
   }
 
   void close_session(const Connection& c) {
@@ -379,12 +378,13 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
                                             std::shared_ptr<Connection> c,
                                             std::unique_ptr<ActivityStream> activity) {
     using Made = base::Result<std::shared_ptr<mux::Session>>;
-    auto made = co_await detail::run_on<Made>(
-        c->ex,
-        [factory = self->o.mux, settings = self->o.mux_settings,
-         a = std::move(activity)]() mutable -> asio::awaitable<Made> {
-          co_return factory->create(std::move(a), mux::Role::Server, settings);
-        });
+    // Named, not a temporary: GCC 12 does not keep a temporary of a co_await expression alive
+    // across the suspension (so every function object handed to run_on() is a local).
+    auto make = [factory = self->o.mux, settings = self->o.mux_settings,
+                 a = std::move(activity)]() mutable -> asio::awaitable<Made> {
+      co_return factory->create(std::move(a), mux::Role::Server, settings);
+    };
+    auto made = co_await detail::run_on<Made>(c->ex, make);
     if (!made) {
       rlog(base::LogLevel::Error,
            "conn=" + std::to_string(c->id) + ": mux session failed: " + made.error().message());
@@ -413,8 +413,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     base::ErrorCode reason;
     try {
       for (;;) {
-        auto st =
-            co_await self->on_conn<Accepted>(*c, [s = c->session] { return s->async_accept(); });
+        auto accept = [s = c->session] { return s->async_accept(); };
+        auto st = co_await self->on_conn<Accepted>(*c, accept);
         if (!st) break;
         auto s = self->adopt(std::move(*st), c->ex);
         const auto id = self->core.stream_accepted(c->id, self->now());
@@ -427,8 +427,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         asio::co_spawn(self->ex, serve_stream(self, *id, std::move(s)),
                        stream::logged("relay", "conn=" + std::to_string(c->id) + " stream"));
       }
-      reason = co_await self->on_conn<base::ErrorCode>(
-          *c, [s = c->session] { return s->async_wait_closed(); });
+      auto wait_closed = [s = c->session] { return s->async_wait_closed(); };
+      reason = co_await self->on_conn<base::ErrorCode>(*c, wait_closed);
     } catch (...) {
       self->drop(*c, asio::error::operation_aborted);
       throw;
@@ -574,8 +574,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
                                                   std::shared_ptr<Connection> c,
                                                   std::shared_ptr<PendingOpen> open) {
     using Opened = base::Result<std::unique_ptr<stream::ByteStream>>;
-    auto s = co_await self->on_conn<Opened>(
-        *c, [session = c->session] { return session->async_open(); });
+    auto open_stream = [session = c->session] { return session->async_open(); };
+    auto s = co_await self->on_conn<Opened>(*c, open_stream);
     base::Result<std::shared_ptr<stream::ByteStream>> adopted = asio::error::not_connected;
     if (s) {
       adopted = self->adopt(std::move(*s), c->ex);
@@ -629,10 +629,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       };
       auto a = on_loop(std::move(da), ea, run);
       auto b = on_loop(std::move(hb), eb, run);
-      (void)co_await detail::run_on<stream::SpliceStats>(
-          run, [a = std::move(a), b = std::move(b), so = std::move(so)]() mutable {
-            return stream::splice(std::move(a), std::move(b), std::move(so));
-          });
+      auto copy = [a = std::move(a), b = std::move(b), so = std::move(so)]() mutable {
+        return stream::splice(std::move(a), std::move(b), std::move(so));
+      };
+      (void)co_await detail::run_on<stream::SpliceStats>(run, copy);
     }
     core.splice_ended(dialer);
     after_core();

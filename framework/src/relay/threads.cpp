@@ -59,25 +59,24 @@ RemoteStream::RemoteStream(std::shared_ptr<stream::ByteStream> inner, asio::any_
 asio::awaitable<base::Result<std::size_t>> RemoteStream::async_read_some(
     base::MutableByteSpan buffer) {
   // The buffer is the caller's, who waits here until the read is over.
-  co_return co_await run_on<base::Result<std::size_t>>(
-      owner_, [s = inner_, buffer]() { return s->async_read_some(buffer); });
+  // Every function object given to run_on() is a local (see run_on()).
+  auto read = [s = inner_, buffer]() { return s->async_read_some(buffer); };
+  co_return co_await run_on<base::Result<std::size_t>>(owner_, read);
 }
 
 asio::awaitable<base::Result<void>> RemoteStream::async_write(base::ByteSpan data) {
   if (copy_writes_) {
     auto copy = std::make_shared<base::Bytes>(data.begin(), data.end());
-    co_return co_await run_on<base::Result<void>>(
-        owner_, [s = inner_, copy]() -> asio::awaitable<base::Result<void>> {
-          co_return co_await s->async_write(*copy);
-        });
+    auto write = [s = inner_, copy]() { return s->async_write(*copy); };
+    co_return co_await run_on<base::Result<void>>(owner_, write);
   }
-  co_return co_await run_on<base::Result<void>>(
-      owner_, [s = inner_, data]() { return s->async_write(data); });
+  auto write = [s = inner_, data]() { return s->async_write(data); };
+  co_return co_await run_on<base::Result<void>>(owner_, write);
 }
 
 asio::awaitable<base::Result<void>> RemoteStream::async_shutdown_write() {
-  co_return co_await run_on<base::Result<void>>(
-      owner_, [s = inner_]() { return s->async_shutdown_write(); });
+  auto shut = [s = inner_]() { return s->async_shutdown_write(); };
+  co_return co_await run_on<base::Result<void>>(owner_, shut);
 }
 
 void RemoteStream::close() noexcept {

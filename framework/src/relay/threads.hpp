@@ -60,28 +60,31 @@ class Workers {
 };
 
 /// `p` as a shared_ptr whose last reference, wherever it is dropped, destroys the object on
-/// `owner` (posted there). `keep` (may be null) is held until then: the worker pool, so the post
-/// always has a live io_context to go to.
+/// `owner` (posted there). `keep` (may be null) is held until the post is made: the worker pool,
+/// so the post always has a live io_context to go to. The posted handler holds only the object
+/// (never the pool, which would keep itself alive through its own queue).
 template <class T>
 std::shared_ptr<T> owned_by(boost::asio::any_io_executor owner, std::shared_ptr<T> p,
                             std::shared_ptr<const void> keep) {
   T* raw = p.get();
-  return std::shared_ptr<T>(raw, [owner = std::move(owner), p = std::move(p),
-                                  keep = std::move(keep)](T*) mutable {
-    // Destroyed when the handler runs, or when an io_context that never ran it goes.
-    boost::asio::post(owner, [p = std::move(p), keep = std::move(keep)]() mutable { p.reset(); });
-  });
+  return std::shared_ptr<T>(
+      raw, [owner = std::move(owner), p = std::move(p), keep = std::move(keep)](T*) mutable {
+        // Destroyed when the handler runs, or with an io_context that never ran it (after its
+        // thread is gone: the objects it destroys are that io_context's own).
+        boost::asio::post(owner, [p = std::move(p)]() mutable { p.reset(); });
+      });
 }
 
 /// Runs `f()` (an awaitable) on `ex` and resumes the caller on its own executor with the result.
+/// `f` is taken by reference and must be a local of the caller (alive until this completes), not
+/// a temporary: GCC 12 neither moves a by-value closure parameter of a coroutine properly (a
+/// captured unique_ptr was destroyed twice) nor keeps a temporary of a co_await expression alive
+/// across the suspension.
 template <class T, class F>
-boost::asio::awaitable<T> run_on(boost::asio::any_io_executor ex, F f) {
+boost::asio::awaitable<T> run_on(boost::asio::any_io_executor ex, F&& f) {
   std::optional<T> out;
   co_await boost::asio::co_spawn(
-      std::move(ex),
-      [&out, f = std::move(f)]() mutable -> boost::asio::awaitable<void> {
-        out.emplace(co_await f());
-      },
+      std::move(ex), [&out, &f]() -> boost::asio::awaitable<void> { out.emplace(co_await f()); },
       boost::asio::use_awaitable);
   co_return std::move(*out);
 }

@@ -48,24 +48,22 @@ namespace {
 // outside of accept_tcp()'s call to AcceptHooks::admit.
 thread_local std::optional<boost::asio::any_io_executor>* t_placement = nullptr;
 
-// Moves `socket` onto `executor`: the descriptor leaves the acceptor's reactor for the other one.
-// On failure the socket stays where it was (still usable), or, when the descriptor could not be
-// registered with the other reactor, it is closed.
-void move_socket(boost::asio::ip::tcp::socket& socket, const boost::asio::any_io_executor& ex) {
+// `socket` moved onto `ex`: the descriptor leaves the acceptor's reactor for the other one. A
+// new socket is constructed on `ex` (a move assignment would keep the old reactor's service).
+// Nothing when the socket cannot be released (it stays where it was, still usable); a closed
+// socket when the descriptor could not be registered with the other reactor.
+std::optional<boost::asio::ip::tcp::socket> move_socket(boost::asio::ip::tcp::socket& socket,
+                                                        const boost::asio::any_io_executor& ex) {
   using boost::asio::ip::tcp;
   boost::system::error_code ec;
   const auto protocol = socket.local_endpoint(ec).protocol();
-  if (ec) return;
-  tcp::socket moved(ex);
+  if (ec) return std::nullopt;
   const auto fd = socket.release(ec);
-  if (ec) return;
+  if (ec) return std::nullopt;
+  tcp::socket moved(ex);
   moved.assign(protocol, fd, ec);
-  if (ec) {
-    // Not registered anywhere now: nothing but a plain close can give it back.
-    ::close(fd);
-    return;
-  }
-  socket = std::move(moved);
+  if (ec) ::close(fd);  // registered nowhere now: only a plain close gives it back
+  return moved;
 }
 
 }  // namespace
@@ -124,8 +122,11 @@ boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
         continue;
       }
       if (placement && *placement != out.socket.get_executor()) {
-        move_socket(out.socket, *placement);
-        if (!out.socket.is_open()) continue;  // lost in the move (the ticket goes with it)
+        if (auto moved = move_socket(out.socket, *placement)) {
+          if (!moved->is_open()) continue;  // lost in the move (the ticket goes with it)
+          co_return AcceptedTcp{std::move(*moved), std::move(out.peer), std::move(out.ticket),
+                                out.via_proxy};
+        }
       }
     }
     co_return out;
