@@ -175,7 +175,13 @@ struct RelayChild {
         "/tmp/portal-bench-relay-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
     ::mkdir(dir.c_str(), 0700);
     const std::string cfg = dir + "/relay.json", out = dir + "/out";
-    std::ofstream(cfg) << R"({"log_level": "warn", "transports": )" << transports
+    // PORTAL_BENCH_RELAY_THREADS=N: the relay's "threads" key (ADR 0013); unset: its default.
+    const char* threads = std::getenv("PORTAL_BENCH_RELAY_THREADS");
+    std::ofstream(cfg) << R"({"log_level": "warn", )"
+                       << (threads != nullptr && *threads != '\0'
+                               ? "\"threads\": " + std::to_string(std::atoi(threads)) + ", "
+                               : std::string())
+                       << R"("transports": )" << transports
                        << R"(, "limits": {"max_connections_per_ip": 100000,
       "max_leases_per_connection": 64, "max_streams_per_lease": 100000,
       "max_spliced_per_dialer_session": 100000, "max_spliced_per_dialer_ip": 100000,

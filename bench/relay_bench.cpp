@@ -20,6 +20,7 @@
 //   --json               one JSON object per row of the bulk and idle tables on stdout (the
 //                        setup tables are not printed then: give 0 connections per setup row)
 //   --relay-json '{...}' extra top-level members of every relay child's config (e.g. threads)
+//   PORTAL_BENCH_RELAY_THREADS=N (environment): every relay with "threads": N (ADR 0013)
 
 #include <fcntl.h>
 #include <signal.h>

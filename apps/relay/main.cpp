@@ -97,6 +97,11 @@ int serve(const config::RelayConfig& cfg) {
     portal::base::log(LogLevel::Info, "relay", "identity " + id + " from " + cfg.identity_key_file);
   }
   raise_descriptor_limit();
+  if (assembly->options.threads > 1) {
+    portal::base::log(
+        LogLevel::Info, "relay",
+        "serving connections on " + std::to_string(assembly->options.threads) + " threads");
+  }
   asio::io_context io(1);
   relay::Relay server(io.get_executor(), std::move(*assembly->identity), assembly->options);
   const auto bound = relay::listen_all(server, *assembly, io.get_executor(), error);

@@ -94,6 +94,30 @@ TEST(RelayConfig, EveryProblemNamesItsKey) {
   EXPECT_EQ(problems[0].to_string("relay.json"), "relay.json: listners: unknown key");
 }
 
+// threads: 1 by default; 0 (one per hardware thread) to 64; anything else names the key.
+TEST(RelayConfig, Threads) {
+  EXPECT_EQ(RelayConfig{}.threads, 1u);
+  for (const char* ok : {R"({"threads": 0})", R"({"threads": 4})", R"({"threads": 64})"}) {
+    RelayConfig c;
+    EXPECT_TRUE(apply_text(ok, c).empty()) << ok;
+    RelayConfig back;
+    EXPECT_TRUE(apply_text(to_json(c), back).empty());
+    EXPECT_EQ(back.threads, c.threads);
+  }
+  for (const char* bad :
+       {R"({"threads": 65})", R"({"threads": -1})", R"({"threads": "2"})", R"({"threads": 1.5})"}) {
+    RelayConfig c;
+    const auto problems = apply_text(bad, c);
+    ASSERT_EQ(problems.size(), 1u) << bad;
+    EXPECT_EQ(problems[0].key, "threads") << bad;
+  }
+  RelayConfig c;
+  const auto problems = apply_text(R"({"threads": 65})", c);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].to_string("relay.json"),
+            "relay.json: threads: must be at most 64 (0: one per hardware thread)");
+}
+
 // A listener may be a local socket (scheme:///absolute/path); a relative, empty or too long path
 // is a problem of its listeners[i] that says why.
 TEST(RelayConfig, HostlessListeners) {

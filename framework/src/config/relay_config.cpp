@@ -130,6 +130,11 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
       r.strings(value, key, c.reserved_names);
     } else if (key == "frontend_dir") {
       r.string(value, key, c.frontend_dir);
+    } else if (key == "threads") {
+      if (r.uint32(value, key, c.threads, 0) && c.threads > kMaxRelayThreads) {
+        r.problem(key, "must be at most " + std::to_string(kMaxRelayThreads) +
+                           " (0: one per hardware thread)");
+      }
     } else if (key == "limits") {
       apply_limits(value, c.limits, r);
     } else {
@@ -158,6 +163,7 @@ std::string to_json(const RelayConfig& c) {
   o << "  \"app_hosts\": " << str(c.app_hosts) << ",\n";
   o << "  \"reserved_names\": " << list(c.reserved_names) << ",\n";
   o << "  \"frontend_dir\": " << str(c.frontend_dir) << ",\n";
+  o << "  \"threads\": " << c.threads << ",\n";
   const auto& l = c.limits;
   o << "  \"limits\": {\n"
     << "    \"max_leases_per_connection\": " << l.max_leases_per_connection << ",\n"

@@ -2,6 +2,9 @@
 // Stack assembly: from a RelayConfig to loaded plugins, resolved factories, validated settings
 // and an identity, before any port is opened.
 
+#include <algorithm>
+#include <thread>
+
 #include "detail/stack_assembly.hpp"
 #include "portal/base/random.hpp"
 #include "portal/identity/errors.hpp"
@@ -30,6 +33,18 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
       error = text +
               ": proxy_protocol needs trusted_proxies (the proxies whose PROXY header "
               "names the client)";
+      return nullptr;
+    }
+    // With several threads a connection's transport runs on a worker after its upgrade, but
+    // the WebSocket keep-alive timer Beast arms at the upgrade would stay on the accepting
+    // thread (ADR 0013); the relay's own session idle timeout covers what it is for.
+    const auto scheme = transport::parse_uri(text)->scheme;
+    if (auto idle = settings.find("idle_timeout_ms");
+        config.threads != 1 && (scheme == "ws" || scheme == "wss") && idle != settings.end() &&
+        idle->second != "0") {
+      error = "transports." + scheme +
+              ".idle_timeout_ms: not with threads other than 1 (use "
+              "limits.session_idle_timeout_ms, which closes idle sessions on any transport)";
       return nullptr;
     }
     a->listeners.push_back(Assembly::Listen{*transport::parse_uri(text), tf, std::move(settings)});
@@ -69,6 +84,10 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
   }
 
   a->options.limits = config.limits;
+  // 0: one per hardware thread (at least 1, at most the config's cap).
+  a->options.threads = config.threads != 0 ? config.threads
+                                           : std::clamp(std::thread::hardware_concurrency(), 1u,
+                                                        config::kMaxRelayThreads);
   a->options.advertise = config.advertise;
   a->options.reserved_names = config.reserved_names;
   a->options.portal_url = config.portal_url;

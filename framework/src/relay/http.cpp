@@ -135,6 +135,11 @@ HttpResponse http_metrics(const HttpView& v, const HttpRequest& req) {
   o << "portal_connections " << v.stats.connections << '\n';
   metric(o, "portal_connections_total", "counter", "Relay connections accepted.");
   o << "portal_connections_total " << v.stats.connections_total << '\n';
+  metric(o, "portal_loop_connections", "gauge",
+         "Accepted sockets on each event loop (loop 0 runs the relay's state too).");
+  for (std::size_t i = 0; i < v.loop_connections.size(); ++i) {
+    o << "portal_loop_connections{loop=\"" << i << "\"} " << v.loop_connections[i] << '\n';
+  }
   metric(o, "portal_relayed_streams", "gauge", "Spliced streams now.");
   o << "portal_relayed_streams " << v.stats.relayed_streams << '\n';
   metric(o, "portal_relayed_streams_total", "counter", "Streams spliced.");

@@ -38,6 +38,7 @@ struct HttpView {
   std::map<std::string, std::uint64_t> control_errors;
   std::map<std::string, std::uint64_t> accept_errors;
   std::vector<PluginInfo> plugins;
+  std::vector<std::size_t> loop_connections;  ///< accepted sockets per event loop (ADR 0013)
   /// The browser path, when on: a lease's page is app_prefix + name + app_suffix
   /// ("http://" "web" ".localhost:4017/"), and `portal connect` uses connect_relay.
   std::string app_prefix;

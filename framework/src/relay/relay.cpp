@@ -6,6 +6,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -20,6 +22,7 @@
 #include "portal/transport/tcp_acceptor.hpp"
 #include "relay/browser.hpp"
 #include "relay/http.hpp"
+#include "relay/threads.hpp"
 
 namespace portal::relay {
 
@@ -43,10 +46,14 @@ ScopeExit(F) -> ScopeExit<F>;
 
 }  // namespace
 
-// One relay connection as the driver holds it: the mux session and its address slot.
+// One relay connection as the driver holds it: the mux session and its address slot. The session
+// lives on `ex` (its transport's executor): on the relay's own executor (`local`), or on one of
+// its worker loops, where every call on it is run (ADR 0013).
 struct Connection {
   explicit Connection(ConnectionId i) : id(i) {}
   ConnectionId id;
+  boost::asio::any_io_executor ex;
+  bool local = true;
   std::shared_ptr<mux::Session> session;
   std::shared_ptr<void> ip_slot;  // for listeners that do not apply AcceptHooks
   bool closed = false;
@@ -62,6 +69,12 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
              now()),
         timer(ex),
         started(Steady::now()) {
+    loops.push_back(ex);
+    if (o.threads > 1) {
+      workers = std::make_shared<detail::Workers>(o.threads - 1);
+      for (const auto& e : workers->executors()) loops.push_back(e);
+    }
+    loop_load.assign(loops.size(), 0);
     if (!o.portal_url.empty()) {
       browser = std::make_shared<const BrowserSite>(
           BrowserOptions{o.portal_url, o.app_hosts, o.frontend_dir, o.advertise, o.reserved_names},
@@ -85,6 +98,69 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   bool stopping = false;
   bool closing = false;
   bool timing = false;
+  // The event loops that serve connections (ADR 0013): loops[0] is `ex`, the others are the
+  // workers' (none with threads = 1). loop_load counts the accepted sockets on each.
+  std::shared_ptr<detail::Workers> workers;
+  std::vector<asio::any_io_executor> loops;
+  std::vector<std::size_t> loop_load;
+  std::size_t next_loop = 0;  // where the search for the least loaded worker starts
+
+  [[nodiscard]] bool sharded() const noexcept { return workers != nullptr; }
+  // Whether an object on `owner` may be used right here (it lives on the relay's executor).
+  [[nodiscard]] bool is_local(const asio::any_io_executor& owner) const {
+    return !sharded() || owner == ex;
+  }
+
+  // The loop for the next connection: the one with the fewest sockets, the workers first (in
+  // turn among equals), the relay's own executor last (it also runs the core).
+  std::size_t pick_loop() {
+    if (loops.size() == 1) return 0;
+    const std::size_t n = loops.size() - 1;
+    std::size_t best = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t i = 1 + (next_loop + k) % n;
+      if (best == 0 ? loop_load[i] <= loop_load[0] : loop_load[i] < loop_load[best]) best = i;
+    }
+    if (best != 0) next_loop = best % n;
+    return best;
+  }
+
+  // A stream of `owner` as the relay's executor holds it: itself, or a RemoteStream that runs
+  // every operation on the owner, and destroys the stream there.
+  std::shared_ptr<stream::ByteStream> adopt(std::unique_ptr<stream::ByteStream> s,
+                                            const asio::any_io_executor& owner) {
+    if (is_local(owner)) return std::shared_ptr<stream::ByteStream>(std::move(s));
+    auto shared =
+        detail::owned_by(owner, std::shared_ptr<stream::ByteStream>(std::move(s)), workers);
+    return std::make_shared<detail::RemoteStream>(std::move(shared), owner, true);
+  }
+
+  // Closes a stream the relay will not use, on its owner.
+  void discard(std::unique_ptr<stream::ByteStream> s) {
+    const auto owner = s->get_executor();
+    if (is_local(owner)) {
+      s->close();
+      return;
+    }
+    asio::post(owner, [p = std::shared_ptr<stream::ByteStream>(std::move(s))] { p->close(); });
+  }
+
+  // Runs f() (an awaitable on the connection's session) where the session lives.
+  // `f` by reference, as detail::run_on() takes it (a temporary of the caller's co_await).
+  template <class T, class F>
+  asio::awaitable<T> on_conn(const Connection& c, F&& f) {
+    if (c.local) co_return co_await f();
+    co_return co_await detail::run_on<T>(c.ex, f);
+  }
+
+  void close_session(const Connection& c) {
+    if (!c.session) return;
+    if (c.local) {
+      c.session->close();
+      return;
+    }
+    asio::dispatch(c.ex, [s = c.session] { s->close(); });
+  }
 
   // Timers run on the steady clock Asio waits on; leases use the configured wall clock.
   Now now() const { return Now{Steady::now(), clock.system_now()}; }
@@ -94,7 +170,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   void after_core() {
     for (const auto& a : core.take_actions()) {
       if (a.kind == Action::Kind::CloseConnection) {
-        if (auto it = conns.find(a.id); it != conns.end()) it->second->session->close();
+        if (auto it = conns.find(a.id); it != conns.end()) close_session(*it->second);
       } else if (a.kind == Action::Kind::Wake) {
         if (auto it = opening.find(a.id); it != opening.end()) {
           it->second->woken = true;
@@ -129,14 +205,30 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   // so "no byte for T" is "no frame for T" (pings included).
   class ActivityStream final : public stream::ByteStream {
    public:
+    // `control`: the relay's executor, where the core is told, when the stream is not on it.
     ActivityStream(std::unique_ptr<stream::ByteStream> inner, std::weak_ptr<Impl> relay,
-                   ConnectionId id)
-        : inner_(std::move(inner)), relay_(std::move(relay)), id_(id) {}
+                   ConnectionId id, std::optional<asio::any_io_executor> control)
+        : inner_(std::move(inner)),
+          relay_(std::move(relay)),
+          id_(id),
+          control_(std::move(control)) {
+      if (control_) tally_ = std::make_shared<detail::Tally>();
+    }
     asio::any_io_executor get_executor() override { return inner_->get_executor(); }
     asio::awaitable<base::Result<std::size_t>> async_read_some(base::MutableByteSpan b) override {
       auto n = co_await inner_->async_read_some(b);
       if (n && *n > 0) {
-        if (auto r = relay_.lock()) r->core.connection_received(id_, *n, r->now());
+        if (!control_) {
+          if (auto r = relay_.lock()) r->core.connection_received(id_, *n, r->now());
+        } else if (tally_->add(0, *n)) {
+          // On a worker: one report on its way at a time, carrying whatever arrived meanwhile.
+          asio::post(*control_, [relay = relay_, tally = tally_, id = id_] {
+            tally->reported();
+            const auto bytes = tally->take(0);
+            auto r = relay.lock();
+            if (r && bytes > 0) r->core.connection_received(id, bytes, r->now());
+          });
+        }
       }
       co_return n;
     }
@@ -153,6 +245,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     std::unique_ptr<stream::ByteStream> inner_;
     std::weak_ptr<Impl> relay_;
     ConnectionId id_;
+    std::optional<asio::any_io_executor> control_;
+    std::shared_ptr<detail::Tally> tally_;
   };
 
   // One stream of the core as drive() sees it.
@@ -180,7 +274,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     for (;;) {
       auto s = co_await l->async_accept();
       if (self->stopping) {
-        if (s) (*s)->close();
+        if (s) self->discard(std::move(*s));
         co_return;
       }
       if (!s) {
@@ -209,15 +303,32 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     IpSlot& operator=(const IpSlot&) = delete;
     std::weak_ptr<Impl> relay;
     std::string address;
+    std::size_t loop = 0;  // the loop its socket went to (loop_load)
     ~IpSlot() {
-      if (auto r = relay.lock()) r->core.release_address(address);
+      auto r = relay.lock();
+      if (!r) return;
+      if (!r->sharded()) {
+        r->core.release_address(address);
+        --r->loop_load[loop];
+        return;
+      }
+      // The last owner of a connection's socket may be on a worker: the count is the core's.
+      asio::dispatch(r->ex, [r, a = std::move(address), l = loop] {
+        r->core.release_address(a);
+        --r->loop_load[l];
+      });
     }
   };
 
-  // `address`: as accounting_address() gives it.
+  // `address`: as accounting_address() gives it. Also chooses the connection's loop, when the
+  // listener lets it move (transport::place_accepted()).
   std::shared_ptr<void> admit_address(const std::string& address, const std::string& scheme) {
     if (stopping || !core.take_address(address, scheme, now())) return nullptr;
-    return std::make_shared<IpSlot>(weak_from_this(), address);
+    auto slot = std::make_shared<IpSlot>(weak_from_this(), address);
+    const auto loop = pick_loop();
+    if (loop != 0 && transport::place_accepted(loops[loop])) slot->loop = loop;
+    ++loop_load[slot->loop];
+    return slot;
   }
 
   void admit(std::unique_ptr<stream::ByteStream> s, const std::string& scheme,
@@ -229,16 +340,24 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     if (count_here) {  // the listener did not count it at accept
       slot = admit_address(address, scheme);
       if (!slot) {
-        s->close();
+        discard(std::move(s));
         return;
       }
     }
     const auto id = core.connection_opened(address, scheme, peer.connected_at, now());
     auto c = std::make_shared<Connection>(id);
     c->ip_slot = std::move(slot);
-    auto session =
-        o.mux->create(std::make_unique<ActivityStream>(std::move(s), weak_from_this(), id),
-                      mux::Role::Server, o.mux_settings);
+    c->ex = s->get_executor();
+    c->local = is_local(c->ex);
+    if (!c->local) {
+      auto activity = std::make_unique<ActivityStream>(std::move(s), weak_from_this(), id, ex);
+      asio::co_spawn(ex, start_remote(shared_from_this(), c, std::move(activity)),
+                     stream::logged("relay", "conn=" + std::to_string(id)));
+      return;
+    }
+    auto session = o.mux->create(
+        std::make_unique<ActivityStream>(std::move(s), weak_from_this(), id, std::nullopt),
+        mux::Role::Server, o.mux_settings);
     if (!session) {
       rlog(base::LogLevel::Error,
            "conn=" + std::to_string(id) + ": mux session failed: " + session.error().message());
@@ -253,26 +372,63 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
                    stream::logged("relay", "conn=" + std::to_string(id)));
   }
 
+  // A connection on a worker: its session is made there (its coroutines start there), then
+  // served like any other.
+  static asio::awaitable<void> start_remote(std::shared_ptr<Impl> self,
+                                            std::shared_ptr<Connection> c,
+                                            std::unique_ptr<ActivityStream> activity) {
+    using Made = base::Result<std::shared_ptr<mux::Session>>;
+    // Named, not a temporary: GCC 12 does not keep a temporary of a co_await expression alive
+    // across the suspension (so every function object handed to run_on() is a local).
+    auto make = [factory = self->o.mux, settings = self->o.mux_settings,
+                 a = std::move(activity)]() mutable -> asio::awaitable<Made> {
+      co_return factory->create(std::move(a), mux::Role::Server, settings);
+    };
+    auto made = co_await detail::run_on<Made>(c->ex, make);
+    if (!made) {
+      rlog(base::LogLevel::Error,
+           "conn=" + std::to_string(c->id) + ": mux session failed: " + made.error().message());
+      self->core.connection_closed(c->id, made.error(), self->now());
+      self->after_core();
+      co_return;
+    }
+    c->session = detail::owned_by(c->ex, std::move(*made), self->workers);
+    if (self->closing) {  // the relay closed everything while the session was being made
+      self->close_session(*c);
+      c->closed = true;
+      c->ip_slot.reset();
+      self->core.connection_closed(c->id, asio::error::operation_aborted, self->now());
+      self->after_core();
+      co_return;
+    }
+    self->conns.emplace(c->id, c);
+    self->after_core();
+    co_await serve_connection(self, c);
+  }
+
   static asio::awaitable<void> serve_connection(std::shared_ptr<Impl> self,
                                                 std::shared_ptr<Connection> c) {
     // However this ends, the connection is dropped (its leases and its table entry go).
+    using Accepted = base::Result<std::unique_ptr<stream::ByteStream>>;
     base::ErrorCode reason;
     try {
       for (;;) {
-        auto st = co_await c->session->async_accept();
+        auto accept = [s = c->session] { return s->async_accept(); };
+        auto st = co_await self->on_conn<Accepted>(*c, accept);
         if (!st) break;
+        auto s = self->adopt(std::move(*st), c->ex);
         const auto id = self->core.stream_accepted(c->id, self->now());
         self->after_core();
         if (!id) {
-          (*st)->close();
+          s->close();
           continue;
         }
-        std::shared_ptr<stream::ByteStream> s(std::move(*st));
         self->streams.emplace(*id, s);
         asio::co_spawn(self->ex, serve_stream(self, *id, std::move(s)),
                        stream::logged("relay", "conn=" + std::to_string(c->id) + " stream"));
       }
-      reason = co_await c->session->async_wait_closed();
+      auto wait_closed = [s = c->session] { return s->async_wait_closed(); };
+      reason = co_await self->on_conn<base::ErrorCode>(*c, wait_closed);
     } catch (...) {
       self->drop(*c, asio::error::operation_aborted);
       throw;
@@ -284,7 +440,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     if (c.closed) return;
     c.closed = true;
     c.ip_slot.reset();
-    c.session->close();
+    close_session(c);
     core.connection_closed(c.id, reason, now());
     conns.erase(c.id);
     after_core();
@@ -359,7 +515,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     // deadline), and then wakes this wait with a Wake action.
     auto open = std::make_shared<PendingOpen>(ex);
     opening.emplace(dialer, open);
-    asio::co_spawn(ex, open_holder_stream(it->second->session, open),
+    asio::co_spawn(ex, open_holder_stream(self, it->second, open),
                    stream::logged("relay", "holder stream open"));
     while (!open->result && !open->woken) {  // either may come before the wait starts
       (void)co_await open->wake.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -381,7 +537,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     }
     Holder h;
     h.id = core.holder_opened(dialer, now());
-    h.stream = std::move(*opened);
+    h.stream = std::move(*opened);  // adopted: a RemoteStream when the holder is on a worker
     streams.emplace(h.id, h.stream);
     after_core();
     // Released here unless it is handed to the splice, however this coroutine ends.
@@ -408,20 +564,29 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   struct PendingOpen {
     explicit PendingOpen(asio::any_io_executor e) : wake(std::move(e), Steady::time_point::max()) {}
     asio::steady_timer wake;
-    std::optional<base::Result<std::unique_ptr<stream::ByteStream>>> result;
+    std::optional<base::Result<std::shared_ptr<stream::ByteStream>>> result;
     bool woken = false;      // the core ended the forward
     bool abandoned = false;  // forward() stopped waiting
   };
   std::unordered_map<StreamId, std::shared_ptr<PendingOpen>> opening;  // by dialer stream
 
-  static asio::awaitable<void> open_holder_stream(std::shared_ptr<mux::Session> session,
+  static asio::awaitable<void> open_holder_stream(std::shared_ptr<Impl> self,
+                                                  std::shared_ptr<Connection> c,
                                                   std::shared_ptr<PendingOpen> open) {
-    auto s = co_await session->async_open();
+    using Opened = base::Result<std::unique_ptr<stream::ByteStream>>;
+    auto open_stream = [session = c->session] { return session->async_open(); };
+    auto s = co_await self->on_conn<Opened>(*c, open_stream);
+    base::Result<std::shared_ptr<stream::ByteStream>> adopted = asio::error::not_connected;
+    if (s) {
+      adopted = self->adopt(std::move(*s), c->ex);
+    } else {
+      adopted = s.error();
+    }
     if (open->abandoned) {
-      if (s) (*s)->close();
+      if (adopted) (*adopted)->close();
       co_return;
     }
-    open->result = std::move(s);
+    open->result = std::move(adopted);
     open->wake.cancel();
   }
 
@@ -436,12 +601,60 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     so.chunk = o.splice_chunk;
     so.a_prefix = std::move(from_dialer);
     so.b_prefix = std::move(holder.leftover);
-    so.on_moved = [self, dialer](bool to_holder, std::size_t n) {
-      self->core.spliced_moved(dialer, to_holder, n, self->now());
-    };
-    (void)co_await stream::splice(s, holder.stream, std::move(so));
+    // The copy loops run where a stream lives: on a worker when either does (each loop reads
+    // and writes its own streams directly, and the other's through a RemoteStream), here
+    // otherwise.
+    auto [da, ea] = unwrap(s);
+    auto [hb, eb] = unwrap(holder.stream);
+    const auto run = !is_local(ea) ? ea : (!is_local(eb) ? eb : ex);
+    if (is_local(run)) {
+      so.on_moved = [self, dialer](bool to_holder, std::size_t n) {
+        self->core.spliced_moved(dialer, to_holder, n, self->now());
+      };
+      (void)co_await stream::splice(s, holder.stream, std::move(so));
+    } else {
+      auto tally = std::make_shared<detail::Tally>();
+      so.on_moved = [weak = weak_from_this(), tally, dialer, control = ex](bool to_holder,
+                                                                           std::size_t n) {
+        if (!tally->add(to_holder ? 0 : 1, n)) return;
+        asio::post(control, [weak, tally, dialer] {
+          tally->reported();
+          const auto to_h = tally->take(0);
+          const auto to_d = tally->take(1);
+          auto r = weak.lock();
+          if (!r) return;
+          if (to_h > 0) r->core.spliced_moved(dialer, true, to_h, r->now());
+          if (to_d > 0) r->core.spliced_moved(dialer, false, to_d, r->now());
+        });
+      };
+      auto a = on_loop(std::move(da), ea, run);
+      auto b = on_loop(std::move(hb), eb, run);
+      auto copy = [a = std::move(a), b = std::move(b), so = std::move(so)]() mutable {
+        return stream::splice(std::move(a), std::move(b), std::move(so));
+      };
+      (void)co_await detail::run_on<stream::SpliceStats>(run, copy);
+    }
     core.splice_ended(dialer);
     after_core();
+  }
+
+  // A stream the relay's executor holds, with the executor it lives on.
+  std::pair<std::shared_ptr<stream::ByteStream>, asio::any_io_executor> unwrap(
+      const std::shared_ptr<stream::ByteStream>& s) const {
+    if (auto* r = dynamic_cast<detail::RemoteStream*>(s.get()))
+      return {r->inner(), r->get_executor()};
+    return {s, ex};
+  }
+
+  // Stream `s`, living on `owner`, as code running on `run` uses it.
+  std::shared_ptr<stream::ByteStream> on_loop(std::shared_ptr<stream::ByteStream> s,
+                                              const asio::any_io_executor& owner,
+                                              const asio::any_io_executor& run) {
+    if (owner == run) return s;
+    // The splice's buffers stay put while a write waits: no copy. The stream is let go of on
+    // its owner, wherever the splice ends.
+    auto shared = detail::owned_by(owner, std::move(s), workers);
+    return std::make_shared<detail::RemoteStream>(std::move(shared), owner, false);
   }
 
   // No new connections (timers go on: the drain still needs them).
@@ -457,7 +670,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     // Copy: drop() erases from the map.
     std::vector<std::shared_ptr<Connection>> all;
     for (auto& [id, c] : conns) all.push_back(c);
-    for (auto& c : all) c->session->close();
+    for (auto& c : all) close_session(*c);
   }
 
   HttpView view() const;
@@ -475,7 +688,11 @@ asio::awaitable<void> drain_session(std::shared_ptr<mux::Session> s, std::chrono
 Relay::Relay(asio::any_io_executor executor, identity::Credential identity, Options options)
     : impl_(std::make_shared<Impl>(std::move(executor), std::move(identity), std::move(options))) {}
 
-Relay::~Relay() { impl_->close_all(); }
+Relay::~Relay() {
+  impl_->close_all();
+  // The workers finish what the closes started, then stop; none outlives the relay.
+  if (impl_->workers) impl_->workers->stop(std::chrono::milliseconds(1000));
+}
 
 const std::string& Relay::id() const noexcept { return impl_->identity.id(); }
 
@@ -556,7 +773,7 @@ asio::awaitable<void> Relay::shutdown(std::chrono::milliseconds drain) {
   rlog(base::LogLevel::Info, "shutting down: draining " + std::to_string(self->conns.size()) +
                                  " connections for up to " + std::to_string(drain.count()) + " ms");
   for (auto& [id, c] : self->conns) {
-    asio::co_spawn(self->ex, drain_session(c->session, drain),
+    asio::co_spawn(c->local ? self->ex : c->ex, drain_session(c->session, drain),
                    stream::logged("relay", "drain of conn=" + std::to_string(id)));
   }
   asio::steady_timer tick(self->ex);
@@ -576,6 +793,8 @@ asio::awaitable<void> Relay::shutdown(std::chrono::milliseconds drain) {
 }
 
 Stats Relay::stats() const { return impl_->core.stats(); }
+
+std::vector<std::size_t> Relay::loop_connections() const { return impl_->loop_load; }
 
 HttpView Relay::Impl::view() const {
   HttpView v;
@@ -608,6 +827,7 @@ HttpView Relay::Impl::view() const {
   v.control_errors = m.control_errors;
   v.accept_errors = m.accept_errors;
   v.plugins = o.plugins;
+  v.loop_connections = loop_load;
   return v;
 }
 

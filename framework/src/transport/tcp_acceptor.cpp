@@ -7,8 +7,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,38 @@ base::Result<boost::asio::ip::tcp::acceptor> bind_tcp_acceptor(
   if (!ec) acceptor.listen(backlog, ec);
   if (ec) return base::ErrorCode(ec);
   return acceptor;
+}
+
+namespace {
+
+// Where the connection accept_tcp() is admitting on this thread goes (place_accepted()); null
+// outside of accept_tcp()'s call to AcceptHooks::admit.
+thread_local std::optional<boost::asio::any_io_executor>* t_placement = nullptr;
+
+// `socket` moved onto `ex`: the descriptor leaves the acceptor's reactor for the other one. A
+// new socket is constructed on `ex` (a move assignment would keep the old reactor's service).
+// Nothing when the socket cannot be released (it stays where it was, still usable); a closed
+// socket when the descriptor could not be registered with the other reactor.
+std::optional<boost::asio::ip::tcp::socket> move_socket(boost::asio::ip::tcp::socket& socket,
+                                                        const boost::asio::any_io_executor& ex) {
+  using boost::asio::ip::tcp;
+  boost::system::error_code ec;
+  const auto protocol = socket.local_endpoint(ec).protocol();
+  if (ec) return std::nullopt;
+  const auto fd = socket.release(ec);
+  if (ec) return std::nullopt;
+  tcp::socket moved(ex);
+  moved.assign(protocol, fd, ec);
+  if (ec) ::close(fd);  // registered nowhere now: only a plain close gives it back
+  return moved;
+}
+
+}  // namespace
+
+bool place_accepted(boost::asio::any_io_executor executor) {
+  if (t_placement == nullptr) return false;
+  *t_placement = std::move(executor);
+  return true;
 }
 
 bool is_descriptor_shortage(const base::ErrorCode& e) noexcept {
@@ -73,10 +108,25 @@ boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
       co_return out;
     }
     if (hooks && hooks->admit) {
-      out.ticket = hooks->admit(out.peer);
+      std::optional<asio::any_io_executor> placement;
+      t_placement = &placement;
+      try {
+        out.ticket = hooks->admit(out.peer);
+      } catch (...) {
+        t_placement = nullptr;
+        throw;
+      }
+      t_placement = nullptr;
       if (!out.ticket) {
         out.socket.close(ignored);
         continue;
+      }
+      if (placement && *placement != out.socket.get_executor()) {
+        if (auto moved = move_socket(out.socket, *placement)) {
+          if (!moved->is_open()) continue;  // lost in the move (the ticket goes with it)
+          co_return AcceptedTcp{std::move(*moved), std::move(out.peer), std::move(out.ticket),
+                                out.via_proxy};
+        }
       }
     }
     co_return out;

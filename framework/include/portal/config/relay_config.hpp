@@ -86,9 +86,16 @@ struct RelayConfig {
   /// Where the browser client's static files are; empty: found next to the executable
   /// (`<prefix>/share/portal/frontend`), or in a build tree's build/wasm/frontend.
   std::string frontend_dir;
+  /// Threads that serve connections (ADR 0013): 1 runs everything on one thread; N > 1 spreads
+  /// connections over N event loops (the one the relay runs on and N - 1 of its own), while the
+  /// relay's state stays on the first; 0 is one per hardware thread. At most kMaxRelayThreads.
+  std::uint32_t threads = 1;
   /// Resource limits (config key "limits").
   RelayLimits limits;
 };
+
+/// The largest `threads` a relay config may ask for.
+inline constexpr std::uint32_t kMaxRelayThreads = 64;
 
 /// One problem in a config file.
 struct Problem {

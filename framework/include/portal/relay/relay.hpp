@@ -6,8 +6,11 @@
 /// accepted stream → forwarded connection requests → spliced streams, plus the lease table, its
 /// sweep, every limit of the config, the HTTP surface and graceful shutdown.
 ///
-/// Threading: a relay and everything it serves run on one executor (an io_context run by one
-/// thread, or a strand). No thread per connection or stream. See docs/relay.md and ADR 0004.
+/// Threading: the relay's state (the core: leases, counts, metrics) lives on the executor it is
+/// constructed with (an io_context run by one thread, or a strand). With Options::threads = 1
+/// (the default) everything it serves runs there too; with more, connections are spread over
+/// that executor and threads - 1 event loops the relay runs itself (ADR 0013). No thread per
+/// connection or stream. See docs/relay.md and ADR 0004.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -62,13 +65,19 @@ struct Options {
   /// How often expired leases are removed from the table.
   std::chrono::milliseconds sweep_interval{30'000};
   std::size_t splice_chunk = 32 * 1024;  ///< copy buffer per spliced direction
+  /// Event loops that serve connections, the relay's executor included (ADR 0013): 1 runs
+  /// everything on that executor; N > 1 starts N - 1 threads of the relay's own, joined when the
+  /// relay is destroyed. Connections accepted by a transport that uses transport::accept_tcp()
+  /// go to the loop with the fewest; others stay on the relay's executor. 0 counts as 1.
+  unsigned threads = 1;
 };
 
 /// A Portal relay: accepts connections on the listeners given to serve(), runs a mux session on
 /// each, answers control requests, keeps the lease table and splices dialers to lease holders. It
 /// serves the HTTP surface (/healthz, /metrics, /api/leases, /api/relay, the lease page, the
-/// browser path) on listeners whose transport speaks HTTP. Everything runs on the executor given to
-/// the constructor, which must be single-threaded; call every member from it. See docs/relay.md and
+/// browser path) on listeners whose transport speaks HTTP. Its state lives on the executor given
+/// to the constructor, which must be single-threaded; call every member from it. Connections run
+/// there too, or on the relay's own threads (Options::threads). See docs/relay.md and
 /// docs/embedding.md.
 class PORTAL_API Relay {
  public:
@@ -77,7 +86,8 @@ class PORTAL_API Relay {
   Relay(boost::asio::any_io_executor executor, identity::Credential identity, Options options);
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
-  /// Closes every listener, session and stream at once (use shutdown() for a graceful stop).
+  /// Closes every listener, session and stream at once (use shutdown() for a graceful stop), and
+  /// joins the relay's threads (Options::threads).
   ~Relay();
 
   /// The relay's identity ID (26 characters, base32), as RelayInfo reports it.
@@ -107,6 +117,9 @@ class PORTAL_API Relay {
   [[nodiscard]] std::string relay_json() const;
   /// The HTML lease list `/` serves, every user-supplied string escaped.
   [[nodiscard]] std::string lease_page() const;
+  /// Accepted connections (sockets, from accept until they close) on each event loop, the
+  /// relay's own executor first (Options::threads entries).
+  [[nodiscard]] std::vector<std::size_t> loop_connections() const;
 
   struct Impl;
 

@@ -26,7 +26,8 @@ namespace portal::transport {
 
 /// A connection accept_tcp() let in.
 struct AcceptedTcp {
-  /// The connected socket, on the acceptor's executor; nothing has been read from it yet.
+  /// The connected socket, on the acceptor's executor (or the one place_accepted() named);
+  /// nothing has been read from it yet.
   boost::asio::ip::tcp::socket socket;
   stream::PeerInfo peer;         ///< address and accept time
   std::shared_ptr<void> ticket;  ///< from AcceptHooks::admit; keep it as long as the socket
@@ -47,6 +48,15 @@ inline constexpr std::chrono::milliseconds kAcceptErrorPause{100};
 [[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<AcceptedTcp>> accept_tcp(
     boost::asio::ip::tcp::acceptor& acceptor, std::shared_ptr<const AcceptHooks> hooks,
     bool defer_proxies = false);
+
+/// For AcceptHooks::admit, while accept_tcp() asks it about a connection: moves that connection's
+/// socket onto `executor` (an io_context's executor) once it is admitted, so that everything done
+/// with it from then on (the transport's stream, timers created on the socket's executor) runs
+/// there; the listener's own work on it (HTTP, upgrade) still runs on the listener's executor. The
+/// relay uses it to spread connections over its threads (ADR 0013). Returns false, and changes
+/// nothing, when admit was not called by accept_tcp() (a listener that admits later, such as a
+/// trusted proxy's client): the connection then stays on the listener's executor.
+PORTAL_API bool place_accepted(boost::asio::any_io_executor executor);
 
 /// Reads the PROXY protocol header (proxy_header.hpp) at the start of `socket` byte-exact, so
 /// the client's own bytes stay in the socket, within `timeout`. The outcome is Done or Invalid;
