@@ -208,16 +208,18 @@ TEST(HandshakeScenario, SilentPeerTimesOut) {
   EXPECT_EQ(result.error(), handshake::Errc::Timeout);
 }
 
-// A relay that flips one ciphertext bit: the receiver's read fails and the stream closes.
-class FlippingStream final : public ByteStream {
+// A relay in the middle of the holder's side: passes writes and the close through, and changes
+// what the holder reads (tamper() sees each read's bytes and where they start in the stream).
+class TamperingStream : public ByteStream {
  public:
-  FlippingStream(std::unique_ptr<ByteStream> inner, std::size_t flip_at)
-      : inner_(std::move(inner)), flip_at_(flip_at) {}
+  explicit TamperingStream(std::unique_ptr<ByteStream> inner) : inner_(std::move(inner)) {}
   asio::any_io_executor get_executor() override { return inner_->get_executor(); }
   asio::awaitable<base::Result<std::size_t>> async_read_some(base::MutableByteSpan b) override {
-    auto n = co_await inner_->async_read_some(b);
+    const std::size_t allowed = readable(seen_, b.size());
+    if (allowed == 0 && !b.empty()) co_return std::size_t{0};  // cut here: end of stream
+    auto n = co_await inner_->async_read_some(b.first(allowed));
     if (n && *n > 0) {
-      if (seen_ <= flip_at_ && flip_at_ < seen_ + *n) b[flip_at_ - seen_] ^= 0x10;
+      tamper(b.first(*n), seen_);
       seen_ += *n;
     }
     co_return n;
@@ -230,10 +232,27 @@ class FlippingStream final : public ByteStream {
   }
   void close() noexcept override { inner_->close(); }
 
+ protected:
+  // How many bytes the next read may return, `seen` bytes into the stream (0: end it there).
+  virtual std::size_t readable(std::size_t /*seen*/, std::size_t wanted) { return wanted; }
+  virtual void tamper(base::MutableByteSpan /*bytes*/, std::size_t /*at*/) {}
+
  private:
   std::unique_ptr<ByteStream> inner_;
-  std::size_t flip_at_;
   std::size_t seen_ = 0;
+};
+
+// Flips one bit at byte `flip_at` of the stream: the receiver's read fails and the stream closes.
+class FlippingStream final : public TamperingStream {
+ public:
+  FlippingStream(std::unique_ptr<ByteStream> inner, std::size_t flip_at)
+      : TamperingStream(std::move(inner)), flip_at_(flip_at) {}
+
+ private:
+  void tamper(base::MutableByteSpan bytes, std::size_t at) override {
+    if (at <= flip_at_ && flip_at_ < at + bytes.size()) bytes[flip_at_ - at] ^= 0x10;
+  }
+  std::size_t flip_at_;
 };
 
 // AES-256-GCM runs only on the negotiated channel; the dialer's order decides.
@@ -291,29 +310,16 @@ TEST(HandshakeScenario, RequiredNegotiationAgainstAV1Peer) {
 
 // A relay that ends the stream after `limit` bytes (at a frame boundary): a clean EOF on v1,
 // which cannot tell; Truncated on the negotiated channel, whose end frame never came.
-class CuttingStream final : public ByteStream {
+class CuttingStream final : public TamperingStream {
  public:
   CuttingStream(std::unique_ptr<ByteStream> inner, std::size_t limit)
-      : inner_(std::move(inner)), limit_(limit) {}
-  asio::any_io_executor get_executor() override { return inner_->get_executor(); }
-  asio::awaitable<base::Result<std::size_t>> async_read_some(base::MutableByteSpan b) override {
-    if (seen_ >= limit_) co_return std::size_t{0};
-    auto n = co_await inner_->async_read_some(b.first(std::min(b.size(), limit_ - seen_)));
-    if (n) seen_ += *n;
-    co_return n;
-  }
-  asio::awaitable<base::Result<void>> async_write(base::ByteSpan d) override {
-    co_return co_await inner_->async_write(d);
-  }
-  asio::awaitable<base::Result<void>> async_shutdown_write() override {
-    co_return co_await inner_->async_shutdown_write();
-  }
-  void close() noexcept override { inner_->close(); }
+      : TamperingStream(std::move(inner)), limit_(limit) {}
 
  private:
-  std::unique_ptr<ByteStream> inner_;
+  std::size_t readable(std::size_t seen, std::size_t wanted) override {
+    return seen >= limit_ ? 0 : std::min(wanted, limit_ - seen);
+  }
   std::size_t limit_;
-  std::size_t seen_ = 0;
 };
 
 TEST(SecureChannelScenario, ACutAtAFrameBoundaryIsTruncatedOnlyOnTheNegotiatedChannel) {
