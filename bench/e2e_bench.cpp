@@ -832,7 +832,8 @@ int main(int argc, char** argv) {
   if (args.rows.count("rtt")) rtt_rows(w, with({direct_tcp, direct_secure}));
   if (args.rows.count("conn")) conn_rows(w, with({direct_secure}));
 
-  for (auto& [t, c] : w.clients) {
+  for (auto& entry : w.clients) {
+    auto& c = entry.second;  // a named reference: clang 14 cannot capture a structured binding
     run(w.io, [&c]() -> asio::awaitable<bool> {
       co_await c->close();
       co_return true;
