@@ -140,14 +140,6 @@ std::shared_ptr<client::Stack> stack_for(const std::vector<std::string>& relays,
   return s;
 }
 
-// The direct secure channel's config from a stack: the same ciphers and channel as the SDK's.
-void use_stack(portal::stream::SecureStreamConfig& secure, const client::Stack& stack) {
-  secure.cipher = stack.cipher;
-  secure.channel_mode = stack.channel_mode;
-  secure.ciphers.clear();
-  for (const auto& c : stack.ciphers) secure.ciphers.push_back({c.algorithm, c.factory});
-}
-
 // The implementation (plugin id) of the stack's first cipher.
 std::string first_plugin(const client::Stack& stack) {
   if (stack.ciphers.empty() || stack.ciphers.front().candidates.empty()) return "?";
@@ -240,7 +232,7 @@ asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
   portal::stream::SecureStreamConfig secure;
   auto direct_cred = *portal::identity::Credential::from_seed(me.seed().span());
   secure.credential = &direct_cred;
-  use_stack(secure, *stack);
+  client::use_ciphers(*stack, secure);
   portal::handshake::ReplayCache replay;
   auto tcp = *portal::transport::resolve(*stack->host, "tcp://127.0.0.1:0");
   const auto any = *portal::transport::parse_uri("tcp://127.0.0.1:0");
@@ -776,7 +768,7 @@ int main(int argc, char** argv) {
   w.me = std::make_unique<portal::identity::Credential>(
       *portal::identity::Credential::generate(portal::base::OsRandom::instance()));
   w.secure.credential = w.me.get();
-  use_stack(w.secure, *w.stack);
+  client::use_ciphers(*w.stack, w.secure);
   // Each process times the cipher plugins present and takes the fastest (client::assemble): say
   // which each end took, since on a loaded machine the two may differ.
   const std::string dialer_cipher = first_plugin(*w.stack);

@@ -235,6 +235,14 @@ std::shared_ptr<Stack> assemble(const config::ClientConfig& config, std::string&
   return s;
 }
 
+void use_ciphers(const Stack& stack, stream::SecureStreamConfig& secure) {
+  secure.cipher = stack.cipher;
+  secure.algorithm = stack.cipher_name;
+  secure.channel_mode = stack.channel_mode;
+  secure.ciphers.clear();
+  for (const auto& c : stack.ciphers) secure.ciphers.push_back({c.algorithm, c.factory});
+}
+
 // ---------------------------------------------------------------------------------------------
 // State: the decisions are ClientCore's (core.hpp); this is its Asio driver.
 
@@ -283,10 +291,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         core_timer(ex),
         changed(ex) {
     secure.credential = &cred;
-    secure.cipher = stack->cipher;
-    secure.algorithm = stack->cipher_name;
-    secure.channel_mode = stack->channel_mode;
-    for (const auto& c : stack->ciphers) secure.ciphers.push_back({c.algorithm, c.factory});
+    use_ciphers(*stack, secure);
     secure.random = o.random;
     secure.clock = o.clock;
     secure.handshake_timeout = milliseconds(o.timers.handshake_timeout_ms);

@@ -191,13 +191,18 @@ asio::awaitable<base::Result<void>> SecureStream::async_write(base::ByteSpan dat
     const std::size_t n = std::min(data.size(), write_batch_);
     if (auto r = channel_.write(data.first(n)); !r) co_return r;
     data = data.subspan(n);
-    while (!channel_.pending_output().empty()) {
-      const auto out = channel_.pending_output();
-      auto w = co_await inner_->async_write(out);
-      if (!w) co_return w;
-      channel_.consume_output(out.size());
-    }
+    if (auto w = co_await flush(); !w) co_return w;
   } while (!data.empty());
+  co_return base::Result<void>{};
+}
+
+asio::awaitable<base::Result<void>> SecureStream::flush() {
+  while (!channel_.pending_output().empty()) {
+    const auto out = channel_.pending_output();
+    auto w = co_await inner_->async_write(out);
+    if (!w) co_return w;
+    channel_.consume_output(out.size());
+  }
   co_return base::Result<void>{};
 }
 
@@ -205,12 +210,7 @@ asio::awaitable<base::Result<void>> SecureStream::async_shutdown_write() {
   // The negotiated channel queues its authenticated end frame here; v1 queues nothing.
   channel_.close_write();
   if (channel_.error()) co_return channel_.error();
-  while (!channel_.pending_output().empty()) {
-    const auto out = channel_.pending_output();
-    auto w = co_await inner_->async_write(out);
-    if (!w) co_return w;
-    channel_.consume_output(out.size());
-  }
+  if (auto w = co_await flush(); !w) co_return w;
   co_return co_await inner_->async_shutdown_write();
 }
 

@@ -85,6 +85,10 @@ struct Stack {
 [[nodiscard]] PORTAL_API std::shared_ptr<Stack> assemble(const config::ClientConfig& config,
                                                          std::string& error);
 
+/// Sets the cipher fields of `secure` from `stack`: the v1 cipher, the channel mode and the
+/// negotiated channel's cipher list, as the client's own streams use them.
+PORTAL_API void use_ciphers(const Stack& stack, stream::SecureStreamConfig& secure);
+
 /// What Client::connect() needs besides the credential and the Stack.
 struct Options {
   std::vector<std::string> relays;  ///< relay URIs (config::normalize_relay_uri applied)

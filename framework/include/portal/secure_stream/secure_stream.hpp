@@ -90,6 +90,9 @@ class PORTAL_API SecureStream final : public ByteStream {
   ~SecureStream() override;
 
  private:
+  // Writes every sealed byte the channel holds.
+  boost::asio::awaitable<base::Result<void>> flush();
+
   std::shared_ptr<cipher::AeadFactory> cipher_;  // first: the plugin outlives the AEADs
   std::unique_ptr<ByteStream> inner_;
   secure_channel::SecureChannel channel_;
