@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "handshake/spec_vectors.hpp"
 #include "portal/base/encoding.hpp"
 #include "support/vectors.hpp"
 
@@ -14,36 +15,7 @@ using base::ByteSpan;
 using base::hex_encode;
 using std::chrono::seconds;
 
-// The fixed inputs of handshake.json.
-struct Vectors {
-  boost::json::value doc = test::load_vectors("handshake.json");
-  const boost::json::value& in = doc.at("inputs");
-  const boost::json::value& results = doc.at("results");
-  identity::Credential client =
-      *identity::Credential::from_seed(test::hex(in.at("client_identity"), "seed_hex"));
-  identity::Credential server =
-      *identity::Credential::from_seed(test::hex(in.at("server_identity"), "seed_hex"));
-  std::int64_t client_ts = in.at("client_timestamp").to_number<std::int64_t>();
-  std::int64_t server_ts = in.at("server_timestamp").to_number<std::int64_t>();
-  Bytes client_wire = test::hex(doc.at("client_init"), "client_wire_hex");
-  Bytes server_wire = test::hex(doc.at("server_init"), "server_wire_hex");
-
-  Bytes client_random() const {
-    Bytes r = test::hex(in, "client_ephemeral_private_hex");
-    const Bytes n = test::hex(in, "client_nonce_hex");
-    r.insert(r.end(), n.begin(), n.end());
-    return r;
-  }
-  Bytes server_random() const {
-    Bytes r = test::hex(in, "server_ephemeral_private_hex");
-    const Bytes n = test::hex(in, "server_nonce_hex");
-    r.insert(r.end(), n.begin(), n.end());
-    return r;
-  }
-  static base::Clock::SystemTime at(std::int64_t unix_seconds) {
-    return base::Clock::SystemTime{seconds{unix_seconds}};
-  }
-};
+using Vectors = test::SpecHandshake;
 
 // Feeds `wire` to a fresh server at `now`; returns the server's state afterwards.
 struct ServerRun {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "chacha20_poly1305.hpp"
+#include "handshake/spec_vectors.hpp"
 #include "portal/base/encoding.hpp"
 #include "portal/crypto/hkdf.hpp"
 #include "portal/crypto/sha256.hpp"
@@ -24,30 +25,7 @@ using std::chrono::seconds;
 const std::vector<std::string> kBoth{"chacha20-poly1305", "aes-256-gcm"};
 
 // The spec's fixed inputs (handshake.json), shared by the v1 and negotiated transcripts.
-struct Inputs {
-  boost::json::value doc = test::load_vectors("handshake.json");
-  const boost::json::value& in = doc.at("inputs");
-  identity::Credential client =
-      *identity::Credential::from_seed(test::hex(in.at("client_identity"), "seed_hex"));
-  identity::Credential server =
-      *identity::Credential::from_seed(test::hex(in.at("server_identity"), "seed_hex"));
-  std::int64_t client_ts = in.at("client_timestamp").to_number<std::int64_t>();
-  std::int64_t server_ts = in.at("server_timestamp").to_number<std::int64_t>();
-  Bytes v1_client_wire = test::hex(doc.at("client_init"), "client_wire_hex");
-  Bytes v1_server_wire = test::hex(doc.at("server_init"), "server_wire_hex");
-
-  Bytes random(const char* key, const char* nonce) const {
-    Bytes r = test::hex(in, key);
-    const Bytes n = test::hex(in, nonce);
-    r.insert(r.end(), n.begin(), n.end());
-    return r;
-  }
-  Bytes client_random() const { return random("client_ephemeral_private_hex", "client_nonce_hex"); }
-  Bytes server_random() const { return random("server_ephemeral_private_hex", "server_nonce_hex"); }
-  static base::Clock::SystemTime at(std::int64_t unix_seconds) {
-    return base::Clock::SystemTime{seconds{unix_seconds}};
-  }
-};
+using Inputs = test::SpecHandshake;
 
 std::vector<std::string> strings(const boost::json::value& v) {
   std::vector<std::string> out;
@@ -137,9 +115,9 @@ TEST(NegotiatedCompatibility, V1TranscriptsStillVerifyBothWays) {
   base::ReplayRandom srandom(v.server_random());
   ServerHandshake server(v.server, {"http/1.1", "h2"}, cache, srandom, {},
                          {ChannelMode::Auto, kBoth});
-  ASSERT_TRUE(server.handle_input(v.v1_client_wire, Inputs::at(v.server_ts)));
+  ASSERT_TRUE(server.handle_input(v.client_wire, Inputs::at(v.server_ts)));
   ASSERT_EQ(server.state(), State::Established);
-  EXPECT_EQ(base::to_bytes(server.pending_output()), v.v1_server_wire);
+  EXPECT_EQ(base::to_bytes(server.pending_output()), v.server_wire);
   auto sk = server.take_result();
   ASSERT_TRUE(sk);
   EXPECT_EQ(sk->channel, 1u);
@@ -150,8 +128,8 @@ TEST(NegotiatedCompatibility, V1TranscriptsStillVerifyBothWays) {
   ClientHandshake client(v.client, v.server.id(), "http/1.1", crandom, {},
                          {ChannelMode::Auto, kBoth});
   ASSERT_TRUE(client.start(Inputs::at(v.client_ts)));
-  EXPECT_NE(base::to_bytes(client.pending_output()), v.v1_client_wire);  // it offers
-  ASSERT_TRUE(client.handle_input(v.v1_server_wire, Inputs::at(v.server_ts)));
+  EXPECT_NE(base::to_bytes(client.pending_output()), v.client_wire);  // it offers
+  ASSERT_TRUE(client.handle_input(v.server_wire, Inputs::at(v.server_ts)));
   auto ck = client.take_result();
   ASSERT_TRUE(ck);
   EXPECT_EQ(ck->channel, 1u);
@@ -180,7 +158,7 @@ TEST(NegotiatedCompatibility, RequiredNegotiationRefusesV1Peers) {
   base::ReplayRandom srandom(v.server_random());
   ServerHandshake server(v.server, {"http/1.1"}, cache, srandom, {},
                          {ChannelMode::Negotiated, kBoth});
-  EXPECT_EQ(server.handle_input(v.v1_client_wire, Inputs::at(v.server_ts)).error(),
+  EXPECT_EQ(server.handle_input(v.client_wire, Inputs::at(v.server_ts)).error(),
             Errc::NegotiationRequired);
   EXPECT_TRUE(server.pending_output().empty());
 
@@ -188,7 +166,7 @@ TEST(NegotiatedCompatibility, RequiredNegotiationRefusesV1Peers) {
   ClientHandshake client(v.client, v.server.id(), "http/1.1", crandom, {},
                          {ChannelMode::Negotiated, kBoth});
   ASSERT_TRUE(client.start(Inputs::at(v.client_ts)));
-  EXPECT_EQ(client.handle_input(v.v1_server_wire, Inputs::at(v.server_ts)).error(),
+  EXPECT_EQ(client.handle_input(v.server_wire, Inputs::at(v.server_ts)).error(),
             Errc::NegotiationRequired);
 }
 
