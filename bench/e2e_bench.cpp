@@ -45,6 +45,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "bench_io.hpp"
 #include "bench_process.hpp"
@@ -221,12 +222,15 @@ asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
   }
 }
 
-// The lease holder process: a lease on every relay URI, a raw TCP port and a secure TCP port;
-// reports "<raw port> <secure port> <ID> <cipher plugin>" on `report`, then serves until killed.
-[[noreturn]] void holder(const std::vector<std::string>& relays, const std::string& ca_file,
-                         int report) {
+// The lease holder process: a lease on each (transport, relay URI), a raw TCP port and a secure
+// TCP port; reports "<raw port> <secure port> <direct ID> <cipher plugin> <transport>=<ID>..." on
+// `report`, then serves until killed.
+[[noreturn]] void holder(const std::vector<std::pair<std::string, std::string>>& relays,
+                         const std::string& ca_file, int report) {
   asio::io_context io(1);
-  auto stack = stack_for(relays, ca_file);
+  std::vector<std::string> uris;
+  for (const auto& r : relays) uris.push_back(r.second);
+  auto stack = stack_for(uris, ca_file);
   auto me = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
   const std::string id = me.id();
   portal::stream::SecureStreamConfig secure;
@@ -238,30 +242,40 @@ asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
   const auto any = *portal::transport::parse_uri("tcp://127.0.0.1:0");
   auto raw_listener = *tcp->listen(io.get_executor(), any, {});
   auto secure_listener = *tcp->listen(io.get_executor(), any, {});
-  client::Options options;
-  options.relays = relays;
-  auto c = run(io, client::Client::connect(io.get_executor(), std::move(me), stack, options));
-  if (!c) std::_Exit(3);
-  auto l = run(io, (*c)->listen("bench-e2e", {kAlpn}));
-  if (!l) std::_Exit(4);
-  asio::co_spawn(
-      io,
-      [l = *l]() -> asio::awaitable<void> {
-        for (;;) {
-          auto s = co_await l->accept();
-          if (!s) co_return;
-          asio::co_spawn(co_await asio::this_coro::executor,
-                         serve(std::shared_ptr<portal::stream::ByteStream>(std::move(*s))),
-                         asio::detached);
-        }
-      },
-      asio::detached);
+  // One identity and one lease per transport: an identity's lease lives on its newest relay
+  // connection (spec), so one identity on every transport would put the holder's end of every
+  // row on whichever transport registered last.
+  std::vector<std::shared_ptr<client::Client>> clients;
+  std::string ids;
+  for (const auto& [transport, uri] : relays) {
+    auto cred = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
+    ids += " " + transport + "=" + cred.id();
+    client::Options options;
+    options.relays = {uri};
+    auto c = run(io, client::Client::connect(io.get_executor(), std::move(cred), stack, options));
+    if (!c) std::_Exit(3);
+    auto l = run(io, (*c)->listen("bench-e2e-" + transport, {kAlpn}));
+    if (!l) std::_Exit(4);
+    asio::co_spawn(
+        io,
+        [l = *l]() -> asio::awaitable<void> {
+          for (;;) {
+            auto s = co_await l->accept();
+            if (!s) co_return;
+            asio::co_spawn(co_await asio::this_coro::executor,
+                           serve(std::shared_ptr<portal::stream::ByteStream>(std::move(*s))),
+                           asio::detached);
+          }
+        },
+        asio::detached);
+    clients.push_back(std::move(*c));
+  }
   asio::co_spawn(io, direct_accept_loop(raw_listener.get(), nullptr, &replay), asio::detached);
   asio::co_spawn(io, direct_accept_loop(secure_listener.get(), &secure, &replay), asio::detached);
   const std::string plugin = first_plugin(*stack);
   const std::string line = std::to_string(raw_listener->local_uri().port) + " " +
                            std::to_string(secure_listener->local_uri().port) + " " + id + " " +
-                           plugin + "\n";
+                           plugin + ids + "\n";
   (void)!::write(report, line.data(), line.size());
   ::close(report);
   io.restart();
@@ -352,7 +366,8 @@ struct World {
   std::shared_ptr<client::Stack> stack;
   std::unique_ptr<portal::identity::Credential> me;
   portal::stream::SecureStreamConfig secure;
-  std::string holder_id;
+  std::string holder_id;                         // the direct (no relay) rows
+  std::map<std::string, std::string> lease_ids;  // by transport: the relay rows
   pid_t holder_pid = -1;
   std::map<std::string, std::shared_ptr<client::Client>> clients;  // by transport
 
@@ -372,7 +387,7 @@ struct World {
   }
   asio::awaitable<StreamPtr> dial(const std::string& transport) {
     std::string detail;
-    auto s = co_await clients.at(transport)->dial(holder_id, kAlpn, &detail);
+    auto s = co_await clients.at(transport)->dial(lease_ids.at(transport), kAlpn, &detail);
     if (!s) fail("dial over " + transport + "://: " + s.error().message() + " " + detail);
     co_return std::move(*s);
   }
@@ -743,7 +758,9 @@ int main(int argc, char** argv) {
   const pid_t holder_pid = ::fork();
   if (holder_pid == 0) {
     ::close(fds[0]);
-    holder({relay.ws, relay.tcp, relay.tls, relay.wss}, relay.ca_file, fds[1]);
+    std::vector<std::pair<std::string, std::string>> leases;
+    for (const auto& t : args.transports) leases.emplace_back(t, uris.at(t));
+    holder(leases, relay.ca_file, fds[1]);
   }
   portal::bench::children().push_back(holder_pid);
   ::close(fds[1]);
@@ -757,11 +774,26 @@ int main(int argc, char** argv) {
                   holder_cipher) != 4) {
     fail("the holder did not start");
   }
+  std::map<std::string, std::string> lease_ids;
+  {
+    std::istringstream rest(line);
+    std::string word;
+    for (int skip = 0; skip < 4 && rest >> word; ++skip) {
+    }
+    while (rest >> word) {
+      const auto eq = word.find('=');
+      if (eq != std::string::npos) lease_ids[word.substr(0, eq)] = word.substr(eq + 1);
+    }
+  }
+  for (const auto& t : args.transports) {
+    if (!lease_ids.count(t)) fail("the holder has no lease over " + t + "://");
+  }
   std::vector<std::uint16_t> copy_ports;
   const pid_t copy = start_copy_relay({raw_port, secure_port}, copy_ports);
 
   World w;
   w.holder_id = id;
+  w.lease_ids = std::move(lease_ids);
   w.holder_pid = holder_pid;
   w.stack = stack_for({relay.tcp}, relay.ca_file);
   w.stacks.push_back(w.stack);
