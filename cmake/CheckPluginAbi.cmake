@@ -28,6 +28,7 @@ set(pending portal/plugin/sdk.hpp portal/plugin/descriptor.hpp portal/plugin/set
     portal/transport/transport.hpp portal/transport/accept_queue.hpp
     portal/transport/tcp_acceptor.hpp portal/transport/forwarded.hpp
     portal/mux/mux.hpp portal/cipher/aead_factory.hpp portal/yamux/session.hpp
+    portal/directory/directory.hpp
     portal/stream/byte_stream.hpp portal/stream/logged.hpp portal/stream/async_signal.hpp
     portal/base/log.hpp portal/base/log_gate.hpp portal/base/secret.hpp portal/base/parse.hpp
     portal/base/uri.hpp)

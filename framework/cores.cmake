@@ -47,6 +47,7 @@ add_library(portal_cores STATIC
   ${PORTAL_FRAMEWORK_DIR}/src/base/log.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/base/log_gate.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/wire/control.cpp
+  ${PORTAL_FRAMEWORK_DIR}/src/lease/directory.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/lease/lease_table.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/lease/name.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/control/client.cpp

@@ -44,6 +44,7 @@ std::string_view to_string(Kind kind) noexcept {
     case Kind::Transport: return "transport";
     case Kind::Cipher: return "cipher";
     case Kind::Mux: return "mux";
+    case Kind::Directory: return "directory";
     case Kind::Extension: return "extension";
   }
   return "unknown";

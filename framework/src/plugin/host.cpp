@@ -37,7 +37,8 @@ bool valid_id(const char* id) {
 }
 
 bool valid_kind(Kind k) {
-  return k == Kind::Transport || k == Kind::Cipher || k == Kind::Mux || k == Kind::Extension;
+  return k == Kind::Transport || k == Kind::Cipher || k == Kind::Mux || k == Kind::Directory ||
+         k == Kind::Extension;
 }
 
 // "compiler=gcc-12.2;stdlib=..." -> the first field whose value differs, described for a human.

@@ -25,7 +25,8 @@ inline constexpr std::uint32_t kAbiMajor = PORTAL_PLUGIN_ABI_MAJOR;
 /// for its minor or an older one, and refuses a newer one.
 /// 2.2: host-less URIs (scheme:///path). 2.3: yamux::Session::take_output(), and the yamux core's
 /// queues no longer allocate while idle (its layout changed: rebuild a plugin that embeds it).
-inline constexpr std::uint32_t kAbiMinor = 3;
+/// 2.4: the directory kind (Kind::Directory, portal/directory/directory.hpp).
+inline constexpr std::uint32_t kAbiMinor = 4;
 
 /// The unmangled name of the entry every plugin exports (a BOOST_DLL_ALIAS to a function
 /// `const Descriptor* ()`).
@@ -36,10 +37,11 @@ enum class Kind : std::uint32_t {
   Transport = 1,   ///< byte streams to and from a URI scheme (tcp, ws)
   Cipher = 2,      ///< AEAD algorithms (portal.cipher.aead/1)
   Mux = 3,         ///< stream multiplexers (yamux)
+  Directory = 4,   ///< a fleet's shared lease directory (redis; ADR 0015)
   Extension = 100  ///< an interface defined outside the kernel, by an embedding application
 };
 
-/// "transport", "cipher", "mux", "extension", or "unknown".
+/// "transport", "cipher", "mux", "directory", "extension", or "unknown".
 PORTAL_API std::string_view to_string(Kind kind) noexcept;
 
 /// The base of every object a plugin hands to the host. The host checks interface_name() before
