@@ -49,6 +49,7 @@ add_library(portal_cores STATIC
   ${PORTAL_FRAMEWORK_DIR}/src/wire/control.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/lease/directory.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/lease/lease_table.cpp
+  ${PORTAL_FRAMEWORK_DIR}/src/lease/memory_directory.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/lease/name.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/control/client.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/control/relay_stream.cpp
