@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <utility>
 
 #include "portal/crypto/ed25519.hpp"
 #include "portal/handshake/messages.hpp"
@@ -176,13 +177,34 @@ ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64
     refused("reserved_name", id, "the name '" + name + "' starts with xn-- (punycode)");
     return ResponseCode::InvalidName;
   }
-  if (const auto* held = ctx_.leases.entry(id);
-      ctx_.admit_lease && (held == nullptr || held->connection != connection_) &&
+  const auto* held = ctx_.leases.entry(id);
+  if (ctx_.admit_lease && (held == nullptr || held->connection != connection_) &&
       !ctx_.admit_lease(connection_, id)) {
     return ResponseCode::Rejected;
   }
+  if (ctx_.directory) {
+    Pending p;
+    p.type = PacketType::LeaseUpdateRequest;
+    p.id = id;
+    p.local_renewal =
+        held != nullptr && held->connection == connection_ && held->lease.name == name;
+    p.payload.assign(payload.begin(), payload.end());
+    const base::Bytes nonce = request->nonce;
+    const std::int64_t timestamp = request->timestamp;
+    p.update = std::move(*request);
+    pending_ = std::move(p);
+    await_directory(PacketType::LeaseUpdateRequest, pending_->id, nonce, timestamp, now);
+    return ResponseCode::Unknown;  // answered by finish_directory()
+  }
+  return apply_update(*request, payload, now);
+}
+
+ResponseCode RelayControlStream::apply_update(const wire::LeaseUpdateRequest& request,
+                                              base::ByteSpan payload, std::int64_t now) {
+  const std::string& id = request.lease->identity->id;
+  const std::string& name = request.lease->name;
   lease::Refusal why = lease::Refusal::None;
-  const auto code = ctx_.leases.update(*request->lease, connection_, now, &why);
+  const auto code = ctx_.leases.update(*request.lease, connection_, now, &why);
   if (why != lease::Refusal::None) {
     std::string what = std::string("lease refused: ") + lease::to_string(why);
     if (why == lease::Refusal::NameTaken || why == lease::Refusal::NameTakenIgnoringCase) {
@@ -192,7 +214,109 @@ ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64
     }
     refused(lease::to_string(why), id, what);
   }
+  if (ctx_.directory && code == ResponseCode::Accepted) {
+    // The record lives as long as the claim, never past the lease (its expiry is already capped
+    // by the table).
+    const auto* e = ctx_.leases.entry(id);
+    const std::int64_t left_ms = e == nullptr ? 0 : (e->lease.expires - now) * 1000;
+    lease::DirectoryRequest publish;
+    publish.op = lease::DirectoryOp::PublishLease;
+    publish.key = id;
+    publish.relay = ctx_.relay_identity.id();
+    publish.value.assign(payload.begin(), payload.end());
+    publish.ttl = std::clamp(std::chrono::milliseconds(left_ms), std::chrono::milliseconds(1000),
+                             std::max(ctx_.directory_ttl, std::chrono::milliseconds(1000)));
+    (void)emit(std::move(publish));
+  }
   return code;
+}
+
+std::uint64_t RelayControlStream::emit(lease::DirectoryRequest request) {
+  request.ticket = ctx_.next_ticket++;
+  const auto ticket = request.ticket;
+  directory_out_.push_back(std::move(request));
+  return ticket;
+}
+
+std::vector<lease::DirectoryRequest> RelayControlStream::take_directory_requests() {
+  return std::exchange(directory_out_, {});
+}
+
+// The fleet-wide checks of a signed request that passed the local ones (ADR 0015 §5): its nonce,
+// remembered until the clock window can no longer admit the request, and its name.
+void RelayControlStream::await_directory(PacketType type, std::string id, base::ByteSpan nonce,
+                                         std::int64_t timestamp, std::int64_t now) {
+  lease::DirectoryRequest check;
+  check.op = lease::DirectoryOp::CheckNonce;
+  check.key = id;
+  check.value.assign(nonce.begin(), nonce.end());
+  const std::int64_t window_s = timestamp + ctx_.max_clock_skew.count() - now + 1;
+  check.ttl = std::chrono::milliseconds(std::max<std::int64_t>(window_s, 1) * 1000);
+  pending_->nonce_ticket = emit(std::move(check));
+  if (type == PacketType::LeaseUpdateRequest && pending_->update->lease->name != lease::kUnnamed) {
+    lease::DirectoryRequest claim;
+    claim.op = lease::DirectoryOp::ClaimName;
+    claim.key = lease::fold_name(pending_->update->lease->name);
+    claim.subject = std::move(id);
+    claim.ttl = std::max(ctx_.directory_ttl, std::chrono::milliseconds(1000));
+    pending_->claim_ticket = emit(std::move(claim));
+  }
+  state_ = RelayStreamState::AwaitingDirectory;
+}
+
+void RelayControlStream::directory_answer(const lease::DirectoryReply& reply,
+                                          base::Clock::SystemTime now) {
+  if (state_ != RelayStreamState::AwaitingDirectory || !pending_) return;
+  auto& p = *pending_;
+  if (reply.ticket == p.nonce_ticket && !p.nonce_status) {
+    p.nonce_status = reply.status;
+  } else if (p.claim_ticket != 0 && reply.ticket == p.claim_ticket && !p.claim_status) {
+    p.claim_status = reply.status;
+    p.claim_holder = reply.holder;
+  } else {
+    return;
+  }
+  if (!p.nonce_status || (p.claim_ticket != 0 && !p.claim_status)) return;
+  finish_directory(base::unix_seconds(now));
+}
+
+void RelayControlStream::finish_directory(std::int64_t now) {
+  Pending p = std::move(*pending_);
+  pending_.reset();
+  state_ = RelayStreamState::Open;
+  const auto down = [](const std::optional<lease::DirectoryStatus>& s) {
+    return s &&
+           (*s == lease::DirectoryStatus::Unavailable || *s == lease::DirectoryStatus::TimedOut ||
+            *s == lease::DirectoryStatus::Overloaded || *s == lease::DirectoryStatus::Invalid);
+  };
+  const bool update = p.type == PacketType::LeaseUpdateRequest;
+  ResponseCode code = ResponseCode::Rejected;
+  if ((down(p.nonce_status) || down(p.claim_status)) && !(update && p.local_renewal)) {
+    refused("directory_unavailable", p.id,
+            "the fleet directory is unavailable: only renewals of leases held on this connection "
+            "are accepted");
+  } else if (p.nonce_status == lease::DirectoryStatus::Conflict) {
+    refused("replayed", p.id, "replayed (nonce already seen in the fleet)");
+  } else if (p.claim_status == lease::DirectoryStatus::Conflict) {
+    refused(lease::to_string(lease::Refusal::NameTakenIgnoringCase), p.id,
+            "lease refused: name taken in the fleet ('" + shortened(p.update->lease->name) +
+                "' is held by " + (p.claim_holder.empty() ? std::string("?") : p.claim_holder) +
+                ")");
+  } else if (update) {
+    code = apply_update(*p.update, p.payload, now);
+  } else {
+    code = ctx_.leases.remove(p.id);
+    if (code == ResponseCode::Accepted) {
+      lease::DirectoryRequest withdraw;
+      withdraw.op = lease::DirectoryOp::WithdrawLease;
+      withdraw.key = p.id;
+      withdraw.relay = ctx_.relay_identity.id();
+      (void)emit(std::move(withdraw));
+    }
+  }
+  const auto answer = update ? PacketType::LeaseUpdateResponse : PacketType::LeaseDeleteResponse;
+  respond(answer, wire::encode_response(code));
+  observe(p.type, code);
 }
 
 ResponseCode RelayControlStream::lease_delete(base::ByteSpan payload, std::int64_t now) {
@@ -205,10 +329,17 @@ ResponseCode RelayControlStream::lease_delete(base::ByteSpan payload, std::int64
         return request->identity;
       });
   if (!s.verified) return ResponseCode::InvalidIdentity;
-  if (!fresh(request->identity->id, request->nonce, request->timestamp, now)) {
-    return ResponseCode::Rejected;
+  const std::string& id = request->identity->id;
+  if (!fresh(id, request->nonce, request->timestamp, now)) return ResponseCode::Rejected;
+  if (ctx_.directory) {
+    Pending p;
+    p.type = PacketType::LeaseDeleteRequest;
+    p.id = id;
+    pending_ = std::move(p);
+    await_directory(PacketType::LeaseDeleteRequest, id, request->nonce, request->timestamp, now);
+    return ResponseCode::Unknown;  // answered by finish_directory()
   }
-  return ctx_.leases.remove(request->identity->id);
+  return ctx_.leases.remove(id);
 }
 
 base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
@@ -239,12 +370,14 @@ base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
       }
       case PacketType::LeaseUpdateRequest: {
         const auto code = lease_update(packet->payload, now);
+        if (state_ == RelayStreamState::AwaitingDirectory) break;  // answered later
         respond(PacketType::LeaseUpdateResponse, wire::encode_response(code));
         observe(PacketType::LeaseUpdateRequest, code);
         break;
       }
       case PacketType::LeaseDeleteRequest: {
         const auto code = lease_delete(packet->payload, now);
+        if (state_ == RelayStreamState::AwaitingDirectory) break;  // answered later
         respond(PacketType::LeaseDeleteResponse, wire::encode_response(code));
         observe(PacketType::LeaseDeleteRequest, code);
         break;

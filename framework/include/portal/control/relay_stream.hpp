@@ -15,6 +15,11 @@
 // again with the bytes it did not consume. For a forward: take_forward(), forward it,
 // then answer_forward(code); an ACCEPTED answer makes the stream Spliced: the bytes after it
 // are relayed verbatim.
+//
+// With a fleet directory (RelayContext::directory, docs/adr/0015-relay-fleet.md §5), a signed
+// request that passed the local checks waits in state AwaitingDirectory: take the directory
+// requests it emits (take_directory_requests()), carry them, and hand back every reply with
+// directory_answer(); the answer then appears in pending_output() and the stream is Open again.
 
 #include <chrono>
 #include <functional>
@@ -30,6 +35,7 @@
 #include "portal/control/client.hpp"
 #include "portal/handshake/replay_cache.hpp"
 #include "portal/identity/credential.hpp"
+#include "portal/lease/directory.hpp"
 #include "portal/lease/lease_table.hpp"
 
 namespace portal::control {
@@ -75,10 +81,19 @@ struct RelayContext {
   /// everywhere (browser app hosts are DNS labels, which arrive in lower case). Refused as
   /// INVALID_NAME ("reserved_name"), as are names starting with "xn--" when the list is set.
   std::vector<std::string> reserved_names{};
+  /// A fleet directory is configured (ADR 0015): signed requests are answered only after its
+  /// nonce check and, for a named lease, its name claim; accepted leases are published to it.
+  /// False: the single-relay behaviour, nothing is emitted.
+  bool directory = false;
+  /// How long a name claim and a published lease record live in the directory (ADR 0015 §2:
+  /// three heartbeats); a record never outlives its lease.
+  std::chrono::milliseconds directory_ttl{15'000};
+  /// The next ticket a stream gives a directory request (shared, so tickets are unique per relay).
+  std::uint64_t next_ticket = 1;
 };
 
 /// Where a RelayControlStream is (see RelayControlStream::state()).
-enum class RelayStreamState { Open, AwaitingForward, Spliced, Closed };
+enum class RelayStreamState { Open, AwaitingForward, AwaitingDirectory, Spliced, Closed };
 
 /// The relay's side of one stream a client opened (sans-IO): it reads control packets, answers
 /// RelayInfo and signed lease requests itself, and hands a ConnectionRequest to the caller to
@@ -109,8 +124,19 @@ class PORTAL_API RelayControlStream {
   /// Errors: Errc::InvalidState outside AwaitingForward.
   [[nodiscard]] base::Result<void> answer_forward(wire::ResponseCode code);
 
+  /// Requests for the fleet directory emitted since the last call: the checks a signed request
+  /// waits for (state AwaitingDirectory), and the lease records to publish or withdraw after an
+  /// answer (nothing waits for those).
+  [[nodiscard]] std::vector<lease::DirectoryRequest> take_directory_requests();
+  /// A directory reply. One the stream waits for completes its signed request once every awaited
+  /// reply is in: the answer is queued and the stream is Open again. Unavailable, TimedOut,
+  /// Overloaded and Invalid count as "the directory is unavailable" (ADR 0015 §5). Replies the
+  /// stream does not wait for are ignored.
+  void directory_answer(const lease::DirectoryReply& reply, base::Clock::SystemTime now);
+
   /// Open (reading requests), AwaitingForward (a ConnectionRequest waits for answer_forward()),
-  /// Spliced (the stream now carries a relayed connection) or Closed (after an error).
+  /// AwaitingDirectory (a signed request waits for directory_answer()), Spliced (the stream now
+  /// carries a relayed connection) or Closed (after an error).
   [[nodiscard]] RelayStreamState state() const noexcept { return state_; }
   /// Why the stream was closed; empty unless state() is Closed.
   [[nodiscard]] base::ErrorCode error() const noexcept { return error_; }
@@ -123,6 +149,12 @@ class PORTAL_API RelayControlStream {
   wire::ResponseCode lease_update(base::ByteSpan payload, std::int64_t now);
   wire::ResponseCode lease_delete(base::ByteSpan payload, std::int64_t now);
   bool fresh(std::string_view id, base::ByteSpan nonce, std::int64_t timestamp, std::int64_t now);
+  wire::ResponseCode apply_update(const wire::LeaseUpdateRequest& request, base::ByteSpan payload,
+                                  std::int64_t now);
+  std::uint64_t emit(lease::DirectoryRequest request);
+  void await_directory(wire::PacketType type, std::string id, base::ByteSpan nonce,
+                       std::int64_t timestamp, std::int64_t now);
+  void finish_directory(std::int64_t now);
   void refused(const char* reason, std::string_view id, const std::string& what) const;
 
   RelayContext& ctx_;
@@ -135,6 +167,22 @@ class PORTAL_API RelayControlStream {
   bool forward_taken_ = false;
   RelayStreamState state_ = RelayStreamState::Open;
   base::ErrorCode error_;
+
+  // A signed request waiting for the directory (state AwaitingDirectory).
+  struct Pending {
+    wire::PacketType type = wire::PacketType::LeaseUpdateRequest;
+    std::string id;
+    std::optional<wire::LeaseUpdateRequest> update;
+    base::Bytes payload;         // the request's packet payload (the signed bytes)
+    bool local_renewal = false;  // a renewal of a lease this connection holds, same name
+    std::uint64_t nonce_ticket = 0;
+    std::uint64_t claim_ticket = 0;  // 0: no name to claim
+    std::optional<lease::DirectoryStatus> nonce_status;
+    std::optional<lease::DirectoryStatus> claim_status;
+    std::string claim_holder;
+  };
+  std::optional<Pending> pending_;
+  std::vector<lease::DirectoryRequest> directory_out_;
 };
 
 }  // namespace portal::control
