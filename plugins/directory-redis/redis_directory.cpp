@@ -510,7 +510,14 @@ class RedisDirectory final : public directory::DirectoryClient {
       std::lock_guard lock(mutex_);
       closed_ = true;
     }
+    closing_.store(true);
     wake_.notify_all();
+    {
+      // Interrupts an exchange blocked on the socket (a stopped server), so that close() never
+      // waits for a deadline.
+      std::lock_guard lock(connection_mutex_);
+      if (connection_) connection_->abort();
+    }
     if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
   }
 
@@ -598,7 +605,7 @@ class RedisDirectory final : public directory::DirectoryClient {
       state_ = State::Down;
     }
     fail(left, DirectoryStatus::Unavailable, "the directory client is closed");
-    connection_.reset();
+    set_connection(nullptr);
   }
 
   template <class Slots>
@@ -614,8 +621,18 @@ class RedisDirectory final : public directory::DirectoryClient {
   // Connects, authenticates and selects the database; on failure `error` says why.
   bool connect(std::string& error) noexcept {
     try {
-      connection_.reset();
-      auto c = std::make_unique<Connection>(config_.host, config_.port, config_.timeout, limits_);
+      set_connection(nullptr);
+      auto made =
+          std::make_unique<Connection>(config_.host, config_.port, config_.timeout, limits_);
+      {
+        std::lock_guard lock(connection_mutex_);
+        if (closing_.load()) {
+          error = "the directory client is closed";
+          return false;
+        }
+        connection_ = std::move(made);
+      }
+      Connection* c = connection_.get();
       auto deadline = Clock::now() + config_.timeout;
       std::string hello;
       if (!config_.password_file.empty()) {
@@ -631,6 +648,7 @@ class RedisDirectory final : public directory::DirectoryClient {
           error = "Redis refused AUTH" +
                   (config_.user.empty() ? std::string() : " as user '" + config_.user + "'") +
                   ": " + v.text;
+          set_connection(nullptr);
           return false;
         }
       }
@@ -638,6 +656,7 @@ class RedisDirectory final : public directory::DirectoryClient {
         Value v = c->read(deadline);
         if (v.type == Value::Type::Error) {
           error = "Redis refused SELECT " + std::to_string(config_.db) + ": " + v.text;
+          set_connection(nullptr);
           return false;
         }
       }
@@ -646,23 +665,32 @@ class RedisDirectory final : public directory::DirectoryClient {
         error = v.text.compare(0, 6, "NOAUTH") == 0
                     ? "Redis requires a password (set password_file): " + v.text
                     : "Redis refused PING: " + v.text;
+        set_connection(nullptr);
         return false;
       }
-      connection_ = std::move(c);
       return true;
     } catch (const std::exception& e) {
       error = e.what();
     } catch (...) {
       error = "connecting to Redis failed";
     }
+    set_connection(nullptr);
     return false;
   }
 
-  void drop(const std::string& why) {
-    connection_.reset();
-    std::lock_guard lock(mutex_);
-    state_ = State::Connecting;
-    last_error_ = why;
+  void set_connection(std::unique_ptr<Connection> c) noexcept {
+    std::lock_guard lock(connection_mutex_);
+    connection_ = std::move(c);
+  }
+
+  void drop(const std::string& why) noexcept {
+    set_connection(nullptr);
+    try {
+      std::lock_guard lock(mutex_);
+      state_ = State::Connecting;
+      last_error_ = closing_.load() ? std::string("the directory client is closed") : why;
+    } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory copying the reason
+    }
   }
 
   void ping() noexcept {
@@ -745,7 +773,11 @@ class RedisDirectory final : public directory::DirectoryClient {
   std::string password_;
   Limits limits_;
   std::shared_ptr<Shared> shared_;
-  std::unique_ptr<Connection> connection_;  // the connection thread's
+  // Made, used and dropped by the connection thread; the mutex guards its lifetime against
+  // close(), which aborts it from another thread.
+  std::mutex connection_mutex_;
+  std::unique_ptr<Connection> connection_;
+  std::atomic<bool> closing_{false};
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

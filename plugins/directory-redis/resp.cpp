@@ -62,6 +62,13 @@ Connection::~Connection() {
   }
 }
 
+void Connection::abort() noexcept {
+  try {
+    socket_.shutdown();
+  } catch (...) {  // NOLINT(bugprone-empty-catch): already closed or broken; nothing to do
+  }
+}
+
 void Connection::send(const std::string& bytes, Clock::time_point deadline) {
   std::size_t sent = 0;
   try {

@@ -67,6 +67,8 @@ class Connection {
   void send(const std::string& bytes, Clock::time_point deadline);
   /// Reads the next reply by `deadline`.
   Value read(Clock::time_point deadline);
+  /// Shuts the socket down, from any thread: a blocked send() or read() fails at once.
+  void abort() noexcept;
 
  private:
   void fill(Clock::time_point deadline);
