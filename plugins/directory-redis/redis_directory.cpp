@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -179,25 +180,43 @@ constexpr const char* kMembersTail =
     "end\n"
     "return out\n";
 
-const std::string& script(DirectoryOp op) {
-  static const std::string claim = kClaim;
-  static const std::string release = kRelease;
-  static const std::string publish = std::string(kNow) + kPublishTail;
-  static const std::string withdraw = kWithdraw;
-  static const std::string resolve = std::string(kNow) + kResolveTail;
-  static const std::string members = std::string(kNow) + kMembersTail;
+// The scripts, by index; loaded with SCRIPT LOAD on each connection and run with EVALSHA.
+enum Script : std::size_t {
+  kClaimScript,
+  kReleaseScript,
+  kPublishScript,
+  kWithdrawScript,
+  kResolveScript,
+  kMembersScript,
+  kScripts
+};
+
+const std::string& script_text(std::size_t index) {
+  static const std::array<std::string, kScripts> texts = {kClaim,
+                                                          kRelease,
+                                                          std::string(kNow) + kPublishTail,
+                                                          kWithdraw,
+                                                          std::string(kNow) + kResolveTail,
+                                                          std::string(kNow) + kMembersTail};
+  return texts.at(index);
+}
+
+// The script `op` runs; kScripts for CheckNonce (a plain SET NX PX).
+std::size_t script_of(DirectoryOp op) {
   switch (op) {
-    case DirectoryOp::ClaimName: return claim;
-    case DirectoryOp::ReleaseName: return release;
+    case DirectoryOp::ClaimName: return kClaimScript;
+    case DirectoryOp::ReleaseName: return kReleaseScript;
     case DirectoryOp::PublishLease:
-    case DirectoryOp::Heartbeat: return publish;
-    case DirectoryOp::WithdrawLease: return withdraw;
-    case DirectoryOp::Resolve: return resolve;
-    case DirectoryOp::Members:
+    case DirectoryOp::Heartbeat: return kPublishScript;
+    case DirectoryOp::WithdrawLease: return kWithdrawScript;
+    case DirectoryOp::Resolve: return kResolveScript;
+    case DirectoryOp::Members: return kMembersScript;
     case DirectoryOp::CheckNonce: break;
   }
-  return members;
+  return kScripts;
 }
+
+using Shas = std::array<std::string, kScripts>;
 
 std::string as_string(const base::Bytes& b) { return {b.begin(), b.end()}; }
 base::Bytes as_bytes(const std::string& s) { return {s.begin(), s.end()}; }
@@ -238,56 +257,47 @@ std::string check_request(const DirectoryRequest& r, const lease::DirectoryBound
   return {};
 }
 
-// The command for `r`, keys under `prefix`.
+// The command for `r`, keys under `prefix`: EVALSHA when the script's SHA1 is known and
+// `eval` is false, EVAL with the script's text otherwise.
 std::vector<std::string> command(const DirectoryRequest& r, const std::string& prefix,
-                                 const lease::DirectoryBounds& bounds) {
+                                 const lease::DirectoryBounds& bounds, const Shas& shas,
+                                 bool eval) {
   const std::string ttl = std::to_string(r.ttl.count());
-  switch (r.op) {
-    case DirectoryOp::ClaimName:
-      return {"EVAL", script(r.op), "1", prefix + "name:" + r.key, r.subject, ttl};
-    case DirectoryOp::ReleaseName:
-      return {"EVAL", script(r.op), "1", prefix + "name:" + r.key, r.subject};
-    case DirectoryOp::PublishLease:
-      return {"EVAL",
-              script(r.op),
-              "2",
-              prefix + "lease:" + r.key + ":" + r.relay,
-              prefix + "holders:" + r.key,
-              r.relay,
-              ttl,
-              as_string(r.value)};
-    case DirectoryOp::WithdrawLease:
-      return {"EVAL",
-              script(r.op),
-              "2",
-              prefix + "lease:" + r.key + ":" + r.relay,
-              prefix + "holders:" + r.key,
-              r.relay};
-    case DirectoryOp::Resolve:
-      return {"EVAL",
-              script(r.op),
-              "0",
-              prefix,
-              r.key,
-              r.by_name ? "1" : "0",
-              std::to_string(bounds.max_records),
-              std::to_string(bounds.max_value)};
-    case DirectoryOp::CheckNonce:
-      return {"SET", prefix + "nonce:" + r.key + ":" + base::hex_encode(r.value), "1", "NX", "PX",
-              ttl};
-    case DirectoryOp::Heartbeat:
-      return {
-          "EVAL", script(r.op),      "2", prefix + "relay:" + r.relay, prefix + "relays", r.relay,
-          ttl,    as_string(r.value)};
-    case DirectoryOp::Members:
-      return {"EVAL",
-              script(r.op),
-              "0",
-              prefix,
-              std::to_string(bounds.max_records),
-              std::to_string(bounds.max_value)};
+  std::vector<std::string> c;
+  if (std::size_t index = script_of(r.op); index < kScripts) {
+    if (eval || shas[index].empty()) {
+      c = {"EVAL", script_text(index)};
+    } else {
+      c = {"EVALSHA", shas[index]};
+    }
   }
-  return {};
+  auto add = [&c](std::initializer_list<std::string> args) {
+    c.insert(c.end(), args.begin(), args.end());
+    return c;
+  };
+  switch (r.op) {
+    case DirectoryOp::ClaimName: return add({"1", prefix + "name:" + r.key, r.subject, ttl});
+    case DirectoryOp::ReleaseName: return add({"1", prefix + "name:" + r.key, r.subject});
+    case DirectoryOp::PublishLease:
+      return add({"2", prefix + "lease:" + r.key + ":" + r.relay, prefix + "holders:" + r.key,
+                  r.relay, ttl, as_string(r.value)});
+    case DirectoryOp::WithdrawLease:
+      return add(
+          {"2", prefix + "lease:" + r.key + ":" + r.relay, prefix + "holders:" + r.key, r.relay});
+    case DirectoryOp::Resolve:
+      return add({"0", prefix, r.key, r.by_name ? "1" : "0", std::to_string(bounds.max_records),
+                  std::to_string(bounds.max_value)});
+    case DirectoryOp::CheckNonce:
+      return add({"SET", prefix + "nonce:" + r.key + ":" + base::hex_encode(r.value), "1", "NX",
+                  "PX", ttl});
+    case DirectoryOp::Heartbeat:
+      return add(
+          {"2", prefix + "relay:" + r.relay, prefix + "relays", r.relay, ttl, as_string(r.value)});
+    case DirectoryOp::Members:
+      return add(
+          {"0", prefix, std::to_string(bounds.max_records), std::to_string(bounds.max_value)});
+  }
+  return c;
 }
 
 // Redis errors that say the engine cannot serve now (rather than that the data is wrong).
@@ -623,7 +633,7 @@ class RedisDirectory final : public directory::DirectoryClient {
     try {
       set_connection(nullptr);
       auto made =
-          std::make_unique<Connection>(config_.host, config_.port, config_.timeout, limits_);
+          std::make_unique<Connection>(config_.host, config_.port, config_.timeout, Limits{});
       {
         std::lock_guard lock(connection_mutex_);
         if (closing_.load()) {
@@ -641,6 +651,8 @@ class RedisDirectory final : public directory::DirectoryClient {
       }
       if (config_.db != 0) hello += encode({"SELECT", std::to_string(config_.db)});
       hello += encode({"PING"});
+      for (std::size_t i = 0; i < kScripts; ++i)
+        hello += encode({"SCRIPT", "LOAD", script_text(i)});
       c->send(hello, deadline);
       if (!config_.password_file.empty()) {
         Value v = c->read(deadline);
@@ -668,6 +680,13 @@ class RedisDirectory final : public directory::DirectoryClient {
         set_connection(nullptr);
         return false;
       }
+      // A SHA1 Redis does not give (scripting disabled, say) leaves EVAL for that script.
+      for (std::size_t i = 0; i < kScripts; ++i) {
+        Value sha = c->read(deadline);
+        shas_[i] = sha.type == Value::Type::Bulk && sha.text.size() == 40 ? sha.text : "";
+      }
+      // The handshake's replies (script SHA1s) had the default limits; the directory's from now.
+      c->set_limits(limits_);
       return true;
     } catch (const std::exception& e) {
       error = e.what();
@@ -718,11 +737,31 @@ class RedisDirectory final : public directory::DirectoryClient {
           finish(s, make_reply(DirectoryStatus::TimedOut, "no answer from Redis in time"));
           continue;
         }
-        out += encode(command(s->request, config_.key_prefix, shared_->bounds));
+        out += encode(command(s->request, config_.key_prefix, shared_->bounds, shas_, false));
         deadline = std::max(deadline, s->deadline);
         sent.push_back(s);
       }
       if (sent.empty()) return;
+      connection_->send(out, deadline);
+      // A script Redis no longer has (SCRIPT FLUSH, a failover) did not run: those requests are
+      // sent again once, with EVAL, after the batch's replies are read.
+      std::vector<std::shared_ptr<Slot>> again;
+      for (auto& s : sent) {
+        Value v = connection_->read(deadline);
+        ++answered;
+        if (v.type == Value::Type::Error && v.text.compare(0, 8, "NOSCRIPT") == 0) {
+          again.push_back(s);
+        } else {
+          finish(s, decode(s->request.op, v));
+        }
+      }
+      if (again.empty()) return;
+      sent = std::move(again);
+      answered = 0;
+      out.clear();
+      for (auto& s : sent) {
+        out += encode(command(s->request, config_.key_prefix, shared_->bounds, shas_, true));
+      }
       connection_->send(out, deadline);
       for (auto& s : sent) {
         Value v = connection_->read(deadline);
@@ -778,6 +817,7 @@ class RedisDirectory final : public directory::DirectoryClient {
   std::mutex connection_mutex_;
   std::unique_ptr<Connection> connection_;
   std::atomic<bool> closing_{false};
+  Shas shas_;  // of the current connection; the connection thread's
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;

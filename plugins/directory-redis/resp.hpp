@@ -67,6 +67,8 @@ class Connection {
   void send(const std::string& bytes, Clock::time_point deadline);
   /// Reads the next reply by `deadline`.
   Value read(Clock::time_point deadline);
+  /// The limits of the replies read from now on.
+  void set_limits(const Limits& limits) noexcept { limits_ = limits; }
   /// Shuts the socket down, from any thread: a blocked send() or read() fails at once.
   void abort() noexcept;
 

@@ -57,11 +57,11 @@ std::uint16_t free_port() {
   return port;
 }
 
-// Whether something on 127.0.0.1:`port` answers PING like Redis (PONG, or NOAUTH when it wants a
-// password), within 200 ms.
-bool answers_ping(std::uint16_t port) {
+// The first line Redis on 127.0.0.1:`port` answers to the inline command `command` (empty when
+// nothing answered within 200 ms).
+std::string inline_command(std::uint16_t port, const std::string& command) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return {};
   timeval tv{0, 200'000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -69,15 +69,24 @@ bool answers_ping(std::uint16_t port) {
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(port);
-  bool ok = false;
+  std::string line;
+  std::string request = command + "\r\n";
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6) {
-    char buf[64] = {};
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(request.size())) {
+    char buf[256] = {};
     ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
-    ok = n > 0 && (std::strncmp(buf, "+PONG", 5) == 0 || std::strncmp(buf, "-NOAUTH", 7) == 0);
+    if (n > 0) line.assign(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
-  return ok;
+  return line.substr(0, line.find("\r\n"));
+}
+
+// Whether something on 127.0.0.1:`port` answers PING like Redis (PONG, or NOAUTH when it wants a
+// password).
+bool answers_ping(std::uint16_t port) {
+  std::string line = inline_command(port, "PING");
+  return line == "+PONG" || line.rfind("-NOAUTH", 0) == 0;
 }
 
 // A redis-server of its own on 127.0.0.1: no persistence, data in a temporary directory. Start,
@@ -405,6 +414,20 @@ TEST_F(RedisDirectoryTest, RecordsExpire) {
   auto m = call(*c, members());
   EXPECT_EQ(m.status, DirectoryStatus::Ok);
   EXPECT_TRUE(m.records.empty());
+}
+
+TEST_F(RedisDirectoryTest, ScriptsFlushedByAnOperatorAreSentAgain) {
+  RedisServer server;
+  ASSERT_TRUE(server.start());
+  auto c = open(settings(server));
+  ASSERT_TRUE(c && wait_connected(*c));
+  EXPECT_EQ(call(*c, claim("s", "ID-S")).status, DirectoryStatus::Ok);
+  ASSERT_EQ(inline_command(server.port(), "SCRIPT FLUSH"), "+OK");
+  // Redis answers NOSCRIPT to the EVALSHA; the client sends the script with EVAL instead.
+  EXPECT_EQ(call(*c, claim("s", "ID-T")).holder, "ID-S");
+  EXPECT_EQ(call(*c, publish("ID-S", "R1", "v")).status, DirectoryStatus::Ok);
+  EXPECT_EQ(call(*c, resolve("s", true)).records.size(), 1u);
+  EXPECT_EQ(c->health().failed, 0u);
 }
 
 TEST_F(RedisDirectoryTest, NonceReplayIsConflict) {
