@@ -110,6 +110,7 @@ std::string Connection::line(Clock::time_point deadline) {
   std::size_t searched = pos_;
   for (;;) {
     auto crlf = buffer_.find("\r\n", searched);
+    if (crlf != std::string::npos && crlf - pos_ > limits_.max_line) crlf = std::string::npos;
     if (crlf != std::string::npos) {
       std::string out = buffer_.substr(pos_, crlf - pos_);
       pos_ = crlf + 2;

@@ -5,11 +5,13 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -516,6 +518,118 @@ TEST_F(RedisDirectoryTest, RepliesPastTheBoundsAreInvalid) {
   // The client still works after each.
   EXPECT_EQ(call(*c, resolve("ID-NONE")).status, DirectoryStatus::NotFound);
   EXPECT_EQ(call(*c, publish("ID-D", "R1", std::string(17, 'x'))).status, DirectoryStatus::Invalid);
+}
+
+// A server that speaks just enough RESP to pass the client's handshake (PING and six SCRIPT
+// LOADs), then answers each later request with `answers` in turn, one per request. Loopback, one
+// connection at a time, stops by itself after 10 s or when stop() is called.
+class FakeRedis {
+ public:
+  explicit FakeRedis(std::vector<std::string> answers) : answers_(std::move(answers)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listener_, 4) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+      return;
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  FakeRedis(const FakeRedis&) = delete;
+  FakeRedis& operator=(const FakeRedis&) = delete;
+  ~FakeRedis() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    ::close(listener_);
+  }
+  [[nodiscard]] std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  // Waits up to 100 ms for `fd` to be readable.
+  static bool readable(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 100) > 0;
+  }
+  static std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) {
+      ++n;
+    }
+    return n;
+  }
+  void serve() {
+    auto deadline = Clock::now() + 10s;
+    std::size_t next = 0;
+    while (!stop_ && Clock::now() < deadline) {
+      if (!readable(listener_)) continue;
+      int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0) continue;
+      std::string in;
+      bool greeted = false;
+      std::size_t requests = 0;
+      while (!stop_ && Clock::now() < deadline) {
+        if (!readable(fd)) continue;
+        char buf[4096];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+        if (!greeted && count(in, "SCRIPT\r\n") >= 6) {
+          greeted = true;
+          std::string hello = "+PONG\r\n";
+          for (int i = 0; i < 6; ++i) hello += "$40\r\n" + std::string(40, 'a') + "\r\n";
+          (void)::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
+          in.clear();
+        } else if (greeted) {
+          // One answer per request (each starts with an array header).
+          for (std::size_t seen = count(in, "*"); requests < seen && next < answers_.size();
+               ++requests) {
+            (void)::send(fd, answers_[next].data(), answers_[next].size(), MSG_NOSIGNAL);
+            ++next;
+          }
+        }
+      }
+      ::close(fd);
+    }
+  }
+
+  std::vector<std::string> answers_;
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST_F(RedisDirectoryTest, HostileRepliesAreRefusedBeforeAnythingIsAllocated) {
+  FakeRedis fake({"$2000000000\r\n", "*100000000\r\n", "*1\r\n*1\r\n*1\r\n:1\r\n",
+                  "+" + std::string(5000, 'x') + "\r\n", "?what\r\n", ":1\r\n"});
+  auto c = open({{"url", fake.url()}, {"timeout_ms", "2000"}, {"reconnect_ms", "10"}});
+  ASSERT_TRUE(c && wait_connected(*c)) << c->health().last_error;
+  auto r = call(*c, resolve("ID"));
+  EXPECT_EQ(r.status, DirectoryStatus::Invalid);
+  EXPECT_NE(r.detail.find("bulk string of 2000000000 bytes"), std::string::npos) << r.detail;
+  // The connection is out of step: dropped, and made again for the next request.
+  r = call(*c, members());
+  EXPECT_EQ(r.status, DirectoryStatus::Invalid);
+  EXPECT_NE(r.detail.find("array of 100000000 elements"), std::string::npos) << r.detail;
+  r = call(*c, members());
+  EXPECT_EQ(r.status, DirectoryStatus::Invalid);
+  EXPECT_NE(r.detail.find("nested"), std::string::npos) << r.detail;
+  r = call(*c, members());
+  EXPECT_EQ(r.status, DirectoryStatus::Invalid);
+  EXPECT_NE(r.detail.find("longer than"), std::string::npos) << r.detail;
+  r = call(*c, members());
+  EXPECT_EQ(r.status, DirectoryStatus::Invalid);
+  EXPECT_NE(r.detail.find("unknown type"), std::string::npos) << r.detail;
+  // An answer of the wrong shape for the operation.
+  r = call(*c, members());
+  EXPECT_EQ(r.status, DirectoryStatus::Invalid);
+  EXPECT_NE(r.detail.find("malformed"), std::string::npos) << r.detail;
+  EXPECT_GE(c->health().reconnects, 5u);
 }
 
 TEST_F(RedisDirectoryTest, BadRequestsAreInvalidWithoutReachingRedis) {
