@@ -8,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <fstream>
 #include <mutex>
@@ -105,7 +106,6 @@ constexpr const char* kClaim =
     "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end\n"
     "local v = redis.call('GET', KEYS[1])\n"
     "if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return {1} end\n"
-    "if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return {1} end\n"
     "return {0, v}\n";
 
 // KEYS: name:<folded>. ARGV: subject. 1 released; 0 not held by the subject.
@@ -455,6 +455,12 @@ void finish(const std::shared_ptr<Slot>& slot, DirectoryReply reply) {
   });
 }
 
+// Saturating arithmetic for limits derived from the bounds.
+std::size_t add(std::size_t a, std::size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }
+std::size_t mul(std::size_t a, std::size_t b) {
+  return b != 0 && a > SIZE_MAX / b ? SIZE_MAX : a * b;
+}
+
 class RedisDirectory final : public directory::DirectoryClient {
  public:
   RedisDirectory(boost::asio::any_io_executor executor, Config config, std::string password,
@@ -464,9 +470,9 @@ class RedisDirectory final : public directory::DirectoryClient {
     shared_->executor = std::move(executor);
     shared_->bounds = bounds;
     limits_.max_bulk = std::max(bounds.max_value, bounds.max_key);
-    limits_.max_elements = 2 + 3 * bounds.max_records;
-    limits_.max_total =
-        bounds.max_records * (bounds.max_value + bounds.max_key) + 2 * bounds.max_key + 4096;
+    limits_.max_elements = add(2, mul(3, bounds.max_records));
+    limits_.max_total = add(mul(bounds.max_records, add(bounds.max_value, bounds.max_key)),
+                            add(mul(2, bounds.max_key), 4096));
     thread_ = std::thread([this] { run(); });
   }
 
@@ -537,8 +543,11 @@ class RedisDirectory final : public directory::DirectoryClient {
       std::lock_guard lock(mutex_);
       h.connected = state_ == State::Up;
       h.queued = queue_.size() + in_flight_;
-      h.last_error = last_error_;
       h.reconnects = reconnects_;
+      try {
+        h.last_error = last_error_;
+      } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory; the rest is still true
+      }
     }
     h.completed = shared_->completed.load(std::memory_order_relaxed);
     h.failed = shared_->failed.load(std::memory_order_relaxed);
