@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -773,6 +774,54 @@ TEST_F(RedisDirectoryTest, CloseCompletesPendingWithUnavailable) {
   EXPECT_FALSE(c->submit(resolve("ID"), [](DirectoryReply) { ADD_FAILURE(); }));
   c->close();  // idempotent
   server.resume();
+}
+
+TEST_F(RedisDirectoryTest, SubmitFromThreadsAndCloseMidway) {
+  RedisServer server;
+  ASSERT_TRUE(server.start());
+  auto c = open(settings(server));
+  ASSERT_TRUE(c && wait_connected(*c));
+  std::atomic<int> accepted{0};
+  std::atomic<std::uint64_t> next{0};
+  std::mutex m;
+  Burst b;
+  auto on_reply = [&](DirectoryReply reply) {
+    std::lock_guard lock(m);
+    ++b.calls[reply.ticket];
+    ++b.statuses[reply.status];
+    ++b.delivered;
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 1000; ++i) {
+        auto r = publish("ID-" + std::to_string(i % 7), "R", "v");
+        r.ticket = ++next;
+        if (c->submit(r, on_reply)) ++accepted;
+      }
+    });
+  }
+  std::thread closer([&] {
+    std::this_thread::sleep_for(5ms);
+    c->close();
+  });
+  for (auto& t : threads) t.join();
+  closer.join();
+  ASSERT_TRUE(run_until(
+      [&] {
+        std::lock_guard lock(m);
+        return b.delivered >= static_cast<std::size_t>(accepted.load());
+      },
+      10s));
+  run_until([] { return false; }, 200ms);
+  std::lock_guard lock(m);
+  EXPECT_EQ(b.delivered, static_cast<std::size_t>(accepted.load()));
+  for (auto& [ticket, n] : b.calls) EXPECT_EQ(n, 1) << "ticket " << ticket;
+  for (auto& [status, n] : b.statuses) {
+    EXPECT_TRUE(status == DirectoryStatus::Ok || status == DirectoryStatus::Unavailable)
+        << lease::to_string(status);
+  }
+  EXPECT_FALSE(c->submit(resolve("ID"), [](DirectoryReply) { ADD_FAILURE(); }));
 }
 
 TEST_F(RedisDirectoryTest, AuthWithAPasswordFile) {
