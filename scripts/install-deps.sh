@@ -38,6 +38,7 @@ packages=(
   golang-google-protobuf-dev golang-golang-x-crypto-dev
   python3 python3-websockets  # tests/interop: the independent WebSocket peer
   curl               # tests check the HTTP surface with curl
+  redis-server       # tests/directory: the Redis directory plugin against a real server
   openssl            # tests check key-file interop with `openssl genpkey` / `openssl pkey`
   gnuplot-nox        # bench/run's plot
   emscripten         # the wasm preset: the cores and the JS SDK (docs/javascript.md)
