@@ -5,6 +5,8 @@
 
 #include "portal/base/encoding.hpp"
 #include "portal/handshake/messages.hpp"
+#include "portal/lease/memory_directory.hpp"
+#include "portal/lease/name.hpp"
 #include "support/vectors.hpp"
 
 namespace portal::control {
@@ -339,6 +341,196 @@ TEST(RelayControl, ReplayCacheBoundsRefuseAndAreReported) {
   EXPECT_EQ(replay.evictions(), 1u);
   EXPECT_EQ(rec.reasons, (std::vector<std::string>{"replay_identity_quota", "replay_floor",
                                                    "replay_floor", "replay_floor"}));
+}
+
+// ---- with a fleet directory (ADR 0015 §5) -------------------------------------------------------
+
+// A relay of a fleet: its own table and replay cache, a directory shared with the others.
+struct FleetRelay {
+  FleetRelay(lease::MemoryDirectory& d, std::uint8_t seed)
+      : dir(d), relay(*identity::Credential::from_seed(Bytes(32, seed))) {
+    ctx.directory = true;
+    ctx.directory_ttl = std::chrono::milliseconds(15'000);
+    ctx.on_refused = [this](const char* reason, const std::string&) { refusals.push_back(reason); };
+  }
+  lease::MemoryDirectory& dir;
+  identity::Credential relay;
+  lease::LeaseTable leases;
+  handshake::ReplayCache replay{1024, 30};
+  RelayContext ctx{leases, replay, relay, {}};
+  std::vector<std::string> refusals;
+  std::vector<lease::DirectoryRequest> seen;  // every request carried, in order
+
+  // Carries what the stream emitted to the directory and back, until it asks for nothing more.
+  void carry(RelayControlStream& s, std::int64_t now) {
+    for (auto out = s.take_directory_requests(); !out.empty(); out = s.take_directory_requests()) {
+      for (auto& q : out) {
+        seen.push_back(q);
+        s.directory_answer(dir.apply(q, now * 1000), at(now));
+      }
+    }
+  }
+  // One request on a new stream of connection `conn`; returns the answer's response code.
+  ResponseCode ask(const Bytes& packet, std::int64_t now, lease::ConnectionId conn = 1) {
+    RelayControlStream s(ctx, conn);
+    EXPECT_EQ(s.handle_input(packet, at(now)).value(), packet.size());
+    if (s.state() == RelayStreamState::AwaitingDirectory) {
+      EXPECT_TRUE(s.pending_output().empty());  // nothing is answered before the directory
+      carry(s, now);
+    }
+    EXPECT_EQ(s.state(), RelayStreamState::Open);
+    const auto out = s.pending_output();
+    // The answer: [len][Packet{type, payload=Response{code}}]; the code is its last byte.
+    EXPECT_GE(out.size(), 1u);
+    return out.empty() ? ResponseCode::Unknown : static_cast<ResponseCode>(out.back());
+  }
+};
+
+Bytes signed_update(const identity::Credential& who, const std::string& name, std::int64_t now,
+                    base::RandomSource& random) {
+  wire::Lease l;
+  l.name = name;
+  l.alpn = {"http/1.1"};
+  l.expires = now + 30;
+  auto request = ClientRequest::lease_update(who, l, random, at(now));
+  return base::to_bytes(request->pending_output());
+}
+
+TEST(RelayControlFleet, ALeaseWaitsForTheNonceAndTheNameThenIsPublished) {
+  lease::MemoryDirectory dir;
+  FleetRelay a(dir, 1);
+  Relay spec;
+  EXPECT_EQ(a.ask(spec.wire("lease_update_request"), kT), ResponseCode::Accepted);
+  ASSERT_EQ(a.seen.size(), 3u);
+  EXPECT_EQ(a.seen[0].op, lease::DirectoryOp::CheckNonce);
+  EXPECT_EQ(a.seen[0].key, "OREI3BGAI3ZBNJ6FBEOZANHYEE");
+  EXPECT_EQ(a.seen[0].value.size(), 12u);
+  EXPECT_EQ(a.seen[0].ttl, std::chrono::milliseconds(31'000));  // the clock window, and 1 s
+  EXPECT_EQ(a.seen[1].op, lease::DirectoryOp::ClaimName);
+  EXPECT_EQ(a.seen[1].key, lease::fold_name("demo-app"));
+  EXPECT_EQ(a.seen[1].subject, "OREI3BGAI3ZBNJ6FBEOZANHYEE");
+  EXPECT_EQ(a.seen[2].op, lease::DirectoryOp::PublishLease);
+  EXPECT_EQ(a.seen[2].relay, a.relay.id());
+  EXPECT_GT(a.seen[2].ttl.count(), 0);
+  EXPECT_LE(a.seen[2].ttl, std::chrono::milliseconds(15'000));
+  // The stored record is the holder's signed request: another relay can verify it itself.
+  const auto packet =
+      wire::decode_packet(base::ByteSpan(spec.wire("lease_update_request")).subspan(4));
+  ASSERT_TRUE(packet);
+  EXPECT_EQ(hex_encode(a.seen[2].value), hex_encode(packet->payload));
+  ASSERT_NE(a.leases.find("OREI3BGAI3ZBNJ6FBEOZANHYEE", kT), nullptr);
+  lease::DirectoryRequest resolve;
+  resolve.op = lease::DirectoryOp::Resolve;
+  resolve.key = "OREI3BGAI3ZBNJ6FBEOZANHYEE";
+  const auto found = dir.apply(resolve, kT * 1000);
+  ASSERT_EQ(found.status, lease::DirectoryStatus::Ok);
+  EXPECT_EQ(found.records.at(0).relay, a.relay.id());
+}
+
+TEST(RelayControlFleet, ARequestReplayedOnAnotherRelayIsRefused) {
+  lease::MemoryDirectory dir;
+  FleetRelay a(dir, 1), b(dir, 2);
+  Relay spec;
+  ASSERT_EQ(a.ask(spec.wire("lease_update_request"), kT), ResponseCode::Accepted);
+  // Relay b has never seen it: its own replay cache passes it, the fleet's does not.
+  EXPECT_EQ(b.ask(spec.wire("lease_update_request"), kT + 1), ResponseCode::Rejected);
+  EXPECT_EQ(b.refusals, std::vector<std::string>{"replayed"});
+  EXPECT_EQ(b.leases.size(), 0u);
+}
+
+TEST(RelayControlFleet, ANameHeldOnAnotherRelayIsRefusedUnderCaseFolding) {
+  lease::MemoryDirectory dir;
+  FleetRelay a(dir, 1), b(dir, 2);
+  Relay spec;
+  ASSERT_EQ(a.ask(spec.wire("lease_update_request"), kT), ResponseCode::Accepted);  // demo-app
+  auto other = identity::Credential::from_seed(Bytes(32, 8));
+  Bytes draws(24);
+  for (std::size_t i = 0; i < draws.size(); ++i) draws[i] = static_cast<base::Byte>(i);
+  base::ReplayRandom nonces(draws);  // two different nonces
+  EXPECT_EQ(b.ask(signed_update(*other, "Demo-App", kT, nonces), kT), ResponseCode::Rejected);
+  EXPECT_EQ(b.refusals, std::vector<std::string>{"name_taken_ignoring_case"});
+  // The same identity may hold its name on several relays.
+  EXPECT_EQ(a.ask(signed_update(*other, "other-app", kT, nonces), kT), ResponseCode::Accepted);
+}
+
+TEST(RelayControlFleet, WithTheDirectoryDownOnlyRenewalsOfLeasesHeldHereAreAccepted) {
+  lease::MemoryDirectory dir;
+  FleetRelay a(dir, 1);
+  auto who = identity::Credential::from_seed(Bytes(32, 8));
+  Bytes draws(48);
+  for (std::size_t i = 0; i < draws.size(); ++i) draws[i] = static_cast<base::Byte>(i);
+  base::ReplayRandom nonces(draws);
+  ASSERT_EQ(a.ask(signed_update(*who, "app", kT, nonces), kT, 5), ResponseCode::Accepted);
+
+  // The directory is down: every reply says so.
+  const auto down = [&](const Bytes& packet, std::int64_t now, lease::ConnectionId conn) {
+    RelayControlStream s(a.ctx, conn);
+    EXPECT_EQ(s.handle_input(packet, at(now)).value(), packet.size());
+    EXPECT_EQ(s.state(), RelayStreamState::AwaitingDirectory);
+    for (const auto& q : s.take_directory_requests()) {
+      lease::DirectoryReply r;
+      r.ticket = q.ticket;
+      r.status = lease::DirectoryStatus::Unavailable;
+      s.directory_answer(r, at(now));
+    }
+    EXPECT_EQ(s.state(), RelayStreamState::Open);
+    return static_cast<ResponseCode>(s.pending_output().back());
+  };
+  // A renewal on the holder's connection, same name: accepted on the local checks.
+  EXPECT_EQ(down(signed_update(*who, "app", kT + 5, nonces), kT + 5, 5), ResponseCode::Accepted);
+  // A rename, or the same lease from another connection: refused.
+  EXPECT_EQ(down(signed_update(*who, "app2", kT + 6, nonces), kT + 6, 5), ResponseCode::Rejected);
+  EXPECT_EQ(down(signed_update(*who, "app", kT + 7, nonces), kT + 7, 6), ResponseCode::Rejected);
+  EXPECT_EQ(a.refusals,
+            (std::vector<std::string>{"directory_unavailable", "directory_unavailable"}));
+  ASSERT_NE(a.leases.find(who->id(), kT + 7), nullptr);
+  EXPECT_EQ(a.leases.find(who->id(), kT + 7)->lease.name, "app");
+}
+
+TEST(RelayControlFleet, ADeleteWaitsForTheNonceAndWithdrawsTheRecord) {
+  lease::MemoryDirectory dir;
+  FleetRelay a(dir, 1);
+  Relay spec;
+  ASSERT_EQ(a.ask(spec.wire("lease_update_request"), kT), ResponseCode::Accepted);
+  a.seen.clear();
+  EXPECT_EQ(a.ask(spec.wire("lease_delete_request"), kT + 10), ResponseCode::Accepted);
+  ASSERT_EQ(a.seen.size(), 2u);
+  EXPECT_EQ(a.seen[0].op, lease::DirectoryOp::CheckNonce);
+  EXPECT_EQ(a.seen[1].op, lease::DirectoryOp::WithdrawLease);
+  EXPECT_EQ(a.leases.size(), 0u);
+  lease::DirectoryRequest resolve;
+  resolve.op = lease::DirectoryOp::Resolve;
+  resolve.key = "OREI3BGAI3ZBNJ6FBEOZANHYEE";
+  EXPECT_EQ(dir.apply(resolve, (kT + 10) * 1000).status, lease::DirectoryStatus::NotFound);
+}
+
+TEST(RelayControlFleet, RepliesTheStreamDoesNotWaitForAreIgnored) {
+  lease::MemoryDirectory dir;
+  FleetRelay a(dir, 1);
+  Relay spec;
+  RelayControlStream s(a.ctx, 1);
+  const auto in = spec.wire("lease_update_request");
+  ASSERT_EQ(s.handle_input(in, at(kT)).value(), in.size());
+  auto out = s.take_directory_requests();
+  ASSERT_EQ(out.size(), 2u);
+  lease::DirectoryReply stray;
+  stray.ticket = 999;
+  stray.status = lease::DirectoryStatus::Ok;
+  s.directory_answer(stray, at(kT));
+  lease::DirectoryReply nonce;
+  nonce.ticket = out[0].ticket;
+  nonce.status = lease::DirectoryStatus::Ok;
+  s.directory_answer(nonce, at(kT));
+  s.directory_answer(nonce, at(kT));  // twice: still waiting for the name
+  EXPECT_EQ(s.state(), RelayStreamState::AwaitingDirectory);
+  EXPECT_TRUE(s.pending_output().empty());
+  lease::DirectoryReply claim;
+  claim.ticket = out[1].ticket;
+  claim.status = lease::DirectoryStatus::Ok;
+  s.directory_answer(claim, at(kT));
+  EXPECT_EQ(s.state(), RelayStreamState::Open);
+  EXPECT_EQ(hex_encode(s.pending_output()),
+            hex_encode(spec.wire("lease_update_response_accepted")));
 }
 
 }  // namespace

@@ -111,7 +111,7 @@ TEST(MemoryDirectory, ANonceIsFreshOnceUntilItsTtl) {
 
 TEST(MemoryDirectory, MembersAreTheRelaysWithALiveHeartbeat) {
   MemoryDirectory d;
-  auto hb = req(DirectoryOp::Heartbeat, "members", milliseconds(15'000));
+  auto hb = req(DirectoryOp::Heartbeat, "", milliseconds(15'000));
   hb.relay = "relay-1";
   hb.value = base::Bytes{'t', 'c', 'p', ':', '/', '/', 'a'};
   ASSERT_EQ(d.apply(hb, 0).status, DirectoryStatus::Ok);

@@ -50,7 +50,7 @@ DirectoryReply MemoryDirectory::apply(const DirectoryRequest& r, std::int64_t no
     out.detail = std::move(why);
     return out;
   };
-  if (r.key.empty() && r.op != DirectoryOp::Members) {
+  if (r.key.empty() && r.op != DirectoryOp::Members && r.op != DirectoryOp::Heartbeat) {
     return fail(DirectoryStatus::Invalid, "empty key");
   }
   if (writes(r.op) && r.ttl.count() < 1) {

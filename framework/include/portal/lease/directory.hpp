@@ -38,9 +38,10 @@ enum class DirectoryOp : std::uint8_t {
   /// Remember nonce `value` of identity `key` for `ttl`. Conflict when it is already remembered
   /// (a replay).
   CheckNonce = 6,
-  /// Relay `relay` is alive and its peers reach it at `value` (a URI), for `ttl`.
+  /// Relay `relay` is alive and its peers reach it at `value` (a URI), for `ttl`. `key` is unused.
   Heartbeat = 7,
-  /// Every live relay: one record per relay, `relay` its ID and `value` its peering URI.
+  /// Every live relay: one record per relay, `relay` its ID and `value` its peering URI. `key` is
+  /// unused.
   Members = 8,
 };
 

@@ -28,8 +28,8 @@ class PORTAL_API MemoryDirectory {
   explicit MemoryDirectory(std::size_t max_keys = 100'000) : max_keys_(max_keys) {}
 
   /// Carries out `request` at `now_ms` (milliseconds on any monotonic scale) and answers it. A
-  /// request with a TTL below 1 ms, an empty key, or (for the ops that need one) an empty
-  /// subject or relay answers Invalid.
+  /// request with a TTL below 1 ms, an empty key (except for Heartbeat and Members, which have
+  /// none), or (for the ops that need one) an empty subject or relay answers Invalid.
   [[nodiscard]] DirectoryReply apply(const DirectoryRequest& request, std::int64_t now_ms);
 
   /// Keys held now, expired but not yet dropped ones included.
