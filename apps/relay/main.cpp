@@ -103,6 +103,13 @@ int serve(const config::RelayConfig& cfg) {
         "serving connections on " + std::to_string(assembly->options.threads) + " threads");
   }
   asio::io_context io(1);
+  if (!relay::open_directory(*assembly, io.get_executor(), error)) throw UsageError(error);
+  if (assembly->options.directory) {
+    portal::base::log(LogLevel::Info, "relay",
+                      "fleet directory: " + cfg.directory +
+                          " (lease names and signed requests "
+                          "are checked fleet-wide)");
+  }
   relay::Relay server(io.get_executor(), std::move(*assembly->identity), assembly->options);
   const auto bound = relay::listen_all(server, *assembly, io.get_executor(), error);
   if (!error.empty()) throw UsageError("cannot listen on " + error);

@@ -9,6 +9,8 @@
 #include <algorithm>
 
 #include "portal/base/random.hpp"
+#include "portal/lease/memory_directory.hpp"
+#include "portal/lease/name.hpp"
 
 namespace portal::relay {
 namespace {
@@ -29,6 +31,7 @@ struct Harness {
   base::ManualClock clock{base::Clock::SystemTime{std::chrono::seconds{kT}}};
   identity::Credential relay_id = credential(200);
   config::RelayLimits limits;
+  FleetOptions fleet;
   std::vector<std::string> log;
   std::vector<Action> actions;
   std::unique_ptr<Core> core;
@@ -39,6 +42,7 @@ struct Harness {
       CoreOptions o;
       o.limits = limits;
       o.advertise = {"ws://localhost:4017/relay"};
+      o.fleet = fleet;
       o.log = [this](base::LogLevel, const std::string& line) { log.push_back(line); };
       core = std::make_unique<Core>(relay_id, o, now());
     }
@@ -601,6 +605,129 @@ TEST(RelayCore, AForwardThatTimesOutBeforeTheHolderStreamOpensWakesTheDriver) {
   EXPECT_EQ(h.c().holder_opened(s, h.now()), 0u);  // too late: no holder stream
   h.pump(s, req);
   EXPECT_EQ(req.code(), ResponseCode::Rejected);
+}
+
+// ---- a relay of a fleet (FleetOptions::directory; ADR 0015) -------------------------------------
+
+// Carries the core's directory requests to `dir` and the replies back, until none is left;
+// returns what was carried.
+std::vector<lease::DirectoryRequest> carry(Harness& h, lease::MemoryDirectory& dir) {
+  std::vector<lease::DirectoryRequest> all;
+  for (auto q = h.c().take_directory_requests(); !q.empty(); q = h.c().take_directory_requests()) {
+    for (const auto& r : q) {
+      all.push_back(r);
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(h.now().steady.time_since_epoch())
+              .count();
+      h.c().directory_reply(dir.apply(r, ms), h.now());
+      h.collect();
+    }
+  }
+  return all;
+}
+
+std::vector<lease::DirectoryOp> ops(const std::vector<lease::DirectoryRequest>& rs) {
+  std::vector<lease::DirectoryOp> out;
+  for (const auto& r : rs) out.push_back(r.op);
+  return out;
+}
+
+using Op = lease::DirectoryOp;
+
+TEST(RelayCoreFleet, ASignedRequestWaitsForTheDirectoryAndIsWokenByItsReplies) {
+  Harness h;
+  h.fleet.directory = true;
+  h.fleet.heartbeat = 1000ms;
+  h.fleet.peer_uri = "tcp://10.0.0.1:4027";
+  lease::MemoryDirectory dir;
+  h.advance(0ms);  // the first heartbeat at once
+  auto first = carry(h, dir);
+  ASSERT_EQ(ops(first), std::vector<Op>{Op::Heartbeat});
+  EXPECT_EQ(first[0].relay, h.relay_id.id());
+  EXPECT_EQ(std::string(first[0].value.begin(), first[0].value.end()), "tcp://10.0.0.1:4027");
+  EXPECT_EQ(first[0].ttl, 3000ms);
+
+  const auto holder = credential(1);
+  const auto conn = h.connect();
+  wire::Lease lease;
+  lease.name = "Web";
+  lease.alpn = {"http/1.1"};
+  lease.expires = kT + 30;
+  auto req = control::ClientRequest::lease_update(holder, lease, h.random, h.clock.system_now());
+  const auto s = *h.c().stream_accepted(conn, h.now());
+  h.pump(s, *req);
+  EXPECT_EQ(h.c().step(s), Step::Wait);  // nothing answered before the directory
+  EXPECT_FALSE(req->done());
+  const auto checks = carry(h, dir);
+  EXPECT_EQ(ops(checks), (std::vector<Op>{Op::CheckNonce, Op::ClaimName, Op::PublishLease}));
+  EXPECT_EQ(checks[1].key, lease::fold_name("Web"));
+  EXPECT_TRUE(h.asked(Action::Kind::Wake, s));
+  EXPECT_EQ(h.c().step(s), Step::Read);
+  h.pump(s, *req);
+  ASSERT_TRUE(req->done());
+  EXPECT_EQ(req->code(), ResponseCode::Accepted);
+  const auto& m = h.c().metrics().directory;
+  EXPECT_EQ(m.at({"check_nonce", "ok"}), 1u);
+  EXPECT_EQ(m.at({"claim_name", "ok"}), 1u);
+  EXPECT_TRUE(h.c().stats().directory_available);
+
+  // The heartbeat refreshes the record and the claim once half their life has passed.
+  h.advance(1000ms);
+  EXPECT_EQ(ops(carry(h, dir)), std::vector<Op>{Op::Heartbeat});
+  h.advance(1000ms);
+  EXPECT_EQ(ops(carry(h, dir)), (std::vector<Op>{Op::Heartbeat, Op::PublishLease, Op::ClaimName}));
+
+  // The connection goes: its lease is withdrawn from the directory.
+  h.c().connection_closed(conn, {}, h.now());
+  const auto gone = carry(h, dir);
+  ASSERT_EQ(ops(gone), std::vector<Op>{Op::WithdrawLease});
+  EXPECT_EQ(gone[0].key, holder.id());
+  EXPECT_EQ(gone[0].relay, h.relay_id.id());
+}
+
+TEST(RelayCoreFleet, ADirectoryThatNeverAnswersTimesOutAndTheRequestIsRefused) {
+  Harness h;
+  h.fleet.directory = true;
+  h.fleet.reply_timeout = 2000ms;
+  h.fleet.heartbeat = 60'000ms;
+  (void)h.c();
+  const auto holder = credential(1);
+  const auto conn = h.connect();
+  wire::Lease lease;
+  lease.name = "web";
+  lease.expires = kT + 30;
+  auto req = control::ClientRequest::lease_update(holder, lease, h.random, h.clock.system_now());
+  const auto s = *h.c().stream_accepted(conn, h.now());
+  h.pump(s, *req);
+  ASSERT_EQ(h.c().step(s), Step::Wait);
+  EXPECT_EQ(h.c().take_directory_requests().size(), 2u);  // nonce and name: never answered
+  h.advance(1999ms);
+  EXPECT_EQ(h.c().step(s), Step::Wait);
+  h.advance(1ms);
+  EXPECT_TRUE(h.asked(Action::Kind::Wake, s));
+  h.pump(s, *req);
+  ASSERT_TRUE(req->done());
+  EXPECT_EQ(req->code(), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("directory_unavailable"), 1u);
+  EXPECT_FALSE(h.c().stats().directory_available);
+  EXPECT_EQ(h.c().metrics().directory.at({"check_nonce", "timed_out"}), 1u);
+  EXPECT_EQ(h.c().leases().size(), 0u);
+  // A late reply is counted and dropped.
+  lease::DirectoryReply late;
+  late.ticket = 2;
+  late.status = lease::DirectoryStatus::Ok;
+  h.c().directory_reply(late, h.now());
+  EXPECT_EQ(h.c().metrics().directory.at({"unknown", "ok"}), 1u);
+}
+
+TEST(RelayCoreFleet, WithoutADirectoryNothingIsEmitted) {
+  Harness h;
+  const auto conn = h.connect();
+  EXPECT_EQ(h.register_lease(conn, credential(1), "web"), ResponseCode::Accepted);
+  h.advance(60'000ms);
+  h.c().connection_closed(conn, {}, h.now());
+  EXPECT_TRUE(h.c().take_directory_requests().empty());
+  EXPECT_TRUE(h.c().metrics().directory.empty());
 }
 
 }  // namespace

@@ -108,19 +108,23 @@ class Reader {
     return true;
   }
 
-  // "mux": {"name": ..., "settings": {...}}
-  void mux(const json::value& v, std::string& name, Settings& settings) {
+  // "<key>": {"name": ..., "settings": {...}}: a plugin by the name it provides (mux, directory).
+  void named_plugin(const json::value& v, const std::string& key, std::string& name,
+                    Settings& settings) {
     if (!v.is_object())
-      return problem("mux", "expected an object {\"name\": ..., \"settings\": {...}}");
+      return problem(key, "expected an object {\"name\": ..., \"settings\": {...}}");
     for (const auto& [k, value] : v.as_object()) {
       if (k == "name") {
-        string(value, "mux.name", name);
+        string(value, key + ".name", name);
       } else if (k == "settings") {
-        this->settings(value, "mux.settings", settings);
+        this->settings(value, key + ".settings", settings);
       } else {
-        problem("mux." + std::string(k), "unknown key");
+        problem(key + "." + std::string(k), "unknown key");
       }
     }
+  }
+  void mux(const json::value& v, std::string& name, Settings& settings) {
+    named_plugin(v, "mux", name, settings);
   }
 
   // "transports": {"<scheme>": {...}, ...}

@@ -74,6 +74,26 @@ void apply_limits(const json::value& v, RelayLimits& l, Reader& r) {
   }
 }
 
+void apply_fleet(const json::value& v, RelayConfig& c, Reader& r) {
+  if (!v.is_object()) return r.problem("fleet", "expected an object");
+  for (const auto& [k, value] : v.as_object()) {
+    const std::string key = "fleet." + std::string(k);
+    if (k == "peer_uri") {
+      if (r.string(value, key, c.fleet_peer_uri) && !c.fleet_peer_uri.empty()) {
+        if (auto u = base::parse_uri(c.fleet_peer_uri); !u) {
+          r.problem(key, "'" + c.fleet_peer_uri + "': " + u.error().message());
+        }
+      }
+    } else if (k == "heartbeat_ms") {
+      if (r.uint32(value, key, c.fleet_heartbeat_ms, 100) && c.fleet_heartbeat_ms > 60'000) {
+        r.problem(key, "must be at most 60000");
+      }
+    } else {
+      r.problem(key, "unknown key");
+    }
+  }
+}
+
 }  // namespace
 
 std::string Problem::to_string(std::string_view file) const {
@@ -135,6 +155,10 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
         r.problem(key, "must be at most " + std::to_string(kMaxRelayThreads) +
                            " (0: one per hardware thread)");
       }
+    } else if (key == "directory") {
+      r.named_plugin(value, key, c.directory, c.directory_settings);
+    } else if (key == "fleet") {
+      apply_fleet(value, c, r);
     } else if (key == "limits") {
       apply_limits(value, c.limits, r);
     } else {
@@ -164,6 +188,10 @@ std::string to_json(const RelayConfig& c) {
   o << "  \"reserved_names\": " << list(c.reserved_names) << ",\n";
   o << "  \"frontend_dir\": " << str(c.frontend_dir) << ",\n";
   o << "  \"threads\": " << c.threads << ",\n";
+  o << "  \"directory\": {\"name\": " << str(c.directory)
+    << ", \"settings\": " << json_settings(c.directory_settings, "  ") << "},\n";
+  o << "  \"fleet\": {\"peer_uri\": " << str(c.fleet_peer_uri)
+    << ", \"heartbeat_ms\": " << c.fleet_heartbeat_ms << "},\n";
   const auto& l = c.limits;
   o << "  \"limits\": {\n"
     << "    \"max_leases_per_connection\": " << l.max_leases_per_connection << ",\n"

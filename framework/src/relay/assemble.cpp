@@ -49,6 +49,25 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
     }
     a->listeners.push_back(Assembly::Listen{*transport::parse_uri(text), tf, std::move(settings)});
   }
+  if (!config.directory.empty()) {
+    // Its records are keyed by the relay's ID, and peers allow relays by ID: it must not
+    // change at each start.
+    if (config.identity_key_file.empty()) {
+      error =
+          "directory: needs identity_key_file (a fleet relay's ID must survive restarts: its "
+          "directory records and its peers know it by that ID)";
+      return nullptr;
+    }
+    a->directory = stack.find<directory::DirectoryFactory>(
+        plugin::Kind::Directory, config.directory, "directory.name", "directory", error);
+    if (!a->directory) return nullptr;
+    std::string problem;
+    if (!a->directory->validate(config.directory_settings, problem)) {
+      error = "directory.settings: " + problem;
+      return nullptr;
+    }
+    a->directory_settings = config.directory_settings;
+  }
   a->host = std::move(stack.host);
 
   // The identity: a key file, or a new one at each start.
@@ -96,11 +115,26 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
   a->options.trusted_proxies = config.trusted_proxies;
   a->options.mux = a->mux;
   a->options.mux_settings = config.mux_settings;
+  a->options.fleet.peer_uri = config.fleet_peer_uri;
+  a->options.fleet.heartbeat = std::chrono::milliseconds(config.fleet_heartbeat_ms);
   for (const auto& p : a->host->plugins()) {
     a->options.plugins.push_back(
         PluginInfo{p->id(), std::string(plugin::to_string(p->kind())), p->version()});
   }
   return a;
+}
+
+bool open_directory(Assembly& assembly, boost::asio::any_io_executor executor, std::string& error) {
+  if (!assembly.directory) return true;
+  std::string problem;
+  auto client = assembly.directory->open(std::move(executor), assembly.directory_settings,
+                                         lease::DirectoryBounds{}, problem);
+  if (!client) {
+    error = "directory: " + (problem.empty() ? client.error().message() : problem);
+    return false;
+  }
+  assembly.options.directory = std::move(*client);
+  return true;
 }
 
 std::vector<transport::Uri> listen_all(Relay& relay, Assembly& assembly,

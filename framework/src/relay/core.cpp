@@ -6,6 +6,7 @@
 
 #include "portal/base/address_set.hpp"
 #include "portal/base/log_gate.hpp"
+#include "portal/lease/name.hpp"
 #include "portal/mux/errors.hpp"
 
 namespace portal::relay {
@@ -49,7 +50,15 @@ struct Bucket {
   }
 };
 
-enum class TimerKind : std::uint8_t { Watchdog, FirstPacket, Forward, SpliceIdle, Sweep };
+enum class TimerKind : std::uint8_t {
+  Watchdog,
+  FirstPacket,
+  Forward,
+  SpliceIdle,
+  Sweep,
+  Directory,
+  Heartbeat
+};
 using TimerKey = std::tuple<Steady, TimerKind, std::uint64_t>;
 
 }  // namespace
@@ -103,6 +112,7 @@ struct Core::State {
 
   State(const identity::Credential& id, CoreOptions o)
       : options(std::move(o)),
+        relay_id(id.id()),
         limits(options.limits),
         leases(lease::Limits{limits.max_leases_per_connection,
                              static_cast<std::int64_t>(limits.max_lease_ttl_ms / 1000),
@@ -126,9 +136,13 @@ struct Core::State {
       return admit_lease(c, lease_id);
     };
     ctx.reserved_names = options.reserved_names;
+    ctx.directory = options.fleet.directory;
+    options.fleet.heartbeat = std::max(options.fleet.heartbeat, milliseconds(100));
+    ctx.directory_ttl = 3 * options.fleet.heartbeat;
   }
 
   CoreOptions options;
+  std::string relay_id;  // this relay's identity ID (its directory records are keyed by it)
   const config::RelayLimits& limits;
   lease::LeaseTable leases;
   handshake::ReplayCache replay;
@@ -145,6 +159,22 @@ struct Core::State {
   std::set<TimerKey> timers;
   std::optional<TimerKey> sweep_timer;
   std::vector<Action> actions;
+  // Fleet directory: requests not yet taken by the driver, requests awaiting a reply (with the
+  // stream that emitted them, 0 for the core's own), and the signed request behind each lease
+  // this relay published (refreshed by the heartbeat; at most one per lease in the table).
+  struct Ticket {
+    StreamId stream = 0;
+    lease::DirectoryOp op = lease::DirectoryOp::Resolve;
+    std::optional<TimerKey> timer;
+  };
+  struct Published {
+    base::Bytes payload;
+    Steady at{};
+  };
+  std::vector<lease::DirectoryRequest> directory_out;
+  std::map<std::uint64_t, Ticket> tickets;
+  std::unordered_map<std::string, Published> published;
+  std::optional<TimerKey> heartbeat_timer;
   ConnectionId next_conn = 1;
   StreamId next_stream = 1;
   Stats stats;
@@ -303,8 +333,131 @@ struct Core::State {
     gated_warn("control_error", conn_tag(st.conn) + ": control stream closed: " + e.message());
   }
 
+  // --- Fleet directory ---
+
+  void submit(StreamId stream, lease::DirectoryRequest q) {
+    if (q.op == lease::DirectoryOp::PublishLease) published[q.key] = Published{q.value, now.steady};
+    if (q.op == lease::DirectoryOp::WithdrawLease) published.erase(q.key);
+    auto& t = tickets[q.ticket];
+    t.stream = stream;
+    t.op = q.op;
+    arm(t.timer, now.steady + options.fleet.reply_timeout, TimerKind::Directory, q.ticket);
+    directory_out.push_back(std::move(q));
+  }
+  // A request of the core's own (heartbeats, refreshes, withdrawals).
+  void submit_own(lease::DirectoryRequest q) {
+    q.ticket = ctx.next_ticket++;
+    submit(0, std::move(q));
+  }
+  // What a control stream emitted; a stream waiting for the directory waits in step Wait.
+  void collect(StreamId id, Stream& st) {
+    for (auto& q : st.control->take_directory_requests()) submit(id, std::move(q));
+    if (st.control->state() == control::RelayStreamState::AwaitingDirectory &&
+        st.step == Step::Read) {
+      st.step = Step::Wait;
+    }
+  }
+  void withdraw(const std::string& lease_id) {
+    if (!options.fleet.directory) return;
+    published.erase(lease_id);
+    lease::DirectoryRequest q;
+    q.op = lease::DirectoryOp::WithdrawLease;
+    q.key = lease_id;
+    q.relay = relay_id;
+    submit_own(std::move(q));
+  }
+  void account(lease::DirectoryOp op, const lease::DirectoryReply& reply) {
+    ++metrics.directory[{lease::to_string(op), lease::to_string(reply.status)}];
+    const auto st = reply.status;
+    bool available = stats.directory_available;
+    if (st == lease::DirectoryStatus::Unavailable || st == lease::DirectoryStatus::TimedOut) {
+      available = false;
+    } else if (st == lease::DirectoryStatus::Ok || st == lease::DirectoryStatus::Conflict ||
+               st == lease::DirectoryStatus::NotFound) {
+      available = true;
+    }
+    if (available != stats.directory_available) {
+      stats.directory_available = available;
+      log(available ? base::LogLevel::Info : base::LogLevel::Warn,
+          available ? std::string("fleet directory available again")
+                    : "fleet directory unavailable (" + std::string(lease::to_string(st)) +
+                          (reply.detail.empty() ? "" : ": " + reply.detail) +
+                          "): new leases and other relays' leases are refused until it returns");
+    } else if (st == lease::DirectoryStatus::Invalid || st == lease::DirectoryStatus::Overloaded) {
+      gated_warn("directory_error", std::string("fleet directory: ") + lease::to_string(op) + " " +
+                                        lease::to_string(st) +
+                                        (reply.detail.empty() ? "" : ": " + reply.detail));
+    }
+  }
+  void directory_reply(const lease::DirectoryReply& reply) {
+    auto it = tickets.find(reply.ticket);
+    if (it == tickets.end()) {
+      ++metrics.directory[{"unknown", lease::to_string(reply.status)}];
+      return;
+    }
+    const Ticket t = it->second;
+    disarm(it->second.timer);
+    tickets.erase(it);
+    account(t.op, reply);
+    auto* st = find(t.stream);
+    if (st == nullptr || st->kind != Kind::Control) return;
+    const bool waiting = st->control->state() == control::RelayStreamState::AwaitingDirectory;
+    st->control->directory_answer(reply, now.system);
+    collect(t.stream, *st);
+    if (waiting && st->control->state() == control::RelayStreamState::Open &&
+        st->step == Step::Wait) {
+      st->step = Step::Read;
+      actions.push_back({Action::Kind::Wake, t.stream});
+    }
+  }
+  // Says the relay is alive, and refreshes the records (and name claims) of leases published
+  // more than half a TTL ago.
+  void heartbeat() {
+    const auto ttl = ctx.directory_ttl;
+    lease::DirectoryRequest hb;
+    hb.op = lease::DirectoryOp::Heartbeat;
+    hb.relay = relay_id;
+    hb.value.assign(options.fleet.peer_uri.begin(), options.fleet.peer_uri.end());
+    hb.ttl = ttl;
+    submit_own(std::move(hb));
+    const auto unix = unix_now();
+    for (auto it = published.begin(); it != published.end();) {
+      const auto* e = leases.find(it->first, unix);
+      if (e == nullptr) {
+        it = published.erase(it);
+        continue;
+      }
+      if (now.steady - it->second.at >= ttl / 2) {
+        it->second.at = now.steady;
+        lease::DirectoryRequest p;
+        p.op = lease::DirectoryOp::PublishLease;
+        p.key = it->first;
+        p.relay = relay_id;
+        p.value = it->second.payload;
+        p.ttl = std::clamp(milliseconds((e->lease.expires - unix) * 1000), milliseconds(1000),
+                           std::max(ttl, milliseconds(1000)));
+        const std::string name = e->lease.name;
+        const std::string id = it->first;
+        ++it;  // submit() below re-inserts this entry (same key): keep the iterator valid
+        submit_own(std::move(p));
+        if (name != lease::kUnnamed) {
+          lease::DirectoryRequest claim;
+          claim.op = lease::DirectoryOp::ClaimName;
+          claim.key = lease::fold_name(name);
+          claim.subject = id;
+          claim.ttl = std::max(ttl, milliseconds(1000));
+          submit_own(std::move(claim));
+        }
+        continue;
+      }
+      ++it;
+    }
+    arm(heartbeat_timer, now.steady + options.fleet.heartbeat, TimerKind::Heartbeat, 0);
+  }
+
   // After the control core consumed input: the first packet, an error, or a forward.
   void after_control(StreamId id, Stream& st) {
+    if (options.fleet.directory) collect(id, st);
     const auto state = st.control->state();
     if (st.first_packet &&
         (!st.control->pending_output().empty() || state != control::RelayStreamState::Open)) {
@@ -495,6 +648,22 @@ struct Core::State {
         if (st->peer != 0) actions.push_back({Action::Kind::ResetStream, st->peer});
         return;
       }
+      case TimerKind::Directory: {
+        auto it = tickets.find(id);
+        if (it == tickets.end()) return;
+        it->second.timer.reset();
+        lease::DirectoryReply r;
+        r.ticket = id;
+        r.status = lease::DirectoryStatus::TimedOut;
+        r.detail = "no reply within " + std::to_string(options.fleet.reply_timeout.count()) + " ms";
+        directory_reply(r);
+        return;
+      }
+      case TimerKind::Heartbeat: {
+        heartbeat_timer.reset();
+        heartbeat();
+        return;
+      }
       case TimerKind::Sweep: {
         sweep_timer.reset();
         for (const auto& lease_id : leases.sweep(unix_now())) {
@@ -545,6 +714,10 @@ Core::Core(const identity::Credential& identity, CoreOptions options, Now now)
   s_->now = now;
   s_->options.sweep_interval = std::max(s_->options.sweep_interval, milliseconds(1));
   s_->arm(s_->sweep_timer, now.steady + s_->options.sweep_interval, TimerKind::Sweep, 0);
+  // The first heartbeat at once: the fleet learns of this relay as soon as it runs.
+  if (s_->options.fleet.directory) {
+    s_->arm(s_->heartbeat_timer, now.steady, TimerKind::Heartbeat, 0);
+  }
 }
 
 Core::~Core() = default;
@@ -614,6 +787,7 @@ void Core::connection_closed(ConnectionId c, const base::ErrorCode& reason, Now 
   s_->disarm(conn.timer);
   for (const auto& id : s_->leases.drop_connection(c)) {
     s_->log(base::LogLevel::Info, "lease " + id + " dropped: " + conn_tag(c) + " closed");
+    s_->withdraw(id);
   }
   if (reason == mux::Errc::PeerNotReading) {
     s_->refuse("peer_not_reading", conn_tag(c) + " from " + conn.address +
@@ -818,6 +992,15 @@ void Core::tick(Now now) {
 }
 
 std::vector<Action> Core::take_actions() { return std::exchange(s_->actions, {}); }
+
+std::vector<lease::DirectoryRequest> Core::take_directory_requests() {
+  return std::exchange(s_->directory_out, {});
+}
+
+void Core::directory_reply(const lease::DirectoryReply& reply, Now now) {
+  s_->now = now;
+  s_->directory_reply(reply);
+}
 
 const lease::LeaseTable& Core::leases() const noexcept { return s_->leases; }
 

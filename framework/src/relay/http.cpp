@@ -121,8 +121,13 @@ bool hidden(const std::string& metadata) {
   return hide != nullptr && hide->is_bool() && hide->as_bool();
 }
 
-HttpResponse http_healthz(const HttpView&, const HttpRequest& req) {
+HttpResponse http_healthz(const HttpView& v, const HttpRequest& req) {
   if (!readable(req)) return not_allowed();
+  // Degraded is still 200: the relay serves its local leases, and a health check must not
+  // restart it for an outage of the shared directory (ADR 0015 §5).
+  if (v.fleet && !v.stats.directory_available) {
+    return HttpResponse{200, "application/json", "{\"status\":\"degraded\"}", {}};
+  }
   return HttpResponse{200, "application/json", "{\"status\":\"ok\"}", {}};
 }
 
@@ -161,6 +166,17 @@ HttpResponse http_metrics(const HttpView& v, const HttpRequest& req) {
          "Failed accepts, by reason (descriptors: out of file descriptors).");
   for (const auto& [reason, n] : v.accept_errors) {
     o << "portal_accept_errors_total{reason=\"" << label_escape(reason) << "\"} " << n << '\n';
+  }
+  if (v.fleet) {
+    metric(o, "portal_directory_available", "gauge",
+           "1 while the fleet directory answers, 0 while it is unreachable.");
+    o << "portal_directory_available " << (v.stats.directory_available ? 1 : 0) << '\n';
+    metric(o, "portal_directory_replies_total", "counter",
+           "Fleet directory replies, by operation and status.");
+    for (const auto& [key, n] : v.directory) {
+      o << "portal_directory_replies_total{op=\"" << label_escape(key.first) << "\",status=\""
+        << label_escape(key.second) << "\"} " << n << '\n';
+    }
   }
   metric(o, "portal_refusals_total", "counter", "Refusals by limit.");
   for (const auto& [limit, n] : v.refusals) {

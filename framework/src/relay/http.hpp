@@ -37,6 +37,9 @@ struct HttpView {
   std::map<std::string, std::uint64_t> refusals;
   std::map<std::string, std::uint64_t> control_errors;
   std::map<std::string, std::uint64_t> accept_errors;
+  /// A fleet directory is configured; its replies by (operation, status).
+  bool fleet = false;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> directory;
   std::vector<PluginInfo> plugins;
   std::vector<std::size_t> loop_connections;  ///< accepted sockets per event loop (ADR 0013)
   /// The browser path, when on: a lease's page is app_prefix + name + app_suffix

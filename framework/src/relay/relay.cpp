@@ -65,8 +65,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         identity(std::move(id)),
         o(std::move(options)),
         clock(o.clock != nullptr ? *o.clock : base::SystemClock::instance()),
-        core(identity, CoreOptions{o.limits, o.advertise, o.sweep_interval, o.reserved_names, {}},
-             now()),
+        core(
+            identity,
+            CoreOptions{o.limits, o.advertise, o.sweep_interval, o.reserved_names, fleet_of(o), {}},
+            now()),
         timer(ex),
         started(Steady::now()) {
     loops.push_back(ex);
@@ -80,6 +82,13 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
           BrowserOptions{o.portal_url, o.app_hosts, o.frontend_dir, o.advertise, o.reserved_names},
           [](const std::string& line) { rlog(base::LogLevel::Info, line); });
     }
+  }
+
+  // The core's fleet options: a directory only with a client to carry its requests.
+  static FleetOptions fleet_of(const Options& o) {
+    FleetOptions f = o.fleet;
+    f.directory = o.directory != nullptr;
+    return f;
   }
 
   asio::any_io_executor ex;
@@ -176,12 +185,64 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
           it->second->woken = true;
           it->second->wake.cancel();
         }
+        if (auto it = waiting.find(a.id); it != waiting.end()) {
+          it->second->woken = true;
+          it->second->wake.cancel();
+        }
       } else if (auto it = streams.find(a.id); it != streams.end()) {
         it->second->close();
       }
     }
+    carry_directory_requests();
     const auto next = core.next_deadline();
     if (timing && next && (!armed || *next < *armed)) timer.cancel();
+  }
+
+  // The core's directory requests go to the client; each reply comes back on `ex` (the client
+  // posts it there) and goes into the core. A refused submit is answered Overloaded, posted so
+  // that the core is never entered from inside after_core().
+  void carry_directory_requests() {
+    auto requests = core.take_directory_requests();
+    if (requests.empty()) return;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    for (auto& q : requests) {
+      const auto ticket = q.ticket;
+      const bool queued = o.directory != nullptr &&
+                          o.directory->submit(std::move(q), [weak](lease::DirectoryReply reply) {
+                            if (auto self = weak.lock(); self && !self->closing) {
+                              self->core.directory_reply(reply, self->now());
+                              self->after_core();
+                            }
+                          });
+      if (queued) continue;
+      asio::post(ex, [weak, ticket] {
+        auto self = weak.lock();
+        if (!self || self->closing) return;
+        lease::DirectoryReply reply;
+        reply.ticket = ticket;
+        reply.status = lease::DirectoryStatus::Overloaded;
+        reply.detail = "the directory client's queue is full";
+        self->core.directory_reply(reply, self->now());
+        self->after_core();
+      });
+    }
+  }
+
+  // A control stream waiting for the directory (Step::Wait) until the core wakes it.
+  struct Waiter {
+    explicit Waiter(asio::any_io_executor e) : wake(std::move(e), Steady::time_point::max()) {}
+    asio::steady_timer wake;
+    bool woken = false;
+  };
+  std::unordered_map<StreamId, std::shared_ptr<Waiter>> waiting;
+
+  asio::awaitable<void> wait_for_core(StreamId id) {
+    auto w = std::make_shared<Waiter>(ex);
+    waiting.emplace(id, w);
+    ScopeExit forget{[this, id] { waiting.erase(id); }};
+    while (!w->woken && !closing && core.step(id) == Step::Wait) {
+      (void)co_await w->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
   }
 
   void start_timers() {
@@ -471,6 +532,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       pending = std::move(*r);
       switch (self->core.step(id)) {
         case Step::Read: continue;
+        case Step::Wait: co_await self->wait_for_core(id); continue;
         case Step::Forward: {
           auto holder = co_await self->forward(id);
           if (self->core.step(id) != Step::Splice) continue;  // answered; more may follow
@@ -671,6 +733,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     std::vector<std::shared_ptr<Connection>> all;
     for (auto& [id, c] : conns) all.push_back(c);
     for (auto& c : all) close_session(*c);
+    for (auto& [id, w] : waiting) w->wake.cancel();
   }
 
   HttpView view() const;
@@ -690,6 +753,9 @@ Relay::Relay(asio::any_io_executor executor, identity::Credential identity, Opti
 
 Relay::~Relay() {
   impl_->close_all();
+  // Pending directory requests end (their replies find the relay closing); the client's thread
+  // is joined before the plugin that runs it can be unloaded.
+  if (impl_->o.directory) impl_->o.directory->close();
   // The workers finish what the closes started, then stop; none outlives the relay.
   if (impl_->workers) impl_->workers->stop(std::chrono::milliseconds(1000));
 }
@@ -826,6 +892,8 @@ HttpView Relay::Impl::view() const {
   v.refusals = m.refusals;
   v.control_errors = m.control_errors;
   v.accept_errors = m.accept_errors;
+  v.fleet = o.directory != nullptr;
+  v.directory = m.directory;
   v.plugins = o.plugins;
   v.loop_connections = loop_load;
   return v;

@@ -90,6 +90,17 @@ struct RelayConfig {
   /// connections over N event loops (the one the relay runs on and N - 1 of its own), while the
   /// relay's state stays on the first; 0 is one per hardware thread. At most kMaxRelayThreads.
   std::uint32_t threads = 1;
+  /// A fleet's shared lease directory (config key "directory": {"name", "settings"}; docs/fleet.md,
+  /// ADR 0015): the name a directory plugin provides, e.g. "redis". Empty: a single relay. Needs
+  /// identity_key_file, so that the relay keeps its ID (its directory records are keyed by it).
+  std::string directory;
+  Settings directory_settings;  ///< passed to the directory plugin
+  /// The address other relays of the fleet dial to reach this one (config key
+  /// "fleet": {"peer_uri"}), published with every heartbeat; empty: none yet.
+  std::string fleet_peer_uri;
+  /// How often the relay tells the directory it is alive and refreshes its records ("fleet":
+  /// {"heartbeat_ms"}); name claims and records live three of these.
+  std::uint32_t fleet_heartbeat_ms = 5'000;
   /// Resource limits (config key "limits").
   RelayLimits limits;
 };

@@ -51,6 +51,7 @@
 #include "portal/control/relay_stream.hpp"
 #include "portal/handshake/replay_cache.hpp"
 #include "portal/identity/credential.hpp"
+#include "portal/lease/directory.hpp"
 #include "portal/lease/lease_table.hpp"
 
 namespace portal::relay {
@@ -77,6 +78,9 @@ struct Stats {
   std::uint64_t relayed_streams_total = 0;
   std::uint64_t bytes_to_holder = 0;  ///< dialer → lease holder
   std::uint64_t bytes_to_dialer = 0;  ///< lease holder → dialer
+  /// With a fleet directory: false while its last answer said it is unreachable (Unavailable,
+  /// TimedOut, Overloaded). Always true without one.
+  bool directory_available = true;
 };
 
 /// The labelled counters of /metrics. Every label comes from a fixed set.
@@ -85,6 +89,23 @@ struct Metrics {
   std::map<std::string, std::uint64_t> refusals;                             ///< by limit
   std::map<std::string, std::uint64_t> control_errors;                       ///< by reason
   std::map<std::string, std::uint64_t> accept_errors;                        ///< by reason
+  /// Fleet directory replies by (operation, status): lease::to_string() of each.
+  std::map<std::pair<std::string, std::string>, std::uint64_t> directory;
+};
+
+/// How the relay takes part in a fleet (docs/adr/0015-relay-fleet.md). Off by default: the core
+/// then never emits a directory request and behaves as a single relay.
+struct FleetOptions {
+  /// A directory is configured: signed requests wait for it, leases are published to it.
+  bool directory = false;
+  /// The address peers dial (fleet.peer_uri), published with every heartbeat; may be empty.
+  std::string peer_uri;
+  /// How often the relay says it is alive and refreshes its lease records; name claims and
+  /// records live three of these.
+  std::chrono::milliseconds heartbeat{5'000};
+  /// The core's own deadline for a directory reply (the client has a shorter one; this guards
+  /// against a client that never answers): the request then counts as TimedOut.
+  std::chrono::milliseconds reply_timeout{5'000};
 };
 
 /// A response code outside v1's set is counted under this one "other" code.
@@ -101,6 +122,8 @@ struct CoreOptions {
   // trailing comment with the next member's.
   /// Lease names nobody may register (compared under Unicode simple case folding).
   std::vector<std::string> reserved_names;
+  /// Fleet membership; off by default.
+  FleetOptions fleet;
   /// Where log lines go (null: base::log under the "relay" component).
   std::function<void(base::LogLevel, const std::string&)> log;
 };
@@ -109,7 +132,8 @@ struct CoreOptions {
 enum class Step {
   Read,     ///< exchange bytes: send stream_output(), feed stream_input()
   Forward,  ///< open a stream to forward_target() and report it (dialer streams)
-  Wait,     ///< a forward is under way: nothing to do on this stream until its step changes
+  Wait,     ///< a forward or a directory check is under way: nothing to do on this stream until a
+            ///< Wake action for it (its step changed)
   Splice,   ///< copy bytes to and from splice_peer()
   Finish,   ///< flush, then half-close
   Abort,    ///< close now
@@ -130,7 +154,8 @@ struct Action {
     CloseConnection,  ///< close the connection's session (a timer fired)
     ResetStream,      ///< close the stream (a timer fired)
     Wake,             ///< a Forward stream's step changed while the driver waits to open its
-                      ///< holder stream: stop waiting (a late holder stream is closed)
+                      ///< holder stream: stop waiting (a late holder stream is closed); or a
+                      ///< Wait stream's directory check ended: drive it again
   };
   /// What to do; `id` names the object.
   Kind kind;
@@ -219,6 +244,15 @@ class PORTAL_API Core {
 
   /// Actions since the last call, in order.
   [[nodiscard]] std::vector<Action> take_actions();
+
+  // --- Fleet directory (FleetOptions::directory) ---------------------------------------------
+
+  /// Directory requests since the last call, in order: submit each to the directory client and
+  /// report its reply with directory_reply() (a request the client refused as Overloaded).
+  [[nodiscard]] std::vector<lease::DirectoryRequest> take_directory_requests();
+  /// The reply to a request from take_directory_requests(). A reply to an unknown ticket (its
+  /// stream went, or the core's own deadline answered it already) is counted and dropped.
+  void directory_reply(const lease::DirectoryReply& reply, Now now);
 
   // --- State, for the HTTP surface and tests -------------------------------------------------
 

@@ -24,6 +24,7 @@
 #include "portal/base/clock.hpp"
 #include "portal/base/export.hpp"
 #include "portal/config/relay_config.hpp"
+#include "portal/directory/directory.hpp"
 #include "portal/identity/credential.hpp"
 #include "portal/mux/mux.hpp"
 #include "portal/plugin/host.hpp"
@@ -36,7 +37,7 @@ namespace portal::relay {
 struct PluginInfo {
   /// The plugin's unique dotted id (plugin::Plugin::id()).
   std::string id;
-  /// "transport", "cipher", "mux" or "extension" (plugin::to_string(Kind)).
+  /// "transport", "cipher", "mux", "directory" or "extension" (plugin::to_string(Kind)).
   std::string kind;
   /// The plugin's own version string.
   std::string version;
@@ -70,6 +71,11 @@ struct Options {
   /// relay is destroyed. Connections accepted by a transport that uses transport::accept_tcp()
   /// go to the loop with the fewest; others stay on the relay's executor. 0 counts as 1.
   unsigned threads = 1;
+  /// A fleet's shared lease directory (docs/adr/0015-relay-fleet.md), opened on the relay's
+  /// executor; null: a single relay. With one, `fleet.directory` must be true.
+  std::shared_ptr<directory::DirectoryClient> directory;
+  /// Fleet membership (heartbeat, peering address); see FleetOptions.
+  FleetOptions fleet;
 };
 
 /// A Portal relay: accepts connections on the listeners given to serve(), runs a mux session on
@@ -152,7 +158,11 @@ struct Assembly {
   /// identity_key_file did not exist: a new identity was written there (create_identity), or,
   /// in a check, will be at the first start.
   bool identity_created = false;
-  std::vector<std::string> warnings;  ///< refused plugin files, one line each
+  /// The directory plugin's factory when the config names one (`directory`), with its
+  /// validated settings; open_directory() opens the client into `options.directory`.
+  std::shared_ptr<directory::DirectoryFactory> directory;
+  directory::Settings directory_settings;  ///< RelayConfig::directory_settings, validated
+  std::vector<std::string> warnings;       ///< refused plugin files, one line each
   /// The Relay's options, filled from the config; move it into the Relay's constructor.
   Options options;
 };
@@ -165,6 +175,14 @@ struct Assembly {
 [[nodiscard]] PORTAL_API std::unique_ptr<Assembly> assemble(const config::RelayConfig& config,
                                                             std::string& error,
                                                             bool create_identity = false);
+
+/// Opens the fleet directory's client of `assembly` (when its config names one) on `executor`,
+/// the executor the Relay will be constructed with, into `assembly.options.directory`. The
+/// client connects in the background: an engine that is down now is retried. Returns false with
+/// `error` set when the plugin refuses to open. Without a directory, does nothing.
+[[nodiscard]] PORTAL_API bool open_directory(Assembly& assembly,
+                                             boost::asio::any_io_executor executor,
+                                             std::string& error);
 
 /// Binds every listener of `assembly` and serves it on `relay`; returns the bound addresses.
 /// On failure returns the listeners bound so far and sets `error` ("<uri>: <reason>").
