@@ -55,6 +55,44 @@ TEST(RelayConfig, ExampleFileIsValidAndMatchesTheDefaults) {
   EXPECT_EQ(to_json(c), to_json(RelayConfig{}));
 }
 
+TEST(RelayConfig, FleetKeysAreReadAndChecked) {
+  RelayConfig c;
+  ASSERT_TRUE(
+      apply_text(
+          R"({"directory": {"name": "redis", "settings": {"url": "redis://127.0.0.1:6379/2"}},
+                             "fleet": {"peer_uri": "tcp://10.0.0.1:4027", "heartbeat_ms": 1000}})",
+          c)
+          .empty());
+  EXPECT_EQ(c.directory, "redis");
+  EXPECT_EQ(c.directory_settings.at("url"), "redis://127.0.0.1:6379/2");
+  EXPECT_EQ(c.fleet_peer_uri, "tcp://10.0.0.1:4027");
+  EXPECT_EQ(c.fleet_heartbeat_ms, 1000u);
+  RelayConfig again;
+  ASSERT_TRUE(apply_text(to_json(c), again).empty()) << to_json(c);
+  EXPECT_EQ(to_json(again), to_json(c));
+
+  const auto keys = [](const std::vector<Problem>& ps) {
+    std::vector<std::string> out;
+    for (const auto& p : ps) out.push_back(p.key + ": " + p.reason);
+    return out;
+  };
+  RelayConfig bad;
+  EXPECT_EQ(keys(apply_text(R"({"fleet": {"heartbeat_ms": 99}})", bad)),
+            std::vector<std::string>{"fleet.heartbeat_ms: must be between 100 and 4294967295"});
+  EXPECT_EQ(keys(apply_text(R"({"fleet": {"heartbeat_ms": 60001}})", bad)),
+            std::vector<std::string>{"fleet.heartbeat_ms: must be at most 60000"});
+  EXPECT_EQ(keys(apply_text(R"({"fleet": {"peers": []}})", bad)),
+            std::vector<std::string>{"fleet.peers: unknown key"});
+  EXPECT_EQ(keys(apply_text(R"({"directory": {"nme": "redis"}})", bad)),
+            std::vector<std::string>{"directory.nme: unknown key"});
+  EXPECT_EQ(keys(apply_text(R"({"directory": "redis"})", bad)),
+            std::vector<std::string>{
+                "directory: expected an object {\"name\": ..., \"settings\": {...}}"});
+  const auto uri = keys(apply_text(R"({"fleet": {"peer_uri": "not a uri"}})", bad));
+  ASSERT_EQ(uri.size(), 1u);
+  EXPECT_EQ(uri[0].rfind("fleet.peer_uri: 'not a uri': ", 0), 0u) << uri[0];
+}
+
 TEST(RelayConfig, PrintedConfigReadsBackUnchanged) {
   RelayConfig c;
   ASSERT_TRUE(
