@@ -720,6 +720,83 @@ TEST(RelayCoreFleet, ADirectoryThatNeverAnswersTimesOutAndTheRequestIsRefused) {
   EXPECT_EQ(h.c().metrics().directory.at({"unknown", "ok"}), 1u);
 }
 
+// Answers the core's directory requests with `status` (an unreachable directory), until none is
+// left; returns what was answered.
+std::vector<lease::DirectoryRequest> fail_all(Harness& h, lease::DirectoryStatus status) {
+  std::vector<lease::DirectoryRequest> all;
+  for (auto q = h.c().take_directory_requests(); !q.empty(); q = h.c().take_directory_requests()) {
+    for (const auto& r : q) {
+      all.push_back(r);
+      lease::DirectoryReply reply;
+      reply.ticket = r.ticket;
+      reply.status = status;
+      h.c().directory_reply(reply, h.now());
+      h.collect();
+    }
+  }
+  return all;
+}
+
+// A renewal accepted on the local replay cache alone while the directory was down: its nonce is
+// recorded in the directory once it answers again, so replaying it on another relay is refused.
+TEST(RelayCoreFleet, ANonceTheDirectoryMissedIsRecordedWhenItReturns) {
+  Harness h;
+  h.fleet.directory = true;
+  h.fleet.heartbeat = 1000ms;
+  lease::MemoryDirectory dir;
+  h.advance(0ms);
+  carry(h, dir);
+  const auto holder = credential(1);
+  const auto conn = h.connect();
+  wire::Lease lease;
+  lease.name = "web";
+  lease.alpn = {"http/1.1"};
+  lease.expires = kT + 30;
+  auto first = control::ClientRequest::lease_update(holder, lease, h.random, h.clock.system_now());
+  const auto s1 = *h.c().stream_accepted(conn, h.now());
+  h.pump(s1, *first);
+  carry(h, dir);
+  h.pump(s1, *first);
+  ASSERT_EQ(first->code(), ResponseCode::Accepted);
+
+  // The directory goes away; the renewal on the same connection is accepted all the same.
+  auto renewal =
+      control::ClientRequest::lease_update(holder, lease, h.random, h.clock.system_now());
+  const auto s2 = *h.c().stream_accepted(conn, h.now());
+  h.pump(s2, *renewal);
+  const auto down = fail_all(h, lease::DirectoryStatus::Unavailable);
+  ASSERT_FALSE(down.empty());
+  ASSERT_EQ(down[0].op, Op::CheckNonce);
+  const auto missed = down[0];
+  h.pump(s2, *renewal);
+  ASSERT_EQ(renewal->code(), ResponseCode::Accepted);
+  EXPECT_FALSE(h.c().stats().directory_available);
+
+  // Still down at the next heartbeat: nothing is retried while it is unreachable.
+  h.advance(1000ms);
+  for (const auto& r : fail_all(h, lease::DirectoryStatus::TimedOut)) {
+    EXPECT_NE(r.op, Op::CheckNonce);
+  }
+  // Back: the heartbeat's answer brings the missed nonce, for the rest of its clock window.
+  h.advance(1000ms);
+  const auto back = carry(h, dir);
+  EXPECT_TRUE(h.c().stats().directory_available);
+  const auto again =
+      std::find_if(back.begin(), back.end(), [](const auto& r) { return r.op == Op::CheckNonce; });
+  ASSERT_NE(again, back.end()) << "the missed nonce was not recorded";
+  EXPECT_EQ(again->key, holder.id());
+  EXPECT_EQ(again->value, missed.value);
+  EXPECT_LE(again->ttl, missed.ttl - 2000ms);
+  EXPECT_GE(again->ttl, 1000ms);
+  // Another relay checking the same request now finds it seen.
+  lease::DirectoryRequest replay = missed;
+  replay.ticket = 999;
+  EXPECT_EQ(dir.apply(replay, 2000).status, lease::DirectoryStatus::Conflict);
+  // Recorded once: the next heartbeats do not send it again.
+  h.advance(1000ms);
+  for (const auto& r : carry(h, dir)) EXPECT_NE(r.op, Op::CheckNonce);
+}
+
 TEST(RelayCoreFleet, WithoutADirectoryNothingIsEmitted) {
   Harness h;
   const auto conn = h.connect();

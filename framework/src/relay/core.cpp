@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <deque>
 
 #include "portal/base/address_set.hpp"
 #include "portal/base/log_gate.hpp"
@@ -20,6 +21,9 @@ namespace {
 
 /// A yamux frame header: fewer bytes than this within the first-frame timeout is no frame.
 constexpr std::uint64_t kFirstFrameBytes = 12;
+// Nonces the directory did not record (it was unreachable) kept to record them once it
+// returns; each lives at most the clock window, so this bounds an outage's burst.
+constexpr std::size_t kMaxUnrecordedNonces = 4096;
 
 bool known_code(std::uint32_t c) { return c <= static_cast<std::uint32_t>(ResponseCode::Rejected); }
 
@@ -166,6 +170,17 @@ struct Core::State {
     StreamId stream = 0;
     lease::DirectoryOp op = lease::DirectoryOp::Resolve;
     std::optional<TimerKey> timer;
+    // CheckNonce: the identity, the nonce and the end of its clock window.
+    std::string key;
+    base::Bytes nonce;
+    Steady until{};
+  };
+  // A nonce the directory did not record: a request accepted meanwhile (a local renewal) must
+  // still be a replay on every other relay once the directory is back.
+  struct Unrecorded {
+    std::string key;
+    base::Bytes nonce;
+    Steady until{};
   };
   struct Published {
     base::Bytes payload;
@@ -174,6 +189,7 @@ struct Core::State {
   std::vector<lease::DirectoryRequest> directory_out;
   std::map<std::uint64_t, Ticket> tickets;
   std::unordered_map<std::string, Published> published;
+  std::deque<Unrecorded> unrecorded;
   std::optional<TimerKey> heartbeat_timer;
   ConnectionId next_conn = 1;
   StreamId next_stream = 1;
@@ -341,6 +357,11 @@ struct Core::State {
     auto& t = tickets[q.ticket];
     t.stream = stream;
     t.op = q.op;
+    if (q.op == lease::DirectoryOp::CheckNonce) {
+      t.key = q.key;
+      t.nonce = q.value;
+      t.until = now.steady + q.ttl;
+    }
     arm(t.timer, now.steady + options.fleet.reply_timeout, TimerKind::Directory, q.ticket);
     directory_out.push_back(std::move(q));
   }
@@ -383,6 +404,7 @@ struct Core::State {
                     : "fleet directory unavailable (" + std::string(lease::to_string(st)) +
                           (reply.detail.empty() ? "" : ": " + reply.detail) +
                           "): new leases and other relays' leases are refused until it returns");
+      if (available) record_nonces();
     } else if (st == lease::DirectoryStatus::Invalid || st == lease::DirectoryStatus::Overloaded) {
       gated_warn("directory_error", std::string("fleet directory: ") + lease::to_string(op) + " " +
                                         lease::to_string(st) +
@@ -395,10 +417,16 @@ struct Core::State {
       ++metrics.directory[{"unknown", lease::to_string(reply.status)}];
       return;
     }
-    const Ticket t = it->second;
-    disarm(it->second.timer);
+    Ticket t = std::move(it->second);
+    disarm(t.timer);
     tickets.erase(it);
     account(t.op, reply);
+    if (t.op == lease::DirectoryOp::CheckNonce &&
+        (reply.status == lease::DirectoryStatus::Unavailable ||
+         reply.status == lease::DirectoryStatus::TimedOut ||
+         reply.status == lease::DirectoryStatus::Overloaded)) {
+      remember_nonce(std::move(t.key), std::move(t.nonce), t.until);
+    }
     auto* st = find(t.stream);
     if (st == nullptr || st->kind != Kind::Control) return;
     const bool waiting = st->control->state() == control::RelayStreamState::AwaitingDirectory;
@@ -410,6 +438,32 @@ struct Core::State {
       actions.push_back({Action::Kind::Wake, t.stream});
     }
   }
+  // A nonce the directory did not record, to record once it answers again (oldest dropped
+  // past the bound).
+  void remember_nonce(std::string key, base::Bytes nonce, Steady until) {
+    if (until <= now.steady) return;
+    if (unrecorded.size() >= kMaxUnrecordedNonces) {
+      unrecorded.pop_front();
+      gated_warn("directory_nonces", "fleet directory: more than " +
+                                         std::to_string(kMaxUnrecordedNonces) +
+                                         " nonces waiting for it; the oldest is dropped");
+    }
+    unrecorded.push_back(Unrecorded{std::move(key), std::move(nonce), until});
+  }
+  // Records the nonces it missed, for what remains of their clock window (a reply that fails
+  // again puts the nonce back).
+  void record_nonces() {
+    for (auto& u : std::exchange(unrecorded, {})) {
+      if (u.until <= now.steady) continue;
+      lease::DirectoryRequest q;
+      q.op = lease::DirectoryOp::CheckNonce;
+      q.key = std::move(u.key);
+      q.value = std::move(u.nonce);
+      q.ttl = std::max(std::chrono::ceil<milliseconds>(u.until - now.steady), milliseconds(1000));
+      submit_own(std::move(q));
+    }
+  }
+
   // Says the relay is alive, and refreshes the records (and name claims) of leases published
   // more than half a TTL ago.
   void heartbeat() {
@@ -420,6 +474,7 @@ struct Core::State {
     hb.value.assign(options.fleet.peer_uri.begin(), options.fleet.peer_uri.end());
     hb.ttl = ttl;
     submit_own(std::move(hb));
+    if (stats.directory_available) record_nonces();
     const auto unix = unix_now();
     for (auto it = published.begin(); it != published.end();) {
       const auto* e = leases.find(it->first, unix);

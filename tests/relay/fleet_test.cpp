@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: Apache-2.0
+// A relay fleet with real processes (ADR 0015): a real redis-server and real portal-relay
+// processes sharing it as their directory (plugin portal.directory.redis), each relay with its
+// own identity key. Fleet-wide name uniqueness and replay protection, a killed relay's records
+// expiring, and a Redis outage and restart.
+
+#include <csignal>
+
+#include "portal/directory/directory.hpp"
+#include "portal/wire/control.hpp"
+#include "relay/relay_harness.hpp"
+#include "support/redis_server.hpp"
+#include "support/temp_dir.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace portal::test {
+namespace {
+
+using base::Bytes;
+using lease::DirectoryOp;
+using lease::DirectoryReply;
+using lease::DirectoryRequest;
+using lease::DirectoryStatus;
+using wire::ResponseCode;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kHeartbeat = 500ms;
+constexpr const char* kPrefix = "fleet-it:";
+
+// Writes `request` (one whole packet, length prefix included) on a new stream of `s`,
+// half-closes, and reads until the relay ends the stream (5 s at most): the code of the first
+// LeaseUpdateResponse, or nothing when none arrived. Named coroutine, arguments by value.
+asio::awaitable<std::optional<ResponseCode>> send_raw(std::shared_ptr<mux::Session> s,
+                                                      Bytes request) {
+  auto st = co_await s->async_open();
+  if (!st) co_return std::nullopt;
+  std::shared_ptr<stream::ByteStream> stream(std::move(*st));
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, 5s);
+  asio::co_spawn(
+      co_await asio::this_coro::executor,
+      [](std::shared_ptr<asio::steady_timer> t,
+         std::shared_ptr<stream::ByteStream> victim) -> asio::awaitable<void> {
+        auto [ec] = co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
+        if (!ec) victim->close();
+      }(timer, stream),
+      asio::detached);
+  Bytes got;
+  if (co_await stream->async_write(request)) {
+    (void)co_await stream->async_shutdown_write();
+    Bytes buf(4096);
+    for (;;) {
+      auto n = co_await stream->async_read_some(buf);
+      if (!n || *n == 0) break;
+      got.insert(got.end(), buf.begin(), buf.begin() + static_cast<long>(*n));
+    }
+  }
+  timer->cancel();
+  stream->close();
+  if (got.size() < 4) co_return std::nullopt;
+  const std::size_t n = base::load_be32(got.data());
+  if (n > got.size() - 4) co_return std::nullopt;
+  auto p = wire::decode_packet(base::ByteSpan(got).subspan(4, n));
+  if (!p || p->type != wire::PacketType::LeaseUpdateResponse) co_return std::nullopt;
+  auto code = wire::decode_response(p->payload);
+  if (!code) co_return std::nullopt;
+  co_return *code;
+}
+
+// The relays, the test's own directory client and the helpers of the tests below.
+class Fleet : public RelayClientTest {
+ protected:
+  void SetUp() override {
+    RelayClientTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto p = host_->find_provider(plugin::Kind::Directory, "redis");
+    ASSERT_TRUE(p) << "portal.directory.redis is not in the build's plugin directory";
+    auto f = (*p)->factory<directory::DirectoryFactory>();
+    ASSERT_TRUE(f);
+    directory_ = *f;
+    ASSERT_TRUE(redis_.start()) << "redis-server did not start: " << redis_.log();
+  }
+  void TearDown() override {
+    for (auto& c : clients_) c->close();
+    RelayClientTest::TearDown();
+  }
+
+  // The relay config: the shared Redis and key prefix, its own identity key, a short heartbeat.
+  std::string config(const std::string& name) {
+    const auto key = dir_ / (name + ".key");
+    return R"({"identity_key_file": ")" + key.string() +
+           R"(", "directory": {"name": "redis", "settings": {"url": ")" + redis_.url(0) +
+           R"(", "key_prefix": ")" + kPrefix +
+           R"(", "timeout_ms": "500", "reconnect_ms": "50"}}, "fleet": {"peer_uri": "tcp://127.0.0.1:1/)" +
+           name + R"(", "heartbeat_ms": )" + std::to_string(kHeartbeat.count()) + "}}";
+  }
+  std::unique_ptr<RelayProcess> relay(const std::string& name) {
+    auto r = std::make_unique<RelayProcess>(config(name));
+    EXPECT_TRUE(r->alive()) << "relay " << name << " did not start:\n" << r->err();
+    return r;
+  }
+  // The relay's identity ID (its directory records are keyed by it), from its RelayInfo.
+  std::string relay_id(mux::Session& s) {
+    auto i = info(s);
+    if (!i.identity) throw std::runtime_error("RelayInfo without the relay's identity");
+    return i.identity->id;
+  }
+
+  // A directory client of the test's own, on the same Redis and prefix as the relays.
+  std::shared_ptr<directory::DirectoryClient> open_directory() {
+    std::string problem;
+    auto c = directory_->open(io_.get_executor(),
+                              {{"url", redis_.url(0)},
+                               {"key_prefix", kPrefix},
+                               {"timeout_ms", "500"},
+                               {"reconnect_ms", "50"}},
+                              lease::DirectoryBounds{}, problem);
+    if (!c) throw std::runtime_error("cannot open the directory: " + problem);
+    clients_.push_back(*c);
+    return *c;
+  }
+  // One request and its reply (the client answers by its deadline: bounded).
+  DirectoryReply call(directory::DirectoryClient& c, DirectoryRequest r) {
+    r.ticket = ++ticket_;
+    auto out = std::make_shared<std::optional<DirectoryReply>>();
+    if (!c.submit(r, [out](DirectoryReply reply) { *out = std::move(reply); })) {
+      throw std::runtime_error("directory queue full");
+    }
+    const auto deadline = Clock::now() + 10s;
+    while (!*out && Clock::now() < deadline) {
+      io_.restart();
+      io_.run_for(5ms);
+    }
+    if (!*out) throw std::runtime_error("no directory reply within 10 s");
+    return **out;
+  }
+  DirectoryReply resolve(directory::DirectoryClient& c, const std::string& key,
+                         bool by_name = false) {
+    DirectoryRequest r;
+    r.op = DirectoryOp::Resolve;
+    r.key = key;
+    r.by_name = by_name;
+    return call(c, std::move(r));
+  }
+  static std::vector<std::string> relays_of(const DirectoryReply& r) {
+    std::vector<std::string> out;
+    for (const auto& rec : r.records) out.push_back(rec.relay);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  // Polls `done` (which may run directory calls) every 50 ms until it holds or `bound` passes;
+  // the time it took, or nothing.
+  std::optional<std::chrono::milliseconds> within(std::chrono::milliseconds bound,
+                                                  const std::function<bool()>& done) {
+    const auto start = Clock::now();
+    for (;;) {
+      if (done()) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+      }
+      if (Clock::now() - start >= bound) return std::nullopt;
+      pump(50ms);
+    }
+  }
+
+  static std::string metrics(RelayProcess& r) { return curl(r.http + "/metrics"); }
+  static std::string healthz(RelayProcess& r) { return curl(r.http + "/healthz"); }
+  static long long refusals(RelayProcess& r, const std::string& limit) {
+    return metric_value(metrics(r), "portal_refusals_total{limit=\"" + limit + "\"}");
+  }
+
+  // A signed LeaseUpdateRequest for `who` named `name`, as a raw v1 client would write it.
+  static Bytes signed_update(const identity::Credential& who, const std::string& name) {
+    wire::Lease lease;
+    lease.name = name;
+    lease.alpn = {"http/1.1"};
+    lease.expires = base::unix_seconds(base::SystemClock::instance().system_now()) + 30;
+    auto req =
+        control::ClientRequest::lease_update(who, std::move(lease), base::OsRandom::instance(),
+                                             base::SystemClock::instance().system_now());
+    if (!req) throw std::runtime_error("lease_update: " + req.error().message());
+    const auto out = req->pending_output();
+    return {out.begin(), out.end()};
+  }
+
+  TempDir dir_;
+  RedisServer redis_;
+  std::shared_ptr<directory::DirectoryFactory> directory_;
+  std::vector<std::shared_ptr<directory::DirectoryClient>> clients_;
+  std::uint64_t ticket_ = 0;
+};
+
+// A name is unique in the fleet, case-folded: another identity cannot take "WEB" on B while X
+// holds "web" on A; X itself may hold "web" on both.
+TEST_F(Fleet, NameIsUniqueAcrossRelaysIgnoringCase) {
+  auto a = relay("a");
+  auto b = relay("b");
+  ASSERT_TRUE(a->alive() && b->alive());
+  auto sa = session(a->ws);
+  auto sb = session(b->ws);
+  const auto x = credential();
+  const auto y = credential();
+
+  ASSERT_EQ(update(*sa, x, "web"), ResponseCode::Accepted) << a->err();
+  EXPECT_EQ(update(*sb, y, "WEB"), ResponseCode::Rejected)
+      << "B accepted a name another identity holds on A:\n"
+      << b->err();
+  EXPECT_EQ(refusals(*b, "name_taken_ignoring_case"), 1) << metrics(*b);
+  EXPECT_NE(b->err().find("name taken in the fleet"), std::string::npos) << b->err();
+
+  EXPECT_EQ(update(*sb, x, "web"), ResponseCode::Accepted)
+      << "the holder of a name must be able to hold it on several relays:\n"
+      << b->err();
+  // Both relays published X's lease.
+  auto dir = open_directory();
+  std::vector<std::string> both = {relay_id(*sa), relay_id(*sb)};
+  std::sort(both.begin(), both.end());
+  std::vector<std::string> seen;
+  EXPECT_TRUE(within(5s,
+                     [&] {
+                       seen = relays_of(resolve(*dir, x.id()));
+                       return seen == both;
+                     }))
+      << "Resolve(X) gave " << seen.size() << " holders, expected A and B";
+
+  // X's connections end: both relays withdraw its lease at once. Names are not released (X may
+  // still hold one on another relay): the claim lapses within three heartbeats, then Y may
+  // take the name.
+  sa->close();
+  sb->close();
+  DirectoryStatus status = DirectoryStatus::Ok;
+  EXPECT_TRUE(within(2s,
+                     [&] {
+                       status = resolve(*dir, x.id()).status;
+                       return status == DirectoryStatus::NotFound;
+                     }))
+      << "X's lease is still in the directory after its connections closed ("
+      << lease::to_string(status) << ")";
+  auto sy = session(b->tcp);
+  const auto freed =
+      within(3 * kHeartbeat + 1s, [&] { return update(*sy, y, "WEB") == ResponseCode::Accepted; });
+  EXPECT_TRUE(freed) << "the name X gave up is still taken in the fleet "
+                     << (3 * kHeartbeat + 1s).count() << " ms later:\n"
+                     << b->err();
+  if (freed) std::cout << "[ fleet    ] name free again after " << freed->count() << " ms\n";
+  EXPECT_TRUE(a->alive() && b->alive());
+}
+
+// The exact bytes of a signed request A accepted are refused on B as a replay.
+TEST_F(Fleet, ReplayedSignedRequestIsRefusedOnAnotherRelay) {
+  auto a = relay("a");
+  auto b = relay("b");
+  ASSERT_TRUE(a->alive() && b->alive());
+  auto sa = session(a->ws);
+  auto sb = session(b->tcp);
+  const auto x = credential();
+  const Bytes captured = signed_update(x, "printer");
+
+  auto first = run(send_raw(sa, captured), 15s);
+  ASSERT_TRUE(first) << "no LeaseUpdateResponse from A:\n" << a->err();
+  ASSERT_EQ(*first, ResponseCode::Accepted) << a->err();
+
+  auto replayed = run(send_raw(sb, captured), 15s);
+  ASSERT_TRUE(replayed) << "no LeaseUpdateResponse from B:\n" << b->err();
+  EXPECT_EQ(*replayed, ResponseCode::Rejected) << "B accepted a replay of A's request";
+  EXPECT_EQ(refusals(*b, "replayed"), 1) << metrics(*b);
+  EXPECT_NE(b->err().find("replayed (nonce already seen in the fleet)"), std::string::npos)
+      << b->err();
+  EXPECT_TRUE(info(*sb).leases.empty()) << "B lists a lease it refused";
+}
+
+// A relay killed with SIGKILL withdraws nothing; its records expire within three heartbeats.
+TEST_F(Fleet, KilledRelaysRecordsExpireWithinThreeHeartbeats) {
+  auto a = relay("a");
+  ASSERT_TRUE(a->alive());
+  auto sa = session(a->ws);
+  const std::string a_id = relay_id(*sa);
+  const auto x = credential();
+  ASSERT_EQ(update(*sa, x, "camera"), ResponseCode::Accepted) << a->err();
+
+  auto dir = open_directory();
+  auto before = resolve(*dir, x.id());
+  ASSERT_EQ(before.status, DirectoryStatus::Ok) << "X's lease on A is not in the directory";
+  ASSERT_EQ(relays_of(before), std::vector<std::string>{a_id});
+  EXPECT_FALSE(before.records[0].value.empty());
+  DirectoryRequest members;
+  members.op = DirectoryOp::Members;
+  auto m = call(*dir, members);
+  ASSERT_EQ(m.status, DirectoryStatus::Ok);
+  EXPECT_EQ(relays_of(m), std::vector<std::string>{a_id});
+
+  const auto killed = Clock::now();
+  a->child().signal(SIGKILL);
+  ASSERT_NE(a->child().wait(5000), -1) << "relay A did not die";
+  // Three heartbeats after its last write at the latest; 500 ms for polling and scheduling.
+  const auto bound = 3 * kHeartbeat + 500ms;
+  DirectoryStatus last = DirectoryStatus::Ok;
+  auto took = within(bound, [&] {
+    last = resolve(*dir, x.id()).status;
+    return last == DirectoryStatus::NotFound;
+  });
+  ASSERT_TRUE(took) << "X's lease record of the dead relay A still resolves ("
+                    << lease::to_string(last) << ") " << bound.count() << " ms after the kill";
+  std::cout << "[ fleet    ] A's record gone " << took->count() << " ms after the kill\n";
+  const auto left = std::max(
+      std::chrono::duration_cast<std::chrono::milliseconds>(bound - (Clock::now() - killed)), 0ms);
+  auto gone = within(left, [&] {
+    auto r = call(*dir, members);
+    return r.status == DirectoryStatus::NotFound || r.records.empty();
+  });
+  EXPECT_TRUE(gone) << "the dead relay A is still a member " << bound.count()
+                    << " ms after the kill";
+}
+
+// Redis down: B says degraded, refuses new leases, keeps renewing the ones it holds on the same
+// connection. Redis back (empty, same port): B recovers, accepts again and republishes.
+TEST_F(Fleet, RedisOutageThenRestart) {
+  auto b = relay("b");
+  ASSERT_TRUE(b->alive());
+  auto sb = session(b->ws);
+  const std::string b_id = relay_id(*sb);
+  const auto x = credential();
+  ASSERT_EQ(update(*sb, x, "web"), ResponseCode::Accepted) << b->err();
+  EXPECT_NE(healthz(*b).find("\"ok\""), std::string::npos);
+  EXPECT_EQ(metric_value(metrics(*b), "portal_directory_available"), 1);
+  auto dir = open_directory();
+  ASSERT_EQ(relays_of(resolve(*dir, x.id())), std::vector<std::string>{b_id});
+
+  redis_.stop();
+  std::string health;
+  auto noticed = within(10s, [&] {
+    health = healthz(*b);
+    return health.find("\"degraded\"") != std::string::npos;
+  });
+  ASSERT_TRUE(noticed) << "B's /healthz still says " << health << " 10 s after Redis died";
+  std::cout << "[ fleet    ] B degraded " << noticed->count() << " ms after Redis died\n";
+  const auto m = metrics(*b);
+  EXPECT_EQ(metric_value(m, "portal_directory_available"), 0) << m;
+  // A 200 all the same: an orchestrator must not restart the relay for a directory outage.
+  const auto code = curl(b->http + "/healthz", {"-o", "/dev/null", "-w", "%{http_code}"});
+  EXPECT_EQ(code, "200");
+
+  const auto y = credential();
+  auto sy = session(b->tcp);
+  EXPECT_EQ(update(*sy, y, "mail"), ResponseCode::Rejected) << "a new lease without Redis";
+  EXPECT_EQ(refusals(*b, "directory_unavailable"), 1) << metrics(*b);
+  // X renews on the connection that holds the lease, with the same name: accepted.
+  EXPECT_EQ(update(*sb, x, "web"), ResponseCode::Accepted) << b->err();
+  // A rename is not a renewal.
+  EXPECT_EQ(update(*sb, x, "web2"), ResponseCode::Rejected);
+  EXPECT_EQ(refusals(*b, "directory_unavailable"), 2) << metrics(*b);
+  EXPECT_EQ(info(*sb).leases.size(), 1u);
+
+  ASSERT_TRUE(redis_.start()) << "redis-server did not restart on port " << redis_.port();
+  // Reconnect (reconnect_ms 50) and the next heartbeat: well within 5 s.
+  auto back = within(5s, [&] {
+    health = healthz(*b);
+    return health.find("\"ok\"") != std::string::npos;
+  });
+  ASSERT_TRUE(back) << "B's /healthz still says " << health << " 5 s after Redis returned";
+  std::cout << "[ fleet    ] B ok again " << back->count() << " ms after Redis returned\n";
+  EXPECT_EQ(metric_value(metrics(*b), "portal_directory_available"), 1);
+
+  // The restarted Redis is empty: B republishes X's lease and its name claim by itself, within
+  // a few heartbeats (records are refreshed once older than half their TTL).
+  DirectoryReply by_id;
+  auto republished = within(4 * kHeartbeat, [&] {
+    by_id = resolve(*dir, x.id());
+    return relays_of(by_id) == std::vector<std::string>{b_id};
+  });
+  EXPECT_TRUE(republished) << "X's lease on B is not back in the directory "
+                           << (4 * kHeartbeat).count() << " ms after B saw Redis again ("
+                           << lease::to_string(by_id.status) << ")";
+  if (republished) {
+    std::cout << "[ fleet    ] republished " << republished->count() << " ms after ok\n";
+  }
+  auto claimed = within(4 * kHeartbeat, [&] {
+    auto r = resolve(*dir, "web", true);
+    return r.status == DirectoryStatus::Ok && r.records.size() == 1 && r.records[0].key == x.id();
+  });
+  EXPECT_TRUE(claimed) << "B did not reclaim X's name 'web' after Redis returned";
+
+  EXPECT_EQ(update(*sy, y, "mail"), ResponseCode::Accepted) << b->err();
+  EXPECT_TRUE(b->alive());
+}
+
+// A renewal B accepted on its local replay cache alone while Redis was down is still a replay
+// elsewhere once Redis is back: B records its nonce in the directory when it returns.
+TEST_F(Fleet, RenewalAcceptedDuringOutageCannotBeReplayedAfterwards) {
+  auto a = relay("a");
+  auto b = relay("b");
+  ASSERT_TRUE(a->alive() && b->alive());
+  auto sa = session(a->ws);
+  auto sb = session(b->ws);
+  const auto x = credential();
+  auto first = run(send_raw(sb, signed_update(x, "web")), 15s);
+  ASSERT_TRUE(first && *first == ResponseCode::Accepted) << b->err();
+
+  redis_.stop();
+  std::string health;
+  ASSERT_TRUE(within(10s,
+                     [&] {
+                       health = healthz(*b);
+                       return health.find("\"degraded\"") != std::string::npos;
+                     }))
+      << "B's /healthz still says " << health << " 10 s after Redis died";
+  // The renewal, on the connection that holds the lease: accepted without the directory.
+  const Bytes renewal = signed_update(x, "web");
+  auto renewed = run(send_raw(sb, renewal), 15s);
+  ASSERT_TRUE(renewed && *renewed == ResponseCode::Accepted) << b->err();
+
+  ASSERT_TRUE(redis_.start()) << "redis-server did not restart on port " << redis_.port();
+  for (auto* r : {a.get(), b.get()}) {
+    ASSERT_TRUE(within(5s,
+                       [&] {
+                         health = healthz(*r);
+                         return health.find("\"ok\"") != std::string::npos;
+                       }))
+        << "a relay's /healthz still says " << health << " 5 s after Redis returned";
+  }
+  // Two heartbeats for B to catch up; still well inside the request's clock window (30 s).
+  pump(2 * kHeartbeat);
+  auto replayed = run(send_raw(sa, renewal), 15s);
+  ASSERT_TRUE(replayed) << "no LeaseUpdateResponse from A:\n" << a->err();
+  EXPECT_EQ(*replayed, ResponseCode::Rejected)
+      << "A accepted a replay of the renewal B accepted while Redis was down";
+  EXPECT_EQ(refusals(*a, "replayed"), 1) << metrics(*a);
+}
+
+}  // namespace
+}  // namespace portal::test
