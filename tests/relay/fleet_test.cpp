@@ -9,6 +9,7 @@
 #include "portal/directory/directory.hpp"
 #include "portal/wire/control.hpp"
 #include "relay/relay_harness.hpp"
+#include "support/close_after.hpp"
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
 
@@ -47,15 +48,7 @@ asio::awaitable<std::optional<ResponseCode>> send_raw(std::shared_ptr<mux::Sessi
   auto st = co_await s->async_open();
   if (!st) co_return std::nullopt;
   std::shared_ptr<stream::ByteStream> stream(std::move(*st));
-  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, 5s);
-  asio::co_spawn(
-      co_await asio::this_coro::executor,
-      [](std::shared_ptr<asio::steady_timer> t,
-         std::shared_ptr<stream::ByteStream> victim) -> asio::awaitable<void> {
-        auto [ec] = co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
-        if (!ec) victim->close();
-      }(timer, stream),
-      asio::detached);
+  auto timer = co_await test::close_after(stream, 5s);
   Bytes got;
   if (co_await stream->async_write(request)) {
     (void)co_await stream->async_shutdown_write();

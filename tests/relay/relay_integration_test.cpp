@@ -17,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include "support/close_after.hpp"
 #include "support/pki.hpp"
 #include "support/scale.hpp"
 #include "support/temp_dir.hpp"
@@ -44,15 +45,7 @@ asio::awaitable<RawAnswer> raw(mux::Session& s, Bytes request, bool half_close =
     co_return out;
   }
   std::shared_ptr<stream::ByteStream> stream(std::move(*st));
-  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor, 5s);
-  asio::co_spawn(
-      co_await asio::this_coro::executor,
-      [](std::shared_ptr<asio::steady_timer> t,
-         std::shared_ptr<stream::ByteStream> victim) -> asio::awaitable<void> {
-        auto [ec] = co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
-        if (!ec) victim->close();
-      }(timer, stream),
-      asio::detached);
+  auto timer = co_await test::close_after(stream, 5s);
   if (!co_await stream->async_write(request)) out.error = true;
   if (half_close) (void)co_await stream->async_shutdown_write();
   Bytes buf(4096);
