@@ -475,9 +475,9 @@ struct Core::State {
     hb.ttl = ttl;
     submit_own(std::move(hb));
     if (stats.directory_available) record_nonces();
-    const auto unix = unix_now();
+    const auto now_s = unix_now();
     for (auto it = published.begin(); it != published.end();) {
-      const auto* e = leases.find(it->first, unix);
+      const auto* e = leases.find(it->first, now_s);
       if (e == nullptr) {
         it = published.erase(it);
         continue;
@@ -489,7 +489,7 @@ struct Core::State {
         p.key = it->first;
         p.relay = relay_id;
         p.value = it->second.payload;
-        p.ttl = std::clamp(milliseconds((e->lease.expires - unix) * 1000), milliseconds(1000),
+        p.ttl = std::clamp(milliseconds((e->lease.expires - now_s) * 1000), milliseconds(1000),
                            std::max(ttl, milliseconds(1000)));
         const std::string name = e->lease.name;
         const std::string id = it->first;
