@@ -797,6 +797,61 @@ TEST(RelayCoreFleet, ANonceTheDirectoryMissedIsRecordedWhenItReturns) {
   for (const auto& r : carry(h, dir)) EXPECT_NE(r.op, Op::CheckNonce);
 }
 
+TEST(RelayCoreFleet, WhenTheDirectoryReturnsEveryRecordIsRepublishedAtOnce) {
+  Harness h;
+  h.fleet.directory = true;
+  h.fleet.heartbeat = 1000ms;
+  lease::MemoryDirectory dir;
+  h.advance(0ms);
+  (void)carry(h, dir);
+  // A lease registered through the directory.
+  const auto signed_lease = [&](const identity::Credential& who, const std::string& name) {
+    wire::Lease l;
+    l.name = name;
+    l.expires = base::unix_seconds(h.clock.system_now()) + 30;
+    return *control::ClientRequest::lease_update(who, l, h.random, h.clock.system_now());
+  };
+  const auto x = credential(1);
+  auto rx = signed_lease(x, "web");
+  const auto sx = *h.c().stream_accepted(h.connect(), h.now());
+  h.pump(sx, rx);
+  (void)carry(h, dir);
+  h.pump(sx, rx);
+  ASSERT_EQ(rx.code(), ResponseCode::Accepted);
+
+  // The directory goes away (the heartbeat's reply says so), then comes back empty.
+  h.advance(1000ms);
+  for (const auto& q : h.c().take_directory_requests()) {
+    lease::DirectoryReply r;
+    r.ticket = q.ticket;
+    r.status = lease::DirectoryStatus::Unavailable;
+    h.c().directory_reply(r, h.now());
+  }
+  ASSERT_FALSE(h.c().stats().directory_available);
+  lease::MemoryDirectory restarted;
+  // The next request it answers (another identity's lease) shows it is back: x's record and name
+  // go out again at once, though they are younger than half their life.
+  const auto y = credential(2);
+  auto ry = signed_lease(y, "api");
+  const auto sy = *h.c().stream_accepted(h.connect("192.0.2.2"), h.now());
+  h.pump(sy, ry);
+  const auto sent = carry(h, restarted);
+  EXPECT_TRUE(h.c().stats().directory_available);
+  const auto has = [&](Op op, const std::string& key) {
+    return std::any_of(sent.begin(), sent.end(),
+                       [&](const auto& q) { return q.op == op && q.key == key; });
+  };
+  EXPECT_TRUE(has(Op::PublishLease, x.id()));
+  EXPECT_TRUE(has(Op::ClaimName, lease::fold_name("web")));
+  EXPECT_TRUE(has(Op::PublishLease, y.id()));
+  lease::DirectoryRequest resolve;
+  resolve.op = Op::Resolve;
+  resolve.key = x.id();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(h.now().steady.time_since_epoch());
+  EXPECT_EQ(restarted.apply(resolve, ms.count()).status, lease::DirectoryStatus::Ok);
+}
+
 TEST(RelayCoreFleet, WithoutADirectoryNothingIsEmitted) {
   Harness h;
   const auto conn = h.connect();

@@ -404,7 +404,10 @@ struct Core::State {
                     : "fleet directory unavailable (" + std::string(lease::to_string(st)) +
                           (reply.detail.empty() ? "" : ": " + reply.detail) +
                           "): new leases and other relays' leases are refused until it returns");
-      if (available) record_nonces();
+      if (available) {
+        record_nonces();
+        refresh(true);  // a directory restarted empty has none of this relay's records
+      }
     } else if (st == lease::DirectoryStatus::Invalid || st == lease::DirectoryStatus::Overloaded) {
       gated_warn("directory_error", std::string("fleet directory: ") + lease::to_string(op) + " " +
                                         lease::to_string(st) +
@@ -475,6 +478,15 @@ struct Core::State {
     hb.ttl = ttl;
     submit_own(std::move(hb));
     if (stats.directory_available) record_nonces();
+    refresh(false);
+    arm(heartbeat_timer, now.steady + options.fleet.heartbeat, TimerKind::Heartbeat, 0);
+  }
+
+  // Re-publishes the records (and name claims) of this relay's live leases: those published more
+  // than half a TTL ago, or, with `everything` (the directory came back and may have lost them),
+  // all of them.
+  void refresh(bool everything) {
+    const auto ttl = ctx.directory_ttl;
     const auto now_s = unix_now();
     for (auto it = published.begin(); it != published.end();) {
       const auto* e = leases.find(it->first, now_s);
@@ -482,7 +494,7 @@ struct Core::State {
         it = published.erase(it);
         continue;
       }
-      if (now.steady - it->second.at >= ttl / 2) {
+      if (everything || now.steady - it->second.at >= ttl / 2) {
         it->second.at = now.steady;
         lease::DirectoryRequest p;
         p.op = lease::DirectoryOp::PublishLease;
@@ -507,7 +519,6 @@ struct Core::State {
       }
       ++it;
     }
-    arm(heartbeat_timer, now.steady + options.fleet.heartbeat, TimerKind::Heartbeat, 0);
   }
 
   // After the control core consumed input: the first packet, an error, or a forward.
