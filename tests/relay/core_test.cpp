@@ -852,6 +852,29 @@ TEST(RelayCoreFleet, WhenTheDirectoryReturnsEveryRecordIsRepublishedAtOnce) {
   EXPECT_EQ(restarted.apply(resolve, ms.count()).status, lease::DirectoryStatus::Ok);
 }
 
+TEST(RelayCoreFleet, ALeaseAnsweredAfterItsConnectionClosedIsNotKept) {
+  Harness h;
+  h.fleet.directory = true;
+  h.fleet.heartbeat = 60'000ms;
+  lease::MemoryDirectory dir;
+  (void)h.c();
+  const auto holder = credential(1);
+  const auto conn = h.connect();
+  wire::Lease lease;
+  lease.name = "web";
+  lease.expires = kT + 30;
+  auto req = control::ClientRequest::lease_update(holder, lease, h.random, h.clock.system_now());
+  const auto s = *h.c().stream_accepted(conn, h.now());
+  h.pump(s, *req);
+  ASSERT_EQ(h.c().step(s), Step::Wait);
+  h.c().connection_closed(conn, {}, h.now());
+  const auto sent = carry(h, dir);
+  EXPECT_EQ(h.c().leases().size(), 0u);
+  ASSERT_FALSE(sent.empty());
+  EXPECT_EQ(sent.back().op, Op::WithdrawLease);
+  EXPECT_EQ(sent.back().key, holder.id());
+}
+
 TEST(RelayCoreFleet, WithoutADirectoryNothingIsEmitted) {
   Harness h;
   const auto conn = h.connect();

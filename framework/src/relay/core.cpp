@@ -435,6 +435,14 @@ struct Core::State {
     const bool waiting = st->control->state() == control::RelayStreamState::AwaitingDirectory;
     st->control->directory_answer(reply, now.system);
     collect(t.stream, *st);
+    // The connection ended while the request waited: a lease it was just given has nobody to
+    // hold it (connection_closed() dropped the others already).
+    if (conns.find(st->conn) == conns.end()) {
+      for (const auto& id : leases.drop_connection(st->conn)) {
+        log(base::LogLevel::Info, "lease " + id + " dropped: " + conn_tag(st->conn) + " closed");
+        withdraw(id);
+      }
+    }
     if (waiting && st->control->state() == control::RelayStreamState::Open &&
         st->step == Step::Wait) {
       st->step = Step::Read;
