@@ -325,7 +325,15 @@ TEST_F(Fleet, RedisOutageThenRestart) {
   const auto x = credential();
   ASSERT_EQ(update(*sb, x, "web"), ResponseCode::Accepted) << b->err();
   EXPECT_NE(healthz(*b).find("\"ok\""), std::string::npos);
-  EXPECT_EQ(metric_value(metrics(*b), "portal_directory_available"), 1);
+  {
+    const auto m = metrics(*b);
+    EXPECT_EQ(metric_value(m, "portal_directory_available"), 1) << m;
+    EXPECT_EQ(metric_value(m, "portal_directory_connected"), 1) << m;
+    // At least the lease's own claim (the heartbeat's refreshes may have added more).
+    EXPECT_GE(metric_value(m, "portal_directory_replies_total{op=\"claim_name\",status=\"ok\"}"), 1)
+        << m;
+    EXPECT_NE(m.find("portal_directory_latency_seconds "), std::string::npos) << m;
+  }
   auto dir = open_directory();
   ASSERT_EQ(relays_of(resolve(*dir, x.id())), std::vector<std::string>{b_id});
 

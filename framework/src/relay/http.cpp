@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include <cctype>
+#include <chrono>
 #include <sstream>
 
 #include "portal/version.hpp"
@@ -177,6 +178,19 @@ HttpResponse http_metrics(const HttpView& v, const HttpRequest& req) {
       o << "portal_directory_replies_total{op=\"" << label_escape(key.first) << "\",status=\""
         << label_escape(key.second) << "\"} " << n << '\n';
     }
+    const auto& h = v.directory_health;
+    metric(o, "portal_directory_connected", "gauge",
+           "1 while the directory client holds a connection that answered its last request.");
+    o << "portal_directory_connected " << (h.connected ? 1 : 0) << '\n';
+    metric(o, "portal_directory_queued", "gauge", "Directory requests waiting or in flight.");
+    o << "portal_directory_queued " << h.queued << '\n';
+    metric(o, "portal_directory_latency_seconds", "gauge",
+           "Submit to reply of the directory's last successful answer.");
+    o << "portal_directory_latency_seconds "
+      << std::chrono::duration<double>(h.last_latency).count() << '\n';
+    metric(o, "portal_directory_reconnects_total", "counter",
+           "Connections the directory client made after its first.");
+    o << "portal_directory_reconnects_total " << h.reconnects << '\n';
   }
   metric(o, "portal_refusals_total", "counter", "Refusals by limit.");
   for (const auto& [limit, n] : v.refusals) {

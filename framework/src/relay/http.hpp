@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "portal/directory/directory.hpp"
 #include "portal/relay/relay.hpp"
 #include "portal/transport/transport.hpp"
 
@@ -40,6 +41,7 @@ struct HttpView {
   /// A fleet directory is configured; its replies by (operation, status).
   bool fleet = false;
   std::map<std::pair<std::string, std::string>, std::uint64_t> directory;
+  directory::Health directory_health;  ///< the client's, when `fleet`
   std::vector<PluginInfo> plugins;
   std::vector<std::size_t> loop_connections;  ///< accepted sockets per event loop (ADR 0013)
   /// The browser path, when on: a lease's page is app_prefix + name + app_suffix

@@ -894,6 +894,7 @@ HttpView Relay::Impl::view() const {
   v.accept_errors = m.accept_errors;
   v.fleet = o.directory != nullptr;
   v.directory = m.directory;
+  if (o.directory) v.directory_health = o.directory->health();
   v.plugins = o.plugins;
   v.loop_connections = loop_load;
   return v;
