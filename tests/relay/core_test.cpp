@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "portal/base/random.hpp"
 #include "portal/lease/memory_directory.hpp"
@@ -114,8 +115,9 @@ struct Harness {
     return *s;
   }
 
-  ResponseCode register_lease(ConnectionId conn, const identity::Credential& who,
-                              const std::string& name, const std::string& metadata = {}) {
+  // A signed LeaseUpdateRequest of `who` for `name`, expiring in 30 s.
+  control::ClientRequest signed_lease(const identity::Credential& who, const std::string& name,
+                                      const std::string& metadata = {}) {
     wire::Lease lease;
     lease.name = name;
     lease.alpn = {"http/1.1"};
@@ -123,10 +125,16 @@ struct Harness {
     lease.expires = base::unix_seconds(clock.system_now()) + 30;
     auto req = control::ClientRequest::lease_update(who, lease, random, clock.system_now());
     EXPECT_TRUE(req.has_value());
-    const auto s = request(conn, *req);
-    EXPECT_TRUE(req->done());
+    return std::move(*req);
+  }
+
+  ResponseCode register_lease(ConnectionId conn, const identity::Credential& who,
+                              const std::string& name, const std::string& metadata = {}) {
+    auto req = signed_lease(who, name, metadata);
+    const auto s = request(conn, req);
+    EXPECT_TRUE(req.done());
     c().stream_closed(s);
-    return req->code();
+    return req.code();
   }
 };
 
@@ -609,21 +617,41 @@ TEST(RelayCore, AForwardThatTimesOutBeforeTheHolderStreamOpensWakesTheDriver) {
 
 // ---- a relay of a fleet (FleetOptions::directory; ADR 0015) -------------------------------------
 
-// Carries the core's directory requests to `dir` and the replies back, until none is left;
-// returns what was carried.
-std::vector<lease::DirectoryRequest> carry(Harness& h, lease::MemoryDirectory& dir) {
+// The harness's steady clock in milliseconds: the time scale a MemoryDirectory is given.
+std::int64_t steady_ms(const Harness& h) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(h.now().steady.time_since_epoch())
+      .count();
+}
+
+// Answers the core's directory requests with `answer` and hands the replies back, until none is
+// left; returns what was answered.
+std::vector<lease::DirectoryRequest> carry(
+    Harness& h,
+    const std::function<lease::DirectoryReply(const lease::DirectoryRequest&)>& answer) {
   std::vector<lease::DirectoryRequest> all;
   for (auto q = h.c().take_directory_requests(); !q.empty(); q = h.c().take_directory_requests()) {
     for (const auto& r : q) {
       all.push_back(r);
-      const auto ms =
-          std::chrono::duration_cast<std::chrono::milliseconds>(h.now().steady.time_since_epoch())
-              .count();
-      h.c().directory_reply(dir.apply(r, ms), h.now());
+      h.c().directory_reply(answer(r), h.now());
       h.collect();
     }
   }
   return all;
+}
+
+// The requests carried to `dir`.
+std::vector<lease::DirectoryRequest> carry(Harness& h, lease::MemoryDirectory& dir) {
+  return carry(h, [&](const lease::DirectoryRequest& r) { return dir.apply(r, steady_ms(h)); });
+}
+
+// Every request answered `status` (the directory is away).
+std::vector<lease::DirectoryRequest> fail_all(Harness& h, lease::DirectoryStatus status) {
+  return carry(h, [status](const lease::DirectoryRequest& r) {
+    lease::DirectoryReply reply;
+    reply.ticket = r.ticket;
+    reply.status = status;
+    return reply;
+  });
 }
 
 std::vector<lease::DirectoryOp> ops(const std::vector<lease::DirectoryRequest>& rs) {
@@ -649,23 +677,18 @@ TEST(RelayCoreFleet, ASignedRequestWaitsForTheDirectoryAndIsWokenByItsReplies) {
 
   const auto holder = credential(1);
   const auto conn = h.connect();
-  wire::Lease lease;
-  lease.name = "Web";
-  lease.alpn = {"http/1.1"};
-  lease.expires = kT + 30;
-  auto req = control::ClientRequest::lease_update(holder, lease, h.random, h.clock.system_now());
-  const auto s = *h.c().stream_accepted(conn, h.now());
-  h.pump(s, *req);
+  auto req = h.signed_lease(holder, "Web");
+  const auto s = h.request(conn, req);
   EXPECT_EQ(h.c().step(s), Step::Wait);  // nothing answered before the directory
-  EXPECT_FALSE(req->done());
+  EXPECT_FALSE(req.done());
   const auto checks = carry(h, dir);
   EXPECT_EQ(ops(checks), (std::vector<Op>{Op::CheckNonce, Op::ClaimName, Op::PublishLease}));
   EXPECT_EQ(checks[1].key, lease::fold_name("Web"));
   EXPECT_TRUE(h.asked(Action::Kind::Wake, s));
   EXPECT_EQ(h.c().step(s), Step::Read);
-  h.pump(s, *req);
-  ASSERT_TRUE(req->done());
-  EXPECT_EQ(req->code(), ResponseCode::Accepted);
+  h.pump(s, req);
+  ASSERT_TRUE(req.done());
+  EXPECT_EQ(req.code(), ResponseCode::Accepted);
   const auto& m = h.c().metrics().directory;
   EXPECT_EQ(m.at({"check_nonce", "ok"}), 1u);
   EXPECT_EQ(m.at({"claim_name", "ok"}), 1u);
@@ -693,21 +716,17 @@ TEST(RelayCoreFleet, ADirectoryThatNeverAnswersTimesOutAndTheRequestIsRefused) {
   (void)h.c();
   const auto holder = credential(1);
   const auto conn = h.connect();
-  wire::Lease lease;
-  lease.name = "web";
-  lease.expires = kT + 30;
-  auto req = control::ClientRequest::lease_update(holder, lease, h.random, h.clock.system_now());
-  const auto s = *h.c().stream_accepted(conn, h.now());
-  h.pump(s, *req);
+  auto req = h.signed_lease(holder, "web");
+  const auto s = h.request(conn, req);
   ASSERT_EQ(h.c().step(s), Step::Wait);
   EXPECT_EQ(h.c().take_directory_requests().size(), 2u);  // nonce and name: never answered
   h.advance(1999ms);
   EXPECT_EQ(h.c().step(s), Step::Wait);
   h.advance(1ms);
   EXPECT_TRUE(h.asked(Action::Kind::Wake, s));
-  h.pump(s, *req);
-  ASSERT_TRUE(req->done());
-  EXPECT_EQ(req->code(), ResponseCode::Rejected);
+  h.pump(s, req);
+  ASSERT_TRUE(req.done());
+  EXPECT_EQ(req.code(), ResponseCode::Rejected);
   EXPECT_EQ(h.refusals("directory_unavailable"), 1u);
   EXPECT_FALSE(h.c().stats().directory_available);
   EXPECT_EQ(h.c().metrics().directory.at({"check_nonce", "timed_out"}), 1u);
@@ -718,23 +737,6 @@ TEST(RelayCoreFleet, ADirectoryThatNeverAnswersTimesOutAndTheRequestIsRefused) {
   late.status = lease::DirectoryStatus::Ok;
   h.c().directory_reply(late, h.now());
   EXPECT_EQ(h.c().metrics().directory.at({"unknown", "ok"}), 1u);
-}
-
-// Answers the core's directory requests with `status` (an unreachable directory), until none is
-// left; returns what was answered.
-std::vector<lease::DirectoryRequest> fail_all(Harness& h, lease::DirectoryStatus status) {
-  std::vector<lease::DirectoryRequest> all;
-  for (auto q = h.c().take_directory_requests(); !q.empty(); q = h.c().take_directory_requests()) {
-    for (const auto& r : q) {
-      all.push_back(r);
-      lease::DirectoryReply reply;
-      reply.ticket = r.ticket;
-      reply.status = status;
-      h.c().directory_reply(reply, h.now());
-      h.collect();
-    }
-  }
-  return all;
 }
 
 // A renewal accepted on the local replay cache alone while the directory was down: its nonce is
@@ -748,28 +750,21 @@ TEST(RelayCoreFleet, ANonceTheDirectoryMissedIsRecordedWhenItReturns) {
   carry(h, dir);
   const auto holder = credential(1);
   const auto conn = h.connect();
-  wire::Lease lease;
-  lease.name = "web";
-  lease.alpn = {"http/1.1"};
-  lease.expires = kT + 30;
-  auto first = control::ClientRequest::lease_update(holder, lease, h.random, h.clock.system_now());
-  const auto s1 = *h.c().stream_accepted(conn, h.now());
-  h.pump(s1, *first);
+  auto first = h.signed_lease(holder, "web");
+  const auto s1 = h.request(conn, first);
   carry(h, dir);
-  h.pump(s1, *first);
-  ASSERT_EQ(first->code(), ResponseCode::Accepted);
+  h.pump(s1, first);
+  ASSERT_EQ(first.code(), ResponseCode::Accepted);
 
   // The directory goes away; the renewal on the same connection is accepted all the same.
-  auto renewal =
-      control::ClientRequest::lease_update(holder, lease, h.random, h.clock.system_now());
-  const auto s2 = *h.c().stream_accepted(conn, h.now());
-  h.pump(s2, *renewal);
+  auto renewal = h.signed_lease(holder, "web");
+  const auto s2 = h.request(conn, renewal);
   const auto down = fail_all(h, lease::DirectoryStatus::Unavailable);
   ASSERT_FALSE(down.empty());
   ASSERT_EQ(down[0].op, Op::CheckNonce);
   const auto missed = down[0];
-  h.pump(s2, *renewal);
-  ASSERT_EQ(renewal->code(), ResponseCode::Accepted);
+  h.pump(s2, renewal);
+  ASSERT_EQ(renewal.code(), ResponseCode::Accepted);
   EXPECT_FALSE(h.c().stats().directory_available);
 
   // Still down at the next heartbeat: nothing is retried while it is unreachable.
@@ -805,36 +800,23 @@ TEST(RelayCoreFleet, WhenTheDirectoryReturnsEveryRecordIsRepublishedAtOnce) {
   h.advance(0ms);
   (void)carry(h, dir);
   // A lease registered through the directory.
-  const auto signed_lease = [&](const identity::Credential& who, const std::string& name) {
-    wire::Lease l;
-    l.name = name;
-    l.expires = base::unix_seconds(h.clock.system_now()) + 30;
-    return *control::ClientRequest::lease_update(who, l, h.random, h.clock.system_now());
-  };
   const auto x = credential(1);
-  auto rx = signed_lease(x, "web");
-  const auto sx = *h.c().stream_accepted(h.connect(), h.now());
-  h.pump(sx, rx);
+  auto rx = h.signed_lease(x, "web");
+  const auto sx = h.request(h.connect(), rx);
   (void)carry(h, dir);
   h.pump(sx, rx);
   ASSERT_EQ(rx.code(), ResponseCode::Accepted);
 
   // The directory goes away (the heartbeat's reply says so), then comes back empty.
   h.advance(1000ms);
-  for (const auto& q : h.c().take_directory_requests()) {
-    lease::DirectoryReply r;
-    r.ticket = q.ticket;
-    r.status = lease::DirectoryStatus::Unavailable;
-    h.c().directory_reply(r, h.now());
-  }
+  (void)fail_all(h, lease::DirectoryStatus::Unavailable);
   ASSERT_FALSE(h.c().stats().directory_available);
   lease::MemoryDirectory restarted;
   // The next request it answers (another identity's lease) shows it is back: x's record and name
   // go out again at once, though they are younger than half their life.
   const auto y = credential(2);
-  auto ry = signed_lease(y, "api");
-  const auto sy = *h.c().stream_accepted(h.connect("192.0.2.2"), h.now());
-  h.pump(sy, ry);
+  auto ry = h.signed_lease(y, "api");
+  (void)h.request(h.connect("192.0.2.2"), ry);
   const auto sent = carry(h, restarted);
   EXPECT_TRUE(h.c().stats().directory_available);
   const auto has = [&](Op op, const std::string& key) {
@@ -847,9 +829,7 @@ TEST(RelayCoreFleet, WhenTheDirectoryReturnsEveryRecordIsRepublishedAtOnce) {
   lease::DirectoryRequest resolve;
   resolve.op = Op::Resolve;
   resolve.key = x.id();
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(h.now().steady.time_since_epoch());
-  EXPECT_EQ(restarted.apply(resolve, ms.count()).status, lease::DirectoryStatus::Ok);
+  EXPECT_EQ(restarted.apply(resolve, steady_ms(h)).status, lease::DirectoryStatus::Ok);
 }
 
 TEST(RelayCoreFleet, ALeaseAnsweredAfterItsConnectionClosedIsNotKept) {
@@ -860,12 +840,8 @@ TEST(RelayCoreFleet, ALeaseAnsweredAfterItsConnectionClosedIsNotKept) {
   (void)h.c();
   const auto holder = credential(1);
   const auto conn = h.connect();
-  wire::Lease lease;
-  lease.name = "web";
-  lease.expires = kT + 30;
-  auto req = control::ClientRequest::lease_update(holder, lease, h.random, h.clock.system_now());
-  const auto s = *h.c().stream_accepted(conn, h.now());
-  h.pump(s, *req);
+  auto req = h.signed_lease(holder, "web");
+  const auto s = h.request(conn, req);
   ASSERT_EQ(h.c().step(s), Step::Wait);
   h.c().connection_closed(conn, {}, h.now());
   const auto sent = carry(h, dir);
