@@ -5,6 +5,7 @@
 // the other end and hashes what it sends and receives (the relay tests, with one or more relay
 // threads).
 
+#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -90,6 +91,20 @@ inline asio::awaitable<void> exchange(std::shared_ptr<stream::ByteStream> s, std
   }
   t->sent = h.finish();
   t->write_ok = static_cast<bool>(co_await s->async_shutdown_write());
+}
+
+// Both ends of one exchange() of `total` bytes each way: every byte arrived, in order and
+// unchanged, and both ends wrote and half-closed.
+inline void expect_exchanged(const Transfer& a, const Transfer& b, std::uint64_t total) {
+  EXPECT_TRUE(a.write_ok && b.write_ok);
+  EXPECT_EQ(a.first_mismatch, -1);
+  EXPECT_EQ(b.first_mismatch, -1);
+  EXPECT_EQ(a.read_error, "");
+  EXPECT_EQ(b.read_error, "");
+  EXPECT_EQ(a.received_bytes, total);
+  EXPECT_EQ(b.received_bytes, total);
+  EXPECT_EQ(a.received, b.sent);
+  EXPECT_EQ(b.received, a.sent);
 }
 
 }  // namespace portal::test

@@ -215,16 +215,7 @@ TEST_F(RelayIntegration, SplicesBulkDataBothWaysWithChecksums) {
     pump(50ms);
   }
   ASSERT_TRUE(at_dialer->read_done && at_holder->read_done);
-  EXPECT_TRUE(at_dialer->write_ok);
-  EXPECT_TRUE(at_holder->write_ok);
-  EXPECT_EQ(at_holder->first_mismatch, -1);
-  EXPECT_EQ(at_dialer->first_mismatch, -1);
-  EXPECT_EQ(at_holder->read_error, "");
-  EXPECT_EQ(at_dialer->read_error, "");
-  EXPECT_EQ(at_holder->received_bytes, total);
-  EXPECT_EQ(at_dialer->received_bytes, total);
-  EXPECT_EQ(at_holder->received, at_dialer->sent);
-  EXPECT_EQ(at_dialer->received, at_holder->sent);
+  expect_exchanged(*at_holder, *at_dialer, total);
   EXPECT_NE(at_dialer->sent, at_holder->sent);
   // The relay counted every spliced byte, per direction.
   const auto metrics =

@@ -139,15 +139,7 @@ TEST_P(RelayThreads, SplicesBulkDataBothWaysWithChecksums) {
   ASSERT_EQ(at_holder->size(), 1u);
   auto h = at_holder->front();
   finish({h, at_dialer});
-  EXPECT_TRUE(at_dialer->write_ok && h->write_ok);
-  EXPECT_EQ(h->first_mismatch, -1);
-  EXPECT_EQ(at_dialer->first_mismatch, -1);
-  EXPECT_EQ(h->read_error, "");
-  EXPECT_EQ(at_dialer->read_error, "");
-  EXPECT_EQ(h->received_bytes, total);
-  EXPECT_EQ(at_dialer->received_bytes, total);
-  EXPECT_EQ(h->received, at_dialer->sent);
-  EXPECT_EQ(at_dialer->received, h->sent);
+  expect_exchanged(*h, *at_dialer, total);
   // Every spliced byte is counted, per direction, though the copy loops run on workers.
   std::string m;
   for (int i = 0; i < 100; ++i) {
