@@ -128,6 +128,31 @@ constexpr const char* kWithdraw =
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
     "return n\n";
 
+// The live members of sorted set `set` (stale ones pruned first), each as {member, value of
+// keyof(member), its PTTL} appended to `out`; a member whose key vanished is removed from the
+// set. {-1, n}: n members, more than max_records; {-2, n}: a value of n bytes, past max_value.
+// Resolve and Members share it (after kNow, whose `now` it uses).
+constexpr const char* kCollect =
+    "local function collect(set, out, keyof, max_records, max_value)\n"
+    "  redis.call('ZREMRANGEBYSCORE', set, '-inf', now)\n"
+    "  local ids = redis.call('ZRANGE', set, 0, -1)\n"
+    "  if #ids > max_records then return {-1, #ids} end\n"
+    "  for _, r in ipairs(ids) do\n"
+    "    local k = keyof(r)\n"
+    "    local len = redis.call('STRLEN', k)\n"
+    "    if len > max_value then return {-2, len} end\n"
+    "    local v = redis.call('GET', k)\n"
+    "    if v then\n"
+    "      out[#out + 1] = r\n"
+    "      out[#out + 1] = v\n"
+    "      out[#out + 1] = redis.call('PTTL', k)\n"
+    "    else\n"
+    "      redis.call('ZREM', set, r)\n"
+    "    end\n"
+    "  end\n"
+    "  return out\n"
+    "end\n";
+
 // ARGV: prefix, key, by_name (1/0), max records, max value. {0}: none; {-1, n}: n records, too
 // many; {-2, n}: a value of n bytes, too big; {1, id, relay, value, pttl, ...}.
 constexpr const char* kResolveTail =
@@ -137,48 +162,15 @@ constexpr const char* kResolveTail =
     "  id = redis.call('GET', p .. 'name:' .. ARGV[2])\n"
     "  if not id then return {0} end\n"
     "end\n"
-    "local set = p .. 'holders:' .. id\n"
-    "redis.call('ZREMRANGEBYSCORE', set, '-inf', now)\n"
-    "local relays = redis.call('ZRANGE', set, 0, -1)\n"
-    "if #relays > tonumber(ARGV[4]) then return {-1, #relays} end\n"
-    "local out = {1, id}\n"
-    "for _, r in ipairs(relays) do\n"
-    "  local k = p .. 'lease:' .. id .. ':' .. r\n"
-    "  local len = redis.call('STRLEN', k)\n"
-    "  if len > tonumber(ARGV[5]) then return {-2, len} end\n"
-    "  local v = redis.call('GET', k)\n"
-    "  if v then\n"
-    "    out[#out + 1] = r\n"
-    "    out[#out + 1] = v\n"
-    "    out[#out + 1] = redis.call('PTTL', k)\n"
-    "  else\n"
-    "    redis.call('ZREM', set, r)\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
+    "return collect(p .. 'holders:' .. id, {1, id},\n"
+    "               function(r) return p .. 'lease:' .. id .. ':' .. r end,\n"
+    "               tonumber(ARGV[4]), tonumber(ARGV[5]))\n";
 
 // ARGV: prefix, max records, max value. {-1, n}, {-2, n} as above; {1, relay, uri, pttl, ...}.
 constexpr const char* kMembersTail =
     "local p = ARGV[1]\n"
-    "local set = p .. 'relays'\n"
-    "redis.call('ZREMRANGEBYSCORE', set, '-inf', now)\n"
-    "local ids = redis.call('ZRANGE', set, 0, -1)\n"
-    "if #ids > tonumber(ARGV[2]) then return {-1, #ids} end\n"
-    "local out = {1}\n"
-    "for _, r in ipairs(ids) do\n"
-    "  local k = p .. 'relay:' .. r\n"
-    "  local len = redis.call('STRLEN', k)\n"
-    "  if len > tonumber(ARGV[3]) then return {-2, len} end\n"
-    "  local v = redis.call('GET', k)\n"
-    "  if v then\n"
-    "    out[#out + 1] = r\n"
-    "    out[#out + 1] = v\n"
-    "    out[#out + 1] = redis.call('PTTL', k)\n"
-    "  else\n"
-    "    redis.call('ZREM', set, r)\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
+    "return collect(p .. 'relays', {1}, function(r) return p .. 'relay:' .. r end,\n"
+    "               tonumber(ARGV[2]), tonumber(ARGV[3]))\n";
 
 // The scripts, by index; loaded with SCRIPT LOAD on each connection and run with EVALSHA.
 enum Script : std::size_t {
@@ -192,12 +184,13 @@ enum Script : std::size_t {
 };
 
 const std::string& script_text(std::size_t index) {
-  static const std::array<std::string, kScripts> texts = {kClaim,
-                                                          kRelease,
-                                                          std::string(kNow) + kPublishTail,
-                                                          kWithdraw,
-                                                          std::string(kNow) + kResolveTail,
-                                                          std::string(kNow) + kMembersTail};
+  static const std::array<std::string, kScripts> texts = {
+      kClaim,
+      kRelease,
+      std::string(kNow) + kPublishTail,
+      kWithdraw,
+      std::string(kNow) + kCollect + kResolveTail,
+      std::string(kNow) + kCollect + kMembersTail};
   return texts.at(index);
 }
 
