@@ -46,6 +46,38 @@ Signed verify_signed(base::ByteSpan payload,
 
 }  // namespace
 
+lease::DirectoryRequest publish_request(const std::string& id, const std::string& relay,
+                                        base::ByteSpan payload, std::int64_t expires_in_s,
+                                        std::chrono::milliseconds ttl) {
+  using std::chrono::milliseconds;
+  lease::DirectoryRequest q;
+  q.op = lease::DirectoryOp::PublishLease;
+  q.key = id;
+  q.relay = relay;
+  q.value.assign(payload.begin(), payload.end());
+  q.ttl = std::clamp(milliseconds(expires_in_s * 1000), milliseconds(1000),
+                     std::max(ttl, milliseconds(1000)));
+  return q;
+}
+
+lease::DirectoryRequest claim_request(std::string_view name, const std::string& id,
+                                      std::chrono::milliseconds ttl) {
+  lease::DirectoryRequest q;
+  q.op = lease::DirectoryOp::ClaimName;
+  q.key = lease::fold_name(name);
+  q.subject = id;
+  q.ttl = std::max(ttl, std::chrono::milliseconds(1000));
+  return q;
+}
+
+lease::DirectoryRequest withdraw_request(const std::string& id, const std::string& relay) {
+  lease::DirectoryRequest q;
+  q.op = lease::DirectoryOp::WithdrawLease;
+  q.key = id;
+  q.relay = relay;
+  return q;
+}
+
 RelayControlStream::RelayControlStream(RelayContext& context, lease::ConnectionId connection)
     : ctx_(context), connection_(connection), reader_(context.max_packet) {}
 
@@ -218,15 +250,8 @@ ResponseCode RelayControlStream::apply_update(const wire::LeaseUpdateRequest& re
     // The record lives as long as the claim, never past the lease (its expiry is already capped
     // by the table).
     const auto* e = ctx_.leases.entry(id);
-    const std::int64_t left_ms = e == nullptr ? 0 : (e->lease.expires - now) * 1000;
-    lease::DirectoryRequest publish;
-    publish.op = lease::DirectoryOp::PublishLease;
-    publish.key = id;
-    publish.relay = ctx_.relay_identity.id();
-    publish.value.assign(payload.begin(), payload.end());
-    publish.ttl = std::clamp(std::chrono::milliseconds(left_ms), std::chrono::milliseconds(1000),
-                             std::max(ctx_.directory_ttl, std::chrono::milliseconds(1000)));
-    (void)emit(std::move(publish));
+    (void)emit(publish_request(id, ctx_.relay_identity.id(), payload,
+                               e == nullptr ? 0 : e->lease.expires - now, ctx_.directory_ttl));
   }
   return code;
 }
@@ -254,12 +279,8 @@ void RelayControlStream::await_directory(PacketType type, std::string id, base::
   check.ttl = std::chrono::milliseconds(std::max<std::int64_t>(window_s, 1) * 1000);
   pending_->nonce_ticket = emit(std::move(check));
   if (type == PacketType::LeaseUpdateRequest && pending_->update->lease->name != lease::kUnnamed) {
-    lease::DirectoryRequest claim;
-    claim.op = lease::DirectoryOp::ClaimName;
-    claim.key = lease::fold_name(pending_->update->lease->name);
-    claim.subject = std::move(id);
-    claim.ttl = std::max(ctx_.directory_ttl, std::chrono::milliseconds(1000));
-    pending_->claim_ticket = emit(std::move(claim));
+    pending_->claim_ticket =
+        emit(claim_request(pending_->update->lease->name, id, ctx_.directory_ttl));
   }
   state_ = RelayStreamState::AwaitingDirectory;
 }
@@ -307,11 +328,7 @@ void RelayControlStream::finish_directory(std::int64_t now) {
   } else {
     code = ctx_.leases.remove(p.id);
     if (code == ResponseCode::Accepted) {
-      lease::DirectoryRequest withdraw;
-      withdraw.op = lease::DirectoryOp::WithdrawLease;
-      withdraw.key = p.id;
-      withdraw.relay = ctx_.relay_identity.id();
-      (void)emit(std::move(withdraw));
+      (void)emit(withdraw_request(p.id, ctx_.relay_identity.id()));
     }
   }
   const auto answer = update ? PacketType::LeaseUpdateResponse : PacketType::LeaseDeleteResponse;

@@ -7,7 +7,6 @@
 
 #include "portal/base/address_set.hpp"
 #include "portal/base/log_gate.hpp"
-#include "portal/lease/name.hpp"
 #include "portal/mux/errors.hpp"
 
 namespace portal::relay {
@@ -381,11 +380,7 @@ struct Core::State {
   void withdraw(const std::string& lease_id) {
     if (!options.fleet.directory) return;
     published.erase(lease_id);
-    lease::DirectoryRequest q;
-    q.op = lease::DirectoryOp::WithdrawLease;
-    q.key = lease_id;
-    q.relay = relay_id;
-    submit_own(std::move(q));
+    submit_own(control::withdraw_request(lease_id, relay_id));
   }
   void account(lease::DirectoryOp op, const lease::DirectoryReply& reply) {
     ++metrics.directory[{lease::to_string(op), lease::to_string(reply.status)}];
@@ -504,25 +499,13 @@ struct Core::State {
       }
       if (everything || now.steady - it->second.at >= ttl / 2) {
         it->second.at = now.steady;
-        lease::DirectoryRequest p;
-        p.op = lease::DirectoryOp::PublishLease;
-        p.key = it->first;
-        p.relay = relay_id;
-        p.value = it->second.payload;
-        p.ttl = std::clamp(milliseconds((e->lease.expires - now_s) * 1000), milliseconds(1000),
-                           std::max(ttl, milliseconds(1000)));
+        auto publish = control::publish_request(it->first, relay_id, it->second.payload,
+                                                e->lease.expires - now_s, ttl);
         const std::string name = e->lease.name;
         const std::string id = it->first;
         ++it;  // submit() below re-inserts this entry (same key): keep the iterator valid
-        submit_own(std::move(p));
-        if (name != lease::kUnnamed) {
-          lease::DirectoryRequest claim;
-          claim.op = lease::DirectoryOp::ClaimName;
-          claim.key = lease::fold_name(name);
-          claim.subject = id;
-          claim.ttl = std::max(ttl, milliseconds(1000));
-          submit_own(std::move(claim));
-        }
+        submit_own(std::move(publish));
+        if (name != lease::kUnnamed) submit_own(control::claim_request(name, id, ttl));
         continue;
       }
       ++it;

@@ -26,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "portal/base/clock.hpp"
@@ -91,6 +92,24 @@ struct RelayContext {
   /// The next ticket a stream gives a directory request (shared, so tickets are unique per relay).
   std::uint64_t next_ticket = 1;
 };
+
+/// The directory requests a relay sends about its own leases (ADR 0015 §2), made the same way by
+/// the control streams and by the relay core's refresh and withdrawal. `ttl` is the record and
+/// claim life (RelayContext::directory_ttl), at least 1 s.
+/// PublishLease of `payload` (the signed request) as relay `relay`'s record of lease `id`, which
+/// expires in `expires_in_s` seconds: it lives `ttl`, never past the lease (at least 1 s).
+[[nodiscard]] PORTAL_API lease::DirectoryRequest publish_request(const std::string& id,
+                                                                 const std::string& relay,
+                                                                 base::ByteSpan payload,
+                                                                 std::int64_t expires_in_s,
+                                                                 std::chrono::milliseconds ttl);
+/// ClaimName of `name` (folded) for identity `id`, for `ttl`.
+[[nodiscard]] PORTAL_API lease::DirectoryRequest claim_request(std::string_view name,
+                                                               const std::string& id,
+                                                               std::chrono::milliseconds ttl);
+/// WithdrawLease of relay `relay`'s record of lease `id`.
+[[nodiscard]] PORTAL_API lease::DirectoryRequest withdraw_request(const std::string& id,
+                                                                  const std::string& relay);
 
 /// Where a RelayControlStream is (see RelayControlStream::state()).
 enum class RelayStreamState { Open, AwaitingForward, AwaitingDirectory, Spliced, Closed };
