@@ -3,7 +3,9 @@
 
 #include "portal/base/address_set.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <sstream>
 
 #include "portal/base/uri.hpp"
@@ -82,6 +84,19 @@ void apply_fleet(const json::value& v, RelayConfig& c, Reader& r) {
       if (r.string(value, key, c.fleet_peer_uri) && !c.fleet_peer_uri.empty()) {
         if (auto u = base::parse_uri(c.fleet_peer_uri); !u) {
           r.problem(key, "'" + c.fleet_peer_uri + "': " + u.error().message());
+        }
+      }
+    } else if (k == "peers") {
+      if (r.strings(value, key, c.fleet_peers)) {
+        // The form of a v1 ID (portal-v1 §5.2), in any letter case, kept upper-cased.
+        for (auto& id : c.fleet_peers) {
+          for (auto& ch : id) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+          const bool base32 = std::all_of(id.begin(), id.end(), [](char ch) {
+            return (ch >= 'A' && ch <= 'Z') || (ch >= '2' && ch <= '7');
+          });
+          if (id.size() != 26 || !base32) {
+            r.problem(key, "'" + id + "' is not a relay ID (26 characters of base32)");
+          }
         }
       }
     } else if (k == "heartbeat_ms") {
@@ -191,7 +206,8 @@ std::string to_json(const RelayConfig& c) {
   o << "  \"directory\": {\"name\": " << str(c.directory)
     << ", \"settings\": " << json_settings(c.directory_settings, "  ") << "},\n";
   o << "  \"fleet\": {\"peer_uri\": " << str(c.fleet_peer_uri)
-    << ", \"heartbeat_ms\": " << c.fleet_heartbeat_ms << "},\n";
+    << ", \"peers\": " << list(c.fleet_peers) << ", \"heartbeat_ms\": " << c.fleet_heartbeat_ms
+    << "},\n";
   const auto& l = c.limits;
   o << "  \"limits\": {\n"
     << "    \"max_leases_per_connection\": " << l.max_leases_per_connection << ",\n"

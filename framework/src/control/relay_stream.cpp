@@ -44,6 +44,21 @@ Signed verify_signed(base::ByteSpan payload,
   return out;
 }
 
+// A LeaseUpdateRequest payload whose lease's identity signed it (§4.8), decoded; nothing
+// otherwise.
+std::optional<wire::LeaseUpdateRequest> verified_update(base::ByteSpan payload) {
+  std::optional<wire::LeaseUpdateRequest> request;
+  const auto s =
+      verify_signed(payload, [&](base::ByteSpan data) -> std::optional<identity::Identity> {
+        auto r = wire::decode_lease_update_request(data);
+        if (!r || !r->lease || !r->lease->identity) return std::nullopt;
+        request = std::move(*r);
+        return request->lease->identity;
+      });
+  if (!s.verified) return std::nullopt;
+  return request;
+}
+
 }  // namespace
 
 lease::DirectoryRequest publish_request(const std::string& id, const std::string& relay,
@@ -78,8 +93,19 @@ lease::DirectoryRequest withdraw_request(const std::string& id, const std::strin
   return q;
 }
 
-RelayControlStream::RelayControlStream(RelayContext& context, lease::ConnectionId connection)
-    : ctx_(context), connection_(connection), reader_(context.max_packet) {}
+std::optional<wire::LeaseUpdateRequest> verify_record(base::ByteSpan payload, std::string_view id,
+                                                      std::int64_t now) {
+  auto request = verified_update(payload);
+  if (!request || (!id.empty() && request->lease->identity->id != id) ||
+      request->lease->expires <= now) {
+    return std::nullopt;
+  }
+  return request;
+}
+
+RelayControlStream::RelayControlStream(RelayContext& context, lease::ConnectionId connection,
+                                       bool from_peer)
+    : ctx_(context), connection_(connection), from_peer_(from_peer), reader_(context.max_packet) {}
 
 base::Result<std::size_t> RelayControlStream::close(base::ErrorCode e) {
   if (state_ != RelayStreamState::Closed) {
@@ -181,15 +207,8 @@ bool RelayControlStream::fresh(std::string_view id, base::ByteSpan nonce, std::i
 }
 
 ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64_t now) {
-  std::optional<wire::LeaseUpdateRequest> request;
-  const auto s =
-      verify_signed(payload, [&](base::ByteSpan data) -> std::optional<identity::Identity> {
-        auto r = wire::decode_lease_update_request(data);
-        if (!r || !r->lease || !r->lease->identity) return std::nullopt;
-        request = std::move(*r);
-        return request->lease->identity;
-      });
-  if (!s.verified) return ResponseCode::InvalidIdentity;
+  auto request = verified_update(payload);
+  if (!request) return ResponseCode::InvalidIdentity;
   const std::string& id = request->lease->identity->id;
   if (!fresh(id, request->nonce, request->timestamp, now)) return ResponseCode::Rejected;
   const std::string& name = request->lease->name;
@@ -379,6 +398,9 @@ base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
     auto packet = wire::decode_packet(reader_.body());
     reader_.next();
     if (!packet) return close(packet.error());  // §4.9: malformed → close without an answer
+    if (from_peer_ && packet->type != PacketType::ConnectionRequest) {
+      return close(Errc::UnexpectedPacket);  // a peer relay only forwards connection requests
+    }
     switch (packet->type) {
       case PacketType::RelayInfoRequest: {
         if (!answer_relay_info(now)) return close(Errc::RateLimited);
@@ -402,7 +424,9 @@ base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
       case PacketType::ConnectionRequest: {
         auto request = wire::decode_connection_request(packet->payload);
         if (!request) return close(request.error());
-        if (ctx_.leases.find(request->lease_id, now) == nullptr) {
+        // Not held here: with peering the relay core resolves it in the fleet (never for a
+        // peer, which asks only for leases it found here).
+        if (ctx_.leases.find(request->lease_id, now) == nullptr && (!ctx_.peering || from_peer_)) {
           respond(PacketType::ConnectionResponse,
                   wire::encode_response(ResponseCode::InvalidIdentity));
           observe(PacketType::ConnectionRequest, ResponseCode::InvalidIdentity);

@@ -98,6 +98,10 @@ struct RelayConfig {
   /// The address other relays of the fleet dial to reach this one (config key
   /// "fleet": {"peer_uri"}), published with every heartbeat; empty: none yet.
   std::string fleet_peer_uri;
+  /// The relay IDs this relay accepts as peers and forwards to (config key "fleet": {"peers"};
+  /// ADR 0015 §3): the allow-list. The directory only says where a listed peer is reachable.
+  /// Empty: no peering (leases held on other relays are not reached). Needs a directory.
+  std::vector<std::string> fleet_peers;
   /// How often the relay tells the directory it is alive and refreshes its records ("fleet":
   /// {"heartbeat_ms"}); name claims and records live three of these.
   std::uint32_t fleet_heartbeat_ms = 5'000;

@@ -86,6 +86,11 @@ struct RelayContext {
   /// nonce check and, for a named lease, its name claim; accepted leases are published to it.
   /// False: the single-relay behaviour, nothing is emitted.
   bool directory = false;
+  /// The relay forwards to leases held on other relays of its fleet (fleet.peers is set, ADR
+  /// 0015 §4): a ConnectionRequest for a lease not held here is handed on (AwaitingForward) for
+  /// the relay core to resolve, except on a stream a peer relay opened (a peer only ever asks
+  /// for leases held here, so a request never goes round the fleet).
+  bool peering = false;
   /// How long a name claim and a published lease record live in the directory (ADR 0015 §2:
   /// three heartbeats); a record never outlives its lease.
   std::chrono::milliseconds directory_ttl{15'000};
@@ -111,6 +116,13 @@ struct RelayContext {
 [[nodiscard]] PORTAL_API lease::DirectoryRequest withdraw_request(const std::string& id,
                                                                   const std::string& relay);
 
+/// A lease record from the fleet directory, checked as a peer relay must before it trusts it (ADR
+/// 0015 §3): `payload` is the holder's signed LeaseUpdateRequest (the packet's payload). Returned
+/// when its signature verifies, its identity is `id` (any identity when `id` is empty) and its
+/// lease has not expired at `now` (Unix seconds); nothing otherwise.
+[[nodiscard]] PORTAL_API std::optional<wire::LeaseUpdateRequest> verify_record(
+    base::ByteSpan payload, std::string_view id, std::int64_t now);
+
 /// Where a RelayControlStream is (see RelayControlStream::state()).
 enum class RelayStreamState { Open, AwaitingForward, AwaitingDirectory, Spliced, Closed };
 
@@ -122,8 +134,10 @@ enum class RelayStreamState { Open, AwaitingForward, AwaitingDirectory, Spliced,
 class PORTAL_API RelayControlStream {
  public:
   /// A stream of relay connection `connection`; `context` is shared by every stream of the relay
-  /// and must outlive this one.
-  RelayControlStream(RelayContext& context, lease::ConnectionId connection);
+  /// and must outlive this one. `from_peer`: a peer relay of the fleet opened it (ADR 0015 §4):
+  /// it may only ask for a connection to a lease held here; any other request closes it
+  /// (Errc::UnexpectedPacket).
+  RelayControlStream(RelayContext& context, lease::ConnectionId connection, bool from_peer = false);
 
   /// Consumes packets from `bytes` and answers them. Returns the bytes consumed.
   /// Errors (the stream is then Closed): Errc::ResponseTooLarge (a packet above max_packet),
@@ -178,6 +192,7 @@ class PORTAL_API RelayControlStream {
 
   RelayContext& ctx_;
   lease::ConnectionId connection_;
+  bool from_peer_ = false;
   base::LengthPrefixedReader reader_;
   base::Bytes output_;
   std::shared_ptr<const base::Bytes> shared_out_;  // a RelayInfo answer being sent
