@@ -7,7 +7,9 @@
 #include <csignal>
 
 #include "portal/directory/directory.hpp"
+#include "portal/platform/key_file.hpp"
 #include "portal/wire/control.hpp"
+#include "relay/bulk.hpp"
 #include "relay/relay_harness.hpp"
 #include "support/close_after.hpp"
 #include "support/redis_server.hpp"
@@ -97,6 +99,24 @@ class Fleet : public RelayClientTest {
            R"(", "key_prefix": ")" + kPrefix +
            R"(", "timeout_ms": "500", "reconnect_ms": "50"}}, "fleet": {"peer_uri": "tcp://127.0.0.1:1/)" +
            name + R"(", "heartbeat_ms": )" + std::to_string(kHeartbeat.count()) + "}}";
+  }
+  // A relay that forwards to `peers` (relay IDs) and is dialed at its first listener (ws://).
+  std::string peering_config(const std::string& name, const std::vector<std::string>& peers) {
+    const auto key = dir_ / (name + ".key");
+    std::string list;
+    for (const auto& p : peers) list += (list.empty() ? "\"" : ", \"") + p + "\"";
+    return R"({"identity_key_file": ")" + key.string() +
+           R"(", "directory": {"name": "redis", "settings": {"url": ")" + redis_.url(0) +
+           R"(", "key_prefix": ")" + kPrefix +
+           R"(", "timeout_ms": "500", "reconnect_ms": "50"}}, "fleet": {"peers": [)" + list +
+           R"(], "heartbeat_ms": )" + std::to_string(kHeartbeat.count()) + "}}";
+  }
+  // Creates relay `name`'s key file: its ID, known before it starts.
+  std::string make_key(const std::string& name) {
+    auto c = credential();
+    auto saved = platform::save_key_file(dir_ / (name + ".key"), c);
+    if (!saved) throw std::runtime_error("save_key_file: " + saved.error().message());
+    return c.id();
   }
   std::unique_ptr<RelayProcess> relay(const std::string& name) {
     auto r = std::make_unique<RelayProcess>(config(name));
@@ -436,6 +456,60 @@ TEST_F(Fleet, RenewalAcceptedDuringOutageCannotBeReplayedAfterwards) {
   EXPECT_EQ(*replayed, ResponseCode::Rejected)
       << "A accepted a replay of the renewal B accepted while Redis was down";
   EXPECT_EQ(refusals(*a, "replayed"), 1) << metrics(*a);
+}
+
+// A dialer on relay B reaches a lease held on relay A (ADR 0015 §4): B resolves it in the
+// directory, opens an authenticated peer session to A, forwards the request and splices; bulk
+// data crosses both relays unchanged. A relay that is not on A's allow-list cannot.
+TEST_F(Fleet, DialOnOneRelayReachesLeaseHeldOnAnother) {
+  const auto a_id = make_key("a");
+  const auto b_id = make_key("b");
+  const auto c_id = make_key("c");
+  auto a = std::make_unique<RelayProcess>(peering_config("a", {b_id}));
+  auto b = std::make_unique<RelayProcess>(peering_config("b", {a_id}));
+  auto c = std::make_unique<RelayProcess>(peering_config("c", {a_id}));  // A does not list C
+  ASSERT_TRUE(a->alive() && b->alive() && c->alive()) << a->err() << b->err() << c->err();
+  auto holder = session(a->tcp);
+  auto me = credential();
+  ASSERT_EQ(update(*holder, me, "across"), ResponseCode::Accepted);
+  const std::size_t total = std::size_t{16} << 20;
+  auto at_holder = std::make_shared<Transfer>();
+  at_holder->peer_seed = 1;
+  hold(holder, ResponseCode::Accepted,
+       [total, at_holder](std::unique_ptr<stream::ByteStream> s) -> asio::awaitable<void> {
+         co_await exchange(std::shared_ptr<stream::ByteStream>(std::move(s)), 2, total, at_holder);
+       });
+  // B learns A's peering address from the membership its heartbeat reads.
+  pump(kHeartbeat * 3);
+  auto dialer = session(b->tcp);
+  auto dialed = run(client::request_connection(*dialer, me.id()), 20s);
+  ASSERT_TRUE(dialed) << dialed.error().message();
+  ASSERT_EQ(dialed->code, ResponseCode::Accepted) << b->err() << a->err();
+  ASSERT_TRUE(dialed->stream);
+  auto at_dialer = std::make_shared<Transfer>();
+  at_dialer->peer_seed = 2;
+  std::shared_ptr<stream::ByteStream> s(std::move(dialed->stream));
+  asio::co_spawn(io_, exchange(s, 1, total, at_dialer), asio::detached);
+  const auto deadline = Clock::now() + 120s;
+  while (!(at_dialer->read_done && at_holder->read_done) && Clock::now() < deadline) pump(50ms);
+  ASSERT_TRUE(at_dialer->read_done && at_holder->read_done) << "transfer did not end in 120 s";
+  expect_exchanged(*at_holder, *at_dialer, total);
+  const auto mb = metrics(*b);
+  EXPECT_EQ(metric_value(mb, "portal_peer_sessions{direction=\"out\"}"), 1) << mb;
+  EXPECT_EQ(metric_value(mb, "portal_forwarded_streams_total"), 1) << mb;
+  EXPECT_EQ(metric_value(metrics(*a), "portal_peer_sessions{direction=\"in\"}"), 1);
+
+  // C lists A, but A does not list C: A refuses C's peer session, and C's dialer is refused.
+  auto dialer_c = session(c->tcp);
+  auto refused = run(client::request_connection(*dialer_c, me.id()), 20s);
+  ASSERT_TRUE(refused) << refused.error().message();
+  EXPECT_EQ(refused->code, ResponseCode::Rejected);
+  EXPECT_GE(refusals(*a, "peer_not_allowed"), 1);
+  // A lease that exists nowhere: INVALID_IDENTITY from B, at once.
+  auto nobody = credential();
+  auto none = run(client::request_connection(*dialer, nobody.id()), 20s);
+  ASSERT_TRUE(none) << none.error().message();
+  EXPECT_EQ(none->code, ResponseCode::InvalidIdentity);
 }
 
 }  // namespace
