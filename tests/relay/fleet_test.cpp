@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -510,6 +511,18 @@ TEST_F(Fleet, DialOnOneRelayReachesLeaseHeldOnAnother) {
   auto none = run(client::request_connection(*dialer, nobody.id()), 20s);
   ASSERT_TRUE(none) << none.error().message();
   EXPECT_EQ(none->code, ResponseCode::InvalidIdentity);
+}
+
+// Peering without a directory is a configuration error, named by its key.
+TEST_F(Fleet, PeersNeedADirectory) {
+  std::ofstream(dir_ / "peers.json")
+      << R"({"fleet": {"peers": [")" << credential().id() << R"("]}})";
+  const auto r =
+      run_process({bin_path("portal-relay"), "--listen", "tcp://127.0.0.1:0", "--plugin-dir",
+                   PORTAL_BUILD_PLUGIN_DIR, "--check-config", (dir_ / "peers.json").string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE((r.out + r.err).find("fleet.peers: needs a directory"), std::string::npos)
+      << r.out << r.err;
 }
 
 }  // namespace
