@@ -498,6 +498,9 @@ TEST_F(Fleet, DialOnOneRelayReachesLeaseHeldOnAnother) {
   const auto mb = metrics(*b);
   EXPECT_EQ(metric_value(mb, "portal_peer_sessions{direction=\"out\"}"), 1) << mb;
   EXPECT_EQ(metric_value(mb, "portal_forwarded_streams_total"), 1) << mb;
+  EXPECT_EQ(metric_value(mb, "portal_forwarded_streams_by_peer_total{relay=\"" + a_id + "\"}"), 1);
+  EXPECT_EQ(metric_value(mb, "portal_peer_session_open{relay=\"" + a_id + "\",direction=\"out\"}"),
+            1);
   EXPECT_EQ(metric_value(metrics(*a), "portal_peer_sessions{direction=\"in\"}"), 1);
 
   // C lists A, but A does not list C: A refuses C's peer session, and C's dialer is refused.

@@ -1027,6 +1027,8 @@ HttpView Relay::Impl::view() const {
   if (o.directory) v.directory_health = o.directory->health();
   v.peering = core.peering();
   v.peer_dials = m.peer_dials;
+  v.peer_sessions = core.peer_sessions();
+  v.forwarded_by_peer = m.forwarded_by_peer;
   v.plugins = o.plugins;
   v.loop_connections = loop_load;
   return v;
