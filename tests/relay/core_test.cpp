@@ -1034,5 +1034,29 @@ TEST(RelayCoreFleet, APeerSessionIsAcceptedOnlyFromAListedRelayAndOnlyForwardsTo
   EXPECT_EQ(h.c().stats().peer_sessions_in, 0u);
 }
 
+TEST(RelayCoreFleet, ARelayThatJoinedSinceTheLastHeartbeatIsLookedUpOnceMore) {
+  PeerFleet f;
+  f.start();  // the membership is read before the peer's heartbeat
+  f.publish(f.holder, f.holder);
+  auto& h = f.h;
+  auto d = dial(h, h.connect(), f.holder.id());
+  const auto asked = carry(h, f.dir);
+  EXPECT_EQ(ops(asked), (std::vector<Op>{Op::Resolve, Op::Members}));
+  const auto dials = h.c().take_peer_dials();
+  ASSERT_EQ(dials.size(), 1u);
+  EXPECT_EQ(dials[0].uri, f.uri);
+
+  // Still unknown after the second read: refused.
+  PeerFleet g;
+  g.start();
+  auto req = g.h.signed_lease(g.holder, "web");
+  g.write(Op::PublishLease, g.holder.id(), payload_of(req));  // a record, but no heartbeat
+  auto e = dial(g.h, g.h.connect(), g.holder.id());
+  EXPECT_EQ(ops(carry(g.h, g.dir)), (std::vector<Op>{Op::Resolve, Op::Members}));
+  EXPECT_TRUE(g.h.c().take_peer_dials().empty());
+  g.h.pump(e.dialer, e.request);
+  EXPECT_EQ(e.request.code(), ResponseCode::Rejected);
+}
+
 }  // namespace
 }  // namespace portal::relay

@@ -216,6 +216,9 @@ struct Core::State {
   std::unordered_map<std::string, std::vector<StreamId>> dialing;
   std::map<std::string, std::string> members;
   std::vector<PeerDial> dials_out;
+  // Forwards to a relay missing from `members`, waiting for one more read of the membership.
+  std::vector<StreamId> unrouted;
+  bool members_pending = false;
   ConnectionId next_conn = 1;
   StreamId next_stream = 1;
   Stats stats;
@@ -694,7 +697,8 @@ struct Core::State {
   }
 
   // Sends the forward of `id` over the session to `relay`, dialing it first if needed.
-  void route(StreamId id, Stream& st, const std::string& relay) {
+  // `retried`: the membership was read again for it already.
+  void route(StreamId id, Stream& st, const std::string& relay, bool retried = false) {
     st.via = relay;
     if (auto it = peers_out.find(relay); it != peers_out.end()) {
       st.target = it->second;
@@ -707,6 +711,17 @@ struct Core::State {
       auto m = members.find(relay);
       if (m == members.end()) {
         dialing.erase(relay);
+        // A relay that joined since the last heartbeat: read the membership once more.
+        if (!retried) {
+          unrouted.push_back(id);
+          if (!members_pending) {
+            members_pending = true;
+            lease::DirectoryRequest q;
+            q.op = lease::DirectoryOp::Members;
+            submit_own(std::move(q));
+          }
+          return;
+        }
         return end_forward(id, ResponseCode::Rejected,
                            "relay " + relay + " published no peering address");
       }
@@ -718,11 +733,22 @@ struct Core::State {
   // The fleet's members, as the heartbeat's Members request found them: the peering addresses
   // of the allowed ones.
   void learn_members(const lease::DirectoryReply& reply) {
-    if (reply.status != lease::DirectoryStatus::Ok) return;
-    members.clear();
-    for (const auto& r : reply.records) {
-      if (allowed_peers.count(r.relay) == 0 || r.value.empty()) continue;
-      members[r.relay] = std::string(r.value.begin(), r.value.end());
+    members_pending = false;
+    if (reply.status == lease::DirectoryStatus::Ok) {
+      members.clear();
+      for (const auto& r : reply.records) {
+        if (allowed_peers.count(r.relay) == 0 || r.value.empty()) continue;
+        members[r.relay] = std::string(r.value.begin(), r.value.end());
+      }
+    }
+    // Forwards that waited for it go on (or end, if their relay is still unknown).
+    for (const auto id : std::exchange(unrouted, {})) {
+      auto* st = find(id);
+      if (st == nullptr || !st->forward || !st->remote || st->target != 0 || st->via.empty() ||
+          st->step != Step::Wait) {
+        continue;
+      }
+      route(id, *st, st->via, true);
     }
   }
 
