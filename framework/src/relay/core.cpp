@@ -23,6 +23,11 @@ constexpr std::uint64_t kFirstFrameBytes = 12;
 // Nonces the directory did not record (it was unreachable) kept to record them once it
 // returns; each lives at most the clock window, so this bounds an outage's burst.
 constexpr std::size_t kMaxUnrecordedNonces = 4096;
+// Resolved routes (lease → peer relay) kept for the next dials, and for how long at most: a
+// lease that moved is found again within this, and a forward on a stale route ends with the
+// peer's answer and drops the route.
+constexpr std::size_t kMaxRoutes = 4096;
+constexpr std::chrono::milliseconds kRouteLife{1000};
 
 bool known_code(std::uint32_t c) { return c <= static_cast<std::uint32_t>(ResponseCode::Rejected); }
 
@@ -216,6 +221,14 @@ struct Core::State {
   std::unordered_map<std::string, std::vector<StreamId>> dialing;
   std::map<std::string, std::string> members;
   std::vector<PeerDial> dials_out;
+  // Resolved routes by lease ID (at most kMaxRoutes, each kRouteLife at most; the oldest first
+  // in route_order, whose entries may be stale: checked against `routes` when popped).
+  struct Route {
+    std::string relay;
+    Steady until{};
+  };
+  std::unordered_map<std::string, Route> routes;
+  std::deque<std::pair<std::string, Steady>> route_order;
   // Forwards to a relay missing from `members`, waiting for one more read of the membership.
   std::vector<StreamId> unrouted;
   bool members_pending = false;
@@ -650,6 +663,12 @@ struct Core::State {
     st.remote = true;
     st.target = 0;
     st.step = Step::Wait;
+    if (auto r = routes.find(st.lease_id); r != routes.end() && r->second.until > now.steady) {
+      ++metrics.route_cache["hit"];
+      const std::string relay = r->second.relay;
+      return route(id, st, relay);
+    }
+    ++metrics.route_cache["miss"];
     lease::DirectoryRequest q;
     q.op = lease::DirectoryOp::Resolve;
     q.key = st.lease_id;
@@ -693,6 +712,7 @@ struct Core::State {
       return end_forward(id, ResponseCode::InvalidIdentity,
                          "no live holder on this relay or an allowed peer");
     }
+    remember_route(st->lease_id, best);
     route(id, *st, best);
   }
 
@@ -728,6 +748,21 @@ struct Core::State {
       dials_out.push_back(PeerDial{relay, m->second});
     }
     waiting.push_back(id);
+  }
+
+  void remember_route(const std::string& lease_id, const std::string& relay) {
+    while (!route_order.empty() &&
+           (route_order.size() >= kMaxRoutes || route_order.front().second <= now.steady)) {
+      const auto& [id, until] = route_order.front();
+      if (auto r = routes.find(id); r != routes.end() && r->second.until == until) routes.erase(r);
+      route_order.pop_front();
+    }
+    const Steady until = now.steady + std::min(kRouteLife, options.fleet.heartbeat);
+    routes[lease_id] = Route{relay, until};
+    route_order.emplace_back(lease_id, until);
+  }
+  void forget_routes_via(const std::string& relay) {
+    std::erase_if(routes, [&](const auto& r) { return r.second.relay == relay; });
   }
 
   // The fleet's members, as the heartbeat's Members request found them: the peering addresses
@@ -821,6 +856,7 @@ struct Core::State {
     if (!h.request->done()) return;
     const auto code = h.request->code();
     if (code != ResponseCode::Accepted) {
+      if (d->remote) routes.erase(d->lease_id);  // the lease may have moved
       end_forward(dialer_id, code, "");
       return;
     }
@@ -1306,6 +1342,7 @@ ConnectionId Core::peer_connected(const std::string& relay, const std::string& a
 void Core::peer_dial_failed(const std::string& relay, const std::string& why, Now now) {
   s_->now = now;
   ++s_->metrics.peer_dials["failed"];
+  s_->forget_routes_via(relay);
   s_->gated_warn("peer_dial", "peer session to relay " + relay + " failed: " + why);
   auto waiting = std::move(s_->dialing[relay]);
   s_->dialing.erase(relay);
