@@ -1129,8 +1129,10 @@ void Engine::dial_finish(std::uint32_t dial, std::uint32_t conn, base::ErrorCode
                          const std::string& detail) {
   auto it = dials_.find(dial);
   if (it == dials_.end()) return;
+  // `detail` may be the dial's own `tried`: the record is built before the dial is dropped.
+  const std::string record = conn != 0 ? detail : failure(error, detail);
   dials_.erase(it);
-  emit(Out::DialDone, dial, conn, conn != 0 ? detail : failure(error, detail));
+  emit(Out::DialDone, dial, conn, record);
 }
 
 // ---- listen --------------------------------------------------------------------------------
