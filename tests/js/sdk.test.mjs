@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import WebSocket from "ws";
 
 import {
-  WEB, Proc, connectCli, exchange, expose, freePort, patternSha256, sleep, startHttp, startRelay,
+  BIN, WEB, Proc, connectCli, exchange, expose, freePort, patternSha256, sleep, startHttp, startRelay,
 } from "./helpers.mjs";
 
 const { connect, generateIdentity, PortalError } =
@@ -369,30 +369,39 @@ test("the JS client recovers from a relay restart with the core's backoff", asyn
   }
 });
 
-// ADR 0016: relays sharing a Redis directory (no fleet.peers: no forwarding). A lease held on A
-// is not in B's RelayInfo, but B answers a lease lookup for it, so a JS client connected to B
-// only resolves the name to B (and B, which does not forward, answers its ConnectionRequest
-// INVALID_IDENTITY: LEASE_GONE), while an unknown name stays NOT_FOUND.
-describe("the JS SDK in a fleet: a lease held on another relay is looked up", () => {
-  let redis; let a; let b; let exposed; let client; let dir;
+// ADR 0015 and 0016: two relays sharing a Redis directory and forwarding to each other. A lease
+// held on A is not in B's RelayInfo, but B answers a lease lookup for it, so a JS client
+// connected to B only resolves the name to B, and B forwards the dial to A over its peer
+// session; an unknown name stays NOT_FOUND.
+describe("the JS SDK in a fleet: a lease held on another relay is looked up and dialed", () => {
+  let redis; let a; let b; let exposed; let client; let dir; let server;
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "portal-lookup-"));
     const port = await freePort();
     redis = new Proc(["/usr/bin/redis-server", "--port", String(port), "--bind", "127.0.0.1",
       "--save", "", "--appendonly", "no", "--dir", dir], "redis-server");
     await redis.waitFor(/Ready to accept connections/);
-    const config = (name) => {
+    // Each relay's ID before it starts: the other's fleet.peers lists it.
+    const ids = {};
+    for (const name of ["a", "b"]) {
+      const keygen = new Proc([path.join(BIN, "portal"), "keygen", "--out",
+        path.join(dir, `${name}.key`)], "portal keygen");
+      ids[name] = (await keygen.waitFor(/^([A-Z2-7]{26})$/m))[1];
+      await keygen.stop();
+    }
+    const config = (name, peer) => {
       const file = path.join(dir, `${name}.json`);
       fs.writeFileSync(file, JSON.stringify({
         identity_key_file: path.join(dir, `${name}.key`),
         directory: { name: "redis", settings: { url: `redis://127.0.0.1:${port}/0`, key_prefix: "js-lookup:" } },
-        fleet: { peer_uri: `tcp://127.0.0.1:1/${name}`, heartbeat_ms: 500 },
+        fleet: { peers: [ids[peer]], heartbeat_ms: 500 },
       }));
       return ["--config", file];
     };
-    a = await startRelay(0, config("a"));
-    b = await startRelay(0, config("b"));
-    exposed = await expose(a.ws, 9, "Fleet-Svc");
+    a = await startRelay(0, config("a", "b"));
+    b = await startRelay(0, config("b", "a"));
+    server = await startHttp();
+    exposed = await expose(a.ws, server.port, "Fleet-Svc");
     client = await connect({ relays: [b.ws], WebSocket, timers: fast });
   });
   after(async () => {
@@ -401,29 +410,30 @@ describe("the JS SDK in a fleet: a lease held on another relay is looked up", ()
     await a?.stop();
     await b?.stop();
     await redis?.stop();
+    server?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test("B resolves the name through its lookup", async () => {
+  test("B resolves the name through its lookup and forwards the dial to A", async () => {
     // The record is published right after A's answer: retry NOT_FOUND for a moment.
+    let conn;
     let last;
-    for (let i = 0; i < 50; ++i) {
+    for (let i = 0; i < 50 && !conn; ++i) {
       try {
-        const conn = await client.dial("fleet-SVC", { alpn: "http/1.1" });
-        conn.close();
-        assert.fail("B does not forward without fleet.peers, so the dial cannot succeed");
+        conn = await client.dial("fleet-SVC", { alpn: "http/1.1" });
       } catch (err) {
         last = err;
         if (err.code !== "NOT_FOUND") break;
+        await sleep(100);
       }
-      await sleep(100);
     }
-    assert.equal(last.code, "LEASE_GONE", last.message);
-    assert.match(last.message, /INVALID_IDENTITY/);
-    assert.ok(last.message.includes(b.ws), last.message);
+    assert.ok(conn, `no dial through B: ${last?.code} ${last?.message}`);
+    const r = await exchange(conn, "GET / HTTP/1.1\r\nHost: web\r\nConnection: close\r\n\r\n");
+    assert.match(r.bytes.toString(), /hello from the exposed service\n$/);
     await expectError(client.dial("not-in-the-fleet", { alpn: "http/1.1" }), "NOT_FOUND");
     const metrics = await (await fetch(`${b.http}/metrics`)).text();
     assert.match(metrics, /portal_requests_total\{type="lease_lookup",result="accepted"\} 1\n/);
+    assert.match(metrics, /portal_forwarded_streams_total 1\n/);
   });
 });
 

@@ -79,6 +79,49 @@ asio::awaitable<std::optional<ResponseCode>> send_raw(std::shared_ptr<mux::Sessi
   co_return *code;
 }
 
+// A copy of `c` (a Credential is move-only).
+identity::Credential credential_copy(const identity::Credential& c) {
+  return *identity::Credential::from_seed(c.seed().span());
+}
+
+// Echoes every connection `l` accepts until it closes.
+asio::awaitable<void> echo_all(std::shared_ptr<client::Listener> l) {
+  for (;;) {
+    auto s = co_await l->accept();
+    if (!s) co_return;
+    std::shared_ptr<stream::ByteStream> one(std::move(*s));
+    asio::co_spawn(
+        co_await asio::this_coro::executor,
+        [](std::shared_ptr<stream::ByteStream> st) -> asio::awaitable<void> {
+          Bytes buf(4096);
+          for (;;) {
+            auto n = co_await st->async_read_some(buf);
+            if (!n || *n == 0) break;
+            if (!co_await st->async_write(base::ByteSpan(buf.data(), *n))) break;
+          }
+          (void)co_await st->async_shutdown_write();
+        }(one),
+        asio::detached);
+  }
+}
+
+// Writes `text` on `s`, half-closes and reads until the end: what came back.
+asio::awaitable<std::string> echo_once(std::unique_ptr<stream::SecureStream> s, std::string text) {
+  std::string got;
+  if (!co_await s->async_write(
+          base::ByteSpan(reinterpret_cast<const base::Byte*>(text.data()), text.size()))) {
+    co_return got;
+  }
+  (void)co_await s->async_shutdown_write();
+  Bytes buf(256);
+  for (;;) {
+    auto n = co_await s->async_read_some(buf);
+    if (!n || *n == 0) break;
+    got.append(reinterpret_cast<const char*>(buf.data()), *n);
+  }
+  co_return got;
+}
+
 // The relays, the test's own directory client and the helpers of the tests below.
 class Fleet : public RelayClientTest {
  protected:
@@ -572,14 +615,32 @@ TEST_F(Fleet, FirstBytesAreBoundedWhenPeering) {
 // ADR 0016: B's RelayInfo does not list a lease held on A, but B answers a lookup for it through
 // the directory (the record verified on B), by name in any case and by ID; the SDK, connected to
 // B only, finds it there.
-TEST_F(Fleet, ALeaseHeldOnAnotherRelayIsFoundByLookup) {
-  auto a = relay("a");
-  auto b = relay("b");
-  ASSERT_TRUE(a->alive() && b->alive());
-  auto sa = session(a->ws);
+TEST_F(Fleet, ALeaseHeldOnAnotherRelayIsFoundByLookupAndDialed) {
+  const auto a_id = make_key("a");
+  const auto b_id = make_key("b");
+  auto a = std::make_unique<RelayProcess>(peering_config("a", {b_id}));
+  auto b = std::make_unique<RelayProcess>(peering_config("b", {a_id}));
+  ASSERT_TRUE(a->alive() && b->alive()) << a->err() << b->err();
   auto sb = session(b->tcp);
+
+  // The lease holder: the SDK on A, echoing every connection.
+  config::ClientConfig cfg;
+  cfg.plugin_dirs = {PORTAL_BUILD_PLUGIN_DIR};
+  std::string error;
+  auto stack = client::assemble(cfg, error);
+  ASSERT_TRUE(stack) << error;
   const auto x = credential();
-  ASSERT_EQ(update(*sa, x, "Lookup-App"), ResponseCode::Accepted) << a->err();
+  const std::string x_id = x.id();
+  client::Options on_a;
+  on_a.relays = {a->ws};
+  std::string detail;
+  auto holder = run(
+      client::Client::connect(io_.get_executor(), credential_copy(x), stack, on_a, &detail), 15s);
+  ASSERT_TRUE(holder) << holder.error().message() << " " << detail;
+  auto listener = run((*holder)->listen("Lookup-App", {"test/1"}), 15s);
+  ASSERT_TRUE(listener) << listener.error().message();
+  asio::co_spawn(io_, echo_all(*listener), asio::detached);
+
   const auto listed = info(*sb);
   EXPECT_TRUE(listed.leases.empty());
   EXPECT_TRUE(client::supports_lookup(listed));
@@ -600,9 +661,9 @@ TEST_F(Fleet, ALeaseHeldOnAnotherRelayIsFoundByLookup) {
       << b->err();
   ASSERT_EQ(got.leases.size(), 1u);
   ASSERT_TRUE(got.leases[0].identity);
-  EXPECT_EQ(got.leases[0].identity->id, x.id());
+  EXPECT_EQ(got.leases[0].identity->id, x_id);
   EXPECT_EQ(got.leases[0].name, "Lookup-App");
-  std::string lower = x.id();
+  std::string lower = x_id;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   const auto by_id = lookup(lower);
@@ -615,29 +676,32 @@ TEST_F(Fleet, ALeaseHeldOnAnotherRelayIsFoundByLookup) {
       << metrics(*b);
   EXPECT_LE(refusals(*b, "unverified_record"), 0) << metrics(*b);  // absent or zero
 
-  // The SDK connected to B only: RelayInfo does not list the lease, the lookup does.
-  config::ClientConfig cfg;
-  cfg.plugin_dirs = {PORTAL_BUILD_PLUGIN_DIR};
-  cfg.relays = {b->ws};
-  std::string error;
-  auto stack = client::assemble(cfg, error);
-  ASSERT_TRUE(stack) << error;
-  client::Options o;
-  o.relays = cfg.relays;
-  std::string detail;
-  auto c = run(client::Client::connect(io_.get_executor(), credential(), stack, o, &detail), 15s);
+  // The SDK connected to B only: RelayInfo does not list the lease, the lookup does, and B
+  // forwards the dial to A.
+  client::Options on_b;
+  on_b.relays = {b->ws};
+  auto c =
+      run(client::Client::connect(io_.get_executor(), credential(), stack, on_b, &detail), 15s);
   ASSERT_TRUE(c) << c.error().message() << " " << detail;
   auto found = run((*c)->lookup("LOOKUP-app"), 15s);
   ASSERT_TRUE(found) << found.error().message();
   EXPECT_EQ(found->relay, b->ws);
   ASSERT_TRUE(found->lease.identity);
-  EXPECT_EQ(found->lease.identity->id, x.id());
-  (void)run(
-      [](std::shared_ptr<client::Client> cl) -> asio::awaitable<bool> {
-        co_await cl->close();
-        co_return true;
-      }(*c),
-      15s);
+  EXPECT_EQ(found->lease.identity->id, x_id);
+  auto dialed = run((*c)->dial("LOOKUP-app", "test/1", &detail), 20s);
+  ASSERT_TRUE(dialed) << dialed.error().message() << " " << detail << b->err();
+  const std::string hello = "through two relays";
+  auto echoed = run(echo_once(std::move(*dialed), hello), 15s);
+  EXPECT_EQ(echoed, hello);
+  EXPECT_EQ(metric_value(metrics(*b), "portal_forwarded_streams_total"), 1);
+  for (auto* cl : {&*c, &*holder}) {
+    (void)run(
+        [](std::shared_ptr<client::Client> one) -> asio::awaitable<bool> {
+          co_await one->close();
+          co_return true;
+        }(*cl),
+        15s);
+  }
   EXPECT_TRUE(a->alive() && b->alive());
 }
 

@@ -461,6 +461,8 @@ void RelayControlStream::finish_lookup(const lease::DirectoryReply& reply, std::
       }
       const std::string& id = p.by_name ? r.key : p.target;
       if (!id.empty() && lists(answer.leases, id)) continue;
+      // A lease this relay cannot forward to is no answer for this relay's clients.
+      if (ctx_.reachable && !ctx_.reachable(r.relay)) continue;
       ++verified;
       auto request = verify_record(r.value, id, now);
       if (!request ||

@@ -164,6 +164,9 @@ struct Core::State {
       }
     }
     ctx.peering = !allowed_peers.empty();
+    ctx.reachable = [this](const std::string& relay) {
+      return relay == relay_id || allowed_peers.count(relay) != 0;
+    };
   }
 
   CoreOptions options;

@@ -98,6 +98,10 @@ struct RelayContext {
   /// the relay core to resolve, except on a stream a peer relay opened (a peer only ever asks
   /// for leases held here, so a request never goes round the fleet).
   bool peering = false;
+  /// Whether a lease held on relay `relay` (a directory record's) can be reached through this
+  /// relay: it is this relay, or a peer it forwards to. A lease lookup lists only those. Null:
+  /// every relay.
+  std::function<bool(const std::string& relay)> reachable{};
   /// How long a name claim and a published lease record live in the directory (ADR 0015 §2:
   /// three heartbeats); a record never outlives its lease.
   std::chrono::milliseconds directory_ttl{15'000};
