@@ -8,7 +8,7 @@
 
 #include "portal/directory/directory.hpp"
 #include "portal/wire/control.hpp"
-#include "relay/relay_harness.hpp"
+#include "relay/fleet_harness.hpp"
 #include "support/close_after.hpp"
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
@@ -35,10 +35,8 @@ using lease::DirectoryRequest;
 using lease::DirectoryStatus;
 using wire::ResponseCode;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
 constexpr auto kHeartbeat = 500ms;
-constexpr const char* kPrefix = "fleet-it:";
 
 // Writes `request` (one whole packet, length prefix included) on a new stream of `s`,
 // half-closes, and reads until the relay ends the stream (5 s at most): the code of the first
@@ -71,105 +69,22 @@ asio::awaitable<std::optional<ResponseCode>> send_raw(std::shared_ptr<mux::Sessi
   co_return *code;
 }
 
-// The relays, the test's own directory client and the helpers of the tests below.
-class Fleet : public RelayClientTest {
+// The fleet fixture (relay/fleet_harness.hpp) with these tests' relays: no peers, a placeholder
+// peering URI each, a 500 ms heartbeat.
+class Fleet : public FleetTest {
  protected:
-  void SetUp() override {
-    RelayClientTest::SetUp();
-    if (HasFatalFailure()) return;
-    auto p = host_->find_provider(plugin::Kind::Directory, "redis");
-    ASSERT_TRUE(p) << "portal.directory.redis is not in the build's plugin directory";
-    auto f = (*p)->factory<directory::DirectoryFactory>();
-    ASSERT_TRUE(f);
-    directory_ = *f;
-    ASSERT_TRUE(redis_.start()) << "redis-server did not start: " << redis_.log();
-  }
-  void TearDown() override {
-    for (auto& c : clients_) c->close();
-    RelayClientTest::TearDown();
-  }
-
-  // The relay config: the shared Redis and key prefix, its own identity key, a short heartbeat.
-  std::string config(const std::string& name) {
-    const auto key = dir_ / (name + ".key");
-    return R"({"identity_key_file": ")" + key.string() +
-           R"(", "directory": {"name": "redis", "settings": {"url": ")" + redis_.url(0) +
-           R"(", "key_prefix": ")" + kPrefix +
-           R"(", "timeout_ms": "500", "reconnect_ms": "50"}}, "fleet": {"peer_uri": "tcp://127.0.0.1:1/)" +
-           name + R"(", "heartbeat_ms": )" + std::to_string(kHeartbeat.count()) + "}}";
-  }
+  using FleetTest::relay_id;
   std::unique_ptr<RelayProcess> relay(const std::string& name) {
-    auto r = std::make_unique<RelayProcess>(config(name));
-    EXPECT_TRUE(r->alive()) << "relay " << name << " did not start:\n" << r->err();
-    return r;
+    FleetRelayOptions o;
+    o.peer_uri = "tcp://127.0.0.1:1/" + name;
+    o.heartbeat = kHeartbeat;
+    return FleetTest::relay(name, o);
   }
   // The relay's identity ID (its directory records are keyed by it), from its RelayInfo.
   std::string relay_id(mux::Session& s) {
     auto i = info(s);
     if (!i.identity) throw std::runtime_error("RelayInfo without the relay's identity");
     return i.identity->id;
-  }
-
-  // A directory client of the test's own, on the same Redis and prefix as the relays.
-  std::shared_ptr<directory::DirectoryClient> open_directory() {
-    std::string problem;
-    auto c = directory_->open(io_.get_executor(),
-                              {{"url", redis_.url(0)},
-                               {"key_prefix", kPrefix},
-                               {"timeout_ms", "500"},
-                               {"reconnect_ms", "50"}},
-                              lease::DirectoryBounds{}, problem);
-    if (!c) throw std::runtime_error("cannot open the directory: " + problem);
-    clients_.push_back(*c);
-    return *c;
-  }
-  // One request and its reply (the client answers by its deadline: bounded).
-  DirectoryReply call(directory::DirectoryClient& c, DirectoryRequest r) {
-    r.ticket = ++ticket_;
-    auto out = std::make_shared<std::optional<DirectoryReply>>();
-    if (!c.submit(r, [out](DirectoryReply reply) { *out = std::move(reply); })) {
-      throw std::runtime_error("directory queue full");
-    }
-    const auto deadline = Clock::now() + 10s;
-    while (!*out && Clock::now() < deadline) {
-      io_.restart();
-      io_.run_for(5ms);
-    }
-    if (!*out) throw std::runtime_error("no directory reply within 10 s");
-    return **out;
-  }
-  DirectoryReply resolve(directory::DirectoryClient& c, const std::string& key,
-                         bool by_name = false) {
-    DirectoryRequest r;
-    r.op = DirectoryOp::Resolve;
-    r.key = key;
-    r.by_name = by_name;
-    return call(c, std::move(r));
-  }
-  static std::vector<std::string> relays_of(const DirectoryReply& r) {
-    std::vector<std::string> out;
-    for (const auto& rec : r.records) out.push_back(rec.relay);
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-  // Polls `done` (which may run directory calls) every 50 ms until it holds or `bound` passes;
-  // the time it took, or nothing.
-  std::optional<std::chrono::milliseconds> within(std::chrono::milliseconds bound,
-                                                  const std::function<bool()>& done) {
-    const auto start = Clock::now();
-    for (;;) {
-      if (done()) {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-      }
-      if (Clock::now() - start >= bound) return std::nullopt;
-      pump(50ms);
-    }
-  }
-
-  static std::string metrics(RelayProcess& r) { return curl(r.http + "/metrics"); }
-  static std::string healthz(RelayProcess& r) { return curl(r.http + "/healthz"); }
-  static long long refusals(RelayProcess& r, const std::string& limit) {
-    return metric_value(metrics(r), "portal_refusals_total{limit=\"" + limit + "\"}");
   }
 
   // A signed LeaseUpdateRequest for `who` named `name`, as a raw v1 client would write it.
@@ -185,12 +100,6 @@ class Fleet : public RelayClientTest {
     const auto out = req->pending_output();
     return {out.begin(), out.end()};
   }
-
-  TempDir dir_;
-  RedisServer redis_;
-  std::shared_ptr<directory::DirectoryFactory> directory_;
-  std::vector<std::shared_ptr<directory::DirectoryClient>> clients_;
-  std::uint64_t ticket_ = 0;
 };
 
 // A name is unique in the fleet, case-folded: another identity cannot take "WEB" on B while X
@@ -286,9 +195,7 @@ TEST_F(Fleet, KilledRelaysRecordsExpireWithinThreeHeartbeats) {
   ASSERT_EQ(before.status, DirectoryStatus::Ok) << "X's lease on A is not in the directory";
   ASSERT_EQ(relays_of(before), std::vector<std::string>{a_id});
   EXPECT_FALSE(before.records[0].value.empty());
-  DirectoryRequest members;
-  members.op = DirectoryOp::Members;
-  auto m = call(*dir, members);
+  auto m = members(*dir);
   ASSERT_EQ(m.status, DirectoryStatus::Ok);
   EXPECT_EQ(relays_of(m), std::vector<std::string>{a_id});
 
@@ -308,7 +215,7 @@ TEST_F(Fleet, KilledRelaysRecordsExpireWithinThreeHeartbeats) {
   const auto left = std::max(
       std::chrono::duration_cast<std::chrono::milliseconds>(bound - (Clock::now() - killed)), 0ms);
   auto gone = within(left, [&] {
-    auto r = call(*dir, members);
+    auto r = members(*dir);
     return r.status == DirectoryStatus::NotFound || r.records.empty();
   });
   EXPECT_TRUE(gone) << "the dead relay A is still a member " << bound.count()
