@@ -28,6 +28,11 @@
 #include <string>
 #include <vector>
 
+namespace portal::wire {
+// gtest prints response codes by name.
+inline void PrintTo(ResponseCode code, std::ostream* os) { *os << to_string(code); }
+}  // namespace portal::wire
+
 namespace portal::test {
 namespace {
 
@@ -218,29 +223,52 @@ class FleetForward : public FleetTest {
     return *leg;
   }
 
-  // Runs every leg until done or `bound`; a failure names the legs still running.
+  // Runs every leg until done or `bound`, then (when every leg was accepted) the far ends until
+  // `far_count` of them have read everything; a failure says how far each got.
   ::testing::AssertionResult finish(const std::vector<std::shared_ptr<Leg>>& legs,
                                     const std::shared_ptr<Transfers>& far, std::size_t far_count,
                                     std::chrono::milliseconds bound) {
-    const auto took = within(bound, [&] {
-      if (!std::all_of(legs.begin(), legs.end(), [](const auto& l) { return l->done(); })) {
-        return false;
-      }
-      if (far->size() < far_count) return false;
-      return std::all_of(far->begin(), far->end(), [](const auto& t) { return t->read_done; });
-    });
-    if (!took) {
-      auto f = ::testing::AssertionFailure() << "not done after " << bound.count() << " ms:";
+    const auto start = Clock::now();
+    const auto report = [&](::testing::AssertionResult f) {
       for (std::size_t i = 0; i < legs.size(); ++i) {
-        f << " dialer " << i << " received " << legs[i]->t->received_bytes << " ("
-          << wire::to_string(legs[i]->code) << ")" << (legs[i]->error.empty() ? "" : " ")
-          << legs[i]->error << ";";
+        f << " dialer " << i << ": " << wire::to_string(legs[i]->code) << ", received "
+          << legs[i]->t->received_bytes << (legs[i]->error.empty() ? "" : ", ") << legs[i]->error
+          << (legs[i]->t->read_error.empty() ? "" : ", read: ") << legs[i]->t->read_error << ";";
       }
       f << " " << far->size() << " far end(s)";
       for (const auto& t : *far) f << ", received " << t->received_bytes;
       return f;
+    };
+    const auto legs_done = within(bound, [&] {
+      return std::all_of(legs.begin(), legs.end(), [](const auto& l) { return l->done(); });
+    });
+    if (!legs_done) {
+      return report(::testing::AssertionFailure() << "not done after " << bound.count() << " ms:");
     }
-    std::cout << "[ fleet    ] done in " << took->count() << " ms\n";
+    const bool all_accepted = std::all_of(legs.begin(), legs.end(), [](const auto& l) {
+      return l->code == ResponseCode::Accepted && l->error.empty();
+    });
+    if (!all_accepted) return report(::testing::AssertionFailure() << "a dial failed:");
+    // A dialer that is done wrote and read everything: its far end was there long before.
+    if (far->size() < far_count) {
+      return report(::testing::AssertionFailure()
+                    << "the dialers are done but only " << far->size() << " of " << far_count
+                    << " connections reached the far end:");
+    }
+    const auto left = std::max(
+        std::chrono::duration_cast<std::chrono::milliseconds>(bound - (Clock::now() - start)),
+        std::chrono::milliseconds(1000));
+    const auto far_done = within(left, [&] {
+      return far->size() >= far_count &&
+             std::all_of(far->begin(), far->end(), [](const auto& t) { return t->read_done; });
+    });
+    if (!far_done) {
+      return report(::testing::AssertionFailure()
+                    << "the far ends are not done " << left.count() << " ms after the dialers:");
+    }
+    std::cout << "[ fleet    ] done in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
+              << " ms\n";
     return ::testing::AssertionSuccess();
   }
 
