@@ -35,8 +35,8 @@ set(allowed_directory base lease plugin)
 set(allowed_config base)
 set(allowed_client base cipher config control crypto handshake identity lease mux plugin
     secure_stream stream transport wire)
-set(allowed_relay base config control crypto directory handshake identity lease mux platform
-    plugin stream transport wire)
+set(allowed_relay base cipher config control crypto directory handshake identity lease mux platform
+    plugin secure_stream stream transport wire)
 set(allowed_detail base cipher config mux platform plugin transport)
 
 file(GLOB_RECURSE sources RELATIVE "${PORTAL_SOURCE_DIR}"

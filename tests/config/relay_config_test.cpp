@@ -60,13 +60,16 @@ TEST(RelayConfig, FleetKeysAreReadAndChecked) {
   ASSERT_TRUE(
       apply_text(
           R"({"directory": {"name": "redis", "settings": {"url": "redis://127.0.0.1:6379/2"}},
-                             "fleet": {"peer_uri": "tcp://10.0.0.1:4027", "heartbeat_ms": 1000}})",
+                             "fleet": {"peer_uri": "tcp://10.0.0.1:4027", "heartbeat_ms": 1000,
+                                       "peers": ["ilcxnd2jg6fyzmnqxxa5pzkp2m"]}})",
           c)
           .empty());
   EXPECT_EQ(c.directory, "redis");
   EXPECT_EQ(c.directory_settings.at("url"), "redis://127.0.0.1:6379/2");
   EXPECT_EQ(c.fleet_peer_uri, "tcp://10.0.0.1:4027");
   EXPECT_EQ(c.fleet_heartbeat_ms, 1000u);
+  // An ID in any letter case, kept upper-cased.
+  EXPECT_EQ(c.fleet_peers, std::vector<std::string>{"ILCXND2JG6FYZMNQXXA5PZKP2M"});
   RelayConfig again;
   ASSERT_TRUE(apply_text(to_json(c), again).empty()) << to_json(c);
   EXPECT_EQ(to_json(again), to_json(c));
@@ -81,8 +84,16 @@ TEST(RelayConfig, FleetKeysAreReadAndChecked) {
             std::vector<std::string>{"fleet.heartbeat_ms: must be between 100 and 4294967295"});
   EXPECT_EQ(keys(apply_text(R"({"fleet": {"heartbeat_ms": 60001}})", bad)),
             std::vector<std::string>{"fleet.heartbeat_ms: must be at most 60000"});
-  EXPECT_EQ(keys(apply_text(R"({"fleet": {"peers": []}})", bad)),
-            std::vector<std::string>{"fleet.peers: unknown key"});
+  EXPECT_EQ(keys(apply_text(R"({"fleet": {"peers": ["ILCXND2JG6FYZMNQXXA5PZKP2"]}})", bad)),
+            std::vector<std::string>{
+                "fleet.peers: 'ILCXND2JG6FYZMNQXXA5PZKP2' is not a relay ID (26 characters of "
+                "base32)"});
+  EXPECT_EQ(keys(apply_text(R"({"fleet": {"peers": ["ILCXND2JG6FYZMNQXXA5PZKP21"]}})", bad)),
+            std::vector<std::string>{
+                "fleet.peers: 'ILCXND2JG6FYZMNQXXA5PZKP21' is not a relay ID (26 characters of "
+                "base32)"});
+  EXPECT_EQ(keys(apply_text(R"({"fleet": {"peerz": []}})", bad)),
+            std::vector<std::string>{"fleet.peerz: unknown key"});
   EXPECT_EQ(keys(apply_text(R"({"directory": {"nme": "redis"}})", bad)),
             std::vector<std::string>{"directory.nme: unknown key"});
   EXPECT_EQ(keys(apply_text(R"({"directory": "redis"})", bad)),

@@ -861,5 +861,178 @@ TEST(RelayCoreFleet, WithoutADirectoryNothingIsEmitted) {
   EXPECT_TRUE(h.c().metrics().directory.empty());
 }
 
+// ---- forwarding to a lease held on a peer relay (ADR 0015 §3-4) --------------------------------
+
+// The payload of `req`'s one packet (the signed LeaseUpdateRequest, as the directory stores it).
+Bytes payload_of(const control::ClientRequest& req) {
+  const auto out = req.pending_output();
+  auto p = wire::decode_packet(out.subspan(4));
+  EXPECT_TRUE(p.has_value());
+  return p ? p->payload : Bytes{};
+}
+
+// A fleet of this relay and peer relay `peer` (allowed), whose heartbeat and lease record of
+// `holder` are in `dir` as that relay would have written them.
+struct PeerFleet {
+  Harness h;
+  lease::MemoryDirectory dir;
+  identity::Credential peer = credential(150);
+  identity::Credential holder = credential(1);
+  std::string uri = "tcp://10.0.0.2:4027";
+
+  explicit PeerFleet(bool allowed = true) {
+    h.fleet.directory = true;
+    h.fleet.heartbeat = 1000ms;
+    if (allowed) h.fleet.peers = {peer.id()};
+    h.fleet.peers.push_back(credential(151).id());  // another listed relay, with no records
+  }
+  void write(lease::DirectoryOp op, const std::string& key, Bytes value) {
+    lease::DirectoryRequest r;
+    r.op = op;
+    r.key = key;
+    r.relay = peer.id();
+    r.value = std::move(value);
+    r.ttl = 3000ms;
+    EXPECT_EQ(dir.apply(r, steady_ms(h)).status, lease::DirectoryStatus::Ok);
+  }
+  // The peer's heartbeat and its record of `who`'s lease (signed by `signer`).
+  void publish(const identity::Credential& who, const identity::Credential& signer) {
+    write(lease::DirectoryOp::Heartbeat, "", Bytes(uri.begin(), uri.end()));
+    auto req = h.signed_lease(signer, "web");
+    write(lease::DirectoryOp::PublishLease, who.id(), payload_of(req));
+  }
+  // Starts the core; its first heartbeat reads the membership.
+  void start() {
+    h.advance(0ms);
+    carry(h, dir);
+  }
+};
+
+TEST(RelayCoreFleet, ALeaseHeldOnAPeerIsResolvedDialedAndForwardedOverOneSession) {
+  PeerFleet f;
+  f.publish(f.holder, f.holder);
+  f.start();
+  auto& h = f.h;
+  EXPECT_TRUE(h.c().peering());
+  const auto conn = h.connect();
+  auto first = dial(h, conn, f.holder.id());
+  EXPECT_EQ(h.c().step(first.dialer), Step::Wait);  // resolving
+  const auto asked = carry(h, f.dir);
+  ASSERT_EQ(ops(asked), std::vector<Op>{Op::Resolve});
+  EXPECT_EQ(asked[0].key, f.holder.id());
+  const auto dials = h.c().take_peer_dials();
+  ASSERT_EQ(dials.size(), 1u);
+  EXPECT_EQ(dials[0].relay, f.peer.id());
+  EXPECT_EQ(dials[0].uri, f.uri);
+  EXPECT_EQ(h.c().step(first.dialer), Step::Wait);  // until the session is up
+
+  const auto pc = h.c().peer_connected(f.peer.id(), f.uri, "tcp", h.now());
+  h.collect();
+  EXPECT_TRUE(h.asked(Action::Kind::Wake, first.dialer));
+  ASSERT_EQ(h.c().step(first.dialer), Step::Forward);
+  EXPECT_EQ(h.c().forward_target(first.dialer), pc);
+  first.holder = h.c().holder_opened(first.dialer, h.now());
+  h.pump(first.holder, first.incoming);
+  ASSERT_TRUE(first.incoming.has_request());  // the peer relay receives the dialer's request
+  answer(h, first, ResponseCode::Accepted);
+  EXPECT_EQ(first.request.code(), ResponseCode::Accepted);
+  EXPECT_EQ(h.c().step(first.dialer), Step::Splice);
+  EXPECT_EQ(h.c().stats().forwarded_streams, 1u);
+  EXPECT_EQ(h.c().stats().peer_sessions_out, 1u);
+
+  // The next dial reuses the session: no dial, forwarded once resolved.
+  auto second = dial(h, h.connect("192.0.2.9"), f.holder.id());
+  carry(h, f.dir);
+  EXPECT_TRUE(h.c().take_peer_dials().empty());
+  EXPECT_EQ(h.c().step(second.dialer), Step::Forward);
+  EXPECT_EQ(h.c().forward_target(second.dialer), pc);
+
+  // The session goes: the next dial opens a new one.
+  h.c().connection_closed(pc, {}, h.now());
+  EXPECT_EQ(h.c().stats().peer_sessions_out, 0u);
+  auto third = dial(h, h.connect("192.0.2.10"), f.holder.id());
+  carry(h, f.dir);
+  EXPECT_EQ(h.c().take_peer_dials().size(), 1u);
+  h.c().peer_dial_failed(f.peer.id(), "connection refused", h.now());
+  h.collect();
+  EXPECT_TRUE(h.asked(Action::Kind::Wake, third.dialer));
+  h.pump(third.dialer, third.request);
+  EXPECT_EQ(third.request.code(), ResponseCode::Rejected);
+  EXPECT_EQ(h.c().metrics().peer_dials.at("failed"), 1u);
+}
+
+TEST(RelayCoreFleet, ARecordThatDoesNotVerifyOrSitsOnAnUnlistedRelayIsNotForwardedTo) {
+  for (const bool allowed : {true, false}) {
+    PeerFleet f(allowed);
+    // Allowed peer, forged record (signed by another identity); or a good record on a relay
+    // that is not on the allow-list.
+    const auto forger = credential(2);
+    f.publish(f.holder, allowed ? forger : f.holder);
+    f.start();
+    auto& h = f.h;
+    auto d = dial(h, h.connect(), f.holder.id());
+    carry(h, f.dir);
+    EXPECT_TRUE(h.c().take_peer_dials().empty()) << allowed;
+    h.pump(d.dialer, d.request);
+    EXPECT_EQ(d.request.code(), ResponseCode::InvalidIdentity) << allowed;
+    if (allowed) {
+      EXPECT_TRUE(std::any_of(h.log.begin(), h.log.end(), [](const std::string& l) {
+        return l.find("does not verify") != std::string::npos;
+      }));
+    }
+  }
+}
+
+TEST(RelayCoreFleet, WithTheDirectoryDownALeaseElsewhereIsRefusedAtOnce) {
+  PeerFleet f;
+  f.start();
+  auto& h = f.h;
+  h.advance(1000ms);
+  fail_all(h, lease::DirectoryStatus::Unavailable);
+  ASSERT_FALSE(h.c().stats().directory_available);
+  auto remote = dial(h, h.connect(), f.holder.id());
+  EXPECT_TRUE(h.c().take_directory_requests().empty());
+  h.pump(remote.dialer, remote.request);
+  EXPECT_EQ(remote.request.code(), ResponseCode::Rejected);
+}
+
+TEST(RelayCoreFleet, APeerSessionIsAcceptedOnlyFromAListedRelayAndOnlyForwardsToLocalLeases) {
+  PeerFleet f;
+  f.start();
+  auto& h = f.h;
+  const auto stranger = h.connect("192.0.2.50");
+  EXPECT_FALSE(h.c().peer_accepted(stranger, credential(77).id(), h.now()));
+  EXPECT_EQ(h.refusals("peer_not_allowed"), 1u);
+
+  const auto local = credential(3);
+  const auto holder_conn = h.connect("192.0.2.3");
+  auto reg = h.signed_lease(local, "here");
+  const auto rs = h.request(holder_conn, reg);
+  carry(h, f.dir);
+  h.pump(rs, reg);
+  ASSERT_EQ(reg.code(), ResponseCode::Accepted);
+
+  const auto pc = h.connect("192.0.2.60");
+  ASSERT_TRUE(h.c().peer_accepted(pc, f.peer.id(), h.now()));
+  EXPECT_EQ(h.c().stats().peer_sessions_in, 1u);
+  // A peer asks for a lease held here: forwarded to its holder as any dialer's request.
+  auto d = dial(h, pc, local.id());
+  EXPECT_NE(d.holder, 0u);
+  EXPECT_TRUE(d.incoming.has_request());
+  // For a lease not held here it never resolves (no request goes round the fleet).
+  auto elsewhere = dial(h, pc, f.holder.id());
+  EXPECT_TRUE(h.c().take_directory_requests().empty());
+  EXPECT_EQ(elsewhere.request.code(), ResponseCode::InvalidIdentity);
+  // And it may not register leases.
+  auto sneaky = h.signed_lease(credential(4), "sneaky");
+  const auto ss = h.c().stream_accepted(pc, h.now());
+  ASSERT_TRUE(ss.has_value());
+  h.pump(*ss, sneaky);
+  EXPECT_EQ(h.c().step(*ss), Step::Abort);
+  EXPECT_EQ(h.c().metrics().control_errors.at("unexpected_packet"), 1u);
+  h.c().connection_closed(pc, {}, h.now());
+  EXPECT_EQ(h.c().stats().peer_sessions_in, 0u);
+}
+
 }  // namespace
 }  // namespace portal::relay

@@ -7,7 +7,9 @@
 #include <csignal>
 
 #include "portal/directory/directory.hpp"
+#include "portal/platform/key_file.hpp"
 #include "portal/wire/control.hpp"
+#include "relay/bulk.hpp"
 #include "relay/fleet_harness.hpp"
 #include "support/close_after.hpp"
 #include "support/redis_server.hpp"
@@ -17,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -73,7 +76,16 @@ asio::awaitable<std::optional<ResponseCode>> send_raw(std::shared_ptr<mux::Sessi
 // peering URI each, a 500 ms heartbeat.
 class Fleet : public FleetTest {
  protected:
+  using FleetTest::relay;
   using FleetTest::relay_id;
+  // A relay that forwards to the relays `peers` (by name) and is dialed at its first listener
+  // (ws://).
+  static FleetRelayOptions peering(std::vector<std::string> peers) {
+    FleetRelayOptions o;
+    o.peers = std::move(peers);
+    o.heartbeat = kHeartbeat;
+    return o;
+  }
   std::unique_ptr<RelayProcess> relay(const std::string& name) {
     FleetRelayOptions o;
     o.peer_uri = "tcp://127.0.0.1:1/" + name;
@@ -343,6 +355,69 @@ TEST_F(Fleet, RenewalAcceptedDuringOutageCannotBeReplayedAfterwards) {
   EXPECT_EQ(*replayed, ResponseCode::Rejected)
       << "A accepted a replay of the renewal B accepted while Redis was down";
   EXPECT_EQ(refusals(*a, "replayed"), 1) << metrics(*a);
+}
+
+// A dialer on relay B reaches a lease held on relay A (ADR 0015 §4): B resolves it in the
+// directory, opens an authenticated peer session to A, forwards the request and splices; bulk
+// data crosses both relays unchanged. A relay that is not on A's allow-list cannot.
+TEST_F(Fleet, DialOnOneRelayReachesLeaseHeldOnAnother) {
+  auto a = relay("a", peering({"b"}));
+  auto b = relay("b", peering({"a"}));
+  auto c = relay("c", peering({"a"}));  // A does not list C
+  ASSERT_TRUE(a->alive() && b->alive() && c->alive()) << a->err() << b->err() << c->err();
+  auto holder = session(a->tcp);
+  auto me = credential();
+  ASSERT_EQ(update(*holder, me, "across"), ResponseCode::Accepted);
+  const std::size_t total = std::size_t{16} << 20;
+  auto at_holder = std::make_shared<Transfer>();
+  at_holder->peer_seed = 1;
+  hold(holder, ResponseCode::Accepted,
+       [total, at_holder](std::unique_ptr<stream::ByteStream> s) -> asio::awaitable<void> {
+         co_await exchange(std::shared_ptr<stream::ByteStream>(std::move(s)), 2, total, at_holder);
+       });
+  // B learns A's peering address from the membership its heartbeat reads.
+  pump(kHeartbeat * 3);
+  auto dialer = session(b->tcp);
+  auto dialed = run(client::request_connection(*dialer, me.id()), 20s);
+  ASSERT_TRUE(dialed) << dialed.error().message();
+  ASSERT_EQ(dialed->code, ResponseCode::Accepted) << b->err() << a->err();
+  ASSERT_TRUE(dialed->stream);
+  auto at_dialer = std::make_shared<Transfer>();
+  at_dialer->peer_seed = 2;
+  std::shared_ptr<stream::ByteStream> s(std::move(dialed->stream));
+  asio::co_spawn(io_, exchange(s, 1, total, at_dialer), asio::detached);
+  const auto deadline = Clock::now() + 120s;
+  while (!(at_dialer->read_done && at_holder->read_done) && Clock::now() < deadline) pump(50ms);
+  ASSERT_TRUE(at_dialer->read_done && at_holder->read_done) << "transfer did not end in 120 s";
+  expect_exchanged(*at_holder, *at_dialer, total);
+  const auto mb = metrics(*b);
+  EXPECT_EQ(metric_value(mb, "portal_peer_sessions{direction=\"out\"}"), 1) << mb;
+  EXPECT_EQ(metric_value(mb, "portal_forwarded_streams_total"), 1) << mb;
+  EXPECT_EQ(metric_value(metrics(*a), "portal_peer_sessions{direction=\"in\"}"), 1);
+
+  // C lists A, but A does not list C: A refuses C's peer session, and C's dialer is refused.
+  auto dialer_c = session(c->tcp);
+  auto refused = run(client::request_connection(*dialer_c, me.id()), 20s);
+  ASSERT_TRUE(refused) << refused.error().message();
+  EXPECT_EQ(refused->code, ResponseCode::Rejected);
+  EXPECT_GE(refusals(*a, "peer_not_allowed"), 1);
+  // A lease that exists nowhere: INVALID_IDENTITY from B, at once.
+  auto nobody = credential();
+  auto none = run(client::request_connection(*dialer, nobody.id()), 20s);
+  ASSERT_TRUE(none) << none.error().message();
+  EXPECT_EQ(none->code, ResponseCode::InvalidIdentity);
+}
+
+// Peering without a directory is a configuration error, named by its key.
+TEST_F(Fleet, PeersNeedADirectory) {
+  std::ofstream(dir_ / "peers.json")
+      << R"({"fleet": {"peers": [")" << credential().id() << R"("]}})";
+  const auto r =
+      run_process({bin_path("portal-relay"), "--listen", "tcp://127.0.0.1:0", "--plugin-dir",
+                   PORTAL_BUILD_PLUGIN_DIR, "--check-config", (dir_ / "peers.json").string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE((r.out + r.err).find("fleet.peers: needs a directory"), std::string::npos)
+      << r.out << r.err;
 }
 
 }  // namespace

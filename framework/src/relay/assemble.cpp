@@ -7,6 +7,7 @@
 
 #include "detail/stack_assembly.hpp"
 #include "portal/base/random.hpp"
+#include "portal/handshake/handshake.hpp"
 #include "portal/identity/errors.hpp"
 #include "portal/platform/key_file.hpp"
 #include "portal/platform/paths.hpp"
@@ -68,6 +69,36 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
     }
     a->directory_settings = config.directory_settings;
   }
+  if (!config.fleet_peers.empty()) {
+    if (config.directory.empty()) {
+      error = "fleet.peers: needs a directory (peers find each other's leases and addresses there)";
+      return nullptr;
+    }
+    // Peer sessions run the project's handshake and secure channel (ADR 0015 §3).
+    a->options.peer_cipher = stack.find<cipher::AeadFactory>(
+        plugin::Kind::Cipher, std::string(handshake::kV1Cipher), "fleet.peers", "cipher", error);
+    if (!a->options.peer_cipher) return nullptr;
+    // Every loaded transport may dial a peer, with its configured settings.
+    for (const auto& p : stack.host->plugins()) {
+      if (p->kind() != plugin::Kind::Transport) continue;
+      auto f = p->factory<transport::TransportFactory>();
+      if (!f) continue;  // refused when a listener needs it
+      for (const auto& scheme : p->provides()) {
+        if (a->options.peer_transports.count(scheme) != 0) continue;
+        transport::Settings settings;
+        if (auto it = config.transport_settings.find(scheme);
+            it != config.transport_settings.end()) {
+          settings = it->second;
+        }
+        std::string problem;
+        if (!(*f)->validate(settings, problem)) {
+          error = "transports." + scheme + ": " + problem;
+          return nullptr;
+        }
+        a->options.peer_transports[scheme] = {*f, std::move(settings)};
+      }
+    }
+  }
   a->host = std::move(stack.host);
 
   // The identity: a key file, or a new one at each start.
@@ -117,6 +148,7 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
   a->options.mux_settings = config.mux_settings;
   a->options.fleet.peer_uri = config.fleet_peer_uri;
   a->options.fleet.heartbeat = std::chrono::milliseconds(config.fleet_heartbeat_ms);
+  a->options.fleet.peers = config.fleet_peers;
   for (const auto& p : a->host->plugins()) {
     a->options.plugins.push_back(
         PluginInfo{p->id(), std::string(plugin::to_string(p->kind())), p->version()});

@@ -91,6 +91,9 @@ struct Core::State {
     std::size_t spliced_dialed = 0;
     Bucket relay_info;
     std::optional<TimerKey> timer;
+    // A fleet peer session: the peer's relay ID (empty: a client), and who dialed it.
+    std::string peer;
+    bool outbound = false;
   };
   enum class Kind { Control, Holder };
   struct Stream {
@@ -108,6 +111,14 @@ struct Core::State {
     ConnectionId target = 0;
     std::string lease_id;
     std::optional<wire::ConnectionRequest> forward;
+    // The lease is held on another relay: resolved through the directory, then forwarded over
+    // the peer session to `via` (target stays 0 until that session is up).
+    bool remote = false;
+    std::string via;
+    // What its lease slot counts: the lease's relayed streams (a lease held here), the dialer
+    // session's and address's (a dialer that is not a peer relay).
+    bool counts_lease = false;
+    bool counts_dialer = false;
     bool lease_slot = false;
     bool spliced = false;
     Steady last_moved{};
@@ -142,6 +153,12 @@ struct Core::State {
     ctx.directory = options.fleet.directory;
     options.fleet.heartbeat = std::max(options.fleet.heartbeat, milliseconds(100));
     ctx.directory_ttl = 3 * options.fleet.heartbeat;
+    if (options.fleet.directory) {
+      for (const auto& p : options.fleet.peers) {
+        if (p != relay_id) allowed_peers.insert(p);
+      }
+    }
+    ctx.peering = !allowed_peers.empty();
   }
 
   CoreOptions options;
@@ -173,6 +190,7 @@ struct Core::State {
     std::string key;
     base::Bytes nonce;
     Steady until{};
+    bool forward = false;  // a Resolve for the forward of `stream`
   };
   // A nonce the directory did not record: a request accepted meanwhile (a local renewal) must
   // still be a replay on every other relay once the directory is back.
@@ -190,6 +208,14 @@ struct Core::State {
   std::unordered_map<std::string, Published> published;
   std::deque<Unrecorded> unrecorded;
   std::optional<TimerKey> heartbeat_timer;
+  // Fleet peers: the allow-list, the sessions this relay dialed (by relay ID), the forwards
+  // waiting for a session being dialed, the peering addresses of listed members (from the
+  // directory's membership) and the dials the driver has not taken yet.
+  std::set<std::string> allowed_peers;
+  std::unordered_map<std::string, ConnectionId> peers_out;
+  std::unordered_map<std::string, std::vector<StreamId>> dialing;
+  std::map<std::string, std::string> members;
+  std::vector<PeerDial> dials_out;
   ConnectionId next_conn = 1;
   StreamId next_stream = 1;
   Stats stats;
@@ -327,12 +353,19 @@ struct Core::State {
   void release_lease_slot(Stream& dialer) {
     if (!dialer.lease_slot) return;
     dialer.lease_slot = false;
-    decrement(streams_per_lease, dialer.lease_id);
+    if (std::exchange(dialer.counts_lease, false)) decrement(streams_per_lease, dialer.lease_id);
+    if (!std::exchange(dialer.counts_dialer, false)) return;
     if (auto it = conns.find(dialer.conn); it != conns.end()) --it->second.spliced_dialed;
     if (auto* a = address_of(dialer.address)) {
       --a->spliced_dialed;
       forget_if_idle(dialer.address);
     }
+  }
+
+  // Whether connection `c` is a peer relay's session (either direction).
+  bool is_peer(ConnectionId c) const {
+    auto it = conns.find(c);
+    return it != conns.end() && !it->second.peer.empty();
   }
 
   void control_error(const Stream& st, const base::ErrorCode& e) {
@@ -419,6 +452,8 @@ struct Core::State {
     disarm(t.timer);
     tickets.erase(it);
     account(t.op, reply);
+    if (t.op == lease::DirectoryOp::Members) return learn_members(reply);
+    if (t.forward) return resolved(t.stream, reply);
     if (t.op == lease::DirectoryOp::CheckNonce &&
         (reply.status == lease::DirectoryStatus::Unavailable ||
          reply.status == lease::DirectoryStatus::TimedOut ||
@@ -480,6 +515,11 @@ struct Core::State {
     hb.value.assign(options.fleet.peer_uri.begin(), options.fleet.peer_uri.end());
     hb.ttl = ttl;
     submit_own(std::move(hb));
+    if (!allowed_peers.empty()) {
+      lease::DirectoryRequest m;
+      m.op = lease::DirectoryOp::Members;
+      submit_own(std::move(m));
+    }
     if (stats.directory_available) record_nonces();
     refresh(false);
     arm(heartbeat_timer, now.steady + options.fleet.heartbeat, TimerKind::Heartbeat, 0);
@@ -529,27 +569,33 @@ struct Core::State {
     if (state == control::RelayStreamState::AwaitingForward) decide_forward(id, st);
   }
 
-  // A ConnectionRequest for a known lease: every check and count in one step, so that
-  // concurrent forwards cannot overshoot a cap.
+  // A ConnectionRequest: every check and count in one step, so that concurrent forwards cannot
+  // overshoot a cap. A lease held here is forwarded to its holder's connection; one held only on
+  // a peer relay (peering) is resolved through the directory first (ADR 0015 §4).
   void decide_forward(StreamId id, Stream& st) {
     auto request = st.control->take_forward();
     if (!request) return;
     const std::string tag = conn_tag(st.conn) + " → lease " + request->lease_id;
     const auto* entry = leases.find(request->lease_id, unix_now());
     auto holder = entry == nullptr ? conns.end() : conns.find(entry->connection);
-    if (holder == conns.end()) {
+    const bool local = holder != conns.end();
+    const bool from_peer = is_peer(st.conn);
+    if (!local && (!ctx.peering || from_peer)) {
       (void)st.control->answer_forward(ResponseCode::InvalidIdentity);
       return;
     }
-    const std::size_t current = count_of(streams_per_lease, request->lease_id);
-    if (current >= limits.max_streams_per_lease) {
-      refuse("streams_per_lease",
-             tag + " refused: " + std::to_string(current) + " relayed streams");
-      (void)st.control->answer_forward(ResponseCode::Rejected);
-      return;
+    if (local) {
+      const std::size_t current = count_of(streams_per_lease, request->lease_id);
+      if (current >= limits.max_streams_per_lease) {
+        refuse("streams_per_lease",
+               tag + " refused: " + std::to_string(current) + " relayed streams");
+        (void)st.control->answer_forward(ResponseCode::Rejected);
+        return;
+      }
     }
     // No one dialer takes all of a lease's slots (client_identity is not authenticated: the
-    // dialer's session and address are the keys).
+    // dialer's session and address are the keys). A peer relay's session carries many dialers,
+    // each counted on the relay it dialed.
     auto dialer_it = conns.find(st.conn);
     if (dialer_it == conns.end()) {  // its session ended; the stream's bytes were still buffered
       (void)st.control->answer_forward(ResponseCode::Rejected);
@@ -557,7 +603,7 @@ struct Core::State {
       return;
     }
     auto& dialer = dialer_it->second;
-    if (dialer.spliced_dialed >= limits.max_spliced_per_dialer_session) {
+    if (!from_peer && dialer.spliced_dialed >= limits.max_spliced_per_dialer_session) {
       refuse("spliced_per_dialer_session", tag + " refused: the dialer's session holds " +
                                                std::to_string(dialer.spliced_dialed) +
                                                " relayed streams");
@@ -565,22 +611,119 @@ struct Core::State {
       return;
     }
     auto& address = addresses[st.address];
-    if (address.spliced_dialed >= limits.max_spliced_per_dialer_ip) {
+    if (!from_peer && address.spliced_dialed >= limits.max_spliced_per_dialer_ip) {
       refuse("spliced_per_dialer_ip", tag + " refused: " + st.address + " holds " +
                                           std::to_string(address.spliced_dialed) +
                                           " relayed streams");
       (void)st.control->answer_forward(ResponseCode::Rejected);
       return;
     }
-    ++streams_per_lease[request->lease_id];
-    ++dialer.spliced_dialed;
-    ++address.spliced_dialed;
+    if (!local && !stats.directory_available) {
+      gated_log(base::LogLevel::Info, "forward",
+                tag +
+                    " refused: the fleet directory is unavailable, so leases held on other "
+                    "relays cannot be resolved");
+      (void)st.control->answer_forward(ResponseCode::Rejected);
+      return;
+    }
+    if (local) {
+      ++streams_per_lease[request->lease_id];
+      st.counts_lease = true;
+    }
+    if (!from_peer) {
+      ++dialer.spliced_dialed;
+      ++address.spliced_dialed;
+      st.counts_dialer = true;
+    }
     st.lease_slot = true;
     st.lease_id = request->lease_id;
-    st.target = holder->first;
     st.forward = std::move(*request);
-    st.step = Step::Forward;
     arm(st.timer, now.steady + milliseconds(limits.forward_timeout_ms), TimerKind::Forward, id);
+    if (local) {
+      st.target = holder->first;
+      st.step = Step::Forward;
+      return;
+    }
+    st.remote = true;
+    st.target = 0;
+    st.step = Step::Wait;
+    lease::DirectoryRequest q;
+    q.op = lease::DirectoryOp::Resolve;
+    q.key = st.lease_id;
+    q.ticket = ctx.next_ticket++;
+    const auto ticket = q.ticket;
+    submit(id, std::move(q));
+    tickets[ticket].forward = true;
+  }
+
+  // The directory's answer for a remote forward: the first live, verified holder on an allowed
+  // peer relay, preferring one with a session up (or being dialed).
+  void resolved(StreamId id, const lease::DirectoryReply& reply) {
+    auto* st = find(id);
+    if (st == nullptr || !st->forward || !st->remote || st->target != 0 || !st->via.empty()) {
+      return;
+    }
+    if (reply.status == lease::DirectoryStatus::NotFound) {
+      return end_forward(id, ResponseCode::InvalidIdentity, "");
+    }
+    if (reply.status != lease::DirectoryStatus::Ok) {
+      return end_forward(id, ResponseCode::Rejected,
+                         std::string("fleet directory: resolve ") + lease::to_string(reply.status));
+    }
+    std::string best;
+    int best_rank = -1;
+    for (const auto& r : reply.records) {
+      if (r.relay == relay_id || allowed_peers.count(r.relay) == 0) continue;
+      if (!control::verify_record(r.value, st->lease_id, unix_now())) {
+        gated_warn("directory_record", "fleet directory: the record of lease " + st->lease_id +
+                                           " on relay " + r.relay +
+                                           " does not verify (forged, or expired): ignored");
+        continue;
+      }
+      const int rank = peers_out.count(r.relay) ? 2 : (dialing.count(r.relay) ? 1 : 0);
+      if (rank > best_rank) {
+        best = r.relay;
+        best_rank = rank;
+      }
+    }
+    if (best.empty()) {
+      return end_forward(id, ResponseCode::InvalidIdentity,
+                         "no live holder on this relay or an allowed peer");
+    }
+    route(id, *st, best);
+  }
+
+  // Sends the forward of `id` over the session to `relay`, dialing it first if needed.
+  void route(StreamId id, Stream& st, const std::string& relay) {
+    st.via = relay;
+    if (auto it = peers_out.find(relay); it != peers_out.end()) {
+      st.target = it->second;
+      st.step = Step::Forward;
+      actions.push_back({Action::Kind::Wake, id});
+      return;
+    }
+    auto& waiting = dialing[relay];
+    if (waiting.empty()) {
+      auto m = members.find(relay);
+      if (m == members.end()) {
+        dialing.erase(relay);
+        return end_forward(id, ResponseCode::Rejected,
+                           "relay " + relay + " published no peering address");
+      }
+      dials_out.push_back(PeerDial{relay, m->second});
+    }
+    waiting.push_back(id);
+  }
+
+  // The fleet's members, as the heartbeat's Members request found them: the peering addresses
+  // of the allowed ones.
+  void learn_members(const lease::DirectoryReply& reply) {
+    if (reply.status != lease::DirectoryStatus::Ok) return;
+    members.clear();
+    for (const auto& r : reply.records) {
+      if (allowed_peers.count(r.relay) == 0 || r.value.empty()) continue;
+      members[r.relay] = std::string(r.value.begin(), r.value.end());
+    }
   }
 
   // The forward of `dialer` ends without a splice: the dialer gets `code`, the holder stream
@@ -592,8 +735,11 @@ struct Core::State {
       gated_log(base::LogLevel::Info, "forward",
                 conn_tag(d->conn) + " → lease " + d->lease_id + ": " + why);
     }
-    // A driver still opening the holder stream is blocked in the mux, not in this stream's I/O.
-    if (d->step == Step::Forward) actions.push_back({Action::Kind::Wake, dialer_id});
+    // A driver still opening the holder stream is blocked in the mux, not in this stream's I/O;
+    // one waiting for a resolve or a peer session waits for a Wake.
+    if (d->step == Step::Forward || d->step == Step::Wait) {
+      actions.push_back({Action::Kind::Wake, dialer_id});
+    }
     disarm(d->timer);
     if (d->peer != 0) {
       if (auto* h = find(d->peer); h != nullptr && h->step != Step::Abort) {
@@ -621,6 +767,10 @@ struct Core::State {
     d.last_moved = now.steady;
     ++stats.relayed_streams;
     ++stats.relayed_streams_total;
+    if (d.remote) {
+      ++stats.forwarded_streams;
+      ++stats.forwarded_streams_total;
+    }
     if (limits.spliced_idle_timeout_ms > 0) {
       arm(d.timer, now.steady + milliseconds(limits.spliced_idle_timeout_ms), TimerKind::SpliceIdle,
           dialer_id);
@@ -852,6 +1002,16 @@ void Core::connection_closed(ConnectionId c, const base::ErrorCode& reason, Now 
   }
   s_->log(base::LogLevel::Info,
           conn_tag(c) + " closed: " + (reason ? reason.message() : std::string("end of stream")));
+  if (!conn.peer.empty()) {
+    if (conn.outbound) {
+      --s_->stats.peer_sessions_out;
+      if (auto p = s_->peers_out.find(conn.peer); p != s_->peers_out.end() && p->second == c) {
+        s_->peers_out.erase(p);
+      }
+    } else {
+      --s_->stats.peer_sessions_in;
+    }
+  }
   const std::string address = conn.address;
   s_->conns.erase(it);
   if (auto* a = s_->address_of(address)) {
@@ -866,14 +1026,17 @@ std::optional<StreamId> Core::stream_accepted(ConnectionId c, Now now) {
   if (it == s_->conns.end()) return std::nullopt;
   auto& conn = it->second;
   const auto& l = s_->limits;
-  if (conn.control_streams >= l.max_control_streams_per_session) {
+  // A peer relay's session carries many dialers' requests (each counted on the relay they
+  // dialed); the mux session's own stream limit bounds it.
+  const bool peer = !conn.peer.empty();
+  if (!peer && conn.control_streams >= l.max_control_streams_per_session) {
     s_->refuse("control_streams_per_session",
                conn_tag(c) + ": stream reset: " + std::to_string(conn.control_streams) +
                    " streams open and not spliced");
     return std::nullopt;
   }
   auto& a = s_->addresses[conn.address];
-  if (a.control_streams >= l.max_control_streams_per_ip) {
+  if (!peer && a.control_streams >= l.max_control_streams_per_ip) {
     s_->refuse("control_streams_per_ip",
                conn_tag(c) + ": stream reset: " + std::to_string(a.control_streams) +
                    " streams of " + conn.address + " open and not spliced");
@@ -884,7 +1047,7 @@ std::optional<StreamId> Core::stream_accepted(ConnectionId c, Now now) {
   st.kind = State::Kind::Control;
   st.conn = c;
   st.address = conn.address;
-  st.control = std::make_unique<control::RelayControlStream>(s_->ctx, c);
+  st.control = std::make_unique<control::RelayControlStream>(s_->ctx, c, peer);
   st.control_slot = true;
   ++conn.control_streams;
   ++a.control_streams;
@@ -1028,6 +1191,7 @@ void Core::splice_ended(StreamId dialer) noexcept {
   if (d == nullptr || !d->spliced) return;
   d->spliced = false;
   --s_->stats.relayed_streams;
+  if (d->remote) --s_->stats.forwarded_streams;
   s_->disarm(d->timer);
   s_->release_lease_slot(*d);
   d->step = Step::Abort;
@@ -1057,6 +1221,77 @@ std::vector<lease::DirectoryRequest> Core::take_directory_requests() {
 void Core::directory_reply(const lease::DirectoryReply& reply, Now now) {
   s_->now = now;
   s_->directory_reply(reply);
+}
+
+bool Core::peering() const noexcept { return s_->ctx.peering; }
+
+void Core::set_peer_uri(const std::string& uri) {
+  if (s_->options.fleet.peer_uri.empty()) s_->options.fleet.peer_uri = uri;
+}
+
+std::vector<PeerDial> Core::take_peer_dials() { return std::exchange(s_->dials_out, {}); }
+
+ConnectionId Core::peer_connected(const std::string& relay, const std::string& address,
+                                  const std::string& scheme, Now now) {
+  s_->now = now;
+  const ConnectionId id = s_->next_conn++;
+  auto& c = s_->conns[id];
+  c.address = address;
+  c.scheme = scheme;
+  c.connected_at = now.steady;
+  c.last = now.steady;
+  c.received = kFirstFrameBytes;  // this relay dialed: no first frame to wait for
+  c.peer = relay;
+  c.outbound = true;
+  s_->arm(c.timer, s_->watchdog_deadline(c), TimerKind::Watchdog, id);
+  ++s_->stats.connections_total;
+  ++s_->stats.peer_sessions_out;
+  ++s_->metrics.peer_dials["ok"];
+  s_->peers_out[relay] = id;
+  s_->log(base::LogLevel::Info,
+          conn_tag(id) + ": peer session to relay " + relay + " at " + address + " via " + scheme);
+  auto waiting = std::move(s_->dialing[relay]);
+  s_->dialing.erase(relay);
+  for (const auto sid : waiting) {
+    auto* st = s_->find(sid);
+    if (st == nullptr || !st->forward || !st->remote || st->step != Step::Wait ||
+        st->via != relay || st->target != 0) {
+      continue;
+    }
+    st->target = id;
+    st->step = Step::Forward;
+    s_->actions.push_back({Action::Kind::Wake, sid});
+  }
+  return id;
+}
+
+void Core::peer_dial_failed(const std::string& relay, const std::string& why, Now now) {
+  s_->now = now;
+  ++s_->metrics.peer_dials["failed"];
+  s_->gated_warn("peer_dial", "peer session to relay " + relay + " failed: " + why);
+  auto waiting = std::move(s_->dialing[relay]);
+  s_->dialing.erase(relay);
+  for (const auto sid : waiting) {
+    auto* st = s_->find(sid);
+    if (st == nullptr || !st->remote || st->via != relay || st->target != 0) continue;
+    s_->end_forward(sid, ResponseCode::Rejected, "cannot reach relay " + relay + ": " + why);
+  }
+}
+
+bool Core::peer_accepted(ConnectionId c, const std::string& relay, Now now) {
+  s_->now = now;
+  auto it = s_->conns.find(c);
+  if (it == s_->conns.end()) return false;
+  if (s_->allowed_peers.count(relay) == 0) {
+    s_->refuse("peer_not_allowed", conn_tag(c) + " from " + it->second.address +
+                                       ": peer session refused: relay " + relay +
+                                       " is not in fleet.peers");
+    return false;
+  }
+  it->second.peer = relay;
+  ++s_->stats.peer_sessions_in;
+  s_->log(base::LogLevel::Info, conn_tag(c) + ": peer session from relay " + relay);
+  return true;
 }
 
 const lease::LeaseTable& Core::leases() const noexcept { return s_->leases; }

@@ -192,6 +192,24 @@ HttpResponse http_metrics(const HttpView& v, const HttpRequest& req) {
            "Connections the directory client made after its first.");
     o << "portal_directory_reconnects_total " << h.reconnects << '\n';
   }
+  if (v.peering) {
+    metric(o, "portal_peer_sessions", "gauge",
+           "Fleet peer sessions open: dialed by this relay (out) or by a peer (in).");
+    o << "portal_peer_sessions{direction=\"out\"} " << v.stats.peer_sessions_out << '\n';
+    o << "portal_peer_sessions{direction=\"in\"} " << v.stats.peer_sessions_in << '\n';
+    metric(o, "portal_peer_dials_total", "counter", "Peer session dials, by result.");
+    for (const char* result : {"ok", "failed"}) {
+      const auto it = v.peer_dials.find(result);
+      o << "portal_peer_dials_total{result=\"" << result << "\"} "
+        << (it == v.peer_dials.end() ? 0 : it->second) << '\n';
+    }
+    metric(o, "portal_forwarded_streams", "gauge",
+           "Splices running now whose lease is held on a peer relay.");
+    o << "portal_forwarded_streams " << v.stats.forwarded_streams << '\n';
+    metric(o, "portal_forwarded_streams_total", "counter",
+           "Splices started to leases held on peer relays.");
+    o << "portal_forwarded_streams_total " << v.stats.forwarded_streams_total << '\n';
+  }
   metric(o, "portal_refusals_total", "counter", "Refusals by limit.");
   for (const auto& [limit, n] : v.refusals) {
     o << "portal_refusals_total{limit=\"" << label_escape(limit) << "\"} " << n << '\n';

@@ -42,6 +42,9 @@ struct HttpView {
   bool fleet = false;
   std::map<std::pair<std::string, std::string>, std::uint64_t> directory;
   directory::Health directory_health;  ///< the client's, when `fleet`
+  /// Peering is on (fleet.peers); peer session dials by result.
+  bool peering = false;
+  std::map<std::string, std::uint64_t> peer_dials;
   std::vector<PluginInfo> plugins;
   std::vector<std::size_t> loop_connections;  ///< accepted sockets per event loop (ADR 0013)
   /// The browser path, when on: a lease's page is app_prefix + name + app_suffix

@@ -15,13 +15,16 @@
 #include <unordered_map>
 
 #include "portal/base/log.hpp"
+#include "portal/stream/deadline.hpp"
 #include "portal/stream/drive.hpp"
 #include "portal/stream/logged.hpp"
+#include "portal/stream/prefixed_stream.hpp"
 #include "portal/stream/splice.hpp"
 #include "portal/transport/forwarded.hpp"
 #include "portal/transport/tcp_acceptor.hpp"
 #include "relay/browser.hpp"
 #include "relay/http.hpp"
+#include "relay/peer.hpp"
 #include "relay/threads.hpp"
 
 namespace portal::relay {
@@ -77,6 +80,16 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       for (const auto& e : workers->executors()) loops.push_back(e);
     }
     loop_load.assign(loops.size(), 0);
+    if (core.peering()) {
+      peer_crypto.identity = &identity;
+      peer_crypto.cipher = o.peer_cipher;
+      peer_crypto.timeout = std::chrono::milliseconds(
+          std::max<std::uint32_t>(o.limits.first_frame_timeout_ms, o.limits.forward_timeout_ms));
+      // Peer handshakes run where their connection lives: one replay cache per loop.
+      for (std::size_t i = 0; i < loops.size(); ++i) {
+        peer_replay.push_back(std::make_unique<handshake::ReplayCache>(4096, 30, 64));
+      }
+    }
     if (!o.portal_url.empty()) {
       browser = std::make_shared<const BrowserSite>(
           BrowserOptions{o.portal_url, o.app_hosts, o.frontend_dir, o.advertise, o.reserved_names},
@@ -113,6 +126,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   std::vector<asio::any_io_executor> loops;
   std::vector<std::size_t> loop_load;
   std::size_t next_loop = 0;  // where the search for the least loaded worker starts
+  // Fleet peering (core.peering()): the handshake's identity and cipher, and a replay cache for
+  // peer handshakes per loop (each used only there).
+  detail::PeerCrypto peer_crypto;
+  std::vector<std::unique_ptr<handshake::ReplayCache>> peer_replay;
 
   [[nodiscard]] bool sharded() const noexcept { return workers != nullptr; }
   // Whether an object on `owner` may be used right here (it lives on the relay's executor).
@@ -194,6 +211,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       }
     }
     carry_directory_requests();
+    for (auto& d : core.take_peer_dials()) {
+      asio::co_spawn(ex, dial_peer(shared_from_this(), d),
+                     stream::logged("relay", "peer dial to " + d.relay));
+    }
     const auto next = core.next_deadline();
     if (timing && next && (!armed || *next < *armed)) timer.cancel();
   }
@@ -410,9 +431,13 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     c->ip_slot = std::move(slot);
     c->ex = s->get_executor();
     c->local = is_local(c->ex);
-    if (!c->local) {
-      auto activity = std::make_unique<ActivityStream>(std::move(s), weak_from_this(), id, ex);
-      asio::co_spawn(ex, start_remote(shared_from_this(), c, std::move(activity)),
+    // On a worker, or with peering (the first bytes tell a peer relay from a client), the
+    // session is made in a coroutine.
+    if (!c->local || core.peering()) {
+      auto activity = std::make_unique<ActivityStream>(
+          std::move(s), weak_from_this(), id,
+          c->local ? std::nullopt : std::optional<asio::any_io_executor>(ex));
+      asio::co_spawn(ex, start_session(shared_from_this(), c, std::move(activity)),
                      stream::logged("relay", "conn=" + std::to_string(id)));
       return;
     }
@@ -433,28 +458,98 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
                    stream::logged("relay", "conn=" + std::to_string(id)));
   }
 
-  // A connection on a worker: its session is made there (its coroutines start there), then
-  // served like any other.
-  static asio::awaitable<void> start_remote(std::shared_ptr<Impl> self,
-                                            std::shared_ptr<Connection> c,
-                                            std::unique_ptr<ActivityStream> activity) {
-    using Made = base::Result<std::shared_ptr<mux::Session>>;
+  // A new connection's mux session, and the relay ID its peer authenticated as (empty: a client).
+  struct Made {
+    std::shared_ptr<mux::Session> session;
+    std::string peer;
+  };
+  // What the peer handshake of one loop needs (null: no peering).
+  struct PeerAccept {
+    const detail::PeerCrypto* crypto = nullptr;
+    handshake::ReplayCache* replay = nullptr;
+  };
+
+  // Runs where the connection lives: with peering, the first bytes tell a peer relay (its
+  // handshake then runs, bounded by the crypto's timeout) from a client; then the mux session.
+  static asio::awaitable<base::Result<Made>> make_session(std::shared_ptr<mux::MuxFactory> factory,
+                                                          mux::Settings settings,
+                                                          std::unique_ptr<stream::ByteStream> s,
+                                                          PeerAccept peer) {
+    if (peer.crypto == nullptr) {
+      auto session = factory->create(std::move(s), mux::Role::Server, settings);
+      if (!session) co_return session.error();
+      co_return Made{std::move(*session), {}};
+    }
+    base::Result<detail::Sniffed> sniffed{base::ErrorCode(asio::error::operation_aborted)};
+    {
+      stream::Deadline deadline(s->get_executor(), peer.crypto->timeout,
+                                [raw = s.get()] { raw->close(); });
+      sniffed = co_await detail::sniff_peer(*s);
+    }
+    if (!sniffed) {
+      s->close();
+      co_return sniffed.error();
+    }
+    auto inner = stream::make_prefixed_stream(std::move(s), std::move(sniffed->prefix));
+    if (!sniffed->peer) {
+      auto session = factory->create(std::move(inner), mux::Role::Server, settings);
+      if (!session) co_return session.error();
+      co_return Made{std::move(*session), {}};
+    }
+    auto secure = co_await detail::peer_accept(std::move(inner), *peer.crypto, *peer.replay);
+    if (!secure) co_return secure.error();
+    std::string relay = (*secure)->peer().id;
+    auto session = factory->create(std::move(*secure), mux::Role::Server, settings);
+    if (!session) co_return session.error();
+    co_return Made{std::move(*session), std::move(relay)};
+  }
+
+  // The loop index of executor `e` (0: the relay's own).
+  std::size_t loop_of(const asio::any_io_executor& e) const {
+    for (std::size_t i = 0; i < loops.size(); ++i) {
+      if (loops[i] == e) return i;
+    }
+    return 0;
+  }
+
+  // A connection on a worker, or any with peering: its session is made where it lives (its
+  // coroutines start there), then served like any other.
+  static asio::awaitable<void> start_session(std::shared_ptr<Impl> self,
+                                             std::shared_ptr<Connection> c,
+                                             std::unique_ptr<ActivityStream> activity) {
+    using MadeR = base::Result<Made>;
+    PeerAccept peer;
+    if (self->core.peering()) {
+      peer.crypto = &self->peer_crypto;
+      peer.replay = self->peer_replay[self->loop_of(c->ex)].get();
+    }
     // Named, not a temporary: GCC 12 does not keep a temporary of a co_await expression alive
     // across the suspension (so every function object handed to run_on() is a local).
-    auto make = [factory = self->o.mux, settings = self->o.mux_settings,
-                 a = std::move(activity)]() mutable -> asio::awaitable<Made> {
-      co_return factory->create(std::move(a), mux::Role::Server, settings);
+    auto make = [factory = self->o.mux, settings = self->o.mux_settings, a = std::move(activity),
+                 peer]() mutable -> asio::awaitable<MadeR> {
+      co_return co_await make_session(factory, settings, std::move(a), peer);
     };
-    auto made = co_await detail::run_on<Made>(c->ex, make);
+    // Not a conditional expression: GCC 12 destroys the temporaries of a co_await inside one
+    // twice.
+    MadeR made{base::ErrorCode(asio::error::operation_aborted)};
+    if (c->local) {
+      made = co_await make();
+    } else {
+      made = co_await detail::run_on<MadeR>(c->ex, make);
+    }
     if (!made) {
-      rlog(base::LogLevel::Error,
-           "conn=" + std::to_string(c->id) + ": mux session failed: " + made.error().message());
+      const bool quiet = made.error() == asio::error::eof;
+      rlog(quiet ? base::LogLevel::Debug : base::LogLevel::Warn,
+           "conn=" + std::to_string(c->id) + ": session not started: " + made.error().message());
       self->core.connection_closed(c->id, made.error(), self->now());
       self->after_core();
       co_return;
     }
-    c->session = detail::owned_by(c->ex, std::move(*made), self->workers);
-    if (self->closing) {  // the relay closed everything while the session was being made
+    c->session = c->local ? std::move(made->session)
+                          : detail::owned_by(c->ex, std::move(made->session), self->workers);
+    const bool refused =
+        !made->peer.empty() && !self->core.peer_accepted(c->id, made->peer, self->now());
+    if (self->closing || refused) {  // the relay closed everything meanwhile, or not a peer
       self->close_session(*c);
       c->closed = true;
       c->ip_slot.reset();
@@ -463,6 +558,39 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       co_return;
     }
     self->conns.emplace(c->id, c);
+    self->after_core();
+    co_await serve_connection(self, c);
+  }
+
+  // Opens the peer session the core asked for (on the relay's executor), then serves it like an
+  // accepted connection: the core forwards over it.
+  static asio::awaitable<void> dial_peer(std::shared_ptr<Impl> self, PeerDial d) {
+    auto fail = [&](const std::string& why) {
+      self->core.peer_dial_failed(d.relay, why, self->now());
+      self->after_core();
+    };
+    auto uri = transport::parse_uri(d.uri);
+    if (!uri) co_return fail("'" + d.uri + "': " + uri.error().message());
+    auto t = self->o.peer_transports.find(uri->scheme);
+    if (t == self->o.peer_transports.end() || !self->peer_crypto.cipher) {
+      co_return fail("'" + d.uri + "': no transport plugin for " + uri->scheme + "://");
+    }
+    auto s = co_await t->second.first->async_connect(self->ex, *uri, t->second.second);
+    if (!s) co_return fail("'" + d.uri + "': " + s.error().message());
+    auto secure = co_await detail::peer_connect(std::move(*s), self->peer_crypto, d.relay);
+    if (!secure) co_return fail("'" + d.uri + "': peer handshake: " + secure.error().message());
+    auto session = self->o.mux->create(std::move(*secure), mux::Role::Client, self->o.mux_settings);
+    if (!session) co_return fail("'" + d.uri + "': mux session: " + session.error().message());
+    if (self->closing) {
+      (*session)->close();
+      co_return fail("the relay is closing");
+    }
+    const auto id = self->core.peer_connected(d.relay, d.uri, uri->scheme, self->now());
+    auto c = std::make_shared<Connection>(id);
+    c->ex = self->ex;
+    c->local = true;
+    c->session = std::move(*session);
+    self->conns.emplace(id, c);
     self->after_core();
     co_await serve_connection(self, c);
   }
@@ -810,6 +938,8 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   l->set_accept_hooks(std::move(hooks));
   impl_->uris.push_back(uri);
   impl_->listeners.push_back(std::move(listener));
+  // Peers dial the first listener unless fleet.peer_uri says otherwise.
+  impl_->core.set_peer_uri(uri.to_string());
   impl_->start_timers();
   asio::co_spawn(impl_->ex, Impl::accept_loop(impl_, l, uri.scheme, bucket),
                  stream::logged("relay", "accept loop of " + uri.to_string()));
@@ -895,6 +1025,8 @@ HttpView Relay::Impl::view() const {
   v.fleet = o.directory != nullptr;
   v.directory = m.directory;
   if (o.directory) v.directory_health = o.directory->health();
+  v.peering = core.peering();
+  v.peer_dials = m.peer_dials;
   v.plugins = o.plugins;
   v.loop_connections = loop_load;
   return v;

@@ -81,6 +81,14 @@ struct Stats {
   /// With a fleet directory: false while its last answer said it is unreachable (Unavailable,
   /// TimedOut, Overloaded). Always true without one.
   bool directory_available = true;
+  /// Fleet peer sessions open now: this relay dialed (`out`, used to forward its dialers) or a
+  /// peer dialed and authenticated (`in`, carrying the peer's forwarded requests).
+  std::size_t peer_sessions_out = 0;
+  std::size_t peer_sessions_in = 0;  ///< see peer_sessions_out
+  /// Splices running now whose holder stream crosses a peer session (a lease on another relay).
+  std::size_t forwarded_streams = 0;
+  /// Such splices started since the core was made.
+  std::uint64_t forwarded_streams_total = 0;
 };
 
 /// The labelled counters of /metrics. Every label comes from a fixed set.
@@ -91,6 +99,8 @@ struct Metrics {
   std::map<std::string, std::uint64_t> accept_errors;                        ///< by reason
   /// Fleet directory replies by (operation, status): lease::to_string() of each.
   std::map<std::pair<std::string, std::string>, std::uint64_t> directory;
+  /// Peer session dials by result: "ok" or "failed".
+  std::map<std::string, std::uint64_t> peer_dials;
 };
 
 /// How the relay takes part in a fleet (docs/adr/0015-relay-fleet.md). Off by default: the core
@@ -98,8 +108,13 @@ struct Metrics {
 struct FleetOptions {
   /// A directory is configured: signed requests wait for it, leases are published to it.
   bool directory = false;
-  /// The address peers dial (fleet.peer_uri), published with every heartbeat; may be empty.
+  /// The address peers dial (fleet.peer_uri), published with every heartbeat; may be empty (the
+  /// driver then sets its first listener's with Core::set_peer_uri()).
   std::string peer_uri;
+  /// The relay IDs accepted as peers and forwarded to (fleet.peers, ADR 0015 §3). With a
+  /// directory and at least one, a ConnectionRequest for a lease held on a listed relay is
+  /// forwarded there over a peer session; empty: leases held elsewhere are not reached.
+  std::vector<std::string> peers;
   /// How often the relay says it is alive and refreshes its lease records; name claims and
   /// records live three of these.
   std::chrono::milliseconds heartbeat{5'000};
@@ -126,6 +141,14 @@ struct CoreOptions {
   FleetOptions fleet;
   /// Where log lines go (null: base::log under the "relay" component).
   std::function<void(base::LogLevel, const std::string&)> log;
+};
+
+/// A peer session the driver must open (Core::take_peer_dials()): dial `uri`, run the peer
+/// handshake as this relay's identity, require the responder to be `relay`, then report
+/// Core::peer_connected() or Core::peer_dial_failed().
+struct PeerDial {
+  std::string relay;  ///< the peer's relay ID (the handshake's expected responder)
+  std::string uri;    ///< its peering address, from the directory's membership
 };
 
 /// What to do with a stream next.
@@ -253,6 +276,27 @@ class PORTAL_API Core {
   /// The reply to a request from take_directory_requests(). A reply to an unknown ticket (its
   /// stream went, or the core's own deadline answered it already) is counted and dropped.
   void directory_reply(const lease::DirectoryReply& reply, Now now);
+
+  // --- Fleet peers (FleetOptions::peers, ADR 0015 §3-4) -------------------------------------
+
+  /// True when the relay forwards to peers (a directory and a non-empty allow-list).
+  [[nodiscard]] bool peering() const noexcept;
+  /// The address published to the fleet for peers to dial, when the config gave none.
+  void set_peer_uri(const std::string& uri);
+  /// Peer sessions to open, since the last call (at most one per relay at a time).
+  [[nodiscard]] std::vector<PeerDial> take_peer_dials();
+  /// The session to `relay` is up (authenticated, mux running); forwards waiting for it go on.
+  /// `address` and `scheme` describe it for the log. The connection is reported like any other
+  /// afterwards (connection_received, stream_accepted, connection_closed).
+  [[nodiscard]] ConnectionId peer_connected(const std::string& relay, const std::string& address,
+                                            const std::string& scheme, Now now);
+  /// The session to `relay` could not be opened (`why`, for the log): forwards waiting for it
+  /// are answered REJECTED.
+  void peer_dial_failed(const std::string& relay, const std::string& why, Now now);
+  /// Connection `c` (opened with connection_opened()) authenticated as relay `relay` in the
+  /// peer handshake: true when `relay` is on the allow-list, and its streams are then a peer's
+  /// (ConnectionRequests for leases held here only); false: refused and counted (close it).
+  [[nodiscard]] bool peer_accepted(ConnectionId c, const std::string& relay, Now now);
 
   // --- State, for the HTTP surface and tests -------------------------------------------------
 

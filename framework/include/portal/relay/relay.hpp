@@ -17,12 +17,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "portal/base/clock.hpp"
 #include "portal/base/export.hpp"
+#include "portal/cipher/aead_factory.hpp"
 #include "portal/config/relay_config.hpp"
 #include "portal/directory/directory.hpp"
 #include "portal/identity/credential.hpp"
@@ -76,6 +78,14 @@ struct Options {
   std::shared_ptr<directory::DirectoryClient> directory;
   /// Fleet membership (heartbeat, peering address); see FleetOptions.
   FleetOptions fleet;
+  /// Peer sessions (fleet.peers, ADR 0015 §3): the cipher of their secure channel (the v1
+  /// channel's, ChaCha20-Poly1305, from the cipher plugin), and the transports peers are dialed
+  /// with, by URI scheme, each with its settings. Needed when `fleet.peers` is not empty.
+  std::shared_ptr<cipher::AeadFactory> peer_cipher;
+  /// See peer_cipher.
+  std::map<std::string,
+           std::pair<std::shared_ptr<transport::TransportFactory>, transport::Settings>>
+      peer_transports;
 };
 
 /// A Portal relay: accepts connections on the listeners given to serve(), runs a mux session on
