@@ -44,7 +44,8 @@ constexpr auto kHeartbeat = 200ms;
 constexpr std::uint64_t kDialerSeed = 1;
 constexpr std::uint64_t kHolderSeed = 2;
 
-// One dialer: the relay's answer, why it failed when it did, and its side of the exchange.
+// One dialer: the relay's answer (for a TCP client of `portal connect`, ACCEPTED once its
+// connection is made), why it failed when it did, and its side of the exchange.
 struct Leg {
   ResponseCode code = ResponseCode::Unknown;
   std::string error;
@@ -474,11 +475,17 @@ TEST_F(FleetForward, RelayOutsideThePeerListCannotForward) {
         << r->err() << "A:\n"
         << a->err();
     EXPECT_LT(took, 5s) << name << " took " << took.count() << " ms to refuse";
+    std::cout << "[ fleet    ] " << name << " answered " << wire::to_string(refused.code) << " in "
+              << took.count() << " ms\n";
   }
   // Give a forwarded request time to arrive, were one let through.
   pump(500ms);
   EXPECT_EQ(*seen, 1) << "a relay A does not accept as a peer reached its lease holder:\nA:\n"
                       << a->err();
+  EXPECT_GE(refusals(*a, "peer_not_allowed"), 1) << metrics(*a);
+  EXPECT_EQ(metric_value(metrics(*a), "portal_peer_sessions{direction=\"in\"}"), 1)
+      << "A keeps a session from a relay it does not list:\n"
+      << metrics(*a);
   EXPECT_TRUE(a->alive() && b->alive() && d->alive() && e->alive());
 }
 
@@ -553,6 +560,15 @@ TEST_F(FleetForward, KillingTheHoldersRelayMidTransferFailsTheDialer) {
   EXPECT_NE(after.code, ResponseCode::Unknown);
   EXPECT_LT(took, 5s) << "B took " << took.count() << " ms to answer a dial to A's lost lease";
   EXPECT_EQ(*seen, 1);
+  std::string m;
+  EXPECT_TRUE(within(5s,
+                     [&] {
+                       m = metrics(*b);
+                       return metric_value(m, "portal_peer_sessions{direction=\"out\"}") == 0 &&
+                              metric_value(m, "portal_forwarded_streams") == 0;
+                     }))
+      << "B still counts a peer session or a forwarded stream to the dead relay A:\n"
+      << m;
   EXPECT_TRUE(b->alive());
 }
 
@@ -592,6 +608,16 @@ TEST_F(FleetForward, MetricsShowThePeerSessionAndForwardedStreams) {
   EXPECT_EQ(metric_value(mb, "portal_forwarded_streams_total"), 2) << mb;
   const auto ma = metrics(*a);
   EXPECT_EQ(metric_value(ma, "portal_peer_sessions{direction=\"in\"}"), 1) << ma;
+  EXPECT_EQ(metric_value(ma, "portal_peer_dials_total{result=\"ok\"}"), 0) << ma;
+  // The splices ended with the exchanges: none is counted as running.
+  std::string m;
+  EXPECT_TRUE(within(5s,
+                     [&] {
+                       m = metrics(*b);
+                       return metric_value(m, "portal_forwarded_streams") == 0;
+                     }))
+      << "B still counts forwarded streams running after both ended:\n"
+      << m;
 }
 
 }  // namespace
