@@ -469,8 +469,8 @@ TEST_F(FleetForward, RelayOutsideThePeerListCannotForward) {
     const auto refused = dial(session(r->ws), x.id());
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     EXPECT_EQ(refused.error, "") << r->err();
-    EXPECT_TRUE(refused.code == ResponseCode::Rejected ||
-                refused.code == ResponseCode::InvalidIdentity)
+    // D knows where the lease is but cannot reach it; E does not look past itself.
+    EXPECT_EQ(refused.code, r == d.get() ? ResponseCode::Rejected : ResponseCode::InvalidIdentity)
         << name << " answered " << wire::to_string(refused.code) << "\n"
         << r->err() << "A:\n"
         << a->err();
@@ -483,6 +483,18 @@ TEST_F(FleetForward, RelayOutsideThePeerListCannotForward) {
   EXPECT_EQ(*seen, 1) << "a relay A does not accept as a peer reached its lease holder:\nA:\n"
                       << a->err();
   EXPECT_GE(refusals(*a, "peer_not_allowed"), 1) << metrics(*a);
+  // D holds no session to A that A refused.
+  std::string md;
+  EXPECT_TRUE(within(5s,
+                     [&] {
+                       md = metrics(*d);
+                       return metric_value(md, "portal_peer_sessions{direction=\"out\"}") == 0;
+                     }))
+      << "D still counts a peer session A refused:\n"
+      << md;
+  std::cout << "[ fleet    ] D's peer dials: ok "
+            << metric_value(md, "portal_peer_dials_total{result=\"ok\"}") << ", failed "
+            << metric_value(md, "portal_peer_dials_total{result=\"failed\"}") << "\n";
   EXPECT_EQ(metric_value(metrics(*a), "portal_peer_sessions{direction=\"in\"}"), 1)
       << "A keeps a session from a relay it does not list:\n"
       << metrics(*a);
