@@ -632,5 +632,128 @@ TEST_F(FleetForward, MetricsShowThePeerSessionAndForwardedStreams) {
       << m;
 }
 
+// A holder that refuses: its REJECTED reaches the dialer on B unchanged.
+TEST_F(FleetForward, HoldersRefusalReachesTheDialerOnB) {
+  auto a = relay("a", {"b"});
+  auto b = relay("b", {"a"});
+  ASSERT_TRUE(a->alive() && b->alive());
+  const auto x = credential();
+  auto sa = session(a->ws);
+  ASSERT_EQ(update(*sa, x, "web"), ResponseCode::Accepted) << a->err();
+  auto seen = hold(sa, ResponseCode::Rejected, nullptr);
+  ASSERT_TRUE(fleet_ready({"a", "b"}, x.id(), "a"));
+  const auto refused = dial(session(b->ws), x.id());
+  EXPECT_EQ(refused.error, "") << b->err();
+  EXPECT_EQ(refused.code, ResponseCode::Rejected) << b->err() << "A:\n" << a->err();
+  EXPECT_EQ(*seen, 1);
+}
+
+// Relay A killed and started again (same key, new ports): B drops its dead peer session, learns
+// A's new address from the directory and forwards again.
+TEST_F(FleetForward, BReachesARestartedAgain) {
+  auto a = relay("a", {"b"});
+  auto b = relay("b", {"a"});
+  ASSERT_TRUE(a->alive() && b->alive());
+  const auto x = credential();
+  auto got = std::make_shared<Transfers>();
+  holder(*a, x, 1024, got);
+  ASSERT_TRUE(fleet_ready({"a", "b"}, x.id(), "a"));
+  auto sb = session(b->ws);
+  ASSERT_EQ(dial(sb, x.id()).code, ResponseCode::Accepted) << b->err();
+
+  a->child().signal(SIGKILL);
+  ASSERT_NE(a->child().wait(5000), -1) << "relay A did not die";
+  a = relay("a", {"b"});
+  ASSERT_TRUE(a->alive());
+  auto got2 = std::make_shared<Transfers>();
+  auto seen = holder(*a, x, 1024, got2);
+  ASSERT_TRUE(fleet_ready({"a", "b"}, x.id(), "a"));
+  Leg again;
+  const auto took = within(10s, [&] {
+    again = dial(sb, x.id());
+    return again.code == ResponseCode::Accepted;
+  });
+  ASSERT_TRUE(took) << "B does not reach A 10 s after A restarted: " << wire::to_string(again.code)
+                    << " " << again.error << "\nB:\n"
+                    << b->err() << "A:\n"
+                    << a->err();
+  std::cout << "[ fleet    ] B reached the restarted A after " << took->count() << " ms\n";
+  EXPECT_EQ(*seen, 1);
+  EXPECT_EQ(metric_value(metrics(*b), "portal_peer_sessions{direction=\"out\"}"), 1) << metrics(*b);
+}
+
+// Relay A stopped (SIGSTOP: its sockets stay open, nothing answers): a dial through B is refused
+// when B's forward_timeout_ms (2 s here) runs out, as for a local holder that does not answer.
+TEST_F(FleetForward, DialThroughBToAPausedRelayIsRefusedAtTheForwardTimeout) {
+  auto a = relay("a", {"b"});
+  FleetRelayOptions ob;
+  ob.peers = {"a"};
+  ob.heartbeat = kHeartbeat;
+  ob.limits = R"({"forward_timeout_ms": 2000})";
+  auto b = FleetTest::relay("b", ob);
+  ASSERT_TRUE(a->alive() && b->alive());
+  const auto x = credential();
+  auto got = std::make_shared<Transfers>();
+  holder(*a, x, 1024, got);
+  ASSERT_TRUE(fleet_ready({"a", "b"}, x.id(), "a"));
+  auto sb = session(b->ws);
+  ASSERT_EQ(dial(sb, x.id()).code, ResponseCode::Accepted) << b->err();
+
+  a->child().signal(SIGSTOP);
+  const auto start = Clock::now();
+  const auto stalled = dial(sb, x.id());
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  a->child().signal(SIGCONT);
+  std::cout << "[ fleet    ] dial through B to paused A: " << wire::to_string(stalled.code) << " "
+            << stalled.error << " after " << took.count() << " ms\n";
+  EXPECT_EQ(stalled.error, "") << "B did not answer a dial to a paused peer:\nB:\n" << b->err();
+  EXPECT_EQ(stalled.code, ResponseCode::Rejected);
+  EXPECT_LT(took, 4s) << "B answered " << took.count()
+                      << " ms after the dial (forward timeout 2 s)";
+  EXPECT_TRUE(b->alive());
+}
+
+// Redis down: B cannot resolve a lease it does not hold; the dial is refused with a reason at
+// once (ADR 0015 §5), and works again once Redis is back and A has republished.
+TEST_F(FleetForward, DialThroughBWithoutTheDirectoryIsRefused) {
+  auto a = relay("a", {"b"});
+  auto b = relay("b", {"a"});
+  ASSERT_TRUE(a->alive() && b->alive());
+  const auto x = credential();
+  auto got = std::make_shared<Transfers>();
+  holder(*a, x, 1024, got);
+  ASSERT_TRUE(fleet_ready({"a", "b"}, x.id(), "a"));
+  auto sb = session(b->ws);
+
+  redis_.stop();
+  std::string health;
+  ASSERT_TRUE(within(10s,
+                     [&] {
+                       health = healthz(*b);
+                       return health.find("\"degraded\"") != std::string::npos;
+                     }))
+      << "B's /healthz still says " << health << " 10 s after Redis died";
+  const auto start = Clock::now();
+  const auto refused = dial(sb, x.id());
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  EXPECT_EQ(refused.error, "") << b->err();
+  EXPECT_NE(refused.code, ResponseCode::Accepted);
+  EXPECT_NE(refused.code, ResponseCode::Unknown);
+  EXPECT_LT(took, 3s) << "B took " << took.count() << " ms to refuse without a directory";
+  std::cout << "[ fleet    ] without Redis, B answered " << wire::to_string(refused.code) << " in "
+            << took.count() << " ms\n";
+
+  ASSERT_TRUE(redis_.start()) << "redis-server did not restart on port " << redis_.port();
+  Leg again;
+  EXPECT_TRUE(within(10s,
+                     [&] {
+                       again = dial(sb, x.id());
+                       return again.code == ResponseCode::Accepted;
+                     }))
+      << "B does not reach A's lease 10 s after Redis returned: " << wire::to_string(again.code)
+      << "\nB:\n"
+      << b->err();
+}
+
 }  // namespace
 }  // namespace portal::test

@@ -37,6 +37,8 @@ struct FleetRelayOptions {
   std::chrono::milliseconds heartbeat{500};
   /// The relay's second --listen (the first is ws://127.0.0.1:0/relay).
   std::string tcp_listen = "tcp://127.0.0.1:0";
+  /// The config's "limits" object (JSON text); empty leaves the key out.
+  std::string limits;
 };
 
 /// The fixture: plugins and a yamux client side (RelayClientTest), a redis-server started for
@@ -88,7 +90,8 @@ class FleetTest : public RelayClientTest {
     std::string fleet =
         R"("peers": [)" + peers + R"(], "heartbeat_ms": )" + std::to_string(o.heartbeat.count());
     if (!o.peer_uri.empty()) fleet += R"(, "peer_uri": ")" + o.peer_uri + "\"";
-    return R"({"identity_key_file": ")" + key_file(name).string() +
+    const std::string limits = o.limits.empty() ? "" : R"("limits": )" + o.limits + ", ";
+    return "{" + limits + R"("identity_key_file": ")" + key_file(name).string() +
            R"(", "directory": {"name": "redis", "settings": {"url": ")" + redis_.url(0) +
            R"(", "key_prefix": ")" + kPrefix +
            R"(", "timeout_ms": "500", "reconnect_ms": "50"}}, "fleet": {)" + fleet + "}}";
