@@ -513,6 +513,16 @@ TEST_F(FleetForward, KillingTheHoldersRelayMidTransferFailsTheDialer) {
   auto got = std::make_shared<Transfers>();
   auto seen = holder(*a, x, total, got);
   ASSERT_TRUE(fleet_ready({"a", "b"}, x.id(), "a"));
+  // A's record of the lease lives three heartbeats at most, so that it is gone three heartbeats
+  // after A's last refresh (ADR 0015 §2).
+  auto dir = open_directory();
+  {
+    const auto r = resolve(*dir, x.id());
+    ASSERT_EQ(r.records.size(), 1u);
+    EXPECT_LE(r.records[0].ttl_left, 3 * kHeartbeat)
+        << "A publishes its lease record for " << r.records[0].ttl_left.count()
+        << " ms, more than three heartbeats (" << (3 * kHeartbeat).count() << " ms)";
+  }
 
   auto sb = session(b->ws);
   auto leg = std::make_shared<Leg>();
@@ -540,7 +550,6 @@ TEST_F(FleetForward, KillingTheHoldersRelayMidTransferFailsTheDialer) {
       << "a transfer cut by the holder's relay dying looks like a clean end of stream";
 
   // Records live three heartbeats after their last refresh; 300 ms for polling and scheduling.
-  auto dir = open_directory();
   const auto bound = 3 * kHeartbeat + 300ms;
   const auto left = [&] {
     return std::max(
@@ -548,13 +557,19 @@ TEST_F(FleetForward, KillingTheHoldersRelayMidTransferFailsTheDialer) {
         0ms);
   };
   DirectoryStatus last = DirectoryStatus::Ok;
+  std::int64_t ttl_left = -1;
   EXPECT_TRUE(within(left(),
                      [&] {
-                       last = resolve(*dir, x.id()).status;
+                       auto r = resolve(*dir, x.id());
+                       last = r.status;
+                       if (!r.records.empty()) ttl_left = r.records[0].ttl_left.count();
                        return last == DirectoryStatus::NotFound;
                      }))
-      << "the lease of dead relay A still resolves (" << lease::to_string(last) << ") "
-      << bound.count() << " ms after the kill";
+      << "the lease of dead relay A still resolves (" << lease::to_string(last) << ", " << ttl_left
+      << " ms left) " << bound.count() << " ms after the kill";
+  std::cout << "[ fleet    ] A's lease record gone "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed).count()
+            << " ms after the kill\n";
   std::vector<std::string> live;
   EXPECT_TRUE(within(left(),
                      [&] {
