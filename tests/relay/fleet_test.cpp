@@ -16,6 +16,8 @@
 #include "support/temp_dir.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -390,9 +392,13 @@ TEST_F(Fleet, DialOnOneRelayReachesLeaseHeldOnAnother) {
   while (!(at_dialer->read_done && at_holder->read_done) && Clock::now() < deadline) pump(50ms);
   ASSERT_TRUE(at_dialer->read_done && at_holder->read_done) << "transfer did not end in 120 s";
   expect_exchanged(*at_holder, *at_dialer, total);
+  const auto a_id = relay_id("a");
   const auto mb = metrics(*b);
   EXPECT_EQ(metric_value(mb, "portal_peer_sessions{direction=\"out\"}"), 1) << mb;
   EXPECT_EQ(metric_value(mb, "portal_forwarded_streams_total"), 1) << mb;
+  EXPECT_EQ(metric_value(mb, "portal_forwarded_streams_by_peer_total{relay=\"" + a_id + "\"}"), 1);
+  EXPECT_EQ(metric_value(mb, "portal_peer_session_open{relay=\"" + a_id + "\",direction=\"out\"}"),
+            1);
   EXPECT_EQ(metric_value(metrics(*a), "portal_peer_sessions{direction=\"in\"}"), 1);
 
   // C lists A, but A does not list C: A refuses C's peer session, and C's dialer is refused.
@@ -418,6 +424,42 @@ TEST_F(Fleet, PeersNeedADirectory) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE((r.out + r.err).find("fleet.peers: needs a directory"), std::string::npos)
       << r.out << r.err;
+}
+
+// With peers configured a relay reads the first bytes of each connection to tell a peer from a
+// client: a connection that starts like the peer magic and stops is closed at the first-frame
+// timeout, one with a wrong magic at once, and a relay that is not a peer gets nothing.
+TEST_F(Fleet, FirstBytesAreBoundedWhenPeering) {
+  auto o = peering({"stranger"});  // a peer that never starts
+  o.limits = R"({"first_frame_timeout_ms": 500})";
+  auto relay_a = relay("a", o);
+  RelayProcess& a = *relay_a;
+  ASSERT_TRUE(a.alive()) << a.err();
+  const auto port = transport::parse_uri(a.tcp)->port;
+  const auto closed_after =
+      [&](const std::string& first) -> std::optional<std::chrono::milliseconds> {
+    asio::io_context io;
+    asio::ip::tcp::socket sock(io);
+    sock.connect({asio::ip::make_address("127.0.0.1"), port});
+    asio::write(sock, asio::buffer(first));
+    const auto start = Clock::now();
+    char buf[64];
+    boost::system::error_code ec;
+    sock.read_some(asio::buffer(buf), ec);  // the relay sends nothing before closing
+    if (!ec) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  };
+  const auto stalled = closed_after("PORT");
+  ASSERT_TRUE(stalled.has_value());
+  EXPECT_GE(stalled->count(), 400);
+  EXPECT_LT(stalled->count(), 5000);
+  const auto wrong = closed_after("PORTAL-PEER/2\n");
+  ASSERT_TRUE(wrong.has_value());
+  EXPECT_LT(wrong->count(), 400);
+  EXPECT_TRUE(a.alive());
+  // A client is still served.
+  auto s = session(a.tcp);
+  EXPECT_TRUE(info(*s).identity.has_value());
 }
 
 }  // namespace

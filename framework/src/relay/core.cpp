@@ -770,6 +770,7 @@ struct Core::State {
     if (d.remote) {
       ++stats.forwarded_streams;
       ++stats.forwarded_streams_total;
+      ++metrics.forwarded_by_peer[d.via];
     }
     if (limits.spliced_idle_timeout_ms > 0) {
       arm(d.timer, now.steady + milliseconds(limits.spliced_idle_timeout_ms), TimerKind::SpliceIdle,
@@ -1224,6 +1225,17 @@ void Core::directory_reply(const lease::DirectoryReply& reply, Now now) {
 }
 
 bool Core::peering() const noexcept { return s_->ctx.peering; }
+
+std::vector<Core::PeerSession> Core::peer_sessions() const {
+  std::vector<PeerSession> out;
+  for (const auto& [id, c] : s_->conns) {
+    if (!c.peer.empty()) out.push_back(PeerSession{c.peer, c.outbound});
+  }
+  std::sort(out.begin(), out.end(), [](const PeerSession& a, const PeerSession& b) {
+    return std::tie(a.relay, a.outbound) < std::tie(b.relay, b.outbound);
+  });
+  return out;
+}
 
 void Core::set_peer_uri(const std::string& uri) {
   if (s_->options.fleet.peer_uri.empty()) s_->options.fleet.peer_uri = uri;

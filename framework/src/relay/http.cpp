@@ -209,6 +209,18 @@ HttpResponse http_metrics(const HttpView& v, const HttpRequest& req) {
     metric(o, "portal_forwarded_streams_total", "counter",
            "Splices started to leases held on peer relays.");
     o << "portal_forwarded_streams_total " << v.stats.forwarded_streams_total << '\n';
+    metric(o, "portal_peer_session_open", "gauge",
+           "Open peer sessions, by peer relay ID and direction (IDs come from fleet.peers).");
+    for (const auto& p : v.peer_sessions) {
+      o << "portal_peer_session_open{relay=\"" << label_escape(p.relay) << "\",direction=\""
+        << (p.outbound ? "out" : "in") << "\"} 1\n";
+    }
+    metric(o, "portal_forwarded_streams_by_peer_total", "counter",
+           "Splices started to leases held on each peer relay.");
+    for (const auto& [relay, n] : v.forwarded_by_peer) {
+      o << "portal_forwarded_streams_by_peer_total{relay=\"" << label_escape(relay) << "\"} " << n
+        << '\n';
+    }
   }
   metric(o, "portal_refusals_total", "counter", "Refusals by limit.");
   for (const auto& [limit, n] : v.refusals) {

@@ -467,6 +467,9 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   struct PeerAccept {
     const detail::PeerCrypto* crypto = nullptr;
     handshake::ReplayCache* replay = nullptr;
+    // The first bytes' deadline (limits.first_frame_timeout_ms): the core's first-frame timer
+    // cannot close a connection whose session is not made yet.
+    std::chrono::milliseconds first_bytes{0};
   };
 
   // Runs where the connection lives: with peering, the first bytes tell a peer relay (its
@@ -482,7 +485,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     }
     base::Result<detail::Sniffed> sniffed{base::ErrorCode(asio::error::operation_aborted)};
     {
-      stream::Deadline deadline(s->get_executor(), peer.crypto->timeout,
+      stream::Deadline deadline(s->get_executor(), peer.first_bytes,
                                 [raw = s.get()] { raw->close(); });
       sniffed = co_await detail::sniff_peer(*s);
     }
@@ -522,6 +525,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     if (self->core.peering()) {
       peer.crypto = &self->peer_crypto;
       peer.replay = self->peer_replay[self->loop_of(c->ex)].get();
+      peer.first_bytes = std::chrono::milliseconds(self->o.limits.first_frame_timeout_ms);
     }
     // Named, not a temporary: GCC 12 does not keep a temporary of a co_await expression alive
     // across the suspension (so every function object handed to run_on() is a local).
@@ -1027,6 +1031,8 @@ HttpView Relay::Impl::view() const {
   if (o.directory) v.directory_health = o.directory->health();
   v.peering = core.peering();
   v.peer_dials = m.peer_dials;
+  v.peer_sessions = core.peer_sessions();
+  v.forwarded_by_peer = m.forwarded_by_peer;
   v.plugins = o.plugins;
   v.loop_connections = loop_load;
   return v;

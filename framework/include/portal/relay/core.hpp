@@ -101,6 +101,8 @@ struct Metrics {
   std::map<std::pair<std::string, std::string>, std::uint64_t> directory;
   /// Peer session dials by result: "ok" or "failed".
   std::map<std::string, std::uint64_t> peer_dials;
+  /// Splices started to leases held on each peer relay, by relay ID (only IDs of fleet.peers).
+  std::map<std::string, std::uint64_t> forwarded_by_peer;
 };
 
 /// How the relay takes part in a fleet (docs/adr/0015-relay-fleet.md). Off by default: the core
@@ -279,6 +281,13 @@ class PORTAL_API Core {
 
   // --- Fleet peers (FleetOptions::peers, ADR 0015 §3-4) -------------------------------------
 
+  /// One open peer session, as /metrics lists them.
+  struct PeerSession {
+    std::string relay;      ///< the peer's relay ID
+    bool outbound = false;  ///< this relay dialed it
+  };
+  /// The peer sessions open now, by relay ID.
+  [[nodiscard]] std::vector<PeerSession> peer_sessions() const;
   /// True when the relay forwards to peers (a directory and a non-empty allow-list).
   [[nodiscard]] bool peering() const noexcept;
   /// The address published to the fleet for peers to dial, when the config gave none.
