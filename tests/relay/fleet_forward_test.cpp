@@ -633,8 +633,18 @@ TEST_F(FleetForward, MetricsShowThePeerSessionAndForwardedStreams) {
       << "two forwarded dials to A, one peer session expected:\n"
       << mb;
   EXPECT_EQ(metric_value(mb, "portal_forwarded_streams_total"), 2) << mb;
+  const std::string a_id = relay_id("a");
+  EXPECT_EQ(metric_value(mb, "portal_forwarded_streams_by_peer_total{relay=\"" + a_id + "\"}"), 2)
+      << mb;
+  EXPECT_EQ(metric_value(mb, "portal_peer_session_open{relay=\"" + a_id + "\",direction=\"out\"}"),
+            1)
+      << mb;
   const auto ma = metrics(*a);
   EXPECT_EQ(metric_value(ma, "portal_peer_sessions{direction=\"in\"}"), 1) << ma;
+  EXPECT_EQ(metric_value(
+                ma, "portal_peer_session_open{relay=\"" + relay_id("b") + "\",direction=\"in\"}"),
+            1)
+      << ma;
   EXPECT_EQ(metric_value(ma, "portal_peer_dials_total{result=\"ok\"}"), 0) << ma;
   // The splices ended with the exchanges: none is counted as running.
   std::string m;
