@@ -780,5 +780,34 @@ TEST_F(FleetForward, DialThroughBWithoutTheDirectoryIsRefused) {
       << b->err();
 }
 
+// Sixteen dials through B at once, before B has a session to A: one peer session is dialed and
+// every dial waits for it and is forwarded on it.
+TEST_F(FleetForward, ConcurrentFirstDialsShareOnePeerSession) {
+  auto a = relay("a", {"b"});
+  auto b = relay("b", {"a"});
+  ASSERT_TRUE(a->alive() && b->alive());
+  const auto x = credential();
+  const std::size_t total = 64u << 10;
+  auto far = std::make_shared<Transfers>();
+  holder(*a, x, total, far);
+  ASSERT_TRUE(fleet_ready({"a", "b"}, x.id(), "a"));
+  auto sb = session(b->ws);
+  std::vector<std::shared_ptr<Leg>> legs;
+  for (int i = 0; i < 16; ++i) {
+    legs.push_back(std::make_shared<Leg>());
+    asio::co_spawn(io_, dial_and_exchange(sb, x.id(), nullptr, total, legs.back()), asio::detached);
+  }
+  ASSERT_TRUE(finish(legs, far, legs.size(), 30s)) << "B:\n" << b->err() << "A:\n" << a->err();
+  for (std::size_t i = 0; i < legs.size(); ++i) {
+    EXPECT_EQ(legs[i]->code, ResponseCode::Accepted) << i << " " << legs[i]->error;
+    expect_exchanged(*legs[i]->t, *(*far)[i], total);
+  }
+  const auto mb = metrics(*b);
+  EXPECT_EQ(metric_value(mb, "portal_peer_dials_total{result=\"ok\"}"), 1) << mb;
+  EXPECT_EQ(metric_value(mb, "portal_peer_dials_total{result=\"failed\"}"), 0) << mb;
+  EXPECT_EQ(metric_value(mb, "portal_forwarded_streams_total"), 16) << mb;
+  EXPECT_EQ(metric_value(metrics(*a), "portal_peer_sessions{direction=\"in\"}"), 1);
+}
+
 }  // namespace
 }  // namespace portal::test
