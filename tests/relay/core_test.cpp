@@ -940,12 +940,30 @@ TEST(RelayCoreFleet, ALeaseHeldOnAPeerIsResolvedDialedAndForwardedOverOneSession
   EXPECT_EQ(h.c().stats().forwarded_streams, 1u);
   EXPECT_EQ(h.c().stats().peer_sessions_out, 1u);
 
-  // The next dial reuses the session: no dial, forwarded once resolved.
+  // The next dial reuses the route and the session: no lookup, no dial.
   auto second = dial(h, h.connect("192.0.2.9"), f.holder.id());
-  carry(h, f.dir);
+  EXPECT_TRUE(h.c().take_directory_requests().empty());
   EXPECT_TRUE(h.c().take_peer_dials().empty());
-  EXPECT_EQ(h.c().step(second.dialer), Step::Forward);
-  EXPECT_EQ(h.c().forward_target(second.dialer), pc);
+  EXPECT_NE(second.holder, 0u);
+  EXPECT_TRUE(second.incoming.has_request());
+  EXPECT_EQ(h.c().metrics().route_cache.at("hit"), 1u);
+  // A second later the route is looked up again, over the same session.
+  h.advance(1000ms);
+  carry(h, f.dir);
+  auto later = dial(h, h.connect("192.0.2.8"), f.holder.id());
+  EXPECT_EQ(ops(carry(h, f.dir)), std::vector<Op>{Op::Resolve});
+  EXPECT_TRUE(h.c().take_peer_dials().empty());
+  EXPECT_EQ(h.c().step(later.dialer), Step::Forward);
+  EXPECT_EQ(h.c().forward_target(later.dialer), pc);
+  EXPECT_EQ(h.c().metrics().route_cache.at("miss"), 2u);
+  // The peer no longer holds it (it moved): the answer goes to the dialer and the route goes.
+  later.holder = h.c().holder_opened(later.dialer, h.now());
+  h.pump(later.holder, later.incoming);
+  answer(h, later, ResponseCode::InvalidIdentity);
+  EXPECT_EQ(later.request.code(), ResponseCode::InvalidIdentity);
+  auto after = dial(h, h.connect("192.0.2.7"), f.holder.id());
+  EXPECT_EQ(ops(carry(h, f.dir)), std::vector<Op>{Op::Resolve});
+  EXPECT_EQ(h.c().metrics().route_cache.at("miss"), 3u);
 
   // The session goes: the next dial opens a new one.
   h.c().connection_closed(pc, {}, h.now());
@@ -1032,6 +1050,30 @@ TEST(RelayCoreFleet, APeerSessionIsAcceptedOnlyFromAListedRelayAndOnlyForwardsTo
   EXPECT_EQ(h.c().metrics().control_errors.at("unexpected_packet"), 1u);
   h.c().connection_closed(pc, {}, h.now());
   EXPECT_EQ(h.c().stats().peer_sessions_in, 0u);
+}
+
+TEST(RelayCoreFleet, ARelayThatJoinedSinceTheLastHeartbeatIsLookedUpOnceMore) {
+  PeerFleet f;
+  f.start();  // the membership is read before the peer's heartbeat
+  f.publish(f.holder, f.holder);
+  auto& h = f.h;
+  auto d = dial(h, h.connect(), f.holder.id());
+  const auto asked = carry(h, f.dir);
+  EXPECT_EQ(ops(asked), (std::vector<Op>{Op::Resolve, Op::Members}));
+  const auto dials = h.c().take_peer_dials();
+  ASSERT_EQ(dials.size(), 1u);
+  EXPECT_EQ(dials[0].uri, f.uri);
+
+  // Still unknown after the second read: refused.
+  PeerFleet g;
+  g.start();
+  auto req = g.h.signed_lease(g.holder, "web");
+  g.write(Op::PublishLease, g.holder.id(), payload_of(req));  // a record, but no heartbeat
+  auto e = dial(g.h, g.h.connect(), g.holder.id());
+  EXPECT_EQ(ops(carry(g.h, g.dir)), (std::vector<Op>{Op::Resolve, Op::Members}));
+  EXPECT_TRUE(g.h.c().take_peer_dials().empty());
+  g.h.pump(e.dialer, e.request);
+  EXPECT_EQ(e.request.code(), ResponseCode::Rejected);
 }
 
 }  // namespace

@@ -23,6 +23,11 @@ constexpr std::uint64_t kFirstFrameBytes = 12;
 // Nonces the directory did not record (it was unreachable) kept to record them once it
 // returns; each lives at most the clock window, so this bounds an outage's burst.
 constexpr std::size_t kMaxUnrecordedNonces = 4096;
+// Resolved routes (lease → peer relay) kept for the next dials, and for how long at most: a
+// lease that moved is found again within this, and a forward on a stale route ends with the
+// peer's answer and drops the route.
+constexpr std::size_t kMaxRoutes = 4096;
+constexpr std::chrono::milliseconds kRouteLife{1000};
 
 bool known_code(std::uint32_t c) { return c <= static_cast<std::uint32_t>(ResponseCode::Rejected); }
 
@@ -216,6 +221,17 @@ struct Core::State {
   std::unordered_map<std::string, std::vector<StreamId>> dialing;
   std::map<std::string, std::string> members;
   std::vector<PeerDial> dials_out;
+  // Resolved routes by lease ID (at most kMaxRoutes, each kRouteLife at most; the oldest first
+  // in route_order, whose entries may be stale: checked against `routes` when popped).
+  struct Route {
+    std::string relay;
+    Steady until{};
+  };
+  std::unordered_map<std::string, Route> routes;
+  std::deque<std::pair<std::string, Steady>> route_order;
+  // Forwards to a relay missing from `members`, waiting for one more read of the membership.
+  std::vector<StreamId> unrouted;
+  bool members_pending = false;
   ConnectionId next_conn = 1;
   StreamId next_stream = 1;
   Stats stats;
@@ -647,6 +663,12 @@ struct Core::State {
     st.remote = true;
     st.target = 0;
     st.step = Step::Wait;
+    if (auto r = routes.find(st.lease_id); r != routes.end() && r->second.until > now.steady) {
+      ++metrics.route_cache["hit"];
+      const std::string relay = r->second.relay;
+      return route(id, st, relay);
+    }
+    ++metrics.route_cache["miss"];
     lease::DirectoryRequest q;
     q.op = lease::DirectoryOp::Resolve;
     q.key = st.lease_id;
@@ -690,11 +712,13 @@ struct Core::State {
       return end_forward(id, ResponseCode::InvalidIdentity,
                          "no live holder on this relay or an allowed peer");
     }
+    remember_route(st->lease_id, best);
     route(id, *st, best);
   }
 
   // Sends the forward of `id` over the session to `relay`, dialing it first if needed.
-  void route(StreamId id, Stream& st, const std::string& relay) {
+  // `retried`: the membership was read again for it already.
+  void route(StreamId id, Stream& st, const std::string& relay, bool retried = false) {
     st.via = relay;
     if (auto it = peers_out.find(relay); it != peers_out.end()) {
       st.target = it->second;
@@ -707,6 +731,17 @@ struct Core::State {
       auto m = members.find(relay);
       if (m == members.end()) {
         dialing.erase(relay);
+        // A relay that joined since the last heartbeat: read the membership once more.
+        if (!retried) {
+          unrouted.push_back(id);
+          if (!members_pending) {
+            members_pending = true;
+            lease::DirectoryRequest q;
+            q.op = lease::DirectoryOp::Members;
+            submit_own(std::move(q));
+          }
+          return;
+        }
         return end_forward(id, ResponseCode::Rejected,
                            "relay " + relay + " published no peering address");
       }
@@ -715,14 +750,40 @@ struct Core::State {
     waiting.push_back(id);
   }
 
+  void remember_route(const std::string& lease_id, const std::string& relay) {
+    while (!route_order.empty() &&
+           (route_order.size() >= kMaxRoutes || route_order.front().second <= now.steady)) {
+      const auto& [id, until] = route_order.front();
+      if (auto r = routes.find(id); r != routes.end() && r->second.until == until) routes.erase(r);
+      route_order.pop_front();
+    }
+    const Steady until = now.steady + std::min(kRouteLife, options.fleet.heartbeat);
+    routes[lease_id] = Route{relay, until};
+    route_order.emplace_back(lease_id, until);
+  }
+  void forget_routes_via(const std::string& relay) {
+    std::erase_if(routes, [&](const auto& r) { return r.second.relay == relay; });
+  }
+
   // The fleet's members, as the heartbeat's Members request found them: the peering addresses
   // of the allowed ones.
   void learn_members(const lease::DirectoryReply& reply) {
-    if (reply.status != lease::DirectoryStatus::Ok) return;
-    members.clear();
-    for (const auto& r : reply.records) {
-      if (allowed_peers.count(r.relay) == 0 || r.value.empty()) continue;
-      members[r.relay] = std::string(r.value.begin(), r.value.end());
+    members_pending = false;
+    if (reply.status == lease::DirectoryStatus::Ok) {
+      members.clear();
+      for (const auto& r : reply.records) {
+        if (allowed_peers.count(r.relay) == 0 || r.value.empty()) continue;
+        members[r.relay] = std::string(r.value.begin(), r.value.end());
+      }
+    }
+    // Forwards that waited for it go on (or end, if their relay is still unknown).
+    for (const auto id : std::exchange(unrouted, {})) {
+      auto* st = find(id);
+      if (st == nullptr || !st->forward || !st->remote || st->target != 0 || st->via.empty() ||
+          st->step != Step::Wait) {
+        continue;
+      }
+      route(id, *st, st->via, true);
     }
   }
 
@@ -795,6 +856,7 @@ struct Core::State {
     if (!h.request->done()) return;
     const auto code = h.request->code();
     if (code != ResponseCode::Accepted) {
+      if (d->remote) routes.erase(d->lease_id);  // the lease may have moved
       end_forward(dialer_id, code, "");
       return;
     }
@@ -1280,6 +1342,7 @@ ConnectionId Core::peer_connected(const std::string& relay, const std::string& a
 void Core::peer_dial_failed(const std::string& relay, const std::string& why, Now now) {
   s_->now = now;
   ++s_->metrics.peer_dials["failed"];
+  s_->forget_routes_via(relay);
   s_->gated_warn("peer_dial", "peer session to relay " + relay + " failed: " + why);
   auto waiting = std::move(s_->dialing[relay]);
   s_->dialing.erase(relay);

@@ -209,6 +209,14 @@ HttpResponse http_metrics(const HttpView& v, const HttpRequest& req) {
     metric(o, "portal_forwarded_streams_total", "counter",
            "Splices started to leases held on peer relays.");
     o << "portal_forwarded_streams_total " << v.stats.forwarded_streams_total << '\n';
+    metric(o, "portal_route_cache_total", "counter",
+           "Forwards to a peer relay's lease, by whether a recent route was used (hit) or the "
+           "directory asked (miss).");
+    for (const char* result : {"hit", "miss"}) {
+      const auto it = v.route_cache.find(result);
+      o << "portal_route_cache_total{result=\"" << result << "\"} "
+        << (it == v.route_cache.end() ? 0 : it->second) << '\n';
+    }
     metric(o, "portal_peer_session_open", "gauge",
            "Open peer sessions, by peer relay ID and direction (IDs come from fleet.peers).");
     for (const auto& p : v.peer_sessions) {

@@ -47,6 +47,7 @@ struct HttpView {
   std::map<std::string, std::uint64_t> peer_dials;
   std::vector<Core::PeerSession> peer_sessions;            ///< open now
   std::map<std::string, std::uint64_t> forwarded_by_peer;  ///< splices started, by relay ID
+  std::map<std::string, std::uint64_t> route_cache;        ///< forwards by "hit" / "miss"
   std::vector<PluginInfo> plugins;
   std::vector<std::size_t> loop_connections;  ///< accepted sockets per event loop (ADR 0013)
   /// The browser path, when on: a lease's page is app_prefix + name + app_suffix

@@ -1033,6 +1033,7 @@ HttpView Relay::Impl::view() const {
   v.peer_dials = m.peer_dials;
   v.peer_sessions = core.peer_sessions();
   v.forwarded_by_peer = m.forwarded_by_peer;
+  v.route_cache = m.route_cache;
   v.plugins = o.plugins;
   v.loop_connections = loop_load;
   return v;

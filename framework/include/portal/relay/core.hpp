@@ -101,6 +101,9 @@ struct Metrics {
   std::map<std::pair<std::string, std::string>, std::uint64_t> directory;
   /// Peer session dials by result: "ok" or "failed".
   std::map<std::string, std::uint64_t> peer_dials;
+  /// Forwards to a lease held on a peer relay by how its holder was found: "hit" (a route
+  /// resolved less than a second ago) or "miss" (resolved in the directory).
+  std::map<std::string, std::uint64_t> route_cache;
   /// Splices started to leases held on each peer relay, by relay ID (only IDs of fleet.peers).
   std::map<std::string, std::uint64_t> forwarded_by_peer;
 };
