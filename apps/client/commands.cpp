@@ -222,6 +222,11 @@ void print_relay_info(const client::RelayInfoResult& r, int& status) {
   std::cout << "relay " << r.relay << "\n"
             << "  id:      " << (info.identity ? info.identity->id : "(none)") << "\n";
   for (const auto& a : info.address) std::cout << "  address: " << printable(a) << "\n";
+  if (!info.features.empty()) {  // ours (ADR 0016); a v1 relay lists none
+    std::string features;
+    for (const auto& f : info.features) features += (features.empty() ? "" : ",") + printable(f);
+    std::cout << "  features: " << features << "\n";
+  }
   std::cout << "  leases:  " << info.leases.size() << "\n";
   const auto now = base::unix_seconds(base::SystemClock::instance().system_now());
   for (const auto& l : info.leases) {

@@ -461,6 +461,7 @@ TEST(ClientE2EInfo, ShowsTheRelayIdAndItsLeases) {
   const std::string id_line = exposed.out().substr(exposed.out().find("  id:    ") + 9, 26);
   EXPECT_NE(r.out.find("relay " + relay.ws + "\n  id:      "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  leases:  1\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  features: lease-lookup/1\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("    listed  " + id_line + "  alpn http/1.1,h2  expires in "),
             std::string::npos)
       << r.out;

@@ -13,6 +13,7 @@
 #include "portal/client/blocking.hpp"
 #include "portal/client/client.hpp"
 #include "portal/client/control.hpp"
+#include "portal/client/resolve.hpp"
 #include "relay/relay_harness.hpp"
 
 namespace portal::test {
@@ -191,6 +192,48 @@ TEST_F(ClientSdk, ListenAcceptAndDialByNameCaseInsensitivelyAndById) {
     EXPECT_EQ(peer, dialer->credential().id());
     EXPECT_EQ(alpn, "echo/1");
   }
+}
+
+// ADR 0016: a relay advertises lease lookups and answers them from its table (no fleet); the SDK
+// sends one when RelayInfo does not list the target, and the relay counts it.
+TEST_F(ClientSdk, TheRelayAnswersLeaseLookupsAndTheSdkAsksWhenRelayInfoDoesNotList) {
+  RelayProcess relay;
+  auto holder = make({relay.ws});
+  auto l = run(holder->listen("Look-Me-Up", {"echo/1"}));
+  ASSERT_TRUE(l) << l.error().message();
+  auto s = session(relay.tcp);
+  auto info = run(client::relay_info(*s));
+  ASSERT_TRUE(info) << info.error().message();
+  EXPECT_TRUE(client::supports_lookup(*info));
+  const std::string id = holder->credential().id();
+  std::string lower = id;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const std::string& target : {std::string("look-me-UP"), lower}) {
+    auto r = run(client::lease_lookup(*s, target, std::chrono::seconds(10)));
+    ASSERT_TRUE(r) << target << ": " << r.error().message();
+    EXPECT_EQ(r->code, wire::ResponseCode::Accepted) << target;
+    ASSERT_EQ(r->leases.size(), 1u);
+    EXPECT_EQ(r->leases[0].identity->id, id);
+  }
+  auto none = run(client::lease_lookup(*s, "nobody", std::chrono::seconds(10)));
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->code, wire::ResponseCode::InvalidIdentity);
+  EXPECT_TRUE(none->leases.empty());
+  const auto lookups = [&](const char* result) {
+    return metric_value(
+        curl(relay.http + "/metrics"),
+        std::string("portal_requests_total{type=\"lease_lookup\",result=\"") + result + "\"}");
+  };
+  EXPECT_EQ(lookups("accepted"), 2);
+  EXPECT_EQ(lookups("invalid_identity"), 1);
+  // The SDK: RelayInfo lists the lease, so dialing it asks nothing more; an unknown name is
+  // looked up before it is reported missing.
+  auto dialer = make({relay.ws});
+  ASSERT_TRUE(run(dialer->lookup("LOOK-me-up")));
+  EXPECT_EQ(lookups("accepted"), 2);
+  std::string detail;
+  EXPECT_EQ(run(dialer->dial("nobody", "echo/1", &detail)).error(), Errc::NotFound);
+  EXPECT_EQ(lookups("invalid_identity"), 2);
 }
 
 TEST_F(ClientSdk, RefusalsHaveTheirOwnErrors) {

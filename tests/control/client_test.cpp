@@ -126,5 +126,53 @@ TEST(ClientControl, LeaseHolderAnswersAForwardedRequest) {
             Errc::UnexpectedPacket);
 }
 
+// ADR 0016: the lookup request is the vector's bytes, and its answer is read (bounded).
+TEST(ClientControlLookup, TheRequestIsTheVectorAndTheAnswerIsRead) {
+  const auto doc = test::load_vectors("ours/lease_lookup.json");
+  const auto named = [&](const std::string& name) -> const boost::json::value& {
+    for (const auto& v : doc.at("vectors").as_array()) {
+      if (test::str(v, "name") == name) return v;
+    }
+    throw std::runtime_error("no vector " + name);
+  };
+  EXPECT_EQ(hex_encode(ClientRequest::lease_lookup("Demo-App").pending_output()),
+            test::str(named("lookup_request_name"), "wire_hex"));
+  EXPECT_EQ(hex_encode(ClientRequest::lease_lookup("OREI3BGAI3ZBNJ6FBEOZANHYEE").pending_output()),
+            test::str(named("lookup_request_id"), "wire_hex"));
+
+  auto r = ClientRequest::lease_lookup("Demo-App");
+  Bytes answer = test::hex(named("lookup_response_accepted_two"), "wire_hex");
+  answer.push_back(0x99);  // nothing after the answer is read
+  ASSERT_EQ(r.handle_input(answer).value(), answer.size() - 1);
+  ASSERT_TRUE(r.done());
+  EXPECT_EQ(r.code(), ResponseCode::Accepted);
+  ASSERT_TRUE(r.lease_lookup_response());
+  ASSERT_EQ(r.lease_lookup_response()->leases.size(), 2u);
+  EXPECT_EQ(r.lease_lookup_response()->leases[0].name, "demo-app");
+  EXPECT_FALSE(r.relay_info_response());
+
+  auto none = ClientRequest::lease_lookup("x");
+  ASSERT_TRUE(none.handle_input(test::hex(named("lookup_response_invalid_identity"), "wire_hex")));
+  EXPECT_EQ(none.code(), ResponseCode::InvalidIdentity);
+  EXPECT_TRUE(none.lease_lookup_response()->leases.empty());
+
+  // Another packet type, or too many leases: the request fails.
+  auto wrong = ClientRequest::lease_lookup("x");
+  EXPECT_EQ(wrong.handle_input(Bytes{0, 0, 0, 6, 0x08, 0x07, 0x12, 0x02, 0x08, 0x01}).error(),
+            Errc::UnexpectedPacket);
+  Bytes many{0x08, 0x01};
+  for (std::size_t i = 0; i <= wire::kMaxLookupLeases; ++i) many.insert(many.end(), {0x12, 0x00});
+  auto big = ClientRequest::lease_lookup("x");
+  EXPECT_EQ(
+      big.handle_input(wire::encode_packet_wire({wire::PacketType::LeaseLookupResponse, many}))
+          .error(),
+      wire::Errc::TooManyLeases);
+  EXPECT_FALSE(big.done());
+  // A v1 relay closes the stream on the unknown type.
+  auto v1 = ClientRequest::lease_lookup("x");
+  v1.handle_eof();
+  EXPECT_EQ(v1.error(), Errc::ClosedWithoutAnswer);
+}
+
 }  // namespace
 }  // namespace portal::control

@@ -533,5 +533,325 @@ TEST(RelayControlFleet, RepliesTheStreamDoesNotWaitForAreIgnored) {
             hex_encode(spec.wire("lease_update_response_accepted")));
 }
 
+// ---- lease lookups (ADR 0016) --------------------------------------------------------------
+
+// A LeaseLookupRequest packet for `target`.
+Bytes lookup_packet(std::string target) {
+  return base::to_bytes(ClientRequest::lease_lookup(std::move(target)).pending_output());
+}
+
+// The stream's LeaseLookupResponse, parsed as a client does (fails the test when it does not).
+wire::LeaseLookupResponse lookup_answer(const RelayControlStream& s) {
+  auto reader = ClientRequest::lease_lookup("x");
+  const auto out = s.pending_output();
+  EXPECT_EQ(reader.handle_input(out).value(), out.size());
+  EXPECT_TRUE(reader.done());
+  return reader.lease_lookup_response().value_or(wire::LeaseLookupResponse{});
+}
+
+// The payload of a signed LEASE_UPDATE_REQUEST packet (what a directory record holds).
+Bytes record_of(const Bytes& packet) {
+  auto decoded = wire::decode_packet(base::ByteSpan(packet).subspan(4));
+  EXPECT_TRUE(decoded);
+  return decoded ? decoded->payload : Bytes{};
+}
+
+TEST(RelayControlLookup, TheTableAnswersByIdInAnyCaseAndByNameUnderCaseFolding) {
+  Relay r;
+  ASSERT_EQ(r.exchange(r.wire("lease_update_request"), kT),
+            hex_encode(r.wire("lease_update_response_accepted")));
+  const auto* held = r.leases.find("OREI3BGAI3ZBNJ6FBEOZANHYEE", kT);
+  ASSERT_NE(held, nullptr);
+  std::vector<std::pair<wire::PacketType, ResponseCode>> answers;
+  r.ctx.on_answer = [&](wire::PacketType t, ResponseCode c) { answers.emplace_back(t, c); };
+  for (const char* target : {"OREI3BGAI3ZBNJ6FBEOZANHYEE", "orei3bgai3zbnj6fbeozanhyee", "demo-app",
+                             "DEMO-APP", "Demo-App"}) {
+    SCOPED_TRACE(target);
+    RelayControlStream s(r.ctx, 2);
+    const auto in = lookup_packet(target);
+    ASSERT_EQ(s.handle_input(in, at(kT)).value(), in.size());
+    EXPECT_EQ(s.state(), RelayStreamState::Open);
+    EXPECT_TRUE(s.take_directory_requests().empty());  // no directory: the table only
+    const auto answer = lookup_answer(s);
+    EXPECT_EQ(answer.code, ResponseCode::Accepted);
+    ASSERT_EQ(answer.leases.size(), 1u);
+    EXPECT_EQ(answer.leases[0], held->lease);
+    // Byte for byte the packet the spec's encoding gives.
+    EXPECT_EQ(
+        hex_encode(s.pending_output()),
+        hex_encode(wire::encode_packet_wire(wire::Packet{
+            wire::PacketType::LeaseLookupResponse,
+            wire::encode(wire::LeaseLookupResponse{ResponseCode::Accepted, {held->lease}})})));
+  }
+  EXPECT_EQ(answers.size(), 5u);
+  EXPECT_EQ(answers.back(),
+            std::make_pair(wire::PacketType::LeaseLookupRequest, ResponseCode::Accepted));
+  // Unknown, an ID nobody holds, an expired lease, and targets no lease can carry.
+  for (const auto& [target, now] :
+       std::vector<std::pair<std::string, std::int64_t>>{{"demo", kT},
+                                                         {"HTI3EFUDRCPKRMCWJWEHKLPHWU", kT},
+                                                         {"demo-app", kT + 31},
+                                                         {"", kT},
+                                                         {"(unnamed)", kT},
+                                                         {"demo app", kT}}) {
+    SCOPED_TRACE(target);
+    RelayControlStream s(r.ctx, 2);
+    const auto in = lookup_packet(target);
+    ASSERT_EQ(s.handle_input(in, at(now)).value(), in.size());
+    const auto answer = lookup_answer(s);
+    EXPECT_EQ(answer.code, ResponseCode::InvalidIdentity);
+    EXPECT_TRUE(answer.leases.empty());
+  }
+}
+
+TEST(RelayControlLookup, RelayInfoAdvertisesTheFeature) {
+  Relay r;
+  RelayControlStream s(r.ctx, 1);
+  ASSERT_TRUE(s.handle_input(r.wire("relay_info_request"), at(kT)));
+  auto reader = ClientRequest::relay_info();
+  ASSERT_TRUE(reader.handle_input(s.pending_output()));
+  ASSERT_TRUE(reader.relay_info_response());
+  EXPECT_EQ(reader.relay_info_response()->features,
+            std::vector<std::string>{std::string(wire::kFeatureLeaseLookup)});
+}
+
+TEST(RelayControlLookup, ABadRequestClosesTheStreamAndAPeerRelayMayNotAsk) {
+  Relay r;
+  {
+    RelayControlStream s(r.ctx, 1);
+    EXPECT_EQ(
+        s.handle_input(lookup_packet(std::string(wire::kMaxLookupTarget + 1, 'a')), at(kT)).error(),
+        wire::Errc::TargetTooLarge);
+    EXPECT_EQ(s.state(), RelayStreamState::Closed);
+    EXPECT_TRUE(s.pending_output().empty());
+  }
+  {
+    RelayControlStream s(r.ctx, 1);
+    const auto in = wire::encode_packet_wire(
+        wire::Packet{wire::PacketType::LeaseLookupRequest, Bytes{0x0a, 0x05, 0x61}});
+    EXPECT_EQ(s.handle_input(in, at(kT)).error(), wire::Errc::MalformedMessage);
+  }
+  {
+    RelayControlStream s(r.ctx, 1, /*from_peer=*/true);
+    EXPECT_EQ(s.handle_input(lookup_packet("demo-app"), at(kT)).error(), Errc::UnexpectedPacket);
+  }
+  {
+    // A response type sent to the relay.
+    RelayControlStream s(r.ctx, 1);
+    const auto in = wire::encode_packet_wire(wire::Packet{
+        wire::PacketType::LeaseLookupResponse, wire::encode(wire::LeaseLookupResponse{})});
+    EXPECT_EQ(s.handle_input(in, at(kT)).error(), Errc::UnexpectedPacket);
+  }
+}
+
+TEST(RelayControlLookup, AnswersAreChargedLikeRelayInfo) {
+  Relay r;
+  ASSERT_EQ(r.exchange(r.wire("lease_update_request"), kT),
+            hex_encode(r.wire("lease_update_response_accepted")));
+  std::vector<std::size_t> charged;
+  bool admit = true;
+  r.ctx.admit_relay_info = [&](lease::ConnectionId c, std::size_t bytes) {
+    EXPECT_EQ(c, 4u);
+    charged.push_back(bytes);
+    return admit;
+  };
+  RelayControlStream s(r.ctx, 4);
+  const auto in = lookup_packet("demo-app");
+  ASSERT_EQ(s.handle_input(in, at(kT)).value(), in.size());
+  EXPECT_EQ(charged, std::vector<std::size_t>{1024});  // the answer is smaller: 1 KiB
+  admit = false;
+  RelayControlStream t(r.ctx, 4);
+  EXPECT_EQ(t.handle_input(in, at(kT)).error(), Errc::RateLimited);
+  EXPECT_EQ(t.state(), RelayStreamState::Closed);
+  EXPECT_TRUE(t.pending_output().empty());
+}
+
+// Relay b of a fleet finds, through the directory, the lease relay a holds.
+TEST(RelayControlLookup, TheDirectoryFindsALeaseHeldOnAnotherRelay) {
+  lease::MemoryDirectory dir;
+  FleetRelay a(dir, 1), b(dir, 2);
+  Relay spec;
+  ASSERT_EQ(a.ask(spec.wire("lease_update_request"), kT), ResponseCode::Accepted);
+  const auto& held = a.leases.find("OREI3BGAI3ZBNJ6FBEOZANHYEE", kT)->lease;
+  for (const char* target : {"orei3bgai3zbnj6fbeozanhyee", "DEMO-app"}) {
+    SCOPED_TRACE(target);
+    b.seen.clear();
+    RelayControlStream s(b.ctx, 1);
+    const auto in = lookup_packet(target);
+    ASSERT_EQ(s.handle_input(in, at(kT + 1)).value(), in.size());
+    EXPECT_EQ(s.state(), RelayStreamState::AwaitingDirectory);
+    EXPECT_TRUE(s.pending_output().empty());
+    b.carry(s, kT + 1);
+    EXPECT_EQ(s.state(), RelayStreamState::Open);
+    ASSERT_EQ(b.seen.size(), 1u);
+    EXPECT_EQ(b.seen[0].op, lease::DirectoryOp::Resolve);
+    const bool by_name = std::string(target) == "DEMO-app";
+    EXPECT_EQ(b.seen[0].by_name, by_name);
+    EXPECT_EQ(b.seen[0].key,
+              by_name ? lease::fold_name("demo-app") : std::string("OREI3BGAI3ZBNJ6FBEOZANHYEE"));
+    const auto answer = lookup_answer(s);
+    EXPECT_EQ(answer.code, ResponseCode::Accepted);
+    ASSERT_EQ(answer.leases.size(), 1u);
+    EXPECT_EQ(answer.leases[0], held);
+  }
+  EXPECT_TRUE(b.refusals.empty());
+  // Held on both relays: listed once (the table's own first).
+  ASSERT_EQ(
+      b.ask(signed_update(*identity::Credential::from_seed(Bytes(32, 8)), "x", Bytes(12, 1), kT),
+            kT),
+      ResponseCode::Accepted);
+  RelayControlStream s(a.ctx, 1);
+  ASSERT_TRUE(s.handle_input(lookup_packet("OREI3BGAI3ZBNJ6FBEOZANHYEE"), at(kT + 2)));
+  a.carry(s, kT + 2);
+  EXPECT_EQ(lookup_answer(s).leases.size(), 1u);
+  // Nothing anywhere: INVALID_IDENTITY, after asking.
+  RelayControlStream none(b.ctx, 1);
+  ASSERT_TRUE(none.handle_input(lookup_packet("nobody"), at(kT + 2)));
+  EXPECT_EQ(none.state(), RelayStreamState::AwaitingDirectory);
+  b.carry(none, kT + 2);
+  EXPECT_EQ(lookup_answer(none).code, ResponseCode::InvalidIdentity);
+}
+
+// The directory's records are verified: a forged, a foreign, a renamed or an expired record is
+// not listed, and is reported.
+TEST(RelayControlLookup, RecordsThatDoNotVerifyAreRefused) {
+  lease::MemoryDirectory dir;
+  FleetRelay b(dir, 2);
+  Relay spec;
+  const Bytes good = record_of(spec.wire("lease_update_request"));  // demo-app, expires kT + 30
+  Bytes forged = good;
+  forged[forged.size() - 3] ^= 0x01;  // inside the signature
+  auto other = identity::Credential::from_seed(Bytes(32, 8));
+  const Bytes foreign = record_of(signed_update(*other, "demo-app", Bytes(12, 1), kT));
+  // The holder's own signed lease, under another name.
+  auto holder = identity::Credential::from_seed(
+      test::hex(spec.doc.at("identities").at("lease_holder"), "seed_hex"));
+  ASSERT_TRUE(holder);
+  const Bytes renamed = record_of(signed_update(*holder, "other", Bytes(12, 2), kT));
+  const auto ask = [&](const std::string& target, std::vector<Bytes> values, std::int64_t now,
+                       std::string key) {
+    RelayControlStream s(b.ctx, 1);
+    EXPECT_TRUE(s.handle_input(lookup_packet(target), at(now)));
+    auto out = s.take_directory_requests();
+    EXPECT_EQ(out.size(), 1u);
+    lease::DirectoryReply reply;
+    reply.ticket = out.empty() ? 0 : out[0].ticket;
+    reply.status = lease::DirectoryStatus::Ok;
+    for (auto& v : values) reply.records.push_back({"RELAYA", key, std::move(v), {}});
+    s.directory_answer(reply, at(now));
+    EXPECT_EQ(s.state(), RelayStreamState::Open);
+    return lookup_answer(s);
+  };
+  const std::string id = "OREI3BGAI3ZBNJ6FBEOZANHYEE";
+  // The genuine record verifies.
+  EXPECT_EQ(ask(id, {good}, kT, id).code, ResponseCode::Accepted);
+  // Forged signature; another identity's lease under this ID; expired.
+  EXPECT_EQ(ask(id, {forged}, kT, id).code, ResponseCode::InvalidIdentity);
+  EXPECT_EQ(ask(id, {foreign}, kT, id).code, ResponseCode::InvalidIdentity);
+  EXPECT_EQ(ask(id, {good}, kT + 30, id).code, ResponseCode::InvalidIdentity);
+  // By name: the record's key says who the directory thinks holds it; the lease must carry the
+  // name asked for, and be that identity's.
+  EXPECT_EQ(ask("Demo-App", {good}, kT, id).code, ResponseCode::Accepted);
+  EXPECT_EQ(ask("another", {good}, kT, id).code, ResponseCode::InvalidIdentity);
+  EXPECT_EQ(ask("demo-app", {foreign}, kT, id).code, ResponseCode::InvalidIdentity);
+  EXPECT_EQ(ask("demo-app", {renamed}, kT, id).code, ResponseCode::InvalidIdentity);
+  EXPECT_EQ(b.refusals, std::vector<std::string>(6, "unverified_record"));
+  // A forged record next to the genuine one does not hide it.
+  b.refusals.clear();
+  const auto both = ask(id, {forged, good, good}, kT, id);
+  EXPECT_EQ(both.code, ResponseCode::Accepted);
+  EXPECT_EQ(both.leases.size(), 1u);
+  EXPECT_EQ(b.refusals, std::vector<std::string>{"unverified_record"});
+}
+
+TEST(RelayControlLookup, WithTheDirectoryDownTheTableStillAnswers) {
+  lease::MemoryDirectory dir;
+  FleetRelay a(dir, 1);
+  Relay spec;
+  ASSERT_EQ(a.ask(spec.wire("lease_update_request"), kT), ResponseCode::Accepted);
+  for (const auto status : {lease::DirectoryStatus::Unavailable, lease::DirectoryStatus::TimedOut,
+                            lease::DirectoryStatus::Overloaded, lease::DirectoryStatus::Invalid}) {
+    SCOPED_TRACE(lease::to_string(status));
+    for (const char* target : {"demo-app", "elsewhere"}) {
+      RelayControlStream s(a.ctx, 1);
+      ASSERT_TRUE(s.handle_input(lookup_packet(target), at(kT)));
+      const auto out = s.take_directory_requests();
+      ASSERT_EQ(out.size(), 1u);
+      lease::DirectoryReply reply;
+      reply.ticket = out[0].ticket + 1;  // not the awaited one: ignored
+      reply.status = status;
+      s.directory_answer(reply, at(kT));
+      EXPECT_EQ(s.state(), RelayStreamState::AwaitingDirectory);
+      reply.ticket = out[0].ticket;
+      s.directory_answer(reply, at(kT));
+      ASSERT_EQ(s.state(), RelayStreamState::Open);
+      const auto answer = lookup_answer(s);
+      if (std::string(target) == "demo-app") {
+        EXPECT_EQ(answer.code, ResponseCode::Accepted);
+        EXPECT_EQ(answer.leases.size(), 1u);
+      } else {
+        EXPECT_EQ(answer.code, ResponseCode::Rejected);
+        EXPECT_TRUE(answer.leases.empty());
+      }
+    }
+  }
+}
+
+// With a directory, 1 KiB is charged before it is asked, and the rest of a larger answer once it
+// is ready.
+TEST(RelayControlLookup, TheDirectoryRoundTripIsPaidForBeforeItIsMade) {
+  lease::MemoryDirectory dir;
+  FleetRelay b(dir, 2);
+  std::vector<std::size_t> charged;
+  std::size_t refuse_from = 100;
+  b.ctx.admit_relay_info = [&](lease::ConnectionId, std::size_t bytes) {
+    charged.push_back(bytes);
+    return charged.size() < refuse_from;
+  };
+  // Refused up front: the stream closes and the directory is not asked.
+  refuse_from = 1;
+  RelayControlStream s(b.ctx, 1);
+  EXPECT_EQ(s.handle_input(lookup_packet("demo-app"), at(kT)).error(), Errc::RateLimited);
+  EXPECT_TRUE(s.take_directory_requests().empty());
+  EXPECT_EQ(charged, std::vector<std::size_t>{1024});
+
+  // Many holders of one name's identity: a large answer is charged past its first KiB.
+  const auto ask = [&](std::size_t refuse) {
+    charged.clear();
+    refuse_from = refuse;
+    RelayControlStream t(b.ctx, 1);
+    EXPECT_TRUE(t.handle_input(lookup_packet("demo-app"), at(kT)));
+    auto out = t.take_directory_requests();
+    EXPECT_EQ(out.size(), 1u);
+    lease::DirectoryReply reply;
+    reply.ticket = out.empty() ? 0 : out[0].ticket;
+    reply.status = lease::DirectoryStatus::Ok;
+    // 70 identities whose leases all claim the name (a directory split-brain): the answer
+    // stops at the bound.
+    for (std::uint8_t i = 0; i < 70; ++i) {
+      auto who = identity::Credential::from_seed(Bytes(32, static_cast<base::Byte>(40 + i)));
+      reply.records.push_back(
+          {"RELAYA", who->id(), record_of(signed_update(*who, "demo-app", Bytes(12, 1), kT)), {}});
+    }
+    t.directory_answer(reply, at(kT));
+    EXPECT_EQ(t.state(), RelayStreamState::Open);
+    return lookup_answer(t);
+  };
+  const auto all = ask(100);
+  EXPECT_EQ(all.code, ResponseCode::Accepted);
+  EXPECT_EQ(all.leases.size(), wire::kMaxLookupLeases);
+  const std::size_t size =
+      wire::encode_packet_wire(
+          wire::Packet{wire::PacketType::LeaseLookupResponse, wire::encode(all)})
+          .size();
+  ASSERT_GT(size, 1024u);
+  EXPECT_EQ(charged, (std::vector<std::size_t>{1024, size - 1024}));
+  // The rest refused: the stream cannot be closed from directory_answer(), the answer is
+  // REJECTED without leases.
+  const auto refused = ask(2);
+  EXPECT_EQ(refused.code, ResponseCode::Rejected);
+  EXPECT_TRUE(refused.leases.empty());
+}
+
 }  // namespace
 }  // namespace portal::control

@@ -3,14 +3,16 @@
 //   PORTAL_BIN_DIR=build/ci/bin PORTAL_WEB_DIR=build/wasm/web node --test tests/js/
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import WebSocket from "ws";
 
 import {
-  WEB, connectCli, exchange, expose, patternSha256, sleep, startHttp, startRelay,
+  WEB, Proc, connectCli, exchange, expose, freePort, patternSha256, sleep, startHttp, startRelay,
 } from "./helpers.mjs";
 
 const { connect, generateIdentity, PortalError } =
@@ -366,3 +368,62 @@ test("the JS client recovers from a relay restart with the core's backoff", asyn
     server.close();
   }
 });
+
+// ADR 0016: relays sharing a Redis directory (no fleet.peers: no forwarding). A lease held on A
+// is not in B's RelayInfo, but B answers a lease lookup for it, so a JS client connected to B
+// only resolves the name to B (and B, which does not forward, answers its ConnectionRequest
+// INVALID_IDENTITY: LEASE_GONE), while an unknown name stays NOT_FOUND.
+describe("the JS SDK in a fleet: a lease held on another relay is looked up", () => {
+  let redis; let a; let b; let exposed; let client; let dir;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "portal-lookup-"));
+    const port = await freePort();
+    redis = new Proc(["/usr/bin/redis-server", "--port", String(port), "--bind", "127.0.0.1",
+      "--save", "", "--appendonly", "no", "--dir", dir], "redis-server");
+    await redis.waitFor(/Ready to accept connections/);
+    const config = (name) => {
+      const file = path.join(dir, `${name}.json`);
+      fs.writeFileSync(file, JSON.stringify({
+        identity_key_file: path.join(dir, `${name}.key`),
+        directory: { name: "redis", settings: { url: `redis://127.0.0.1:${port}/0`, key_prefix: "js-lookup:" } },
+        fleet: { peer_uri: `tcp://127.0.0.1:1/${name}`, heartbeat_ms: 500 },
+      }));
+      return ["--config", file];
+    };
+    a = await startRelay(0, config("a"));
+    b = await startRelay(0, config("b"));
+    exposed = await expose(a.ws, 9, "Fleet-Svc");
+    client = await connect({ relays: [b.ws], WebSocket, timers: fast });
+  });
+  after(async () => {
+    await client?.close();
+    await exposed?.stop();
+    await a?.stop();
+    await b?.stop();
+    await redis?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("B resolves the name through its lookup", async () => {
+    // The record is published right after A's answer: retry NOT_FOUND for a moment.
+    let last;
+    for (let i = 0; i < 50; ++i) {
+      try {
+        const conn = await client.dial("fleet-SVC", { alpn: "http/1.1" });
+        conn.close();
+        assert.fail("B does not forward without fleet.peers, so the dial cannot succeed");
+      } catch (err) {
+        last = err;
+        if (err.code !== "NOT_FOUND") break;
+      }
+      await sleep(100);
+    }
+    assert.equal(last.code, "LEASE_GONE", last.message);
+    assert.match(last.message, /INVALID_IDENTITY/);
+    assert.ok(last.message.includes(b.ws), last.message);
+    await expectError(client.dial("not-in-the-fleet", { alpn: "http/1.1" }), "NOT_FOUND");
+    const metrics = await (await fetch(`${b.http}/metrics`)).text();
+    assert.match(metrics, /portal_requests_total\{type="lease_lookup",result="accepted"\} 1\n/);
+  });
+});
+

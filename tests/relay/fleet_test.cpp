@@ -6,6 +6,9 @@
 
 #include <csignal>
 
+#include "portal/client/client.hpp"
+#include "portal/client/resolve.hpp"
+#include "portal/config/client_config.hpp"
 #include "portal/directory/directory.hpp"
 #include "portal/platform/key_file.hpp"
 #include "portal/wire/control.hpp"
@@ -460,6 +463,78 @@ TEST_F(Fleet, FirstBytesAreBoundedWhenPeering) {
   // A client is still served.
   auto s = session(a.tcp);
   EXPECT_TRUE(info(*s).identity.has_value());
+}
+
+// ADR 0016: B's RelayInfo does not list a lease held on A, but B answers a lookup for it through
+// the directory (the record verified on B), by name in any case and by ID; the SDK, connected to
+// B only, finds it there.
+TEST_F(Fleet, ALeaseHeldOnAnotherRelayIsFoundByLookup) {
+  auto a = relay("a");
+  auto b = relay("b");
+  ASSERT_TRUE(a->alive() && b->alive());
+  auto sa = session(a->ws);
+  auto sb = session(b->tcp);
+  const auto x = credential();
+  ASSERT_EQ(update(*sa, x, "Lookup-App"), ResponseCode::Accepted) << a->err();
+  const auto listed = info(*sb);
+  EXPECT_TRUE(listed.leases.empty());
+  EXPECT_TRUE(client::supports_lookup(listed));
+
+  // The record is published right after the answer: poll for it.
+  const auto lookup = [&](const std::string& target) {
+    auto r = run(client::lease_lookup(*sb, target, 5s), 15s);
+    if (!r) throw std::runtime_error("lease lookup: " + r.error().message());
+    return *r;
+  };
+  wire::LeaseLookupResponse got;
+  EXPECT_TRUE(within(5s,
+                     [&] {
+                       got = lookup("lookup-APP");
+                       return got.code == ResponseCode::Accepted;
+                     }))
+      << "B did not find A's lease: " << wire::to_string(got.code) << "\n"
+      << b->err();
+  ASSERT_EQ(got.leases.size(), 1u);
+  ASSERT_TRUE(got.leases[0].identity);
+  EXPECT_EQ(got.leases[0].identity->id, x.id());
+  EXPECT_EQ(got.leases[0].name, "Lookup-App");
+  std::string lower = x.id();
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const auto by_id = lookup(lower);
+  EXPECT_EQ(by_id.code, ResponseCode::Accepted);
+  EXPECT_EQ(by_id.leases, got.leases);
+  EXPECT_EQ(lookup("nobody-here").code, ResponseCode::InvalidIdentity);
+  EXPECT_EQ(
+      metric_value(metrics(*b), "portal_requests_total{type=\"lease_lookup\",result=\"accepted\"}"),
+      2)
+      << metrics(*b);
+  EXPECT_LE(refusals(*b, "unverified_record"), 0) << metrics(*b);  // absent or zero
+
+  // The SDK connected to B only: RelayInfo does not list the lease, the lookup does.
+  config::ClientConfig cfg;
+  cfg.plugin_dirs = {PORTAL_BUILD_PLUGIN_DIR};
+  cfg.relays = {b->ws};
+  std::string error;
+  auto stack = client::assemble(cfg, error);
+  ASSERT_TRUE(stack) << error;
+  client::Options o;
+  o.relays = cfg.relays;
+  std::string detail;
+  auto c = run(client::Client::connect(io_.get_executor(), credential(), stack, o, &detail), 15s);
+  ASSERT_TRUE(c) << c.error().message() << " " << detail;
+  auto found = run((*c)->lookup("LOOKUP-app"), 15s);
+  ASSERT_TRUE(found) << found.error().message();
+  EXPECT_EQ(found->relay, b->ws);
+  ASSERT_TRUE(found->lease.identity);
+  EXPECT_EQ(found->lease.identity->id, x.id());
+  (void)run(
+      [](std::shared_ptr<client::Client> cl) -> asio::awaitable<bool> {
+        co_await cl->close();
+        co_return true;
+      }(*c),
+      15s);
+  EXPECT_TRUE(a->alive() && b->alive());
 }
 
 }  // namespace

@@ -70,11 +70,11 @@ handshake::Negotiation negotiation() {
 // One yamux stream's job. It moves through stages; the bytes a stage leaves unsent move to
 // `carry`, so that they go out before the next stage's.
 struct Engine::Task {
-  enum class Kind { Info, Register, Delete, Connect, Incoming, ClientHs, ServerHs, Secure };
+  enum class Kind { Info, Lookup, Register, Delete, Connect, Incoming, ClientHs, ServerHs, Secure };
   Kind kind = Kind::Info;
   std::uint64_t session = 0;  // the core's session number when it started
-  std::uint32_t owner = 0;    // the dial it serves (Info for a dial, Connect, ClientHs)
-  std::size_t slot = 0;       // the dial's listing slot (Info)
+  std::uint32_t owner = 0;    // the dial it serves (Info for a dial, Lookup, Connect, ClientHs)
+  std::size_t slot = 0;       // the dial's listing slot (Info, Lookup)
   std::optional<control::ClientRequest> request;
   std::optional<control::IncomingConnection> incoming;
   std::unique_ptr<handshake::ClientHandshake> client_hs;
@@ -129,8 +129,12 @@ struct Engine::DialRequest {
   std::shared_ptr<const identity::Credential> self;  // the client's, or a fresh one
   std::string target;
   std::string alpn;
-  enum class Phase { WaitRelay, Listing, Connecting } phase = Phase::WaitRelay;
+  // Listing: RelayInfo from every relay up; LookingUp: lease lookups (ADR 0016) from the relays
+  // that advertise them and do not list the target.
+  enum class Phase { WaitRelay, Listing, LookingUp, Connecting } phase = Phase::WaitRelay;
   std::vector<std::string> names;
+  std::vector<std::uint32_t> relay_of;  // each slot's relay index
+  std::vector<bool> looked_up;          // LookingUp: the slot's lookup ended
   std::vector<std::optional<wire::RelayInfo>> infos;
   std::vector<std::string> errors;
   std::size_t outstanding = 0;
@@ -490,6 +494,7 @@ void Engine::service(std::uint32_t relay, std::uint32_t stream) {
       };
       switch (t.kind) {
         case Task::Kind::Info:
+        case Task::Kind::Lookup:
         case Task::Kind::Register:
         case Task::Kind::Delete:
         case Task::Kind::Connect: send_from(*t.request); break;
@@ -563,6 +568,7 @@ bool Engine::pump_input(std::uint32_t relay, std::uint32_t stream, Task& t) {
   };
   switch (t.kind) {
     case Task::Kind::Info:
+    case Task::Kind::Lookup:
     case Task::Kind::Register:
     case Task::Kind::Delete:
     case Task::Kind::Connect: {
@@ -704,6 +710,16 @@ void Engine::request_done(std::uint32_t relay, std::uint32_t stream, Task& t) {
         return;
       }
       break;
+    case Task::Kind::Lookup: {
+      std::optional<wire::LeaseLookupResponse> answer;
+      if (!error) answer = t.request->lease_lookup_response();
+      const auto owner = t.owner;
+      const auto slot = t.slot;
+      (void)r.mux->close_stream(stream, steady());
+      r.tasks.erase(stream);
+      dial_lookup(owner, slot, std::move(answer));
+      return;
+    }
     case Task::Kind::Register:
       core_->registered(relay, t.session,
                         error ? std::nullopt : std::optional<wire::ResponseCode>(t.request->code()),
@@ -840,6 +856,7 @@ void Engine::finish_task(std::uint32_t relay, std::uint32_t stream, base::ErrorC
         dial_info(t.owner, t.slot, std::nullopt, why);
       }
       break;
+    case Task::Kind::Lookup: dial_lookup(t.owner, t.slot, std::nullopt); break;
     case Task::Kind::Register: core_->registered(relay, t.session, std::nullopt, why, now()); break;
     case Task::Kind::Delete: core_->deleted(relay, t.session, why); break;
     case Task::Kind::Connect:
@@ -970,6 +987,7 @@ void Engine::dial_step(DialRequest& d) {
   d.errors.assign(up.size(), std::string());
   d.outstanding = up.size();
   for (std::size_t k = 0; k < up.size(); ++k) d.names.push_back(relays_[up[k]]->url);
+  d.relay_of = up;
   const std::uint32_t id = d.id;
   for (std::size_t k = 0; k < up.size(); ++k) {
     Task t;
@@ -1004,6 +1022,51 @@ void Engine::dial_info(std::uint32_t dial, std::size_t slot, std::optional<wire:
     dial_finish(dial, 0, make_error_code(client::Errc::NoRelay),
                 "no relay answered RelayInfo: " + unreachable);
     return;
+  }
+  // ADR 0016: the relays that advertise lease lookups and do not list the target are asked.
+  const auto needed = client::lookups_needed(listings, d.target);
+  if (!needed.empty()) {
+    d.phase = DialRequest::Phase::LookingUp;
+    d.looked_up.assign(d.infos.size(), true);
+    for (const auto k : needed) d.looked_up[k] = false;
+    d.outstanding = needed.size();
+    for (const auto k : needed) {
+      Task t;
+      t.kind = Task::Kind::Lookup;
+      t.owner = dial;
+      t.slot = k;
+      t.request.emplace(control::ClientRequest::lease_lookup(d.target));
+      if (!open_task(d.relay_of[k], std::move(t))) dial_lookup(dial, k, std::nullopt);
+      if (dials_.count(dial) == 0 || d.phase != DialRequest::Phase::LookingUp) return;
+    }
+    return;
+  }
+  dial_resolve(d);
+}
+
+// A lookup ended (nothing: it failed, and the relay's RelayInfo stays its listing); once every
+// lookup ended, the target is resolved.
+void Engine::dial_lookup(std::uint32_t dial, std::size_t slot,
+                         std::optional<wire::LeaseLookupResponse> answer) {
+  auto it = dials_.find(dial);
+  if (it == dials_.end()) return;
+  DialRequest& d = *it->second;
+  if (d.phase != DialRequest::Phase::LookingUp || slot >= d.looked_up.size()) return;
+  if (d.looked_up[slot]) return;  // ended already
+  d.looked_up[slot] = true;
+  if (answer && d.infos[slot])
+    d.infos[slot] = client::with_lookup(std::move(*d.infos[slot]), *answer);
+  if (--d.outstanding > 0) return;
+  dial_resolve(d);
+}
+
+void Engine::dial_resolve(DialRequest& d) {
+  const std::uint32_t dial = d.id;
+  std::vector<client::Listing> listings;
+  std::string unreachable;
+  for (std::size_t k = 0; k < d.infos.size(); ++k) {
+    listings.push_back(client::Listing{d.names[k], d.infos[k] ? &*d.infos[k] : nullptr});
+    if (!d.infos[k]) unreachable += (unreachable.empty() ? "" : ", ") + d.names[k];
   }
   std::string why;
   auto resolved = client::resolve_target(listings, d.target, &why);
@@ -1066,8 +1129,10 @@ void Engine::dial_finish(std::uint32_t dial, std::uint32_t conn, base::ErrorCode
                          const std::string& detail) {
   auto it = dials_.find(dial);
   if (it == dials_.end()) return;
+  // `detail` may be the dial's own `tried`: the record is built before the dial is dropped.
+  const std::string record = conn != 0 ? detail : failure(error, detail);
   dials_.erase(it);
-  emit(Out::DialDone, dial, conn, conn != 0 ? detail : failure(error, detail));
+  emit(Out::DialDone, dial, conn, record);
 }
 
 // ---- listen --------------------------------------------------------------------------------

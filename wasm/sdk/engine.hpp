@@ -126,6 +126,9 @@ class Engine {
   void dial_step(DialRequest& d);
   void dial_info(std::uint32_t dial, std::size_t slot, std::optional<wire::RelayInfo> info,
                  const std::string& error);
+  void dial_lookup(std::uint32_t dial, std::size_t slot,
+                   std::optional<wire::LeaseLookupResponse> answer);
+  void dial_resolve(DialRequest& d);
   void dial_try_next(DialRequest& d);
   void dial_finish(std::uint32_t dial, std::uint32_t conn, base::ErrorCode error,
                    const std::string& detail);

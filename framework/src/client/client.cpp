@@ -812,10 +812,38 @@ std::string unanswered(const std::vector<RelayInfoResult>& infos) {
   return out;
 }
 
+// ADR 0016: each relay that advertises lookups and does not list `target` is asked for it, in
+// parallel; its answer then stands for its listing. A failed lookup leaves the RelayInfo as is.
+asio::awaitable<void> look_up(const std::shared_ptr<Client::Impl>& impl,
+                              std::vector<RelayInfoResult>& infos, const std::string& target) {
+  const auto needed = lookups_needed(listings_of(infos), target);
+  if (needed.empty()) co_return;
+  auto answers =
+      std::make_shared<std::vector<std::optional<wire::LeaseLookupResponse>>>(needed.size());
+  std::vector<std::function<asio::awaitable<void>()>> tasks;
+  for (std::size_t k = 0; k < needed.size(); ++k) {
+    std::shared_ptr<mux::Session> session;
+    for (const auto& l : impl->links) {
+      if (l->uri_text == infos[needed[k]].relay) session = l->session;
+    }
+    if (!session) continue;
+    tasks.push_back([impl, session, answers, k, target]() -> asio::awaitable<void> {
+      auto answer = co_await client::lease_lookup(*session, target, impl->request_timeout());
+      if (answer) (*answers)[k] = std::move(*answer);
+    });
+  }
+  co_await all_of(impl->ex, std::move(tasks));
+  for (std::size_t k = 0; k < needed.size(); ++k) {
+    auto& info = infos[needed[k]].info;
+    if ((*answers)[k] && info) info = with_lookup(std::move(*info), *(*answers)[k]);
+  }
+}
+
 }  // namespace
 
 asio::awaitable<base::Result<Found>> Client::lookup(std::string name) {
   auto infos = co_await relay_info();
+  co_await look_up(impl_, infos, name);
   if (infos.empty()) co_return make_error_code(Errc::NoRelay);
   auto found = resolve_target(listings_of(infos), name);
   if (found) co_return std::move(found->front());
@@ -833,6 +861,7 @@ asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> Client::dia
   if (target.empty() || alpn.empty()) co_return make_error_code(Errc::InvalidTarget);
   auto infos = co_await relay_info();
   if (infos.empty()) co_return make_error_code(Errc::NoRelay);
+  co_await look_up(impl, infos, target);
 
   const std::string unreachable = unanswered(infos);
   const bool any_answer = std::any_of(infos.begin(), infos.end(),

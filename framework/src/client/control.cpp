@@ -73,6 +73,18 @@ asio::awaitable<base::Result<wire::RelayInfo>> relay_info(mux::Session& session,
   co_return *request.relay_info_response();
 }
 
+asio::awaitable<base::Result<wire::LeaseLookupResponse>> lease_lookup(
+    mux::Session& session, std::string target, std::chrono::milliseconds timeout) {
+  auto s = co_await session.async_open();
+  if (!s) co_return s.error();
+  Deadline deadline(**s, timeout);
+  auto request = control::ClientRequest::lease_lookup(std::move(target));
+  auto r = co_await run_request(**s, request);
+  if (!r || !co_await (*s)->async_shutdown_write()) (*s)->close();
+  if (!r) co_return deadline.error(r.error());
+  co_return *request.lease_lookup_response();
+}
+
 namespace {
 
 asio::awaitable<base::Result<wire::ResponseCode>> signed_request(

@@ -83,4 +83,28 @@ base::Result<std::vector<Found>> resolve_target(const std::vector<Listing>& list
   return make_error_code(Errc::NotFound);
 }
 
+bool supports_lookup(const wire::RelayInfo& info) noexcept {
+  return std::find(info.features.begin(), info.features.end(), wire::kFeatureLeaseLookup) !=
+         info.features.end();
+}
+
+std::vector<std::size_t> lookups_needed(const std::vector<Listing>& listings,
+                                        std::string_view target) {
+  std::vector<std::size_t> out;
+  if (target.empty() || target.size() > wire::kMaxLookupTarget) return out;
+  for (std::size_t i = 0; i < listings.size(); ++i) {
+    const auto& l = listings[i];
+    if (l.info == nullptr || !supports_lookup(*l.info)) continue;
+    auto found = resolve_target({l}, target);
+    if (!found && found.error() == Errc::NotFound) out.push_back(i);
+  }
+  return out;
+}
+
+wire::RelayInfo with_lookup(wire::RelayInfo info, const wire::LeaseLookupResponse& answer) {
+  info.leases.clear();
+  if (answer.code == wire::ResponseCode::Accepted) info.leases = answer.leases;
+  return info;
+}
+
 }  // namespace portal::client

@@ -82,6 +82,11 @@ ClientRequest ClientRequest::connection(std::string lease_id,
       wire::encode(wire::ConnectionRequest{std::move(lease_id), std::move(client_identity)}));
 }
 
+ClientRequest ClientRequest::lease_lookup(std::string target) {
+  return ClientRequest(PacketType::LeaseLookupRequest, PacketType::LeaseLookupResponse,
+                       wire::encode(wire::LeaseLookupRequest{std::move(target)}));
+}
+
 void ClientRequest::consume_output(std::size_t n) noexcept { base::erase_front(output_, n); }
 
 base::Result<std::size_t> ClientRequest::fail(base::ErrorCode e) {
@@ -102,6 +107,11 @@ base::Result<std::size_t> ClientRequest::handle_input(base::ByteSpan bytes) {
     auto info = wire::decode_relay_info_response(packet->payload);
     if (!info) return fail(info.error());
     relay_info_ = std::move(*info);
+  } else if (answer_ == PacketType::LeaseLookupResponse) {
+    auto answer = wire::decode_lease_lookup_response(packet->payload);
+    if (!answer) return fail(answer.error());
+    code_ = answer->code;
+    lookup_ = std::move(*answer);
   } else {
     auto code = wire::decode_response(packet->payload);
     if (!code) return fail(code.error());

@@ -8,6 +8,7 @@
 
 #include "portal/crypto/ed25519.hpp"
 #include "portal/handshake/messages.hpp"
+#include "portal/identity/identity.hpp"
 #include "portal/lease/name.hpp"
 
 namespace portal::control {
@@ -17,6 +18,21 @@ using wire::PacketType;
 using wire::ResponseCode;
 
 constexpr std::size_t kSignedNonceSize = 12;
+// What the smallest answer costs against admit_relay_info (the relay core charges at least this).
+constexpr std::size_t kMinAnswerCost = 1024;
+
+// A directory reply that says the directory could not answer (ADR 0015 §5).
+bool unavailable(const std::optional<lease::DirectoryStatus>& s) {
+  return s &&
+         (*s == lease::DirectoryStatus::Unavailable || *s == lease::DirectoryStatus::TimedOut ||
+          *s == lease::DirectoryStatus::Overloaded || *s == lease::DirectoryStatus::Invalid);
+}
+
+// Whether a lease of `id` is in `leases`.
+bool lists(const std::vector<wire::Lease>& leases, std::string_view id) {
+  return std::any_of(leases.begin(), leases.end(),
+                     [&](const wire::Lease& l) { return l.identity && l.identity->id == id; });
+}
 
 // A peer's string for a log line: at most 64 bytes, cut at a UTF-8 boundary.
 std::string shortened(const std::string& s) {
@@ -152,6 +168,8 @@ bool RelayControlStream::answer_relay_info(std::int64_t now) {
     wire::RelayInfo info;
     info.identity = ctx_.relay_identity.identity();
     info.address = ctx_.advertise;
+    // Always: without a directory the lookup answers from the table (ADR 0016).
+    info.features.emplace_back(wire::kFeatureLeaseLookup);
     for (const auto* e : ctx_.leases.list(now)) info.leases.push_back(e->lease);
     cache.wire = std::make_shared<const base::Bytes>(
         wire::encode_packet_wire(wire::Packet{PacketType::RelayInfoResponse, wire::encode(info)}));
@@ -308,6 +326,10 @@ void RelayControlStream::directory_answer(const lease::DirectoryReply& reply,
                                           base::Clock::SystemTime now) {
   if (state_ != RelayStreamState::AwaitingDirectory || !pending_) return;
   auto& p = *pending_;
+  if (p.type == PacketType::LeaseLookupRequest) {
+    if (reply.ticket == p.lookup_ticket) finish_lookup(reply, base::unix_seconds(now));
+    return;
+  }
   if (reply.ticket == p.nonce_ticket && !p.nonce_status) {
     p.nonce_status = reply.status;
   } else if (p.claim_ticket != 0 && reply.ticket == p.claim_ticket && !p.claim_status) {
@@ -324,11 +346,7 @@ void RelayControlStream::finish_directory(std::int64_t now) {
   Pending p = std::move(*pending_);
   pending_.reset();
   state_ = RelayStreamState::Open;
-  const auto down = [](const std::optional<lease::DirectoryStatus>& s) {
-    return s &&
-           (*s == lease::DirectoryStatus::Unavailable || *s == lease::DirectoryStatus::TimedOut ||
-            *s == lease::DirectoryStatus::Overloaded || *s == lease::DirectoryStatus::Invalid);
-  };
+  const auto down = unavailable;
   const bool update = p.type == PacketType::LeaseUpdateRequest;
   ResponseCode code = ResponseCode::Rejected;
   if ((down(p.nonce_status) || down(p.claim_status)) && !(update && p.local_renewal)) {
@@ -378,6 +396,122 @@ ResponseCode RelayControlStream::lease_delete(base::ByteSpan payload, std::int64
   return ctx_.leases.remove(id);
 }
 
+// ADR 0016: the table's own match first; with a directory, a Resolve the stream waits for.
+base::ErrorCode RelayControlStream::lease_lookup(base::ByteSpan payload, std::int64_t now) {
+  auto request = wire::decode_lease_lookup_request(payload);
+  if (!request) return request.error();
+  const std::string& target = request->target;
+  Pending p;
+  p.type = PacketType::LeaseLookupRequest;
+  bool askable = true;
+  if (auto id = identity::id_in_any_case(target)) {
+    p.target = std::move(*id);
+    if (const auto* e = ctx_.leases.find(p.target, now); e != nullptr && e->lease.identity) {
+      p.found.push_back(e->lease);
+    }
+  } else if (!target.empty() && target != lease::kUnnamed && lease::is_valid_name(target)) {
+    p.target = target;
+    p.by_name = true;
+    // The table keeps names unique under case folding: one holder at most.
+    if (const auto* holder = ctx_.leases.holder_of_name(target)) {
+      const auto* e = ctx_.leases.find(*holder, now);
+      if (e != nullptr && e->lease.identity &&
+          lease::same_name_ignoring_case(e->lease.name, target)) {
+        p.found.push_back(e->lease);
+      }
+    }
+  } else {
+    askable = false;  // neither an ID nor a name a lease can hold: nothing to ask anyone
+  }
+  if (!ctx_.directory || !askable) {
+    wire::LeaseLookupResponse answer;
+    answer.code = p.found.empty() ? ResponseCode::InvalidIdentity : ResponseCode::Accepted;
+    answer.leases = std::move(p.found);
+    if (!answer_lookup(std::move(answer), 0)) return make_error_code(Errc::RateLimited);
+    return {};
+  }
+  // The round trip is paid for before it is made.
+  if (ctx_.admit_relay_info && !ctx_.admit_relay_info(connection_, kMinAnswerCost)) {
+    return make_error_code(Errc::RateLimited);
+  }
+  lease::DirectoryRequest q;
+  q.op = lease::DirectoryOp::Resolve;
+  q.key = p.by_name ? lease::fold_name(p.target) : p.target;
+  q.by_name = p.by_name;
+  p.lookup_ticket = emit(std::move(q));
+  pending_ = std::move(p);
+  state_ = RelayStreamState::AwaitingDirectory;
+  return {};
+}
+
+void RelayControlStream::finish_lookup(const lease::DirectoryReply& reply, std::int64_t now) {
+  Pending p = std::move(*pending_);
+  pending_.reset();
+  state_ = RelayStreamState::Open;
+  wire::LeaseLookupResponse answer;
+  answer.leases = std::move(p.found);
+  if (reply.status == lease::DirectoryStatus::Ok) {
+    // Never trust the directory (ADR 0015 §3): each record must be its holder's own signed,
+    // unexpired lease, of the identity asked for (by ID), or under the name asked for (by name).
+    // Verifications are bounded, and a lease already listed is not verified again.
+    std::size_t verified = 0;
+    for (const auto& r : reply.records) {
+      if (answer.leases.size() >= wire::kMaxLookupLeases || verified >= wire::kMaxLookupLeases) {
+        break;
+      }
+      const std::string& id = p.by_name ? r.key : p.target;
+      if (!id.empty() && lists(answer.leases, id)) continue;
+      ++verified;
+      auto request = verify_record(r.value, id, now);
+      if (!request ||
+          (p.by_name && !lease::same_name_ignoring_case(request->lease->name, p.target))) {
+        if (ctx_.on_refused) {
+          ctx_.on_refused("unverified_record",
+                          "lease lookup: the directory's record of " +
+                              shortened(id.empty() ? std::string("?") : id) + " on relay " +
+                              shortened(r.relay) +
+                              " is not that lease's valid signed request (ignored)");
+        }
+        continue;
+      }
+      if (lists(answer.leases, request->lease->identity->id)) continue;
+      answer.leases.push_back(std::move(*request->lease));
+    }
+  }
+  if (!answer.leases.empty()) {
+    answer.code = ResponseCode::Accepted;
+  } else {
+    answer.code =
+        unavailable(reply.status) ? ResponseCode::Rejected : ResponseCode::InvalidIdentity;
+  }
+  (void)answer_lookup(std::move(answer), kMinAnswerCost);
+}
+
+// Queues a lookup answer once admit_relay_info took its cost (`charged` of it was taken already).
+// Refused: false when nothing was charged yet (the caller closes the stream); otherwise the answer
+// becomes REJECTED without leases (directory_answer() cannot close the stream).
+bool RelayControlStream::answer_lookup(wire::LeaseLookupResponse answer, std::size_t charged) {
+  auto out =
+      wire::encode_packet_wire(wire::Packet{PacketType::LeaseLookupResponse, wire::encode(answer)});
+  if (ctx_.admit_relay_info) {
+    bool admitted = true;
+    if (charged == 0) {
+      admitted = ctx_.admit_relay_info(connection_, std::max(out.size(), kMinAnswerCost));
+    } else if (out.size() > charged) {
+      admitted = ctx_.admit_relay_info(connection_, out.size() - charged);
+    }
+    if (!admitted) {
+      if (charged == 0) return false;
+      answer = wire::LeaseLookupResponse{ResponseCode::Rejected, {}};
+      out = wire::encode_packet_wire(
+          wire::Packet{PacketType::LeaseLookupResponse, wire::encode(answer)});
+    }
+  }
+  output_.insert(output_.end(), out.begin(), out.end());
+  observe(PacketType::LeaseLookupRequest, answer.code);
+  return true;
+}
+
 base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
                                                            base::Clock::SystemTime now_time) {
   if (state_ == RelayStreamState::Closed) return error_;
@@ -420,6 +554,10 @@ base::Result<std::size_t> RelayControlStream::handle_input(base::ByteSpan bytes,
         respond(PacketType::LeaseDeleteResponse, wire::encode_response(code));
         observe(PacketType::LeaseDeleteRequest, code);
         break;
+      }
+      case PacketType::LeaseLookupRequest: {
+        if (auto e = lease_lookup(packet->payload, now)) return close(e);
+        break;  // answered, or answered once the directory replies
       }
       case PacketType::ConnectionRequest: {
         auto request = wire::decode_connection_request(packet->payload);

@@ -45,6 +45,7 @@ const char* type_name(std::uint32_t t) {
     case wire::PacketType::LeaseUpdateRequest: return "lease_update";
     case wire::PacketType::LeaseDeleteRequest: return "lease_delete";
     case wire::PacketType::ConnectionRequest: return "connection";
+    case wire::PacketType::LeaseLookupRequest: return "lease_lookup";
     default: return "other";
   }
 }

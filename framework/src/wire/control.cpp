@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "portal/wire/control.hpp"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
+#include <algorithm>
+#include <climits>
+
 #include "detail/error_category.hpp"
 #include "detail/protobuf_codec.hpp"
 #include "portal/base/length_prefixed.hpp"
@@ -17,6 +23,8 @@ const char* describe(Errc e) noexcept {
     case Errc::MalformedPacket: return "malformed control packet";
     case Errc::MalformedMessage: return "malformed control message";
     case Errc::UnknownPacketType: return "unknown control packet type";
+    case Errc::TargetTooLarge: return "lease lookup target larger than the limit";
+    case Errc::TooManyLeases: return "lease lookup answer with more leases than the limit";
   }
   return nullptr;
 }
@@ -51,6 +59,40 @@ Lease from_pb(const pb::Lease& in) {
   return out;
 }
 
+// What scan() found of one field number among a message's top-level fields.
+struct FieldScan {
+  std::size_t count = 0;    // occurrences
+  std::size_t largest = 0;  // the largest length-delimited value, in bytes
+};
+
+// Walks the top-level fields of a serialized message without decoding or copying anything, so
+// that a decoder can check a bound before protobuf allocates for the field. False when the bytes
+// do not parse as protobuf.
+bool scan(base::ByteSpan in, int field, FieldScan& out) {
+  namespace gp = google::protobuf;
+  using gp::internal::WireFormatLite;
+  if (in.size() > static_cast<std::size_t>(INT_MAX)) return false;
+  gp::io::CodedInputStream stream(reinterpret_cast<const std::uint8_t*>(in.data()),
+                                  static_cast<int>(in.size()));
+  for (;;) {
+    const std::uint32_t tag = stream.ReadTag();
+    if (tag == 0) return stream.ConsumedEntireMessage();  // the end, or a malformed tag
+    if (WireFormatLite::GetTagFieldNumber(tag) == field &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      std::uint32_t length = 0;
+      if (!stream.ReadVarint32(&length) || length > static_cast<std::uint32_t>(INT_MAX) ||
+          !stream.Skip(static_cast<int>(length))) {
+        return false;
+      }
+      ++out.count;
+      out.largest = std::max<std::size_t>(out.largest, length);
+      continue;
+    }
+    if (WireFormatLite::GetTagFieldNumber(tag) == field) ++out.count;
+    if (!WireFormatLite::SkipField(&stream, tag)) return false;
+  }
+}
+
 }  // namespace
 
 const boost::system::error_category& wire_category() noexcept {
@@ -75,7 +117,7 @@ base::Result<Packet> decode_packet(base::ByteSpan bytes_in) {
   pb::Packet msg;
   if (!detail::parse_message(msg, bytes_in)) return Errc::MalformedPacket;
   const auto type = static_cast<std::uint32_t>(msg.type());
-  if (type > static_cast<std::uint32_t>(PacketType::ConnectionResponse)) {
+  if (type > static_cast<std::uint32_t>(PacketType::LeaseLookupResponse)) {
     return Errc::UnknownPacketType;
   }
   return Packet{static_cast<PacketType>(type), bytes(msg.payload())};
@@ -87,6 +129,7 @@ base::Bytes encode(const RelayInfo& info) {
   if (info.identity) to_pb(*info.identity, *ri->mutable_identity());
   for (const auto& a : info.address) ri->add_address(a);
   for (const auto& l : info.leases) to_pb(l, *ri->add_leases());
+  for (const auto& f : info.features) ri->add_features(f);
   return detail::serialize_message(msg);
 }
 
@@ -98,6 +141,7 @@ base::Result<RelayInfo> decode_relay_info_response(base::ByteSpan in) {
   if (ri.has_identity()) out.identity = from_pb(ri.identity());
   out.address.assign(ri.address().begin(), ri.address().end());
   for (const auto& l : ri.leases()) out.leases.push_back(from_pb(l));
+  out.features.assign(ri.features().begin(), ri.features().end());
   return out;
 }
 
@@ -163,6 +207,41 @@ base::Result<ResponseCode> decode_response(base::ByteSpan in) {
   pb::CodeResponse msg;
   if (!detail::parse_message(msg, in)) return Errc::MalformedMessage;
   return static_cast<ResponseCode>(msg.code());
+}
+
+base::Bytes encode(const LeaseLookupRequest& request) {
+  pb::LeaseLookupRequest msg;
+  msg.set_target(request.target);
+  return detail::serialize_message(msg);
+}
+
+base::Result<LeaseLookupRequest> decode_lease_lookup_request(base::ByteSpan in) {
+  FieldScan target;
+  if (!scan(in, 1, target)) return Errc::MalformedMessage;
+  if (target.largest > kMaxLookupTarget) return Errc::TargetTooLarge;
+  pb::LeaseLookupRequest msg;
+  if (!detail::parse_message(msg, in)) return Errc::MalformedMessage;
+  return LeaseLookupRequest{msg.target()};
+}
+
+base::Bytes encode(const LeaseLookupResponse& response) {
+  pb::LeaseLookupResponse msg;
+  msg.set_code(static_cast<pb::ResponseCode>(response.code));
+  for (const auto& l : response.leases) to_pb(l, *msg.add_leases());
+  return detail::serialize_message(msg);
+}
+
+base::Result<LeaseLookupResponse> decode_lease_lookup_response(base::ByteSpan in) {
+  FieldScan leases;
+  if (!scan(in, 2, leases)) return Errc::MalformedMessage;
+  if (leases.count > kMaxLookupLeases) return Errc::TooManyLeases;
+  pb::LeaseLookupResponse msg;
+  if (!detail::parse_message(msg, in)) return Errc::MalformedMessage;
+  LeaseLookupResponse out;
+  out.code = static_cast<ResponseCode>(msg.code());
+  out.leases.reserve(static_cast<std::size_t>(msg.leases_size()));
+  for (const auto& l : msg.leases()) out.leases.push_back(from_pb(l));
+  return out;
 }
 
 const char* to_string(ResponseCode code) noexcept {

@@ -198,15 +198,18 @@ class PORTAL_API Client {
 
   /// Opens an end-to-end encrypted stream to `target` with one ALPN. A target of the form of an
   /// ID (any letter case) is dialed as that ID; anything else is resolved as a name, exact match
-  /// first, then case-insensitively, afresh on every call (resolve_target(), resolve.hpp). Every
-  /// relay that lists the lease is tried in turn until one works.
+  /// first, then case-insensitively, afresh on every call (resolve_target(), resolve.hpp). A
+  /// relay whose RelayInfo does not list the target but advertises lease lookups is asked for it
+  /// (docs/adr/0016-lease-lookup.md), and lists what it answers. Every relay that lists the lease
+  /// is tried in turn until one works.
   /// Errors: Errc::NotFound, Errc::Ambiguous (the name matches more than one identity),
   /// Errc::HolderRefused, Errc::LeaseGone, Errc::NoRelay, handshake errors (with the reason);
   /// `detail` gets one line per relay tried, or the candidate IDs.
   boost::asio::awaitable<base::Result<std::unique_ptr<stream::SecureStream>>> dial(
       std::string target, std::string alpn, std::string* detail = nullptr);
 
-  /// The lease named `name` (as dial() resolves it) on the first connected relay listing it.
+  /// The lease named `name` (as dial() resolves it, lease lookups included) on the first connected
+  /// relay listing it.
   /// Errors: Errc::NotFound, Errc::Ambiguous, Errc::NoRelay.
   boost::asio::awaitable<base::Result<Found>> lookup(std::string name);
 

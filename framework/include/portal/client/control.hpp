@@ -39,6 +39,12 @@ namespace portal::client {
 [[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<wire::RelayInfo>> relay_info(
     mux::Session& session, std::chrono::milliseconds timeout = {});
 
+/// LeaseLookupRequest for `target` (a name or an ID) on a new stream of `session` (ours,
+/// docs/adr/0016-lease-lookup.md). Only for a relay whose RelayInfo lists
+/// wire::kFeatureLeaseLookup: a v1 relay closes the stream (control::Errc::ClosedWithoutAnswer).
+[[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<wire::LeaseLookupResponse>>
+lease_lookup(mux::Session& session, std::string target, std::chrono::milliseconds timeout = {});
+
 /// Registers or renews `lease` for `self` (signed, fresh nonce, `clock`'s time) on a new stream.
 /// Returns the relay's code (ACCEPTED, REJECTED, INVALID_IDENTITY, INVALID_NAME).
 [[nodiscard]] PORTAL_API boost::asio::awaitable<base::Result<wire::ResponseCode>> update_lease(

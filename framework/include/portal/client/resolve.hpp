@@ -10,6 +10,11 @@
 // - A name matches byte for byte first; only when no lease has exactly that name does it match
 //   under Unicode simple case folding.
 // - Matches that belong to more than one identity are ambiguous: refused, naming the IDs.
+//
+// A relay of a fleet reaches leases its RelayInfo does not list (docs/adr/0016-lease-lookup.md):
+// when a relay that lists wire::kFeatureLeaseLookup does not list the target, the client asks it
+// with a LeaseLookupRequest (lookups_needed()) and resolves over its answer instead
+// (with_lookup()). Relays without the feature are never sent one.
 
 #include <string>
 #include <string_view>
@@ -43,5 +48,21 @@ struct Found {
 /// empty target. `detail`, when given, says why.
 [[nodiscard]] PORTAL_API base::Result<std::vector<Found>> resolve_target(
     const std::vector<Listing>& listings, std::string_view target, std::string* detail = nullptr);
+
+/// Whether a relay's RelayInfo lists wire::kFeatureLeaseLookup (it answers LeaseLookupRequest).
+[[nodiscard]] PORTAL_API bool supports_lookup(const wire::RelayInfo& info) noexcept;
+
+/// The relays to send a LeaseLookupRequest for `target`, as indexes into `listings`: each relay
+/// that answered RelayInfo, lists wire::kFeatureLeaseLookup and lists no lease `target` names
+/// (resolve_target() over its listing alone finds nothing). None for an empty target or one above
+/// wire::kMaxLookupTarget bytes.
+[[nodiscard]] PORTAL_API std::vector<std::size_t> lookups_needed(
+    const std::vector<Listing>& listings, std::string_view target);
+
+/// What stands for a relay's listing once it answered a LeaseLookupRequest: its RelayInfo with
+/// the answer's leases instead of its own (none unless the answer is ACCEPTED). The RelayInfo did
+/// not list the target, so none of its own leases could have matched.
+[[nodiscard]] PORTAL_API wire::RelayInfo with_lookup(wire::RelayInfo info,
+                                                     const wire::LeaseLookupResponse& answer);
 
 }  // namespace portal::client

@@ -68,6 +68,10 @@ class PORTAL_API ClientRequest {
   /// ConnectionRequest for `lease_id`; `client_identity` is informational (§4.6).
   [[nodiscard]] static ClientRequest connection(std::string lease_id,
                                                 std::optional<identity::Identity> client_identity);
+  /// LeaseLookupRequest for `target`, a name or an ID (ours, docs/adr/0016-lease-lookup.md); the
+  /// answer is lease_lookup_response(). Send it only to a relay whose RelayInfo lists
+  /// wire::kFeatureLeaseLookup: a v1 relay closes the stream on it.
+  [[nodiscard]] static ClientRequest lease_lookup(std::string target);
 
   /// The request packet (length prefix included) still to be written to the stream; valid until the
   /// next non-const call.
@@ -80,7 +84,8 @@ class PORTAL_API ClientRequest {
   void set_max_response(std::size_t max) noexcept { reader_ = base::LengthPrefixedReader{max}; }
 
   /// Feeds stream bytes; returns how many were consumed (up to the end of the answer).
-  /// Errors: Errc::ResponseTooLarge, Errc::UnexpectedPacket, wire::Errc (malformed answer).
+  /// Errors: Errc::ResponseTooLarge, Errc::UnexpectedPacket, wire::Errc (malformed answer, a
+  /// lookup answer with more than wire::kMaxLookupLeases leases).
   [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes);
   /// The stream ended. Before the answer: Errc::ClosedWithoutAnswer.
   void handle_eof() noexcept;
@@ -95,6 +100,11 @@ class PORTAL_API ClientRequest {
   [[nodiscard]] const std::optional<wire::RelayInfo>& relay_info_response() const noexcept {
     return relay_info_;
   }
+  /// The answer of lease_lookup() (its code is also code()). Present once done().
+  [[nodiscard]] const std::optional<wire::LeaseLookupResponse>& lease_lookup_response()
+      const noexcept {
+    return lookup_;
+  }
 
  private:
   ClientRequest(wire::PacketType request, wire::PacketType answer, base::Bytes payload);
@@ -107,6 +117,7 @@ class PORTAL_API ClientRequest {
   base::ErrorCode error_;
   wire::ResponseCode code_ = wire::ResponseCode::Unknown;
   std::optional<wire::RelayInfo> relay_info_;
+  std::optional<wire::LeaseLookupResponse> lookup_;
 };
 
 /// The lease holder's side of a stream the relay opened: one forwarded ConnectionRequest, one

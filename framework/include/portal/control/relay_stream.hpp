@@ -20,6 +20,11 @@
 // request that passed the local checks waits in state AwaitingDirectory: take the directory
 // requests it emits (take_directory_requests()), carry them, and hand back every reply with
 // directory_answer(); the answer then appears in pending_output() and the stream is Open again.
+//
+// A LeaseLookupRequest (ours, docs/adr/0016-lease-lookup.md) is answered from the lease table,
+// and with a directory also through a DirectoryOp::Resolve it waits for in AwaitingDirectory like
+// a signed request; every record the directory returns is verified (verify_record()) before it
+// is listed.
 
 #include <chrono>
 #include <functional>
@@ -67,10 +72,12 @@ struct RelayContext {
   std::function<void(wire::PacketType request, wire::ResponseCode code)> on_answer{};
   /// Called for each signed request refused, with a reason from a fixed set (a metrics label:
   /// "clock_skew", "bad_nonce", "replayed", "replay_floor", "replay_identity_quota", or a
-  /// lease::to_string(Refusal)) and a line for the log.
+  /// lease::to_string(Refusal)) and a line for the log. Also called with "unverified_record" for
+  /// a fleet directory record a lease lookup found that did not verify (ADR 0016).
   std::function<void(const char* reason, const std::string& detail)> on_refused{};
   /// Asked before a RelayInfo answer of `bytes` (length prefix included) is queued; false
   /// closes the stream with Errc::RateLimited (the hook counts the refusal). Null: always.
+  /// LeaseLookupRequest answers are charged to it too (see RelayControlStream::handle_input()).
   std::function<bool(lease::ConnectionId connection, std::size_t bytes)> admit_relay_info{};
   /// Asked before a verified lease is stored on this stream's connection when it is not already
   /// bound to it (a new lease, or one moving from another connection); false answers REJECTED
@@ -141,8 +148,22 @@ class PORTAL_API RelayControlStream {
 
   /// Consumes packets from `bytes` and answers them. Returns the bytes consumed.
   /// Errors (the stream is then Closed): Errc::ResponseTooLarge (a packet above max_packet),
-  /// Errc::UnexpectedPacket (a response type), Errc::RateLimited (RelayInfo refused by
-  /// admit_relay_info), wire::Errc (malformed packet or message).
+  /// Errc::UnexpectedPacket (a response type), Errc::RateLimited (RelayInfo or a lookup refused
+  /// by admit_relay_info), wire::Errc (malformed packet or message, a lookup target above
+  /// wire::kMaxLookupTarget).
+  ///
+  /// A LeaseLookupRequest (ADR 0016) is answered with the unexpired leases its target names: an
+  /// ID-form target (any letter case) the lease of that ID, a name the leases whose names equal it
+  /// under Unicode simple case folding; the table's own first, then (with a directory) the
+  /// verified records of DirectoryOp::Resolve, one lease per identity, at most
+  /// wire::kMaxLookupLeases. The code is ACCEPTED when something was found; otherwise
+  /// INVALID_IDENTITY (as a ConnectionRequest for an unknown lease), or REJECTED when the
+  /// directory was unavailable, timed out, overloaded or answered out of bounds (the table's
+  /// leases are still answered ACCEPTED then). Budget: without a directory round trip the answer
+  /// is charged to admit_relay_info like a RelayInfo answer; with one, 1 KiB is charged before the
+  /// directory is asked (refused: Errc::RateLimited, nothing is asked) and the answer's bytes
+  /// beyond 1 KiB when it is ready (refused: the answer is REJECTED without leases, since the
+  /// stream cannot be closed from directory_answer()).
   [[nodiscard]] base::Result<std::size_t> handle_input(base::ByteSpan bytes,
                                                        base::Clock::SystemTime now);
 
@@ -189,6 +210,9 @@ class PORTAL_API RelayControlStream {
                        std::int64_t timestamp, std::int64_t now);
   void finish_directory(std::int64_t now);
   void refused(const char* reason, std::string_view id, const std::string& what) const;
+  base::ErrorCode lease_lookup(base::ByteSpan payload, std::int64_t now);
+  void finish_lookup(const lease::DirectoryReply& reply, std::int64_t now);
+  bool answer_lookup(wire::LeaseLookupResponse answer, std::size_t charged);
 
   RelayContext& ctx_;
   lease::ConnectionId connection_;
@@ -214,6 +238,11 @@ class PORTAL_API RelayControlStream {
     std::optional<lease::DirectoryStatus> nonce_status;
     std::optional<lease::DirectoryStatus> claim_status;
     std::string claim_holder;
+    // LeaseLookupRequest: the Resolve asked, what it asks for, and the table's own matches.
+    std::uint64_t lookup_ticket = 0;
+    std::string target;  // the ID (upper case) or the name as sent
+    bool by_name = false;
+    std::vector<wire::Lease> found;
   };
   std::optional<Pending> pending_;
   std::vector<lease::DirectoryRequest> directory_out_;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -21,7 +22,9 @@ namespace portal::wire {
 enum class Errc {
   MalformedPacket = 1,  ///< the Packet envelope does not parse
   MalformedMessage,     ///< the payload does not parse as the message its type names
-  UnknownPacketType,    ///< a type outside 0-7
+  UnknownPacketType,    ///< a type outside 0-9
+  TargetTooLarge,       ///< a LeaseLookupRequest target above kMaxLookupTarget bytes
+  TooManyLeases,        ///< a LeaseLookupResponse with more than kMaxLookupLeases leases
 };
 
 /// The category of wire::Errc ("portal.wire"): names the codes and gives their messages.
@@ -37,7 +40,9 @@ inline base::ErrorCode make_error_code(Errc e) noexcept {
 inline constexpr std::size_t kMaxPacketSize = std::size_t{1} << 26;
 
 /// The type of a control packet (portal-v1 §4.4): each request is answered on its stream by the
-/// response numbered one above it. A value outside 0-7 is Errc::UnknownPacketType.
+/// response numbered one above it. 8 and 9 are ours (docs/adr/0016-lease-lookup.md): v1 relays
+/// close a stream on them, so they are sent only to a relay that lists kFeatureLeaseLookup. A
+/// value outside 0-9 is Errc::UnknownPacketType.
 enum class PacketType : std::uint32_t {
   RelayInfoRequest = 0,
   RelayInfoResponse = 1,
@@ -47,7 +52,17 @@ enum class PacketType : std::uint32_t {
   LeaseDeleteResponse = 5,
   ConnectionRequest = 6,
   ConnectionResponse = 7,
+  LeaseLookupRequest = 8,   ///< ours: resolve one name or ID (ADR 0016)
+  LeaseLookupResponse = 9,  ///< ours: the leases it names
 };
+
+/// The RelayInfo feature of a relay that answers LeaseLookupRequest (ADR 0016).
+inline constexpr std::string_view kFeatureLeaseLookup = "lease-lookup/1";
+/// The largest LeaseLookupRequest target decoded (a name or an ID; IDs are 26 bytes).
+inline constexpr std::size_t kMaxLookupTarget = 1024;
+/// The most leases a LeaseLookupResponse carries (one identity's holder relays, or the
+/// identities a name matches).
+inline constexpr std::size_t kMaxLookupLeases = 64;
 
 /// The answer to a lease update, a lease delete or a connection request (portal-v1 §4.5).
 enum class ResponseCode : std::uint32_t {
@@ -102,6 +117,9 @@ struct RelayInfo {
   std::vector<std::string> address;
   /// Every unexpired lease, as last accepted, in no promised order.
   std::vector<Lease> leases;
+  /// Ours (field 4, unknown to v1 clients, which skip it): what the relay supports beyond v1,
+  /// such as kFeatureLeaseLookup. Empty from a v1 relay.
+  std::vector<std::string> features;
   /// Field-by-field equality.
   friend bool operator==(const RelayInfo&, const RelayInfo&) = default;
 };
@@ -143,6 +161,26 @@ struct ConnectionRequest {
   friend bool operator==(const ConnectionRequest&, const ConnectionRequest&) = default;
 };
 
+/// Ours (ADR 0016): which lease a name or an ID names, asked of one relay.
+struct LeaseLookupRequest {
+  /// A lease name or an identity ID, as the client's resolve_target() takes it; at most
+  /// kMaxLookupTarget bytes.
+  std::string target;
+  /// Field-by-field equality.
+  friend bool operator==(const LeaseLookupRequest&, const LeaseLookupRequest&) = default;
+};
+
+/// Ours (ADR 0016): the relay's answer to a LeaseLookupRequest.
+struct LeaseLookupResponse {
+  /// ACCEPTED with leases; INVALID_IDENTITY when nothing was found; REJECTED when nothing was
+  /// found locally and the fleet directory could not be asked.
+  ResponseCode code = ResponseCode::Unknown;
+  /// The leases found (at most kMaxLookupLeases), as in RelayInfo.
+  std::vector<Lease> leases;
+  /// Field-by-field equality.
+  friend bool operator==(const LeaseLookupResponse&, const LeaseLookupResponse&) = default;
+};
+
 /// Envelope. encode_packet_wire adds the 4-byte length prefix (§4.2).
 [[nodiscard]] PORTAL_API base::Bytes encode(const Packet& packet);
 /// LP(encode(packet)): the packet as it is written to a control stream.
@@ -176,6 +214,18 @@ struct ConnectionRequest {
 [[nodiscard]] PORTAL_API base::Bytes encode_response(ResponseCode code);
 /// Parses any of the three responses. A code outside v1's set is returned as it is.
 [[nodiscard]] PORTAL_API base::Result<ResponseCode> decode_response(base::ByteSpan bytes);
+/// The payload of a LeaseLookupRequest packet: {1: target}.
+[[nodiscard]] PORTAL_API base::Bytes encode(const LeaseLookupRequest& request);
+/// Parses a LeaseLookupRequest payload. The target's size is checked before it is copied.
+/// Errors: Errc::MalformedMessage, Errc::TargetTooLarge.
+[[nodiscard]] PORTAL_API base::Result<LeaseLookupRequest> decode_lease_lookup_request(
+    base::ByteSpan bytes);
+/// The payload of a LeaseLookupResponse packet: {1: code, 2: leases}.
+[[nodiscard]] PORTAL_API base::Bytes encode(const LeaseLookupResponse& response);
+/// Parses a LeaseLookupResponse payload. The leases are counted before any is decoded.
+/// Errors: Errc::MalformedMessage, Errc::TooManyLeases.
+[[nodiscard]] PORTAL_API base::Result<LeaseLookupResponse> decode_lease_lookup_response(
+    base::ByteSpan bytes);
 
 }  // namespace portal::wire
 
