@@ -13,7 +13,7 @@
 #include "portal/platform/key_file.hpp"
 #include "portal/wire/control.hpp"
 #include "relay/bulk.hpp"
-#include "relay/relay_harness.hpp"
+#include "relay/fleet_harness.hpp"
 #include "support/close_after.hpp"
 #include "support/redis_server.hpp"
 #include "support/temp_dir.hpp"
@@ -43,10 +43,8 @@ using lease::DirectoryRequest;
 using lease::DirectoryStatus;
 using wire::ResponseCode;
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
 constexpr auto kHeartbeat = 500ms;
-constexpr const char* kPrefix = "fleet-it:";
 
 // Writes `request` (one whole packet, length prefix included) on a new stream of `s`,
 // half-closes, and reads until the relay ends the stream (5 s at most): the code of the first
@@ -122,123 +120,31 @@ asio::awaitable<std::string> echo_once(std::unique_ptr<stream::SecureStream> s, 
   co_return got;
 }
 
-// The relays, the test's own directory client and the helpers of the tests below.
-class Fleet : public RelayClientTest {
+// The fleet fixture (relay/fleet_harness.hpp) with these tests' relays: no peers, a placeholder
+// peering URI each, a 500 ms heartbeat.
+class Fleet : public FleetTest {
  protected:
-  void SetUp() override {
-    RelayClientTest::SetUp();
-    if (HasFatalFailure()) return;
-    auto p = host_->find_provider(plugin::Kind::Directory, "redis");
-    ASSERT_TRUE(p) << "portal.directory.redis is not in the build's plugin directory";
-    auto f = (*p)->factory<directory::DirectoryFactory>();
-    ASSERT_TRUE(f);
-    directory_ = *f;
-    ASSERT_TRUE(redis_.start()) << "redis-server did not start: " << redis_.log();
-  }
-  void TearDown() override {
-    for (auto& c : clients_) c->close();
-    RelayClientTest::TearDown();
-  }
-
-  // The relay config: the shared Redis and key prefix, its own identity key, a short heartbeat.
-  std::string config(const std::string& name) {
-    const auto key = dir_ / (name + ".key");
-    return R"({"identity_key_file": ")" + key.string() +
-           R"(", "directory": {"name": "redis", "settings": {"url": ")" + redis_.url(0) +
-           R"(", "key_prefix": ")" + kPrefix +
-           R"(", "timeout_ms": "500", "reconnect_ms": "50"}}, "fleet": {"peer_uri": "tcp://127.0.0.1:1/)" +
-           name + R"(", "heartbeat_ms": )" + std::to_string(kHeartbeat.count()) + "}}";
-  }
-  // A relay that forwards to `peers` (relay IDs) and is dialed at its first listener (ws://).
-  std::string peering_config(const std::string& name, const std::vector<std::string>& peers) {
-    const auto key = dir_ / (name + ".key");
-    std::string list;
-    for (const auto& p : peers) list += (list.empty() ? "\"" : ", \"") + p + "\"";
-    return R"({"identity_key_file": ")" + key.string() +
-           R"(", "directory": {"name": "redis", "settings": {"url": ")" + redis_.url(0) +
-           R"(", "key_prefix": ")" + kPrefix +
-           R"(", "timeout_ms": "500", "reconnect_ms": "50"}}, "fleet": {"peers": [)" + list +
-           R"(], "heartbeat_ms": )" + std::to_string(kHeartbeat.count()) + "}}";
-  }
-  // Creates relay `name`'s key file: its ID, known before it starts.
-  std::string make_key(const std::string& name) {
-    auto c = credential();
-    auto saved = platform::save_key_file(dir_ / (name + ".key"), c);
-    if (!saved) throw std::runtime_error("save_key_file: " + saved.error().message());
-    return c.id();
+  using FleetTest::relay;
+  using FleetTest::relay_id;
+  // A relay that forwards to the relays `peers` (by name) and is dialed at its first listener
+  // (ws://).
+  static FleetRelayOptions peering(std::vector<std::string> peers) {
+    FleetRelayOptions o;
+    o.peers = std::move(peers);
+    o.heartbeat = kHeartbeat;
+    return o;
   }
   std::unique_ptr<RelayProcess> relay(const std::string& name) {
-    auto r = std::make_unique<RelayProcess>(config(name));
-    EXPECT_TRUE(r->alive()) << "relay " << name << " did not start:\n" << r->err();
-    return r;
+    FleetRelayOptions o;
+    o.peer_uri = "tcp://127.0.0.1:1/" + name;
+    o.heartbeat = kHeartbeat;
+    return FleetTest::relay(name, o);
   }
   // The relay's identity ID (its directory records are keyed by it), from its RelayInfo.
   std::string relay_id(mux::Session& s) {
     auto i = info(s);
     if (!i.identity) throw std::runtime_error("RelayInfo without the relay's identity");
     return i.identity->id;
-  }
-
-  // A directory client of the test's own, on the same Redis and prefix as the relays.
-  std::shared_ptr<directory::DirectoryClient> open_directory() {
-    std::string problem;
-    auto c = directory_->open(io_.get_executor(),
-                              {{"url", redis_.url(0)},
-                               {"key_prefix", kPrefix},
-                               {"timeout_ms", "500"},
-                               {"reconnect_ms", "50"}},
-                              lease::DirectoryBounds{}, problem);
-    if (!c) throw std::runtime_error("cannot open the directory: " + problem);
-    clients_.push_back(*c);
-    return *c;
-  }
-  // One request and its reply (the client answers by its deadline: bounded).
-  DirectoryReply call(directory::DirectoryClient& c, DirectoryRequest r) {
-    r.ticket = ++ticket_;
-    auto out = std::make_shared<std::optional<DirectoryReply>>();
-    if (!c.submit(r, [out](DirectoryReply reply) { *out = std::move(reply); })) {
-      throw std::runtime_error("directory queue full");
-    }
-    const auto deadline = Clock::now() + 10s;
-    while (!*out && Clock::now() < deadline) {
-      io_.restart();
-      io_.run_for(5ms);
-    }
-    if (!*out) throw std::runtime_error("no directory reply within 10 s");
-    return **out;
-  }
-  DirectoryReply resolve(directory::DirectoryClient& c, const std::string& key,
-                         bool by_name = false) {
-    DirectoryRequest r;
-    r.op = DirectoryOp::Resolve;
-    r.key = key;
-    r.by_name = by_name;
-    return call(c, std::move(r));
-  }
-  static std::vector<std::string> relays_of(const DirectoryReply& r) {
-    std::vector<std::string> out;
-    for (const auto& rec : r.records) out.push_back(rec.relay);
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-  // Polls `done` (which may run directory calls) every 50 ms until it holds or `bound` passes;
-  // the time it took, or nothing.
-  std::optional<std::chrono::milliseconds> within(std::chrono::milliseconds bound,
-                                                  const std::function<bool()>& done) {
-    const auto start = Clock::now();
-    for (;;) {
-      if (done()) {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-      }
-      if (Clock::now() - start >= bound) return std::nullopt;
-      pump(50ms);
-    }
-  }
-
-  static std::string metrics(RelayProcess& r) { return curl(r.http + "/metrics"); }
-  static std::string healthz(RelayProcess& r) { return curl(r.http + "/healthz"); }
-  static long long refusals(RelayProcess& r, const std::string& limit) {
-    return metric_value(metrics(r), "portal_refusals_total{limit=\"" + limit + "\"}");
   }
 
   // A signed LeaseUpdateRequest for `who` named `name`, as a raw v1 client would write it.
@@ -254,12 +160,6 @@ class Fleet : public RelayClientTest {
     const auto out = req->pending_output();
     return {out.begin(), out.end()};
   }
-
-  TempDir dir_;
-  RedisServer redis_;
-  std::shared_ptr<directory::DirectoryFactory> directory_;
-  std::vector<std::shared_ptr<directory::DirectoryClient>> clients_;
-  std::uint64_t ticket_ = 0;
 };
 
 // A name is unique in the fleet, case-folded: another identity cannot take "WEB" on B while X
@@ -355,9 +255,7 @@ TEST_F(Fleet, KilledRelaysRecordsExpireWithinThreeHeartbeats) {
   ASSERT_EQ(before.status, DirectoryStatus::Ok) << "X's lease on A is not in the directory";
   ASSERT_EQ(relays_of(before), std::vector<std::string>{a_id});
   EXPECT_FALSE(before.records[0].value.empty());
-  DirectoryRequest members;
-  members.op = DirectoryOp::Members;
-  auto m = call(*dir, members);
+  auto m = members(*dir);
   ASSERT_EQ(m.status, DirectoryStatus::Ok);
   EXPECT_EQ(relays_of(m), std::vector<std::string>{a_id});
 
@@ -377,7 +275,7 @@ TEST_F(Fleet, KilledRelaysRecordsExpireWithinThreeHeartbeats) {
   const auto left = std::max(
       std::chrono::duration_cast<std::chrono::milliseconds>(bound - (Clock::now() - killed)), 0ms);
   auto gone = within(left, [&] {
-    auto r = call(*dir, members);
+    auto r = members(*dir);
     return r.status == DirectoryStatus::NotFound || r.records.empty();
   });
   EXPECT_TRUE(gone) << "the dead relay A is still a member " << bound.count()
@@ -511,12 +409,9 @@ TEST_F(Fleet, RenewalAcceptedDuringOutageCannotBeReplayedAfterwards) {
 // directory, opens an authenticated peer session to A, forwards the request and splices; bulk
 // data crosses both relays unchanged. A relay that is not on A's allow-list cannot.
 TEST_F(Fleet, DialOnOneRelayReachesLeaseHeldOnAnother) {
-  const auto a_id = make_key("a");
-  const auto b_id = make_key("b");
-  const auto c_id = make_key("c");
-  auto a = std::make_unique<RelayProcess>(peering_config("a", {b_id}));
-  auto b = std::make_unique<RelayProcess>(peering_config("b", {a_id}));
-  auto c = std::make_unique<RelayProcess>(peering_config("c", {a_id}));  // A does not list C
+  auto a = relay("a", peering({"b"}));
+  auto b = relay("b", peering({"a"}));
+  auto c = relay("c", peering({"a"}));  // A does not list C
   ASSERT_TRUE(a->alive() && b->alive() && c->alive()) << a->err() << b->err() << c->err();
   auto holder = session(a->tcp);
   auto me = credential();
@@ -543,6 +438,7 @@ TEST_F(Fleet, DialOnOneRelayReachesLeaseHeldOnAnother) {
   while (!(at_dialer->read_done && at_holder->read_done) && Clock::now() < deadline) pump(50ms);
   ASSERT_TRUE(at_dialer->read_done && at_holder->read_done) << "transfer did not end in 120 s";
   expect_exchanged(*at_holder, *at_dialer, total);
+  const auto a_id = relay_id("a");
   const auto mb = metrics(*b);
   EXPECT_EQ(metric_value(mb, "portal_peer_sessions{direction=\"out\"}"), 1) << mb;
   EXPECT_EQ(metric_value(mb, "portal_forwarded_streams_total"), 1) << mb;
@@ -580,10 +476,10 @@ TEST_F(Fleet, PeersNeedADirectory) {
 // client: a connection that starts like the peer magic and stops is closed at the first-frame
 // timeout, one with a wrong magic at once, and a relay that is not a peer gets nothing.
 TEST_F(Fleet, FirstBytesAreBoundedWhenPeering) {
-  make_key("a");
-  std::string cfg = peering_config("a", {credential().id()});
-  cfg.insert(cfg.size() - 1, R"(, "limits": {"first_frame_timeout_ms": 500})");
-  RelayProcess a(cfg);
+  auto o = peering({"stranger"});  // a peer that never starts
+  o.limits = R"({"first_frame_timeout_ms": 500})";
+  auto relay_a = relay("a", o);
+  RelayProcess& a = *relay_a;
   ASSERT_TRUE(a.alive()) << a.err();
   const auto port = transport::parse_uri(a.tcp)->port;
   const auto closed_after =
@@ -616,10 +512,8 @@ TEST_F(Fleet, FirstBytesAreBoundedWhenPeering) {
 // the directory (the record verified on B), by name in any case and by ID; the SDK, connected to
 // B only, finds it there.
 TEST_F(Fleet, ALeaseHeldOnAnotherRelayIsFoundByLookupAndDialed) {
-  const auto a_id = make_key("a");
-  const auto b_id = make_key("b");
-  auto a = std::make_unique<RelayProcess>(peering_config("a", {b_id}));
-  auto b = std::make_unique<RelayProcess>(peering_config("b", {a_id}));
+  auto a = relay("a", peering({"b"}));
+  auto b = relay("b", peering({"a"}));
   ASSERT_TRUE(a->alive() && b->alive()) << a->err() << b->err();
   auto sb = session(b->tcp);
 
