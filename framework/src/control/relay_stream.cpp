@@ -86,8 +86,9 @@ lease::DirectoryRequest publish_request(const std::string& id, const std::string
   q.key = id;
   q.relay = relay;
   q.value.assign(payload.begin(), payload.end());
-  q.ttl = std::clamp(milliseconds(expires_in_s * 1000), milliseconds(1000),
-                     std::max(ttl, milliseconds(1000)));
+  // Three heartbeats (however short) and never past the lease; Redis needs at least 1 ms.
+  q.ttl = std::clamp(milliseconds(expires_in_s * 1000), milliseconds(1),
+                     std::max(ttl, milliseconds(1)));
   return q;
 }
 
@@ -97,7 +98,7 @@ lease::DirectoryRequest claim_request(std::string_view name, const std::string& 
   q.op = lease::DirectoryOp::ClaimName;
   q.key = lease::fold_name(name);
   q.subject = id;
-  q.ttl = std::max(ttl, std::chrono::milliseconds(1000));
+  q.ttl = std::max(ttl, std::chrono::milliseconds(1));
   return q;
 }
 

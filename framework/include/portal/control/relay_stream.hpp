@@ -111,9 +111,9 @@ struct RelayContext {
 
 /// The directory requests a relay sends about its own leases (ADR 0015 §2), made the same way by
 /// the control streams and by the relay core's refresh and withdrawal. `ttl` is the record and
-/// claim life (RelayContext::directory_ttl), at least 1 s.
+/// claim life (RelayContext::directory_ttl), at least 1 ms.
 /// PublishLease of `payload` (the signed request) as relay `relay`'s record of lease `id`, which
-/// expires in `expires_in_s` seconds: it lives `ttl`, never past the lease (at least 1 s).
+/// expires in `expires_in_s` seconds: it lives `ttl`, never past the lease (at least 1 ms).
 [[nodiscard]] PORTAL_API lease::DirectoryRequest publish_request(const std::string& id,
                                                                  const std::string& relay,
                                                                  base::ByteSpan payload,
