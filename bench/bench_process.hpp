@@ -140,9 +140,11 @@ inline bool set_relay_config_extra(const std::string& object) {
 }
 
 // Children still running; killed at exit, so a failed run (std::exit) leaves nothing behind.
+// Never destroyed: a static vector made after std::atexit(kill_children) would be destroyed
+// before that handler runs, and the handler would read freed memory and miss children.
 inline std::vector<pid_t>& children() {
-  static std::vector<pid_t> pids;
-  return pids;
+  static auto* pids = new std::vector<pid_t>;
+  return *pids;
 }
 
 inline void kill_children() {

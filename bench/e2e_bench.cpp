@@ -86,7 +86,7 @@ constexpr int kFleetHeartbeatMs = 500;  // the fleet table's relays' fleet.heart
 struct Args {
   bool json = false;
   std::uint64_t bulk = std::uint64_t{1024} << 20;
-  std::set<std::string> rows{"bulk", "streams", "rtt", "conn"};
+  std::set<std::string> rows{"bulk", "streams", "rtt", "conn", "fleet"};
   std::vector<std::string> transports{"ws", "tcp", "tls", "wss"};
   std::vector<int> streams{1, 8, 64};
   std::uint64_t stream_total = std::uint64_t{512} << 20;
@@ -731,6 +731,20 @@ struct Fleet {
   }
 };
 
+// Whether relay `name` (pid `pid`) still runs, or how it ended: for the failure messages.
+std::string relay_state(const std::string& name, pid_t pid) {
+  int status = 0;
+  const pid_t r = ::waitpid(pid, &status, WNOHANG);
+  if (r == 0) return "relay " + name + " is running";
+  if (r != pid) return "relay " + name + ": no status";
+  std::erase(portal::bench::children(), pid);
+  if (WIFSIGNALED(status)) {
+    return "relay " + name + " was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
+  }
+  return "relay " + name + " exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
 // A mux session to the relay at `uri` on the dialer's stack, as Client opens one (its
 // transport's settings, the mux factory and settings), without the Client around it: Client
 // dials by what the relay's RelayInfo lists, which holds only the relay's own leases.
@@ -752,22 +766,40 @@ std::shared_ptr<portal::mux::Session> open_session(World& w, const std::string& 
   return *session;
 }
 
-// One connection to `lease_id` through the relay of `session`: a ConnectionRequest on a new
+// The dialer of one fleet row: its own identity, so that each row starts with an empty share of
+// the holder's replay cache (which keeps at most ReplayCache::kDefaultPerIdentity, 4,096,
+// handshakes of one identity for 30 s, and resets the streams of further ones), and the
+// dialer's channel settings (client::use_ciphers) with that identity.
+struct FleetDialer {
+  std::unique_ptr<portal::identity::Credential> me;
+  portal::stream::SecureStreamConfig secure;
+  std::shared_ptr<portal::mux::Session> session;  // to the relay dialed
+};
+
+// One connection to `lease_id` through the relay of `d.session`: a ConnectionRequest on a new
 // stream (client::request_connection, with the dialer's identity as Client sends it), then the
-// handshake on the relayed stream as Client::dial runs it (the dialer's SecureStreamConfig from
-// client::use_ciphers). Anything but ACCEPTED ends the bench.
-asio::awaitable<StreamPtr> fleet_dial(World& w, std::shared_ptr<portal::mux::Session> session,
+// handshake on the relayed stream as Client::dial runs it. Anything but ACCEPTED ends the bench.
+asio::awaitable<StreamPtr> fleet_dial(Fleet& f, std::shared_ptr<FleetDialer> dialer,
                                       std::string lease_id, std::string relay) {
-  auto d = co_await client::request_connection(*session, lease_id, w.me->identity(),
+  static std::map<std::string, int> dials;  // accepted, by relay: for the failure messages
+  auto states = [&f, &relay] {
+    return " (after " + std::to_string(dials[relay]) + " dials through it); " +
+           relay_state("A", f.a->pid) + ", " + relay_state("B", f.b->pid) +
+           " (relay logs: stderr above; configs in " + f.a->dir + " and " + f.b->dir + ")";
+  };
+  auto d = co_await client::request_connection(*dialer->session, lease_id, dialer->me->identity(),
                                                std::chrono::seconds(20));
-  if (!d) fail("fleet: ConnectionRequest on relay " + relay + ": " + d.error().message());
-  if (d->code != portal::wire::ResponseCode::Accepted || !d->stream) {
-    fail("fleet: relay " + relay + " refused the dial to the lease on A: " +
-         portal::wire::to_string(d->code) + " (its log is on stderr above)");
+  if (!d) {
+    fail("fleet: ConnectionRequest on relay " + relay + ": " + d.error().message() + states());
   }
-  auto s = co_await portal::stream::async_secure_connect(std::move(d->stream), w.secure, lease_id,
-                                                         kAlpn);
-  if (!s) fail("fleet: handshake through relay " + relay + ": " + s.error().message());
+  if (d->code != portal::wire::ResponseCode::Accepted || !d->stream) {
+    fail("fleet: relay " + relay +
+         " refused the dial to the lease on A: " + portal::wire::to_string(d->code) + states());
+  }
+  ++dials[relay];
+  auto s = co_await portal::stream::async_secure_connect(std::move(d->stream), dialer->secure,
+                                                         lease_id, kAlpn);
+  if (!s) fail("fleet: handshake through relay " + relay + ": " + s.error().message() + states());
   co_return std::move(*s);
 }
 
@@ -783,13 +815,22 @@ void fleet_rows(World& w, Fleet& f, const std::string& lease_id) {
   // heartbeat: three heartbeats after both started, it has read it at least twice.
   const auto ready = f.started + std::chrono::milliseconds(3 * kFleetHeartbeatMs);
   if (Clock::now() < ready) std::this_thread::sleep_until(ready);
-  auto on_a = open_session(w, f.a->tcp);
-  auto on_b = open_session(w, f.b->tcp);
+  auto dialer = [&w](const std::string& uri) {
+    auto d = std::make_shared<FleetDialer>();
+    d->me = std::make_unique<portal::identity::Credential>(
+        *portal::identity::Credential::generate(portal::base::OsRandom::instance()));
+    d->secure.credential = d->me.get();
+    client::use_ciphers(*w.stack, d->secure);
+    d->session = open_session(w, uri);
+    return d;
+  };
+  auto on_a = dialer(f.a->tcp);
+  auto on_b = dialer(f.b->tcp);
   const std::vector<Target> targets{
       {"fleet: dialer on A (same relay)", "tcp", f.a->pid,
-       [&w, on_a, lease_id]() { return fleet_dial(w, on_a, lease_id, "A"); }},
+       [&f, on_a, lease_id]() { return fleet_dial(f, on_a, lease_id, "A"); }},
       {"fleet: dialer on B → A (across relays)", "tcp", f.b->pid,
-       [&w, on_b, lease_id]() { return fleet_dial(w, on_b, lease_id, "B"); }}};
+       [&f, on_b, lease_id]() { return fleet_dial(f, on_b, lease_id, "B"); }}};
   const std::string relay_plugins = args.cipher_file.empty() ? "all" : args.cipher_file;
   if (!args.json) {
     std::printf("\nfleet relays' cipher plugins: %s\n", relay_plugins.c_str());
@@ -872,8 +913,8 @@ void fleet_rows(World& w, Fleet& f, const std::string& lease_id) {
           percentile(ms, 0.50), percentile(ms, 0.99), conn_cpu_ms);
     }
   }
-  on_a->close();
-  on_b->close();
+  on_a->session->close();
+  on_b->session->close();
 }
 
 // For --cipher-file: a private directory of links to every plugin of the build except the
