@@ -776,8 +776,8 @@ struct FleetDialer {
   std::shared_ptr<portal::mux::Session> session;  // to the relay dialed
 };
 
-// One connection to `lease_id` through the relay of `d.session`: a ConnectionRequest on a new
-// stream (client::request_connection, with the dialer's identity as Client sends it), then the
+// One connection to `lease_id` through the relay of `dialer->session`: a ConnectionRequest on a
+// new stream (client::request_connection, with the dialer's identity as Client sends it), then the
 // handshake on the relayed stream as Client::dial runs it. Anything but ACCEPTED ends the bench.
 asio::awaitable<StreamPtr> fleet_dial(Fleet& f, std::shared_ptr<FleetDialer> dialer,
                                       std::string lease_id, std::string relay) {
