@@ -2,13 +2,17 @@
 #pragma once
 
 // Shared by the benches that run real processes: CPU and RSS from /proc, the portal-relay child,
-// and cleanup of every child at exit.
+// a redis-server child (the fleet's directory), and cleanup of every child at exit.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -135,9 +140,11 @@ inline bool set_relay_config_extra(const std::string& object) {
 }
 
 // Children still running; killed at exit, so a failed run (std::exit) leaves nothing behind.
+// Never destroyed: a static vector made after std::atexit(kill_children) would be destroyed
+// before that handler runs, and the handler would read freed memory and miss children.
 inline std::vector<pid_t>& children() {
-  static std::vector<pid_t> pids;
-  return pids;
+  static auto* pids = new std::vector<pid_t>;
+  return *pids;
 }
 
 inline void kill_children() {
@@ -168,11 +175,15 @@ struct RelayChild {
   std::string tls, wss;  // with `secure`
   std::string ca_file;   // with `secure`: the CA that signed the relay's certificate
 
-  /// `secure`: also tls:// and wss:// listeners, with a throwaway certificate.
-  explicit RelayChild(const std::string& transports = "{}", bool secure = false) {
+  std::string dir;  // its config, and its stdout in `out`
+
+  /// `secure`: also tls:// and wss:// listeners, with a throwaway certificate. `own`: extra
+  /// top-level members of this relay's config alone (e.g. the fleet table's directory and
+  /// peers), after relay_config_extra()'s.
+  explicit RelayChild(const std::string& transports = "{}", bool secure = false,
+                      const std::string& own = "") {
     static int count = 0;
-    const std::string dir =
-        "/tmp/portal-bench-relay-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
+    dir = "/tmp/portal-bench-relay-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
     ::mkdir(dir.c_str(), 0700);
     const std::string cfg = dir + "/relay.json", out = dir + "/out";
     // PORTAL_BENCH_RELAY_THREADS=N: the relay's "threads" key (ADR 0013); unset: its default.
@@ -188,7 +199,8 @@ struct RelayChild {
       "max_control_streams_per_session": 100000, "max_control_streams_per_ip": 100000,
       "max_leases_per_ip": 1000000, "relay_info_kib_per_minute_per_session": 0,
       "relay_info_kib_per_minute_per_ip": 0})"
-                       << (relay_config_extra().empty() ? "" : ", " + relay_config_extra()) << "}";
+                       << (relay_config_extra().empty() ? "" : ", " + relay_config_extra())
+                       << (own.empty() ? "" : ", " + own) << "}";
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -251,6 +263,131 @@ struct RelayChild {
     ::waitpid(pid, &status, 0);
     std::erase(children(), pid);
   }
+};
+
+// A redis-server child on 127.0.0.1 for the fleet table's shared directory: no persistence
+// (--save '' --appendonly no), its files in a private temporary directory removed at the end.
+// The binary: $PORTAL_REDIS_SERVER, else `binary` (an absolute path, or a name looked up in
+// PATH). Exits the bench with a message when it cannot start.
+class RedisChild {
+ public:
+  explicit RedisChild(const std::string& binary) {
+    const char* env = std::getenv("PORTAL_REDIS_SERVER");
+    const std::string bin = env != nullptr && *env != '\0' ? env : binary;
+    static int count = 0;
+    dir_ = "/tmp/portal-bench-redis-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
+    ::mkdir(dir_.c_str(), 0700);
+    const std::string out = dir_ + "/out";
+    // redis-server cannot bind port 0 and say which port it got: take one that was free a
+    // moment ago, and try another when a start loses the race for it.
+    for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
+      port_ = free_port();
+      if (port_ == 0) break;
+      std::vector<std::string> argv{
+          bin,      "--port", std::to_string(port_), "--bind", "127.0.0.1",
+          "--save", "",       "--appendonly",        "no",     "--dir",
+          dir_};
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      posix_spawn_file_actions_adddup2(&fa, 1, 2);
+      pid_t pid = -1;
+      const int rc = ::posix_spawnp(&pid, bin.c_str(), &fa, nullptr, args.data(), environ);
+      posix_spawn_file_actions_destroy(&fa);
+      if (rc != 0) {
+        std::fprintf(stderr, "cannot start %s: %s (scripts/install-deps.sh --bench installs it)\n",
+                     bin.c_str(), std::strerror(rc));
+        std::exit(1);
+      }
+      children().push_back(pid);
+      for (int i = 0; i < 250; ++i) {  // 5 s
+        int status = 0;
+        if (::waitpid(pid, &status, WNOHANG) == pid) {
+          std::erase(children(), pid);
+          pid = -1;
+          break;
+        }
+        if (answers_ping(port_)) {
+          pid_ = pid;
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (pid_ < 0 && pid > 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        std::erase(children(), pid);
+      }
+    }
+    if (pid_ < 0) {
+      std::ifstream in(out);
+      std::stringstream log;
+      log << in.rdbuf();
+      std::fprintf(stderr, "%s did not start on 127.0.0.1; its output:\n%s\n", bin.c_str(),
+                   log.str().c_str());
+      std::exit(1);
+    }
+  }
+  RedisChild(const RedisChild&) = delete;
+  RedisChild& operator=(const RedisChild&) = delete;
+  ~RedisChild() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    std::erase(children(), pid_);
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  /// redis://127.0.0.1:<port>/<db>
+  [[nodiscard]] std::string url(int db) const {
+    return "redis://127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+  }
+  [[nodiscard]] pid_t pid() const { return pid_; }
+
+ private:
+  static std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return 0;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    std::uint16_t port = 0;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      port = ntohs(a.sin_port);
+    }
+    ::close(fd);
+    return port;
+  }
+  // Whether Redis on 127.0.0.1:`port` answers the inline PING (200 ms at most).
+  static bool answers_ping(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    timeval tv{0, 200'000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    bool pong = false;
+    const char ping[] = "PING\r\n";
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::send(fd, ping, sizeof ping - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof ping - 1)) {
+      char buf[16] = {};
+      pong = ::recv(fd, buf, sizeof buf - 1, 0) >= 5 && std::strncmp(buf, "+PONG", 5) == 0;
+    }
+    ::close(fd);
+    return pong;
+  }
+
+  std::string dir_;
+  std::uint16_t port_ = 0;
+  pid_t pid_ = -1;
 };
 
 }  // namespace portal::bench

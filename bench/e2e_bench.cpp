@@ -15,17 +15,25 @@
 //     direct secure channel;
 //   - conn: new E2EE connections (dial by ID: the relay's ConnectionRequest and the v1
 //     handshake, one 32-byte echo, both ends close), sequential and with 32 in parallel, against
-//     the direct secure channel (TCP connect and the same handshake).
+//     the direct secure channel (TCP connect and the same handshake);
+//   - fleet: two more relays, A and B, sharing a Redis directory of their own (a redis-server
+//     child) and listing each other as peers (docs/fleet.md, "Peering"); the holder's lease is
+//     on A. The same bulk transfer (with both relays' CPU per GiB) and sequential new
+//     connections, dialed by lease ID on A (same relay) and on B (B forwards to A over its
+//     peer session), by the same method: a mux session to the relay, a ConnectionRequest
+//     (client::request_connection) and the handshake. tcp:// only.
 //
 //   build/release/bench/portal-bench-e2e [MiB per bulk row, default 1024] [options]
 //     --json                one JSON object per row on stdout instead of tables
-//     --rows bulk,streams,rtt,conn      --transports ws,tcp,tls,wss
+//     --rows bulk,streams,rtt,conn,fleet   --transports ws,tcp,tls,wss
 //     --streams 1,8,64      --stream-mib 512 (in all, split over the streams)
 //     --rtts 2000           --seq 500   --par 1000   --parallel 32   --budget 10 (s per row)
 //     --relay-json '{...}'  extra top-level members of the relay's config (e.g. threads)
 //     --ciphers aes-256-gcm,chacha20-poly1305  the client config's `ciphers` at both ends
 //     --cipher-file portal-cipher-openssl.so   the one cipher plugin both ends load (default:
-//                           all, and each process takes the fastest, as client::assemble does)
+//                           all, and each process takes the fastest, as client::assemble does);
+//                           the fleet table's relays A and B load only it too (their peer
+//                           sessions' cipher; default: every plugin of the build)
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -52,6 +60,8 @@
 #include "portal/base/log.hpp"
 #include "portal/base/random.hpp"
 #include "portal/client/client.hpp"
+#include "portal/client/control.hpp"
+#include "portal/platform/key_file.hpp"
 #include "portal/secure_stream/secure_stream.hpp"
 #include "portal/transport/transport.hpp"
 
@@ -71,11 +81,12 @@ constexpr std::size_t kChunk = 256 * 1024;
 constexpr std::size_t kRtt = 64;   // bytes per round trip
 constexpr std::size_t kPing = 32;  // bytes echoed per new connection
 constexpr const char* kAlpn = "bench/1";
+constexpr int kFleetHeartbeatMs = 500;  // the fleet table's relays' fleet.heartbeat_ms
 
 struct Args {
   bool json = false;
   std::uint64_t bulk = std::uint64_t{1024} << 20;
-  std::set<std::string> rows{"bulk", "streams", "rtt", "conn"};
+  std::set<std::string> rows{"bulk", "streams", "rtt", "conn", "fleet"};
   std::vector<std::string> transports{"ws", "tcp", "tls", "wss"};
   std::vector<int> streams{1, 8, 64};
   std::uint64_t stream_total = std::uint64_t{512} << 20;
@@ -657,6 +668,255 @@ void conn_rows(World& w, const std::vector<Target>& targets) {
   }
 }
 
+// ---- the fleet table --------------------------------------------------------------------------
+
+// Relays A and B of the fleet table and their directory: a redis-server of their own, identity
+// key files made beforehand (so that each relay's config can list the other's ID) and each other
+// in fleet.peers. Each relay's first listener is tcp://, the address its peer dials.
+struct Fleet {
+  std::string dir;  // the key files
+  std::unique_ptr<portal::bench::RedisChild> redis;
+  std::unique_ptr<portal::bench::RelayChild> a, b;
+  std::string a_id, b_id;
+  Clock::time_point started;
+
+  Fleet() {
+    namespace fs = std::filesystem;
+    dir = "/tmp/portal-bench-fleet-" + std::to_string(::getpid());
+    std::error_code ec;
+    fs::create_directory(dir, ec);
+    if (ec) fail("fleet: cannot create " + dir + ": " + ec.message());
+    fs::permissions(dir, fs::perms::owner_all, ec);
+    // The keys go when the bench ends, also by fail() (std::exit runs this, ~Fleet does not).
+    static std::string keys;
+    keys = dir;
+    static const pid_t owner = ::getpid();
+    std::atexit([] {
+      std::error_code ignored;
+      if (::getpid() == owner) std::filesystem::remove_all(keys, ignored);
+    });
+    auto key = [this](const std::string& name) {
+      auto c = portal::identity::Credential::generate(portal::base::OsRandom::instance());
+      if (!c) fail("fleet: cannot make a relay key: " + c.error().message());
+      auto saved = portal::platform::save_key_file(fs::path(dir) / (name + ".key"), *c,
+                                                   portal::platform::Overwrite::Yes);
+      if (!saved) fail("fleet: cannot write " + name + ".key: " + saved.error().message());
+      return c->id();
+    };
+    a_id = key("a");
+    b_id = key("b");
+    redis = std::make_unique<portal::bench::RedisChild>(PORTAL_REDIS_SERVER);
+    const std::string prefix = "portal-bench-" + std::to_string(::getpid()) + ":";
+    // With --cipher-file the relays load the same plugin directory as the ends: their peer
+    // sessions' ChaCha20-Poly1305 is then that plugin's. Without it, all of the build's plugins,
+    // and the relay takes the one it takes in a default install.
+    const std::string plugins =
+        args.cipher_file.empty() ? "" : R"("plugin_dirs": [")" + args.plugin_dir + R"("], )";
+    auto config = [&](const std::string& name, const std::string& peer) {
+      return plugins + R"("identity_key_file": ")" + dir + "/" + name +
+             R"(.key", "directory": {"name": "redis", "settings": {"url": ")" + redis->url(0) +
+             R"(", "key_prefix": ")" + prefix + R"("}}, "fleet": {"peers": [")" + peer +
+             R"("], "heartbeat_ms": )" + std::to_string(kFleetHeartbeatMs) + "}";
+    };
+    a = std::make_unique<portal::bench::RelayChild>("{}", false, config("a", b_id));
+    b = std::make_unique<portal::bench::RelayChild>("{}", false, config("b", a_id));
+    started = Clock::now();
+  }
+  ~Fleet() {
+    a.reset();
+    b.reset();
+    redis.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+};
+
+// Whether relay `name` (pid `pid`) still runs, or how it ended: for the failure messages.
+std::string relay_state(const std::string& name, pid_t pid) {
+  int status = 0;
+  const pid_t r = ::waitpid(pid, &status, WNOHANG);
+  if (r == 0) return "relay " + name + " is running";
+  if (r != pid) return "relay " + name + ": no status";
+  std::erase(portal::bench::children(), pid);
+  if (WIFSIGNALED(status)) {
+    return "relay " + name + " was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+           strsignal(WTERMSIG(status)) + ")";
+  }
+  return "relay " + name + " exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+// A mux session to the relay at `uri` on the dialer's stack, as Client opens one (its
+// transport's settings, the mux factory and settings), without the Client around it: Client
+// dials by what the relay's RelayInfo lists, which holds only the relay's own leases.
+std::shared_ptr<portal::mux::Session> open_session(World& w, const std::string& uri) {
+  auto factory = portal::transport::resolve(*w.stack->host, uri);
+  if (!factory) fail("fleet: transport for " + uri + ": " + factory.error().message());
+  auto parsed = portal::transport::parse_uri(uri);
+  if (!parsed) fail("fleet: " + uri + ": " + parsed.error().message());
+  portal::transport::Settings settings;
+  if (auto it = w.stack->transport_settings.find(parsed->scheme);
+      it != w.stack->transport_settings.end()) {
+    settings = it->second;
+  }
+  auto st = run(w.io, (*factory)->async_connect(w.io.get_executor(), *parsed, settings));
+  if (!st) fail("fleet: connect to " + uri + ": " + st.error().message());
+  auto session =
+      w.stack->mux->create(std::move(*st), portal::mux::Role::Client, w.stack->mux_settings);
+  if (!session) fail("fleet: mux session to " + uri + ": " + session.error().message());
+  return *session;
+}
+
+// The dialer of one fleet row: its own identity, so that each row starts with an empty share of
+// the holder's replay cache (which keeps at most ReplayCache::kDefaultPerIdentity, 4,096,
+// handshakes of one identity for 30 s, and resets the streams of further ones), and the
+// dialer's channel settings (client::use_ciphers) with that identity.
+struct FleetDialer {
+  std::unique_ptr<portal::identity::Credential> me;
+  portal::stream::SecureStreamConfig secure;
+  std::shared_ptr<portal::mux::Session> session;  // to the relay dialed
+};
+
+// One connection to `lease_id` through the relay of `dialer->session`: a ConnectionRequest on a
+// new stream (client::request_connection, with the dialer's identity as Client sends it), then the
+// handshake on the relayed stream as Client::dial runs it. Anything but ACCEPTED ends the bench.
+asio::awaitable<StreamPtr> fleet_dial(Fleet& f, std::shared_ptr<FleetDialer> dialer,
+                                      std::string lease_id, std::string relay) {
+  static std::map<std::string, int> dials;  // accepted, by relay: for the failure messages
+  auto states = [&f, &relay] {
+    return " (after " + std::to_string(dials[relay]) + " dials through it); " +
+           relay_state("A", f.a->pid) + ", " + relay_state("B", f.b->pid) +
+           " (relay logs: stderr above; configs in " + f.a->dir + " and " + f.b->dir + ")";
+  };
+  auto d = co_await client::request_connection(*dialer->session, lease_id, dialer->me->identity(),
+                                               std::chrono::seconds(20));
+  if (!d) {
+    fail("fleet: ConnectionRequest on relay " + relay + ": " + d.error().message() + states());
+  }
+  if (d->code != portal::wire::ResponseCode::Accepted || !d->stream) {
+    fail("fleet: relay " + relay +
+         " refused the dial to the lease on A: " + portal::wire::to_string(d->code) + states());
+  }
+  ++dials[relay];
+  auto s = co_await portal::stream::async_secure_connect(std::move(d->stream), dialer->secure,
+                                                         lease_id, kAlpn);
+  if (!s) fail("fleet: handshake through relay " + relay + ": " + s.error().message() + states());
+  co_return std::move(*s);
+}
+
+// `text` padded with spaces to `width` characters (UTF-8: the arrow of a row label is one).
+std::string pad(const std::string& text, std::size_t width) {
+  std::size_t chars = 0;
+  for (const char c : text) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return chars >= width ? text : text + std::string(width - chars, ' ');
+}
+
+void fleet_rows(World& w, Fleet& f, const std::string& lease_id) {
+  // B learns where A is (A's membership record, fleet.peer_uri or its first listener) at its
+  // heartbeat: three heartbeats after both started, it has read it at least twice.
+  const auto ready = f.started + std::chrono::milliseconds(3 * kFleetHeartbeatMs);
+  if (Clock::now() < ready) std::this_thread::sleep_until(ready);
+  auto dialer = [&w](const std::string& uri) {
+    auto d = std::make_shared<FleetDialer>();
+    d->me = std::make_unique<portal::identity::Credential>(
+        *portal::identity::Credential::generate(portal::base::OsRandom::instance()));
+    d->secure.credential = d->me.get();
+    client::use_ciphers(*w.stack, d->secure);
+    d->session = open_session(w, uri);
+    return d;
+  };
+  auto on_a = dialer(f.a->tcp);
+  auto on_b = dialer(f.b->tcp);
+  const std::vector<Target> targets{
+      {"fleet: dialer on A (same relay)", "tcp", f.a->pid,
+       [&f, on_a, lease_id]() { return fleet_dial(f, on_a, lease_id, "A"); }},
+      {"fleet: dialer on B → A (across relays)", "tcp", f.b->pid,
+       [&f, on_b, lease_id]() { return fleet_dial(f, on_b, lease_id, "B"); }}};
+  const std::string relay_plugins = args.cipher_file.empty() ? "all" : args.cipher_file;
+  if (!args.json) {
+    std::printf("\nfleet relays' cipher plugins: %s\n", relay_plugins.c_str());
+    std::printf("| %-44s | %-13s | %-13s | %-15s | %-15s | %-9s | %7s | %7s | %-12s |\n",
+                "fleet: E2EE over tcp://, lease on relay A", "download", "upload", "relay A CPU",
+                "relay B CPU", "new conns", "p50 ms", "p99 ms", "relays' CPU");
+    std::printf(
+        "|%s|---------------|---------------|-----------------|-----------------|"
+        "-----------|---------|---------|--------------|\n",
+        std::string(46, '-').c_str());
+  }
+  const double mb = static_cast<double>(args.bulk) / 1e6;
+  const double gib = 2.0 * static_cast<double>(args.bulk) / (1024.0 * 1024.0 * 1024.0);
+  for (const auto& t : targets) {
+    // Bulk: one stream each way, as the bulk table.
+    const double a0 = cpu_seconds(f.a->pid), b0 = cpu_seconds(f.b->pid);
+    const double ends0 = cpu_seconds(::getpid()) + cpu_seconds(w.holder_pid);
+    double secs[2];
+    for (int up = 0; up < 2; ++up) {
+      auto dog = watchdog(w.io, "bulk " + t.name, 120 + static_cast<double>(args.bulk) / 20e6);
+      auto s = run(w.io, t.open());
+      const auto start = Clock::now();
+      const bool ok = run(w.io, transfer(*s, up == 1, args.bulk));
+      secs[up] = seconds_since(start);
+      dog->cancel();
+      if (!ok) fail("bulk " + t.name + ": transfer failed");
+    }
+    const double a_cpu = (cpu_seconds(f.a->pid) - a0) / gib;
+    const double b_cpu = (cpu_seconds(f.b->pid) - b0) / gib;
+    const double ends = (cpu_seconds(::getpid()) + cpu_seconds(w.holder_pid) - ends0) / gib;
+    // New connections, one at a time, as the conn table's sequential row.
+    std::vector<double> ms;
+    const double ca0 = cpu_seconds(f.a->pid) + cpu_seconds(f.b->pid);
+    const double redis0 = cpu_seconds(f.redis->pid());
+    const auto start = Clock::now();
+    if (args.seq > 0) {
+      auto dog = watchdog(w.io, "connections " + t.name, args.budget + 60);
+      const auto budget = std::chrono::duration<double>(args.budget);
+      while (static_cast<int>(ms.size()) < args.seq && Clock::now() - start < budget) {
+        const auto t0 = Clock::now();
+        if (!run(w.io, one_connection(t))) fail("connections " + t.name + ": echo failed");
+        ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      }
+      dog->cancel();
+    }
+    const double conn_secs = seconds_since(start);
+    const double rate = ms.empty() ? 0 : static_cast<double>(ms.size()) / conn_secs;
+    const double conns = static_cast<double>(std::max<std::size_t>(ms.size(), 1));
+    const double conn_cpu_ms = (cpu_seconds(f.a->pid) + cpu_seconds(f.b->pid) - ca0) * 1e3 / conns;
+    const double redis_cpu_ms = (cpu_seconds(f.redis->pid()) - redis0) * 1e3 / conns;
+    if (args.json) {
+      JsonLine line;
+      line.str("bench", "e2e")
+          .str("table", "fleet")
+          .str("row", t.name)
+          .str("transport", t.transport)
+          .str("relay_cipher_plugins", relay_plugins)
+          .num("bytes", static_cast<double>(args.bulk))
+          .num("down_MBps", mb / secs[0])
+          .num("up_MBps", mb / secs[1])
+          .num("relay_a_cpu_s_per_GiB", a_cpu)
+          .num("relay_b_cpu_s_per_GiB", b_cpu)
+          .num("relays_cpu_s_per_GiB", a_cpu + b_cpu)
+          .num("ends_cpu_s_per_GiB", ends);
+      if (!ms.empty()) {
+        line.num("done", static_cast<double>(ms.size()))
+            .num("seconds", conn_secs)
+            .num("per_s", rate)
+            .num("p50_ms", percentile(ms, 0.50))
+            .num("p99_ms", percentile(ms, 0.99))
+            .num("relays_cpu_ms_per_conn", conn_cpu_ms)
+            .num("redis_cpu_ms_per_conn", redis_cpu_ms);
+      }
+      line.print();
+    } else {
+      std::printf(
+          "| %s | %8.0f MB/s | %8.0f MB/s | %5.2f CPU-s/GiB | %5.2f CPU-s/GiB | %7.0f/s | %7.2f "
+          "| %7.2f | %5.2f ms/conn |\n",
+          pad(t.name, 44).c_str(), mb / secs[0], mb / secs[1], a_cpu, b_cpu, rate,
+          percentile(ms, 0.50), percentile(ms, 0.99), conn_cpu_ms);
+    }
+  }
+  on_a->session->close();
+  on_b->session->close();
+}
+
 // For --cipher-file: a private directory of links to every plugin of the build except the
 // other cipher plugins (portal-cipher-*), so that both ends load exactly one implementation.
 void restrict_cipher_plugins() {
@@ -700,7 +960,9 @@ void parse(int argc, char** argv) {
       const auto v = split(value());
       args.rows = {v.begin(), v.end()};
       for (const auto& r : args.rows) {
-        if (r != "bulk" && r != "streams" && r != "rtt" && r != "conn") fail("unknown row " + r);
+        if (r != "bulk" && r != "streams" && r != "rtt" && r != "conn" && r != "fleet") {
+          fail("unknown row " + r);
+        }
       }
     } else if (a == "--transports") {
       args.transports = split(value());
@@ -752,6 +1014,9 @@ int main(int argc, char** argv) {
   portal::bench::RelayChild relay("{}", true);
   const std::map<std::string, std::string> uris{
       {"ws", relay.ws}, {"tcp", relay.tcp}, {"tls", relay.tls}, {"wss", relay.wss}};
+  // The fleet table's relays, before the holder starts: its lease "fleet" is on relay A.
+  std::unique_ptr<Fleet> fleet;
+  if (args.rows.count("fleet")) fleet = std::make_unique<Fleet>();
 
   int fds[2];
   if (::pipe(fds) != 0) return 1;
@@ -760,6 +1025,7 @@ int main(int argc, char** argv) {
     ::close(fds[0]);
     std::vector<std::pair<std::string, std::string>> leases;
     for (const auto& t : args.transports) leases.emplace_back(t, uris.at(t));
+    if (fleet) leases.emplace_back("fleet", fleet->a->tcp);
     holder(leases, relay.ca_file, fds[1]);
   }
   portal::bench::children().push_back(holder_pid);
@@ -788,6 +1054,7 @@ int main(int argc, char** argv) {
   for (const auto& t : args.transports) {
     if (!lease_ids.count(t)) fail("the holder has no lease over " + t + "://");
   }
+  if (fleet && !lease_ids.count("fleet")) fail("the holder has no lease on the fleet's relay A");
   std::vector<std::uint16_t> copy_ports;
   const pid_t copy = start_copy_relay({raw_port, secure_port}, copy_ports);
 
@@ -855,6 +1122,7 @@ int main(int argc, char** argv) {
   }
   if (args.rows.count("rtt")) rtt_rows(w, with({direct_tcp, direct_secure}));
   if (args.rows.count("conn")) conn_rows(w, with({direct_secure}));
+  if (fleet) fleet_rows(w, *fleet, w.lease_ids.at("fleet"));
 
   for (auto& entry : w.clients) {
     auto& c = entry.second;  // a named reference: clang 14 cannot capture a structured binding
@@ -869,5 +1137,6 @@ int main(int argc, char** argv) {
     ::waitpid(pid, nullptr, 0);
     std::erase(portal::bench::children(), pid);
   }
+  fleet.reset();
   return 0;
 }

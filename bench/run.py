@@ -387,7 +387,7 @@ def main():
                         "time), 'auto' (every plugin present; each process times them for a few "
                         "ms and takes the fastest, as client::assemble does), or a file name "
                         "such as portal-cipher-openssl.so")
-    p.add_argument("--only", default="cipher,bulk,relay,idle,streams,rtt,conn",
+    p.add_argument("--only", default="cipher,bulk,relay,idle,streams,rtt,conn,fleet",
                    help="tables to run (comma-separated; default all)")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds each bench program may take (default 900, quick 180)")
@@ -412,7 +412,7 @@ def main():
     if runs < 1:
         p.error("--runs must be at least 1")
     only = set(x for x in a.only.split(",") if x)
-    unknown = only - {"cipher", "bulk", "relay", "idle", "streams", "rtt", "conn"}
+    unknown = only - {"cipher", "bulk", "relay", "idle", "streams", "rtt", "conn", "fleet"}
     if unknown:
         p.error(f"--only: unknown tables {sorted(unknown)}")
 
@@ -469,7 +469,7 @@ def main():
     elif a.e2e_cipher == "auto":
         notes.append("E2EE rows: every cipher plugin present, each process takes the fastest "
                      "(--e2e-cipher auto)")
-    e2e_rows = [r for r in ("bulk", "streams", "rtt", "conn") if r in only]
+    e2e_rows = [r for r in ("bulk", "streams", "rtt", "conn", "fleet") if r in only]
     started = time.monotonic()
     try:
         for run in range(1, runs + 1):
@@ -670,6 +670,21 @@ def markdown(res, info, notes, mode, runs, now, elapsed, thread_settings):
                      fmt(res.get(k, "p99_ms"), 2)])
     table("New E2EE connections (dial by ID, handshake, 32-byte echo, both close)",
           ["path", "relay threads", "mode", "connections/s", "p50 ms", "p99 ms"], rows)
+
+    rows = []
+    for k in res.keys("e2e-fleet"):
+        rows.append([k[1], k[2], fmt(res.get(k, "down_MBps")), fmt(res.get(k, "up_MBps")),
+                     fmt(res.get(k, "relay_a_cpu_s_per_GiB"), 2),
+                     fmt(res.get(k, "relay_b_cpu_s_per_GiB"), 2),
+                     fmt(res.get(k, "per_s")), fmt(res.get(k, "p50_ms"), 2),
+                     fmt(res.get(k, "p99_ms"), 2), fmt(res.get(k, "relays_cpu_ms_per_conn"), 2),
+                     fmt(res.get(k, "redis_cpu_ms_per_conn"), 2)])
+    table("Fleet: a dial on the holder's relay vs across relays (tcp://, lease on relay A, "
+          "Redis directory; bulk as above, new connections sequential)",
+          ["path", "relay threads", "download MB/s", "upload MB/s", "relay A CPU-s/GiB",
+           "relay B CPU-s/GiB", "connections/s", "p50 ms", "p99 ms", "relays' CPU ms/conn",
+           "Redis CPU ms/conn"],
+          rows)
 
     rows = []
     for k in res.keys("e2e-rtt"):

@@ -7,11 +7,13 @@
 #   scripts/install-deps.sh           # everything: build, tests, wasm, packaging tests
 #   scripts/install-deps.sh --build   # only what a native build and `cpack -G DEB` need
 #                                     # (the Containerfile's build stage)
-#   scripts/install-deps.sh --bench   # a native build and bench/run (python3, gnuplot, openssl)
+#   scripts/install-deps.sh --bench   # a native build and bench/run (python3, gnuplot, openssl,
+#                                     # redis-server)
 set -euo pipefail
 
-# bench/run: its Python 3 helper, the plot, and the throwaway certificates of the TLS rows.
-bench_packages=(python3 gnuplot-nox openssl)
+# bench/run: its Python 3 helper, the plot, the throwaway certificates of the TLS rows, and the
+# fleet table's shared directory (portal-bench-e2e --rows fleet starts its own redis-server).
+bench_packages=(python3 gnuplot-nox openssl redis-server)
 
 # A native build without tests, and its Debian packages.
 build_packages=(
