@@ -15,6 +15,7 @@
 #include <deque>
 #include <set>
 
+#include "detail/cipher_choice.hpp"
 #include "detail/stack_assembly.hpp"
 #include "portal/base/log.hpp"
 #include "portal/client/control.hpp"
@@ -49,120 +50,27 @@ asio::awaitable<void> all_of(asio::any_io_executor ex,
   while (*left > 0) co_await done->wait();
 }
 
-// How fast `factory` seals 16 KiB messages here: about a millisecond of work, at least 4
-// messages. 0 when the factory cannot make the cipher.
-double seal_rate(cipher::AeadFactory& factory, const std::string& algorithm) {
-  constexpr std::size_t kMessage = 16 * 1024;
-  const base::Bytes key(32, 0);
-  auto aead = factory.create(algorithm, key);
-  if (!aead) return 0;
-  base::Bytes nonce((*aead)->nonce_size(), 0);
-  base::Bytes buf(kMessage + (*aead)->tag_size(), 0x5a);
-  const auto start = Steady::now();
-  std::size_t messages = 0;
-  auto elapsed = Steady::duration::zero();
-  do {
-    if (!(*aead)->seal(nonce, {}, base::ByteSpan(buf).first(kMessage), buf)) return 0;
-    ++nonce[0];
-    ++messages;
-    elapsed = Steady::now() - start;
-  } while (messages < 4 || elapsed < std::chrono::milliseconds(1));
-  const double seconds = std::chrono::duration<double>(elapsed).count();
-  return seconds > 0 ? static_cast<double>(messages * kMessage) / seconds : 0;
-}
-
-// RFC 8439 §2.8.2, checked on every implementation of chacha20-poly1305 before it may carry
-// traffic: a plugin that claims the algorithm but gets it wrong is never chosen.
-bool passes_known_answer(cipher::AeadFactory& factory, const std::string& algorithm) {
-  if (algorithm == "aes-256-gcm") {
-    // McGrew and Viega's GCM test case 14 (NIST SP 800-38D): zero key, nonce and plaintext.
-    const base::Bytes zero_key(32, 0), zero_nonce(12, 0), zero_text(16, 0);
-    const base::Bytes expected{0xce, 0xa7, 0x40, 0x3d, 0x4d, 0x60, 0x6b, 0x6e, 0x07, 0x4e, 0xc5,
-                               0xd3, 0xba, 0xf3, 0x9d, 0x18, 0xd0, 0xd1, 0xc8, 0xa7, 0x99, 0x99,
-                               0x6b, 0xf0, 0x26, 0x5b, 0x98, 0xb5, 0xd4, 0x8a, 0xb9, 0x19};
-    auto aead = factory.create(algorithm, zero_key);
-    if (!aead || (*aead)->tag_size() != 16) return false;
-    base::Bytes sealed(expected.size());
-    if (!(*aead)->seal(zero_nonce, {}, zero_text, sealed) || sealed != expected) return false;
-    base::Bytes opened(zero_text.size(), 1);
-    return (*aead)->open(zero_nonce, {}, sealed, opened) && opened == zero_text;
-  }
-  if (algorithm != "chacha20-poly1305") return true;  // no known answer here for others
-  base::Bytes key(32);
-  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<base::Byte>(0x80 + i);
-  const base::Bytes nonce{0x07, 0x00, 0x00, 0x00, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47};
-  const base::Bytes aad{0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7};
-  const std::string text =
-      "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the "
-      "future, sunscreen would be it.";
-  const base::Bytes tag{0x1a, 0xe1, 0x0b, 0x59, 0x4f, 0x09, 0xe2, 0x6a,
-                        0x7e, 0x90, 0x2e, 0xcb, 0xd0, 0x60, 0x06, 0x91};
-  auto aead = factory.create(algorithm, key);
-  if (!aead || (*aead)->tag_size() != tag.size()) return false;
-  base::Bytes sealed(text.size() + tag.size());
-  if (!(*aead)->seal(nonce, aad, base::as_bytes(text), sealed)) return false;
-  if (!std::equal(tag.begin(), tag.end(), sealed.end() - static_cast<long>(tag.size()))) {
-    return false;
-  }
-  base::Bytes opened(text.size());
-  return (*aead)->open(nonce, aad, sealed, opened) && base::as_chars(opened) == text;
-}
-
 // A cipher: among the plugins that provide `algorithm` (only `implementation`, when it is set)
-// and pass its known answer, the fastest one here (they implement the same algorithm, so peers
-// cannot tell which one runs). A plugin that fails is skipped with a warning. Null with `error`
-// set when none is usable.
+// and pass its known answer, the fastest one here (detail::rank_ciphers). A plugin that fails is
+// skipped with a warning. Null with `error` set when none is usable.
 std::shared_ptr<cipher::AeadFactory> pick_cipher(const detail::StackAssembly& assembly,
                                                  const config::CipherChoice& choice, Stack& stack,
                                                  std::vector<Stack::CipherCandidate>& candidates,
                                                  std::string& error) {
   const std::string& algorithm = choice.algorithm;
-  std::vector<std::pair<std::shared_ptr<cipher::AeadFactory>, Stack::CipherCandidate>> found;
-  std::string last_problem;
-  for (const auto& p : assembly.host->plugins()) {
-    if (p->kind() != plugin::Kind::Cipher || !p->provides(algorithm)) continue;
-    if (!choice.implementation.empty() && p->id() != choice.implementation) continue;
-    auto f = p->factory<cipher::AeadFactory>();
-    if (!f) {
-      last_problem = p->file().string() + ": " + f.error().message();
-    } else if (!passes_known_answer(**f, algorithm)) {
-      last_problem = p->file().string() + ": " + std::string(p->id()) + " fails the " + algorithm +
-                     " known answer (RFC 8439)";
-    } else {
-      found.push_back({*f, {std::string(p->id()), 0}});
-      continue;
-    }
-    stack.warnings.push_back(last_problem);
-  }
+  std::vector<std::string> problems;
+  auto found = detail::rank_ciphers(*assembly.host, algorithm, choice.implementation, problems);
+  stack.warnings.insert(stack.warnings.end(), problems.begin(), problems.end());
   if (found.empty()) {
     const std::string which =
         choice.implementation.empty()
             ? "no cipher plugin provides '" + algorithm + "'"
             : "no cipher plugin '" + choice.implementation + "' provides '" + algorithm + "'";
-    error = "ciphers: " + (last_problem.empty() ? which + assembly.where() : last_problem);
+    error = "ciphers: " + (problems.empty() ? which + assembly.where() : problems.back());
     return nullptr;
   }
-  if (found.size() > 1) {
-    // Three interleaved rounds, each implementation's best one counted: a moment of load on a
-    // busy machine (another process taking the core during one round) then cannot make the
-    // slower implementation win. On a loaded 2-core machine a single round picked Crypto++ over
-    // OpenSSL (5x slower) about one time in four.
-    for (int round = 0; round < 3; ++round) {
-      for (auto& [factory, candidate] : found) {
-        candidate.bytes_per_second =
-            std::max(candidate.bytes_per_second, seal_rate(*factory, algorithm));
-      }
-    }
-  }
-  std::size_t winner = 0;
-  for (std::size_t i = 1; i < found.size(); ++i) {
-    if (found[i].second.bytes_per_second > found[winner].second.bytes_per_second) winner = i;
-  }
-  candidates.push_back(found[winner].second);
-  for (std::size_t i = 0; i < found.size(); ++i) {
-    if (i != winner) candidates.push_back(found[i].second);
-  }
-  return found[winner].first;
+  for (const auto& f : found) candidates.push_back({f.plugin_id, f.bytes_per_second});
+  return found.front().factory;
 }
 
 // Whether any loaded cipher plugin provides `algorithm`.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "detail/cipher_choice.hpp"
 #include "detail/stack_assembly.hpp"
 #include "portal/base/random.hpp"
 #include "portal/handshake/handshake.hpp"
@@ -74,10 +75,18 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
       error = "fleet.peers: needs a directory (peers find each other's leases and addresses there)";
       return nullptr;
     }
-    // Peer sessions run the project's handshake and secure channel (ADR 0015 §3).
-    a->options.peer_cipher = stack.find<cipher::AeadFactory>(
-        plugin::Kind::Cipher, std::string(handshake::kV1Cipher), "fleet.peers", "cipher", error);
-    if (!a->options.peer_cipher) return nullptr;
+    // Peer sessions run the project's handshake and secure channel (ADR 0015 §3) on
+    // ChaCha20-Poly1305: the fastest implementation here that passes its known answer.
+    std::vector<std::string> problems;
+    auto ciphers =
+        detail::rank_ciphers(*stack.host, std::string(handshake::kV1Cipher), "", problems);
+    a->warnings.insert(a->warnings.end(), problems.begin(), problems.end());
+    if (ciphers.empty()) {
+      error = "fleet.peers: no usable cipher plugin provides '" +
+              std::string(handshake::kV1Cipher) + "' (peer sessions need it)" + stack.where();
+      return nullptr;
+    }
+    a->options.peer_cipher = ciphers.front().factory;
     // Every loaded transport may dial a peer, with its configured settings.
     for (const auto& p : stack.host->plugins()) {
       if (p->kind() != plugin::Kind::Transport) continue;
