@@ -156,6 +156,33 @@ class Portal {
 
 class FleetForward : public FleetTest {
  protected:
+  // A TCP service on loopback that exchanges `total` bytes with each connection (recorded in
+  // `far`), published by `portal expose` on `relay` as "web" under identity `who`.
+  struct Exposed {
+    std::shared_ptr<transport::Listener> service;
+    std::unique_ptr<Portal> portal;
+  };
+  Exposed expose_service(const std::string& relay, const identity::Credential& who,
+                         std::size_t total, std::shared_ptr<Transfers> far) {
+    Exposed e;
+    auto listener =
+        tcp()->listen(io_.get_executor(), *transport::parse_uri("tcp://127.0.0.1:0"), {});
+    if (!listener) {
+      ADD_FAILURE() << "service listener: " << listener.error().message();
+      return e;
+    }
+    e.service = std::move(*listener);
+    asio::co_spawn(io_, serve(e.service, total, std::move(far)), asio::detached);
+    const auto key = dir_ / "expose.key";
+    EXPECT_TRUE(platform::save_key_file(key, who));
+    e.portal = std::make_unique<Portal>(
+        std::vector<std::string>{"expose", "--relay", relay, "--target",
+                                 "127.0.0.1:" + std::to_string(e.service->local_uri().port),
+                                 "--name", "web", "--key", key.string()},
+        "exposing ");
+    return e;
+  }
+
   // A relay with the fleet's short heartbeat.
   std::unique_ptr<RelayProcess> relay(const std::string& name, std::vector<std::string> peers,
                                       std::string peer_uri = {},
@@ -303,18 +330,10 @@ TEST_F(FleetForward, PortalExposeOnAIsReachedThroughBAndC) {
 
   const std::size_t total = scaled(64u << 20, 1u << 20);
   auto far = std::make_shared<Transfers>();
-  auto listener = tcp()->listen(io_.get_executor(), *transport::parse_uri("tcp://127.0.0.1:0"), {});
-  ASSERT_TRUE(listener) << listener.error().message();
-  std::shared_ptr<transport::Listener> service(std::move(*listener));
-  asio::co_spawn(io_, serve(service, total, far), asio::detached);
-
   const auto who = credential();
-  const auto key = dir_ / "expose.key";
-  ASSERT_TRUE(platform::save_key_file(key, who));
-  Portal expose({"expose", "--relay", a->tcp, "--target",
-                 "127.0.0.1:" + std::to_string(service->local_uri().port), "--name", "web", "--key",
-                 key.string()},
-                "exposing ");
+  auto exposed = expose_service(a->tcp, who, total, far);
+  ASSERT_TRUE(exposed.portal);
+  const auto& expose = *exposed.portal;
   ASSERT_NE(expose.out().find(a->tcp + " (registered)"), std::string::npos)
       << expose.out() << expose.err();
   ASSERT_TRUE(fleet_ready({"a", "b", "c"}, who.id(), "a")) << a->err();
@@ -340,7 +359,7 @@ TEST_F(FleetForward, PortalExposeOnAIsReachedThroughBAndC) {
   expect_exchanged(*legs[0]->t, *(*far)[0], total);
   expect_exchanged(*legs[1]->t, *(*far)[1], total);
   EXPECT_TRUE(a->alive() && b->alive() && c->alive());
-  service->close();
+  exposed.service->close();
 }
 
 // Done when (1), with the command line on both ends: `portal connect web` given relay B (or C)
@@ -355,19 +374,10 @@ TEST_F(FleetForward, PortalConnectThroughBAndCReachesPortalExposeOnA) {
   const std::size_t total = scaled(64u << 20, 1u << 20);
   auto far = std::make_shared<Transfers>();
   const auto tcp_factory = tcp();
-  auto listener =
-      tcp_factory->listen(io_.get_executor(), *transport::parse_uri("tcp://127.0.0.1:0"), {});
-  ASSERT_TRUE(listener) << listener.error().message();
-  std::shared_ptr<transport::Listener> service(std::move(*listener));
-  asio::co_spawn(io_, serve(service, total, far), asio::detached);
-
   const auto who = credential();
-  const auto key = dir_ / "expose.key";
-  ASSERT_TRUE(platform::save_key_file(key, who));
-  Portal expose({"expose", "--relay", a->ws, "--target",
-                 "127.0.0.1:" + std::to_string(service->local_uri().port), "--name", "web", "--key",
-                 key.string()},
-                "exposing ");
+  auto exposed = expose_service(a->ws, who, total, far);
+  ASSERT_TRUE(exposed.portal);
+  const auto& expose = *exposed.portal;
   ASSERT_TRUE(fleet_ready({"a", "b", "c"}, who.id(), "a")) << a->err();
 
   Portal via_b({"connect", "web", "--relay", b->ws, "--listen", "127.0.0.1:0"}, "listening ");
@@ -393,7 +403,7 @@ TEST_F(FleetForward, PortalConnectThroughBAndCReachesPortalExposeOnA) {
   expect_exchanged(*legs[0]->t, *(*far)[0], total);
   expect_exchanged(*legs[1]->t, *(*far)[1], total);
   EXPECT_TRUE(a->alive() && b->alive() && c->alive());
-  service->close();
+  exposed.service->close();
 }
 
 // Done when (2): a dial through B for a lease that exists on no relay is refused at once, on the
