@@ -760,14 +760,7 @@ TEST_F(FleetForward, DialThroughBWithoutTheDirectoryIsRefused) {
   ASSERT_TRUE(fleet_ready({"a", "b"}, x.id(), "a"));
   auto sb = session(b->ws);
 
-  redis_.stop();
-  std::string health;
-  ASSERT_TRUE(within(10s,
-                     [&] {
-                       health = healthz(*b);
-                       return health.find("\"degraded\"") != std::string::npos;
-                     }))
-      << "B's /healthz still says " << health << " 10 s after Redis died";
+  ASSERT_TRUE(stop_redis_until_degraded(*b)) << "B";
   const auto start = Clock::now();
   const auto refused = dial(sb, x.id());
   const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);

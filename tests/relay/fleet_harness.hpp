@@ -170,6 +170,23 @@ class FleetTest : public RelayClientTest {
 
   static std::string metrics(RelayProcess& r) { return curl(r.http + "/metrics"); }
   static std::string healthz(RelayProcess& r) { return curl(r.http + "/healthz"); }
+  /// Stops Redis and waits (10 s at most) until relay `r`'s /healthz says "degraded": how long
+  /// that took, or a failure naming what it still says.
+  ::testing::AssertionResult stop_redis_until_degraded(RelayProcess& r,
+                                                       std::chrono::milliseconds* took = nullptr) {
+    redis_.stop();
+    std::string health;
+    const auto noticed = within(std::chrono::seconds(10), [&] {
+      health = healthz(r);
+      return health.find("\"degraded\"") != std::string::npos;
+    });
+    if (!noticed) {
+      return ::testing::AssertionFailure()
+             << "/healthz still says " << health << " 10 s after Redis died";
+    }
+    if (took != nullptr) *took = *noticed;
+    return ::testing::AssertionSuccess();
+  }
   static long long refusals(RelayProcess& r, const std::string& limit) {
     return metric_value(metrics(r), "portal_refusals_total{limit=\"" + limit + "\"}");
   }
