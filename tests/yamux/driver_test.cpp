@@ -193,6 +193,7 @@ TEST_F(YamuxDriver, ResetReachesThePeer) {
 TEST_F(YamuxDriver, SlowReaderBlocksTheWriterInsteadOfBuffering) {
   bool wrote_all = false;
   bool checked = false;
+  bool read_everything = false;
   std::unique_ptr<stream::ByteStream> peer;
   asio::co_spawn(
       io_,
@@ -215,14 +216,17 @@ TEST_F(YamuxDriver, SlowReaderBlocksTheWriterInsteadOfBuffering) {
         checked = true;
         auto all = co_await read_all(*peer);
         EXPECT_EQ(all.size(), 2u * 1024 * 1024);
+        read_everything = true;
       },
       asio::detached);
   run(checked);
+  // Until the reader has everything: the writer finishes a window before the reader does, and
+  // ending the test then would cut the reader short.
   bool finished = false;
   asio::co_spawn(
       io_,
       [&]() -> asio::awaitable<void> {
-        while (!wrote_all) {
+        while (!wrote_all || !read_everything) {
           asio::steady_timer t(io_, 5ms);
           co_await t.async_wait(asio::use_awaitable);
         }
