@@ -104,6 +104,21 @@ TEST(RelayConfig, FleetKeysAreReadAndChecked) {
   EXPECT_EQ(uri[0].rfind("fleet.peer_uri: 'not a uri': ", 0), 0u) << uri[0];
 }
 
+TEST(RelayConfig, NoindexIsABoolean) {
+  RelayConfig c;
+  EXPECT_FALSE(c.noindex);
+  ASSERT_TRUE(apply_text(R"({"noindex": true})", c).empty());
+  EXPECT_TRUE(c.noindex);
+  RelayConfig again;
+  ASSERT_TRUE(apply_text(to_json(c), again).empty()) << to_json(c);
+  EXPECT_TRUE(again.noindex);
+  RelayConfig bad;
+  const auto problems = apply_text(R"({"noindex": "yes"})", bad);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].key, "noindex");
+  EXPECT_EQ(problems[0].reason, "expected true or false");
+}
+
 TEST(RelayConfig, PrintedConfigReadsBackUnchanged) {
   RelayConfig c;
   ASSERT_TRUE(

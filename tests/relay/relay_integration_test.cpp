@@ -230,6 +230,22 @@ TEST_F(RelayIntegration, SplicesBulkDataBothWaysWithChecksums) {
       << metrics;
 }
 
+// noindex: /robots.txt disallows everything and every answer carries X-Robots-Tag; without it,
+// neither.
+TEST_F(RelayIntegration, NoindexAsksRobotsToStayAway) {
+  RelayProcess on(R"({"noindex": true})");
+  EXPECT_EQ(curl(on.http + "/robots.txt"), "User-agent: *\nDisallow: /\n");
+  for (const char* path : {"/", "/healthz", "/api/relay", "/robots.txt"}) {
+    const auto head = curl(on.http + path, {"-sS", "-o", "/dev/null", "-D", "-"});
+    EXPECT_NE(head.find("X-Robots-Tag: noindex, nofollow"), std::string::npos) << path << head;
+  }
+  RelayProcess off;
+  EXPECT_EQ(curl(off.http + "/", {"-sS", "-o", "/dev/null", "-D", "-"}).find("X-Robots-Tag"),
+            std::string::npos);
+  EXPECT_EQ(curl(off.http + "/robots.txt", {"-sS", "-o", "/dev/null", "-w", "%{http_code}"}),
+            "404");
+}
+
 TEST_F(RelayIntegration, ConnectionRefusals) {
   RelayProcess relay(R"({"limits": {"forward_timeout_ms": 300}})");
   auto dialer = session(relay.tcp);

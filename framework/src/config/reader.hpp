@@ -51,6 +51,15 @@ class Reader {
     return true;
   }
 
+  bool boolean(const json::value& v, const std::string& key, bool& out) {
+    if (!v.is_bool()) {
+      problem(key, "expected true or false");
+      return false;
+    }
+    out = v.as_bool();
+    return true;
+  }
+
   bool strings(const json::value& v, const std::string& key, std::vector<std::string>& out) {
     if (!v.is_array()) {
       problem(key, "expected an array of strings");

@@ -165,6 +165,8 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
       r.strings(value, key, c.reserved_names);
     } else if (key == "frontend_dir") {
       r.string(value, key, c.frontend_dir);
+    } else if (key == "noindex") {
+      r.boolean(value, key, c.noindex);
     } else if (key == "threads") {
       if (r.uint32(value, key, c.threads, 0) && c.threads > kMaxRelayThreads) {
         r.problem(key, "must be at most " + std::to_string(kMaxRelayThreads) +
@@ -202,6 +204,7 @@ std::string to_json(const RelayConfig& c) {
   o << "  \"app_hosts\": " << str(c.app_hosts) << ",\n";
   o << "  \"reserved_names\": " << list(c.reserved_names) << ",\n";
   o << "  \"frontend_dir\": " << str(c.frontend_dir) << ",\n";
+  o << "  \"noindex\": " << (c.noindex ? "true" : "false") << ",\n";
   o << "  \"threads\": " << c.threads << ",\n";
   o << "  \"directory\": {\"name\": " << str(c.directory)
     << ", \"settings\": " << json_settings(c.directory_settings, "  ") << "},\n";

@@ -152,6 +152,7 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
   a->options.portal_url = config.portal_url;
   a->options.app_hosts = config.app_hosts;
   a->options.frontend_dir = config.frontend_dir;
+  a->options.noindex = config.noindex;
   a->options.trusted_proxies = config.trusted_proxies;
   a->options.mux = a->mux;
   a->options.mux_settings = config.mux_settings;

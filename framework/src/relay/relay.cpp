@@ -899,11 +899,17 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   const auto uri = l->local_uri();
   std::weak_ptr<Impl> weak = impl_;
   // The HTTP surface, where the transport speaks HTTP (ws://); plain TCP refuses routes.
-  auto route = [weak](auto render) {
-    return [weak, render](const transport::HttpRequest& req) -> transport::HttpResponse {
+  // noindex: every answer (a gate's "not mine", status 0, excepted) asks robots to stay away.
+  const bool noindex = impl_->o.noindex;
+  auto tagged = [noindex](transport::HttpResponse r) {
+    if (noindex && r.status != 0) r.headers.emplace_back("X-Robots-Tag", "noindex, nofollow");
+    return r;
+  };
+  auto route = [weak, tagged](auto render) {
+    return [weak, render, tagged](const transport::HttpRequest& req) -> transport::HttpResponse {
       auto self = weak.lock();
       if (!self) return transport::HttpResponse{503, "text/plain; charset=utf-8", "stopping\n", {}};
-      return render(self->view(), req);
+      return tagged(render(self->view(), req));
     };
   };
   (void)l->add_http_route("/healthz", route(&http_healthz));
@@ -911,11 +917,18 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   (void)l->add_http_route("/api/leases", route(&http_api_leases));
   (void)l->add_http_route("/api/relay", route(&http_api_relay));
   (void)l->add_http_route("/", route(&http_index));
+  if (noindex) {
+    (void)l->add_http_route("/robots.txt", [tagged](const transport::HttpRequest&) {
+      return tagged(transport::HttpResponse{
+          200, "text/plain; charset=utf-8", "User-agent: *\nDisallow: /\n", {}});
+    });
+  }
   // App hosts (<name>.<portal host>) get the browser client, whatever the path (/relay too).
   if (impl_->browser) {
-    (void)l->add_http_route("*", [site = impl_->browser](const transport::HttpRequest& req) {
-      return site->answer(req);
-    });
+    (void)l->add_http_route("*",
+                            [site = impl_->browser, tagged](const transport::HttpRequest& req) {
+                              return tagged(site->answer(req));
+                            });
   }
   // Every accepted TCP connection counts against its address from accept on (plain HTTP and
   // WebSocket upgrades included), and accept errors are counted and paused on.

@@ -90,6 +90,9 @@ struct RelayConfig {
   /// connections over N event loops (the one the relay runs on and N - 1 of its own), while the
   /// relay's state stays on the first; 0 is one per hardware thread. At most kMaxRelayThreads.
   std::uint32_t threads = 1;
+  /// Asks search engines not to index the relay's pages (config key "noindex"): `/robots.txt`
+  /// disallows everything and every HTTP answer carries `X-Robots-Tag: noindex, nofollow`.
+  bool noindex = false;
   /// A fleet's shared lease directory (config key "directory": {"name", "settings"}; docs/fleet.md,
   /// ADR 0015): the name a directory plugin provides, e.g. "redis". Empty: a single relay. Needs
   /// identity_key_file, so that the relay keeps its ID (its directory records are keyed by it).

@@ -56,6 +56,9 @@ struct Options {
   std::string portal_url;
   std::string app_hosts;     ///< "*.<host>"; empty: from portal_url
   std::string frontend_dir;  ///< the browser client's files; empty: next to the executable
+  /// Serve `/robots.txt` (disallow everything) and add `X-Robots-Tag: noindex, nofollow` to
+  /// every HTTP answer (RelayConfig::noindex).
+  bool noindex = false;
   /// Reverse proxies whose X-Forwarded-For names the client (ws://, wss://); parsed CIDRs.
   std::vector<std::string> trusted_proxies;
   /// The mux plugin's factory: one session per accepted connection. Required.
