@@ -119,6 +119,34 @@ TEST(RelayConfig, NoindexIsABoolean) {
   EXPECT_EQ(problems[0].reason, "expected true or false");
 }
 
+TEST(RelayConfig, AccessKeysAreReadAndChecked) {
+  RelayConfig c;
+  EXPECT_EQ(c.access_mode, "open");
+  ASSERT_TRUE(
+      apply_text(
+          R"({"access": {"mode": "allowlist", "allowed_ids": ["ilcxnd2jg6fyzmnqxxa5pzkp2m"]}})", c)
+          .empty());
+  EXPECT_EQ(c.access_mode, "allowlist");
+  EXPECT_EQ(c.access_allowed_ids, std::vector<std::string>{"ILCXND2JG6FYZMNQXXA5PZKP2M"});
+  RelayConfig again;
+  ASSERT_TRUE(apply_text(to_json(c), again).empty()) << to_json(c);
+  EXPECT_EQ(to_json(again), to_json(c));
+  const auto reasons = [](const std::vector<Problem>& ps) {
+    std::vector<std::string> out;
+    for (const auto& p : ps) out.push_back(p.key + ": " + p.reason);
+    return out;
+  };
+  RelayConfig bad;
+  EXPECT_EQ(reasons(apply_text(R"({"access": {"mode": "approval"}})", bad)),
+            std::vector<std::string>{"access.mode: 'approval': expected \"open\" or "
+                                     "\"allowlist\" (\"approval\" is not built yet, ADR 0017)"});
+  EXPECT_EQ(reasons(apply_text(R"({"access": {"allowed_ids": ["nope"]}})", bad)),
+            std::vector<std::string>{
+                "access.allowed_ids: 'NOPE' is not an identity ID (26 characters of base32)"});
+  EXPECT_EQ(reasons(apply_text(R"({"access": {"modes": "open"}})", bad)),
+            std::vector<std::string>{"access.modes: unknown key"});
+}
+
 TEST(RelayConfig, PrintedConfigReadsBackUnchanged) {
   RelayConfig c;
   ASSERT_TRUE(

@@ -33,6 +33,7 @@ struct Harness {
   identity::Credential relay_id = credential(200);
   config::RelayLimits limits;
   FleetOptions fleet;
+  std::optional<std::set<std::string>> allowed_ids;
   std::vector<std::string> log;
   std::vector<Action> actions;
   std::unique_ptr<Core> core;
@@ -44,6 +45,7 @@ struct Harness {
       o.limits = limits;
       o.advertise = {"ws://localhost:4017/relay"};
       o.fleet = fleet;
+      o.allowed_ids = allowed_ids;
       o.log = [this](base::LogLevel, const std::string& line) { log.push_back(line); };
       core = std::make_unique<Core>(relay_id, o, now());
     }
@@ -161,6 +163,21 @@ void answer(Harness& h, Dial& d, ResponseCode code) {
   ASSERT_TRUE(d.incoming.answer(code));
   h.pump(d.holder, d.incoming);
   h.pump(d.dialer, d.request);
+}
+
+// access.mode "allowlist" (ADR 0017): a listed identity registers, another is refused before
+// the replay cache, and dials to listed leases work as always.
+TEST(RelayCore, AnAllowlistAdmitsOnlyListedIdentities) {
+  Harness h;
+  const auto listed = credential(1);
+  const auto stranger = credential(2);
+  h.allowed_ids = std::set<std::string>{listed.id()};
+  EXPECT_EQ(h.register_lease(h.connect(), listed, "web"), ResponseCode::Accepted);
+  EXPECT_EQ(h.register_lease(h.connect("192.0.2.2"), stranger, "other"), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("not_allowed"), 1u);
+  EXPECT_EQ(h.c().leases().size(), 1u);
+  auto d = dial(h, h.connect("192.0.2.3"), listed.id());
+  EXPECT_NE(d.holder, 0u);
 }
 
 TEST(RelayCore, RegistersALeaseAndListsItInRelayInfo) {

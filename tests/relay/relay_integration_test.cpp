@@ -246,6 +246,23 @@ TEST_F(RelayIntegration, NoindexAsksRobotsToStayAway) {
             "404");
 }
 
+// access.mode "allowlist" (ADR 0017): an allow-listed identity registers and is dialed; another
+// is refused, and the refusal is counted.
+TEST_F(RelayIntegration, AnAllowlistAdmitsOnlyListedIdentities) {
+  const auto listed = credential();
+  const auto stranger = credential();
+  RelayProcess relay(R"({"access": {"mode": "allowlist", "allowed_ids": [")" + listed.id() +
+                     R"("]}})");
+  auto s = session(relay.tcp);
+  EXPECT_EQ(update(*s, listed, "listed"), ResponseCode::Accepted);
+  EXPECT_EQ(update(*s, stranger, "stranger"), ResponseCode::Rejected);
+  const auto m = curl(relay.http + "/metrics");
+  EXPECT_EQ(metric_value(m, "portal_refusals_total{limit=\"not_allowed\"}"), 1) << m;
+  const auto names = info(*s).leases;
+  ASSERT_EQ(names.size(), 1u);
+  EXPECT_EQ(names[0].name, "listed");
+}
+
 TEST_F(RelayIntegration, ConnectionRefusals) {
   RelayProcess relay(R"({"limits": {"forward_timeout_ms": 300}})");
   auto dialer = session(relay.tcp);

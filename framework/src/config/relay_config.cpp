@@ -76,6 +76,39 @@ void apply_limits(const json::value& v, RelayLimits& l, Reader& r) {
   }
 }
 
+// Upper-cases `id` and says whether it has the form of a v1 ID (portal-v1 §5.2).
+bool normalize_id(std::string& id) {
+  for (auto& ch : id) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return id.size() == 26 && std::all_of(id.begin(), id.end(), [](char ch) {
+           return (ch >= 'A' && ch <= 'Z') || (ch >= '2' && ch <= '7');
+         });
+}
+
+void apply_access(const json::value& v, RelayConfig& c, Reader& r) {
+  if (!v.is_object()) return r.problem("access", "expected an object");
+  for (const auto& [k, value] : v.as_object()) {
+    const std::string key = "access." + std::string(k);
+    if (k == "mode") {
+      if (r.string(value, key, c.access_mode) && c.access_mode != "open" &&
+          c.access_mode != "allowlist") {
+        r.problem(key, "'" + c.access_mode +
+                           "': expected \"open\" or \"allowlist\" (\"approval\" is not built "
+                           "yet, ADR 0017)");
+      }
+    } else if (k == "allowed_ids") {
+      if (r.strings(value, key, c.access_allowed_ids)) {
+        for (auto& id : c.access_allowed_ids) {
+          if (!normalize_id(id)) {
+            r.problem(key, "'" + id + "' is not an identity ID (26 characters of base32)");
+          }
+        }
+      }
+    } else {
+      r.problem(key, "unknown key");
+    }
+  }
+}
+
 void apply_fleet(const json::value& v, RelayConfig& c, Reader& r) {
   if (!v.is_object()) return r.problem("fleet", "expected an object");
   for (const auto& [k, value] : v.as_object()) {
@@ -90,11 +123,7 @@ void apply_fleet(const json::value& v, RelayConfig& c, Reader& r) {
       if (r.strings(value, key, c.fleet_peers)) {
         // The form of a v1 ID (portal-v1 §5.2), in any letter case, kept upper-cased.
         for (auto& id : c.fleet_peers) {
-          for (auto& ch : id) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-          const bool base32 = std::all_of(id.begin(), id.end(), [](char ch) {
-            return (ch >= 'A' && ch <= 'Z') || (ch >= '2' && ch <= '7');
-          });
-          if (id.size() != 26 || !base32) {
+          if (!normalize_id(id)) {
             r.problem(key, "'" + id + "' is not a relay ID (26 characters of base32)");
           }
         }
@@ -167,6 +196,8 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
       r.string(value, key, c.frontend_dir);
     } else if (key == "noindex") {
       r.boolean(value, key, c.noindex);
+    } else if (key == "access") {
+      apply_access(value, c, r);
     } else if (key == "threads") {
       if (r.uint32(value, key, c.threads, 0) && c.threads > kMaxRelayThreads) {
         r.problem(key, "must be at most " + std::to_string(kMaxRelayThreads) +
@@ -205,6 +236,8 @@ std::string to_json(const RelayConfig& c) {
   o << "  \"reserved_names\": " << list(c.reserved_names) << ",\n";
   o << "  \"frontend_dir\": " << str(c.frontend_dir) << ",\n";
   o << "  \"noindex\": " << (c.noindex ? "true" : "false") << ",\n";
+  o << "  \"access\": {\"mode\": " << str(c.access_mode)
+    << ", \"allowed_ids\": " << list(c.access_allowed_ids) << "},\n";
   o << "  \"threads\": " << c.threads << ",\n";
   o << "  \"directory\": {\"name\": " << str(c.directory)
     << ", \"settings\": " << json_settings(c.directory_settings, "  ") << "},\n";

@@ -229,6 +229,11 @@ ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64
   auto request = verified_update(payload);
   if (!request) return ResponseCode::InvalidIdentity;
   const std::string& id = request->lease->identity->id;
+  // Before the replay cache and the directory: a refused identity costs neither.
+  if (ctx_.admit_identity && !ctx_.admit_identity(id)) {
+    refused("not_allowed", id, "the identity is not in access.allowed_ids");
+    return ResponseCode::Rejected;
+  }
   if (!fresh(id, request->nonce, request->timestamp, now)) return ResponseCode::Rejected;
   const std::string& name = request->lease->name;
   if (name != lease::kUnnamed && !lease::is_valid_name(name)) return ResponseCode::InvalidName;

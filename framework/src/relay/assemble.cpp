@@ -153,6 +153,10 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
   a->options.app_hosts = config.app_hosts;
   a->options.frontend_dir = config.frontend_dir;
   a->options.noindex = config.noindex;
+  if (config.access_mode == "allowlist") {
+    a->options.allowed_ids.emplace(config.access_allowed_ids.begin(),
+                                   config.access_allowed_ids.end());
+  }
   a->options.trusted_proxies = config.trusted_proxies;
   a->options.mux = a->mux;
   a->options.mux_settings = config.mux_settings;

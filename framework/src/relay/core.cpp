@@ -155,6 +155,11 @@ struct Core::State {
       return admit_lease(c, lease_id);
     };
     ctx.reserved_names = options.reserved_names;
+    if (options.allowed_ids) {
+      ctx.admit_identity = [this](const std::string& who) {
+        return options.allowed_ids->count(who) != 0;
+      };
+    }
     ctx.directory = options.fleet.directory;
     options.fleet.heartbeat = std::max(options.fleet.heartbeat, milliseconds(100));
     ctx.directory_ttl = 3 * options.fleet.heartbeat;

@@ -68,10 +68,15 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         identity(std::move(id)),
         o(std::move(options)),
         clock(o.clock != nullptr ? *o.clock : base::SystemClock::instance()),
-        core(
-            identity,
-            CoreOptions{o.limits, o.advertise, o.sweep_interval, o.reserved_names, fleet_of(o), {}},
-            now()),
+        core(identity,
+             CoreOptions{o.limits,
+                         o.advertise,
+                         o.sweep_interval,
+                         o.reserved_names,
+                         fleet_of(o),
+                         o.allowed_ids,
+                         {}},
+             now()),
         timer(ex),
         started(Steady::now()) {
     loops.push_back(ex);

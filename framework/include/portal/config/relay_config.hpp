@@ -93,6 +93,11 @@ struct RelayConfig {
   /// Asks search engines not to index the relay's pages (config key "noindex"): `/robots.txt`
   /// disallows everything and every HTTP answer carries `X-Robots-Tag: noindex, nofollow`.
   bool noindex = false;
+  /// Who may register leases (config key "access": {"mode", "allowed_ids"}; ADR 0017):
+  /// "open" (anyone, the default) or "allowlist" (only the identity IDs in access_allowed_ids).
+  std::string access_mode = "open";
+  /// The identity IDs that may register under "allowlist" (upper-cased).
+  std::vector<std::string> access_allowed_ids;
   /// A fleet's shared lease directory (config key "directory": {"name", "settings"}; docs/fleet.md,
   /// ADR 0015): the name a directory plugin provides, e.g. "redis". Empty: a single relay. Needs
   /// identity_key_file, so that the relay keeps its ID (its directory records are keyed by it).

@@ -83,6 +83,10 @@ struct RelayContext {
   /// bound to it (a new lease, or one moving from another connection); false answers REJECTED
   /// (the hook counts the refusal). Null: no limit beyond the table's.
   std::function<bool(lease::ConnectionId connection, const std::string& id)> admit_lease{};
+  /// Asked, once a signed lease update verified, whether its identity may register at all
+  /// (access.mode "allowlist", ADR 0017); false answers REJECTED with the refusal "not_allowed".
+  /// Null: every identity may.
+  std::function<bool(const std::string& id)> admit_identity{};
   /// The shared RelayInfo answer, rebuilt by the first stream that finds it stale.
   RelayInfoCache relay_info{};
   /// Lease names nobody may register, compared under Unicode simple case folding as names are

@@ -144,6 +144,9 @@ struct CoreOptions {
   std::vector<std::string> reserved_names;
   /// Fleet membership; off by default.
   FleetOptions fleet;
+  /// With a value: only these identity IDs may register leases (access.mode "allowlist",
+  /// ADR 0017); others are answered REJECTED, refusal "not_allowed". Empty: anyone may.
+  std::optional<std::set<std::string>> allowed_ids;
   /// Where log lines go (null: base::log under the "relay" component).
   std::function<void(base::LogLevel, const std::string&)> log;
 };

@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,8 @@ struct Options {
   /// Serve `/robots.txt` (disallow everything) and add `X-Robots-Tag: noindex, nofollow` to
   /// every HTTP answer (RelayConfig::noindex).
   bool noindex = false;
+  /// Who may register (access.mode "allowlist": the allowed IDs; empty: anyone). ADR 0017.
+  std::optional<std::set<std::string>> allowed_ids;
   /// Reverse proxies whose X-Forwarded-For names the client (ws://, wss://); parsed CIDRs.
   std::vector<std::string> trusted_proxies;
   /// The mux plugin's factory: one session per accepted connection. Required.
