@@ -449,6 +449,22 @@ std::unique_ptr<asio::steady_timer> watchdog(asio::io_context& io, std::string w
   return t;
 }
 
+// One download then one upload of args.bulk bytes on new streams of `t`: the seconds of each
+// (a failed transfer or one past its watchdog ends the run).
+std::array<double, 2> bulk_seconds(World& w, const Target& t) {
+  std::array<double, 2> secs{};
+  for (int up = 0; up < 2; ++up) {
+    auto dog = watchdog(w.io, "bulk " + t.name, 120 + static_cast<double>(args.bulk) / 20e6);
+    auto s = run(w.io, t.open());
+    const auto start = Clock::now();
+    const bool ok = run(w.io, transfer(*s, up == 1, args.bulk));
+    secs[static_cast<std::size_t>(up)] = seconds_since(start);
+    dog->cancel();
+    if (!ok) fail("bulk " + t.name + ": transfer failed");
+  }
+  return secs;
+}
+
 void bulk_rows(World& w, const std::vector<Target>& targets) {
   if (!args.json) {
     std::printf("| %-44s | %-13s | %-13s | %-18s | %-19s |\n", "end-to-end bulk, one stream",
@@ -462,16 +478,7 @@ void bulk_rows(World& w, const std::vector<Target>& targets) {
   for (const auto& t : targets) {
     const double cpu0 = t.relay_pid > 0 ? cpu_seconds(t.relay_pid) : 0;
     const double ends0 = cpu_seconds(::getpid()) + cpu_seconds(w.holder_pid);
-    double secs[2];
-    for (int up = 0; up < 2; ++up) {
-      auto dog = watchdog(w.io, "bulk " + t.name, 120 + static_cast<double>(args.bulk) / 20e6);
-      auto s = run(w.io, t.open());
-      const auto start = Clock::now();
-      const bool ok = run(w.io, transfer(*s, up == 1, args.bulk));
-      secs[up] = seconds_since(start);
-      dog->cancel();
-      if (!ok) fail("bulk " + t.name + ": transfer failed");
-    }
+    const auto secs = bulk_seconds(w, t);
     const double cpu = t.relay_pid > 0 ? (cpu_seconds(t.relay_pid) - cpu0) / gib : -1;
     const double ends = (cpu_seconds(::getpid()) + cpu_seconds(w.holder_pid) - ends0) / gib;
     if (args.json) {
@@ -848,16 +855,7 @@ void fleet_rows(World& w, Fleet& f, const std::string& lease_id) {
     // Bulk: one stream each way, as the bulk table.
     const double a0 = cpu_seconds(f.a->pid), b0 = cpu_seconds(f.b->pid);
     const double ends0 = cpu_seconds(::getpid()) + cpu_seconds(w.holder_pid);
-    double secs[2];
-    for (int up = 0; up < 2; ++up) {
-      auto dog = watchdog(w.io, "bulk " + t.name, 120 + static_cast<double>(args.bulk) / 20e6);
-      auto s = run(w.io, t.open());
-      const auto start = Clock::now();
-      const bool ok = run(w.io, transfer(*s, up == 1, args.bulk));
-      secs[up] = seconds_since(start);
-      dog->cancel();
-      if (!ok) fail("bulk " + t.name + ": transfer failed");
-    }
+    const auto secs = bulk_seconds(w, t);
     const double a_cpu = (cpu_seconds(f.a->pid) - a0) / gib;
     const double b_cpu = (cpu_seconds(f.b->pid) - b0) / gib;
     const double ends = (cpu_seconds(::getpid()) + cpu_seconds(w.holder_pid) - ends0) / gib;
