@@ -11,6 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <array>
+#include <atomic>
 #include <map>
 #include <unordered_map>
 
@@ -25,6 +27,7 @@
 #include "relay/browser.hpp"
 #include "relay/http.hpp"
 #include "relay/peer.hpp"
+#include "relay/rate_pace.hpp"
 #include "relay/threads.hpp"
 
 namespace portal::relay {
@@ -123,6 +126,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   std::map<ConnectionId, std::shared_ptr<Connection>> conns;
   std::unordered_map<StreamId, std::shared_ptr<stream::ByteStream>> streams;
   bool stopping = false;
+  // Bandwidth (ADR 0017 §4): set when the relay closes; read by waiting copy loops (any thread).
+  std::shared_ptr<std::atomic<bool>> rate_stop = std::make_shared<std::atomic<bool>>(false);
   bool closing = false;
   bool timing = false;
   // The event loops that serve connections (ADR 0013): loops[0] is `ex`, the others are the
@@ -800,6 +805,15 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     so.chunk = o.splice_chunk;
     so.a_prefix = std::move(from_dialer);
     so.b_prefix = std::move(holder.leftover);
+    // --- Bandwidth (ADR 0017 §4): before each write a direction waits for its lease's bucket,
+    // then the relay's (the buckets are thread-safe: the copy loops may run on a worker).
+    so.pace = [rates = std::array<Core::SpliceRate, 2>{core.splice_rate(dialer, true),
+                                                       core.splice_rate(dialer, false)},
+               stop = std::shared_ptr<const std::atomic<bool>>(rate_stop)](bool to_holder,
+                                                                           std::size_t n) {
+      return detail::pace(rates[to_holder ? 0 : 1], n, stop);
+    };
+    // --- end of bandwidth ---
     // The copy loops run where a stream lives: on a worker when either does (each loop reads
     // and writes its own streams directly, and the other's through a RemoteStream), here
     // otherwise.
@@ -865,6 +879,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   void close_all() {
     stop_accepting();
     closing = true;
+    rate_stop->store(true);  // bandwidth: splices waiting for a budget stop waiting
     timer.cancel();
     // Copy: drop() erases from the map.
     std::vector<std::shared_ptr<Connection>> all;
