@@ -38,6 +38,7 @@ packages=(
   golang-go golang-github-hashicorp-yamux-dev  # tests/interop: the independent yamux peer
   # tests/interop: the independent v1 handshake peer (Go protobuf runtime, X25519, HKDF, ChaCha)
   golang-google-protobuf-dev golang-golang-x-crypto-dev
+  golang-github-gorilla-websocket-dev  # tests/interop: the independent v1 client's WebSocket
   python3 python3-websockets  # tests/interop: the independent WebSocket peer
   curl               # tests check the HTTP surface with curl
   redis-server       # tests/directory: the Redis directory plugin against a real server

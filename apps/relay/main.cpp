@@ -141,18 +141,23 @@ int serve(const config::RelayConfig& cfg) {
   std::function<void()> on_hangup = [&] {
     hangup.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      portal::base::log(LogLevel::Info, "relay", "received SIGHUP: reloading TLS credentials");
+      portal::base::log(LogLevel::Info, "relay",
+                        "received SIGHUP: reloading TLS credentials, the allow and bans files");
       server.reload_credentials(false);
+      (void)server.reload_files(false);
       on_hangup();
     });
   };
   on_hangup();
+  // The allow file (access.allowed_file) is checked every second, the TLS files every five.
   asio::steady_timer file_check(io);
+  unsigned ticks = 0;
   std::function<void()> check_files = [&] {
-    file_check.expires_after(std::chrono::seconds(5));
+    file_check.expires_after(std::chrono::seconds(1));
     file_check.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
-      server.reload_credentials(true);
+      (void)server.reload_files(true);
+      if (++ticks % 5 == 0) server.reload_credentials(true);
       check_files();
     });
   };

@@ -9,4 +9,4 @@ portal::plugin::Factory* make_factory() noexcept { return &portal::plugins::ws::
 }  // namespace
 
 PORTAL_PLUGIN(portal::plugin::Kind::Transport, "portal.transport.ws", portal::kVersion,
-              make_factory, "ws", "wss")
+              make_factory, "ws", "wss", "http", "https")

@@ -43,7 +43,8 @@ struct ListenerState {
   std::map<std::string, transport::HttpHandler, std::less<>> routes;
   transport::AcceptQueue ready;                         // upgraded, at most options.max_pending
   std::shared_ptr<const transport::AcceptHooks> hooks;  // the listener's
-  std::shared_ptr<tls::ServerCredentials> tls;          // wss:// listeners
+  std::shared_ptr<tls::ServerCredentials> tls;          // wss:// and https:// listeners
+  bool http_only = false;  // http:// and https://: routes only, no WebSocket upgrade
 };
 
 using Request = http::request<http::string_body>;
@@ -108,7 +109,7 @@ std::optional<Response> gate(ListenerState& s, const Request& req) {
 
 // Answers a request that is not an upgrade.
 Response route(ListenerState& s, const Request& req, std::string_view path) {
-  if (path == s.ws_path) {
+  if (!s.http_only && path == s.ws_path) {
     if (req.method() != http::verb::get) {
       auto res = make_response(req, http::status::method_not_allowed, "method not allowed\n");
       res.set(http::field::allow, "GET");
@@ -173,7 +174,7 @@ asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
     // The gate sees every request first; one it claims (an app host's, whatever its path, an
     // upgrade included) is answered as HTTP.
     auto claimed = gate(*s, req);
-    if (!claimed && path == s->ws_path && req.method() == http::verb::get &&
+    if (!claimed && !s->http_only && path == s->ws_path && req.method() == http::verb::get &&
         websocket::is_upgrade(req)) {
       if (via_proxy) {
         const auto trusted = [hooks = s->hooks](std::string_view a) {
@@ -271,7 +272,9 @@ class WsListener final : public transport::Listener, public transport::Reloadabl
   transport::Uri local_uri() const override {
     beast::error_code ec;
     const auto ep = s_->acceptor.local_endpoint(ec);
-    return transport::Uri{scheme_, ep.address().to_string(), ep.port(), s_->ws_path};
+    // http:// and https:// listeners have no WebSocket path.
+    return transport::Uri{scheme_, ep.address().to_string(), ep.port(),
+                          s_->http_only ? std::string() : s_->ws_path};
   }
 
   asio::awaitable<base::Result<std::unique_ptr<stream::ByteStream>>> async_accept() override {
@@ -287,7 +290,8 @@ class WsListener final : public transport::Listener, public transport::Reloadabl
   }
 
   base::Result<void> add_http_route(std::string path, transport::HttpHandler handler) override {
-    if (path != "*" && (path.empty() || path.front() != '/' || path == s_->ws_path)) {
+    if (path != "*" &&
+        (path.empty() || path.front() != '/' || (!s_->http_only && path == s_->ws_path))) {
       return transport::Errc::InvalidSetting;
     }
     s_->routes[std::move(path)] = std::move(handler);
@@ -311,7 +315,7 @@ base::Result<std::unique_ptr<transport::Listener>> listen_ws(const asio::any_io_
                                                              const transport::Uri& uri,
                                                              const Options& options) {
   std::shared_ptr<tls::ServerCredentials> tls_context;
-  if (uri.scheme == "wss") {  // HTTPS and WebSocket over TLS, ALPN http/1.1
+  if (uri.scheme == "wss" || uri.scheme == "https") {  // over TLS, ALPN http/1.1
     std::string problem;
     tls_context =
         std::make_shared<tls::ServerCredentials>(options.tls, std::vector<std::string>{"http/1.1"});
@@ -325,6 +329,7 @@ base::Result<std::unique_ptr<transport::Listener>> listen_ws(const asio::any_io_
   auto state = std::make_shared<ListenerState>(std::move(*acceptor),
                                                uri.path.empty() ? "/relay" : uri.path, options);
   state->tls = std::move(tls_context);
+  state->http_only = uri.scheme == "http" || uri.scheme == "https";
   auto listener = std::make_unique<WsListener>(state, uri.scheme);
   asio::co_spawn(executor, accept_loop(state), stream::logged("ws", "accept loop"));
   return std::unique_ptr<transport::Listener>(std::move(listener));

@@ -11,8 +11,12 @@ namespace {
 
 namespace asio = boost::asio;
 
+// wss:// and https:// take TLS settings; http:// and https:// are listeners only (plain HTTP
+// routes, every WebSocket upgrade refused): nothing is dialed with them.
 base::Result<void> check_scheme(const transport::Uri& uri, const Options& o) {
-  return tls::check_scheme(uri.to_string(), uri.scheme, "wss", o.has_tls_keys, "ws");
+  const bool secure = uri.scheme == "wss" || uri.scheme == "https";
+  return tls::check_scheme(uri.to_string(), uri.scheme, secure ? uri.scheme : "wss", o.has_tls_keys,
+                           "ws");
 }
 
 class Factory final : public transport::TransportFactory {
@@ -33,6 +37,7 @@ class Factory final : public transport::TransportFactory {
     if (!options) co_return options.error();
     if (auto ok = check_scheme(uri, *options); !ok) co_return ok.error();
     if (uri.host.empty()) co_return transport::Errc::InvalidUri;  // host-less: not TCP
+    if (uri.scheme == "http" || uri.scheme == "https") co_return transport::Errc::NotSupported;
     co_return co_await connect_ws(std::move(executor), std::move(uri), *options);
   }
 

@@ -136,10 +136,17 @@ TEST(RelayConfig, AccessKeysAreReadAndChecked) {
     for (const auto& p : ps) out.push_back(p.key + ": " + p.reason);
     return out;
   };
+  RelayConfig approval;
+  ASSERT_TRUE(
+      apply_text(R"({"access": {"mode": "approval", "allowed_file": "/etc/portal/allowed"}})",
+                 approval)
+          .empty());
+  EXPECT_EQ(approval.access_mode, "approval");
+  EXPECT_EQ(approval.access_allowed_file, "/etc/portal/allowed");
   RelayConfig bad;
-  EXPECT_EQ(reasons(apply_text(R"({"access": {"mode": "approval"}})", bad)),
-            std::vector<std::string>{"access.mode: 'approval': expected \"open\" or "
-                                     "\"allowlist\" (\"approval\" is not built yet, ADR 0017)"});
+  EXPECT_EQ(reasons(apply_text(R"({"access": {"mode": "closed"}})", bad)),
+            std::vector<std::string>{
+                "access.mode: 'closed': expected \"open\", \"allowlist\" or \"approval\""});
   EXPECT_EQ(reasons(apply_text(R"({"access": {"allowed_ids": ["nope"]}})", bad)),
             std::vector<std::string>{
                 "access.allowed_ids: 'NOPE' is not an identity ID (26 characters of base32)"});
@@ -208,6 +215,31 @@ TEST(RelayConfig, BandwidthLimitsByIdentityAreReadAndChecked) {
   EXPECT_TRUE(b.limits.lease_bytes_per_second_by_id.empty());
 }
 // --- end of bandwidth ---
+// The admin surface's keys (ADR 0017 §1): admin_listen must be http:// or https://; the
+// cross-key rules (a token file, no plaintext beyond loopback) are checked by relay::assemble().
+TEST(RelayConfig, AdminKeysAreReadAndChecked) {
+  RelayConfig c;
+  EXPECT_TRUE(c.admin_listen.empty());
+  ASSERT_TRUE(apply_text(R"({"admin_listen": "http://127.0.0.1:4018", "admin_token_file": "/t",
+                             "admin_allow_plaintext": true, "bans_file": "/var/lib/portal/bans.json"})",
+                         c)
+                  .empty());
+  EXPECT_EQ(c.admin_listen, "http://127.0.0.1:4018");
+  EXPECT_EQ(c.admin_token_file, "/t");
+  EXPECT_TRUE(c.admin_allow_plaintext);
+  EXPECT_EQ(c.bans_file, "/var/lib/portal/bans.json");
+  RelayConfig again;
+  ASSERT_TRUE(apply_text(to_json(c), again).empty()) << to_json(c);
+  EXPECT_EQ(to_json(again), to_json(c));
+  RelayConfig bad;
+  auto problems = apply_text(R"({"admin_listen": "ws://127.0.0.1:4018"})", bad);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].key, "admin_listen");
+  EXPECT_EQ(problems[0].reason, "'ws://127.0.0.1:4018': expected an http:// or https:// URI");
+  problems = apply_text(R"({"admin_allow_plaintext": 1})", bad);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].key, "admin_allow_plaintext");
+}
 
 TEST(RelayConfig, PrintedConfigReadsBackUnchanged) {
   RelayConfig c;

@@ -33,7 +33,9 @@ struct Harness {
   identity::Credential relay_id = credential(200);
   config::RelayLimits limits;
   FleetOptions fleet;
-  std::optional<std::set<std::string>> allowed_ids;
+  AccessMode access = AccessMode::Open;
+  std::set<std::string> allowed_ids;
+  std::vector<Ban> bans;
   std::vector<std::string> log;
   std::vector<Action> actions;
   std::unique_ptr<Core> core;
@@ -45,7 +47,9 @@ struct Harness {
       o.limits = limits;
       o.advertise = {"ws://localhost:4017/relay"};
       o.fleet = fleet;
+      o.access = access;
       o.allowed_ids = allowed_ids;
+      o.bans = bans;
       o.log = [this](base::LogLevel, const std::string& line) { log.push_back(line); };
       core = std::make_unique<Core>(relay_id, o, now());
     }
@@ -171,6 +175,7 @@ TEST(RelayCore, AnAllowlistAdmitsOnlyListedIdentities) {
   Harness h;
   const auto listed = credential(1);
   const auto stranger = credential(2);
+  h.access = AccessMode::Allowlist;
   h.allowed_ids = std::set<std::string>{listed.id()};
   EXPECT_EQ(h.register_lease(h.connect(), listed, "web"), ResponseCode::Accepted);
   EXPECT_EQ(h.register_lease(h.connect("192.0.2.2"), stranger, "other"), ResponseCode::Rejected);
@@ -178,6 +183,194 @@ TEST(RelayCore, AnAllowlistAdmitsOnlyListedIdentities) {
   EXPECT_EQ(h.c().leases().size(), 1u);
   auto d = dial(h, h.connect("192.0.2.3"), listed.id());
   EXPECT_NE(d.holder, 0u);
+}
+
+// A reloaded allow list (set_allowed_ids) drops the leases of identities it no longer lists at
+// once; the connection stays, and their renewals are refused.
+TEST(RelayCore, AShorterAllowlistDropsTheLeasesItNoLongerLists) {
+  Harness h;
+  const auto a = credential(1);
+  const auto b = credential(2);
+  h.access = AccessMode::Allowlist;
+  h.allowed_ids = {a.id(), b.id()};
+  const auto ca = h.connect("192.0.2.1");
+  const auto cb = h.connect("192.0.2.2");
+  ASSERT_EQ(h.register_lease(ca, a, "a"), ResponseCode::Accepted);
+  ASSERT_EQ(h.register_lease(cb, b, "b"), ResponseCode::Accepted);
+  EXPECT_TRUE(h.c().set_allowed_ids({a.id()}, h.now()));
+  h.collect();
+  EXPECT_NE(h.c().leases().entry(a.id()), nullptr);
+  EXPECT_EQ(h.c().leases().entry(b.id()), nullptr);
+  EXPECT_FALSE(h.asked(Action::Kind::CloseConnection, cb));
+  EXPECT_EQ(h.register_lease(cb, b, "b"), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("not_allowed"), 1u);
+  // Beyond the bound nothing changes.
+  std::set<std::string> many;
+  for (std::size_t i = 0; i <= kMaxAllowedIds; ++i) many.insert(std::to_string(i));
+  EXPECT_FALSE(h.c().set_allowed_ids(std::move(many), h.now()));
+  EXPECT_TRUE(h.c().allowed(a.id()));
+}
+
+// Approval mode (ADR 0017 §2): an unknown identity is REJECTED and waits in pending() with its
+// attempts, until approve(); then its next registration is accepted.
+TEST(RelayCore, ApprovalHoldsANewIdentityUntilApproved) {
+  Harness h;
+  const auto known = credential(1);
+  const auto fresh = credential(2);
+  h.access = AccessMode::Approval;
+  h.allowed_ids = {known.id()};
+  EXPECT_EQ(h.register_lease(h.connect("192.0.2.1"), known, "known"), ResponseCode::Accepted);
+  const auto c = h.connect("192.0.2.9");
+  EXPECT_EQ(h.register_lease(c, fresh, "new"), ResponseCode::Rejected);
+  h.clock.advance(std::chrono::seconds(2));
+  EXPECT_EQ(h.register_lease(c, fresh, "newer"), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("pending_approval"), 2u);
+  auto p = h.c().pending();
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].id, fresh.id());
+  EXPECT_EQ(p[0].name, "newer");
+  EXPECT_EQ(p[0].address, "192.0.2.9");
+  EXPECT_EQ(p[0].attempts, 2u);
+  EXPECT_EQ(p[0].last - p[0].first, 2);
+  EXPECT_FALSE(h.c().approve("not an id", h.now()));
+  std::string lower = fresh.id();
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  EXPECT_TRUE(h.c().approve(lower, h.now()));  // any letter case
+  EXPECT_TRUE(h.c().pending().empty());
+  EXPECT_EQ(h.c().approved().count(fresh.id()), 1u);
+  EXPECT_EQ(h.register_lease(c, fresh, "newer"), ResponseCode::Accepted);
+}
+
+// The pending table is bounded: the oldest waiting identity makes room for a new one.
+TEST(RelayCore, PendingApprovalsAreBounded) {
+  Harness h;
+  h.access = AccessMode::Approval;
+  const auto c = h.connect();
+  for (std::size_t i = 0; i < kMaxPending + 5; ++i) {
+    Bytes seed(32, 0);
+    seed[0] = static_cast<std::uint8_t>(i & 0xff);
+    seed[1] = static_cast<std::uint8_t>(i >> 8);
+    seed[2] = 7;
+    const auto who = *identity::Credential::from_seed(seed);
+    ASSERT_EQ(h.register_lease(c, who, "n"), ResponseCode::Rejected);
+  }
+  EXPECT_EQ(h.c().pending().size(), kMaxPending);
+}
+
+// An identity ban drops the live lease at once and closes its connection; renewals and new
+// registrations are refused ("banned"); unban lets it back.
+TEST(RelayCore, AnIdentityBanDropsTheLeaseAndClosesItsConnection) {
+  Harness h;
+  const auto bad = credential(1);
+  const auto good = credential(2);
+  const auto cb = h.connect("192.0.2.1");
+  const auto cg = h.connect("192.0.2.2");
+  ASSERT_EQ(h.register_lease(cb, bad, "bad"), ResponseCode::Accepted);
+  ASSERT_EQ(h.register_lease(cg, good, "good"), ResponseCode::Accepted);
+  std::string lower = bad.id();
+  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  EXPECT_EQ(h.c().ban(Ban{Ban::Kind::Identity, lower, 0, "abuse"}, h.now()), "");
+  h.collect();
+  EXPECT_TRUE(h.asked(Action::Kind::CloseConnection, cb));
+  EXPECT_FALSE(h.asked(Action::Kind::CloseConnection, cg));
+  EXPECT_EQ(h.c().leases().entry(bad.id()), nullptr);
+  ASSERT_EQ(h.c().bans().size(), 1u);
+  EXPECT_EQ(h.c().bans()[0].value, bad.id());  // normalised
+  EXPECT_EQ(h.c().bans()[0].since, kT);
+  EXPECT_EQ(h.register_lease(h.connect("192.0.2.3"), bad, "bad"), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("banned"), 1u);
+  EXPECT_FALSE(h.c().allowed(bad.id()));
+  // The same ban twice is one ban; an invalid value is refused with a reason.
+  EXPECT_EQ(h.c().ban(Ban{Ban::Kind::Identity, bad.id(), 0, {}}, h.now()), "");
+  EXPECT_EQ(h.c().bans().size(), 1u);
+  EXPECT_NE(h.c().ban(Ban{Ban::Kind::Identity, "nope", 0, {}}, h.now()), "");
+  EXPECT_TRUE(h.c().unban(Ban::Kind::Identity, lower, h.now()));
+  EXPECT_FALSE(h.c().unban(Ban::Kind::Identity, lower, h.now()));
+  EXPECT_EQ(h.register_lease(h.connect("192.0.2.4"), bad, "bad"), ResponseCode::Accepted);
+}
+
+// A name-pattern ban matches under case folding with '*' globs, and applies to live leases and
+// new registrations alike.
+TEST(RelayCore, ANamePatternBanMatchesCaseFoldedGlobs) {
+  EXPECT_TRUE(name_matches("paypal*", "paypal-login"));
+  EXPECT_TRUE(name_matches("*pal*", "paypal"));
+  EXPECT_TRUE(name_matches("a*b*c", "aXXbYYc"));
+  EXPECT_FALSE(name_matches("a*b*c", "aXXbYY"));
+  EXPECT_TRUE(name_matches("*", ""));
+  EXPECT_FALSE(name_matches("web", "webs"));
+  Harness h;
+  const auto a = credential(1);
+  const auto b = credential(2);
+  const auto ca = h.connect("192.0.2.1");
+  ASSERT_EQ(h.register_lease(ca, a, "PayPal-Login"), ResponseCode::Accepted);
+  ASSERT_EQ(h.register_lease(h.connect("192.0.2.2"), b, "docs"), ResponseCode::Accepted);
+  EXPECT_EQ(h.c().ban(Ban{Ban::Kind::Name, "paypal*", 0, {}}, h.now()), "");
+  h.collect();
+  EXPECT_TRUE(h.asked(Action::Kind::CloseConnection, ca));
+  EXPECT_EQ(h.c().leases().entry(a.id()), nullptr);
+  EXPECT_NE(h.c().leases().entry(b.id()), nullptr);
+  EXPECT_EQ(h.register_lease(h.connect("192.0.2.3"), b, "PAYPALS"), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("banned"), 1u);
+  EXPECT_NE(h.c().ban(Ban{Ban::Kind::Name, std::string(200, 'x'), 0, {}}, h.now()), "");
+}
+
+// An address ban closes that range's connections at once and refuses its new ones.
+TEST(RelayCore, AnAddressBanClosesAndRefusesTheRange) {
+  Harness h;
+  const auto in = h.connect("198.51.100.7");
+  const auto out = h.connect("192.0.2.1");
+  EXPECT_EQ(h.c().ban(Ban{Ban::Kind::Address, "198.51.100.0/24", 0, {}}, h.now()), "");
+  h.collect();
+  EXPECT_TRUE(h.asked(Action::Kind::CloseConnection, in));
+  EXPECT_FALSE(h.asked(Action::Kind::CloseConnection, out));
+  EXPECT_FALSE(h.c().take_address("198.51.100.9", "ws", h.now()));
+  EXPECT_TRUE(h.c().take_address("192.0.2.5", "ws", h.now()));
+  EXPECT_EQ(h.refusals("banned"), 1u);
+  EXPECT_NE(h.c().ban(Ban{Ban::Kind::Address, "198.51.100.0/33", 0, {}}, h.now()), "");
+  EXPECT_TRUE(h.c().unban(Ban::Kind::Address, "198.51.100.0/24", h.now()));
+  EXPECT_TRUE(h.c().take_address("198.51.100.9", "ws", h.now()));
+}
+
+// Bans from the options (a bans file) are in force from the start; the table is bounded.
+TEST(RelayCore, BansFromTheOptionsApplyAndTheListIsBounded) {
+  Harness h;
+  const auto a = credential(1);
+  h.bans = {Ban{Ban::Kind::Identity, a.id(), 5, {}}};
+  EXPECT_EQ(h.register_lease(h.connect(), a, "a"), ResponseCode::Rejected);
+  EXPECT_EQ(h.refusals("banned"), 1u);
+  for (std::size_t i = 1; i < kMaxBans; ++i) {
+    ASSERT_EQ(h.c().ban(Ban{Ban::Kind::Name, "n" + std::to_string(i), 0, {}}, h.now()), "");
+  }
+  EXPECT_NE(h.c().ban(Ban{Ban::Kind::Name, "one-more", 0, {}}, h.now()), "");
+  EXPECT_EQ(h.c().bans().size(), kMaxBans);
+}
+
+// drop_lease() drops a lease and closes its connection; lease_traffic() counts what the lease
+// relayed, and forgets it once the lease and its splices are gone.
+TEST(RelayCore, DropLeaseAndLeaseTraffic) {
+  Harness h;
+  const auto holder = credential(1);
+  const auto hc = h.connect("192.0.2.1");
+  ASSERT_EQ(h.register_lease(hc, holder, "web"), ResponseCode::Accepted);
+  auto d = dial(h, h.connect("192.0.2.2"), holder.id());
+  answer(h, d, ResponseCode::Accepted);
+  ASSERT_EQ(h.c().step(d.dialer), Step::Splice);
+  h.c().spliced_moved(d.dialer, true, 100, h.now());
+  h.c().spliced_moved(d.dialer, false, 40, h.now());
+  auto t = h.c().lease_traffic(holder.id());
+  EXPECT_EQ(t.streams, 1u);
+  EXPECT_EQ(t.streams_total, 1u);
+  EXPECT_EQ(t.bytes_to_holder, 100u);
+  EXPECT_EQ(t.bytes_to_dialer, 40u);
+  EXPECT_EQ(h.c().connection_address(hc), "192.0.2.1");
+  EXPECT_FALSE(h.c().drop_lease(credential(9).id(), h.now()));
+  EXPECT_TRUE(h.c().drop_lease(holder.id(), h.now()));
+  h.collect();
+  EXPECT_TRUE(h.asked(Action::Kind::CloseConnection, hc));
+  EXPECT_EQ(h.c().leases().entry(holder.id()), nullptr);
+  EXPECT_EQ(h.c().lease_traffic(holder.id()).bytes_to_holder, 100u);  // its splice still runs
+  h.c().splice_ended(d.dialer);
+  EXPECT_EQ(h.c().lease_traffic(holder.id()).bytes_to_holder, 0u);  // forgotten
 }
 
 TEST(RelayCore, RegistersALeaseAndListsItInRelayInfo) {

@@ -76,7 +76,9 @@ class RelayProcess {
       argv.insert(argv.begin(), {"/bin/bash", "-c", shell + "; exec \"$0\" \"$@\""});
     }
     child_ = std::make_unique<Child>(argv, (dir_ / "out").string(), (dir_ / "err").string());
-    if (!child_->wait_for_lines("listening ", 2, 20'000)) {
+    // An admin listener (admin_listen) is printed after the others.
+    const std::size_t lines = config.find("\"admin_listen\"") != std::string::npos ? 3 : 2;
+    if (!child_->wait_for_lines("listening ", lines, 20'000)) {
       ADD_FAILURE() << "relay did not start:\n" << child_->out() << child_->err();
       return;
     }
@@ -85,7 +87,11 @@ class RelayProcess {
     while ((pos = out.find("listening ", pos)) != std::string::npos) {
       const auto end = out.find('\n', pos);
       const std::string uri = out.substr(pos + 10, end - pos - 10);
-      (uri.rfind("ws://", 0) == 0 || uri.rfind("wss://", 0) == 0 ? ws : tcp) = uri;
+      if (uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0) {
+        admin = uri;
+      } else {
+        (uri.rfind("ws://", 0) == 0 || uri.rfind("wss://", 0) == 0 ? ws : tcp) = uri;
+      }
       pos = end;
     }
     auto parsed = transport::parse_uri(ws);
@@ -101,7 +107,8 @@ class RelayProcess {
 
   std::string ws;
   std::string tcp;
-  std::string http;  ///< http://127.0.0.1:<ws port> (https:// for a wss:// listener)
+  std::string http;   ///< http://127.0.0.1:<ws port> (https:// for a wss:// listener)
+  std::string admin;  ///< the admin listener's URI (admin_listen), when configured
 
  private:
   TempDir dir_;

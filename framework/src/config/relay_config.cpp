@@ -149,11 +149,11 @@ void apply_access(const json::value& v, RelayConfig& c, Reader& r) {
     const std::string key = "access." + std::string(k);
     if (k == "mode") {
       if (r.string(value, key, c.access_mode) && c.access_mode != "open" &&
-          c.access_mode != "allowlist") {
-        r.problem(key, "'" + c.access_mode +
-                           "': expected \"open\" or \"allowlist\" (\"approval\" is not built "
-                           "yet, ADR 0017)");
+          c.access_mode != "allowlist" && c.access_mode != "approval") {
+        r.problem(key, "'" + c.access_mode + "': expected \"open\", \"allowlist\" or \"approval\"");
       }
+    } else if (k == "allowed_file") {
+      r.string(value, key, c.access_allowed_file);
     } else if (k == "allowed_ids") {
       if (r.strings(value, key, c.access_allowed_ids)) {
         for (auto& id : c.access_allowed_ids) {
@@ -257,6 +257,21 @@ void apply_json(std::string_view text, RelayConfig& c, std::vector<Problem>& pro
       r.boolean(value, key, c.noindex);
     } else if (key == "access") {
       apply_access(value, c, r);
+    } else if (key == "bans_file") {
+      r.string(value, key, c.bans_file);
+    } else if (key == "admin_listen") {
+      if (r.string(value, key, c.admin_listen) && !c.admin_listen.empty()) {
+        auto u = base::parse_uri(c.admin_listen);
+        if (!u) {
+          r.problem(key, "'" + c.admin_listen + "': " + u.error().message());
+        } else if (u->scheme != "http" && u->scheme != "https") {
+          r.problem(key, "'" + c.admin_listen + "': expected an http:// or https:// URI");
+        }
+      }
+    } else if (key == "admin_token_file") {
+      r.string(value, key, c.admin_token_file);
+    } else if (key == "admin_allow_plaintext") {
+      r.boolean(value, key, c.admin_allow_plaintext);
     } else if (key == "threads") {
       if (r.uint32(value, key, c.threads, 0) && c.threads > kMaxRelayThreads) {
         r.problem(key, "must be at most " + std::to_string(kMaxRelayThreads) +
@@ -296,7 +311,12 @@ std::string to_json(const RelayConfig& c) {
   o << "  \"frontend_dir\": " << str(c.frontend_dir) << ",\n";
   o << "  \"noindex\": " << (c.noindex ? "true" : "false") << ",\n";
   o << "  \"access\": {\"mode\": " << str(c.access_mode)
-    << ", \"allowed_ids\": " << list(c.access_allowed_ids) << "},\n";
+    << ", \"allowed_ids\": " << list(c.access_allowed_ids)
+    << ", \"allowed_file\": " << str(c.access_allowed_file) << "},\n";
+  o << "  \"bans_file\": " << str(c.bans_file) << ",\n";
+  o << "  \"admin_listen\": " << str(c.admin_listen) << ",\n";
+  o << "  \"admin_token_file\": " << str(c.admin_token_file) << ",\n";
+  o << "  \"admin_allow_plaintext\": " << (c.admin_allow_plaintext ? "true" : "false") << ",\n";
   o << "  \"threads\": " << c.threads << ",\n";
   o << "  \"directory\": {\"name\": " << str(c.directory)
     << ", \"settings\": " << json_settings(c.directory_settings, "  ") << "},\n";

@@ -230,9 +230,16 @@ ResponseCode RelayControlStream::lease_update(base::ByteSpan payload, std::int64
   if (!request) return ResponseCode::InvalidIdentity;
   const std::string& id = request->lease->identity->id;
   // Before the replay cache and the directory: a refused identity costs neither.
-  if (ctx_.admit_identity && !ctx_.admit_identity(id)) {
-    refused("not_allowed", id, "the identity is not in access.allowed_ids");
-    return ResponseCode::Rejected;
+  if (ctx_.admit_identity) {
+    if (const char* why = ctx_.admit_identity(connection_, id, request->lease->name)) {
+      const std::string what = std::string(why) == "banned"
+                                   ? "the identity or its lease name is banned"
+                               : std::string(why) == "pending_approval"
+                                   ? "the identity waits for an operator's approval"
+                                   : "the identity is not allowed to register (access.mode)";
+      refused(why, id, what);
+      return ResponseCode::Rejected;
+    }
   }
   if (!fresh(id, request->nonce, request->timestamp, now)) return ResponseCode::Rejected;
   const std::string& name = request->lease->name;

@@ -13,6 +13,7 @@
 #include "portal/platform/key_file.hpp"
 #include "portal/platform/paths.hpp"
 #include "portal/relay/relay.hpp"
+#include "relay/admin.hpp"
 
 namespace portal::relay {
 
@@ -108,6 +109,68 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
       }
     }
   }
+  // The admin surface (ADR 0017 §1): its own HTTP listener, and a token for the admin API.
+  if (!config.admin_listen.empty()) {
+    transport::Settings settings;
+    auto tf = stack.transport(config.admin_listen, "admin_listen", config.transport_settings,
+                              settings, error);
+    if (!tf) return nullptr;
+    const auto uri = *transport::parse_uri(config.admin_listen);
+    if (uri.scheme != "http" && uri.scheme != "https") {
+      error = "admin_listen: '" + config.admin_listen + "': expected an http:// or https:// URI";
+      return nullptr;
+    }
+    if (config.admin_token_file.empty()) {
+      error = "admin_listen: needs admin_token_file (the admin API's bearer token)";
+      return nullptr;
+    }
+    const bool loopback = uri.host == "localhost" || uri.host.rfind("127.", 0) == 0 ||
+                          uri.host == "::1" || uri.host == "[::1]";
+    if (uri.scheme == "http" && !loopback && !config.admin_allow_plaintext) {
+      error = "admin_listen: '" + config.admin_listen +
+              "' is http:// on an address other than loopback: the token would cross the "
+              "network in the clear (use https://, or set admin_allow_plaintext)";
+      return nullptr;
+    }
+    std::string problem;
+    if (!ops::read_token_file(config.admin_token_file, a->options.admin_token, problem)) {
+      error = "admin_token_file: " + problem;
+      return nullptr;
+    }
+    a->options.admin_separate = true;
+    a->admin = Assembly::Listen{uri, tf, std::move(settings)};
+  } else if (!config.admin_token_file.empty()) {
+    error = "admin_token_file: needs admin_listen (the admin API is served only there)";
+    return nullptr;
+  }
+  // Who may register, and the bans in force (ADR 0017 §2, §3).
+  a->options.access = config.access_mode == "allowlist"  ? AccessMode::Allowlist
+                      : config.access_mode == "approval" ? AccessMode::Approval
+                                                         : AccessMode::Open;
+  a->options.allowed_ids.insert(config.access_allowed_ids.begin(), config.access_allowed_ids.end());
+  a->options.allowed_file = config.access_allowed_file;
+  if (!config.access_allowed_file.empty()) {
+    std::string problem;
+    const bool exists = ops::stamp_of(config.access_allowed_file).size >= 0;
+    // Under approval the file may come with the first approval; under allowlist a missing file
+    // is a mistake in the path.
+    if ((exists || a->options.access != AccessMode::Approval) &&
+        !ops::read_allowed_file(config.access_allowed_file, a->options.allowed_file_ids, problem)) {
+      error = "access.allowed_file: " + problem;
+      return nullptr;
+    }
+  }
+  a->options.bans_file = config.bans_file;
+  if (!config.bans_file.empty()) {
+    ops::OperatorState state;
+    std::string problem;
+    if (!ops::read_bans_file(config.bans_file, state, problem)) {
+      error = "bans_file: " + problem;
+      return nullptr;
+    }
+    a->options.bans = std::move(state.bans);
+    a->options.rates = std::move(state.rates);
+  }
   a->host = std::move(stack.host);
 
   // The identity: a key file, or a new one at each start.
@@ -153,10 +216,6 @@ std::unique_ptr<Assembly> assemble(const config::RelayConfig& config, std::strin
   a->options.app_hosts = config.app_hosts;
   a->options.frontend_dir = config.frontend_dir;
   a->options.noindex = config.noindex;
-  if (config.access_mode == "allowlist") {
-    a->options.allowed_ids.emplace(config.access_allowed_ids.begin(),
-                                   config.access_allowed_ids.end());
-  }
   a->options.trusted_proxies = config.trusted_proxies;
   a->options.mux = a->mux;
   a->options.mux_settings = config.mux_settings;
@@ -193,6 +252,15 @@ std::vector<transport::Uri> listen_all(Relay& relay, Assembly& assembly,
       return bound;
     }
     bound.push_back(relay.serve(std::move(*listener)));
+  }
+  if (assembly.admin) {
+    const auto& l = *assembly.admin;
+    auto listener = l.transport->listen(executor, l.uri, l.settings);
+    if (!listener) {
+      error = "admin_listen " + l.uri.to_string() + ": " + listener.error().message();
+      return bound;
+    }
+    bound.push_back(relay.serve_admin(std::move(*listener)));
   }
   return bound;
 }

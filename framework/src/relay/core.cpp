@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cassert>
 #include <deque>
+#include <limits>
 
 #include "portal/base/address_set.hpp"
 #include "portal/base/log_gate.hpp"
+#include "portal/lease/name.hpp"
 #include "portal/mux/errors.hpp"
 
 namespace portal::relay {
@@ -76,6 +78,98 @@ std::string accounting_address(std::string_view peer_address, std::string_view l
   bool v4 = false;
   if (base::address_bytes(peer_address, bytes, v4)) return std::string(peer_address);
   return "listener " + std::string(listener);
+}
+
+const char* to_string(Ban::Kind kind) noexcept {
+  switch (kind) {
+    case Ban::Kind::Identity: return "identity";
+    case Ban::Kind::Name: return "name";
+    case Ban::Kind::Address: return "address";
+  }
+  return "?";
+}
+
+std::optional<Ban::Kind> ban_kind(std::string_view name) noexcept {
+  if (name == "identity") return Ban::Kind::Identity;
+  if (name == "name") return Ban::Kind::Name;
+  if (name == "address") return Ban::Kind::Address;
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr std::size_t kMaxBanPattern = 128;  // bytes of a name pattern
+constexpr std::size_t kMaxBanReason = 256;   // bytes of an operator's note
+
+bool has_control(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char ch) {
+    const auto u = static_cast<unsigned char>(ch);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+// Upper-cases `id` and says whether it has the form of a v1 ID (portal-v1 §5.2).
+bool normalize_identity(std::string& id) {
+  for (auto& ch : id) {
+    if (ch >= 'a' && ch <= 'z') ch = static_cast<char>(ch - 'a' + 'A');
+  }
+  return id.size() == 26 && std::all_of(id.begin(), id.end(), [](char ch) {
+           return (ch >= 'A' && ch <= 'Z') || (ch >= '2' && ch <= '7');
+         });
+}
+
+}  // namespace
+
+std::string normalize_ban(Ban& ban) {
+  if (ban.reason.size() > kMaxBanReason || has_control(ban.reason)) {
+    return "the reason must be at most " + std::to_string(kMaxBanReason) +
+           " bytes without control characters";
+  }
+  switch (ban.kind) {
+    case Ban::Kind::Identity:
+      if (!normalize_identity(ban.value)) {
+        return "'" + ban.value.substr(0, 64) + "' is not an identity ID (26 characters of base32)";
+      }
+      return {};
+    case Ban::Kind::Name:
+      if (ban.value.empty() || ban.value.size() > kMaxBanPattern || has_control(ban.value)) {
+        return "a name pattern must have 1 to " + std::to_string(kMaxBanPattern) +
+               " bytes without control characters";
+      }
+      ban.value = lease::fold_name(ban.value);
+      return {};
+    case Ban::Kind::Address: {
+      std::string problem;
+      if (ban.value.find(',') != std::string::npos ||
+          !base::AddressSet::parse({ban.value}, problem)) {
+        return "'" + ban.value.substr(0, 64) + "' is not an IP address or CIDR range";
+      }
+      return {};
+    }
+  }
+  return "unknown ban kind";
+}
+
+bool name_matches(std::string_view pattern, std::string_view name) {
+  // Greedy matching with one backtrack point (the last '*'): linear for patterns with one star,
+  // at most |pattern| * |name| steps otherwise (both bounded).
+  std::size_t p = 0, n = 0, star = std::string_view::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.size() && pattern[p] == name[n]) {
+      ++p;
+      ++n;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
 }
 
 struct Core::State {
@@ -156,11 +250,14 @@ struct Core::State {
       return admit_lease(c, lease_id);
     };
     ctx.reserved_names = options.reserved_names;
-    if (options.allowed_ids) {
-      ctx.admit_identity = [this](const std::string& who) {
-        return options.allowed_ids->count(who) != 0;
-      };
+    ctx.admit_identity = [this](ConnectionId c, const std::string& who, const std::string& name) {
+      return admit_identity(c, who, name);
+    };
+    allowed = options.allowed_ids;
+    for (auto& b : options.bans) {
+      if (normalize_ban(b).empty() && bans.size() < kMaxBans) bans.push_back(b);
     }
+    rebuild_banned_addresses();
     ctx.directory = options.fleet.directory;
     options.fleet.heartbeat = std::max(options.fleet.heartbeat, milliseconds(100));
     ctx.directory_ttl = 3 * options.fleet.heartbeat;
@@ -245,6 +342,112 @@ struct Core::State {
   StreamId next_stream = 1;
   Stats stats;
   Metrics metrics;
+
+  // Operator controls (ADR 0017): allowed identities (config and file; approvals apart), the
+  // identities waiting for approval (oldest first), the bans and the address ranges among them,
+  // and what each lease held here relayed (forgotten once the lease and its splices are gone).
+  std::set<std::string> allowed;
+  std::set<std::string> approved;
+  std::vector<PendingIdentity> pending_ids;
+  std::vector<Ban> bans;
+  base::AddressSet banned_addresses;
+  std::unordered_map<std::string, LeaseTraffic> traffic;
+
+  void rebuild_banned_addresses() {
+    std::vector<std::string> ranges;
+    for (const auto& b : bans) {
+      if (b.kind == Ban::Kind::Address) ranges.push_back(b.value);
+    }
+    std::string problem;  // each was parsed when it was added
+    auto set = base::AddressSet::parse(ranges, problem);
+    banned_addresses = set ? std::move(*set) : base::AddressSet{};
+  }
+  bool is_allowed(const std::string& id) const {
+    return options.access == AccessMode::Open || allowed.count(id) != 0 || approved.count(id) != 0;
+  }
+  // The ban that stops `id` registering lease `name`, if any.
+  const Ban* ban_of(const std::string& id, const std::string& name) const {
+    const std::string folded = name.empty() ? std::string() : lease::fold_name(name);
+    for (const auto& b : bans) {
+      if (b.kind == Ban::Kind::Identity && b.value == id) return &b;
+      if (b.kind == Ban::Kind::Name && !folded.empty() && name_matches(b.value, folded)) return &b;
+    }
+    return nullptr;
+  }
+  const char* admit_identity(ConnectionId c, const std::string& id, const std::string& name) {
+    if (ban_of(id, name) != nullptr) return "banned";
+    if (is_allowed(id)) return nullptr;
+    if (options.access == AccessMode::Approval) {
+      wait_for_approval(c, id, name);
+      return "pending_approval";
+    }
+    return "not_allowed";
+  }
+  void wait_for_approval(ConnectionId c, const std::string& id, const std::string& name) {
+    const auto t = unix_now();
+    const auto conn = conns.find(c);
+    const std::string address = conn == conns.end() ? std::string() : conn->second.address;
+    for (auto& p : pending_ids) {
+      if (p.id != id) continue;
+      p.name = name;
+      p.address = address;
+      p.last = t;
+      ++p.attempts;
+      return;
+    }
+    if (pending_ids.size() >= kMaxPending)
+      pending_ids.erase(pending_ids.begin());  // the oldest goes
+    pending_ids.push_back(PendingIdentity{id, name, address, t, t, 1});
+    log(base::LogLevel::Info, "identity " + id + " waits for approval (lease '" + name + "' from " +
+                                  (address.empty() ? "(local)" : address) + ")");
+  }
+  // Drops the lease of `id` here (and withdraws it from the fleet); with `close`, also closes
+  // the connection that held it. False when no lease of `id` is held here.
+  bool drop(const std::string& id, bool close, const std::string& why) {
+    const auto* e = leases.entry(id);
+    if (e == nullptr) return false;
+    const ConnectionId c = e->connection;
+    (void)leases.remove(id);
+    withdraw(id);
+    log(base::LogLevel::Info, "lease " + id + " dropped: " + why);
+    if (close && conns.count(c) != 0) close_connection(c, why);
+    forget_traffic_if_gone(id);
+    return true;
+  }
+  void close_connection(ConnectionId c, const std::string& why) {
+    for (const auto& a : actions) {
+      if (a.kind == Action::Kind::CloseConnection && a.id == c) return;
+    }
+    log(base::LogLevel::Info, conn_tag(c) + " closed by the operator: " + why);
+    actions.push_back(Action{Action::Kind::CloseConnection, c});
+  }
+  // Applies ban `b` to what is held now.
+  void apply(const Ban& b) {
+    const std::string why = std::string("banned (") + to_string(b.kind) + " " + b.value + ")";
+    if (b.kind == Ban::Kind::Address) {
+      base::AddressSet one;
+      std::string problem;
+      if (auto set = base::AddressSet::parse({b.value}, problem)) one = std::move(*set);
+      for (const auto& [id, c] : conns) {
+        if (one.contains(c.address)) close_connection(id, why);
+      }
+      return;
+    }
+    std::vector<std::string> hit;
+    for (const auto* e : leases.list(std::numeric_limits<std::int64_t>::min())) {
+      const auto& lease_id = e->lease.identity->id;
+      if (b.kind == Ban::Kind::Identity ? lease_id == b.value
+                                        : name_matches(b.value, lease::fold_name(e->lease.name))) {
+        hit.push_back(lease_id);
+      }
+    }
+    for (const auto& id : hit) (void)drop(id, true, why);
+  }
+  void forget_traffic_if_gone(const std::string& lease_id) {
+    if (leases.entry(lease_id) == nullptr && streams_per_lease.count(lease_id) == 0) {
+      traffic.erase(lease_id);
+    }
+  }
 
   // --- Bandwidth (ADR 0017 §4) ---
   // The buckets of each lease identity with a running splice (one per direction: 0 to the
@@ -882,6 +1085,7 @@ struct Core::State {
     d.last_moved = now.steady;
     ++stats.relayed_streams;
     ++stats.relayed_streams_total;
+    if (d.counts_lease) ++traffic[d.lease_id].streams_total;
     if (d.remote) {
       ++stats.forwarded_streams;
       ++stats.forwarded_streams_total;
@@ -994,6 +1198,9 @@ struct Core::State {
         for (const auto& lease_id : leases.sweep(unix_now())) {
           log(base::LogLevel::Info, "lease " + lease_id + " expired");
         }
+        std::erase_if(traffic, [&](const auto& entry) {
+          return leases.entry(entry.first) == nullptr && streams_per_lease.count(entry.first) == 0;
+        });
         std::erase_if(relay_info_by_address, [&](const auto& entry) {
           return entry.second.full(limits.relay_info_kib_per_minute_per_ip, now.steady);
         });
@@ -1049,6 +1256,10 @@ Core::~Core() = default;
 
 bool Core::take_address(const std::string& address, const std::string& scheme, Now now) {
   s_->now = now;
+  if (s_->banned_addresses.contains(address)) {
+    s_->refuse("banned", "connection from " + address + " via " + scheme + " refused: banned");
+    return false;
+  }
   auto& a = s_->addresses[address];
   if (a.accepted >= s_->limits.max_connections_per_ip) {
     s_->refuse("connections_per_ip", "connection from " + address + " via " + scheme +
@@ -1093,6 +1304,11 @@ ConnectionId Core::connection_opened(const std::string& address, const std::stri
   ++s_->stats.connections_total;
   s_->log(base::LogLevel::Info, conn_tag(id) + " opened from " +
                                     (address.empty() ? "(local)" : address) + " via " + scheme);
+  // A transport that does not ask take_address() first: a banned address is closed here.
+  if (s_->banned_addresses.contains(address)) {
+    s_->refuse("banned", conn_tag(id) + " from " + address + " via " + scheme + ": banned");
+    s_->close_connection(id, "banned address");
+  }
   return id;
 }
 
@@ -1113,6 +1329,7 @@ void Core::connection_closed(ConnectionId c, const base::ErrorCode& reason, Now 
   for (const auto& id : s_->leases.drop_connection(c)) {
     s_->log(base::LogLevel::Info, "lease " + id + " dropped: " + conn_tag(c) + " closed");
     s_->withdraw(id);
+    s_->forget_traffic_if_gone(id);
   }
   if (reason == mux::Errc::PeerNotReading) {
     s_->refuse("peer_not_reading", conn_tag(c) + " from " + conn.address +
@@ -1301,7 +1518,13 @@ StreamId Core::splice_peer(StreamId s) const noexcept {
 
 void Core::spliced_moved(StreamId dialer, bool to_holder, std::size_t n, Now now) {
   (to_holder ? s_->stats.bytes_to_holder : s_->stats.bytes_to_dialer) += n;
-  if (auto* d = s_->find(dialer)) d->last_moved = now.steady;
+  if (auto* d = s_->find(dialer)) {
+    d->last_moved = now.steady;
+    if (d->counts_lease) {
+      auto& t = s_->traffic[d->lease_id];
+      (to_holder ? t.bytes_to_holder : t.bytes_to_dialer) += n;
+    }
+  }
 }
 
 void Core::splice_ended(StreamId dialer) noexcept {
@@ -1312,6 +1535,7 @@ void Core::splice_ended(StreamId dialer) noexcept {
   if (d->remote) --s_->stats.forwarded_streams;
   s_->disarm(d->timer);
   s_->release_lease_slot(*d);
+  s_->forget_traffic_if_gone(d->lease_id);
   s_->end_rate(*d);  // bandwidth (ADR 0017 §4)
   d->step = Step::Abort;
   if (auto* h = s_->find(d->peer)) h->step = Step::Abort;
@@ -1423,6 +1647,91 @@ bool Core::peer_accepted(ConnectionId c, const std::string& relay, Now now) {
   ++s_->stats.peer_sessions_in;
   s_->log(base::LogLevel::Info, conn_tag(c) + ": peer session from relay " + relay);
   return true;
+}
+
+AccessMode Core::access() const noexcept { return s_->options.access; }
+
+bool Core::allowed(const std::string& id) const {
+  return s_->ban_of(id, {}) == nullptr && s_->is_allowed(id);
+}
+
+bool Core::set_allowed_ids(std::set<std::string> ids, Now now) {
+  s_->now = now;
+  if (ids.size() + s_->approved.size() > kMaxAllowedIds) return false;
+  s_->allowed = std::move(ids);
+  if (s_->options.access == AccessMode::Open) return true;
+  std::vector<std::string> gone;
+  for (const auto* e : s_->leases.list(std::numeric_limits<std::int64_t>::min())) {
+    if (!s_->is_allowed(e->lease.identity->id)) gone.push_back(e->lease.identity->id);
+  }
+  for (const auto& id : gone) (void)s_->drop(id, false, "no longer allowed (access list changed)");
+  return true;
+}
+
+std::vector<PendingIdentity> Core::pending() const { return s_->pending_ids; }
+
+bool Core::approve(const std::string& id, Now now) {
+  s_->now = now;
+  std::string key = id;
+  if (!normalize_identity(key)) return false;
+  if (s_->allowed.count(key) != 0 || s_->approved.count(key) != 0) return true;
+  if (s_->allowed.size() + s_->approved.size() >= kMaxAllowedIds) return false;
+  s_->approved.insert(key);
+  std::erase_if(s_->pending_ids, [&](const PendingIdentity& p) { return p.id == key; });
+  s_->log(base::LogLevel::Info, "identity " + key + " approved");
+  return true;
+}
+
+const std::set<std::string>& Core::approved() const noexcept { return s_->approved; }
+
+std::string Core::ban(Ban ban, Now now) {
+  s_->now = now;
+  if (auto problem = normalize_ban(ban); !problem.empty()) return problem;
+  for (const auto& b : s_->bans) {
+    if (b.kind == ban.kind && b.value == ban.value) return {};
+  }
+  if (s_->bans.size() >= kMaxBans) {
+    return "the ban list is full (" + std::to_string(kMaxBans) + " bans)";
+  }
+  if (ban.since == 0) ban.since = s_->unix_now();
+  s_->bans.push_back(ban);
+  if (ban.kind == Ban::Kind::Address) s_->rebuild_banned_addresses();
+  s_->log(base::LogLevel::Info, std::string("ban added: ") + to_string(ban.kind) + " " + ban.value);
+  s_->apply(ban);
+  return {};
+}
+
+bool Core::unban(Ban::Kind kind, std::string value, Now now) {
+  s_->now = now;
+  Ban key{kind, std::move(value), 0, {}};
+  if (!normalize_ban(key).empty()) return false;
+  const auto removed = std::erase_if(
+      s_->bans, [&](const Ban& b) { return b.kind == key.kind && b.value == key.value; });
+  if (removed == 0) return false;
+  if (kind == Ban::Kind::Address) s_->rebuild_banned_addresses();
+  s_->log(base::LogLevel::Info, std::string("ban removed: ") + to_string(kind) + " " + key.value);
+  return true;
+}
+
+const std::vector<Ban>& Core::bans() const noexcept { return s_->bans; }
+
+bool Core::drop_lease(const std::string& id, Now now) {
+  s_->now = now;
+  std::string key = id;
+  if (!normalize_identity(key)) return false;
+  return s_->drop(key, true, "dropped by the operator");
+}
+
+std::string Core::connection_address(ConnectionId c) const {
+  const auto it = s_->conns.find(c);
+  return it == s_->conns.end() ? std::string() : it->second.address;
+}
+
+LeaseTraffic Core::lease_traffic(const std::string& id) const noexcept {
+  LeaseTraffic t;
+  if (auto it = s_->traffic.find(id); it != s_->traffic.end()) t = it->second;
+  t.streams = relayed_streams(id);
+  return t;
 }
 
 const lease::LeaseTable& Core::leases() const noexcept { return s_->leases; }

@@ -235,6 +235,21 @@ HttpResponse http_metrics(const HttpView& v, const HttpRequest& req) {
   for (const auto& [limit, n] : v.refusals) {
     o << "portal_refusals_total{limit=\"" << label_escape(limit) << "\"} " << n << '\n';
   }
+  metric(o, "portal_bans", "gauge", "Operator bans in force, by kind.");
+  for (const char* kind : {"identity", "name", "address"}) {
+    const auto it = v.bans.find(kind);
+    o << "portal_bans{kind=\"" << kind << "\"} " << (it == v.bans.end() ? 0 : it->second) << '\n';
+  }
+  if (v.approval) {
+    metric(o, "portal_pending_approvals", "gauge",
+           "Identities waiting for an operator's approval.");
+    o << "portal_pending_approvals " << v.pending << '\n';
+  }
+  if (v.admin) {
+    metric(o, "portal_admin_auth_failures_total", "counter",
+           "Admin API requests refused for a missing or wrong bearer token.");
+    o << "portal_admin_auth_failures_total " << v.admin_auth_failures << '\n';
+  }
   // --- Bandwidth (ADR 0017 §4) ---
   metric(o, "portal_rate_limited_total", "counter",
          "Chunks of relayed bytes held back by a bandwidth limit, by scope (lease or relay).");

@@ -48,6 +48,13 @@ struct HttpView {
   std::vector<Core::PeerSession> peer_sessions;            ///< open now
   std::map<std::string, std::uint64_t> forwarded_by_peer;  ///< splices started, by relay ID
   std::map<std::string, std::uint64_t> route_cache;        ///< forwards by "hit" / "miss"
+  /// The operator surface (ADR 0017): the admin API is served; its failed authentications;
+  /// bans in force by kind; identities waiting for approval (approval mode).
+  bool admin = false;
+  std::uint64_t admin_auth_failures = 0;
+  std::map<std::string, std::size_t> bans;
+  bool approval = false;
+  std::size_t pending = 0;
   std::vector<PluginInfo> plugins;
   std::vector<std::size_t> loop_connections;  ///< accepted sockets per event loop (ADR 0013)
   /// The browser path, when on: a lease's page is app_prefix + name + app_suffix

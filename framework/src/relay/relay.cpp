@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "portal/base/log.hpp"
+#include "portal/base/log_gate.hpp"
 #include "portal/stream/deadline.hpp"
 #include "portal/stream/drive.hpp"
 #include "portal/stream/logged.hpp"
@@ -24,6 +25,7 @@
 #include "portal/stream/splice.hpp"
 #include "portal/transport/forwarded.hpp"
 #include "portal/transport/tcp_acceptor.hpp"
+#include "relay/admin.hpp"
 #include "relay/browser.hpp"
 #include "relay/http.hpp"
 #include "relay/peer.hpp"
@@ -71,15 +73,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         identity(std::move(id)),
         o(std::move(options)),
         clock(o.clock != nullptr ? *o.clock : base::SystemClock::instance()),
-        core(identity,
-             CoreOptions{o.limits,
-                         o.advertise,
-                         o.sweep_interval,
-                         o.reserved_names,
-                         fleet_of(o),
-                         o.allowed_ids,
-                         {}},
-             now()),
+        core(identity, core_options(o), now()),
         timer(ex),
         started(Steady::now()) {
     loops.push_back(ex);
@@ -88,6 +82,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
       for (const auto& e : workers->executors()) loops.push_back(e);
     }
     loop_load.assign(loops.size(), 0);
+    rates = o.rates;
+    allow_stamp = o.allowed_file.empty() ? ops::FileStamp{} : ops::stamp_of(o.allowed_file);
     if (core.peering()) {
       peer_crypto.identity = &identity;
       peer_crypto.cipher = o.peer_cipher;
@@ -103,6 +99,20 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
           BrowserOptions{o.portal_url, o.app_hosts, o.frontend_dir, o.advertise, o.reserved_names},
           [](const std::string& line) { rlog(base::LogLevel::Info, line); });
     }
+  }
+
+  static CoreOptions core_options(const Options& o) {
+    CoreOptions c;
+    c.limits = o.limits;
+    c.advertise = o.advertise;
+    c.sweep_interval = o.sweep_interval;
+    c.reserved_names = o.reserved_names;
+    c.fleet = fleet_of(o);
+    c.access = o.access;
+    c.allowed_ids = o.allowed_ids;
+    c.allowed_ids.insert(o.allowed_file_ids.begin(), o.allowed_file_ids.end());
+    c.bans = o.bans;
+    return c;
   }
 
   // The core's fleet options: a directory only with a client to carry its requests.
@@ -140,6 +150,102 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   // peer handshakes per loop (each used only there).
   detail::PeerCrypto peer_crypto;
   std::vector<std::unique_ptr<handshake::ReplayCache>> peer_replay;
+  // The operator surface (ADR 0017): failed admin authentications (counted, logged at most once
+  // a second), the allow file's last stamp (a change re-reads it), the rates set through the
+  // admin API (persisted in the bans file).
+  std::uint64_t admin_auth_failures = 0;
+  base::LogGate admin_auth_log;
+  ops::FileStamp allow_stamp;
+  std::map<std::string, std::uint64_t> rates;
+
+  // Re-reads the allow file (when `if_changed`: only when its stamp changed); "" or the problem.
+  std::string reload_allow_file(bool if_changed) {
+    if (o.allowed_file.empty()) return {};
+    const auto stamp = ops::stamp_of(o.allowed_file);
+    if (if_changed && stamp == allow_stamp) return {};
+    allow_stamp = stamp;
+    std::set<std::string> ids;
+    std::string problem;
+    if (!ops::read_allowed_file(o.allowed_file, ids, problem)) {
+      rlog(base::LogLevel::Error, "access.allowed_file refused, the old list stays: " + problem);
+      return problem;
+    }
+    const auto n = ids.size();
+    ids.insert(o.allowed_ids.begin(), o.allowed_ids.end());
+    if (!core.set_allowed_ids(std::move(ids), now())) {
+      problem = o.allowed_file + ": more than " + std::to_string(kMaxAllowedIds) +
+                " allowed identities with the approvals";
+      rlog(base::LogLevel::Error, "access.allowed_file refused, the old list stays: " + problem);
+      return problem;
+    }
+    after_core();
+    rlog(base::LogLevel::Info,
+         "access.allowed_file " + o.allowed_file + " read: " + std::to_string(n) + " identities");
+    return {};
+  }
+  // Re-reads the bans file and puts its bans in force (the ones it no longer lists are lifted).
+  std::string reload_bans_file() {
+    if (o.bans_file.empty()) return {};
+    ops::OperatorState state;
+    std::string problem;
+    if (!ops::read_bans_file(o.bans_file, state, problem)) {
+      rlog(base::LogLevel::Error, "bans_file refused, the bans in force stay: " + problem);
+      return problem;
+    }
+    const auto t = now();
+    std::vector<Ban> old = core.bans();
+    for (const auto& b : old) (void)core.unban(b.kind, b.value, t);
+    for (const auto& b : state.bans) (void)core.ban(b, t);
+    rates = std::move(state.rates);
+    after_core();
+    rlog(base::LogLevel::Info,
+         "bans_file " + o.bans_file + " read: " + std::to_string(core.bans().size()) + " bans");
+    return {};
+  }
+  std::string save_bans() {
+    if (o.bans_file.empty()) return {};
+    std::string problem;
+    if (!ops::write_bans_file(o.bans_file, ops::OperatorState{core.bans(), rates}, problem)) {
+      rlog(base::LogLevel::Error, "bans_file not saved: " + problem);
+      return problem;
+    }
+    return {};
+  }
+  transport::HttpResponse admin(const transport::HttpRequest& req) {
+    if (!ops::bearer_matches(o.admin_token, req)) {
+      ++admin_auth_failures;
+      if (auto line = admin_auth_log.pass("admin API: request without a valid bearer token (" +
+                                              req.method + " " + req.target.substr(0, 100) + ")",
+                                          Steady::now())) {
+        rlog(base::LogLevel::Warn, *line);
+      }
+      transport::HttpResponse r{
+          401, "application/json", "{\"error\":\"a valid bearer token is required\"}\n", {}};
+      r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"portal-admin\"");
+      return r;
+    }
+    ops::AdminHost host{
+        core,
+        now(),
+        [this](ConnectionId c) { return core.connection_address(c); },
+        [this] { return save_bans(); },
+        [this](const std::string& id) -> std::string {
+          if (o.allowed_file.empty()) return {};
+          std::string problem;
+          if (!ops::add_to_allowed_file(o.allowed_file, id, base::unix_seconds(clock.system_now()),
+                                        problem)) {
+            rlog(base::LogLevel::Error, "approval not saved: " + problem);
+            return problem;
+          }
+          allow_stamp = ops::stamp_of(o.allowed_file);
+          return {};
+        },
+        [this] { return reload_all(); }};
+    auto r = ops::answer_admin(host, req);
+    after_core();
+    return r;
+  }
+  std::string reload_all();
 
   [[nodiscard]] bool sharded() const noexcept { return workers != nullptr; }
   // Whether an object on `owner` may be used right here (it lives on the relay's executor).
@@ -933,9 +1039,12 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
     };
   };
   (void)l->add_http_route("/healthz", route(&http_healthz));
-  (void)l->add_http_route("/metrics", route(&http_metrics));
-  (void)l->add_http_route("/api/leases", route(&http_api_leases));
-  (void)l->add_http_route("/api/relay", route(&http_api_relay));
+  // With an admin listener, /metrics and /api/... are served there only (ADR 0017 §1).
+  if (!impl_->o.admin_separate) {
+    (void)l->add_http_route("/metrics", route(&http_metrics));
+    (void)l->add_http_route("/api/leases", route(&http_api_leases));
+    (void)l->add_http_route("/api/relay", route(&http_api_relay));
+  }
   (void)l->add_http_route("/", route(&http_index));
   if (noindex) {
     (void)l->add_http_route("/robots.txt", [tagged](const transport::HttpRequest&) {
@@ -981,6 +1090,83 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   asio::co_spawn(impl_->ex, Impl::accept_loop(impl_, l, uri.scheme, bucket),
                  stream::logged("relay", "accept loop of " + uri.to_string()));
   return uri;
+}
+
+transport::Uri Relay::serve_admin(std::unique_ptr<transport::Listener> listener) {
+  auto* l = listener.get();
+  const auto uri = l->local_uri();
+  std::weak_ptr<Impl> weak = impl_;
+  auto route = [weak](auto render) {
+    return [weak, render](const transport::HttpRequest& req) -> transport::HttpResponse {
+      auto self = weak.lock();
+      if (!self) return transport::HttpResponse{503, "text/plain; charset=utf-8", "stopping\n", {}};
+      return render(self->view(), req);
+    };
+  };
+  (void)l->add_http_route("/healthz", route(&http_healthz));
+  (void)l->add_http_route("/metrics", route(&http_metrics));
+  (void)l->add_http_route("/api/leases", route(&http_api_leases));
+  (void)l->add_http_route("/api/relay", route(&http_api_relay));
+  if (!impl_->o.admin_token.empty()) {
+    (void)l->add_http_route(
+        "/api/admin/", [weak](const transport::HttpRequest& req) -> transport::HttpResponse {
+          auto self = weak.lock();
+          if (!self) {
+            return transport::HttpResponse{503, "text/plain; charset=utf-8", "stopping\n", {}};
+          }
+          return self->admin(req);
+        });
+  }
+  impl_->uris.push_back(uri);
+  impl_->listeners.push_back(std::move(listener));
+  // Nothing is relayed here: a connection the listener hands out (a transport that upgrades) is
+  // closed at once.
+  asio::co_spawn(
+      impl_->ex,
+      [](std::weak_ptr<Impl> w, transport::Listener* admin) -> asio::awaitable<void> {
+        for (;;) {
+          auto self = w.lock();
+          if (!self || self->stopping) co_return;
+          self.reset();
+          auto accepted = co_await admin->async_accept();
+          if (!accepted) co_return;
+          (*accepted)->close();
+        }
+      }(weak, l),
+      stream::logged("relay", "admin listener " + uri.to_string()));
+  rlog(base::LogLevel::Info,
+       "admin surface on " + uri.to_string() +
+           (impl_->o.admin_token.empty() ? "" : " (admin API: bearer token)"));
+  return uri;
+}
+
+std::string Relay::reload_files(bool if_changed) {
+  auto problems = impl_->reload_allow_file(if_changed);
+  if (!if_changed) {
+    auto more = impl_->reload_bans_file();
+    if (!more.empty()) problems += (problems.empty() ? "" : "\n") + more;
+  }
+  return problems;
+}
+
+std::string Relay::Impl::reload_all() {
+  auto problems = reload_allow_file(false);
+  if (auto more = reload_bans_file(); !more.empty()) {
+    problems += (problems.empty() ? "" : "\n") + more;
+  }
+  for (const auto& l : listeners) {
+    auto* reloadable = dynamic_cast<transport::ReloadableListener*>(l.get());
+    if (reloadable == nullptr) continue;
+    std::string problem;
+    auto r = reloadable->reload(false, problem);
+    if (!r) {
+      const auto line = l->local_uri().to_string() + ": new TLS credentials refused: " +
+                        (problem.empty() ? r.error().message() : problem);
+      rlog(base::LogLevel::Error, line + " (the old ones stay)");
+      problems += (problems.empty() ? "" : "\n") + line;
+    }
+  }
+  return problems;
 }
 
 void Relay::reload_credentials(bool if_changed) {
@@ -1067,6 +1253,11 @@ HttpView Relay::Impl::view() const {
   v.peer_sessions = core.peer_sessions();
   v.forwarded_by_peer = m.forwarded_by_peer;
   v.route_cache = m.route_cache;
+  v.admin = !o.admin_token.empty();
+  v.admin_auth_failures = admin_auth_failures;
+  for (const auto& b : core.bans()) ++v.bans[to_string(b.kind)];
+  v.approval = core.access() == AccessMode::Approval;
+  v.pending = core.pending().size();
   v.plugins = o.plugins;
   v.loop_connections = loop_load;
   return v;

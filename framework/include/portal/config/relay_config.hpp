@@ -106,11 +106,29 @@ struct RelayConfig {
   /// Asks search engines not to index the relay's pages (config key "noindex"): `/robots.txt`
   /// disallows everything and every HTTP answer carries `X-Robots-Tag: noindex, nofollow`.
   bool noindex = false;
-  /// Who may register leases (config key "access": {"mode", "allowed_ids"}; ADR 0017):
-  /// "open" (anyone, the default) or "allowlist" (only the identity IDs in access_allowed_ids).
+  /// Who may register leases (config key "access": {"mode", "allowed_ids", "allowed_file"};
+  /// ADR 0017): "open" (anyone, the default), "allowlist" (only the identity IDs in
+  /// access_allowed_ids and access_allowed_file) or "approval" (as "allowlist", and others wait
+  /// for an operator's approval through the admin API).
   std::string access_mode = "open";
-  /// The identity IDs that may register under "allowlist" (upper-cased).
+  /// The identity IDs that may register under "allowlist" and "approval" (upper-cased).
   std::vector<std::string> access_allowed_ids;
+  /// A file of more allowed IDs, one per line (`#` comments), re-read when it changes; approvals
+  /// are added to it. Empty: none.
+  std::string access_allowed_file;
+  /// Where bans (and per-identity rates set through the admin API) persist, as JSON written
+  /// atomically; read at start. Empty: they live in memory only.
+  std::string bans_file;
+  /// The admin surface's own listener (`http://127.0.0.1:4018`, or `https://` with the https
+  /// transport settings): /metrics, /api/... and the admin API; the public listeners then serve
+  /// neither /metrics nor /api/.... Empty: /metrics and /api/... stay on the public listeners,
+  /// and there is no admin API.
+  std::string admin_listen;
+  /// The admin API's bearer token, in a file of mode 0600 (needed with admin_listen).
+  std::string admin_token_file;
+  /// Allows admin_listen over http:// on an address other than loopback (the token then crosses
+  /// the network in the clear).
+  bool admin_allow_plaintext = false;
   /// A fleet's shared lease directory (config key "directory": {"name", "settings"}; docs/fleet.md,
   /// ADR 0015): the name a directory plugin provides, e.g. "redis". Empty: a single relay. Needs
   /// identity_key_file, so that the relay keeps its ID (its directory records are keyed by it).

@@ -83,10 +83,13 @@ struct RelayContext {
   /// bound to it (a new lease, or one moving from another connection); false answers REJECTED
   /// (the hook counts the refusal). Null: no limit beyond the table's.
   std::function<bool(lease::ConnectionId connection, const std::string& id)> admit_lease{};
-  /// Asked, once a signed lease update verified, whether its identity may register at all
-  /// (access.mode "allowlist", ADR 0017); false answers REJECTED with the refusal "not_allowed".
-  /// Null: every identity may.
-  std::function<bool(const std::string& id)> admit_identity{};
+  /// Asked, once a signed lease update verified, whether its identity may register lease
+  /// `name` on this stream's connection at all (access.mode and bans, ADR 0017): null to go on,
+  /// or the refusal's reason ("banned", "not_allowed", "pending_approval"; a metrics label),
+  /// answered REJECTED. Null hook: every identity may.
+  std::function<const char*(lease::ConnectionId connection, const std::string& id,
+                            const std::string& name)>
+      admit_identity{};
   /// The shared RelayInfo answer, rebuilt by the first stream that finds it stale.
   RelayInfoCache relay_info{};
   /// Lease names nobody may register, compared under Unicode simple case folding as names are

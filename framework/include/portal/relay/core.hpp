@@ -141,6 +141,65 @@ struct FleetOptions {
 /// A response code outside v1's set is counted under this one "other" code.
 inline constexpr std::uint32_t kOtherCode = 0xffffffffu;
 
+/// Who may register leases (access.mode, ADR 0017 §2).
+enum class AccessMode {
+  Open,       ///< anyone (v1's behaviour)
+  Allowlist,  ///< only the allowed identity IDs; others are REJECTED ("not_allowed")
+  Approval,   ///< as Allowlist, and a refused identity waits in Core::pending() until an
+              ///< operator approves it ("pending_approval")
+};
+
+/// One operator ban (ADR 0017 §3).
+struct Ban {
+  /// What the value names.
+  enum class Kind {
+    Identity,  ///< an identity ID (26 characters of base32, upper-cased)
+    Name,      ///< a lease-name pattern: `*` matches any run of characters; compared under the
+               ///< simple case folding names use everywhere
+    Address,   ///< an IP address or CIDR range of connecting peers
+  };
+  Kind kind = Kind::Identity;  ///< what `value` names
+  std::string value;           ///< see Kind
+  std::int64_t since = 0;      ///< Unix seconds when it was added
+  std::string reason;          ///< the operator's note (may be empty)
+};
+/// "identity", "name" or "address".
+[[nodiscard]] PORTAL_API const char* to_string(Ban::Kind kind) noexcept;
+/// The kind named by to_string(), or nothing.
+[[nodiscard]] PORTAL_API std::optional<Ban::Kind> ban_kind(std::string_view name) noexcept;
+/// Checks a ban's value and puts it in its canonical form (an ID upper-cased; a pattern folded);
+/// returns "" when it is valid, otherwise what is wrong, in one line.
+[[nodiscard]] PORTAL_API std::string normalize_ban(Ban& ban);
+/// Whether lease name `name` matches ban pattern `pattern` (already normalised): `*` matches
+/// any run of characters, everything else compares under simple case folding.
+[[nodiscard]] PORTAL_API bool name_matches(std::string_view pattern, std::string_view name);
+
+/// An identity that asked to register under AccessMode::Approval and waits for an operator.
+struct PendingIdentity {
+  std::string id;              ///< its identity ID
+  std::string name;            ///< the lease name of its last attempt
+  std::string address;         ///< the address of its last attempt
+  std::int64_t first = 0;      ///< Unix seconds of its first attempt
+  std::int64_t last = 0;       ///< Unix seconds of its last attempt
+  std::uint64_t attempts = 0;  ///< attempts so far
+};
+
+/// Bounds of the operator tables (ADR 0017): bans, identities waiting for approval (the oldest
+/// is dropped for a new one), allowed identities (config, file and approvals together).
+inline constexpr std::size_t kMaxBans = 4096;
+/// See kMaxBans.
+inline constexpr std::size_t kMaxPending = 1024;
+/// See kMaxBans.
+inline constexpr std::size_t kMaxAllowedIds = 65'536;
+
+/// What one lease held here relayed (the admin API's lease list).
+struct LeaseTraffic {
+  std::size_t streams = 0;            ///< splices running now
+  std::uint64_t streams_total = 0;    ///< splices started while it was held here
+  std::uint64_t bytes_to_holder = 0;  ///< dialers → the lease holder
+  std::uint64_t bytes_to_dialer = 0;  ///< the lease holder → dialers
+};
+
 /// The relay core's configuration, fixed for its life.
 struct CoreOptions {
   /// Every per-connection, per-address, per-lease and timing limit the core enforces.
@@ -154,9 +213,13 @@ struct CoreOptions {
   std::vector<std::string> reserved_names;
   /// Fleet membership; off by default.
   FleetOptions fleet;
-  /// With a value: only these identity IDs may register leases (access.mode "allowlist",
-  /// ADR 0017); others are answered REJECTED, refusal "not_allowed". Empty: anyone may.
-  std::optional<std::set<std::string>> allowed_ids;
+  /// Who may register leases (access.mode, ADR 0017 §2).
+  AccessMode access = AccessMode::Open;
+  /// The identity IDs that may register under Allowlist and Approval (upper-cased); more come
+  /// with Core::set_allowed_ids() (a reloaded file) and Core::approve().
+  std::set<std::string> allowed_ids;
+  /// Bans in force from the start (a bans file), each checked with normalize_ban().
+  std::vector<Ban> bans;
   /// Where log lines go (null: base::log under the "relay" component).
   std::function<void(base::LogLevel, const std::string&)> log;
 };
@@ -322,6 +385,41 @@ class PORTAL_API Core {
   /// peer handshake: true when `relay` is on the allow-list, and its streams are then a peer's
   /// (ConnectionRequests for leases held here only); false: refused and counted (close it).
   [[nodiscard]] bool peer_accepted(ConnectionId c, const std::string& relay, Now now);
+
+  // --- Operator controls (ADR 0017) ---------------------------------------------------------
+
+  /// The access mode the core was made with.
+  [[nodiscard]] AccessMode access() const noexcept;
+  /// Whether `id` may register now (always under Open; banned identities aside).
+  [[nodiscard]] bool allowed(const std::string& id) const;
+  /// Replaces the allowed identities (CoreOptions::allowed_ids and a reloaded allow file, upper-
+  /// cased; approvals stay): leases of identities no longer allowed are dropped at once (their
+  /// renewals are then REJECTED). At most kMaxAllowedIds: false, and nothing changes, beyond.
+  bool set_allowed_ids(std::set<std::string> ids, Now now);
+  /// Identities waiting for approval, oldest first.
+  [[nodiscard]] std::vector<PendingIdentity> pending() const;
+  /// Approves `id` (an identity ID in any case): its next registration is accepted. False when
+  /// `id` is not an ID or the allowed identities are at kMaxAllowedIds.
+  bool approve(const std::string& id, Now now);
+  /// Identities approved since the core was made (the driver persists them).
+  [[nodiscard]] const std::set<std::string>& approved() const noexcept;
+  /// Adds a ban (normalised with normalize_ban()) and applies it at once: the leases it matches
+  /// are dropped and the connections holding them closed (CloseConnection), or, for an address,
+  /// the connections from it; from then on, matching registrations and connections are refused
+  /// ("banned"). Returns "" when added (or already present), otherwise why not (an invalid
+  /// value, or kMaxBans).
+  [[nodiscard]] std::string ban(Ban ban, Now now);
+  /// Removes the ban of `kind` on `value` (normalised first); false when there was none.
+  bool unban(Ban::Kind kind, std::string value, Now now);
+  /// The bans in force, in the order added.
+  [[nodiscard]] const std::vector<Ban>& bans() const noexcept;
+  /// Drops the lease of identity `id` and closes the connection that held it (the admin API's
+  /// "drop"): false when no lease of `id` is held here.
+  bool drop_lease(const std::string& id, Now now);
+  /// The address connection `c` came from, as the per-IP limits count it ("" when unknown).
+  [[nodiscard]] std::string connection_address(ConnectionId c) const;
+  /// What the lease of `id` relayed while held here (zeros for an unknown lease).
+  [[nodiscard]] LeaseTraffic lease_traffic(const std::string& id) const noexcept;
 
   // --- Bandwidth (ADR 0017 §4) ---------------------------------------------------------------
 

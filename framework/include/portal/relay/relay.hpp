@@ -61,8 +61,25 @@ struct Options {
   /// Serve `/robots.txt` (disallow everything) and add `X-Robots-Tag: noindex, nofollow` to
   /// every HTTP answer (RelayConfig::noindex).
   bool noindex = false;
-  /// Who may register (access.mode "allowlist": the allowed IDs; empty: anyone). ADR 0017.
-  std::optional<std::set<std::string>> allowed_ids;
+  /// Who may register (access.mode, ADR 0017 §2) and the identity IDs allowed by the config.
+  AccessMode access = AccessMode::Open;
+  std::set<std::string> allowed_ids;  ///< see access
+  /// access.allowed_file: more allowed IDs, one per line (`#` comments); read by assemble(),
+  /// re-read by reload_files() when it changed, and approvals are added to it. Empty: none.
+  std::string allowed_file;
+  std::set<std::string> allowed_file_ids;  ///< its content when the relay starts
+  /// bans_file: the bans (JSON), read by assemble() into `bans` and rewritten atomically after
+  /// every change through the admin API. Empty: bans live in memory only.
+  std::string bans_file;
+  std::vector<Ban> bans;  ///< the bans in force at start
+  /// Per-identity byte rates set through the admin API, from the bans file (bytes per second).
+  std::map<std::string, std::uint64_t> rates;
+  /// The admin API's bearer token (admin_token_file's content, ADR 0017 §1). Empty: the admin
+  /// API is not served. serve_admin() serves it, with /metrics and /api.
+  std::string admin_token;
+  /// An admin listener is configured (admin_listen): the public listeners then serve neither
+  /// /metrics nor /api/...
+  bool admin_separate = false;
   /// Reverse proxies whose X-Forwarded-For names the client (ws://, wss://); parsed CIDRs.
   std::vector<std::string> trusted_proxies;
   /// The mux plugin's factory: one session per accepted connection. Required.
@@ -120,6 +137,17 @@ class PORTAL_API Relay {
   /// HTTP. Returns the bound address. Call from the executor.
   transport::Uri serve(std::unique_ptr<transport::Listener> listener);
 
+  /// Serves the admin surface on `listener` (an HTTP listener, admin_listen): /metrics, /api/...
+  /// and, with Options::admin_token, the admin API under /api/admin/ (docs/admin.md). Nothing
+  /// is relayed there: connections it accepts are closed. Returns the bound address.
+  transport::Uri serve_admin(std::unique_ptr<transport::Listener> listener);
+
+  /// Re-reads the operator's files (ADR 0017): the allow file (access.allowed_file), and with
+  /// `if_changed` false also the bans file; a file that does not parse is refused with a log
+  /// line, and what was in force stays. With `if_changed`, only a file whose modification time
+  /// or size changed is read. Returns "" or the problems, one per line. Call from the executor.
+  std::string reload_files(bool if_changed);
+
   /// Asks every listener with credentials on disk (TLS certificate and key) to reload them; with
   /// `if_changed`, only those whose files changed. Logs one line per listener reloaded, or
   /// refused (the old credentials stay). Live connections keep theirs. Call from the executor.
@@ -168,6 +196,8 @@ struct Assembly {
   };
   /// Every listener of the config, in order; listen_all() binds them.
   std::vector<Listen> listeners;
+  /// The admin listener (admin_listen), when configured; listen_all() binds it last.
+  std::optional<Listen> admin;
   /// The relay's identity: from identity_key_file, or a new one.
   std::unique_ptr<identity::Credential> identity;
   /// True when no identity_key_file is configured: the identity is new at each start.
