@@ -304,6 +304,46 @@ TEST_F(Admin, TheAllowFileIsReloadedWhenItChanges) {
   })) << relay.err();
 }
 
+// PUT limits sets a lease identity's byte rate at run time (shown in the lease list, saved in
+// bans_file, in force again after a restart); 0 returns it to the configured one.
+TEST_F(Admin, RatesSetThroughTheApiPersist) {
+  const auto bans = dir_ / "bans.json";
+  const auto cfg = config(R"(, "bans_file": ")" + bans.string() +
+                          R"(", "limits": {"lease_bytes_per_second": 1048576})");
+  const auto who = credential();
+  {
+    RelayProcess relay(cfg);
+    auto s = session(relay.tcp);
+    ASSERT_EQ(update(*s, who, "slow"), ResponseCode::Accepted);
+    auto list = api(relay, "GET", "/api/admin/leases");
+    EXPECT_NE(list.find("\"bytes_per_second\":1048576"), std::string::npos) << list;
+    EXPECT_EQ(api(relay, "PUT", "/api/admin/limits?id=" + who.id() + "&bytes_per_second=65536"),
+              "200 {\"id\":\"" + who.id() + "\",\"bytes_per_second\":65536}");
+    list = api(relay, "GET", "/api/admin/leases");
+    EXPECT_NE(list.find("\"bytes_per_second\":65536"), std::string::npos) << list;
+    EXPECT_NE(read_file(bans).find("\"" + who.id() + "\":65536"), std::string::npos)
+        << read_file(bans);
+    for (const char* bad : {"100", "-1", "x", "99999999999999999"}) {
+      EXPECT_EQ(status(api(relay, "PUT",
+                           "/api/admin/limits?id=" + who.id() + "&bytes_per_second=" + bad)),
+                "400")
+          << bad;
+    }
+    EXPECT_EQ(status(api(relay, "POST", "/api/admin/limits?id=" + who.id())), "405");
+  }
+  RelayProcess restarted(cfg);
+  auto s = session(restarted.tcp);
+  ASSERT_EQ(update(*s, who, "slow"), ResponseCode::Accepted);
+  auto list = api(restarted, "GET", "/api/admin/leases");
+  EXPECT_NE(list.find("\"bytes_per_second\":65536"), std::string::npos) << list;
+  EXPECT_EQ(
+      status(api(restarted, "PUT", "/api/admin/limits?id=" + who.id() + "&bytes_per_second=0")),
+      "200");
+  list = api(restarted, "GET", "/api/admin/leases");
+  EXPECT_NE(list.find("\"bytes_per_second\":1048576"), std::string::npos) << list;
+  EXPECT_EQ(read_file(bans).find(who.id()), std::string::npos) << read_file(bans);
+}
+
 // The admin API's lease list counts each lease's relayed streams and bytes; drop closes the
 // holder's connection.
 TEST_F(Admin, LeaseListCountsTrafficAndDropClosesTheHolder) {
