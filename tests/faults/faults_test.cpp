@@ -312,5 +312,417 @@ TEST_F(Faults, RelayKilledAndRestartedClientsComeBackWithBackoff) {
   for (auto& c : clients) EXPECT_TRUE(c->child().running()) << c->err();
 }
 
+// What the lease holder does with each relayed stream, by arrival order (`plan[n]`).
+enum class Role { Stall, Flood, Exchange, Endless };
+struct HolderPlan {
+  std::vector<Role> plan;
+  std::size_t bulk = 0;  // bytes each way of an Exchange stream
+  int next = 0;
+  std::vector<std::shared_ptr<stream::ByteStream>> kept;
+  std::vector<std::shared_ptr<Flow>> flows;          // Stall, Flood and Endless streams
+  std::vector<std::shared_ptr<Transfer>> transfers;  // Exchange streams
+};
+constexpr std::uint64_t kDialerSeed = 1;
+constexpr std::uint64_t kHolderSeed = 2;
+
+asio::awaitable<void> holder_stream(std::unique_ptr<stream::ByteStream> s,
+                                    std::shared_ptr<HolderPlan> p) {
+  std::shared_ptr<stream::ByteStream> st(std::move(s));
+  p->kept.push_back(st);
+  const auto n = static_cast<std::size_t>(p->next++);
+  const Role role = n < p->plan.size() ? p->plan[n] : Role::Stall;
+  auto ex = co_await asio::this_coro::executor;
+  if (role == Role::Exchange) {
+    auto t = std::make_shared<Transfer>();
+    t->peer_seed = kDialerSeed;
+    p->transfers.push_back(t);
+    co_await exchange(st, kHolderSeed, p->bulk, t);
+    co_return;
+  }
+  auto f = std::make_shared<Flow>();
+  p->flows.push_back(f);
+  if (role == Role::Stall) co_return;  // never reads: the dialer's writes stall
+  if (role == Role::Endless) asio::co_spawn(ex, drink(st, f), asio::detached);
+  co_await pour(st, kEndless, f);  // Flood, Endless
+}
+
+// Starts the dialer's side of an Exchange stream.
+std::shared_ptr<Transfer> exchange_from_dialer(asio::io_context& io,
+                                               std::shared_ptr<stream::ByteStream> st,
+                                               std::size_t bulk) {
+  auto t = std::make_shared<Transfer>();
+  t->peer_seed = kHolderSeed;
+  asio::co_spawn(io, exchange(std::move(st), kDialerSeed, bulk, t), asio::detached);
+  return t;
+}
+
+// 3. A reader that stops in the middle of a spliced transfer, both ways on one pair of sessions:
+// the holder stops reading one stream the dialer keeps writing to, and the dialer stops reading
+// one the holder keeps writing to. A third stream on the same two sessions still moves 64 MiB
+// each way, checksummed; the stalled writers get no further than the windows allow, and the
+// relay's RSS stays within a bound far below what buffering the stalled bytes would take.
+TEST_F(Faults, AStalledReaderLeavesOtherStreamsFlowingAndTheRelaySmall) {
+  constexpr std::size_t kBulk = 64u << 20;
+  Relay relay("{}", {"ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0"});
+  ASSERT_TRUE(relay.alive());
+  const int pid = relay.pid();
+  auto holder = session(relay.uri("tcp"));
+  const auto who = credential();
+  ASSERT_EQ(update(*holder, who, "stall"), ResponseCode::Accepted);
+  auto plan = std::make_shared<HolderPlan>();
+  plan->plan = {Role::Stall, Role::Flood, Role::Exchange};
+  plan->bulk = kBulk;
+  (void)hold(
+      holder, [](int) { return ResponseCode::Accepted; },
+      [plan](std::unique_ptr<stream::ByteStream> s) { return holder_stream(std::move(s), plan); });
+  auto dialer = session(relay.uri("ws"));
+  const auto rss_before = rss_bytes(pid);
+
+  // Stream 1: the dialer writes, the holder never reads.
+  std::shared_ptr<stream::ByteStream> stalled(dial_stream(*dialer, who.id()));
+  ASSERT_TRUE(stalled);
+  auto stalled_flow = std::make_shared<Flow>();
+  asio::co_spawn(io_, pour(stalled, kEndless, stalled_flow), asio::detached);
+  // Stream 2: the holder writes, the dialer never reads.
+  std::shared_ptr<stream::ByteStream> flooded(dial_stream(*dialer, who.id()));
+  ASSERT_TRUE(flooded);
+  wait(500ms);  // both stalls reach their windows
+  // Stream 3: 64 MiB each way on the same sessions.
+  std::shared_ptr<stream::ByteStream> bulk(dial_stream(*dialer, who.id()));
+  ASSERT_TRUE(bulk);
+  const auto start = Clock::now();
+  auto mine = exchange_from_dialer(io_, bulk, kBulk);
+  std::int64_t peak = rss_before;
+  const auto done = within(120s, [&] {
+    peak = std::max(peak, rss_bytes(pid));
+    return mine->read_done && plan->transfers.size() == 1 && plan->transfers[0]->read_done;
+  });
+  const auto took = ms_since(start);
+  ASSERT_TRUE(done) << "the third stream did not finish within 120 s: the dialer read "
+                    << mine->received_bytes << ", the holder "
+                    << (plan->transfers.empty() ? 0 : plan->transfers[0]->received_bytes);
+  expect_exchanged(*mine, *plan->transfers[0], kBulk);
+  ASSERT_EQ(plan->flows.size(), 2u);
+  const auto flood_written = plan->flows[1]->written;
+  std::cout << "[ figure ] stalled reader: 64 MiB each way past it in " << took << " ms ("
+            << 2.0 * 64.0 * 1000.0 / static_cast<double>(std::max<long long>(took, 1))
+            << " MiB/s both ways); stalled writers got "
+            << mib(static_cast<std::int64_t>(stalled_flow->written)) << " MiB and "
+            << mib(static_cast<std::int64_t>(flood_written)) << " MiB out; relay RSS "
+            << rss_before / 1024 << " KiB -> peak " << peak / 1024 << " KiB\n";
+  // Backpressure end to end: each stalled writer got no further than a few windows (256 KiB
+  // each: the writer's own send window, the relay's one copy buffer, the receiver's window).
+  EXPECT_LT(stalled_flow->written, 4u << 20);
+  EXPECT_LT(flood_written, 4u << 20);
+  EXPECT_FALSE(stalled_flow->write_ended) << stalled_flow->write_error;
+  EXPECT_LT(peak - rss_before, 16 << 20);
+  // The finished stream is closed; the two stalled ones are still spliced.
+  EXPECT_EQ(metric_value(relay.metrics(), "portal_relayed_streams"), 2);
+}
+
+// A TCP proxy that forwards one connection until frozen, then stops forwarding either way and
+// never closes (until destroyed): to the relay, a peer that vanished without a FIN.
+class FreezingProxy {
+ public:
+  explicit FreezingProxy(std::uint16_t target) : target_(target) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::listen(listen_fd_, 4) == 0 &&
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      port = ntohs(a.sin_port);
+    }
+    thread_ = std::thread([this] { loop(); });
+  }
+  FreezingProxy(const FreezingProxy&) = delete;
+  FreezingProxy& operator=(const FreezingProxy&) = delete;
+  ~FreezingProxy() {
+    stop_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    for (int fd : {listen_fd_, client_fd_, relay_fd_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  void freeze() { frozen_ = true; }
+  std::uint16_t port = 0;
+  std::atomic<std::uint64_t> forwarded{0};
+
+ private:
+  void loop() {
+    pollfd l{listen_fd_, POLLIN, 0};
+    while (!stop_ && ::poll(&l, 1, 50) <= 0) {
+    }
+    if (stop_) return;
+    client_fd_ = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    relay_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(target_);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (client_fd_ < 0 || ::connect(relay_fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      return;
+    }
+    std::vector<char> buf(64 * 1024);
+    while (!stop_ && !frozen_) {
+      pollfd p[2] = {{client_fd_, POLLIN, 0}, {relay_fd_, POLLIN, 0}};
+      if (::poll(p, 2, 20) <= 0) continue;
+      for (int i = 0; i < 2 && !frozen_; ++i) {
+        if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        const int from = i == 0 ? client_fd_ : relay_fd_;
+        const int to_fd = i == 0 ? relay_fd_ : client_fd_;
+        const ssize_t n = ::read(from, buf.data(), buf.size());
+        if (n <= 0) return;  // an end before the freeze: the test sees no reaping to measure
+        for (ssize_t off = 0; off < n;) {
+          const ssize_t w =
+              ::send(to_fd, buf.data() + off, static_cast<std::size_t>(n - off), MSG_NOSIGNAL);
+          if (w <= 0) return;
+          off += w;
+        }
+        forwarded += static_cast<std::uint64_t>(n);
+      }
+    }
+    // Frozen: nothing more is read or written, and nothing is closed.
+  }
+  std::uint16_t target_;
+  int listen_fd_ = -1;
+  int client_fd_ = -1;
+  int relay_fd_ = -1;
+  std::thread thread_;
+  std::atomic<bool> frozen_{false};
+  std::atomic<bool> stop_{false};
+};
+
+// 4. Half-open TCP: a lease holder whose connection goes silent without a FIN (a proxy between it
+// and the relay stops forwarding and keeps both sockets open; no network namespace or packet
+// filter is needed). The relay reaps it by limits.session_idle_timeout_ms (2 s here): the lease is
+// gone and the close is counted; a session on the same relay that keeps talking is kept.
+TEST_F(Faults, HalfOpenTcpIsReapedByTheIdleTimeout) {
+  Relay relay(R"({"limits": {"session_idle_timeout_ms": 2000}})",
+              {"ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0"});
+  ASSERT_TRUE(relay.alive());
+  FreezingProxy proxy(transport::parse_uri(relay.uri("tcp"))->port);
+  ASSERT_NE(proxy.port, 0);
+  auto steady = session(relay.uri("ws"));
+  ASSERT_EQ(update(*steady, credential(), "steady"), ResponseCode::Accepted);
+  auto vanishing = session("tcp://127.0.0.1:" + std::to_string(proxy.port));
+  ASSERT_EQ(update(*vanishing, credential(), "vanishing"), ResponseCode::Accepted);
+  ASSERT_EQ(metric_value(relay.metrics(), "portal_leases"), 2);
+  ASSERT_GT(proxy.forwarded.load(), 0u);
+
+  proxy.freeze();
+  const auto frozen = Clock::now();
+  std::string m;
+  auto next_talk = Clock::now();
+  const auto reaped = within(
+      15s,
+      [&] {
+        if (Clock::now() >= next_talk) {  // the steady session keeps talking
+          EXPECT_TRUE(run(client::relay_info(*steady), 5s));
+          next_talk = Clock::now() + 300ms;
+        }
+        m = relay.metrics();
+        return metric_value(m, R"(portal_refusals_total{limit="session_idle_timeout"})") >= 1;
+      },
+      100ms);
+  std::cout << "[ figure ] half-open holder reaped " << ms_since(frozen)
+            << " ms after it went silent (session_idle_timeout_ms 2000)\n";
+  ASSERT_TRUE(reaped) << "not reaped 15 s after going silent:\n" << m;
+  EXPECT_EQ(metric_value(m, R"(portal_refusals_total{limit="session_idle_timeout"})"), 1) << m;
+  EXPECT_EQ(metric_value(m, "portal_leases"), 1) << m;
+  EXPECT_EQ(metric_value(m, "portal_connections"), 1) << m;
+  const auto left = info(*steady);
+  ASSERT_EQ(left.leases.size(), 1u);
+  EXPECT_EQ(left.leases[0].name, "steady");
+}
+
+// 6. SIGTERM under load: two endless streams and two bounded ones (32 MiB each way) in flight.
+// The relay stops taking new work, lets the bounded streams finish intact, cuts the endless ones
+// at limits.drain_timeout_ms (4 s here) and exits 0.
+TEST_F(Faults, SigtermUnderLoadDrainsAndExitsZero) {
+  constexpr std::size_t kBulk = 32u << 20;
+  Relay relay(R"({"limits": {"drain_timeout_ms": 4000}})",
+              {"ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0"});
+  ASSERT_TRUE(relay.alive());
+  auto holder = session(relay.uri("tcp"));
+  const auto who = credential();
+  ASSERT_EQ(update(*holder, who, "busy"), ResponseCode::Accepted);
+  auto plan = std::make_shared<HolderPlan>();
+  plan->plan = {Role::Endless, Role::Endless, Role::Exchange, Role::Exchange};
+  plan->bulk = kBulk;
+  (void)hold(
+      holder, [](int) { return ResponseCode::Accepted; },
+      [plan](std::unique_ptr<stream::ByteStream> s) { return holder_stream(std::move(s), plan); });
+  auto dialer = session(relay.uri("ws"));
+  std::vector<std::shared_ptr<Flow>> endless;
+  for (int i = 0; i < 2; ++i) {
+    std::shared_ptr<stream::ByteStream> st(dial_stream(*dialer, who.id()));
+    ASSERT_TRUE(st);
+    endless.push_back(std::make_shared<Flow>());
+    asio::co_spawn(io_, drink(st, endless.back()), asio::detached);
+    asio::co_spawn(io_, pour(st, kEndless, endless.back()), asio::detached);
+  }
+  std::vector<std::shared_ptr<Transfer>> bounded;
+  for (int i = 0; i < 2; ++i) {
+    std::shared_ptr<stream::ByteStream> st(dial_stream(*dialer, who.id()));
+    ASSERT_TRUE(st);
+    bounded.push_back(exchange_from_dialer(io_, st, kBulk));
+  }
+  ASSERT_TRUE(within(30s, [&] {
+    return std::all_of(bounded.begin(), bounded.end(),
+                       [](const auto& t) { return t->received_bytes > 0; }) &&
+           std::all_of(endless.begin(), endless.end(),
+                       [](const auto& f) { return f->read > (1u << 20); });
+  })) << "the load did not get going";
+  const auto read_at_term = endless[0]->read;
+
+  relay.child().signal(SIGTERM);
+  const auto termed = Clock::now();
+  int rc = -1;
+  const auto exited = within(20s, [&] {
+    rc = relay.child().wait(0);
+    return rc != -1;
+  });
+  const auto took = ms_since(termed);
+  // Let the client side see the ends.
+  (void)within(5s, [&] {
+    return std::all_of(endless.begin(), endless.end(), [](const auto& f) { return f->read_ended; });
+  });
+  std::cout << "[ figure ] SIGTERM under load: exited " << rc << " after " << took
+            << " ms (drain_timeout_ms 4000); an endless stream moved "
+            << mib(static_cast<std::int64_t>(endless[0]->read - read_at_term))
+            << " MiB during the drain\n";
+  ASSERT_TRUE(exited) << "still running 20 s after SIGTERM:\n" << relay.err();
+  EXPECT_EQ(rc, 0) << relay.err();
+  EXPECT_LT(took, 4000 + 10'000);
+  // The bounded streams finished intact during the drain.
+  ASSERT_EQ(plan->transfers.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    SCOPED_TRACE("bounded stream " + std::to_string(i));
+    expect_exchanged(*bounded[i], *plan->transfers[i], kBulk);
+  }
+  // The endless ones kept flowing after SIGTERM, then were cut (they never end by themselves).
+  for (const auto& f : endless) {
+    EXPECT_GT(f->read, read_at_term);
+    EXPECT_TRUE(f->read_ended);
+  }
+  EXPECT_NE(relay.err().find("drain"), std::string::npos) << relay.err();
+}
+
+// The names in `dir`, sorted.
+std::vector<std::string> entries(const fs::path& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Runs `argv` in the background for at most 20 s: its exit status (-1: it was still running and
+// was killed) and its stderr.
+ProcessResult run_bounded(const std::vector<std::string>& argv, const fs::path& dir) {
+  Child c(argv, (dir / "out").string(), (dir / "err").string());
+  ProcessResult r;
+  r.exit_code = c.wait(20'000);
+  r.out = c.out();
+  r.err = c.err();
+  return r;
+}
+
+// 5a. The relay's identity key file exists but cannot be read (mode 000): the relay refuses to
+// start with an error naming the file, and neither replaces the key (which would change the
+// relay's identity) nor leaves anything else behind. Root reads any file whatever its mode, so as
+// root the relay runs as nobody (setpriv); where that is not possible the test says so and skips.
+TEST_F(Faults, UnreadableKeyFileAtStartIsAClearErrorAndNothingIsWritten) {
+  TempDir scratch;
+  const fs::path dir = scratch / "relay";
+  fs::create_directory(dir);
+  fs::permissions(scratch.path(), fs::perms(0755));
+  fs::permissions(dir, fs::perms(0755));
+  const auto key = dir / "relay.key";
+  ASSERT_TRUE(platform::save_key_file(key, credential()));
+  const std::string key_before = slurp(key);
+  const auto cfg = dir / "relay.json";
+  std::ofstream(cfg) << R"({"identity_key_file": ")" << key.string() << R"("})";
+  fs::permissions(cfg, fs::perms(0644));
+  fs::permissions(key, fs::perms::none);
+  std::vector<std::string> argv{
+      bin_path("portal-relay"), "--config",     cfg.string(),           "--listen",
+      "tcp://127.0.0.1:0",      "--plugin-dir", PORTAL_BUILD_PLUGIN_DIR};
+  if (::geteuid() == 0) {
+    const std::vector<std::string> as_nobody{"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                             "--clear-groups"};
+    std::vector<std::string> probe = as_nobody;
+    probe.insert(probe.end(), {"/bin/cat", key.string()});
+    if (!fs::exists("/usr/bin/setpriv") || run_bounded(probe, scratch.path()).exit_code == 0) {
+      GTEST_SKIP() << "running as root, and the key file cannot be made unreadable to the relay "
+                      "(no setpriv, or nobody can read it): not tested";
+    }
+    argv.insert(argv.begin(), as_nobody.begin(), as_nobody.end());
+    std::cout << "[ note     ] running as root: the relay runs as nobody (setpriv)\n";
+  }
+  const auto r = run_bounded(argv, scratch.path());
+  std::cout << "[ figure ] relay with an unreadable key file: exit " << r.exit_code << ": "
+            << r.err;
+  ASSERT_NE(r.exit_code, -1) << "still running after 20 s:\n" << r.out << r.err;
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(key.string()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot be read"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("listening "), std::string::npos) << r.out;
+  fs::permissions(key, fs::perms(0600));
+  EXPECT_EQ(slurp(key), key_before) << "the key was replaced";
+  EXPECT_EQ(entries(dir), (std::vector<std::string>{"relay.json", "relay.key"}));
+}
+
+// 5b. A full disk at the relay's first start: the new identity key cannot be written. The relay
+// says so and exits non-zero, and the directory holds nothing from it (no key, no temporary
+// file); `portal keygen` on the same disk likewise. The disk is a 64 KiB tmpfs filled up, mounted
+// in a user and mount namespace (unshare -rm, no root needed where unprivileged user namespaces
+// are allowed); where that is not possible the test says so and skips.
+TEST_F(Faults, FullDiskAtFirstStartIsAClearErrorAndNothingIsHalfWritten) {
+  TempDir scratch;
+  const fs::path mnt = scratch / "disk";
+  fs::create_directory(mnt);
+  if (run_bounded({"/usr/bin/unshare", "-rm", "/bin/sh", "-c",
+                   "mount -t tmpfs -o size=64k tmpfs \"$0\"", mnt.string()},
+                  scratch.path())
+          .exit_code != 0) {
+    GTEST_SKIP() << "no user and mount namespaces here (unshare -rm and a tmpfs mount failed): "
+                    "not tested";
+  }
+  const auto cfg = scratch / "relay.json";
+  std::ofstream(cfg) << R"({"identity_key_file": ")" << (mnt / "relay.key").string() << R"("})";
+  // In the namespace: mount, fill, run the relay, then `portal keygen`, then list what is left.
+  const std::string script =
+      "set -u; mount -t tmpfs -o size=64k tmpfs \"$1\" || exit 90; "
+      "dd if=/dev/zero of=\"$1/filler\" bs=4096 2>/dev/null; "
+      "\"$2\" --config \"$3\" --listen tcp://127.0.0.1:0 --plugin-dir \"$4\"; relay=$?; "
+      "\"$5\" keygen --out \"$1/client.key\"; keygen=$?; "
+      "echo \"relay=$relay keygen=$keygen\"; echo entries: $(ls -A \"$1\")";
+  const auto r = run_bounded(
+      {"/usr/bin/unshare", "-rm", "/bin/sh", "-c", script, "sh", mnt.string(),
+       bin_path("portal-relay"), cfg.string(), PORTAL_BUILD_PLUGIN_DIR, bin_path("portal")},
+      scratch.path());
+  std::cout << "[ figure ] full disk: " << r.out << r.err;
+  ASSERT_NE(r.exit_code, -1) << "still running after 20 s:\n" << r.out << r.err;
+  ASSERT_NE(r.out.find("relay="), std::string::npos) << r.out << r.err;
+  EXPECT_NE(r.out.find("relay=1 "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("keygen=0"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("cannot create it: "), std::string::npos) << r.err;
+  // The error names the file and says it could not be written, but not why: save_key_file()
+  // returns identity::Errc::KeyFileWriteFailed and drops errno (ENOSPC here). Reported, not
+  // fixed here (the key file API is shared).
+  EXPECT_NE(r.err.find("could not be written"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("entries: filler\n"), std::string::npos) << "left behind: " << r.out;
+}
+
 }  // namespace
 }  // namespace portal::test::faults
