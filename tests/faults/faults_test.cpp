@@ -73,6 +73,7 @@ TEST_F(Faults, LeaseHolderKilledMidTransfer) {
   asio::co_spawn(io_, serve_endless(listener, service_flows), asio::detached);
   const auto holder = credential();
   ASSERT_TRUE(platform::save_key_file(dir_ / "holder.key", holder));
+  const int fds_before = proc_entries(relay.pid(), "fd");
   Portal expose({"expose", "--relay", relay.uri("tcp"), "--target",
                  "127.0.0.1:" + std::to_string(listener->local_uri().port), "--name", "web",
                  "--key", (dir_ / "holder.key").string()},
@@ -127,6 +128,14 @@ TEST_F(Faults, LeaseHolderKilledMidTransfer) {
   EXPECT_LT(relay_ms, 10'000) << "beyond session_idle_timeout_ms";
   // The dialer's own session is unharmed: it is still served.
   EXPECT_TRUE(run(client::relay_info(*dialer), 10s));
+  // The holder's connection is closed: the relay holds what it held before, plus the dialer.
+  int fds_after = -1;
+  EXPECT_TRUE(within(5s,
+                     [&] {
+                       fds_after = proc_entries(relay.pid(), "fd");
+                       return fds_after == fds_before + 1;
+                     }))
+      << "relay descriptors " << fds_before << " before the holder, " << fds_after << " after";
   EXPECT_TRUE(relay.alive());
 }
 
@@ -509,6 +518,7 @@ TEST_F(Faults, HalfOpenTcpIsReapedByTheIdleTimeout) {
   ASSERT_NE(proxy.port, 0);
   auto steady = session(relay.uri("ws"));
   ASSERT_EQ(update(*steady, credential(), "steady"), ResponseCode::Accepted);
+  const int fds_before = proc_entries(relay.pid(), "fd");
   auto vanishing = session("tcp://127.0.0.1:" + std::to_string(proxy.port));
   ASSERT_EQ(update(*vanishing, credential(), "vanishing"), ResponseCode::Accepted);
   ASSERT_EQ(metric_value(relay.metrics(), "portal_leases"), 2);
@@ -535,6 +545,14 @@ TEST_F(Faults, HalfOpenTcpIsReapedByTheIdleTimeout) {
   EXPECT_EQ(metric_value(m, R"(portal_refusals_total{limit="session_idle_timeout"})"), 1) << m;
   EXPECT_EQ(metric_value(m, "portal_leases"), 1) << m;
   EXPECT_EQ(metric_value(m, "portal_connections"), 1) << m;
+  // Its descriptor is closed too (the relay's side of the silent connection).
+  int fds_after = -1;
+  EXPECT_TRUE(within(5s,
+                     [&] {
+                       fds_after = proc_entries(relay.pid(), "fd");
+                       return fds_after == fds_before;
+                     }))
+      << "relay descriptors " << fds_before << " before the holder, " << fds_after << " after";
   const auto left = info(*steady);
   ASSERT_EQ(left.leases.size(), 1u);
   EXPECT_EQ(left.leases[0].name, "steady");

@@ -63,7 +63,20 @@ void raise_descriptor_limit() {
   (void)::setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-class Floods : public FaultTest {};
+class Floods : public FaultTest {
+ protected:
+  // Closes the test's relay sessions and waits (5 s at most) until the relay holds `baseline`
+  // descriptors again: the count it ends with.
+  int relay_descriptors_after(Relay& relay, int baseline) {
+    for (auto& s : sessions_) s->close();
+    int now = -1;
+    (void)within(5s, [&] {
+      now = proc_entries(relay.pid(), "fd");
+      return now == baseline;
+    });
+    return now;
+  }
+};
 
 // 7a. 500 slowloris connections on the HTTP (ws://) listener from 127.0.0.2, each sending a
 // request a byte at a time (every 200 ms) that never ends. Meanwhile curl fetches /healthz and a
@@ -79,6 +92,7 @@ TEST_F(Floods, SlowlorisOnTheHttpListenerDoesNotStopOthers) {
                   "transports": {"ws": {"header_timeout_ms": 4000}}})",
               {"ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0"});
   ASSERT_TRUE(relay.alive());
+  const int fds_before = proc_entries(relay.pid(), "fd");
   const auto port = transport::parse_uri(relay.uri("ws"))->port;
   std::vector<int> slow;
   for (int i = 0; i < kSlow; ++i) {
@@ -120,18 +134,21 @@ TEST_F(Floods, SlowlorisOnTheHttpListenerDoesNotStopOthers) {
   stop = true;
   loris.join();
   for (int fd : slow) ::close(fd);
+  const int fds_after = relay_descriptors_after(relay, fds_before);
   const auto last = *std::max_element(closed_at.begin(), closed_at.end());
   const auto first = *std::min_element(closed_at.begin(), closed_at.end());
   std::cout << "[ figure ] " << kSlow << " slowloris connections (" << open_then
             << " open at the time): /healthz served in " << took1 << " ms and " << took2
             << " ms, RelayInfo on the same port in " << info_took << " ms; the relay closed "
             << closed.load() << " of them between " << first << " and " << last
-            << " ms (header_timeout_ms 4000)\n";
+            << " ms (header_timeout_ms 4000); relay descriptors " << fds_before << " -> "
+            << fds_after << "\n";
   EXPECT_EQ(open_then, kSlow);
   EXPECT_TRUE(served1);
   EXPECT_TRUE(served2);
   EXPECT_TRUE(info);
   EXPECT_TRUE(all_closed) << closed.load() << " of " << kSlow << " closed";
+  EXPECT_EQ(fds_after, fds_before);
   EXPECT_TRUE(relay.alive());
 }
 
@@ -145,6 +162,7 @@ TEST_F(Floods, ConnectionFloodPastThePerAddressLimitIsRefusedAndCounted) {
   Relay relay(R"({"limits": {"max_connections_per_ip": 32, "first_frame_timeout_ms": 60000}})",
               {"ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0"});
   ASSERT_TRUE(relay.alive());
+  const int fds_before = proc_entries(relay.pid(), "fd");
   const auto port = transport::parse_uri(relay.uri("tcp"))->port;
   std::vector<int> flood;
   for (int i = 0; i < kFlood; ++i) {
@@ -172,9 +190,11 @@ TEST_F(Floods, ConnectionFloodPastThePerAddressLimitIsRefusedAndCounted) {
   const auto [served, get_took] = timed_get(relay.http + "/healthz");
   const auto m = relay.metrics();
   for (int fd : flood) ::close(fd);
+  const int fds_after = relay_descriptors_after(relay, fds_before);
   std::cout << "[ figure ] " << kFlood << " connections from one address at a limit of " << kLimit
             << ": " << closed_n << " closed by the relay within " << took
-            << " ms; another address served (RelayInfo, /healthz in " << get_took << " ms)\n";
+            << " ms; another address served (RelayInfo, /healthz in " << get_took
+            << " ms); relay descriptors " << fds_before << " -> " << fds_after << "\n";
   ASSERT_TRUE(refused) << closed_n << " of " << kFlood - kLimit << " closed within 10 s";
   EXPECT_EQ(closed_n, kFlood - kLimit);
   EXPECT_EQ(metric_value(m, R"(portal_refusals_total{limit="connections_per_ip"})"),
@@ -182,6 +202,7 @@ TEST_F(Floods, ConnectionFloodPastThePerAddressLimitIsRefusedAndCounted) {
       << m;
   EXPECT_TRUE(info);
   EXPECT_TRUE(served);
+  EXPECT_EQ(fds_after, fds_before);
   EXPECT_TRUE(relay.alive());
 }
 
