@@ -451,9 +451,12 @@ class FreezingProxy {
   FreezingProxy& operator=(const FreezingProxy&) = delete;
   ~FreezingProxy() {
     stop_ = true;
-    ::shutdown(listen_fd_, SHUT_RDWR);
+    // Wakes a forwarding thread blocked in send() (a test that ends early stops reading).
+    for (int fd : {listen_fd_, client_fd_.load(), relay_fd_.load()}) {
+      if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+    }
     if (thread_.joinable()) thread_.join();
-    for (int fd : {listen_fd_, client_fd_, relay_fd_}) {
+    for (int fd : {listen_fd_, client_fd_.load(), relay_fd_.load()}) {
       if (fd >= 0) ::close(fd);
     }
   }
@@ -499,17 +502,19 @@ class FreezingProxy {
   }
   std::uint16_t target_;
   int listen_fd_ = -1;
-  int client_fd_ = -1;
-  int relay_fd_ = -1;
+  std::atomic<int> client_fd_{-1};
+  std::atomic<int> relay_fd_{-1};
   std::thread thread_;
   std::atomic<bool> frozen_{false};
   std::atomic<bool> stop_{false};
 };
 
-// 4. Half-open TCP: a lease holder whose connection goes silent without a FIN (a proxy between it
-// and the relay stops forwarding and keeps both sockets open; no network namespace or packet
-// filter is needed). The relay reaps it by limits.session_idle_timeout_ms (3 s here): the lease is
-// gone and the close is counted; a session on the same relay that keeps talking is kept.
+// 4. Half-open TCP: a lease holder whose connection goes silent without a FIN in the middle of a
+// transfer (a proxy between it and the relay stops forwarding and keeps both sockets open; no
+// network namespace or packet filter is needed). The relay reaps it by
+// limits.session_idle_timeout_ms (3 s here): the lease is gone, the close is counted, and the
+// dialer's stream ends with an error (the keepalive bound). The dialer's session, which keeps
+// talking, is kept.
 TEST_F(Faults, HalfOpenTcpIsReapedByTheIdleTimeout) {
   Relay relay(R"({"limits": {"session_idle_timeout_ms": 3000}})",
               {"ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0"});
@@ -520,9 +525,24 @@ TEST_F(Faults, HalfOpenTcpIsReapedByTheIdleTimeout) {
   ASSERT_EQ(update(*steady, credential(), "steady"), ResponseCode::Accepted);
   const int fds_before = proc_entries(relay.pid(), "fd");
   auto vanishing = session("tcp://127.0.0.1:" + std::to_string(proxy.port));
-  ASSERT_EQ(update(*vanishing, credential(), "vanishing"), ResponseCode::Accepted);
+  const auto who = credential();
+  ASSERT_EQ(update(*vanishing, who, "vanishing"), ResponseCode::Accepted);
   ASSERT_EQ(metric_value(relay.metrics(), "portal_leases"), 2);
   ASSERT_GT(proxy.forwarded.load(), 0u);
+  // A transfer from the steady session to the vanishing holder, both ways without end.
+  auto plan = std::make_shared<HolderPlan>();
+  plan->plan = {Role::Endless};
+  (void)hold(
+      vanishing, [](int) { return ResponseCode::Accepted; },
+      [plan](std::unique_ptr<stream::ByteStream> s) { return holder_stream(std::move(s), plan); });
+  std::shared_ptr<stream::ByteStream> st(dial_stream(*steady, who.id()));
+  ASSERT_TRUE(st);
+  auto flow = std::make_shared<Flow>();
+  asio::co_spawn(io_, drink(st, flow), asio::detached);
+  asio::co_spawn(io_, pour(st, kEndless, flow), asio::detached);
+  ASSERT_TRUE(within(30s, [&] {
+    return flow->read >= (1u << 20) && !plan->flows.empty() && plan->flows[0]->read >= (1u << 20);
+  })) << "the transfer through the proxy did not get going";
 
   proxy.freeze();
   const auto frozen = Clock::now();
@@ -536,12 +556,19 @@ TEST_F(Faults, HalfOpenTcpIsReapedByTheIdleTimeout) {
           next_talk = Clock::now() + 300ms;
         }
         m = relay.metrics();
-        return metric_value(m, R"(portal_refusals_total{limit="session_idle_timeout"})") >= 1;
+        return metric_value(m, R"(portal_refusals_total{limit="session_idle_timeout"})") >= 1 &&
+               flow->read_ended;
       },
       100ms);
   std::cout << "[ figure ] half-open holder reaped " << ms_since(frozen)
-            << " ms after it went silent (session_idle_timeout_ms 3000)\n";
-  ASSERT_TRUE(reaped) << "not reaped 15 s after going silent:\n" << m;
+            << " ms after it went silent mid-transfer (session_idle_timeout_ms 3000); the dialer's "
+               "stream ended with: "
+            << flow->read_error << "\n";
+  ASSERT_TRUE(reaped) << "not reaped 15 s after going silent (dialer's read ended: "
+                      << flow->read_ended << "):\n"
+                      << m;
+  EXPECT_NE(flow->read_error, "") << "a clean end of stream passes for a complete transfer";
+  EXPECT_EQ(metric_value(m, "portal_relayed_streams"), 0) << m;
   EXPECT_EQ(metric_value(m, R"(portal_refusals_total{limit="session_idle_timeout"})"), 1) << m;
   EXPECT_EQ(metric_value(m, "portal_leases"), 1) << m;
   EXPECT_EQ(metric_value(m, "portal_connections"), 1) << m;

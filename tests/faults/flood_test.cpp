@@ -119,6 +119,15 @@ TEST_F(Floods, SlowlorisOnTheHttpListenerDoesNotStopOthers) {
       std::this_thread::sleep_for(200ms);
     }
   });
+  // Stops and joins the thread however the test body ends (an exception included).
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Joiner() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } joiner{stop, loris};
   // Normal clients while every slowloris connection is still open (well before 4 s).
   wait(1s);
   const int open_then = kSlow - closed.load();
@@ -132,7 +141,7 @@ TEST_F(Floods, SlowlorisOnTheHttpListenerDoesNotStopOthers) {
   const auto all_closed = within(
       15s, [&] { return closed.load() == kSlow; }, 100ms);
   stop = true;
-  loris.join();
+  if (loris.joinable()) loris.join();
   for (int fd : slow) ::close(fd);
   const int fds_after = relay_descriptors_after(relay, fds_before);
   const auto last = *std::max_element(closed_at.begin(), closed_at.end());
