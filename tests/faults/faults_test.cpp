@@ -686,8 +686,9 @@ ProcessResult run_bounded(const std::vector<std::string>& argv, const fs::path& 
 
 // 5a. The relay's identity key file exists but cannot be read (mode 000): the relay refuses to
 // start with an error naming the file, and neither replaces the key (which would change the
-// relay's identity) nor leaves anything else behind. Root reads any file whatever its mode, so as
-// root the relay runs as nobody (setpriv); where that is not possible the test says so and skips.
+// relay's identity) nor leaves anything else behind; `portal expose` with that key likewise. Root
+// reads any file whatever its mode, so as root the relay runs as nobody (setpriv); where that is
+// not possible the test says so and skips.
 TEST_F(Faults, UnreadableKeyFileAtStartIsAClearErrorAndNothingIsWritten) {
   TempDir scratch;
   const fs::path dir = scratch / "relay";
@@ -704,6 +705,19 @@ TEST_F(Faults, UnreadableKeyFileAtStartIsAClearErrorAndNothingIsWritten) {
   std::vector<std::string> argv{
       bin_path("portal-relay"), "--config",     cfg.string(),           "--listen",
       "tcp://127.0.0.1:0",      "--plugin-dir", PORTAL_BUILD_PLUGIN_DIR};
+  // `portal expose` with the same key, to a relay that is not there (it must fail on the key).
+  std::vector<std::string> expose{bin_path("portal"),
+                                  "expose",
+                                  "--relay",
+                                  "tcp://127.0.0.1:1",
+                                  "--target",
+                                  "127.0.0.1:9",
+                                  "--name",
+                                  "unread",
+                                  "--key",
+                                  key.string(),
+                                  "--plugin-dir",
+                                  PORTAL_BUILD_PLUGIN_DIR};
   if (::geteuid() == 0) {
     const std::vector<std::string> as_nobody{"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
                                              "--clear-groups"};
@@ -714,7 +728,8 @@ TEST_F(Faults, UnreadableKeyFileAtStartIsAClearErrorAndNothingIsWritten) {
                       "(no setpriv, or nobody can read it): not tested";
     }
     argv.insert(argv.begin(), as_nobody.begin(), as_nobody.end());
-    std::cout << "[ note     ] running as root: the relay runs as nobody (setpriv)\n";
+    expose.insert(expose.begin(), as_nobody.begin(), as_nobody.end());
+    std::cout << "[ note     ] running as root: the relay and portal run as nobody (setpriv)\n";
   }
   const auto r = run_bounded(argv, scratch.path());
   std::cout << "[ figure ] relay with an unreadable key file: exit " << r.exit_code << ": "
@@ -724,6 +739,13 @@ TEST_F(Faults, UnreadableKeyFileAtStartIsAClearErrorAndNothingIsWritten) {
   EXPECT_NE(r.err.find(key.string()), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("cannot be read"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("listening "), std::string::npos) << r.out;
+  const auto c = run_bounded(expose, scratch.path());
+  std::cout << "[ figure ] portal expose with an unreadable key file: exit " << c.exit_code << ": "
+            << c.err;
+  ASSERT_NE(c.exit_code, -1) << "still running after 20 s:\n" << c.out << c.err;
+  EXPECT_NE(c.exit_code, 0);
+  EXPECT_NE(c.err.find(key.string()), std::string::npos) << c.err;
+  EXPECT_NE(c.err.find("cannot be read"), std::string::npos) << c.err;
   fs::permissions(key, fs::perms(0600));
   EXPECT_EQ(slurp(key), key_before) << "the key was replaced";
   EXPECT_EQ(entries(dir), (std::vector<std::string>{"relay.json", "relay.key"}));
@@ -761,6 +783,12 @@ TEST_F(Faults, FullDiskAtFirstStartIsAClearErrorAndNothingIsHalfWritten) {
   std::cout << "[ figure ] full disk: " << r.out << r.err;
   ASSERT_NE(r.exit_code, -1) << "still running after 20 s:\n" << r.out << r.err;
   ASSERT_NE(r.out.find("relay="), std::string::npos) << r.out << r.err;
+  if (r.err.find("no mux plugin provides") != std::string::npos) {
+    // The plugin host refuses files whose owner is not this user or root, and the build tree's
+    // owner is not mapped in the namespace (the tests run as another user than the build's).
+    GTEST_SKIP() << "the relay refused the build's plugins inside the user namespace (their "
+                    "owner is not mapped there): not tested";
+  }
   EXPECT_NE(r.out.find("relay=1 "), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("keygen=0"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("cannot create it: "), std::string::npos) << r.err;
