@@ -79,16 +79,18 @@ class Floods : public FaultTest {
 };
 
 // 7a. 500 slowloris connections on the HTTP (ws://) listener from 127.0.0.2, each sending a
-// request a byte at a time (every 200 ms) that never ends. Meanwhile curl fetches /healthz and a
+// request a byte at a time (every 200 ms) that never ends: half a page request, half a WebSocket
+// upgrade. Meanwhile curl fetches /healthz and a
 // relay client from 127.0.0.1 asks for RelayInfo on the same port: both are served (10 s is the
 // bound that means "hung"; the times are figures). The relay closes every slowloris connection by
 // the ws transport's transports.ws.header_timeout_ms (4 s here), the whole request's deadline
-// from accept. (limits.first_frame_timeout_ms does not apply: a plain HTTP request makes no mux
-// session. These closes are not counted in any metric.)
+// from accept. (limits.first_frame_timeout_ms, 60 s here, does not end them: until the upgrade
+// completes there is no stream for the relay to time. These closes are not counted in any
+// metric.)
 TEST_F(Floods, SlowlorisOnTheHttpListenerDoesNotStopOthers) {
   constexpr int kSlow = 500;
   raise_descriptor_limit();
-  Relay relay(R"({"limits": {"max_connections_per_ip": 2000},
+  Relay relay(R"({"limits": {"max_connections_per_ip": 2000, "first_frame_timeout_ms": 60000},
                   "transports": {"ws": {"header_timeout_ms": 4000}}})",
               {"ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0"});
   ASSERT_TRUE(relay.alive());
@@ -105,11 +107,16 @@ TEST_F(Floods, SlowlorisOnTheHttpListenerDoesNotStopOthers) {
   std::atomic<int> closed{0};
   std::vector<long long> closed_at(kSlow, -1);
   std::thread loris([&] {
-    const std::string request = "GET /healthz HTTP/1.1\r\nHost: relay\r\nX-Slow: ";
+    // Even connections: a page request; odd ones: a WebSocket upgrade to the relay's path.
+    const std::string page = "GET /healthz HTTP/1.1\r\nHost: relay\r\nX-Slow: ";
+    const std::string upgrade =
+        "GET /relay HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nX-Slow: ";
     for (std::size_t round = 0; !stop && ms_since(start) < 20'000; ++round) {
-      const char c = round < request.size() ? request[round] : 'a';
       for (std::size_t i = 0; i < slow.size(); ++i) {
         if (closed_at[i] >= 0) continue;
+        const std::string& request = i % 2 == 0 ? page : upgrade;
+        const char c = round < request.size() ? request[round] : 'a';
         if (closed_by_peer(slow[i]) || ::send(slow[i], &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
           closed_at[i] = ms_since(start);
           ++closed;
