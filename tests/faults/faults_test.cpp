@@ -585,6 +585,181 @@ TEST_F(Faults, HalfOpenTcpIsReapedByTheIdleTimeout) {
   EXPECT_EQ(left.leases[0].name, "steady");
 }
 
+// A TCP proxy to 127.0.0.1:`target` for any number of connections; freeze_all() stops
+// forwarding on every connection made so far (nothing more is read, written or closed on them),
+// while later connections are forwarded as usual: to a client, a relay that went silent without
+// a FIN, still reachable anew.
+class SilencingProxy {
+ public:
+  explicit SilencingProxy(std::uint16_t target) : target_(target) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::listen(listen_fd_, 16) == 0 &&
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      port = ntohs(a.sin_port);
+    }
+    thread_ = std::thread([this] { loop(); });
+  }
+  SilencingProxy(const SilencingProxy&) = delete;
+  SilencingProxy& operator=(const SilencingProxy&) = delete;
+  ~SilencingProxy() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    ::close(listen_fd_);
+    for (const auto& p : pairs_) {
+      ::close(p.a);
+      ::close(p.b);
+    }
+  }
+  void freeze_all() { freeze_ = true; }
+  std::uint16_t port = 0;
+  std::atomic<int> accepted{0};
+
+ private:
+  struct Pair {
+    int a;  // the client's side
+    int b;  // the relay's side
+    bool frozen = false;
+    bool ended = false;
+  };
+  // Forwards what `from` has (non-blocking sockets; a short write waits in poll below).
+  static bool forward(int from, int to) {
+    char buf[16 * 1024];
+    const ssize_t n = ::recv(from, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) return false;
+    if (n < 0) return errno == EAGAIN || errno == EINTR;
+    for (ssize_t off = 0; off < n;) {
+      const ssize_t w = ::send(to, buf + off, static_cast<std::size_t>(n - off), MSG_NOSIGNAL);
+      if (w < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (w <= 0) return false;
+      off += w;
+    }
+    return true;
+  }
+  void loop() {
+    while (!stop_) {
+      if (freeze_.exchange(false)) {
+        for (auto& p : pairs_) p.frozen = true;
+      }
+      std::vector<pollfd> fds{{listen_fd_, POLLIN, 0}};
+      std::vector<std::size_t> owner{0};
+      for (std::size_t i = 0; i < pairs_.size(); ++i) {
+        if (pairs_[i].frozen || pairs_[i].ended) continue;
+        fds.push_back({pairs_[i].a, POLLIN, 0});
+        owner.push_back(i);
+        fds.push_back({pairs_[i].b, POLLIN, 0});
+        owner.push_back(i);
+      }
+      if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+      if (fds[0].revents & POLLIN) {
+        const int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c >= 0) {
+          const int r = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+          sockaddr_in to{};
+          to.sin_family = AF_INET;
+          to.sin_port = htons(target_);
+          to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+          if (::connect(r, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) {
+            pairs_.push_back({c, r});
+            ++accepted;
+          } else {
+            ::close(c);
+            ::close(r);
+          }
+        }
+        continue;  // the pairs changed: poll again
+      }
+      for (std::size_t k = 1; k < fds.size(); ++k) {
+        if ((fds[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        auto& p = pairs_[owner[k]];
+        if (p.ended || freeze_) continue;
+        const bool from_client = fds[k].fd == p.a;
+        if (!forward(from_client ? p.a : p.b, from_client ? p.b : p.a)) {
+          p.ended = true;
+          ::shutdown(p.a, SHUT_RDWR);
+          ::shutdown(p.b, SHUT_RDWR);
+        }
+      }
+    }
+  }
+  std::uint16_t target_;
+  int listen_fd_ = -1;
+  std::vector<Pair> pairs_;
+  std::thread thread_;
+  std::atomic<bool> freeze_{false};
+  std::atomic<bool> stop_{false};
+};
+
+// 4b. The other side of half-open TCP: the relay goes silent under a `portal expose` client
+// without a FIN (a proxy stops forwarding its connection and keeps it open). The client's health
+// ping (timers.health_interval_ms and health_timeout_ms, 1 s each here) notices, it reconnects
+// through the proxy and registers again: the lease moves to the new session at once, so a dialer
+// reaches the client again well before the relay's own idle timeout (60 s here) would free the
+// old session. The client's descriptors and threads are what they were.
+TEST_F(Faults, ARelayThatGoesSilentIsLeftByTheClientsHealthPing) {
+  Relay relay(R"({"limits": {"session_idle_timeout_ms": 60000}})",
+              {"ws://127.0.0.1:0/relay", "tcp://127.0.0.1:0"});
+  ASSERT_TRUE(relay.alive());
+  SilencingProxy proxy(transport::parse_uri(relay.uri("tcp"))->port);
+  ASSERT_NE(proxy.port, 0);
+  const auto holder = credential();
+  ASSERT_TRUE(platform::save_key_file(dir_ / "holder.key", holder));
+  std::ofstream(dir_ / "client.json") << R"({"timers": {"health_interval_ms": 1000,
+      "health_timeout_ms": 1000, "reconnect_initial_ms": 500}})";
+  Portal expose({"expose", "--config", (dir_ / "client.json").string(), "--relay",
+                 "tcp://127.0.0.1:" + std::to_string(proxy.port), "--target", "127.0.0.1:9",
+                 "--name", "silenced", "--key", (dir_ / "holder.key").string()},
+                "exposing ");
+  ASSERT_TRUE(expose.child().running()) << expose.err();
+  ASSERT_TRUE(within(
+      10s, [&] { return metric_value(relay.metrics(), "portal_leases") == 1; }, 100ms))
+      << relay.err();
+  wait(1500ms);  // a health ping or two answered
+  const int fds_before = proc_entries(expose.pid(), "fd");
+  const int tasks_before = proc_entries(expose.pid(), "task");
+
+  proxy.freeze_all();
+  const auto frozen = Clock::now();
+  std::string m;
+  const auto back = within(
+      20s,
+      [&] {
+        m = relay.metrics();
+        return metric_value(m, "portal_connections_total") == 2 &&
+               metric_value(m, "portal_leases") == 1 &&
+               metric_value(m, R"(portal_requests_total{type="lease_update",result="accepted"})") >=
+                   2;
+      },
+      100ms);
+  const auto took = ms_since(frozen);
+  ASSERT_TRUE(back) << "the client did not register again within 20 s; client log:\n"
+                    << expose.err() << "\nrelay metrics:\n"
+                    << m;
+  // Dials reach the client through its new session (the old one is still open at the relay).
+  auto dialer = session(relay.uri("ws"));
+  auto d = run(client::request_connection(*dialer, holder.id(), std::nullopt, 10s), 15s);
+  ASSERT_TRUE(d) << d.error().message();
+  wait(500ms);
+  const int fds_after = proc_entries(expose.pid(), "fd");
+  const int tasks_after = proc_entries(expose.pid(), "task");
+  std::cout << "[ figure ] relay silent without a FIN: the client registered again " << took
+            << " ms later (health ping 1 s + 1 s); connections through the proxy "
+            << proxy.accepted.load() << "; client descriptors " << fds_before << " -> " << fds_after
+            << ", threads " << tasks_before << " -> " << tasks_after << "\n";
+  EXPECT_EQ(d->code, ResponseCode::Accepted);
+  EXPECT_NE(expose.err().find("health ping failed"), std::string::npos) << expose.err();
+  // The old session is still open at the relay (its idle timeout is 60 s): two connections.
+  EXPECT_EQ(metric_value(m, "portal_connections"), 2) << m;
+  EXPECT_EQ(proxy.accepted.load(), 2);
+  EXPECT_EQ(fds_after, fds_before);
+  EXPECT_EQ(tasks_after, tasks_before);
+  EXPECT_TRUE(expose.child().running());
+}
+
 // 6. SIGTERM under load: two endless streams at full speed and two bounded ones (4 MiB each way,
 // small so that they finish within the drain however loaded the machine) in flight. The relay
 // stops taking new work, lets the bounded streams finish intact, cuts the endless ones at
