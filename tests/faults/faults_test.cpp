@@ -2,9 +2,10 @@
 // Faults with real processes on loopback (issue 23; ctest label "faults": load-sensitive, run
 // alone, once, unsanitized): a lease holder killed mid-transfer, the relay killed and restarted
 // under several `portal expose` clients, a reader that stops in the middle of a spliced transfer,
-// half-open TCP reaped by the idle timeout, a full disk and an unreadable key file at start, and
-// SIGTERM under load. Every wait is bounded and says what it waited for; times are printed as
-// figures ("[ figure ]"), never asserted beyond a bound that means "hung".
+// half-open TCP both ways (a holder reaped by the relay's idle timeout, a silent relay left by the
+// client's health ping), a full disk and an unreadable key file at start, and SIGTERM under load.
+// Every wait is bounded and says what it waited for; times are printed as figures ("[ figure ]"),
+// never asserted beyond a bound that means "hung".
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
