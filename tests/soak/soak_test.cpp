@@ -228,6 +228,7 @@ TEST_F(Soak, ChurnReturnsToBaseline) {
   std::uint64_t relayed = 0;  // checksummed bytes, both ways
   int rejected_expired = 0;
   std::optional<Reading> baseline;
+  int own_fds = -1;           // this process's descriptors at the baseline (the clients' side)
   std::ostringstream series;  // RSS (KiB) and descriptors after each measured round
 
   int warmup_rounds = 0;  // known once the baseline is taken
@@ -419,6 +420,7 @@ TEST_F(Soak, ChurnReturnsToBaseline) {
       // the plugins' code, the containers' capacity) and filled the relay's 30 s windows (see
       // kWarmup), with the relay idle again but for the keeper.
       baseline = quiet(relay.pid());
+      own_fds = proc_entries(::getpid(), "fd");
       std::cout << "[ figure ] baseline after " << warmup_rounds << " warm-up rounds ("
                 << ms_since(t0) << " ms): RSS " << baseline->rss / 1024 << " KiB, " << baseline->fds
                 << " descriptors, " << baseline->threads << " threads\n";
@@ -461,6 +463,12 @@ TEST_F(Soak, ChurnReturnsToBaseline) {
   EXPECT_LE(std::abs(end.fds - baseline->fds), fd_bound)
       << "relay descriptors " << baseline->fds << " -> " << end.fds;
   EXPECT_EQ(end.threads, baseline->threads);
+  // The clients leak no descriptor either (this process: every session and the service's
+  // connections closed, every `portal expose` reaped).
+  const int own_end = proc_entries(::getpid(), "fd");
+  std::cout << "[ figure ] the test process (clients): " << own_fds << " descriptors at the "
+            << "baseline, " << own_end << " at the end\n";
+  EXPECT_EQ(own_end, own_fds);
   EXPECT_GT(rejected_expired, 0) << "no round dialed an expired lease";
 
   // The keeper goes too: nothing is left.
