@@ -656,11 +656,38 @@ TEST(RelayCore, ConnectionsAreLimitedPerAddress) {
   EXPECT_TRUE(h.c().take_address("192.0.2.1", "ws", h.now()));
 }
 
+// IPv6 clients are counted per network (limits.ipv6_prefix, /64 by default): the addresses of
+// one /64 share one budget; IPv4 and IPv4-mapped addresses stay apart. An address ban is
+// checked against the network.
+TEST(RelayCore, IPv6ClientsAreCountedPerPrefix) {
+  EXPECT_EQ(accounting_address("2001:db8:1:2:aaaa::1", "#0", 64), "2001:db8:1:2:0:0:0:0/64");
+  EXPECT_EQ(accounting_address("2001:db8:1:2:ffff:ffff:ffff:ffff", "#0", 64),
+            "2001:db8:1:2:0:0:0:0/64");
+  EXPECT_EQ(accounting_address("2001:db8:1:3::1", "#0", 48), "2001:db8:1:0:0:0:0:0/48");
+  EXPECT_EQ(accounting_address("2001:db8:1:2::1", "#0", 61), "2001:db8:1:0:0:0:0:0/61");
+  EXPECT_EQ(accounting_address("::ffff:192.0.2.1", "#0", 64), "192.0.2.1");  // dual stack
+  EXPECT_EQ(accounting_address("::ffff:192.0.2.1", "#0", 128), "192.0.2.1");
+  EXPECT_EQ(accounting_address("192.0.2.1", "#0", 64), "192.0.2.1");
+  Harness h;
+  h.limits.max_connections_per_ip = 2;
+  const auto a = accounting_address("2001:db8:1:2::a", "#0", 64);
+  const auto b = accounting_address("2001:db8:1:2::b", "#0", 64);
+  const auto other = accounting_address("2001:db8:1:3::a", "#0", 64);
+  EXPECT_TRUE(h.c().take_address(a, "ws", h.now()));
+  EXPECT_TRUE(h.c().take_address(b, "ws", h.now()));
+  EXPECT_FALSE(h.c().take_address(a, "ws", h.now()));  // the /64's budget is spent
+  EXPECT_TRUE(h.c().take_address(other, "ws", h.now()));
+  EXPECT_EQ(h.c().ban(Ban{Ban::Kind::Address, "2001:db8:1:3::/64", 0, {}}, h.now()), "");
+  EXPECT_FALSE(h.c().take_address(other, "ws", h.now()));
+  EXPECT_EQ(h.refusals("banned"), 1u);
+}
+
 // Peers without an IP address (Unix sockets) are counted in one bucket per listener: they share
 // its budget, which is apart from other listeners' and from every IP address.
 TEST(RelayCore, PeersWithoutAnAddressAreCountedPerListener) {
   EXPECT_EQ(accounting_address("192.0.2.1", "#0 tcp://127.0.0.1:4027"), "192.0.2.1");
   EXPECT_EQ(accounting_address("2001:db8::1", "#0 tcp://[::]:4027"), "2001:db8::1");
+  EXPECT_EQ(accounting_address("2001:db8::1", "#0 tcp://[::]:4027", 128), "2001:db8::1");
   EXPECT_EQ(accounting_address("", "#1 unix:///run/a.sock"), "listener #1 unix:///run/a.sock");
   EXPECT_EQ(accounting_address("relay.sock", "#1 unix:///run/a.sock"),
             "listener #1 unix:///run/a.sock");  // not an IP address: the listener's bucket

@@ -25,6 +25,10 @@ void apply_limits(const json::value& v, RelayLimits& l, Reader& r) {
       r.uint32(value, key, l.max_leases_per_connection, 1);
     } else if (k == "max_connections_per_ip") {
       r.uint32(value, key, l.max_connections_per_ip, 1);
+    } else if (k == "ipv6_prefix") {
+      if (r.uint32(value, key, l.ipv6_prefix, 1) && l.ipv6_prefix > 128) {
+        r.problem(key, "must be at most 128 (bits of an IPv6 address)");
+      }
     } else if (k == "max_streams_per_lease") {
       r.uint32(value, key, l.max_streams_per_lease, 1);
     } else if (k == "session_idle_timeout_ms") {
@@ -268,6 +272,7 @@ std::string to_json(const RelayConfig& c) {
   o << "  \"limits\": {\n"
     << "    \"max_leases_per_connection\": " << l.max_leases_per_connection << ",\n"
     << "    \"max_connections_per_ip\": " << l.max_connections_per_ip << ",\n"
+    << "    \"ipv6_prefix\": " << l.ipv6_prefix << ",\n"
     << "    \"max_streams_per_lease\": " << l.max_streams_per_lease << ",\n"
     << "    \"session_idle_timeout_ms\": " << l.session_idle_timeout_ms << ",\n"
     << "    \"spliced_idle_timeout_ms\": " << l.spliced_idle_timeout_ms << ",\n"

@@ -160,7 +160,7 @@ bool parse_query(std::string_view target, std::map<std::string, std::string>& ou
         if (c == '+') {
           parts[i] += ' ';
         } else if (c == '%') {
-          if (k + 2 >= raw[i].size() + 0 || hex(raw[i][k + 1]) < 0 || hex(raw[i][k + 2]) < 0) {
+          if (k + 2 >= raw[i].size() || hex(raw[i][k + 1]) < 0 || hex(raw[i][k + 2]) < 0) {
             return false;
           }
           parts[i] += static_cast<char>(hex(raw[i][k + 1]) * 16 + hex(raw[i][k + 2]));

@@ -73,11 +73,37 @@ using TimerKey = std::tuple<Steady, TimerKind, std::uint64_t>;
 
 }  // namespace
 
-std::string accounting_address(std::string_view peer_address, std::string_view listener) {
+std::string accounting_address(std::string_view peer_address, std::string_view listener,
+                               unsigned ipv6_prefix) {
   std::uint8_t bytes[16];
   bool v4 = false;
-  if (base::address_bytes(peer_address, bytes, v4)) return std::string(peer_address);
-  return "listener " + std::string(listener);
+  if (!base::address_bytes(peer_address, bytes, v4)) return "listener " + std::string(listener);
+  // An IPv4 client of a dual-stack listener arrives as "::ffff:a.b.c.d": counted as a.b.c.d, so
+  // that it has one budget whichever listener it uses.
+  if (v4) {
+    return std::to_string(bytes[12]) + "." + std::to_string(bytes[13]) + "." +
+           std::to_string(bytes[14]) + "." + std::to_string(bytes[15]);
+  }
+  if (ipv6_prefix >= 128) return std::string(peer_address);
+  // The network: the first `ipv6_prefix` bits, the rest zero, as eight hex groups.
+  for (unsigned bit = ipv6_prefix; bit < 128; ++bit) {
+    bytes[bit / 8] = static_cast<std::uint8_t>(bytes[bit / 8] & ~(0x80u >> (bit % 8)));
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int g = 0; g < 8; ++g) {
+    const unsigned v = (unsigned{bytes[2 * g]} << 8) | bytes[2 * g + 1];
+    if (g > 0) out += ':';
+    bool started = false;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      const unsigned nibble = (v >> shift) & 0xfu;
+      if (nibble != 0 || started || shift == 0) {
+        out += kHex[nibble];
+        started = true;
+      }
+    }
+  }
+  return out + "/" + std::to_string(ipv6_prefix);
 }
 
 const char* to_string(Ban::Kind kind) noexcept {
@@ -361,6 +387,14 @@ struct Core::State {
     auto set = base::AddressSet::parse(ranges, problem);
     banned_addresses = set ? std::move(*set) : base::AddressSet{};
   }
+  // Whether connections counted under `address` (an accounting_address()) are banned: an IPv6
+  // network ("<network>/<bits>") is checked by its network address.
+  bool address_banned(const std::string& address) const {
+    const auto slash = address.find('/');
+    return banned_addresses.contains(slash == std::string::npos
+                                         ? std::string_view(address)
+                                         : std::string_view(address).substr(0, slash));
+  }
   bool is_allowed(const std::string& id) const {
     return options.access == AccessMode::Open || allowed.count(id) != 0 || approved.count(id) != 0;
   }
@@ -428,7 +462,8 @@ struct Core::State {
       std::string problem;
       if (auto set = base::AddressSet::parse({b.value}, problem)) one = std::move(*set);
       for (const auto& [id, c] : conns) {
-        if (one.contains(c.address)) close_connection(id, why);
+        const auto slash = c.address.find('/');
+        if (one.contains(std::string_view(c.address).substr(0, slash))) close_connection(id, why);
       }
       return;
     }
@@ -1209,7 +1244,7 @@ Core::~Core() = default;
 
 bool Core::take_address(const std::string& address, const std::string& scheme, Now now) {
   s_->now = now;
-  if (s_->banned_addresses.contains(address)) {
+  if (s_->address_banned(address)) {
     s_->refuse("banned", "connection from " + address + " via " + scheme + " refused: banned");
     return false;
   }
@@ -1258,7 +1293,7 @@ ConnectionId Core::connection_opened(const std::string& address, const std::stri
   s_->log(base::LogLevel::Info, conn_tag(id) + " opened from " +
                                     (address.empty() ? "(local)" : address) + " via " + scheme);
   // A transport that does not ask take_address() first: a banned address is closed here.
-  if (s_->banned_addresses.contains(address)) {
+  if (s_->address_banned(address)) {
     s_->refuse("banned", conn_tag(id) + " from " + address + " via " + scheme + ": banned");
     s_->close_connection(id, "banned address");
   }

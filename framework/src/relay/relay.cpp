@@ -528,7 +528,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
              const std::string& listener, bool count_here) {
     const auto peer = s->peer_info();
     // Peers without an IP address (Unix sockets) are counted in their listener's bucket.
-    const auto address = accounting_address(peer.address, listener);
+    const auto address = accounting_address(peer.address, listener, o.limits.ipv6_prefix);
     std::shared_ptr<void> slot;
     if (count_here) {  // the listener did not count it at accept
       slot = admit_address(address, scheme);
@@ -1053,7 +1053,9 @@ transport::Uri Relay::serve(std::unique_ptr<transport::Listener> listener) {
   transport::AcceptHooks hooks;
   hooks.admit = [weak, scheme, bucket](const stream::PeerInfo& peer) -> std::shared_ptr<void> {
     auto self = weak.lock();
-    return self ? self->admit_address(accounting_address(peer.address, bucket), scheme) : nullptr;
+    return self ? self->admit_address(
+                      accounting_address(peer.address, bucket, self->o.limits.ipv6_prefix), scheme)
+                : nullptr;
   };
   hooks.on_accept_error = [weak, where = uri.to_string()](const base::ErrorCode& e) {
     if (auto self = weak.lock()) self->accept_error(where, e);

@@ -3,6 +3,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -36,6 +37,10 @@ base::Result<boost::asio::ip::tcp::acceptor> bind_tcp_acceptor(
   tcp::acceptor acceptor(executor);
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  // `[::]` is every address, IPv4 included (dual stack), whatever net.ipv6.bindv6only says.
+  if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
+    acceptor.set_option(boost::asio::ip::v6_only(false), ec);
+  }
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(backlog, ec);
   if (ec) return base::ErrorCode(ec);

@@ -30,6 +30,10 @@ struct RelayLimits {
   /// Connections from one address at once, counted from the TCP accept on every listener (at least
   /// 1); one more is closed before a byte is read.
   std::uint32_t max_connections_per_ip = 256;
+  /// The per-address limits count an IPv6 client under its network of this many bits (1-128):
+  /// one host commonly owns a whole /64, so counting each address apart would let it multiply
+  /// every per-IP limit. 128 counts each address apart. IPv4 addresses are always counted apart.
+  std::uint32_t ipv6_prefix = 64;
   /// Relayed streams to one lease at once, forwards in flight included (at least 1); one more dial
   /// is REJECTED.
   std::uint32_t max_streams_per_lease = 256;

@@ -237,9 +237,14 @@ enum class Step {
 /// own when it is an IP address. A peer without one (a Unix socket's peer has no address) is
 /// counted in its listener's bucket, "listener <listener>": every such peer of one listener
 /// shares one budget, apart from other listeners' and from every IP address. `listener` must
-/// name the listener uniquely within the relay.
+/// name the listener uniquely within the relay. An IPv6 address (not IPv4-mapped) is counted
+/// under its network of `ipv6_prefix` bits (limits.ipv6_prefix, 64 by default in the config: one
+/// host commonly owns a whole /64), written "<network, eight groups>/<bits>"; 128 counts each
+/// address apart. An IPv4-mapped address (an IPv4 client of a dual-stack listener) is counted
+/// as the IPv4 address.
 [[nodiscard]] PORTAL_API std::string accounting_address(std::string_view peer_address,
-                                                        std::string_view listener);
+                                                        std::string_view listener,
+                                                        unsigned ipv6_prefix = 128);
 
 /// Something the driver must do to an I/O object.
 struct Action {
