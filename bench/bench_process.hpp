@@ -179,9 +179,10 @@ struct RelayChild {
 
   /// `secure`: also tls:// and wss:// listeners, with a throwaway certificate. `own`: extra
   /// top-level members of this relay's config alone (e.g. the fleet table's directory and
-  /// peers), after relay_config_extra()'s.
+  /// peers), after relay_config_extra()'s. `limits`: extra members of its "limits" object (the
+  /// rate table's bandwidth limits).
   explicit RelayChild(const std::string& transports = "{}", bool secure = false,
-                      const std::string& own = "") {
+                      const std::string& own = "", const std::string& limits = "") {
     static int count = 0;
     dir = "/tmp/portal-bench-relay-" + std::to_string(::getpid()) + "-" + std::to_string(++count);
     ::mkdir(dir.c_str(), 0700);
@@ -198,7 +199,8 @@ struct RelayChild {
       "max_spliced_per_dialer_session": 100000, "max_spliced_per_dialer_ip": 100000,
       "max_control_streams_per_session": 100000, "max_control_streams_per_ip": 100000,
       "max_leases_per_ip": 1000000, "relay_info_kib_per_minute_per_session": 0,
-      "relay_info_kib_per_minute_per_ip": 0})"
+      "relay_info_kib_per_minute_per_ip": 0)"
+                       << (limits.empty() ? "" : ", " + limits) << "}"
                        << (relay_config_extra().empty() ? "" : ", " + relay_config_extra())
                        << (own.empty() ? "" : ", " + own) << "}";
     posix_spawn_file_actions_t fa;

@@ -22,10 +22,18 @@
 //     connections, dialed by lease ID on A (same relay) and on B (B forwards to A over its
 //     peer session), by the same method: a mux session to the relay, a ConnectionRequest
 //     (client::request_connection) and the handshake. tcp:// only.
+//   - rate (not in the default rows): bandwidth limits (ADR 0017 §4). One more relay, whose
+//     config limits one lease identity (limits.lease_bytes_per_second_by_id, --rate-limit-mib,
+//     default 16 MiB/s) and not another. The limited lease downloads, then uploads, --rate-mib
+//     (default 64) while the unlimited lease transfers the same way on the same relay at the
+//     same time; the table gives the limit, the limited lease's delivered rate and its
+//     deviation from the limit, and the unlimited lease's rate meanwhile next to its rate alone
+//     (the same transfer with nothing else running, in the same run). tcp:// only.
 //
 //   build/release/bench/portal-bench-e2e [MiB per bulk row, default 1024] [options]
 //     --json                one JSON object per row on stdout instead of tables
-//     --rows bulk,streams,rtt,conn,fleet   --transports ws,tcp,tls,wss
+//     --rows bulk,streams,rtt,conn,fleet,rate   --transports ws,tcp,tls,wss
+//     --rate-mib 64         --rate-limit-mib 16
 //     --streams 1,8,64      --stream-mib 512 (in all, split over the streams)
 //     --rtts 2000           --seq 500   --par 1000   --parallel 32   --budget 10 (s per row)
 //     --relay-json '{...}'  extra top-level members of the relay's config (e.g. threads)
@@ -99,8 +107,14 @@ struct Args {
   // default list; the negotiated channel takes the first both have).
   std::vector<std::string> ciphers;
   std::string plugin_dir = PORTAL_BUILD_PLUGIN_DIR;
+  // The rate table: bytes the limited lease moves each way, and its limit in bytes per second.
+  std::uint64_t rate_total = std::uint64_t{64} << 20;
+  std::uint64_t rate_limit = std::uint64_t{16} << 20;
 };
 Args args;
+// The rate table's lease identities (seeds), by the holder's lease label: made before the
+// holder forks, so that the rate relay's config can name the limited one.
+std::map<std::string, Bytes> holder_seeds;
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "portal-bench-e2e: %s\n", what.c_str());
@@ -259,7 +273,9 @@ asio::awaitable<void> direct_accept_loop(portal::transport::Listener* server,
   std::vector<std::shared_ptr<client::Client>> clients;
   std::string ids;
   for (const auto& [transport, uri] : relays) {
-    auto cred = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
+    auto cred = holder_seeds.count(transport) != 0
+                    ? *portal::identity::Credential::from_seed(holder_seeds.at(transport))
+                    : *portal::identity::Credential::generate(portal::base::OsRandom::instance());
     ids += " " + transport + "=" + cred.id();
     client::Options options;
     options.relays = {uri};
@@ -915,6 +931,123 @@ void fleet_rows(World& w, Fleet& f, const std::string& lease_id) {
   on_b->session->close();
 }
 
+// ---- the rate table ---------------------------------------------------------------------------
+
+// Progress of one counted_transfer().
+struct Flow {
+  std::uint64_t got = 0;  // bytes read (download) or written (upload) so far
+  bool ok = false;        // all of it, and the end acknowledged as transfer() does
+  bool done = false;
+};
+
+// transfer(), counting as it goes; the caller may close `s` to end it early.
+asio::awaitable<void> counted_transfer(std::shared_ptr<portal::stream::ByteStream> s, bool upload,
+                                       std::uint64_t total, std::shared_ptr<Flow> f) {
+  Bytes buf(kChunk, 7);
+  if (upload) {
+    const Byte u = 'u';
+    bool ok = co_await write_all(*s, portal::base::ByteSpan(&u, 1));
+    while (ok && f->got < total) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, total - f->got));
+      ok = co_await write_all(*s, portal::base::ByteSpan(buf.data(), n));
+      if (ok) f->got += n;
+    }
+    if (ok && co_await s->async_shutdown_write()) {
+      Byte ack = 0;
+      f->ok = co_await read_exact(*s, portal::base::MutableByteSpan(&ack, 1)) && ack == 'k';
+    }
+  } else {
+    std::array<Byte, 9> head{'d'};
+    for (std::size_t i = 0; i < 8; ++i) head[8 - i] = static_cast<Byte>(total >> (8 * i));
+    if (co_await write_all(*s, head)) {
+      for (;;) {
+        auto n = co_await s->async_read_some(buf);
+        if (!n || *n == 0) break;
+        f->got += *n;
+      }
+      f->ok = f->got == total;
+    }
+  }
+  f->done = true;
+}
+
+// The rate relay's two leases: "rate-limited" (limited to args.rate_limit) and "rate-free".
+void rate_rows(World& w) {
+  const double mib = 1024.0 * 1024.0;
+  const double limit = static_cast<double>(args.rate_limit) / mib;
+  const double total = static_cast<double>(args.rate_total) / mib;
+  if (!args.json) {
+    std::printf("\n| %-44s | %-9s | %-15s | %-15s | %-9s | %-15s | %-19s |\n",
+                "rate: one lease limited, one not, tcp://", "direction", "limit", "delivered",
+                "deviation", "unlimited alone", "unlimited meanwhile");
+    std::printf(
+        "|%s|-----------|-----------------|-----------------|-----------|"
+        "-----------------|---------------------|\n",
+        std::string(46, '-').c_str());
+  }
+  for (int up = 0; up < 2; ++up) {
+    const char* direction = up == 1 ? "upload" : "download";
+    // The unlimited lease alone: the baseline.
+    double alone = 0;
+    {
+      auto dog = watchdog(w.io, "rate: unlimited lease alone", 120);
+      auto s = run(w.io, w.dial("rate-free"));
+      const auto start = Clock::now();
+      if (!run(w.io, transfer(*s, up == 1, args.rate_total))) fail("rate: transfer failed");
+      alone = total / seconds_since(start);
+      dog->cancel();
+    }
+    // Both at once: the unlimited lease moves as much as it can while the limited one moves
+    // args.rate_total.
+    auto dog = watchdog(w.io, "rate: limited lease", 120 + 4 * total / limit);
+    auto free_stream = std::shared_ptr<portal::stream::ByteStream>(run(w.io, w.dial("rate-free")));
+    auto limited_stream =
+        std::shared_ptr<portal::stream::ByteStream>(run(w.io, w.dial("rate-limited")));
+    auto free_flow = std::make_shared<Flow>();
+    auto limited_flow = std::make_shared<Flow>();
+    const auto start = Clock::now();
+    asio::co_spawn(w.io, counted_transfer(free_stream, up == 1, std::uint64_t{1} << 50, free_flow),
+                   asio::detached);
+    asio::co_spawn(w.io, counted_transfer(limited_stream, up == 1, args.rate_total, limited_flow),
+                   asio::detached);
+    while (!limited_flow->done) {
+      w.io.restart();
+      w.io.run_for(std::chrono::milliseconds(5));
+    }
+    const double secs = seconds_since(start);
+    const double meanwhile = static_cast<double>(free_flow->got) / mib / secs;
+    free_stream->close();
+    for (int i = 0; i < 1000 && !free_flow->done; ++i) {
+      w.io.restart();
+      w.io.run_for(std::chrono::milliseconds(5));
+    }
+    dog->cancel();
+    if (!limited_flow->ok) fail("rate: the limited lease's transfer failed");
+    const double delivered = total / secs;
+    const double deviation = (delivered - limit) / limit * 100;
+    if (args.json) {
+      JsonLine()
+          .str("bench", "e2e")
+          .str("table", "rate")
+          .str("row", direction)
+          .str("transport", "tcp")
+          .num("bytes", static_cast<double>(args.rate_total))
+          .num("limit_MiBps", limit)
+          .num("delivered_MiBps", delivered)
+          .num("deviation_pct", deviation)
+          .num("unlimited_alone_MiBps", alone)
+          .num("unlimited_meanwhile_MiBps", meanwhile)
+          .print();
+    } else {
+      char row[64];
+      std::snprintf(row, sizeof row, "%.0f MiB, lease limited to %.0f MiB/s", total, limit);
+      std::printf(
+          "| %-44s | %-9s | %9.2f MiB/s | %9.2f MiB/s | %+8.2f%% | %9.1f MiB/s | %13.1f MiB/s |\n",
+          row, direction, limit, delivered, deviation, alone, meanwhile);
+    }
+  }
+}
+
 // For --cipher-file: a private directory of links to every plugin of the build except the
 // other cipher plugins (portal-cipher-*), so that both ends load exactly one implementation.
 void restrict_cipher_plugins() {
@@ -958,7 +1091,8 @@ void parse(int argc, char** argv) {
       const auto v = split(value());
       args.rows = {v.begin(), v.end()};
       for (const auto& r : args.rows) {
-        if (r != "bulk" && r != "streams" && r != "rtt" && r != "conn" && r != "fleet") {
+        if (r != "bulk" && r != "streams" && r != "rtt" && r != "conn" && r != "fleet" &&
+            r != "rate") {
           fail("unknown row " + r);
         }
       }
@@ -989,6 +1123,10 @@ void parse(int argc, char** argv) {
       }
     } else if (a == "--ciphers") {
       args.ciphers = split(value());
+    } else if (a == "--rate-mib") {
+      args.rate_total = static_cast<std::uint64_t>(number(a, value())) << 20;
+    } else if (a == "--rate-limit-mib") {
+      args.rate_limit = static_cast<std::uint64_t>(number(a, value())) << 20;
     } else if (a == "--relay-json") {
       if (!portal::bench::set_relay_config_extra(value())) fail("--relay-json: not a {...} object");
     } else if (!a.empty() && a[0] != '-') {
@@ -1015,6 +1153,19 @@ int main(int argc, char** argv) {
   // The fleet table's relays, before the holder starts: its lease "fleet" is on relay A.
   std::unique_ptr<Fleet> fleet;
   if (args.rows.count("fleet")) fleet = std::make_unique<Fleet>();
+  // The rate table's relay: one lease identity limited in its config, another not.
+  std::unique_ptr<portal::bench::RelayChild> rate_relay;
+  if (args.rows.count("rate")) {
+    for (const char* label : {"rate-limited", "rate-free"}) {
+      auto c = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
+      holder_seeds[label] = Bytes(c.seed().span().begin(), c.seed().span().end());
+    }
+    const auto limited = *portal::identity::Credential::from_seed(holder_seeds["rate-limited"]);
+    rate_relay = std::make_unique<portal::bench::RelayChild>(
+        "{}", false, "",
+        R"("lease_bytes_per_second_by_id": {")" + limited.id() +
+            "\": " + std::to_string(args.rate_limit) + "}");
+  }
 
   int fds[2];
   if (::pipe(fds) != 0) return 1;
@@ -1024,6 +1175,10 @@ int main(int argc, char** argv) {
     std::vector<std::pair<std::string, std::string>> leases;
     for (const auto& t : args.transports) leases.emplace_back(t, uris.at(t));
     if (fleet) leases.emplace_back("fleet", fleet->a->tcp);
+    if (rate_relay) {
+      leases.emplace_back("rate-limited", rate_relay->tcp);
+      leases.emplace_back("rate-free", rate_relay->tcp);
+    }
     holder(leases, relay.ca_file, fds[1]);
   }
   portal::bench::children().push_back(holder_pid);
@@ -1092,6 +1247,20 @@ int main(int argc, char** argv) {
     w.clients[t] = std::move(*c);
   }
 
+  if (rate_relay) {
+    for (const char* label : {"rate-limited", "rate-free"}) {
+      if (!w.lease_ids.count(label)) fail(std::string("the holder has no lease ") + label);
+      auto me = *portal::identity::Credential::generate(portal::base::OsRandom::instance());
+      client::Options options;
+      options.relays = {rate_relay->tcp};
+      w.stacks.push_back(stack_for({rate_relay->tcp}, relay.ca_file));
+      auto c = run(w.io, client::Client::connect(w.io.get_executor(), std::move(me),
+                                                 w.stacks.back(), options));
+      if (!c) fail("client of the rate relay: " + c.error().message());
+      w.clients[label] = std::move(*c);
+    }
+  }
+
   const Target direct_tcp{"direct TCP, no encryption (baseline)", "direct", -1,
                           [&w, raw_port]() { return w.connect_tcp(raw_port); }};
   const Target copy_tcp{"plain copy relay, no encryption (baseline)", "copy", copy,
@@ -1121,6 +1290,7 @@ int main(int argc, char** argv) {
   if (args.rows.count("rtt")) rtt_rows(w, with({direct_tcp, direct_secure}));
   if (args.rows.count("conn")) conn_rows(w, with({direct_secure}));
   if (fleet) fleet_rows(w, *fleet, w.lease_ids.at("fleet"));
+  if (rate_relay) rate_rows(w);
 
   for (auto& entry : w.clients) {
     auto& c = entry.second;  // a named reference: clang 14 cannot capture a structured binding
@@ -1136,5 +1306,6 @@ int main(int argc, char** argv) {
     std::erase(portal::bench::children(), pid);
   }
   fleet.reset();
+  rate_relay.reset();
   return 0;
 }

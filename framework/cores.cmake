@@ -63,6 +63,7 @@ add_library(portal_cores STATIC
   ${PORTAL_FRAMEWORK_DIR}/src/client/errors.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/mux/errors.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/relay/core.cpp
+  ${PORTAL_FRAMEWORK_DIR}/src/relay/rate.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/yamux/errors.cpp
   ${PORTAL_FRAMEWORK_DIR}/src/yamux/session.cpp
   $<TARGET_OBJECTS:portal_proto>)

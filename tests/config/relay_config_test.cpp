@@ -154,6 +154,67 @@ TEST(RelayConfig, AccessKeysAreReadAndChecked) {
             std::vector<std::string>{"access.modes: unknown key"});
 }
 
+// --- Bandwidth (ADR 0017 §4) ---
+TEST(RelayConfig, BandwidthLimitsAreReadAndChecked) {
+  const RelayConfig defaults;
+  EXPECT_EQ(defaults.limits.lease_bytes_per_second, 0u);  // unlimited
+  EXPECT_EQ(defaults.limits.relay_bytes_per_second, 0u);
+  RelayConfig c;
+  ASSERT_TRUE(apply_text(R"({"limits": {"lease_bytes_per_second": 16777216,
+                                        "relay_bytes_per_second": 10000000000}})",
+                         c)
+                  .empty());
+  EXPECT_EQ(c.limits.lease_bytes_per_second, 16'777'216u);
+  EXPECT_EQ(c.limits.relay_bytes_per_second, 10'000'000'000u);  // more than 32 bits
+  const auto printed = to_json(c);
+  EXPECT_NE(printed.find("\"lease_bytes_per_second\": 16777216"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("\"relay_bytes_per_second\": 10000000000"), std::string::npos);
+  RelayConfig again;
+  ASSERT_TRUE(apply_text(printed, again).empty());
+  EXPECT_EQ(again.limits.relay_bytes_per_second, 10'000'000'000u);
+  for (const char* bad : {R"({"limits": {"lease_bytes_per_second": 1023}})",
+                          R"({"limits": {"lease_bytes_per_second": -5}})",
+                          R"({"limits": {"lease_bytes_per_second": "16M"}})",
+                          R"({"limits": {"lease_bytes_per_second": 1.5}})"}) {
+    RelayConfig b;
+    const auto problems = apply_text(bad, b);
+    ASSERT_EQ(problems.size(), 1u) << bad;
+    EXPECT_EQ(problems[0].key, "limits.lease_bytes_per_second") << bad;
+    EXPECT_EQ(b.limits.lease_bytes_per_second, 0u) << bad;
+  }
+  RelayConfig b;
+  const auto problems = apply_text(R"({"limits": {"relay_bytes_per_second": 1099511627777}})", b);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].to_string("relay.json"),
+            "relay.json: limits.relay_bytes_per_second: must be 0 (no limit) or between 1024 and "
+            "1099511627776 bytes per second");
+}
+
+TEST(RelayConfig, BandwidthLimitsByIdentityAreReadAndChecked) {
+  const std::string id = "abcdefghijklmnopqrstuvwxyz";  // lower case: upper-cased
+  const std::string other = "ABCDEFGHIJKLMNOPQRSTUVWX23";
+  RelayConfig c;
+  ASSERT_TRUE(apply_text(R"({"limits": {"lease_bytes_per_second_by_id": {")" + id +
+                             R"(": 16777216, ")" + other + R"(": 2048}}})",
+                         c)
+                  .empty());
+  ASSERT_EQ(c.limits.lease_bytes_per_second_by_id.size(), 2u);
+  EXPECT_EQ(c.limits.lease_bytes_per_second_by_id.at("ABCDEFGHIJKLMNOPQRSTUVWXYZ"), 16'777'216u);
+  EXPECT_EQ(c.limits.lease_bytes_per_second_by_id.at(other), 2048u);
+  RelayConfig again;
+  ASSERT_TRUE(apply_text(to_json(c), again).empty()) << to_json(c);
+  EXPECT_EQ(again.limits.lease_bytes_per_second_by_id, c.limits.lease_bytes_per_second_by_id);
+  RelayConfig b;
+  const auto problems = apply_text(R"({"limits": {"lease_bytes_per_second_by_id": {
+      "not-an-id": 4096, ")" + other + R"(": 0}}})",
+                                   b);
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_EQ(problems[0].key, "limits.lease_bytes_per_second_by_id");
+  EXPECT_NE(problems[0].reason.find("not-an-id"), std::string::npos);
+  EXPECT_EQ(problems[1].key, "limits.lease_bytes_per_second_by_id." + other);
+  EXPECT_TRUE(b.limits.lease_bytes_per_second_by_id.empty());
+}
+// --- end of bandwidth ---
 // The admin surface's keys (ADR 0017 §1): admin_listen must be http:// or https://; the
 // cross-key rules (a token file, no plaintext beyond loopback) are checked by relay::assemble().
 TEST(RelayConfig, AdminKeysAreReadAndChecked) {

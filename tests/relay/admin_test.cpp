@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include "relay_harness.hpp"
 
 namespace portal::test {
@@ -267,7 +269,43 @@ TEST_F(Admin, NameAndAddressBans) {
   auto back = session(relay.tcp);
   EXPECT_EQ(update(*back, credential(), "back"), ResponseCode::Accepted);
   EXPECT_EQ(status(api(relay, "POST", "/api/admin/bans?address=300.1.1.1")), "400");
+
   EXPECT_EQ(status(api(relay, "POST", "/api/admin/bans?name=a&address=127.0.0.1")), "400");
+}
+
+// The admin listener's connections have a budget of their own (max_connections_per_ip for the
+// whole listener), apart from the clients': filling the public budget of 127.0.0.1 does not
+// lock the operator out, and the admin listener cannot be held open without bound either.
+TEST_F(Admin, TheAdminListenerHasABudgetOfItsOwn) {
+  RelayProcess relay(config(R"(, "limits": {"max_connections_per_ip": 2})"));
+  const auto port_of = [](const std::string& uri) { return transport::parse_uri(uri)->port; };
+  std::vector<asio::ip::tcp::socket> held;
+  const auto hold_open = [&](std::uint16_t port) {
+    asio::ip::tcp::socket s(io_);
+    boost::system::error_code ec;
+    s.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    held.push_back(std::move(s));
+  };
+  hold_open(port_of(relay.tcp));
+  hold_open(port_of(relay.tcp));  // 127.0.0.1's public budget is spent
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(status(api(relay, "GET", "/api/admin/bans")), "200");
+  hold_open(port_of(relay.admin));
+  hold_open(port_of(relay.admin));  // the admin listener's budget is spent too
+  std::this_thread::sleep_for(200ms);
+  const auto refused = run_process({"/usr/bin/curl", "-sS", "--max-time", "5", "-H",
+                                    std::string("Authorization: Bearer ") + kToken,
+                                    relay.admin + "/api/admin/bans"});
+  EXPECT_NE(refused.exit_code, 0) << refused.out;
+  held.clear();  // closed: both budgets come back
+  EXPECT_TRUE(within(3s, [&] {
+    const auto r = run_process(
+        {"/usr/bin/curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+         std::string("Authorization: Bearer ") + kToken, relay.admin + "/api/admin/bans"});
+    return r.out == "200";
+  }));
+  EXPECT_TRUE(relay.alive());
 }
 
 // access.allowed_file is re-read when it changes: an identity added to it registers without a
@@ -302,6 +340,46 @@ TEST_F(Admin, TheAllowFileIsReloadedWhenItChanges) {
     const auto names = info(*s).leases;
     return names.size() == 1 && names[0].name == "a";
   })) << relay.err();
+}
+
+// PUT limits sets a lease identity's byte rate at run time (shown in the lease list, saved in
+// bans_file, in force again after a restart); 0 returns it to the configured one.
+TEST_F(Admin, RatesSetThroughTheApiPersist) {
+  const auto bans = dir_ / "bans.json";
+  const auto cfg = config(R"(, "bans_file": ")" + bans.string() +
+                          R"(", "limits": {"lease_bytes_per_second": 1048576})");
+  const auto who = credential();
+  {
+    RelayProcess relay(cfg);
+    auto s = session(relay.tcp);
+    ASSERT_EQ(update(*s, who, "slow"), ResponseCode::Accepted);
+    auto list = api(relay, "GET", "/api/admin/leases");
+    EXPECT_NE(list.find("\"bytes_per_second\":1048576"), std::string::npos) << list;
+    EXPECT_EQ(api(relay, "PUT", "/api/admin/limits?id=" + who.id() + "&bytes_per_second=65536"),
+              "200 {\"id\":\"" + who.id() + "\",\"bytes_per_second\":65536}");
+    list = api(relay, "GET", "/api/admin/leases");
+    EXPECT_NE(list.find("\"bytes_per_second\":65536"), std::string::npos) << list;
+    EXPECT_NE(read_file(bans).find("\"" + who.id() + "\":65536"), std::string::npos)
+        << read_file(bans);
+    for (const char* bad : {"100", "-1", "x", "99999999999999999"}) {
+      EXPECT_EQ(status(api(relay, "PUT",
+                           "/api/admin/limits?id=" + who.id() + "&bytes_per_second=" + bad)),
+                "400")
+          << bad;
+    }
+    EXPECT_EQ(status(api(relay, "POST", "/api/admin/limits?id=" + who.id())), "405");
+  }
+  RelayProcess restarted(cfg);
+  auto s = session(restarted.tcp);
+  ASSERT_EQ(update(*s, who, "slow"), ResponseCode::Accepted);
+  auto list = api(restarted, "GET", "/api/admin/leases");
+  EXPECT_NE(list.find("\"bytes_per_second\":65536"), std::string::npos) << list;
+  EXPECT_EQ(
+      status(api(restarted, "PUT", "/api/admin/limits?id=" + who.id() + "&bytes_per_second=0")),
+      "200");
+  list = api(restarted, "GET", "/api/admin/leases");
+  EXPECT_NE(list.find("\"bytes_per_second\":1048576"), std::string::npos) << list;
+  EXPECT_EQ(read_file(bans).find(who.id()), std::string::npos) << read_file(bans);
 }
 
 // The admin API's lease list counts each lease's relayed streams and bytes; drop closes the

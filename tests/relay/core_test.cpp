@@ -1313,5 +1313,121 @@ TEST(RelayCoreFleet, ARelayThatJoinedSinceTheLastHeartbeatIsLookedUpOnceMore) {
   EXPECT_EQ(e.request.code(), ResponseCode::Rejected);
 }
 
+// --- Bandwidth (ADR 0017 §4) -------------------------------------------------------------------
+
+// A splice gets its lease's buckets (one per direction, shared by the lease's splices) and the
+// relay's, at the configured rates; they go with the lease's last splice.
+TEST(RelayCoreRate, ASpliceGetsItsLeasesAndTheRelaysBucketsPerDirection) {
+  Harness h;
+  h.limits.lease_bytes_per_second = 1'000'000;
+  h.limits.relay_bytes_per_second = 5'000'000;
+  const auto holder = credential(1);
+  const auto other = credential(2);
+  const auto hc = h.connect();
+  ASSERT_EQ(h.register_lease(hc, holder, "web"), ResponseCode::Accepted);
+  ASSERT_EQ(h.register_lease(h.connect("192.0.2.9"), other, "other"), ResponseCode::Accepted);
+  auto a = dial(h, h.connect("192.0.2.2"), holder.id());
+  EXPECT_EQ(h.c().splice_rate(a.dialer, true).lease, nullptr);  // not spliced yet
+  answer(h, a, ResponseCode::Accepted);
+  auto b = dial(h, h.connect("192.0.2.3"), holder.id());
+  answer(h, b, ResponseCode::Accepted);
+  auto c = dial(h, h.connect("192.0.2.4"), other.id());
+  answer(h, c, ResponseCode::Accepted);
+  const auto a_up = h.c().splice_rate(a.dialer, true);
+  const auto a_down = h.c().splice_rate(a.dialer, false);
+  ASSERT_NE(a_up.lease, nullptr);
+  ASSERT_NE(a_up.relay, nullptr);
+  EXPECT_EQ(a_up.lease->rate(), 1'000'000u);
+  EXPECT_EQ(a_up.relay->rate(), 5'000'000u);
+  EXPECT_NE(a_up.lease, a_down.lease);  // each direction has its own
+  EXPECT_NE(a_up.relay, a_down.relay);
+  EXPECT_EQ(h.c().splice_rate(b.dialer, true).lease, a_up.lease);  // the lease's, shared
+  EXPECT_NE(h.c().splice_rate(c.dialer, true).lease, a_up.lease);  // another lease's
+  EXPECT_EQ(h.c().splice_rate(c.dialer, true).relay, a_up.relay);  // the relay's, shared
+  h.c().splice_ended(a.dialer);
+  EXPECT_EQ(h.c().splice_rate(a.dialer, true).lease, nullptr);
+  EXPECT_EQ(h.c().splice_rate(b.dialer, true).lease, a_up.lease);
+  h.c().splice_ended(b.dialer);
+  // The lease's last splice ended: its next one gets new buckets.
+  auto d = dial(h, h.connect("192.0.2.5"), holder.id());
+  answer(h, d, ResponseCode::Accepted);
+  EXPECT_NE(h.c().splice_rate(d.dialer, true).lease, a_up.lease);
+}
+
+TEST(RelayCoreRate, ALeasesLimitChangesItsRunningSplicesAndGoesBackToTheDefault) {
+  Harness h;
+  h.limits.lease_bytes_per_second = 1'000'000;
+  const auto holder = credential(1);
+  ASSERT_EQ(h.register_lease(h.connect(), holder, "web"), ResponseCode::Accepted);
+  auto a = dial(h, h.connect("192.0.2.2"), holder.id());
+  answer(h, a, ResponseCode::Accepted);
+  const auto up = h.c().splice_rate(a.dialer, true);
+  const auto down = h.c().splice_rate(a.dialer, false);
+  EXPECT_EQ(up.relay->rate(), 0u);  // no relay limit configured
+  EXPECT_EQ(h.c().lease_rate(holder.id()), 1'000'000u);
+  ASSERT_TRUE(h.c().set_lease_rate(holder.id(), 20'000, h.now()));
+  EXPECT_EQ(h.c().lease_rate(holder.id()), 20'000u);
+  EXPECT_EQ(up.lease->rate(), 20'000u);
+  EXPECT_EQ(down.lease->rate(), 20'000u);
+  ASSERT_TRUE(h.c().set_lease_rate(holder.id(), 0, h.now()));  // back to the default
+  EXPECT_EQ(h.c().lease_rate(holder.id()), 1'000'000u);
+  EXPECT_EQ(up.lease->rate(), 1'000'000u);
+  // A limit set before a splice applies to it from its start.
+  const auto later = credential(3);
+  ASSERT_TRUE(h.c().set_lease_rate(later.id(), 7'000, h.now()));
+  ASSERT_EQ(h.register_lease(h.connect("192.0.2.7"), later, "later"), ResponseCode::Accepted);
+  auto b = dial(h, h.connect("192.0.2.8"), later.id());
+  answer(h, b, ResponseCode::Accepted);
+  EXPECT_EQ(h.c().splice_rate(b.dialer, false).lease->rate(), 7'000u);
+}
+
+// limits.lease_bytes_per_second_by_id: a configured limit of its own, which set_lease_rate()
+// overrides and 0 returns to.
+TEST(RelayCoreRate, AConfiguredLimitByIdentityComesBeforeTheDefault) {
+  Harness h;
+  const auto special = credential(4);
+  h.limits.lease_bytes_per_second = 50'000;
+  h.limits.lease_bytes_per_second_by_id[special.id()] = 9'000;
+  EXPECT_EQ(h.c().lease_rate(special.id()), 9'000u);
+  EXPECT_EQ(h.c().lease_rate(credential(5).id()), 50'000u);
+  ASSERT_TRUE(h.c().set_lease_rate(special.id(), 100'000, h.now()));
+  EXPECT_EQ(h.c().lease_rate(special.id()), 100'000u);
+  ASSERT_TRUE(h.c().set_lease_rate(special.id(), 0, h.now()));
+  EXPECT_EQ(h.c().lease_rate(special.id()), 9'000u);
+}
+
+TEST(RelayCoreRate, TheTableOfLeaseLimitsIsBounded) {
+  Harness h;
+  for (std::size_t i = 0; i < Core::kMaxLeaseRates; ++i) {
+    ASSERT_TRUE(h.c().set_lease_rate("ID" + std::to_string(i), 4096, h.now()));
+  }
+  EXPECT_FALSE(h.c().set_lease_rate("one-more", 4096, h.now()));
+  EXPECT_EQ(h.c().lease_rate("one-more"), 0u);
+  EXPECT_TRUE(h.c().set_lease_rate("ID7", 8192, h.now()));  // a listed one changes
+  EXPECT_EQ(h.c().lease_rate("ID7"), 8192u);
+  EXPECT_TRUE(h.c().set_lease_rate("ID7", 0, h.now()));  // and makes room when removed
+  EXPECT_TRUE(h.c().set_lease_rate("one-more", 4096, h.now()));
+}
+
+// The copy loops' waits reach the stats (and so /metrics), per scope.
+TEST(RelayCoreRate, WaitsAreCountedPerScope) {
+  Harness h;
+  h.limits.lease_bytes_per_second = 65'536;
+  h.limits.relay_bytes_per_second = 1'000'000;
+  const auto holder = credential(1);
+  ASSERT_EQ(h.register_lease(h.connect(), holder, "web"), ResponseCode::Accepted);
+  auto a = dial(h, h.connect("192.0.2.2"), holder.id());
+  answer(h, a, ResponseCode::Accepted);
+  const auto r = h.c().splice_rate(a.dialer, true);
+  const auto t0 = h.now().steady;
+  EXPECT_EQ(r.lease->wait(r.lease->reserve(r.lease->burst(), t0), t0), 0ns);
+  EXPECT_GT(r.lease->wait(r.lease->reserve(1024, t0), t0), 0ns);
+  r.lease->waited(50ms);
+  EXPECT_EQ(h.c().stats().rate_waits_lease, 1u);
+  EXPECT_DOUBLE_EQ(h.c().stats().rate_wait_seconds_lease, 0.05);
+  EXPECT_EQ(h.c().stats().rate_waits_relay, 0u);
+}
+// --- end of bandwidth ---
+
 }  // namespace
 }  // namespace portal::relay

@@ -17,6 +17,59 @@ namespace {
 namespace json = boost::json;
 using detail::Reader;
 
+// --- Bandwidth (ADR 0017 §4) ---
+// A limit in bytes per second: 0 (none), or between the lowest and the highest limit.
+bool bytes_per_second(const json::value& v, const std::string& key, std::uint64_t& out, Reader& r) {
+  std::uint64_t n = 0;
+  if (v.is_uint64()) {
+    n = v.as_uint64();
+  } else if (v.is_int64() && v.as_int64() >= 0) {
+    n = static_cast<std::uint64_t>(v.as_int64());
+  } else {
+    r.problem(key, "expected a whole number of bytes per second (0: no limit)");
+    return false;
+  }
+  if (n != 0 && (n < RelayLimits::kMinBytesPerSecond || n > RelayLimits::kMaxBytesPerSecond)) {
+    r.problem(key, "must be 0 (no limit) or between " +
+                       std::to_string(RelayLimits::kMinBytesPerSecond) + " and " +
+                       std::to_string(RelayLimits::kMaxBytesPerSecond) + " bytes per second");
+    return false;
+  }
+  out = n;
+  return true;
+}
+
+bool normalize_id(std::string& id);  // below
+
+// {"<identity ID>": bytes per second, ...}: limits of their own for some lease identities.
+void rates_by_id(const json::value& v, const std::string& key,
+                 std::map<std::string, std::uint64_t>& out, Reader& r) {
+  if (!v.is_object()) return r.problem(key, "expected an object of identity IDs and limits");
+  if (v.as_object().size() > RelayLimits::kMaxLeaseRatesById) {
+    return r.problem(key,
+                     "at most " + std::to_string(RelayLimits::kMaxLeaseRatesById) + " identities");
+  }
+  std::map<std::string, std::uint64_t> parsed;
+  for (const auto& [k, value] : v.as_object()) {
+    std::string id(k);
+    if (!normalize_id(id)) {
+      r.problem(key, "'" + std::string(k) + "' is not an identity ID (26 characters of base32)");
+      continue;
+    }
+    std::uint64_t n = 0;
+    if (!bytes_per_second(value, key + "." + id, n, r)) continue;
+    if (n == 0) {
+      r.problem(key + "." + id, "must be at least " +
+                                    std::to_string(RelayLimits::kMinBytesPerSecond) +
+                                    " (leave the identity out for lease_bytes_per_second)");
+      continue;
+    }
+    parsed[id] = n;
+  }
+  out = std::move(parsed);
+}
+// --- end of bandwidth ---
+
 void apply_limits(const json::value& v, RelayLimits& l, Reader& r) {
   if (!v.is_object()) return r.problem("limits", "expected an object");
   for (const auto& [k, value] : v.as_object()) {
@@ -74,6 +127,12 @@ void apply_limits(const json::value& v, RelayLimits& l, Reader& r) {
     } else if (k == "max_lease_ttl_ms") {
       // At least the v1 client's 30 s lease (a shorter bound would expire renewed leases).
       r.uint32(value, key, l.max_lease_ttl_ms, 30'000);
+    } else if (k == "lease_bytes_per_second") {  // bandwidth (ADR 0017 §4)
+      bytes_per_second(value, key, l.lease_bytes_per_second, r);
+    } else if (k == "relay_bytes_per_second") {  // bandwidth (ADR 0017 §4)
+      bytes_per_second(value, key, l.relay_bytes_per_second, r);
+    } else if (k == "lease_bytes_per_second_by_id") {  // bandwidth (ADR 0017 §4)
+      rates_by_id(value, key, l.lease_bytes_per_second_by_id, r);
     } else {
       r.problem(key, "unknown key");
     }
@@ -293,7 +352,18 @@ std::string to_json(const RelayConfig& c) {
     << ",\n"
     << "    \"relay_info_kib_per_minute_per_ip\": " << l.relay_info_kib_per_minute_per_ip << ",\n"
     << "    \"replay_capacity\": " << l.replay_capacity << ",\n"
-    << "    \"replay_per_identity\": " << l.replay_per_identity << "\n"
+    << "    \"replay_per_identity\": " << l.replay_per_identity << ",\n"
+    << "    \"lease_bytes_per_second\": " << l.lease_bytes_per_second << ",\n"
+    << "    \"relay_bytes_per_second\": " << l.relay_bytes_per_second << ",\n"
+    << "    \"lease_bytes_per_second_by_id\": {" <<
+      [&] {
+        std::string by_id;
+        for (const auto& [id, n] : l.lease_bytes_per_second_by_id) {
+          by_id += (by_id.empty() ? "" : ", ") + str(id) + ": " + std::to_string(n);
+        }
+        return by_id;
+      }()
+    << "}\n"
     << "  }\n}\n";
   return o.str();
 }

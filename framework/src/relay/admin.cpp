@@ -405,7 +405,8 @@ HttpResponse answer_admin(AdminHost& host, const HttpRequest& req) {
                                  {"streams", t.streams},
                                  {"streams_total", t.streams_total},
                                  {"bytes_to_holder", t.bytes_to_holder},
-                                 {"bytes_to_dialer", t.bytes_to_dialer}});
+                                 {"bytes_to_dialer", t.bytes_to_dialer},
+                                 {"bytes_per_second", core.lease_rate(id)}});
     }
     return answer(200, json::object{{"leases", std::move(out)}});
   }
@@ -482,6 +483,27 @@ HttpResponse answer_admin(AdminHost& host, const HttpRequest& req) {
     json::object out{{"approved", key}};
     if (auto saved = host.save_approval(key); !saved.empty()) out["not_saved"] = saved;
     return answer(200, out);
+  }
+  if (path == "/api/admin/limits") {
+    if (m != "PUT") return wrong_method("PUT");
+    const auto* id = param("id");
+    const auto* rate = param("bytes_per_second");
+    if (id == nullptr || rate == nullptr) {
+      return failure(400, "missing parameter: id and bytes_per_second");
+    }
+    std::string key = *id;
+    if (!id_form(key)) return failure(400, "'" + id->substr(0, 64) + "' is not an identity ID");
+    std::uint64_t n = 0;
+    const bool digits =
+        !rate->empty() && rate->size() <= 14 &&
+        std::all_of(rate->begin(), rate->end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) n = std::stoull(*rate);
+    if (!digits || (n != 0 && (n < 1024 || n > (std::uint64_t{1} << 40)))) {
+      return failure(400, "bytes_per_second must be 0 (the configured limit) or 1024 to 2^40");
+    }
+    if (auto why = host.set_rate(key, n); !why.empty()) return failure(409, why);
+    admin_log("limit " + key + " " + std::to_string(n) + " bytes/s");
+    return answer(200, json::object{{"id", key}, {"bytes_per_second", core.lease_rate(key)}});
   }
   if (path == "/api/admin/reload") {
     if (m != "POST") return wrong_method("POST");

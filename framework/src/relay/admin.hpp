@@ -77,6 +77,9 @@ struct AdminHost {
   std::function<std::string()> save_bans;
   /// Persists an approval in the allow file, if one is configured; "" or the problem.
   std::function<std::string(const std::string& id)> save_approval;
+  /// Sets lease identity `id`'s byte rate (0: back to the configured one) and persists it;
+  /// "" or why not (its answer is then 409).
+  std::function<std::string(const std::string& id, std::uint64_t bytes_per_second)> set_rate;
   /// Re-reads the operator's files and TLS credentials; "" or the problems.
   std::function<std::string()> reload;
 };

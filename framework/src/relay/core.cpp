@@ -247,6 +247,7 @@ struct Core::State {
     bool lease_slot = false;
     bool spliced = false;
     Steady last_moved{};
+    bool rated = false;  // bandwidth: counted in lease_rates (from splice to splice_ended)
   };
 
   State(const identity::Credential& id, CoreOptions o)
@@ -431,8 +432,10 @@ struct Core::State {
     if (pending_ids.size() >= kMaxPending)
       pending_ids.erase(pending_ids.begin());  // the oldest goes
     pending_ids.push_back(PendingIdentity{id, name, address, t, t, 1});
-    log(base::LogLevel::Info, "identity " + id + " waits for approval (lease '" + name + "' from " +
-                                  (address.empty() ? "(local)" : address) + ")");
+    // Gated: new identities are cheap to make, log lines must not be.
+    gated_log(base::LogLevel::Info, "new_pending_identity",
+              "identity " + id + " waits for approval (lease '" + name + "' from " +
+                  (address.empty() ? "(local)" : address) + ")");
   }
   // Drops the lease of `id` here (and withdraws it from the fleet); with `close`, also closes
   // the connection that held it. False when no lease of `id` is held here.
@@ -482,6 +485,51 @@ struct Core::State {
       traffic.erase(lease_id);
     }
   }
+
+  // --- Bandwidth (ADR 0017 §4) ---
+  // The buckets of each lease identity with a running splice (one per direction: 0 to the
+  // holder, 1 to the dialer), with its splice count; the identities with a limit of their own
+  // (at most kMaxLeaseRates); the relay's buckets (made with the first splice); and the counters
+  // the buckets of each scope share with the copy loops.
+  struct LeaseRate {
+    std::shared_ptr<RateBucket> dir[2];
+    std::size_t splices = 0;
+  };
+  std::unordered_map<std::string, LeaseRate> lease_rates;
+  std::unordered_map<std::string, std::uint64_t> rate_overrides;
+  std::shared_ptr<RateBucket> relay_rate[2];
+  std::shared_ptr<RateCounters> lease_counters = std::make_shared<RateCounters>();
+  std::shared_ptr<RateCounters> relay_counters = std::make_shared<RateCounters>();
+
+  std::uint64_t lease_rate_of(const std::string& identity) const {
+    if (const auto it = rate_overrides.find(identity); it != rate_overrides.end())
+      return it->second;
+    const auto& by_id = limits.lease_bytes_per_second_by_id;
+    if (const auto it = by_id.find(identity); it != by_id.end()) return it->second;
+    return limits.lease_bytes_per_second;
+  }
+
+  // A splice of dialer stream `d` starts: its buckets exist from now until it ends.
+  void start_rate(Stream& d) {
+    if (d.rated) return;
+    d.rated = true;
+    for (auto& r : relay_rate) {
+      if (!r)
+        r = std::make_shared<RateBucket>(limits.relay_bytes_per_second, now.steady, relay_counters);
+    }
+    auto& lr = lease_rates[d.lease_id];
+    if (lr.splices++ == 0) {
+      const auto rate = lease_rate_of(d.lease_id);
+      for (auto& b : lr.dir) b = std::make_shared<RateBucket>(rate, now.steady, lease_counters);
+    }
+  }
+
+  void end_rate(Stream& d) {
+    if (!std::exchange(d.rated, false)) return;
+    auto it = lease_rates.find(d.lease_id);
+    if (it != lease_rates.end() && --it->second.splices == 0) lease_rates.erase(it);
+  }
+  // --- end of bandwidth ---
 
   // Every refusal is counted; its log line is written at most once a second per limit (with
   // the number left out since), so a peer cannot buy log volume with refused requests.
@@ -1086,6 +1134,7 @@ struct Core::State {
     }
     log(base::LogLevel::Debug, conn_tag(d.conn) + " spliced to lease " + d.lease_id +
                                    " (holder stream " + std::to_string(holder_id) + ")");
+    start_rate(d);  // bandwidth (ADR 0017 §4)
   }
 
   void after_holder(StreamId holder_id, Stream& h) {
@@ -1524,6 +1573,7 @@ void Core::splice_ended(StreamId dialer) noexcept {
   s_->disarm(d->timer);
   s_->release_lease_slot(*d);
   s_->forget_traffic_if_gone(d->lease_id);
+  s_->end_rate(*d);  // bandwidth (ADR 0017 §4)
   d->step = Step::Abort;
   if (auto* h = s_->find(d->peer)) h->step = Step::Abort;
 }
@@ -1727,6 +1777,11 @@ Stats Core::stats() const noexcept {
   Stats st = s_->stats;
   st.leases = s_->leases.size();
   st.connections = s_->conns.size();
+  // Bandwidth (ADR 0017 §4): the copy loops' counters.
+  st.rate_waits_lease = s_->lease_counters->waits.load();
+  st.rate_wait_seconds_lease = static_cast<double>(s_->lease_counters->waited_ns.load()) / 1e9;
+  st.rate_waits_relay = s_->relay_counters->waits.load();
+  st.rate_wait_seconds_relay = static_cast<double>(s_->relay_counters->waited_ns.load()) / 1e9;
   return st;
 }
 
@@ -1742,6 +1797,42 @@ std::size_t Core::timers() const noexcept { return s_->timers.size(); }
 std::size_t Core::addresses() const noexcept { return s_->addresses.size(); }
 std::size_t Core::leases_with_relayed_streams() const noexcept {
   return s_->streams_per_lease.size();
+}
+
+// --- Bandwidth (ADR 0017 §4) -----------------------------------------------------------------
+
+Core::SpliceRate Core::splice_rate(StreamId dialer, bool to_holder) const {
+  const auto* d = s_->find(dialer);
+  if (d == nullptr || !d->rated) return {};
+  const auto it = s_->lease_rates.find(d->lease_id);
+  if (it == s_->lease_rates.end()) return {};
+  const int dir = to_holder ? 0 : 1;
+  return SpliceRate{it->second.dir[dir], s_->relay_rate[dir]};
+}
+
+bool Core::set_lease_rate(const std::string& identity, std::uint64_t bytes_per_second, Now now) {
+  s_->now = now;
+  if (bytes_per_second == 0) {
+    s_->rate_overrides.erase(identity);
+  } else if (auto it = s_->rate_overrides.find(identity); it != s_->rate_overrides.end()) {
+    it->second = bytes_per_second;
+  } else if (s_->rate_overrides.size() >= kMaxLeaseRates) {
+    return false;
+  } else {
+    s_->rate_overrides.emplace(identity, bytes_per_second);
+  }
+  const auto rate = s_->lease_rate_of(identity);
+  if (auto it = s_->lease_rates.find(identity); it != s_->lease_rates.end()) {
+    for (auto& b : it->second.dir) b->set_rate(rate, now.steady);
+  }
+  s_->log(base::LogLevel::Info,
+          "lease " + identity + ": bandwidth limit " +
+              (rate == 0 ? std::string("none") : std::to_string(rate) + " bytes/s"));
+  return true;
+}
+
+std::uint64_t Core::lease_rate(const std::string& identity) const {
+  return s_->lease_rate_of(identity);
 }
 
 }  // namespace portal::relay

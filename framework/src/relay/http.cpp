@@ -250,6 +250,18 @@ HttpResponse http_metrics(const HttpView& v, const HttpRequest& req) {
            "Admin API requests refused for a missing or wrong bearer token.");
     o << "portal_admin_auth_failures_total " << v.admin_auth_failures << '\n';
   }
+  // --- Bandwidth (ADR 0017 §4) ---
+  metric(o, "portal_rate_limited_total", "counter",
+         "Chunks of relayed bytes held back by a bandwidth limit, by scope (lease or relay).");
+  o << "portal_rate_limited_total{scope=\"lease\"} " << v.stats.rate_waits_lease << '\n';
+  o << "portal_rate_limited_total{scope=\"relay\"} " << v.stats.rate_waits_relay << '\n';
+  metric(o, "portal_rate_limited_seconds_total", "counter",
+         "Seconds relayed bytes waited for a bandwidth limit, by scope (lease or relay).");
+  o << "portal_rate_limited_seconds_total{scope=\"lease\"} " << v.stats.rate_wait_seconds_lease
+    << '\n';
+  o << "portal_rate_limited_seconds_total{scope=\"relay\"} " << v.stats.rate_wait_seconds_relay
+    << '\n';
+  // --- end of bandwidth ---
   metric(o, "portal_plugin_info", "gauge", "Loaded plugins.");
   for (const auto& p : v.plugins) {
     o << "portal_plugin_info{id=\"" << label_escape(p.id) << "\",kind=\"" << label_escape(p.kind)

@@ -11,6 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <array>
+#include <atomic>
 #include <map>
 #include <unordered_map>
 
@@ -27,6 +29,7 @@
 #include "relay/browser.hpp"
 #include "relay/http.hpp"
 #include "relay/peer.hpp"
+#include "relay/rate_pace.hpp"
 #include "relay/threads.hpp"
 
 namespace portal::relay {
@@ -80,6 +83,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     }
     loop_load.assign(loops.size(), 0);
     rates = o.rates;
+    apply_rates();
     allow_stamp = o.allowed_file.empty() ? ops::FileStamp{} : ops::stamp_of(o.allowed_file);
     if (core.peering()) {
       peer_crypto.identity = &identity;
@@ -133,6 +137,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   std::map<ConnectionId, std::shared_ptr<Connection>> conns;
   std::unordered_map<StreamId, std::shared_ptr<stream::ByteStream>> streams;
   bool stopping = false;
+  // Bandwidth (ADR 0017 §4): set when the relay closes; read by waiting copy loops (any thread).
+  std::shared_ptr<std::atomic<bool>> rate_stop = std::make_shared<std::atomic<bool>>(false);
   bool closing = false;
   bool timing = false;
   // The event loops that serve connections (ADR 0013): loops[0] is `ex`, the others are the
@@ -191,11 +197,25 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     std::vector<Ban> old = core.bans();
     for (const auto& b : old) (void)core.unban(b.kind, b.value, t);
     for (const auto& b : state.bans) (void)core.ban(b, t);
+    for (const auto& [id, n] : rates) {
+      if (state.rates.count(id) == 0) (void)core.set_lease_rate(id, 0, t);
+    }
     rates = std::move(state.rates);
+    apply_rates();
     after_core();
     rlog(base::LogLevel::Info,
          "bans_file " + o.bans_file + " read: " + std::to_string(core.bans().size()) + " bans");
     return {};
+  }
+  // The per-identity rates of the bans file, into the core.
+  void apply_rates() {
+    const auto t = now();
+    for (const auto& [id, n] : rates) {
+      if (!core.set_lease_rate(id, n, t)) {
+        rlog(base::LogLevel::Error, "bans_file: the rate of " + id + " is not applied: more than " +
+                                        std::to_string(Core::kMaxLeaseRates) + " rates");
+      }
+    }
   }
   std::string save_bans() {
     if (o.bans_file.empty()) return {};
@@ -234,6 +254,19 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
           }
           allow_stamp = ops::stamp_of(o.allowed_file);
           return {};
+        },
+        [this](const std::string& id, std::uint64_t n) -> std::string {
+          if (!core.set_lease_rate(id, n, now())) {
+            return "the per-identity rate table is full (" + std::to_string(Core::kMaxLeaseRates) +
+                   ")";
+          }
+          if (n == 0) {
+            rates.erase(id);
+          } else {
+            rates[id] = n;
+          }
+          auto problem = save_bans();
+          return problem.empty() ? problem : "not saved: " + problem;
         },
         [this] { return reload_all(); }};
     auto r = ops::answer_admin(host, req);
@@ -906,6 +939,15 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     so.chunk = o.splice_chunk;
     so.a_prefix = std::move(from_dialer);
     so.b_prefix = std::move(holder.leftover);
+    // --- Bandwidth (ADR 0017 §4): before each write a direction waits for its lease's bucket,
+    // then the relay's (the buckets are thread-safe: the copy loops may run on a worker).
+    so.pace = [rates = std::array<Core::SpliceRate, 2>{core.splice_rate(dialer, true),
+                                                       core.splice_rate(dialer, false)},
+               stop = std::shared_ptr<const std::atomic<bool>>(rate_stop)](bool to_holder,
+                                                                           std::size_t n) {
+      return detail::pace(rates[to_holder ? 0 : 1], n, stop);
+    };
+    // --- end of bandwidth ---
     // The copy loops run where a stream lives: on a worker when either does (each loop reads
     // and writes its own streams directly, and the other's through a RemoteStream), here
     // otherwise.
@@ -971,6 +1013,7 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   void close_all() {
     stop_accepting();
     closing = true;
+    rate_stop->store(true);  // bandwidth: splices waiting for a budget stop waiting
     timer.cancel();
     // Copy: drop() erases from the map.
     std::vector<std::shared_ptr<Connection>> all;
@@ -1104,6 +1147,27 @@ transport::Uri Relay::serve_admin(std::unique_ptr<transport::Listener> listener)
           return self->admin(req);
         });
   }
+  // Its connections have a budget of their own (max_connections_per_ip for the whole listener,
+  // counted by the core under "admin listener <uri>"), apart from every client's and exempt
+  // from address bans, so that neither clients nor a ban can lock the operator out.
+  struct AdminSlot {
+    std::weak_ptr<Impl> relay;
+    std::string bucket;
+    ~AdminSlot() {
+      if (auto r = relay.lock()) r->core.release_address(bucket);
+    }
+  };
+  transport::AcceptHooks hooks;
+  hooks.admit = [weak, bucket = "admin listener " +
+                                uri.to_string()](const stream::PeerInfo&) -> std::shared_ptr<void> {
+    auto self = weak.lock();
+    if (!self || !self->core.take_address(bucket, "admin", self->now())) return nullptr;
+    auto slot = std::make_shared<AdminSlot>();  // built in place: a copy's end would release
+    slot->relay = weak;
+    slot->bucket = bucket;
+    return slot;
+  };
+  l->set_accept_hooks(std::move(hooks));
   impl_->uris.push_back(uri);
   impl_->listeners.push_back(std::move(listener));
   // Nothing is relayed here: a connection the listener hands out (a transport that upgrades) is

@@ -22,6 +22,7 @@ asio::awaitable<bool> pump(std::shared_ptr<ByteStream> from, std::shared_ptr<Byt
     moved += n;
     if (o.on_moved) o.on_moved(a_to_b, n);
   };
+  if (o.pace && !prefix.empty()) co_await o.pace(a_to_b, prefix.size());
   bool ok = prefix.empty() || co_await to->async_write(prefix);
   if (ok && !prefix.empty()) wrote(prefix.size());
   // The buffer grows with use: an idle or chatty pair keeps 2 KiB per direction, a bulk one
@@ -38,6 +39,7 @@ asio::awaitable<bool> pump(std::shared_ptr<ByteStream> from, std::shared_ptr<Byt
       if (co_await to->async_shutdown_write()) co_return true;
       break;
     }
+    if (o.pace) co_await o.pace(a_to_b, *n);
     if (!co_await to->async_write(base::ByteSpan(storage.get(), *n))) break;
     wrote(*n);
     if (*n == size && size < o.chunk) {

@@ -59,6 +59,19 @@ struct RelayLimits {
   std::uint32_t relay_info_kib_per_minute_per_ip = 1024 * 1024;
   std::uint32_t replay_capacity = 65'536;  ///< (identity, nonce) entries of signed requests
   std::uint32_t replay_per_identity = 64;  ///< live entries of one identity (v1: ~7 per 30 s)
+  // --- Bandwidth (ADR 0017 §4) ---
+  /// Bytes per second each direction of one lease identity's relayed streams may carry, all of
+  /// its streams together (v1's `--lease-bps`); 0: no limit, else kMinBytesPerSecond at least.
+  std::uint64_t lease_bytes_per_second = 0;
+  /// Bytes per second each direction of all the relay's relayed streams may carry; 0: no limit.
+  std::uint64_t relay_bytes_per_second = 0;
+  /// Limits of their own for some lease identities (upper-cased IDs; each kMinBytesPerSecond at
+  /// least, kMaxLeaseRatesById of them at most), in place of lease_bytes_per_second.
+  std::map<std::string, std::uint64_t> lease_bytes_per_second_by_id;
+  static constexpr std::size_t kMaxLeaseRatesById = 4096;          ///< entries of the map above
+  static constexpr std::uint64_t kMinBytesPerSecond = 1024;        ///< the lowest limit but 0
+  static constexpr std::uint64_t kMaxBytesPerSecond = 1ull << 40;  ///< the highest (1 TiB/s)
+  // --- end of bandwidth ---
 };
 
 /// Everything portal-relay reads from its JSON config file (docs/relay.md): the defaults are a

@@ -53,6 +53,7 @@
 #include "portal/identity/credential.hpp"
 #include "portal/lease/directory.hpp"
 #include "portal/lease/lease_table.hpp"
+#include "portal/relay/rate.hpp"
 
 namespace portal::relay {
 
@@ -89,6 +90,15 @@ struct Stats {
   std::size_t forwarded_streams = 0;
   /// Such splices started since the core was made.
   std::uint64_t forwarded_streams_total = 0;
+  // --- Bandwidth (ADR 0017 §4) ---
+  /// Chunks a splice had to hold back for its lease's limit (limits.lease_bytes_per_second or
+  /// Core::set_lease_rate()), and the seconds those waits took in all.
+  std::uint64_t rate_waits_lease = 0;
+  double rate_wait_seconds_lease = 0;  ///< see rate_waits_lease
+  /// The same for the relay's limit (limits.relay_bytes_per_second).
+  std::uint64_t rate_waits_relay = 0;
+  double rate_wait_seconds_relay = 0;  ///< see rate_waits_relay
+  // --- end of bandwidth ---
 };
 
 /// The labelled counters of /metrics. Every label comes from a fixed set.
@@ -415,6 +425,29 @@ class PORTAL_API Core {
   [[nodiscard]] std::string connection_address(ConnectionId c) const;
   /// What the lease of `id` relayed while held here (zeros for an unknown lease).
   [[nodiscard]] LeaseTraffic lease_traffic(const std::string& id) const noexcept;
+
+  // --- Bandwidth (ADR 0017 §4) ---------------------------------------------------------------
+
+  /// Lease identities with a limit of their own (set_lease_rate()) at most.
+  static constexpr std::size_t kMaxLeaseRates = 4096;
+  /// The buckets one direction of a splice charges before it writes, in this order: its lease's
+  /// (per lease identity and direction), then the relay's (per direction).
+  struct SpliceRate {
+    std::shared_ptr<RateBucket> lease;  ///< of the splice's lease identity
+    std::shared_ptr<RateBucket> relay;  ///< of the whole relay
+  };
+  /// The buckets of splice `dialer`'s direction `to_holder`, for its copy loop to hold until the
+  /// splice ends; both null when `dialer` is not spliced. They exist even while unlimited, so a
+  /// limit set later applies to running splices at once. They may be used from any thread.
+  [[nodiscard]] SpliceRate splice_rate(StreamId dialer, bool to_holder) const;
+  /// Sets the limit of lease identity `identity` in bytes per second (each direction of its
+  /// streams), from `now` on, running splices included; 0 returns it to the configured limit
+  /// (limits.lease_bytes_per_second_by_id, else limits.lease_bytes_per_second). False, and
+  /// nothing changes, when kMaxLeaseRates other identities have a limit set here already.
+  [[nodiscard]] bool set_lease_rate(const std::string& identity, std::uint64_t bytes_per_second,
+                                    Now now);
+  /// The limit that applies to lease identity `identity` (bytes per second, 0: unlimited).
+  [[nodiscard]] std::uint64_t lease_rate(const std::string& identity) const;
 
   // --- State, for the HTTP surface and tests -------------------------------------------------
 

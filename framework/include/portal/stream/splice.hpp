@@ -32,6 +32,11 @@ struct SpliceOptions {
   base::Bytes b_prefix;
   /// Called after each write with the direction (true: a to b) and the byte count.
   std::function<void(bool a_to_b, std::size_t n)> on_moved;
+  /// A rate limit's pace (may be null): called before each write with its direction and byte
+  /// count (at most `chunk`), the write waits until the awaitable it returns completes. The
+  /// direction reads nothing meanwhile, so its sender is held by the stream's flow control
+  /// (backpressure; nothing is buffered beyond the one chunk). It runs on the splice's executor.
+  std::function<boost::asio::awaitable<void>(bool a_to_b, std::size_t n)> pace;
 };
 
 /// Copies `a` to `b` and `b` to `a` until both directions have ended. The end of one direction
