@@ -212,13 +212,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (!relay::ops::bearer_matches(kToken, req)) {
         return HttpResponse{401, "application/json", "{\"error\":\"token\"}\n", {}};
       }
+      // Named members: a field added to AdminHost must be given here too.
       relay::ops::AdminHost host{
-          core,
-          relay::now_of(clock),
-          [&core](relay::ConnectionId id) { return core.connection_address(id); },
-          [] { return std::string(); },
-          [](const std::string&) { return std::string(); },
-          [] { return std::string("reload: nothing to reload here"); }};
+          .core = core,
+          .now = relay::now_of(clock),
+          .address_of = [&core](relay::ConnectionId id) { return core.connection_address(id); },
+          .save_bans = [] { return std::string(); },
+          .save_approval = [](const std::string&) { return std::string(); },
+          .set_rate = [&core, &clock](const std::string& id, std::uint64_t n) -> std::string {
+            return core.set_lease_rate(id, n, relay::now_of(clock)) ? "" : "the rate table is full";
+          },
+          .reload = [] { return std::string("reload: nothing to reload here"); }};
       clock.advance(std::chrono::seconds(1));
       return relay::ops::answer_admin(host, req);
     });
