@@ -39,6 +39,18 @@ TEST(AddressSet, RefusesWhatIsNotARangeNamingTheEntry) {
   }
 }
 
+// Found by the forwarded_for fuzzer: inet_pton stops at a NUL, so text with one inside was
+// taken for the address before it.
+TEST(AddressSet, TextWithANulInsideIsNoAddress) {
+  const auto set = set_of({"192.0.2.0/24"});
+  const std::string nul("192.0.2.1\0junk", 14);
+  EXPECT_FALSE(set.contains(nul));
+  std::string problem;
+  EXPECT_FALSE(AddressSet::parse({nul}, problem));
+  EXPECT_EQ(forwarded_client("192.0.2.7", nul, [&](std::string_view a) { return set.contains(a); }),
+            "192.0.2.7");
+}
+
 TEST(ForwardedClient, IsTheRightmostHopThatIsNotATrustedProxy) {
   const auto proxies = set_of({"10.0.0.0/8", "127.0.0.1"});
   const auto trusted = [&](std::string_view a) { return proxies.contains(a); };

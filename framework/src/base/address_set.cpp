@@ -14,7 +14,8 @@ namespace {
 // The address as 16 bytes (IPv4 in the last 4, flagged), IPv4-mapped IPv6 taken as IPv4. With
 // inet_pton, not Asio: base is part of the cores library.
 bool address_bytes_impl(std::string_view text, std::uint8_t out[16], bool& v4) {
-  if (text.empty() || text.size() > 45) return false;
+  // inet_pton reads up to a NUL: "192.0.2.1\0anything" is not an address (found by fuzzing).
+  if (text.empty() || text.size() > 45 || text.find('\0') != std::string_view::npos) return false;
   const std::string s(text);
   std::memset(out, 0, 16);
   in_addr a4{};
