@@ -436,15 +436,17 @@ HttpResponse answer_admin(AdminHost& host, const HttpRequest& req) {
     }
     if (!kind) return failure(400, "missing parameter: identity, name or address");
     std::string saved;
+    // Logged as stored (an ID upper-cased, a pattern folded).
+    Ban b{*kind, value, 0, param("reason") ? *param("reason") : std::string()};
+    if (auto why = normalize_ban(b); !why.empty()) return failure(400, why);
     if (m == "POST") {
-      Ban b{*kind, value, 0, param("reason") ? *param("reason") : std::string()};
       if (auto why = core.ban(b, host.now); !why.empty()) return failure(400, why);
-      admin_log(std::string("ban ") + to_string(*kind) + " " + value +
+      admin_log(std::string("ban ") + to_string(*kind) + " " + b.value +
                 (b.reason.empty() ? std::string() : " (" + b.reason + ")"));
       saved = host.save_bans();
     } else {
       if (!core.unban(*kind, value, host.now)) return failure(404, "no such ban");
-      admin_log(std::string("unban ") + to_string(*kind) + " " + value);
+      admin_log(std::string("unban ") + to_string(*kind) + " " + b.value);
       saved = host.save_bans();
     }
     json::object out{{"ok", true}, {"bans", core.bans().size()}};
