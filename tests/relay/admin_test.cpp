@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include "relay_harness.hpp"
 
 namespace portal::test {
@@ -267,7 +269,43 @@ TEST_F(Admin, NameAndAddressBans) {
   auto back = session(relay.tcp);
   EXPECT_EQ(update(*back, credential(), "back"), ResponseCode::Accepted);
   EXPECT_EQ(status(api(relay, "POST", "/api/admin/bans?address=300.1.1.1")), "400");
+
   EXPECT_EQ(status(api(relay, "POST", "/api/admin/bans?name=a&address=127.0.0.1")), "400");
+}
+
+// The admin listener's connections have a budget of their own (max_connections_per_ip for the
+// whole listener), apart from the clients': filling the public budget of 127.0.0.1 does not
+// lock the operator out, and the admin listener cannot be held open without bound either.
+TEST_F(Admin, TheAdminListenerHasABudgetOfItsOwn) {
+  RelayProcess relay(config(R"(, "limits": {"max_connections_per_ip": 2})"));
+  const auto port_of = [](const std::string& uri) { return transport::parse_uri(uri)->port; };
+  std::vector<asio::ip::tcp::socket> held;
+  const auto hold_open = [&](std::uint16_t port) {
+    asio::ip::tcp::socket s(io_);
+    boost::system::error_code ec;
+    s.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+    EXPECT_FALSE(ec) << ec.message();
+    held.push_back(std::move(s));
+  };
+  hold_open(port_of(relay.tcp));
+  hold_open(port_of(relay.tcp));  // 127.0.0.1's public budget is spent
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(status(api(relay, "GET", "/api/admin/bans")), "200");
+  hold_open(port_of(relay.admin));
+  hold_open(port_of(relay.admin));  // the admin listener's budget is spent too
+  std::this_thread::sleep_for(200ms);
+  const auto refused = run_process({"/usr/bin/curl", "-sS", "--max-time", "5", "-H",
+                                    std::string("Authorization: Bearer ") + kToken,
+                                    relay.admin + "/api/admin/bans"});
+  EXPECT_NE(refused.exit_code, 0) << refused.out;
+  held.clear();  // closed: both budgets come back
+  EXPECT_TRUE(within(3s, [&] {
+    const auto r = run_process(
+        {"/usr/bin/curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+         std::string("Authorization: Bearer ") + kToken, relay.admin + "/api/admin/bans"});
+    return r.out == "200";
+  }));
+  EXPECT_TRUE(relay.alive());
 }
 
 // access.allowed_file is re-read when it changes: an identity added to it registers without a

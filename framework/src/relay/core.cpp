@@ -432,8 +432,10 @@ struct Core::State {
     if (pending_ids.size() >= kMaxPending)
       pending_ids.erase(pending_ids.begin());  // the oldest goes
     pending_ids.push_back(PendingIdentity{id, name, address, t, t, 1});
-    log(base::LogLevel::Info, "identity " + id + " waits for approval (lease '" + name + "' from " +
-                                  (address.empty() ? "(local)" : address) + ")");
+    // Gated: new identities are cheap to make, log lines must not be.
+    gated_log(base::LogLevel::Info, "new_pending_identity",
+              "identity " + id + " waits for approval (lease '" + name + "' from " +
+                  (address.empty() ? "(local)" : address) + ")");
   }
   // Drops the lease of `id` here (and withdraws it from the fleet); with `close`, also closes
   // the connection that held it. False when no lease of `id` is held here.

@@ -1147,6 +1147,27 @@ transport::Uri Relay::serve_admin(std::unique_ptr<transport::Listener> listener)
           return self->admin(req);
         });
   }
+  // Its connections have a budget of their own (max_connections_per_ip for the whole listener,
+  // counted by the core under "admin listener <uri>"), apart from every client's and exempt
+  // from address bans, so that neither clients nor a ban can lock the operator out.
+  struct AdminSlot {
+    std::weak_ptr<Impl> relay;
+    std::string bucket;
+    ~AdminSlot() {
+      if (auto r = relay.lock()) r->core.release_address(bucket);
+    }
+  };
+  transport::AcceptHooks hooks;
+  hooks.admit = [weak, bucket = "admin listener " +
+                                uri.to_string()](const stream::PeerInfo&) -> std::shared_ptr<void> {
+    auto self = weak.lock();
+    if (!self || !self->core.take_address(bucket, "admin", self->now())) return nullptr;
+    auto slot = std::make_shared<AdminSlot>();  // built in place: a copy's end would release
+    slot->relay = weak;
+    slot->bucket = bucket;
+    return slot;
+  };
+  l->set_accept_hooks(std::move(hooks));
   impl_->uris.push_back(uri);
   impl_->listeners.push_back(std::move(listener));
   // Nothing is relayed here: a connection the listener hands out (a transport that upgrades) is
