@@ -24,6 +24,25 @@ if [ "$preset" = packages ]; then
   echo "test.sh: the packages preset needs root (debootstrap, systemd-nspawn, podman): run it as root or install sudo" >&2
   exit 1
 fi
+# --- tsan (issue 23) ---------------------------------------------------------------------------
+# The tsan preset builds only the threaded tests (the relay with worker threads, the yamux
+# driver, the streams, the client and the plugin host) and the programs they start. Reports go
+# to build/tsan/tsan-reports (TSAN_OPTIONS log_path), from the test programs and from every
+# portal-relay and portal they start: any file there fails the run, even if the tests passed.
+if [ "$preset" = tsan ]; then
+  ./scripts/build.sh tsan
+  rm -rf build/tsan/tsan-reports
+  mkdir -p build/tsan/tsan-reports
+  rc=0
+  ctest --preset tsan --output-on-failure -j "$(nproc)" || rc=$?
+  if [ -n "$(ls -A build/tsan/tsan-reports)" ]; then
+    for f in build/tsan/tsan-reports/*; do echo "== $f"; cat "$f"; done
+    echo "test.sh: ThreadSanitizer reports in build/tsan/tsan-reports (above)" >&2
+    exit 1
+  fi
+  exit "$rc"
+fi
+# --- end tsan ----------------------------------------------------------------------------------
 ./scripts/build.sh "$preset"
 # The wasm preset's tests drive the JS SDK with npm packages pinned by tests/js/package-lock.json.
 if [ "$preset" = wasm ]; then ./scripts/install-js-deps.sh; fi
