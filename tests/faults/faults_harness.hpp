@@ -83,25 +83,6 @@ inline std::uint16_t free_port() {
   return port;
 }
 
-argv.insert(argv.end(), args.begin(), args.end());
-argv.insert(argv.end(), {"--plugin-dir", PORTAL_BUILD_PLUGIN_DIR});
-child_ = std::make_unique<Child>(argv, (dir_ / "out").string(), (dir_ / "err").string());
-if (!child_->wait_for_lines(ready, 1, 20'000)) {
-  ADD_FAILURE() << "portal " << args.front() << " did not start:\n"
-                << child_->out() << child_->err();
-}
-}
-[[nodiscard]] std::string out() const { return child_->out(); }
-[[nodiscard]] std::string err() const { return child_->err(); }
-Child& child() { return *child_; }
-[[nodiscard]] int pid() const { return child_->pid(); }
-
-private:
-TempDir dir_;
-std::unique_ptr<Child> child_;
-}
-;
-
 /// portal-relay with `config` (JSON text) and the listeners `listens`, in order. After start,
 /// `uris` holds what each listener bound (same order) and `http` the first ws:// listener's
 /// http:// address (its /metrics).

@@ -124,29 +124,6 @@ asio::awaitable<void> connect_and_exchange(std::shared_ptr<transport::TransportF
   leg->finished = true;
 }
 
-argv.insert(argv.end(), args.begin(), args.end());
-argv.insert(argv.end(), {"--plugin-dir", PORTAL_BUILD_PLUGIN_DIR});
-child_ = std::make_unique<Child>(argv, (dir_ / "out").string(), (dir_ / "err").string());
-if (!child_->wait_for_lines(ready, 1, 20'000)) {
-  ADD_FAILURE() << "portal " << args.front() << " did not start:\n"
-                << child_->out() << child_->err();
-}
-}
-[[nodiscard]] std::string out() const { return child_->out(); }
-[[nodiscard]] std::string err() const { return child_->err(); }
-// The port of `portal connect`'s "listening 127.0.0.1:PORT -> ..." line (0 when none).
-[[nodiscard]] std::uint16_t port() const {
-  const std::string o = out();
-  const auto colon = o.find(':');
-  return colon == std::string::npos ? 0
-                                    : static_cast<std::uint16_t>(std::atoi(o.c_str() + colon + 1));
-}
-
-private:
-TempDir dir_;
-std::unique_ptr<Child> child_;
-};
-
 class FleetForward : public FleetTest {
  protected:
   // A TCP service on loopback that exchanges `total` bytes with each connection (recorded in
