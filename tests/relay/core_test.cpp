@@ -1420,7 +1420,8 @@ TEST(RelayCoreRate, WaitsAreCountedPerScope) {
   answer(h, a, ResponseCode::Accepted);
   const auto r = h.c().splice_rate(a.dialer, true);
   const auto t0 = h.now().steady;
-  EXPECT_EQ(r.lease->wait(r.lease->reserve(r.lease->burst(), t0), t0), 0ns);
+  EXPECT_EQ(r.lease->wait(r.lease->reserve(static_cast<std::size_t>(r.lease->burst()), t0), t0),
+            0ns);
   EXPECT_GT(r.lease->wait(r.lease->reserve(1024, t0), t0), 0ns);
   r.lease->waited(50ms);
   EXPECT_EQ(h.c().stats().rate_waits_lease, 1u);
