@@ -500,8 +500,12 @@ HttpResponse answer_admin(AdminHost& host, const HttpRequest& req) {
         !rate->empty() && rate->size() <= 14 &&
         std::all_of(rate->begin(), rate->end(), [](char c) { return c >= '0' && c <= '9'; });
     if (digits) n = std::stoull(*rate);
-    if (!digits || (n != 0 && (n < 1024 || n > (std::uint64_t{1} << 40)))) {
-      return failure(400, "bytes_per_second must be 0 (the configured limit) or 1024 to 2^40");
+    // The bounds of the limits.*bytes_per_second config keys.
+    using Limits = config::RelayLimits;
+    if (!digits || (n != 0 && (n < Limits::kMinBytesPerSecond || n > Limits::kMaxBytesPerSecond))) {
+      return failure(400, "bytes_per_second must be 0 (the configured limit) or " +
+                              std::to_string(Limits::kMinBytesPerSecond) + " to " +
+                              std::to_string(Limits::kMaxBytesPerSecond));
     }
     if (auto why = host.set_rate(key, n); !why.empty()) return failure(409, why);
     admin_log("limit " + key + " " + std::to_string(n) + " bytes/s");
