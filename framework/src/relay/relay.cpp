@@ -144,6 +144,9 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
   // The event loops that serve connections (ADR 0013): loops[0] is `ex`, the others are the
   // workers' (none with threads = 1). loop_load counts the accepted sockets on each.
   std::shared_ptr<detail::Workers> workers;
+  // Splice coroutines running (on this executor's side): shutdown() waits for them, so that no
+  // copy loop on a worker is left waiting for this executor after it stops.
+  std::size_t live_splices = 0;
   std::vector<asio::any_io_executor> loops;
   std::vector<std::size_t> loop_load;
   std::size_t next_loop = 0;  // where the search for the least loaded worker starts
@@ -932,6 +935,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
                                base::Bytes from_dialer, Holder holder) {
     auto self = shared_from_this();
     ScopeExit released{[self, id = holder.id] { self->release(id); }};
+    ++live_splices;
+    ScopeExit ended{[self] { --self->live_splices; }};
     // Each direction half-closes its destination at EOF (§7: the other direction goes on) and
     // aborts both streams on an error; after two clean half-closes the streams are finished and
     // are released without a reset (a reset would discard data the peer has not read yet).
@@ -1253,9 +1258,12 @@ asio::awaitable<void> Relay::shutdown(std::chrono::milliseconds drain) {
     (void)co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   self->close_all();
-  // Let the connection coroutines see their sessions end.
+  // Let the connection coroutines see their sessions end, and the splices too: a copy loop on
+  // a worker may still wait for a write here or for its bandwidth budget (which gives up within
+  // detail::kRatePoll once rate_stop is set). Were this executor to stop first, that loop would
+  // wait for it for ever, and the worker's frames would keep the relay alive (a leak).
   const auto last = Steady::now() + std::chrono::milliseconds(500);
-  while (!self->conns.empty() && Steady::now() < last) {
+  while ((!self->conns.empty() || self->live_splices > 0) && Steady::now() < last) {
     tick.expires_after(std::chrono::milliseconds(10));
     (void)co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
   }
