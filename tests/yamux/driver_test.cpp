@@ -291,6 +291,54 @@ TEST_F(YamuxDriver, TransportLossEndsTheSession) {
   run(done);
 }
 
+// Regression (the v1 client interop test): a peer writes, half-closes and its connection ends
+// at once. Everything it sent is still read, and then the stream ends as the peer left it: with
+// end of stream after its FIN, with an error where it was cut off.
+TEST_F(YamuxDriver, WhatArrivedBeforeTheTransportEndedIsStillRead) {
+  constexpr std::size_t kSize = 100 * 1024;  // within the window: the writes complete unread
+  bool done = false;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        auto finished = co_await client_->async_open();
+        auto cut = co_await client_->async_open();
+        EXPECT_TRUE(finished && cut);
+        if (!finished || !cut) co_return;
+        EXPECT_TRUE(co_await (*finished)->async_write(base::as_bytes("go")));
+        EXPECT_TRUE(co_await (*cut)->async_write(base::as_bytes("go")));
+        auto a = co_await server_->async_accept();
+        auto b = co_await server_->async_accept();
+        EXPECT_TRUE(a && b);
+        if (!a || !b) co_return;
+        EXPECT_TRUE(co_await (*a)->async_write(test::pattern(1, kSize)));
+        EXPECT_TRUE(co_await (*a)->async_shutdown_write());
+        EXPECT_TRUE(co_await (*b)->async_write(test::pattern(2, kSize)));
+        // Let the frames reach the transport, then end the server's session.
+        asio::steady_timer t(io_, 100ms);
+        co_await t.async_wait(asio::use_awaitable);
+        server_->close();
+        EXPECT_TRUE(co_await client_->async_wait_closed());
+        auto read_to_end = [](stream::ByteStream& s, Bytes& all) -> asio::awaitable<bool> {
+          Bytes buf(16 * 1024);
+          for (;;) {
+            auto n = co_await s.async_read_some(buf);
+            if (!n) co_return false;
+            if (*n == 0) co_return true;
+            all.insert(all.end(), buf.begin(), buf.begin() + static_cast<long>(*n));
+          }
+        };
+        Bytes got;
+        EXPECT_TRUE(co_await read_to_end(**finished, got));  // a clean end of stream
+        EXPECT_EQ(got, test::pattern(1, kSize));
+        got.clear();
+        EXPECT_FALSE(co_await read_to_end(**cut, got));  // cut off: an error after the data
+        EXPECT_EQ(got, test::pattern(2, kSize));
+        done = true;
+      },
+      asio::detached);
+  run(done);
+}
+
 TEST(YamuxSettings, UnknownKeysAndBadValuesNameTheKey) {
   std::string problem;
   EXPECT_TRUE(

@@ -192,6 +192,79 @@ TEST(YamuxSession, WindowGrantCountsThePayloadStillArriving) {
   EXPECT_EQ(s.readable(2), kWindow);
 }
 
+// Regression (the v1 client interop test, under load): a peer that writes, half-closes and
+// exits may reset its TCP connection before the relay has read everything. What arrived before
+// the transport ended stays readable, and each stream then ends as the peer left it: stream 2
+// (FIN received) with its end of stream, stream 4 (cut off) with a reset, stream 6 (FIN,
+// nothing buffered) at once and cleanly, stream 8 (nothing, no FIN) with a reset at once.
+TEST(YamuxSession, InputBeforeTheTransportEndsStaysReadable) {
+  Session s(Role::Client, {}, t0);
+  for (std::uint32_t id : {2u, 4u, 6u, 8u}) {
+    ASSERT_TRUE(s.handle_input(header(FrameType::WindowUpdate, flag::kSyn, id, 0), t0));
+    ASSERT_EQ(s.accept().value(), id);
+  }
+  Bytes in = header(FrameType::Data, flag::kFin, 2, 5);
+  in.insert(in.end(), {1, 2, 3, 4, 5});
+  const Bytes cut = header(FrameType::Data, 0, 4, 3);
+  in.insert(in.end(), cut.begin(), cut.end());
+  in.insert(in.end(), {6, 7, 8});
+  const Bytes fin = header(FrameType::WindowUpdate, flag::kFin, 6, 0);
+  in.insert(in.end(), fin.begin(), fin.end());
+  ASSERT_TRUE(s.handle_input(in, t0));
+  (void)drain_events(s);
+  (void)take_output(s);  // the ACKs
+  s.handle_transport_closed(make_error_code(std::errc::connection_reset));
+  ASSERT_TRUE(s.is_closed());
+  auto ev = drain_events(s);
+  EXPECT_TRUE(has(ev, EventType::StreamReadable, 2));
+  EXPECT_TRUE(has(ev, EventType::StreamReadable, 4));
+  EXPECT_FALSE(has(ev, EventType::StreamReset, 2));
+  EXPECT_FALSE(has(ev, EventType::StreamReset, 4));
+  EXPECT_TRUE(has(ev, EventType::StreamClosed, 6));
+  EXPECT_FALSE(has(ev, EventType::StreamReset, 6));
+  EXPECT_TRUE(has(ev, EventType::StreamReset, 8));
+  EXPECT_TRUE(has(ev, EventType::SessionClosed));
+  EXPECT_TRUE(s.eof(6));
+
+  // Read in parts: the stream ends only when drained.
+  Bytes buf(3);
+  ASSERT_EQ(s.read(2, buf), 3u);
+  EXPECT_EQ(buf, (Bytes{1, 2, 3}));
+  EXPECT_FALSE(s.eof(2));
+  EXPECT_TRUE(drain_events(s).empty());
+  ASSERT_EQ(s.read(2, buf), 2u);
+  EXPECT_EQ(Bytes(buf.begin(), buf.begin() + 2), (Bytes{4, 5}));
+  ev = drain_events(s);
+  EXPECT_TRUE(has(ev, EventType::StreamClosed, 2));
+  EXPECT_FALSE(has(ev, EventType::StreamReset, 2));
+  EXPECT_TRUE(s.eof(2));
+  EXPECT_EQ(s.read(2, buf), 0u);
+
+  ASSERT_EQ(s.read(4, buf), 3u);
+  EXPECT_EQ(buf, (Bytes{6, 7, 8}));
+  ev = drain_events(s);
+  EXPECT_TRUE(has(ev, EventType::StreamReset, 4));
+  EXPECT_FALSE(has(ev, EventType::StreamClosed, 4));
+  // Nothing is sent once closed (no window update, no RST), and writes fail.
+  EXPECT_TRUE(s.pending_output().empty());
+  EXPECT_FALSE(s.write(4, Bytes{1}));
+}
+
+// close() (the application ends the session) resets every stream, buffered data or not.
+TEST(YamuxSession, CloseResetsStreamsWithBufferedData) {
+  Session s(Role::Client, {}, t0);
+  ASSERT_TRUE(s.handle_input(header(FrameType::WindowUpdate, flag::kSyn, 2, 0), t0));
+  ASSERT_EQ(s.accept().value(), 2u);
+  Bytes in = header(FrameType::Data, flag::kFin, 2, 2);
+  in.insert(in.end(), {1, 2});
+  ASSERT_TRUE(s.handle_input(in, t0));
+  (void)drain_events(s);
+  s.close(make_error_code(Errc::SessionClosed));
+  EXPECT_TRUE(has(drain_events(s), EventType::StreamReset, 2));
+  Bytes buf(4);
+  EXPECT_EQ(s.read(2, buf), 0u);
+}
+
 TEST(YamuxSession, UnknownStreamFramesAreIgnoredAndDataDiscarded) {
   Session s(Role::Client, {}, t0);
   Bytes in = header(FrameType::Data, 0, 41, 5);

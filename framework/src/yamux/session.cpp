@@ -48,12 +48,26 @@ void Session::send_header(FrameType type, std::uint16_t flags, std::uint32_t id,
   control_ends_.push_back(appended_);
 }
 
-void Session::close(base::ErrorCode reason) {
+void Session::close(base::ErrorCode reason) { end(reason, false); }
+
+void Session::end(base::ErrorCode reason, bool keep_input) {
   if (closed_) return;
   closed_ = true;
   error_ = reason;
-  for (auto& [id, s] : streams_) emit(EventType::StreamReset, id);
-  streams_.clear();
+  // keep_input (the transport ended): a stream with buffered input keeps it for its reader
+  // (read() ends the stream once it is drained); one with nothing buffered ends now, cleanly
+  // when the peer had half-closed it. A relay splicing such a stream passes on everything the
+  // peer sent before its connection ended, and its FIN, instead of a reset that discards it.
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    if (keep_input && !it->second.recv.empty()) {
+      emit(EventType::StreamReadable, it->first);
+      ++it;
+      continue;
+    }
+    emit(keep_input && it->second.remote_fin ? EventType::StreamClosed : EventType::StreamReset,
+         it->first);
+    it = streams_.erase(it);
+  }
   backlog_.clear();
   pings_.clear();
   keepalive_ping_.reset();
@@ -68,7 +82,7 @@ void Session::protocol_error(Errc why) {
 }
 
 void Session::handle_transport_closed(base::ErrorCode reason) {
-  close(reason ? reason : make_error_code(Errc::SessionClosed));
+  end(reason ? reason : make_error_code(Errc::SessionClosed), true);
 }
 
 // ---- input ---------------------------------------------------------------------------------
@@ -364,7 +378,17 @@ std::size_t Session::read(std::uint32_t id, base::MutableByteSpan out) {
   std::copy_n(s.recv.readable().data(), n, out.data());
   s.recv.consume(n);
   s.recv.release_if_empty();
-  if (!closed_ && !s.remote_fin) maybe_grant_window(id, s);
+  if (closed_) {
+    // Input kept past the transport's end (end()): drained, the stream ends as the peer left
+    // it, at its end of stream after a FIN and with a reset otherwise (the data was cut off).
+    if (s.recv.empty()) {
+      const bool fin = s.remote_fin;
+      streams_.erase(it);
+      emit(fin ? EventType::StreamClosed : EventType::StreamReset, id);
+    }
+    return n;
+  }
+  if (!s.remote_fin) maybe_grant_window(id, s);
   maybe_release(id);
   return n;
 }

@@ -161,7 +161,10 @@ class PORTAL_API Session {
   base::Result<void> handle_input(base::ByteSpan bytes, Time now);
   /// Runs keepalive, ping, open and close timers that are due at `now`.
   void handle_timeout(Time now);
-  /// The transport ended or failed: the session closes (streams see a reset).
+  /// The transport ended or failed: the session closes. What the peer sent before the end
+  /// stays readable: a stream's buffered data can still be read, and then it ends as it
+  /// would have (end of stream after the peer's FIN, a reset without one). A stream with
+  /// nothing buffered and no FIN sees a reset at once, as do all streams on close().
   void handle_transport_closed(base::ErrorCode reason);
 
   // ---- commands
@@ -263,6 +266,7 @@ class PORTAL_API Session {
   };
 
   void emit(EventType type, std::uint32_t stream = 0, std::uint32_t value = 0, Duration rtt = {});
+  void end(base::ErrorCode reason, bool keep_input);
   void send_header(FrameType type, std::uint16_t flags, std::uint32_t id, std::uint32_t length);
   void protocol_error(Errc why);
   void process_header(const Header& h, Time now);
