@@ -144,7 +144,8 @@ TEST(V1GoClient, PortalConnectDialsAGoHeldLease) {
   const auto at = connect.after("listening ");
   const auto port = at.substr(0, at.find(' '));  // 127.0.0.1:PORT
   const auto r = go({"tcp-send", "--bytes", std::to_string(kBytes), port});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << connect.output() << holder->output();
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << connect.output() << holder->output()
+                            << relay.err();
   EXPECT_NE(r.out.find("echo ok " + std::to_string(kBytes) + " "), std::string::npos) << r.out;
   EXPECT_EQ(holder->child().wait(20'000), 0) << holder->output();
   EXPECT_NE(holder->out().find("echoed " + std::to_string(kBytes) + " bytes from "),

@@ -67,6 +67,11 @@ func setStep(s string) {
 }
 
 func fail(format string, args ...interface{}) {
+	// Once leave() ends the session (every echo done), what fails with it is expected: the
+	// goroutine waits for leave() to exit 0.
+	if atomic.LoadInt32(&leaving) != 0 {
+		select {}
+	}
 	fmt.Fprintf(os.Stderr, "v1-client: "+format+"\n", args...)
 	os.Exit(1)
 }
@@ -163,7 +168,31 @@ func connect(url string) *yamux.Session {
 	if err != nil {
 		fail("yamux client: %v", err)
 	}
+	relayConn = c
 	return s
+}
+
+// relayConn is the connection connect() made last (each command makes one).
+var relayConn *websocket.Conn
+
+// leaving is set by leave(): the session's end that follows is expected, not a failure.
+var leaving int32
+
+// leave exits 0 without losing what is still on its way to the relay. Exiting at once would
+// close the socket with the relay's last frames (window updates, pings) unread, and the kernel
+// then answers with a reset that discards whatever of the echo it had not sent yet. So: a TCP
+// half-close after the data, then wait (at most 5 s) for the relay to end the session.
+func leave(s *yamux.Session) {
+	atomic.StoreInt32(&leaving, 1)
+	if tc, ok := relayConn.UnderlyingConn().(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+		select {
+		case <-s.CloseChan():
+		case <-time.After(5 * time.Second):
+			fmt.Fprintf(os.Stderr, "v1-client: the relay did not end the session within 5 s of ours\n")
+		}
+	}
+	os.Exit(0)
 }
 
 // request opens a new stream, sends one packet, reads one answer and closes the stream (FIN),
@@ -339,7 +368,7 @@ func cmdServe(args []string) {
 		go func(st *yamux.Stream) {
 			if serveStream(st, who, alpns) && *connections > 0 &&
 				atomic.AddInt32(&done, 1) == int32(*connections) {
-				os.Exit(0)
+				leave(s)
 			}
 		}(st)
 	}
