@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,6 +13,8 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <map>
 #include <optional>
+#include <sstream>
+#include <tuple>
 
 #include "portal/base/log.hpp"
 #include "portal/stream/logged.hpp"
@@ -126,6 +129,11 @@ Response route(ListenerState& s, const Request& req, std::string_view path) {
   return make_response(req, http::status::not_found, "not found\n");
 }
 
+// What Beast's WebSocket stream can take at once as already-read bytes (its read buffer,
+// websocket::stream::tcp_frame_size in Boost 1.81): an upgrade request and the frames a client
+// sent right behind it.
+constexpr std::size_t kUpgradeWithFrames = 1536;
+
 // HTTP on one connection (TCP, or TLS after its handshake) until it upgrades or ends.
 // A connection from a trusted proxy (`via_proxy`) holds no ticket until its upgrade names the
 // client (X-Forwarded-For), which is then admitted in its place.
@@ -188,7 +196,34 @@ asio::awaitable<void> serve_http(std::shared_ptr<ListenerState> s, Next stream,
       }
       auto ws = std::make_unique<WebSocketOn<Next>>(std::move(stream));
       configure(*ws, s->options, true);
-      auto [aec] = co_await ws->async_accept(req, asio::as_tuple(asio::use_awaitable));
+      boost::system::error_code aec;
+      if (buffer.size() == 0) {
+        std::tie(aec) = co_await ws->async_accept(req, asio::as_tuple(asio::use_awaitable));
+      } else {
+        // Bytes after the upgrade request: a client that sent frames before our answer (RFC
+        // 6455 §4.1 says it must wait, some do not). They are the stream's first bytes, not to
+        // be dropped: Beast takes them with the request, which is written out again for it.
+        // Its read buffer (kUpgradeWithFrames) bounds the two; past that, a 400 says why.
+        std::ostringstream head;
+        head << req;
+        const std::string raw = head.str();
+        if (raw.size() + buffer.size() > kUpgradeWithFrames) {
+          auto res = make_response(req, http::status::bad_request,
+                                   "WebSocket frames sent before the upgrade's answer: wait for "
+                                   "101 Switching Protocols (RFC 6455 section 4.1)\n");
+          res.keep_alive(false);
+          auto& low = beast::get_lowest_layer(ws->next_layer());
+          low.expires_after(s->options.header_timeout);
+          (void)co_await http::async_write(ws->next_layer(), res,
+                                           asio::as_tuple(asio::use_awaitable));
+          beast::error_code ignored;
+          low.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          low.close();
+          co_return;
+        }
+        const std::array<asio::const_buffer, 2> early{asio::buffer(raw), buffer.data()};
+        std::tie(aec) = co_await ws->async_accept(early, asio::as_tuple(asio::use_awaitable));
+      }
       if (aec) co_return;
       s->ready.push(make_ws_stream(std::move(ws), s->options, peer, ticket, context));
       co_return;
