@@ -968,10 +968,9 @@ TEST_F(Faults, FullDiskAtFirstStartIsAClearErrorAndNothingIsHalfWritten) {
   EXPECT_NE(r.out.find("relay=1 "), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("keygen=0"), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("cannot create it: "), std::string::npos) << r.err;
-  // The error names the file and says it could not be written, but not why: save_key_file()
-  // returns identity::Errc::KeyFileWriteFailed and drops errno (ENOSPC here). Reported, not
-  // fixed here (the key file API is shared).
-  EXPECT_NE(r.err.find("could not be written"), std::string::npos) << r.err;
+  // The error names the file and says why it could not be written (save_key_file() returns
+  // the system's reason).
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("entries: filler\n"), std::string::npos) << "left behind: " << r.out;
 }
 

@@ -51,6 +51,12 @@ class FdCloser {
   int fd_;
 };
 
+// The system's reason for the step that just failed (errno), or KeyFileWriteFailed without one.
+base::ErrorCode write_failure(int err) {
+  if (err == 0) return identity::make_error_code(Errc::KeyFileWriteFailed);
+  return {err, boost::system::generic_category()};
+}
+
 }  // namespace
 
 base::Result<Credential> load_key_file(const std::filesystem::path& path) {
@@ -94,26 +100,29 @@ base::Result<void> save_key_file(const std::filesystem::path& path, const Creden
   std::string tmp = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   // mkstemp creates the file with mode 0600 and O_EXCL; fchmod makes that explicit.
   const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return Errc::KeyFileWriteFailed;
+  if (fd < 0) return write_failure(errno);
   FdCloser closer(fd);
   std::string pem = identity::to_pkcs8_pem(credential);
   const bool written = ::fchmod(fd, S_IRUSR | S_IWUSR) == 0 && write_all(fd, base::as_bytes(pem)) &&
                        ::fsync(fd) == 0;
+  int err = written ? 0 : errno;
   base::secure_zero(pem.data(), pem.size());
   const bool closed = ::close(closer.release()) == 0;
+  if (written && !closed) err = errno;
   if (!written || !closed) {
     ::unlink(tmp.c_str());
-    return Errc::KeyFileWriteFailed;
+    return write_failure(err);
   }
   if (overwrite == Overwrite::No) {
     // link() fails with EEXIST if the name appeared meanwhile: never replace a key silently.
     const int rc = ::link(tmp.c_str(), path.c_str());
-    const int err = errno;
+    err = errno;
     ::unlink(tmp.c_str());
-    if (rc != 0) return err == EEXIST ? Errc::KeyFileExists : Errc::KeyFileWriteFailed;
+    if (rc != 0) return err == EEXIST ? base::ErrorCode(Errc::KeyFileExists) : write_failure(err);
   } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = errno;
     ::unlink(tmp.c_str());
-    return Errc::KeyFileWriteFailed;
+    return write_failure(err);
   }
   // Make the new directory entry durable too.
   if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {

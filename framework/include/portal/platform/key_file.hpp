@@ -27,8 +27,10 @@ enum class Overwrite { No, Yes };
 
 /// Writes a credential as PKCS#8 PEM (identity::to_pkcs8_pem), created with mode 0600. The file is
 /// written under a temporary name in the same directory, synced, and renamed into place, so a crash
-/// never leaves a partial key. Errors (identity::Errc): KeyFileExists (Overwrite::No and the path
-/// exists), KeyFileWriteFailed.
+/// never leaves a partial key. Errors: identity::Errc::KeyFileExists (Overwrite::No and the path
+/// exists), or the system's reason a step failed (errno in boost::system::generic_category(), as
+/// ENOSPC or EACCES: its message says why); identity::Errc::KeyFileWriteFailed only when the
+/// system gave none.
 [[nodiscard]] PORTAL_API base::Result<void> save_key_file(const std::filesystem::path& path,
                                                           const identity::Credential& credential,
                                                           Overwrite overwrite = Overwrite::No);
