@@ -156,6 +156,49 @@ TEST_P(RelayRate, ALeaseWithoutALimitIsNotHeldByAnothersLimit) {
   EXPECT_EQ(relay.child().wait(10'000), 0) << relay.err();
 }
 
+// A download held by its lease's limit ends with its dialer. The direction that waits for its
+// budget (holder to dialer) learns it from the other one, whose read fails when the dialer's
+// connection ends, and stops waiting: the relay lets go of the splice and its chunk at once,
+// not after the held chunk's wait (many seconds at 1 KiB/s). With one thread the relay may
+// hold a smaller chunk (about 1 KiB: a second's wait, within the bound below even without the
+// fix); StreamSplice.APacedDirectionStopsWaitingWhenTheOtherFails pins the rule itself.
+TEST_P(RelayRate, AHeldDownloadEndsWhenItsDialerLeaves) {
+  const auto slow = credential();
+  RelayProcess relay("{\"threads\": " + std::to_string(GetParam()) +
+                     ", \"limits\": {\"lease_bytes_per_second_by_id\": {\"" + slow.id() +
+                     "\": 1024}}}");
+  ASSERT_TRUE(relay.alive()) << relay.err();
+  auto holder = session(relay.ws);
+  auto dialer = session(relay.tcp);
+  ASSERT_EQ(update(*holder, slow, "slow"), ResponseCode::Accepted);
+  auto sent = std::make_shared<Transfer>();
+  hold(
+      holder, [](int) { return ResponseCode::Accepted; },
+      [sent](std::unique_ptr<stream::ByteStream> s) -> asio::awaitable<void> {
+        co_await exchange(std::shared_ptr<stream::ByteStream>(std::move(s)), 2, 1 << 20, sent);
+      });
+  auto dialed = run(client::request_connection(*dialer, slow.id()));
+  ASSERT_TRUE(dialed && dialed->code == ResponseCode::Accepted);
+  // The dialer neither writes nor reads: the relay's dialer-to-holder direction waits in a
+  // read, the other one for its budget.
+  std::string m;
+  for (int i = 0; i < 500; ++i) {
+    pump(20ms);
+    m = metrics_of(relay);
+    if (lease_waits(m) > 0) break;
+  }
+  ASSERT_GT(lease_waits(m), 0) << m;
+  ASSERT_EQ(metric_value(m, "portal_relayed_streams"), 1) << m;
+  dialer->close();
+  for (int i = 0; i < 150; ++i) {  // 3 s at most
+    pump(20ms);
+    m = metrics_of(relay);
+    if (metric_value(m, "portal_relayed_streams") == 0) break;
+  }
+  EXPECT_EQ(metric_value(m, "portal_relayed_streams"), 0) << m;
+  EXPECT_TRUE(relay.alive());
+}
+
 INSTANTIATE_TEST_SUITE_P(Threads, RelayRate, ::testing::Values(1u, 3u));
 
 }  // namespace

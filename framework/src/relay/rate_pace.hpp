@@ -26,9 +26,11 @@ namespace portal::relay::detail {
 inline constexpr std::chrono::milliseconds kRatePoll{100};
 
 /// Waits until `n` bytes may go through `bucket` (null: at once). Gives up early when `stop` is
-/// set (the relay is closing; the write that follows then fails on its closed stream).
+/// set (the relay is closing; the write that follows then fails on its closed stream) or `cut`
+/// (the splice ended with an error: stream::SpliceOptions::pace).
 inline boost::asio::awaitable<void> pace_one(std::shared_ptr<RateBucket> bucket, std::size_t n,
-                                             std::shared_ptr<const std::atomic<bool>> stop) {
+                                             std::shared_ptr<const std::atomic<bool>> stop,
+                                             const std::atomic<bool>& cut) {
   if (!bucket) co_return;
   const auto start = std::chrono::steady_clock::now();
   const auto ticket = bucket->reserve(n, start);
@@ -36,7 +38,7 @@ inline boost::asio::awaitable<void> pace_one(std::shared_ptr<RateBucket> bucket,
   if (wait.count() == 0) co_return;
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
   auto now = start;
-  while (wait.count() > 0 && !stop->load()) {
+  while (wait.count() > 0 && !stop->load() && !cut.load()) {
     timer.expires_after(std::min<std::chrono::nanoseconds>(wait, kRatePoll));
     auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     now = std::chrono::steady_clock::now();
@@ -49,9 +51,11 @@ inline boost::asio::awaitable<void> pace_one(std::shared_ptr<RateBucket> bucket,
 /// Waits until `n` bytes may go through `rate`: its lease's bucket first, then the relay's (so a
 /// chunk a lease's limit holds back takes no share of the relay's).
 inline boost::asio::awaitable<void> pace(Core::SpliceRate rate, std::size_t n,
-                                         std::shared_ptr<const std::atomic<bool>> stop) {
-  co_await pace_one(rate.lease, n, stop);
-  co_await pace_one(rate.relay, n, stop);
+                                         std::shared_ptr<const std::atomic<bool>> stop,
+                                         const std::atomic<bool>& cut) {
+  co_await pace_one(rate.lease, n, stop, cut);
+  if (cut.load()) co_return;
+  co_await pace_one(rate.relay, n, stop, cut);
 }
 
 }  // namespace portal::relay::detail

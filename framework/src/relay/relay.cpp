@@ -948,9 +948,9 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
     // then the relay's (the buckets are thread-safe: the copy loops may run on a worker).
     so.pace = [rates = std::array<Core::SpliceRate, 2>{core.splice_rate(dialer, true),
                                                        core.splice_rate(dialer, false)},
-               stop = std::shared_ptr<const std::atomic<bool>>(rate_stop)](bool to_holder,
-                                                                           std::size_t n) {
-      return detail::pace(rates[to_holder ? 0 : 1], n, stop);
+               stop = std::shared_ptr<const std::atomic<bool>>(rate_stop)](
+                  bool to_holder, std::size_t n, const std::atomic<bool>& cut) {
+      return detail::pace(rates[to_holder ? 0 : 1], n, stop, cut);
     };
     // --- end of bandwidth ---
     // The copy loops run where a stream lives: on a worker when either does (each loop reads

@@ -3,6 +3,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -36,7 +37,12 @@ struct SpliceOptions {
   /// count (at most `chunk`), the write waits until the awaitable it returns completes. The
   /// direction reads nothing meanwhile, so its sender is held by the stream's flow control
   /// (backpressure; nothing is buffered beyond the one chunk). It runs on the splice's executor.
-  std::function<boost::asio::awaitable<void>(bool a_to_b, std::size_t n)> pace;
+  /// `cut` becomes true when the splice ends with an error (the other direction failed and both
+  /// streams are closed): a pace that waits should then return soon, and nothing more is
+  /// written, so a splice held by its limit does not outlive its streams.
+  std::function<boost::asio::awaitable<void>(bool a_to_b, std::size_t n,
+                                             const std::atomic<bool>& cut)>
+      pace;
 };
 
 /// Copies `a` to `b` and `b` to `a` until both directions have ended. The end of one direction
