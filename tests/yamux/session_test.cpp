@@ -213,7 +213,8 @@ TEST(YamuxSession, InputBeforeTheTransportEndsStaysReadable) {
   ASSERT_TRUE(s.handle_input(in, t0));
   (void)drain_events(s);
   (void)take_output(s);  // the ACKs
-  s.handle_transport_closed(make_error_code(std::errc::connection_reset));
+  s.handle_transport_closed(
+      boost::system::errc::make_error_code(boost::system::errc::connection_reset));
   ASSERT_TRUE(s.is_closed());
   auto ev = drain_events(s);
   EXPECT_TRUE(has(ev, EventType::StreamReadable, 2));
