@@ -677,6 +677,10 @@ TEST(RelayCore, IPv6ClientsAreCountedPerPrefix) {
   EXPECT_TRUE(h.c().take_address(b, "ws", h.now()));
   EXPECT_FALSE(h.c().take_address(a, "ws", h.now()));  // the /64's budget is spent
   EXPECT_TRUE(h.c().take_address(other, "ws", h.now()));
+  // Counted under its network, a connection still shows its own address (logs, admin API).
+  const auto shown = h.c().connection_opened(a, "ws", h.now().steady, h.now(), "2001:db8:1:2::a");
+  EXPECT_EQ(h.c().connection_address(shown), "2001:db8:1:2::a");
+  EXPECT_EQ(h.c().connection_address(h.connect("192.0.2.7")), "192.0.2.7");
   EXPECT_EQ(h.c().ban(Ban{Ban::Kind::Address, "2001:db8:1:3::/64", 0, {}}, h.now()), "");
   EXPECT_FALSE(h.c().take_address(other, "ws", h.now()));
   EXPECT_EQ(h.refusals("banned"), 1u);

@@ -38,8 +38,10 @@ TEST_F(IPv6, TheRelayServesIPv6AndDualStackListeners) {
     ASSERT_TRUE(d) << host;
     EXPECT_EQ(d->code, ResponseCode::Accepted) << host;
   }
-  // The relay saw the IPv6 clients under their /64 and the IPv4 one under its address.
-  EXPECT_NE(relay.err().find("opened from 0:0:0:0:0:0:0:0/64 via ws"), std::string::npos)
+  // The relay counted the IPv6 clients under their /64 (and logs their own address) and the
+  // IPv4 one under its address.
+  EXPECT_NE(relay.err().find("opened from ::1 (counted as 0:0:0:0:0:0:0:0/64) via ws"),
+            std::string::npos)
       << relay.err();
   EXPECT_NE(relay.err().find("opened from 127.0.0.1 via tcp"), std::string::npos) << relay.err();
 }

@@ -207,8 +207,13 @@ struct Core::State {
     std::set<ConnectionId> connections;
   };
   struct Connection {
-    std::string address;
+    std::string address;      // as the per-IP limits count it (an IPv6 peer: its network)
+    std::string own_address;  // the peer's own address, where it differs from `address`
     std::string scheme;
+    // What logs and the admin API show: the peer's own address.
+    const std::string& shown() const noexcept {
+      return own_address.empty() ? address : own_address;
+    }
     Steady connected_at{};
     Steady last{};
     std::uint64_t received = 0;
@@ -420,7 +425,7 @@ struct Core::State {
   void wait_for_approval(ConnectionId c, const std::string& id, const std::string& name) {
     const auto t = unix_now();
     const auto conn = conns.find(c);
-    const std::string address = conn == conns.end() ? std::string() : conn->second.address;
+    const std::string address = conn == conns.end() ? std::string() : conn->second.shown();
     for (auto& p : pending_ids) {
       if (p.id != id) continue;
       p.name = name;
@@ -1328,19 +1333,22 @@ void Core::accept_failed(const std::string& where, const base::ErrorCode& e, boo
 }
 
 ConnectionId Core::connection_opened(const std::string& address, const std::string& scheme,
-                                     base::Clock::SteadyTime connected_at, Now now) {
+                                     base::Clock::SteadyTime connected_at, Now now,
+                                     const std::string& own_address) {
   s_->now = now;
   const ConnectionId id = s_->next_conn++;
   auto& c = s_->conns[id];
   c.address = address;
+  if (own_address != address) c.own_address = own_address;
   c.scheme = scheme;
   c.connected_at = connected_at == Steady{} ? now.steady : connected_at;
   c.last = c.connected_at;
   s_->addresses[address].connections.insert(id);
   s_->arm(c.timer, s_->watchdog_deadline(c), TimerKind::Watchdog, id);
   ++s_->stats.connections_total;
-  s_->log(base::LogLevel::Info, conn_tag(id) + " opened from " +
-                                    (address.empty() ? "(local)" : address) + " via " + scheme);
+  s_->log(base::LogLevel::Info,
+          conn_tag(id) + " opened from " + (address.empty() ? "(local)" : c.shown()) +
+              (c.own_address.empty() ? "" : " (counted as " + address + ")") + " via " + scheme);
   // A transport that does not ask take_address() first: a banned address is closed here.
   if (s_->address_banned(address)) {
     s_->refuse("banned", conn_tag(id) + " from " + address + " via " + scheme + ": banned");
@@ -1369,7 +1377,7 @@ void Core::connection_closed(ConnectionId c, const base::ErrorCode& reason, Now 
     s_->forget_traffic_if_gone(id);
   }
   if (reason == mux::Errc::PeerNotReading) {
-    s_->refuse("peer_not_reading", conn_tag(c) + " from " + conn.address +
+    s_->refuse("peer_not_reading", conn_tag(c) + " from " + conn.shown() +
                                        " closed: it sends without reading what it is owed");
   }
   s_->log(base::LogLevel::Info,
@@ -1761,7 +1769,7 @@ bool Core::drop_lease(const std::string& id, Now now) {
 
 std::string Core::connection_address(ConnectionId c) const {
   const auto it = s_->conns.find(c);
-  return it == s_->conns.end() ? std::string() : it->second.address;
+  return it == s_->conns.end() ? std::string() : it->second.shown();
 }
 
 LeaseTraffic Core::lease_traffic(const std::string& id) const noexcept {

@@ -16,6 +16,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "portal/base/address_set.hpp"
 #include "portal/base/log.hpp"
 #include "portal/base/log_gate.hpp"
 #include "portal/stream/deadline.hpp"
@@ -51,6 +52,15 @@ struct ScopeExit {
 };
 template <class F>
 ScopeExit(F) -> ScopeExit<F>;
+
+// The peer's own address, for logs and the admin API, where the per-IP limits count something
+// else (an IPv6 peer: its network); empty otherwise (IPv4, IPv4-mapped, Unix sockets).
+std::string own_address(const std::string& peer, const std::string& counted) {
+  std::uint8_t bytes[16];
+  bool v4 = false;
+  if (peer == counted || !base::address_bytes(peer, bytes, v4) || v4) return {};
+  return peer;
+}
 
 }  // namespace
 
@@ -573,7 +583,8 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
         return;
       }
     }
-    const auto id = core.connection_opened(address, scheme, peer.connected_at, now());
+    const auto id = core.connection_opened(address, scheme, peer.connected_at, now(),
+                                           own_address(peer.address, address));
     auto c = std::make_shared<Connection>(id);
     c->ip_slot = std::move(slot);
     c->ex = s->get_executor();

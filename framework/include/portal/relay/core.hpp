@@ -298,10 +298,13 @@ class PORTAL_API Core {
                      std::chrono::milliseconds pause, Now now);
 
   /// A mux session starts on an admitted transport; the first-frame timer starts at
-  /// `connected_at` (the accept, which may be earlier than `now`).
+  /// `connected_at` (the accept, which may be earlier than `now`). `address` is as the per-IP
+  /// limits count it (accounting_address()); `own_address`, the peer's own address where that
+  /// differs (an IPv6 peer counted under its network), is what logs and the admin API show.
   [[nodiscard]] ConnectionId connection_opened(const std::string& address,
                                                const std::string& scheme,
-                                               base::Clock::SteadyTime connected_at, Now now);
+                                               base::Clock::SteadyTime connected_at, Now now,
+                                               const std::string& own_address = {});
   /// `n` bytes arrived on the connection's transport (any frame, pings included).
   void connection_received(ConnectionId c, std::size_t n, Now now);
   /// The session ended: its leases go (§6.6). Its streams fail on their own.
@@ -421,7 +424,8 @@ class PORTAL_API Core {
   /// Drops the lease of identity `id` and closes the connection that held it (the admin API's
   /// "drop"): false when no lease of `id` is held here.
   bool drop_lease(const std::string& id, Now now);
-  /// The address connection `c` came from, as the per-IP limits count it ("" when unknown).
+  /// The address connection `c` came from ("" when unknown): its own, also where the per-IP
+  /// limits count its network (an IPv6 peer).
   [[nodiscard]] std::string connection_address(ConnectionId c) const;
   /// What the lease of `id` relayed while held here (zeros for an unknown lease).
   [[nodiscard]] LeaseTraffic lease_traffic(const std::string& id) const noexcept;
