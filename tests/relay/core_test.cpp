@@ -331,6 +331,34 @@ TEST(RelayCore, AnAddressBanClosesAndRefusesTheRange) {
   EXPECT_TRUE(h.c().take_address("198.51.100.9", "ws", h.now()));
 }
 
+// An address ban is kept in one spelling per range: the same range typed differently is one
+// ban, and any spelling of it lifts it.
+TEST(RelayCore, AddressBansHaveOneSpellingPerRange) {
+  auto canonical = [](std::string value) {
+    Ban b{Ban::Kind::Address, std::move(value), 0, {}};
+    const auto problem = normalize_ban(b);
+    return problem.empty() ? b.value : "error: " + problem;
+  };
+  EXPECT_EQ(canonical("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(canonical("192.0.2.7/32"), "192.0.2.7");
+  EXPECT_EQ(canonical("192.0.2.7/24"), "192.0.2.0/24");   // the network
+  EXPECT_EQ(canonical("::ffff:192.0.2.7"), "192.0.2.7");  // IPv4-mapped is IPv4
+  EXPECT_EQ(canonical("2001:DB8::1"), "2001:db8:0:0:0:0:0:1");
+  EXPECT_EQ(canonical("2001:db8:0::1/128"), "2001:db8:0:0:0:0:0:1");
+  EXPECT_EQ(canonical("2001:db8:1:2:3::/48"), "2001:db8:1:0:0:0:0:0/48");
+  EXPECT_EQ(canonical("::/0"), "0:0:0:0:0:0:0:0/0");
+  EXPECT_EQ(canonical("2001:db8::/129").substr(0, 6), "error:");
+  EXPECT_EQ(canonical("192.0.2.1/x").substr(0, 6), "error:");
+
+  Harness h;
+  EXPECT_EQ(h.c().ban(Ban{Ban::Kind::Address, "2001:db8::5", 0, {}}, h.now()), "");
+  EXPECT_EQ(h.c().ban(Ban{Ban::Kind::Address, "2001:0db8:0::5/128", 0, {}}, h.now()), "");
+  ASSERT_EQ(h.c().bans().size(), 1u);
+  EXPECT_EQ(h.c().bans()[0].value, "2001:db8:0:0:0:0:0:5");
+  EXPECT_TRUE(h.c().unban(Ban::Kind::Address, "2001:DB8::5", h.now()));
+  EXPECT_TRUE(h.c().bans().empty());
+}
+
 // Bans from the options (a bans file) are in force from the start; the table is bounded.
 TEST(RelayCore, BansFromTheOptionsApplyAndTheListIsBounded) {
   Harness h;

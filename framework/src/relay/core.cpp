@@ -8,6 +8,7 @@
 
 #include "portal/base/address_set.hpp"
 #include "portal/base/log_gate.hpp"
+#include "portal/base/parse.hpp"
 #include "portal/lease/name.hpp"
 #include "portal/mux/errors.hpp"
 
@@ -71,23 +72,20 @@ enum class TimerKind : std::uint8_t {
 };
 using TimerKey = std::tuple<Steady, TimerKind, std::uint64_t>;
 
-}  // namespace
+// Clears the bits of `bytes` (16, IPv4 in the last 4 when `v4`) past the first `prefix` of the
+// address.
+void keep_prefix(std::uint8_t bytes[16], bool v4, unsigned prefix) {
+  const unsigned first = v4 ? 96 + prefix : prefix;
+  for (unsigned bit = first; bit < 128; ++bit) {
+    bytes[bit / 8] = static_cast<std::uint8_t>(bytes[bit / 8] & ~(0x80u >> (bit % 8)));
+  }
+}
 
-std::string accounting_address(std::string_view peer_address, std::string_view listener,
-                               unsigned ipv6_prefix) {
-  std::uint8_t bytes[16];
-  bool v4 = false;
-  if (!base::address_bytes(peer_address, bytes, v4)) return "listener " + std::string(listener);
-  // An IPv4 client of a dual-stack listener arrives as "::ffff:a.b.c.d": counted as a.b.c.d, so
-  // that it has one budget whichever listener it uses.
+// An address as the relay writes one: IPv4 dotted, IPv6 as eight hex groups (no "::").
+std::string render_address(const std::uint8_t bytes[16], bool v4) {
   if (v4) {
     return std::to_string(bytes[12]) + "." + std::to_string(bytes[13]) + "." +
            std::to_string(bytes[14]) + "." + std::to_string(bytes[15]);
-  }
-  if (ipv6_prefix >= 128) return std::string(peer_address);
-  // The network: the first `ipv6_prefix` bits, the rest zero, as eight hex groups.
-  for (unsigned bit = ipv6_prefix; bit < 128; ++bit) {
-    bytes[bit / 8] = static_cast<std::uint8_t>(bytes[bit / 8] & ~(0x80u >> (bit % 8)));
   }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -103,7 +101,23 @@ std::string accounting_address(std::string_view peer_address, std::string_view l
       }
     }
   }
-  return out + "/" + std::to_string(ipv6_prefix);
+  return out;
+}
+
+}  // namespace
+
+std::string accounting_address(std::string_view peer_address, std::string_view listener,
+                               unsigned ipv6_prefix) {
+  std::uint8_t bytes[16];
+  bool v4 = false;
+  if (!base::address_bytes(peer_address, bytes, v4)) return "listener " + std::string(listener);
+  // An IPv4 client of a dual-stack listener arrives as "::ffff:a.b.c.d": counted as a.b.c.d, so
+  // that it has one budget whichever listener it uses.
+  if (v4) return render_address(bytes, true);
+  if (ipv6_prefix >= 128) return std::string(peer_address);
+  // The network: the first `ipv6_prefix` bits, the rest zero, as eight hex groups.
+  keep_prefix(bytes, false, ipv6_prefix);
+  return render_address(bytes, false) + "/" + std::to_string(ipv6_prefix);
 }
 
 const char* to_string(Ban::Kind kind) noexcept {
@@ -170,6 +184,25 @@ std::string normalize_ban(Ban& ban) {
           !base::AddressSet::parse({ban.value}, problem)) {
         return "'" + ban.value.substr(0, 64) + "' is not an IP address or CIDR range";
       }
+      // One spelling per range, so that the same range typed twice is one ban and either
+      // spelling lifts it: the network address (host bits cleared) as the relay writes
+      // addresses, and the prefix only when it is shorter than the address (as AddressSet
+      // reads it: an IPv4-mapped address is IPv4, its prefix counted in IPv4's 32 bits).
+      const auto slash = ban.value.find('/');
+      std::uint8_t bytes[16];
+      bool v4 = false;
+      if (!base::address_bytes(base::trim_blanks(std::string_view(ban.value).substr(0, slash)),
+                               bytes, v4)) {
+        return "'" + ban.value.substr(0, 64) + "' is not an IP address or CIDR range";
+      }
+      const unsigned max = v4 ? 32 : 128;
+      unsigned prefix = max;
+      if (slash != std::string::npos &&
+          !base::parse_unsigned(std::string_view(ban.value).substr(slash + 1), prefix)) {
+        return "'" + ban.value.substr(0, 64) + "' is not an IP address or CIDR range";
+      }
+      keep_prefix(bytes, v4, prefix);
+      ban.value = render_address(bytes, v4) + (prefix < max ? "/" + std::to_string(prefix) : "");
       return {};
     }
   }

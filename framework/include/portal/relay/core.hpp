@@ -167,8 +167,10 @@ struct Ban {
 [[nodiscard]] PORTAL_API const char* to_string(Ban::Kind kind) noexcept;
 /// The kind named by to_string(), or nothing.
 [[nodiscard]] PORTAL_API std::optional<Ban::Kind> ban_kind(std::string_view name) noexcept;
-/// Checks a ban's value and puts it in its canonical form (an ID upper-cased; a pattern folded);
-/// returns "" when it is valid, otherwise what is wrong, in one line.
+/// Checks a ban's value and puts it in its canonical form (an ID upper-cased; a pattern folded;
+/// an address range as its network, IPv4 dotted or IPv6 in eight hex groups, with the prefix
+/// only when shorter than the address); returns "" when it is valid, otherwise what is wrong,
+/// in one line.
 [[nodiscard]] PORTAL_API std::string normalize_ban(Ban& ban);
 /// Whether lease name `name` matches ban pattern `pattern` (already normalised): `*` matches
 /// any run of characters, everything else compares under simple case folding.
