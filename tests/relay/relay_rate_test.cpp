@@ -74,6 +74,17 @@ class RelayRate : public RelayClientTest, public ::testing::WithParamInterface<u
     return d;
   }
 
+  // Pumps until a lease's limiter has held a chunk back (at most 10 s); returns the metrics.
+  std::string wait_until_held(const RelayProcess& relay) {
+    std::string m;
+    for (int i = 0; i < 500; ++i) {
+      pump(20ms);
+      m = metrics_of(relay);
+      if (lease_waits(m) > 0) break;
+    }
+    return m;
+  }
+
   // Pumps until both ends of `d` have read everything (at most `limit`).
   void finish(const Dialed& d, std::chrono::seconds limit = 120s) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -129,12 +140,7 @@ TEST_P(RelayRate, ALeaseWithoutALimitIsNotHeldByAnothersLimit) {
   const std::size_t slow_total = 1 << 20;  // would take about 17 minutes at 1 KiB/s
   auto held = start_exchange(relay, slow, "slow", slow_total);
   // Wait (bounded) until the limiter holds the slow lease back.
-  std::string m;
-  for (int i = 0; i < 500; ++i) {
-    pump(20ms);
-    m = metrics_of(relay);
-    if (lease_waits(m) > 0) break;
-  }
+  auto m = wait_until_held(relay);
   ASSERT_GT(lease_waits(m), 0) << m;
   const std::size_t fast_total = scaled(std::size_t{16} << 20, 1 << 20);
   auto free = start_exchange(relay, fast, "fast", fast_total);
@@ -181,12 +187,7 @@ TEST_P(RelayRate, AHeldDownloadEndsWhenItsDialerLeaves) {
   ASSERT_TRUE(dialed && dialed->code == ResponseCode::Accepted);
   // The dialer neither writes nor reads: the relay's dialer-to-holder direction waits in a
   // read, the other one for its budget.
-  std::string m;
-  for (int i = 0; i < 500; ++i) {
-    pump(20ms);
-    m = metrics_of(relay);
-    if (lease_waits(m) > 0) break;
-  }
+  auto m = wait_until_held(relay);
   ASSERT_GT(lease_waits(m), 0) << m;
   ASSERT_EQ(metric_value(m, "portal_relayed_streams"), 1) << m;
   dialer->close();
