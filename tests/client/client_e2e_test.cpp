@@ -133,48 +133,21 @@ std::size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
-// A `portal` subcommand in the background, with the build's plugins.
-class PortalProcess {
- public:
-  PortalProcess(std::vector<std::string> args, const std::string& ready) {
-    std::vector<std::string> argv{bin_path("portal")};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--plugin-dir");
-    argv.push_back(PORTAL_BUILD_PLUGIN_DIR);
-    child_ = std::make_unique<Child>(argv, (*dir_ / "out").string(), (*dir_ / "err").string());
-    if (!child_->wait_for_lines(ready, 1, 20'000)) {
-      ADD_FAILURE() << "portal " << args.front() << " did not start:\n"
-                    << child_->out() << child_->err();
-    }
-  }
-  [[nodiscard]] std::string out() const { return child_->out(); }
-  [[nodiscard]] std::string err() const { return child_->err(); }
-  Child& child() { return *child_; }
-
- private:
-  std::unique_ptr<TempDir> dir_ = std::make_unique<TempDir>();
-  std::unique_ptr<Child> child_;
-};
-
-PortalProcess expose(const std::string& relays, std::uint16_t port, const std::string& name = "web",
-                     const std::vector<std::string>& extra = {}) {
+Portal expose(const std::string& relays, std::uint16_t port, const std::string& name = "web",
+              const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args{
       "expose", "--relay", relays, "--target", "127.0.0.1:" + std::to_string(port), "--name", name};
   args.insert(args.end(), extra.begin(), extra.end());
-  return PortalProcess(args, "exposing ");
+  return Portal(args, "exposing ");
 }
 
 // `portal connect` on a free port; `port` gets it.
-PortalProcess connect(const std::string& relays, const std::string& target, std::uint16_t& port,
-                      const std::vector<std::string>& extra = {}) {
+Portal connect(const std::string& relays, const std::string& target, std::uint16_t& port,
+               const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args{"connect", target, "--relay", relays, "--listen", "127.0.0.1:0"};
   args.insert(args.end(), extra.begin(), extra.end());
-  PortalProcess p(args, "listening ");
-  const std::string out = p.out();
-  const auto colon = out.find(':');
-  port = colon == std::string::npos
-             ? 0
-             : static_cast<std::uint16_t>(std::atoi(out.c_str() + colon + 1));
+  Portal p(args, "listening ");
+  port = p.port();
   return p;
 }
 
@@ -327,7 +300,7 @@ TEST(ClientE2ERestart, ExposeReRegistersAfterTheRelayRestartsOnTheSamePort) {
 TEST(ClientE2EServiceGone, ConnectReportsAClearErrorAndTheRelayDropsTheLeaseAtOnce) {
   HttpServer http(1024);
   RelayProcess relay;
-  auto exposed = std::make_unique<PortalProcess>(expose(relay.ws, http.port));
+  auto exposed = std::make_unique<Portal>(expose(relay.ws, http.port));
   std::uint16_t port = 0;
   auto connected = connect(relay.ws, "web", port);
   ASSERT_EQ(curl(port, "/page/3").out, page_body(3));

@@ -124,7 +124,7 @@ class Portal {
     std::vector<std::string> argv{bin_path("portal")};
     argv.insert(argv.end(), args.begin(), args.end());
     argv.insert(argv.end(), {"--plugin-dir", PORTAL_BUILD_PLUGIN_DIR});
-    child_ = std::make_unique<Child>(argv, (dir_ / "out").string(), (dir_ / "err").string());
+    child_ = std::make_unique<Child>(argv, (*dir_ / "out").string(), (*dir_ / "err").string());
     if (!child_->wait_for_lines(ready, 1, 20'000)) {
       ADD_FAILURE() << "portal " << args.front() << " did not start:\n"
                     << child_->out() << child_->err();
@@ -144,7 +144,7 @@ class Portal {
   }
 
  private:
-  TempDir dir_;
+  std::unique_ptr<TempDir> dir_ = std::make_unique<TempDir>();  // movable
   std::unique_ptr<Child> child_;
 };
 
