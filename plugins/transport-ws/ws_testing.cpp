@@ -46,52 +46,60 @@ class MemoryStream {
 
   template <class Buffers, class Token>
   auto async_read_some(const Buffers& buffers, Token&& token) {
-    return asio::async_initiate<Token, void(beast::error_code, std::size_t)>(
-        [this](auto handler, const Buffers& b) {
-          beast::error_code ec;
-          std::size_t n = 0;
-          if (closed_) {
-            ec = asio::error::bad_descriptor;
-          } else if (input_.empty()) {
-            ec = asio::error::eof;
-          } else {
-            std::size_t most = chunk_ == 0 ? input_.size() : std::min(chunk_, input_.size());
-            for (const std::size_t stop : *stops_) {
-              if (stop > offset_ && stop - offset_ < most) most = stop - offset_;
-            }
-            n = asio::buffer_copy(b, asio::buffer(input_.data(), most));
-            input_.remove_prefix(n);
-            offset_ += n;
-          }
-          asio::post(ex_, beast::bind_front_handler(std::move(handler), ec, n));
-        },
-        token, buffers);
+    return complete(buffers, std::forward<Token>(token),
+                    [this](const Buffers& b, beast::error_code& ec) -> std::size_t {
+                      if (input_.empty()) {
+                        ec = asio::error::eof;
+                        return 0;
+                      }
+                      std::size_t most =
+                          chunk_ == 0 ? input_.size() : std::min(chunk_, input_.size());
+                      for (const std::size_t stop : *stops_) {
+                        if (stop > offset_ && stop - offset_ < most) most = stop - offset_;
+                      }
+                      const std::size_t n = asio::buffer_copy(b, asio::buffer(input_.data(), most));
+                      input_.remove_prefix(n);
+                      offset_ += n;
+                      return n;
+                    });
   }
 
   template <class Buffers, class Token>
   auto async_write_some(const Buffers& buffers, Token&& token) {
+    return complete(buffers, std::forward<Token>(token),
+                    [this](const Buffers& b, beast::error_code& ec) -> std::size_t {
+                      if (out_->size() + asio::buffer_size(b) > kMaxWritten) {
+                        ec = asio::error::broken_pipe;
+                        return 0;
+                      }
+                      for (auto it = asio::buffer_sequence_begin(b);
+                           it != asio::buffer_sequence_end(b); ++it) {
+                        const asio::const_buffer piece(*it);
+                        out_->append(static_cast<const char*>(piece.data()), piece.size());
+                      }
+                      return asio::buffer_size(b);
+                    });
+  }
+
+ private:
+  // An operation done at once by `op(buffers, ec)` (bytes moved), unless the stream is closed;
+  // it completes through the executor, as a socket's would.
+  template <class Buffers, class Token, class Op>
+  auto complete(const Buffers& buffers, Token&& token, Op op) {
     return asio::async_initiate<Token, void(beast::error_code, std::size_t)>(
-        [this](auto handler, const Buffers& b) {
+        [this, op](auto handler, const Buffers& b) {
           beast::error_code ec;
           std::size_t n = 0;
           if (closed_) {
             ec = asio::error::bad_descriptor;
-          } else if (out_->size() + asio::buffer_size(b) > kMaxWritten) {
-            ec = asio::error::broken_pipe;
           } else {
-            n = asio::buffer_size(b);
-            for (auto it = asio::buffer_sequence_begin(b); it != asio::buffer_sequence_end(b);
-                 ++it) {
-              const asio::const_buffer piece(*it);
-              out_->append(static_cast<const char*>(piece.data()), piece.size());
-            }
+            n = op(b, ec);
           }
           asio::post(ex_, beast::bind_front_handler(std::move(handler), ec, n));
         },
         token, buffers);
   }
 
- private:
   executor_type ex_;
   std::string_view input_;
   std::size_t chunk_;
